@@ -1,0 +1,52 @@
+"""Sample grids and side-by-side figures (matplotlib, headless)."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # never needs a display; set before pyplot is imported anywhere
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+from torch import Tensor  # noqa: E402
+from torchvision.utils import make_grid  # noqa: E402
+
+from compare.io import write_bytes  # noqa: E402
+
+
+def grid_array(images: Tensor, nrow: int | None = None) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] -> one (H', W', 3) uint8 picture, `nrow` images a row (default: square)."""
+    nrow = nrow or math.ceil(math.sqrt(len(images)))
+    grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=2, pad_value=0.5)  # (3, H', W')
+    return (grid.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+
+
+def save_grid(images: Tensor, path: Path, nrow: int | None = None) -> None:
+    """Lossless PNG of the grid at one screen pixel per image pixel (byte-identical for identical images)."""
+    buf = io.BytesIO()
+    Image.fromarray(grid_array(images, nrow)).save(buf, format="PNG")
+    write_bytes(path, buf.getvalue())
+
+
+def save_figure(fig: plt.Figure, path: Path, dpi: int = 100) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    write_bytes(path, buf.getvalue())
+
+
+def save_side_by_side(grids: dict[str, Tensor], path: Path, title: str = "") -> None:
+    """Every labelled image set as a grid in one row, each under its label, pixels unsmoothed."""
+    fig, axes = plt.subplots(1, len(grids), figsize=(3.2 * len(grids), 3.6), squeeze=False)
+    for ax, (label, images) in zip(axes[0], grids.items()):
+        ax.imshow(grid_array(images), interpolation="nearest")
+        ax.set_title(label, fontsize=11)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    save_figure(fig, path)
