@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from compare.protocol import GenerativeModel
+from gan import GAN, GANConfig, discriminator_loss, generator_loss
+
+SHAPE = (1, 8, 8)
+
+
+def make_gan(**fields) -> GAN:
+    return GAN(GANConfig(image_shape=SHAPE, hidden=32, latent_dim=8, **fields), seed=0)
+
+
+def weights(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def test_satisfies_the_protocol():
+    assert isinstance(make_gan(), GenerativeModel)
+
+
+def test_samples_have_image_shape_and_range():
+    images = make_gan().sample(10, torch.Generator().manual_seed(0))
+    assert images.shape == (10, *SHAPE)
+    assert images.min() >= 0 and images.max() <= 1
+
+
+def test_train_step_changes_both_nets_and_sampling_changes_nothing():
+    gan = make_gan()
+    before_g, before_d = weights(gan.generator), weights(gan.discriminator)
+    gan.sample(16, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(before_g, weights(gan.generator)))
+    losses = gan.train_step(torch.rand(16, *SHAPE))
+    assert set(losses) == {"d_loss", "g_loss"}
+    assert all(not torch.equal(a, b) for a, b in zip(before_g, weights(gan.generator)))
+    assert all(not torch.equal(a, b) for a, b in zip(before_d, weights(gan.discriminator)))
+
+
+def test_sampling_is_reproducible_from_the_generator():
+    gan = make_gan()
+    a = gan.sample(4, torch.Generator().manual_seed(7))
+    b = gan.sample(4, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("d_score", [0.01, 0.3, 0.9])
+def test_generator_loss_gradients_match_their_formulas(d_score):
+    # With D's score on a fake fixed at d, per sample:
+    #   minimax       loss = log(1 - d)  -> d loss / d logit = -d
+    #   nonsaturating loss = -log d      -> d loss / d logit = -(1 - d)
+    # so while D rejects fakes (d small) only the nonsaturating loss has a usable gradient.
+    logit = torch.logit(torch.tensor([d_score, d_score], dtype=torch.float64)).requires_grad_()
+    (g_minimax,) = torch.autograd.grad(generator_loss(logit, "minimax"), logit)
+    (g_nonsat,) = torch.autograd.grad(generator_loss(logit, "nonsaturating"), logit)
+    torch.testing.assert_close(g_minimax, torch.full((2,), -d_score / 2, dtype=torch.float64))
+    torch.testing.assert_close(g_nonsat, torch.full((2,), -(1 - d_score) / 2, dtype=torch.float64))
+    # and the loss values themselves
+    assert generator_loss(logit, "minimax").item() == pytest.approx(torch.log1p(torch.tensor(-d_score)).item())
+    assert generator_loss(logit, "nonsaturating").item() == pytest.approx(-torch.log(torch.tensor(d_score)).item())
+
+
+def test_discriminator_loss_is_bce_on_real_one_and_fake_zero():
+    real, fake = torch.tensor([0.8, 0.6]), torch.tensor([0.1, 0.3])  # D scores
+    expected = -(torch.log(real).mean() + torch.log(1 - fake).mean())
+    got = discriminator_loss(torch.logit(real), torch.logit(fake), real_label=1.0)
+    torch.testing.assert_close(got, expected)
+
+
+def test_unknown_generator_loss_is_rejected():
+    with pytest.raises(ValueError, match="generator_loss"):
+        GANConfig(generator_loss="wasserstein-ish")
