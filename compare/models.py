@@ -22,6 +22,7 @@ class ModelEntry:
     description: str
     config_cls: type
     model_cls: type
+    sampler_part: str  # the part that generates images: what `--match-params generator` matches
     sample_modes: tuple[str, ...] = ()  # () means sample() takes no mode; else one view per mode
     variant_field: str | None = None
     variants: tuple[str, ...] = ()
@@ -30,11 +31,11 @@ class ModelEntry:
 MODELS: dict[str, ModelEntry] = {
     "gan": ModelEntry(
         "fully connected GAN from the source text: BCE discriminator, flipped-label (nonsaturating) generator loss",
-        GANConfig, GAN, variant_field="generator_loss", variants=GENERATOR_LOSSES,
+        GANConfig, GAN, "generator", variant_field="generator_loss", variants=GENERATOR_LOSSES,
     ),
     "vae": ModelEntry(
         "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means and as independent pixel draws",
-        VAEConfig, VAE, sample_modes=SAMPLE_MODES,
+        VAEConfig, VAE, "decoder", sample_modes=SAMPLE_MODES,
     ),
 }
 
@@ -56,6 +57,7 @@ class ModelSpec:
         return self.label.replace(":", "-")
 
     def config(self, image_shape: tuple[int, int, int], **fields: Any):
+        """The family's config for this spec; `fields` (e.g. width) override the defaults and the variant."""
         return self.entry.config_cls(image_shape=tuple(image_shape), **dict(self.overrides), **fields)
 
     def build(self, image_shape: tuple[int, int, int], device: torch.device | str, seed: int, **fields: Any) -> GenerativeModel:

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from compare.budget import Budget
+from compare.cost import parameter_counts
 from compare.data import ImageDataset, batches, load_dataset
 from compare.errors import UserError
 from compare.io import save_torch, write_json
@@ -86,11 +87,6 @@ def train(
         if step == steps:
             break
     return record
-
-
-def parameter_counts(model: GenerativeModel) -> dict[str, int]:
-    counts = {name: sum(p.numel() for p in part.parameters()) for name, part in model.parts().items()}
-    return {**counts, "total": sum(counts.values())}
 
 
 def _progress_trainer(label: str, steps: int):
@@ -161,7 +157,9 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     data: ImageDataset = load_dataset(settings.dataset, device)
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
-    steps = settings.budget.steps(settings.batch_size, len(data.train))
+    if settings.budget.unit in ("s", "flops"):
+        raise UserError("seconds and FLOPs budgets are not wired into the runner yet; use steps, images or epochs")
+    steps = settings.budget.steps(settings.batch_size, len(data.train), flops_per_step=0)
     out = prepare_out_dir(settings.out)
 
     config = {
