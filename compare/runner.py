@@ -24,6 +24,7 @@ from compare.budget import Budget
 from compare.cost import parameter_counts
 from compare.data import ImageDataset, batches, load_dataset
 from compare.errors import UserError
+from compare.figures import save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
 from compare.io import save_torch, write_json
 from compare.models import ModelSpec
 from compare.plots import save_grid, save_side_by_side
@@ -177,6 +178,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     write_json(out / "config.json", config)
 
     results: dict[str, dict] = {}
+    trained: dict[str, GenerativeModel] = {}
     grids: dict[str, Tensor] = {"real (held-out)": data.heldout[:GRID_SAMPLES].cpu()}
     for spec in settings.models:
         model = spec.build(data.image_shape, device, settings.seed)
@@ -192,6 +194,8 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
         for view, images in views.items():
             save_grid(images, out / f"samples_{view}.png", nrow=8)
         grids.update(views)
+        trained[spec.label] = model
+        save_reconstructions(model, data.heldout, out / f"reconstructions_{spec.dirname}.png")
         results[spec.label] = {
             "family": spec.family,
             "views": list(views),
@@ -204,6 +208,9 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
             "loss_history": record.history,
         }
     save_side_by_side(grids, out / "side_by_side.png", title=f"{data.name}, {settings.budget} each, seed {settings.seed}")
+    save_loss_curves({label: r["loss_history"] for label, r in results.items()}, out / "loss_curves.png")
+    save_interpolations(trained, out / "interpolations.png", settings.seed + SAMPLE_SEED_OFFSET)
+    save_nearest_neighbours({v: g for v, g in grids.items() if v != "real (held-out)"}, data.train, out / "nearest_neighbours.png")
     metrics = {"run": out.name, "models": results}
     write_json(out / "metrics.json", metrics)
     return {"out": str(out), **metrics}

@@ -154,13 +154,16 @@ class GAN:
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """(n, C, H, W) images in [0, 1]; the same `generator` state gives the same images."""
+    def generate(self, z: Tensor) -> Tensor:
+        """Images in [0, 1] for given latents z (B, latent_dim): what sampling and interpolation share."""
         self.generator.eval()
-        z = _noise(n, self.config.latent_dim, generator or self.sample_rng, self.device)
-        images = (self.generator(z) + 1) / 2
+        images = (self.generator(z.to(self.device)) + 1) / 2
         self.generator.train()
         return images.clamp_(0, 1)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """(n, C, H, W) images in [0, 1]; the same `generator` state gives the same images."""
+        return self.generate(_noise(n, self.config.latent_dim, generator or self.sample_rng, self.device))
 
     def state_dict(self) -> dict:
         return {

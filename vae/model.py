@@ -132,11 +132,18 @@ class VAE:
         if mode not in SAMPLE_MODES:
             raise ValueError(f"mode must be one of {', '.join(SAMPLE_MODES)}, got {mode!r}")
         rng = generator or self.sample_rng
-        z = torch.randn(n, self.config.latent_dim, generator=rng, device=rng.device).to(self.device)
-        probs = torch.sigmoid(self.decoder(z))
+        probs = self.generate(torch.randn(n, self.config.latent_dim, generator=rng, device=rng.device))
         if mode == "mean":
             return probs
         return torch.bernoulli(probs.to(rng.device), generator=rng).to(self.device)
+
+    @torch.no_grad()
+    def generate(self, z: Tensor) -> Tensor:
+        """The decoder's per-pixel probabilities (B, C, H, W) for given latents z (B, latent_dim)."""
+        self.decoder.eval()
+        probs = torch.sigmoid(self.decoder(z.to(self.device)))
+        self.decoder.train()
+        return probs
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
