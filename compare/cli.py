@@ -67,10 +67,22 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         out=out,
     )
     result = run(settings, show_progress=not quiet)
-    click.echo(f"wrote {result['out']}/: side_by_side.png, samples_*.png, metrics.json, config.json")
+    click.echo(f"wrote {result['out']}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, config.json")
     for label, m in result["models"].items():
         params = m["parameters"]["total"]
         click.echo(f"  {label:<14} {m['steps']} steps in {m['train_seconds']:.1f}s  ({params:,} parameters)")
+
+
+@main.command("report")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Where to write the HTML report (report.md goes beside it). [default: RUN_DIR/report.html]")
+def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+    """Write one self-contained report.html (and report.md) for one or more run directories."""
+    from compare.report import write_report
+
+    html_path, md_path = write_report(list(run_dirs), out)
+    click.echo(f"wrote {html_path} and {md_path}")
 
 
 @main.command("models")

@@ -27,6 +27,7 @@ from compare.errors import UserError
 from compare.figures import save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
 from compare.io import save_torch, write_json
 from compare.models import ModelSpec
+from compare.report import write_report
 from compare.plots import save_grid, save_side_by_side
 from compare.protocol import GenerativeModel
 
@@ -213,4 +214,5 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     save_nearest_neighbours({v: g for v, g in grids.items() if v != "real (held-out)"}, data.train, out / "nearest_neighbours.png")
     metrics = {"run": out.name, "models": results}
     write_json(out / "metrics.json", metrics)
+    write_report([out])
     return {"out": str(out), **metrics}

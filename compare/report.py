@@ -1,0 +1,218 @@
+"""The report: one self-contained HTML page and a Markdown twin, from one or more run directories.
+
+Every section is built once as a list of blocks (heading, paragraph, table, image) and rendered
+twice: HTML with images embedded as data: URIs (no network, opens from a file, no script) and
+Markdown that links the PNGs beside it. Everything a user typed is escaped on the way out.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Union
+
+from compare.errors import UserError
+from compare.io import write_bytes
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Image:
+    path: Path
+    alt: str
+
+
+Block = Union[Heading, Para, Table, Image]
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path
+    config: dict
+    metrics: dict
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def models(self) -> dict[str, dict]:
+        return self.metrics.get("models", {})
+
+
+def load_run(path: Path) -> Run:
+    path = Path(path)
+    try:
+        config = json.loads((path / "config.json").read_text())
+        metrics = json.loads((path / "metrics.json").read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} is not a run directory (no config.json / metrics.json); pass a directory made by `compare run`") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}: unreadable run file ({e.msg}); rerun or restore it") from None
+    return Run(path, config, metrics)
+
+
+def fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def section_setup(runs: list[Run]) -> list[Block]:
+    rows = []
+    for run in runs:
+        c = run.config
+        ds = c.get("dataset", {})
+        consumed = "; ".join(f"{label}: {fmt(m.get('steps'))} steps, {fmt(m.get('images_seen'))} images, "
+                             f"{fmt(m.get('train_seconds'), 3)} s" for label, m in run.models.items())
+        versions = c.get("versions", {})
+        rows.append([run.name, f"{ds.get('name')} ({fmt(ds.get('train'))} train / {fmt(ds.get('heldout'))} held-out, "
+                     f"{'x'.join(map(str, ds.get('image_shape', [])))})", c.get("budget", {}).get("spec", "?"), consumed,
+                     f"{c.get('device', {}).get('type')} ({c.get('device', {}).get('name')})", fmt(c.get("seed")),
+                     f"torch {versions.get('torch')}, git {str(versions.get('git'))[:10]}"])
+    return [Heading("Setup"), Table(["run", "dataset", "budget", "consumed", "device", "seed", "versions"], rows)]
+
+
+def _images(runs: list[Run], filename: str, alt: str) -> list[Block]:
+    blocks: list[Block] = []
+    for run in runs:
+        for path in sorted(run.path.glob(filename)):
+            blocks.append(Image(path, f"{run.name}: {alt}" + (f" ({path.stem})" if "*" in filename else "")))
+    return blocks
+
+
+def section_samples(runs: list[Run]) -> list[Block]:
+    return [Heading("Samples side by side"),
+            Para("Held-out real images and every model's samples, each model drawing from the same fixed noise seed."),
+            *_images(runs, "side_by_side.png", "samples side by side")]
+
+
+def section_training(runs: list[Run]) -> list[Block]:
+    rows = [[run.name, label, fmt(m.get("steps")), fmt(m.get("steps_per_second"), 4),
+             ", ".join(f"{k} {fmt(v)}" for k, v in m.get("final_losses", {}).items())]
+            for run in runs for label, m in run.models.items()]
+    return [Heading("Training"), Table(["run", "model", "steps", "steps/s", "final losses"], rows),
+            *_images(runs, "loss_curves.png", "training losses")]
+
+
+def section_latents(runs: list[Run]) -> list[Block]:
+    return [Heading("Latent interpolations"),
+            Para("Each row walks a great circle between two latent draws: smooth rows mean a continuous latent space."),
+            *_images(runs, "interpolations.png", "latent interpolations")]
+
+
+def section_neighbours(runs: list[Run]) -> list[Block]:
+    return [Heading("Nearest training images"),
+            Para("A sample identical to its nearest training image would be memorised, not generated."),
+            *_images(runs, "nearest_neighbours.png", "nearest training neighbours")]
+
+
+def section_reconstructions(runs: list[Run]) -> list[Block]:
+    blocks = _images(runs, "reconstructions_*.png", "held-out images (top) and reconstructions (bottom)")
+    return [Heading("Reconstructions"), *(blocks or [Para("No model in these runs reconstructs its input.")])]
+
+
+SECTIONS: list[Callable[[list[Run]], list[Block]]] = [
+    section_setup,
+    section_samples,
+    section_training,
+    section_latents,
+    section_neighbours,
+    section_reconstructions,
+]
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def render_html(title: str, blocks: list[Block]) -> str:
+    e = html.escape
+    parts = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            parts.append(f"<h{b.level}>{e(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            parts.append(f"<p>{e(b.text)}</p>")
+        elif isinstance(b, Table):
+            head = "".join(f"<th>{e(h)}</th>" for h in b.headers)
+            body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b.rows)
+            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif isinstance(b, Image):
+            parts.append(f'<figure><img src="{_data_uri(b.path)}" alt="{e(b.alt)}"><figcaption>{e(b.alt)}</figcaption></figure>')
+    style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+             "th{background:#f3f3f3}img{max-width:100%;image-rendering:pixelated}figure{margin:1em 0}"
+             "figcaption{font-size:13px;color:#555}.good{color:#070}.bad{color:#a00}")
+    # The CSP forbids every fetch and script: the page can only show what is inside it.
+    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+            f"<title>{e(title)}</title><style>{style}</style></head>\n<body>\n<h1>{e(title)}</h1>\n"
+            + "\n".join(parts) + "\n</body></html>\n")
+
+
+def _md_cell(text: str) -> str:
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(title: str, blocks: list[Block], base: Path) -> str:
+    lines = [f"# {_md_cell(title)}", ""]
+    for b in blocks:
+        if isinstance(b, Heading):
+            lines += ["#" * b.level + " " + _md_cell(b.text), ""]
+        elif isinstance(b, Para):
+            lines += [_md_cell(b.text), ""]
+        elif isinstance(b, Table):
+            lines += ["| " + " | ".join(map(_md_cell, b.headers)) + " |", "|" + " --- |" * len(b.headers)]
+            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in b.rows] + [""]
+        elif isinstance(b, Image):
+            rel = Path(os.path.relpath(b.path, base)).as_posix()
+            lines += [f"![{_md_cell(b.alt)}](<{rel}>)", ""]
+    return "\n".join(lines)
+
+
+def write_report(run_dirs: list[Path], out: Path | None = None) -> tuple[Path, Path]:
+    """report.html and report.md for the runs; by default inside the (first) run directory."""
+    if not run_dirs:
+        raise UserError("give at least one run directory")
+    runs = [load_run(Path(p)) for p in run_dirs]
+    html_path = Path(out) if out else runs[0].path / "report.html"
+    if html_path.suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"--out {html_path} must end in .html (report.md is written beside it)")
+    blocks = [block for section in SECTIONS for block in section(runs)]
+    title = "GAN vs VAE: " + ", ".join(run.name for run in runs)
+    md_path = html_path.with_suffix(".md")
+    write_bytes(html_path, render_html(title, blocks).encode())
+    write_bytes(md_path, render_markdown(title, blocks, md_path.parent).encode())
+    return html_path, md_path

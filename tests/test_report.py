@@ -1,0 +1,77 @@
+"""The report: every section and model present, user text escaped, and a real browser renders it offline."""
+
+import os
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from browser import Chromium, find_chromium
+from compare.cli import main
+from compare.report import SECTIONS, write_report
+
+EVIL = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / f"tiny{EVIL.replace('/', '_')}"
+    result = CliRunner().invoke(main, ["run", "--models", "gan", "vae", "--dataset", "digits", "--budget", "20steps",
+                                       "--batch-size", "32", "--quiet", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_run_writes_report_with_every_section_and_model(run_dir):
+    html = (run_dir / "report.html").read_text()
+    md = (run_dir / "report.md").read_text()
+    for section in ["Setup", "Samples side by side", "Training", "Latent interpolations", "Nearest training images", "Reconstructions"]:
+        assert f"<h2>{section}</h2>" in html and f"## {section}" in md
+    assert len([s for s in SECTIONS]) >= 6
+    for model in ["gan", "vae"]:
+        assert f"<td>{model}</td>" in html and f"| {model} |" in md
+
+
+def test_user_text_is_escaped_and_page_has_no_script(run_dir):
+    html = (run_dir / "report.html").read_text()
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;_script&gt;" in html
+    assert "http://" not in html and "https://" not in html
+
+
+def test_report_command_over_several_runs(run_dir, tmp_path):
+    second = tmp_path / "second"
+    shutil.copytree(run_dir, second)
+    out = tmp_path / "both.html"
+    result = CliRunner().invoke(main, ["report", str(run_dir), str(second), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert html.count("<td>second</td>") >= 2  # one row per run in the setup and training tables
+    assert (tmp_path / "both.md").exists()
+
+
+def test_report_of_a_directory_that_is_not_a_run_is_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a run directory" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium_without_network(run_dir, tmp_path):
+    exe = find_chromium()
+    if exe is None:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("REQUIRE_BROWSER is set but no chromium was found")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    browser = Chromium(exe)
+    try:
+        browser.open((run_dir / "report.html").resolve().as_uri())
+        images = browser.evaluate("[...document.images].map(i => [i.complete, i.naturalWidth])")
+        urls = browser.requested_urls()
+        shot = browser.screenshot()
+    finally:
+        browser.close()
+    assert len(images) >= 5 and all(complete and width > 0 for complete, width in images)
+    assert urls and all(u.startswith(("file:", "data:")) for u in urls), [u[:60] for u in urls]
+    assert shot.startswith(b"\x89PNG")
+    (tmp_path / "screenshot.png").write_bytes(shot)
