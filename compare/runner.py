@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from compare.budget import Budget
+from compare.continuity import continuity_outputs
 from compare.data import ImageDataset, batches, load_dataset
 from compare.errors import UserError
 from compare.io import save_torch, write_json
@@ -180,6 +181,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
 
     results: dict[str, dict] = {}
     grids: dict[str, Tensor] = {"real (held-out)": data.heldout[:GRID_SAMPLES].cpu()}
+    continuity_views: dict[str, Tensor] = {}  # as many samples per view as held-out real images
     for spec in settings.models:
         model = spec.build(data.image_shape, device, settings.seed)
         if show_progress:
@@ -194,6 +196,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
         for view, images in views.items():
             save_grid(images, out / f"samples_{view}.png", nrow=8)
         grids.update(views)
+        continuity_views.update(sample_views(spec, model, len(data.heldout), settings.seed))
         results[spec.label] = {
             "family": spec.family,
             "views": list(views),
@@ -207,5 +210,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
         }
     save_side_by_side(grids, out / "side_by_side.png", title=f"{data.name}, {settings.budget} each, seed {settings.seed}")
     metrics = {"run": out.name, "models": results}
+    # Pixel artifacts of every view beside held-out real; train real at the same count is the floor.
+    metrics["continuity"] = continuity_outputs(continuity_views, data.heldout.cpu(), out, floor=data.train[:len(data.heldout)].cpu())
     write_json(out / "metrics.json", metrics)
     return {"out": str(out), **metrics}
