@@ -40,9 +40,9 @@ def save_figure(fig: plt.Figure, path: Path, dpi: int = 100) -> None:
     write_bytes(path, buf.getvalue())
 
 
-def save_side_by_side(grids: dict[str, Tensor], path: Path, title: str = "") -> None:
+def save_side_by_side(grids: dict[str, Tensor], path: Path, title: str = "", panel_inches: float = 3.2) -> None:
     """Every labelled image set as a grid in one row, each under its label, pixels unsmoothed."""
-    fig, axes = plt.subplots(1, len(grids), figsize=(3.2 * len(grids), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(grids), figsize=(panel_inches * len(grids), panel_inches + 0.4), squeeze=False)
     for ax, (label, images) in zip(axes[0], grids.items()):
         ax.imshow(grid_array(images), interpolation="nearest")
         ax.set_title(label, fontsize=11)

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from compare.budget import Budget
+from compare.continuity import continuity_outputs
 from compare.cost import parameter_counts
 from compare.data import ImageDataset, batches, load_dataset
 from compare.errors import UserError
@@ -181,6 +182,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     results: dict[str, dict] = {}
     trained: dict[str, GenerativeModel] = {}
     grids: dict[str, Tensor] = {"real (held-out)": data.heldout[:GRID_SAMPLES].cpu()}
+    continuity_views: dict[str, Tensor] = {}  # as many samples per view as held-out real images
     for spec in settings.models:
         model = spec.build(data.image_shape, device, settings.seed)
         if show_progress:
@@ -197,6 +199,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
         grids.update(views)
         trained[spec.label] = model
         save_reconstructions(model, data.heldout, out / f"reconstructions_{spec.dirname}.png")
+        continuity_views.update(sample_views(spec, model, len(data.heldout), settings.seed))
         results[spec.label] = {
             "family": spec.family,
             "views": list(views),
@@ -213,6 +216,8 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     save_interpolations(trained, out / "interpolations.png", settings.seed + SAMPLE_SEED_OFFSET)
     save_nearest_neighbours({v: g for v, g in grids.items() if v != "real (held-out)"}, data.train, out / "nearest_neighbours.png")
     metrics = {"run": out.name, "models": results}
+    # Pixel artifacts of every view beside held-out real; train real at the same count is the floor.
+    metrics["continuity"] = continuity_outputs(continuity_views, data.heldout.cpu(), out, floor=data.train[:len(data.heldout)].cpu())
     write_json(out / "metrics.json", metrics)
     write_report([out])
     return {"out": str(out), **metrics}
