@@ -139,9 +139,37 @@ def section_reconstructions(runs: list[Run]) -> list[Block]:
     return [Heading("Reconstructions"), *(blocks or [Para("No model in these runs reconstructs its input.")])]
 
 
+CONTINUITY_KEYS = ["isolated_rate", "specks_per_image", "fragments_per_image", "multi_fragment_share",
+                   "tv_per_pixel", "laplacian_var", "hf_share", "spectrum_distance"]
+
+
+def section_continuity(runs: list[Run]) -> list[Block]:
+    blocks: list[Block] = [Heading("Pixel continuity")]
+    rows = []
+    for run in runs:
+        report = run.metrics.get("continuity")
+        if not report:
+            continue
+        rows.append([run.name, "real (held-out)", *(fmt(report["real"].get(k)) for k in CONTINUITY_KEYS)])
+        for view, numbers in report["views"].items():
+            ratios = report["ratios"][view]
+            rows.append([run.name, view, *(f"{fmt(numbers.get(k))} (x{fmt(ratios.get(k), 3)})" for k in CONTINUITY_KEYS)])
+    if not rows:
+        return blocks + [Para("Not measured in these runs (they predate the continuity metrics); rerun with `compare run`.")]
+    blocks += [Para("Raw-pixel measures of isolated bad pixels, specks, broken strokes and blur, each beside the held-out "
+                    "real images' value; (xR) is the ratio to real, so 1 means as continuous as real digits. The real "
+                    "row's spectrum distance is the train-vs-held-out floor."),
+               Table(["run", "images", *CONTINUITY_KEYS], rows),
+               *_images(runs, "spectrum.png", "radially averaged power spectra"),
+               *_images(runs, "artifacts_*.png", "flagged pixels (red isolated, blue speck, orange broken-off piece)"),
+               *_images(runs, "worst16_*.png", "the 16 images with most artifacts")]
+    return blocks
+
+
 SECTIONS: list[Callable[[list[Run]], list[Block]]] = [
     section_setup,
     section_samples,
+    section_continuity,
     section_training,
     section_latents,
     section_neighbours,
