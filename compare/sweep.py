@@ -165,7 +165,7 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
         todo.append(Trial(tid, run))
     skipped = len(records)
     log(f"sweep {out}: {len(grid)} trials, {skipped} already done, {len(todo)} to run ({executor.description})")
-    write_json(out / "sweep.json", summarize_sweep(settings, grid, records, out, executor.description, skipped))
+    write_json(out / "sweep.json", summarize_sweep(settings, grid, records, executor.description, skipped))
     for k, record in enumerate(executor.map(todo), start=1):
         record["finished"] = dt.datetime.now().isoformat(timespec="seconds")
         write_json(out / "trials" / f"{record['id']}.json", record)
@@ -174,7 +174,8 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
             log(f"  [{k}/{len(todo)}] {record['id']} done in {record['seconds']:.1f}s")
         else:
             log(f"  [{k}/{len(todo)}] {record['id']} FAILED: {record['error']}")
-    summary = summarize_sweep(settings, grid, records, out, executor.description, skipped)
+        write_json(out / "sweep.json", summarize_sweep(settings, grid, records, executor.description, skipped))  # progress so far
+    summary = summarize_sweep(settings, grid, records, executor.description, skipped)
     summary["plots"] = plot_sweep(summary, out)
     write_json(out / "sweep.json", summary)
     return {"out": str(out), **summary}
@@ -304,7 +305,7 @@ def claim_b(settings: SweepSettings, curves: dict[str, dict], better: str) -> di
             "rule": "yes when the VAE's size interval lies wholly above the GAN's, no when wholly at or below, else undecided"}
 
 
-def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], out: Path, executor: str, skipped: int) -> dict:
+def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], executor: str, skipped: int) -> dict:
     """What sweep.json holds, self-describing: settings, one row per trial, the curves, the targets, the verdict."""
     rows = [_trial_row(settings, spec, w, s, records.get(trial_id(spec, w, s))) for spec, w, s in grid]
     better = better_direction(settings.quality)
