@@ -52,8 +52,10 @@ def main() -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (must not exist or be empty). [default: runs/<timestamp>]")
 @click.option("--batch-size", default=128, type=int, help="Batch size of every model.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--seeds", default=1, type=click.IntRange(min=1),
+              help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str, seed: int, device: str,
-            out: Path | None, batch_size: int, quiet: bool) -> None:
+            out: Path | None, batch_size: int, quiet: bool, seeds: int) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory."""
     from compare.runner import RunSettings, run  # deferred: keeps `compare --help` and listings fast
 
@@ -66,6 +68,13 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         batch_size=batch_size,
         out=out,
     )
+    if seeds > 1:
+        from compare.sweep import run_seeds, seed_table
+
+        result = run_seeds(settings, seeds, show_progress=not quiet)
+        click.echo(f"wrote {result['out']}/: seed-*/ (one run per seed), seeds.json")
+        click.echo("\n".join(seed_table(result)))
+        return
     result = run(settings, show_progress=not quiet)
     click.echo(f"wrote {result['out']}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, config.json")
     for label, m in result["models"].items():
@@ -83,6 +92,61 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 
     html_path, md_path = write_report(list(run_dirs), out)
     click.echo(f"wrote {html_path} and {md_path}")
+
+
+@main.command("sweep", context_settings={"show_default": True})
+@click.option("--models", "models", default="gan,vae", metavar="NAME [NAME ...]", help="Models to sweep, as for `compare run`.")
+@click.argument("more_models", nargs=-1, metavar="")
+@click.option("--widths", default="0.25,0.5,1,2,4", help="Width multipliers on every model's hidden size, comma-separated.")
+@click.option("--seeds", default=3, type=click.IntRange(min=1), help="Seeds per (model, width): --seed .. --seed+N-1.")
+@click.option("--seed", default=0, type=int, help="First seed.")
+@click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
+@click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial, as for `compare run`.")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where each trial trains.")
+@click.option("--batch-size", default=128, type=int, help="Batch size of every trial.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Sweep directory; rerunning into it skips done trials and retries failed ones. [default: runs/sweep-<timestamp>]")
+@click.option("--quality", default="fid", help="Quality metric: a key (or dotted path) of a model's entry in metrics.json.")
+@click.option("--continuity", default="isolated_pixel_rate", help="Continuity metric, the same way.")
+@click.option("--size-by", default="total",
+              help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
+@click.option("--target", type=float, default=None, help="Quality every model must reach. [default: the best mean of the other family]")
+@click.option("--executor", default="local", help="Where trials run: local (this machine) or ray (Ray tasks; pip install '.[ray]').")
+@click.option("--jobs", default=1, type=int, help="local: trials at once in separate processes (0: one per core), torch threads split between them.")
+@click.option("--address", default=None, help="ray: address of an existing cluster. [default: start a local Ray instance]")
+@click.option("--cpus-per-trial", default=1.0, type=float, help="ray: CPUs each trial asks for (also its torch threads).")
+@click.option("--gpus-per-trial", default=0.0, type=float, help="ray: GPUs each trial asks for (fractions share a GPU).")
+def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int, seed: int, dataset: str, budget: str,
+              device: str, batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str,
+              target: float | None, executor: str, jobs: int, address: str | None, cpus_per_trial: float, gpus_per_trial: float) -> None:
+    """Train every (model, width, seed) under one budget; plot quality and continuity against size; decide claim (b)."""
+    from compare.executors import ExecutorOptions, make_executor
+    from compare.sweep import SweepSettings, parse_widths, sweep
+
+    settings = SweepSettings(
+        models=tuple(parse_model_specs([models, *more_models])), widths=parse_widths(widths),
+        seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget), dataset=check_dataset_name(dataset),
+        device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by, target=target,
+    )
+    pool = make_executor(executor, ExecutorOptions(jobs=jobs, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial))
+    result = sweep(settings, pool)
+    counts = result["counts"]
+    click.echo(f"wrote {result['out']}/: sweep.json, {', '.join(result['plots']) or 'no plots'}, trials/")
+    click.echo(f"  {counts['trials']} trials: {counts['done']} done ({counts['skipped_as_done']} from before), {counts['failed']} failed")
+    for key, ids in result["missing_metrics"].items():
+        click.echo(f"  {key} is missing from {len(ids)} done trials (e.g. {ids[0]}); see --quality / --continuity")
+    for label, t in result["targets"].items():
+        if t["target"] is not None:
+            point = f"{t['point']['size']:,} parameters (width {t['point']['width']:g})" if t["point"] else "no swept size"
+            click.echo(f"  {label}: smallest size reaching {quality} {t['target']:.4g} ({t['source']}): {point}")
+    claim = result["claim_b"]
+    click.echo(f"claim (b), {claim['statement']}: {claim['verdict']}; {claim['reason']}")
+    failed = [r for r in result["trials"] if r["status"] == "failed"]
+    if failed:
+        if all(r["user_error"] for r in failed) and len({r["error"] for r in failed}) == 1 and not counts["done"]:
+            raise UserError(failed[0]["error"].removeprefix("UserError: "))
+        raise click.ClickException(f"{len(failed)} trials failed (first: {failed[0]['id']}: {failed[0]['error']}); "
+                                   "rerun the same command to retry them")
 
 
 @main.command("models")

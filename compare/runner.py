@@ -46,6 +46,7 @@ class RunSettings:
     device: str = "auto"
     batch_size: int = 128  # the same for every model, so a steps budget is also an images budget
     out: Path | None = None  # default runs/<timestamp>
+    width: float = 1.0  # multiplier on every model's hidden size (capacity sweeps change this alone)
 
 
 @dataclass
@@ -166,7 +167,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     out = prepare_out_dir(settings.out)
 
     config = {
-        "models": {s.label: dataclasses.asdict(s.config(data.image_shape)) for s in settings.models},
+        "models": {s.label: dataclasses.asdict(s.config(data.image_shape, width=settings.width)) for s in settings.models},
         "dataset": {"name": data.name, "train": len(data.train), "heldout": len(data.heldout), "image_shape": list(data.image_shape)},
         "budget": {"spec": str(settings.budget), "steps": steps},
         "seed": settings.seed,
@@ -184,7 +185,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     grids: dict[str, Tensor] = {"real (held-out)": data.heldout[:GRID_SAMPLES].cpu()}
     continuity_views: dict[str, Tensor] = {}  # as many samples per view as held-out real images
     for spec in settings.models:
-        model = spec.build(data.image_shape, device, settings.seed)
+        model = spec.build(data.image_shape, device, settings.seed, width=settings.width)
         if show_progress:
             bar, on_log = _progress_trainer(spec.label, steps)
             with bar:

@@ -1,0 +1,175 @@
+"""Where trials run: here one after another, here in parallel processes, or as Ray tasks on a cluster.
+
+A trial is one call of compare.runner.run with its own settings and run directory. `run_trial`
+never raises for a failing trial: it returns a record with the error, so one failed trial never
+loses the others, and the sweep retries it on the next run. Every executor yields records as the
+trials finish, so the caller can save each at once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import torch
+
+from compare import runner
+from compare.errors import UserError
+from compare.runner import RunSettings
+
+
+@dataclass(frozen=True)
+class Trial:
+    id: str
+    settings: RunSettings  # `out` is the trial's own run directory, absolute (Ray workers have another cwd)
+    threads: int | None = None  # torch threads for this trial; None keeps the process's setting
+
+
+def run_trial(trial: Trial) -> dict:
+    """Train and record one trial; returns {"id", "status": "done", "metrics", ...} or {"status": "failed", "error", ...}."""
+    start = time.perf_counter()
+    before = torch.get_num_threads()
+    if trial.threads:
+        torch.set_num_threads(trial.threads)
+    record = {"id": trial.id, "threads": torch.get_num_threads(), "host": os.uname().nodename}
+    try:
+        result = runner.run(trial.settings, show_progress=False)  # via the module, so tests can stand in for it
+        record.update(status="done", metrics=result["models"])
+    except Exception as e:  # any failure of one trial is data about that trial, not the end of the sweep
+        record.update(status="failed", error=f"{type(e).__name__}: {e}", user_error=isinstance(e, UserError),
+                      traceback=traceback.format_exc())
+    finally:
+        torch.set_num_threads(before)
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record
+
+
+def failed_record(trial: Trial, error: BaseException) -> dict:
+    """The record of a trial whose worker died before it could report (a crashed process or Ray task)."""
+    return {"id": trial.id, "status": "failed", "error": f"{type(error).__name__}: {error}", "user_error": False}
+
+
+def cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    jobs: int = 1  # local: trials at once, 0 = one per core
+    address: str | None = None  # ray: the cluster to join; None starts a local instance
+    cpus_per_trial: float = 1.0  # ray: each task's CPU request (and its torch threads)
+    gpus_per_trial: float = 0.0  # ray: each task's GPU request
+
+
+class LocalExecutor:
+    """Trials in this process one after another (`jobs` 1), or in `jobs` spawned processes with cores // jobs torch threads each."""
+
+    def __init__(self, options: ExecutorOptions):
+        if options.address is not None:
+            raise UserError("--address is for --executor ray; drop it or add --executor ray")
+        available = cores()
+        jobs = options.jobs or available
+        if jobs < 0 or jobs > available:
+            raise UserError(f"--jobs {options.jobs} is outside 0..{available} (the CPU cores here); 0 means one per core")
+        self.jobs = jobs
+        self.threads = max(1, available // jobs) if jobs > 1 else None
+        self.description = f"local, {jobs} at a time" + (f", {self.threads} torch threads each" if self.threads else "")
+
+    def map(self, trials: Iterable[Trial]) -> Iterator[dict]:
+        trials = [replace(t, threads=self.threads) for t in trials]
+        if self.jobs == 1:
+            for trial in trials:
+                yield run_trial(trial)
+            return
+        # spawn, not fork: a forked child inherits torch's OpenMP pool mid-state and can hang
+        with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(run_trial, t): t for t in trials}
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as e:  # the worker process died (killed, out of memory): only its trials fail
+                    yield failed_record(futures[future], e)
+
+
+def _package_dirs() -> list[str]:
+    """The source folders of gan, vae and compare, shipped to Ray workers so they run this very code."""
+    import gan
+    import vae
+    import compare
+
+    return [str(Path(m.__file__).parent) for m in (gan, vae, compare)]
+
+
+class RayExecutor:
+    """Each trial a Ray task with its CPU/GPU request, on the cluster at `address` or a local instance.
+
+    The run directories are written by the workers: on a multi-node cluster the output directory
+    must be on a filesystem every node shares for the weights to end up in one place (the numbers
+    come back to the driver in the task's result either way).
+    """
+
+    def __init__(self, options: ExecutorOptions):
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UserError("--executor ray needs Ray: pip install 'gan-vae-compare[ray]' (or pip install ray)") from None
+        if options.jobs != 1:
+            raise UserError("--jobs is for --executor local; Ray runs as many trials as the cluster has room for")
+        if options.cpus_per_trial <= 0 or options.gpus_per_trial < 0:
+            raise UserError("--cpus-per-trial must be positive and --gpus-per-trial not negative")
+        self.options = options
+        self.threads = max(1, int(options.cpus_per_trial))
+        where = options.address or "a local Ray instance"
+        self.description = f"ray on {where}, {options.cpus_per_trial:g} CPU + {options.gpus_per_trial:g} GPU per trial"
+
+    def map(self, trials: Iterable[Trial]) -> Iterator[dict]:
+        import ray
+
+        trials = [replace(t, threads=self.threads) for t in trials]
+        if not trials:
+            return
+        started = not ray.is_initialized()
+        if started:
+            ray.init(address=self.options.address, runtime_env={"py_modules": _package_dirs()},
+                     include_dashboard=False, log_to_driver=False, logging_level="warning")
+        try:
+            task = ray.remote(num_cpus=self.options.cpus_per_trial, num_gpus=self.options.gpus_per_trial)(run_trial)
+            pending = {task.remote(t): t for t in trials}
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                trial = pending.pop(done[0])
+                try:
+                    yield ray.get(done[0])
+                except Exception as e:  # the task's worker died or the node was lost
+                    yield failed_record(trial, e)
+        finally:
+            if started:
+                ray.shutdown()
+
+
+@dataclass(frozen=True)
+class ExecutorEntry:
+    factory: Callable[[ExecutorOptions], LocalExecutor | RayExecutor]
+    description: str
+
+
+EXECUTORS: dict[str, ExecutorEntry] = {
+    "local": ExecutorEntry(LocalExecutor, "this machine: one trial after another, or --jobs N processes"),
+    "ray": ExecutorEntry(RayExecutor, "Ray tasks on the cluster at --address, or on a local Ray instance (pip install '.[ray]')"),
+}
+
+
+def make_executor(name: str, options: ExecutorOptions = ExecutorOptions()):
+    if name not in EXECUTORS:
+        raise UserError(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTORS)}")
+    return EXECUTORS[name].factory(options)

@@ -1,0 +1,305 @@
+"""Capacity sweeps: trial grid, intervals, target sizes, claim (b), resume, failure isolation, executors, `run --seeds`.
+
+Most tests stand a planted runner in for compare.runner.run: it returns a metrics entry with a
+known FID per (family, width, seed), so every interval and verdict has a known answer, and no
+test depends on how FID is computed. The last tests train for real on digits.
+"""
+
+import json
+import math
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from compare import runner
+from compare.budget import Budget
+from compare.cli import main
+from compare.errors import UserError
+from compare.executors import ExecutorOptions, LocalExecutor, make_executor
+from compare.models import parse_model_specs
+from compare.sweep import SweepSettings, lookup, parse_widths, seed_table, summarize_seeds, sweep
+
+T_975_DF1 = 12.706204736174694
+NOISE = {0: -1.0, 1: +1.0, 2: 0.0}  # per-seed offset of the planted FID, times the spread
+
+
+class PlantedRunner:
+    """Stands in for runner.run: size 1000 * width * (2 for a VAE); FID from a table plus seed noise."""
+
+    def __init__(self, fid: dict[tuple[str, float], float], spread: float = 0.1, fail: set = frozenset()):
+        self.fid, self.spread, self.fail, self.calls = fid, spread, set(fail), []
+
+    def __call__(self, settings, show_progress=True):
+        spec, width, seed = settings.models[0], settings.width, settings.seed
+        self.calls.append((spec.label, width, seed))
+        settings.out.mkdir(parents=True)  # a run directory, as the real runner makes
+        if (spec.label, width, seed) in self.fail:
+            raise RuntimeError("planted failure")
+        part = int(1000 * width * (2 if spec.family == "vae" else 1))
+        entry = {"parameters": {spec.entry.sampler_part: part, "critic": part, "total": 2 * part}, "steps": 30,
+                 "quality": {"fid": self.fid[spec.family, width] + self.spread * NOISE[seed]},
+                 "continuity": {"isolated_pixel_rate": 0.01 * width}}
+        return {"out": str(settings.out), "models": {spec.label: entry}}
+
+
+def settings_for(tmp_path, widths=(0.5, 1.0), seeds=(0, 1), **kw):
+    return SweepSettings(models=tuple(parse_model_specs(["gan", "vae"])), widths=tuple(widths), seeds=tuple(seeds),
+                         budget=Budget.parse("30steps"), dataset="digits", batch_size=32, out=tmp_path / "sweep", **kw)
+
+
+def run_planted(monkeypatch, settings, planted):
+    monkeypatch.setattr(runner, "run", planted)
+    return sweep(settings, LocalExecutor(ExecutorOptions()), log=lambda message: None)
+
+
+FIDS = {("gan", 0.5): 40.0, ("gan", 1.0): 20.0, ("vae", 0.5): 60.0, ("vae", 1.0): 50.0}
+
+
+def test_tiny_sweep_runs_every_trial_once_and_gives_t_intervals(monkeypatch, tmp_path):
+    planted = PlantedRunner(FIDS)
+    result = run_planted(monkeypatch, settings_for(tmp_path), planted)
+    assert sorted(planted.calls) == sorted((m, w, s) for m in ("gan", "vae") for w in (0.5, 1.0) for s in (0, 1))
+    assert result["counts"] == {"trials": 8, "done": 8, "failed": 0, "pending": 0, "skipped_as_done": 0}
+    gan_w1 = result["curves"]["gan"]["points"][1]
+    assert gan_w1["width"] == 1.0 and gan_w1["size"] == 2000 and gan_w1["seeds"] == [0, 1]
+    assert gan_w1["quality"]["values"] == pytest.approx([19.9, 20.1])  # seeds 0, 1 found by the bare name "fid"
+    assert gan_w1["quality"]["ci95"] == pytest.approx([20 - 0.1 * T_975_DF1, 20 + 0.1 * T_975_DF1])
+    assert gan_w1["continuity"]["mean"] == pytest.approx(0.01)
+    on_disk = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert on_disk["curves"] == json.loads(json.dumps(result["curves"])) and len(on_disk["trials"]) == 8
+    assert {t["id"] for t in on_disk["trials"]} >= {"gan-w0.5-s0", "vae-w1-s1"}
+    assert on_disk["metrics"]["quality"] == {"key": "fid", "better": "lower"}
+    for name in result["plots"]:
+        assert (tmp_path / "sweep" / name).read_bytes().startswith(b"\x89PNG")
+    assert result["plots"] == ["sweep_fid.png", "sweep_isolated_pixel_rate.png"]
+
+
+def test_rerun_skips_every_done_trial_and_runs_only_new_widths(monkeypatch, tmp_path):
+    run_planted(monkeypatch, settings_for(tmp_path), PlantedRunner(FIDS))
+    again = PlantedRunner(FIDS)
+    result = run_planted(monkeypatch, settings_for(tmp_path), again)
+    assert again.calls == [] and result["counts"]["skipped_as_done"] == 8 and result["counts"]["done"] == 8
+    wider = PlantedRunner({**FIDS, ("gan", 2.0): 10.0, ("vae", 2.0): 30.0})
+    result = run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), wider)
+    assert sorted(wider.calls) == [("gan", 2.0, 0), ("gan", 2.0, 1), ("vae", 2.0, 0), ("vae", 2.0, 1)]
+    assert result["counts"]["done"] == 12
+
+
+def test_a_failed_trial_is_recorded_the_rest_complete_and_a_rerun_retries_it(monkeypatch, tmp_path):
+    planted = PlantedRunner(FIDS, fail={("vae", 1.0, 1)})
+    result = run_planted(monkeypatch, settings_for(tmp_path), planted)
+    assert len(planted.calls) == 8 and result["counts"]["done"] == 7 and result["counts"]["failed"] == 1
+    failed = [t for t in result["trials"] if t["status"] == "failed"]
+    assert [t["id"] for t in failed] == ["vae-w1-s1"] and failed[0]["error"] == "RuntimeError: planted failure"
+    record = json.loads((tmp_path / "sweep" / "trials" / "vae-w1-s1.json").read_text())
+    assert record["status"] == "failed" and "planted failure" in record["traceback"]
+    assert result["curves"]["vae"]["points"][1]["quality"]["n"] == 1  # the point keeps its one good seed
+    retry = PlantedRunner(FIDS)
+    result = run_planted(monkeypatch, settings_for(tmp_path), retry)
+    assert retry.calls == [("vae", 1.0, 1)] and result["counts"]["failed"] == 0 and result["counts"]["done"] == 8
+    assert (tmp_path / "sweep" / "trials" / "vae-w1-s1.failed-1").is_dir()  # the partial run is kept, not deleted
+
+
+@pytest.mark.parametrize("fids, spread, verdict", [
+    # the VAE's best (20, at 8,000 parameters) the GAN surely beats at 2,000: yes
+    ({("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}, 0.1, "yes"),
+    # the GAN's best (20, at 4,000) the VAE surely beats at 2,000: no
+    ({("gan", 0.5): 60, ("gan", 1.0): 45, ("gan", 2.0): 20, ("vae", 0.5): 15, ("vae", 1.0): 15, ("vae", 2.0): 14}, 0.1, "no"),
+    # the same means as "yes", but seed noise (interval half-width 127) swamps them: undecided
+    ({("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}, 10.0, "undecided"),
+    # both reach the same best, 20, only on average: neither size is surely enough, undecided
+    ({("gan", 0.5): 40, ("gan", 1.0): 20, ("gan", 2.0): 20, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}, 0.1, "undecided"),
+])
+def test_claim_b_verdict(monkeypatch, tmp_path, fids, spread, verdict):
+    result = run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), PlantedRunner(fids, spread))
+    claim = result["claim_b"]
+    assert claim["verdict"] == verdict, claim["reason"]
+    assert claim["statement"] == "a VAE needs a larger network than a GAN for the same sample quality"
+
+
+def test_target_sizes_with_their_intervals(monkeypatch, tmp_path):
+    fids = {("gan", 0.5): 40, ("gan", 1.0): 20, ("gan", 2.0): 20, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}
+    result = run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), PlantedRunner(fids))
+    vae = result["targets"]["vae"]  # must reach the GAN's best mean, 20
+    assert vae["target"] == pytest.approx(20) and vae["source"] == "best mean of gan"
+    # width 2's mean is 20 exactly: reached by the mean and the interval's low end, never surely
+    assert vae["point"] == {"width": 2.0, "size": 8000} and vae["low"] == {"width": 2.0, "size": 8000} and vae["high"] is None
+    gan = result["targets"]["gan"]  # must reach the VAE's best, 20 too
+    assert gan["point"]["width"] == 1.0
+    pair = result["claim_b"]["pairs"][0]
+    assert pair["target"] == pytest.approx(20) and pair["sizes"]["gan"]["high"] is None  # 20 is only reached on average
+    fixed = run_planted(monkeypatch, settings_for(tmp_path / "b", widths=(0.5, 1.0, 2.0), target=30.0), PlantedRunner(fids))
+    assert fixed["targets"]["gan"]["high"] == {"width": 1.0, "size": 2000}  # 20 +- 1.3 is surely <= 30
+    assert fixed["targets"]["vae"]["high"] == {"width": 2.0, "size": 8000} and fixed["claim_b"]["verdict"] == "yes"
+
+
+def test_size_by_generator_counts_only_the_sampling_network(monkeypatch, tmp_path):
+    result = run_planted(monkeypatch, settings_for(tmp_path, size_by="generator"), PlantedRunner(FIDS))
+    assert [p["size"] for p in result["curves"]["vae"]["points"]] == [1000, 2000]  # the decoder alone
+
+
+def test_metric_lookup_by_path_and_by_unique_name():
+    entry = {"quality": {"fid": 3.0}, "views": {"a": {"kid": 1.0}, "b": {"kid": 2.0}}, "loss_history": [{"fid": 9}]}
+    assert lookup(entry, "fid") == 3.0 and lookup(entry, "quality.fid") == 3.0 and lookup(entry, "views.b.kid") == 2.0
+    assert lookup(entry, "precision") is None and lookup(entry, "quality.nope") is None
+    with pytest.raises(UserError, match="ambiguous.*views.a.kid, views.b.kid"):
+        lookup(entry, "kid")
+
+
+def test_a_metric_absent_from_the_trials_is_reported_not_invented(monkeypatch, tmp_path):
+    result = run_planted(monkeypatch, settings_for(tmp_path, continuity="broken_strokes"), PlantedRunner(FIDS))
+    assert len(result["missing_metrics"]["broken_strokes"]) == 8
+    assert result["plots"] == ["sweep_fid.png"]
+
+
+def test_resuming_with_another_budget_is_refused(monkeypatch, tmp_path):
+    run_planted(monkeypatch, settings_for(tmp_path), PlantedRunner(FIDS))
+    other = settings_for(tmp_path)
+    other = SweepSettings(**{**other.__dict__, "budget": Budget.parse("60steps")})
+    with pytest.raises(UserError, match="holds a sweep with budget '30steps', not '60steps'"):
+        run_planted(monkeypatch, other, PlantedRunner(FIDS))
+
+
+def test_a_non_sweep_directory_is_never_used(monkeypatch, tmp_path):
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="already exists and is not empty"):
+        run_planted(monkeypatch, settings_for(tmp_path), PlantedRunner(FIDS))
+
+
+@pytest.mark.parametrize("text, widths", [("0.25,0.5,1,2,4", (0.25, 0.5, 1, 2, 4)), ("2 1,1", (1.0, 2.0))])
+def test_parse_widths(text, widths):
+    assert parse_widths(text) == widths
+
+
+@pytest.mark.parametrize("text", ["", "a,b", "0,1", "-1", "inf"])
+def test_bad_widths_are_a_user_error(text):
+    with pytest.raises(UserError, match="malformed --widths"):
+        parse_widths(text)
+
+
+def test_executor_options_are_checked(monkeypatch):
+    with pytest.raises(UserError, match="--jobs 999 is outside"):
+        make_executor("local", ExecutorOptions(jobs=999))
+    with pytest.raises(UserError, match="--address is for --executor ray"):
+        make_executor("local", ExecutorOptions(address="ray://head:10001"))
+    with pytest.raises(UserError, match="unknown executor 'dask'; choose one of: local, ray"):
+        make_executor("dask")
+    assert make_executor("local", ExecutorOptions(jobs=0)).jobs >= 1  # 0: one per core
+
+
+def test_ray_executor_without_ray_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray now raises ImportError
+    with pytest.raises(UserError, match=r"pip install 'gan-vae-compare\[ray\]'"):
+        make_executor("ray")
+    result = CliRunner().invoke(main, ["sweep", "--executor", "ray", "--dataset", "digits"])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+
+
+def test_sweep_command_prints_the_verdict_and_fails_when_a_trial_fails(monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "run", PlantedRunner(FIDS, fail={("gan", 0.5, 0)}))
+    args = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", "--dataset", "digits",
+            "--budget", "30steps", "--out", str(tmp_path / "s")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "1 trials failed (first: gan-w0.5-s0: RuntimeError: planted failure)" in result.output
+    monkeypatch.setattr(runner, "run", PlantedRunner(FIDS))
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "8 trials: 8 done (7 from before), 0 failed" in result.output
+    assert "claim (b), a VAE needs a larger network than a GAN for the same sample quality: " in result.output
+
+
+def test_seed_summary_and_table_mark_differences_that_may_be_zero():
+    runs = {s: {"models": {"gan": {"fid": 20 + NOISE[s], "kid": 1.0 + 0.01 * s, "steps": 30, "final_losses": {"g": 1.0 * s}},
+                           "vae": {"fid": 40 + NOISE[s], "kid": 1.0 - 0.01 * s, "steps": 30}}} for s in (0, 1, 2)}
+    summary = summarize_seeds(runs)
+    assert summary["models"]["gan"]["fid"]["mean"] == pytest.approx(20)
+    fid = summary["differences"]["vae - gan"]["fid"]
+    assert fid["mean"] == pytest.approx(20) and fid["ci95"] == pytest.approx([20, 20]) and fid["significant"]
+    assert summary["differences"]["vae - gan"]["kid"]["significant"] is False  # -0.02 * s: interval covers 0
+    assert "final_losses.g" not in summary["differences"]["vae - gan"]  # only numbers both models have
+    table = seed_table(summary)
+    assert table[0].split() == ["metric", "gan", "vae", "vae", "-", "gan"]
+    rows = {line.split()[0]: line for line in table[1:]}
+    assert set(rows) == {"fid", "kid", "final_losses.g"}  # steps does not vary over seeds: left out
+    assert rows["kid"].endswith("n.s.") and not rows["fid"].endswith("n.s.")
+    assert "+20 [20, 20]" in rows["fid"]
+
+
+# ---- real training on digits -------------------------------------------------------------------------
+
+TINY = ["--dataset", "digits", "--budget", "30steps", "--batch-size", "32"]
+REAL_SWEEP = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--quality", "final_losses.kl"]
+
+
+def trial_numbers(out):
+    """Per trial, every number the runner recorded except timings (which differ run to run)."""
+    numbers = {}
+    for path in sorted((out / "trials").glob("*.json")):
+        record = json.loads(path.read_text())
+        for entry in record["metrics"].values():
+            numbers[record["id"]] = {"parameters": entry["parameters"], "final_losses": entry["final_losses"], "steps": entry["steps"]}
+    return numbers
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory):
+    """The real tiny sweep, here, one torch thread (as every Ray task and --jobs 2 process has on 2 cores)."""
+    out = tmp_path_factory.mktemp("real") / "local"
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = CliRunner().invoke(main, [*REAL_SWEEP, "--out", str(out)])
+    finally:
+        torch.set_num_threads(before)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_real_sweep_trains_every_width_and_writes_runs(local_sweep):
+    summary = json.loads((local_sweep / "sweep.json").read_text())
+    assert summary["counts"]["done"] == 8
+    sizes = {t["id"]: t["size"] for t in summary["trials"]}
+    assert sizes["gan-w0.5-s0"] < sizes["gan-w1-s0"] == sizes["gan-w1-s1"]  # the runner applies the width
+    config = json.loads((local_sweep / "trials" / "vae-w0.5-s1" / "config.json").read_text())
+    assert config["models"]["vae"]["width"] == 0.5 and config["seed"] == 1 and config["budget"]["steps"] == 30
+    assert (local_sweep / "trials" / "vae-w0.5-s1" / "vae" / "ckpt.pt").stat().st_size > 0
+    kl = summary["curves"]["vae"]["points"][0]["quality"]
+    assert kl["n"] == 2 and kl["ci95"][0] < kl["mean"] < kl["ci95"][1]
+    assert summary["plots"] == ["sweep_final_losses_kl.png"]
+
+
+@pytest.mark.slow
+def test_parallel_processes_give_the_same_numbers(local_sweep, tmp_path):
+    if LocalExecutor(ExecutorOptions(jobs=0)).jobs < 2:
+        pytest.skip("needs 2 cores")
+    result = CliRunner().invoke(main, [*REAL_SWEEP, "--jobs", "2", "--out", str(tmp_path / "par")])
+    assert result.exit_code == 0, result.output
+    assert trial_numbers(tmp_path / "par") == trial_numbers(local_sweep)
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_numbers_as_local(local_sweep, tmp_path):
+    pytest.importorskip("ray")
+    result = CliRunner().invoke(main, [*REAL_SWEEP, "--executor", "ray", "--out", str(tmp_path / "ray")])
+    assert result.exit_code == 0, result.output
+    numbers = trial_numbers(tmp_path / "ray")
+    assert len(numbers) == 8 and numbers == trial_numbers(local_sweep)
+    records = [json.loads(p.read_text()) for p in (tmp_path / "ray" / "trials").glob("*.json")]
+    assert all(r["threads"] == 1 for r in records)  # --cpus-per-trial 1: one torch thread per task
+
+
+def test_run_with_seeds_summarises_every_metric(tmp_path):
+    out = tmp_path / "seeds"
+    result = CliRunner().invoke(main, ["run", "--models", "gan", "vae", *TINY, "--quiet", "--seeds", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "seeds.json").read_text())
+    assert summary["seeds"] == [0, 1]
+    for seed in (0, 1):
+        single = json.loads((out / f"seed-{seed}" / "metrics.json").read_text())["models"]
+        assert summary["models"]["vae"]["final_losses.kl"]["values"][seed] == single["vae"]["final_losses"]["kl"]
+    kl = summary["models"]["vae"]["final_losses.kl"]
+    assert kl["n"] == 2 and math.isclose(kl["std"], abs(kl["values"][0] - kl["values"][1]) / math.sqrt(2))
+    assert "train_seconds" in summary["differences"]["vae - gan"]
+    assert "final_losses.kl" in result.output and "metric" in result.output.splitlines()[1]
