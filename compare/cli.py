@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from compare.budget import Budget
+from compare.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
 from compare.data import DATASETS, check_dataset_name
 from compare.errors import UserError
 from compare.models import MODELS, parse_model_specs
@@ -49,17 +50,30 @@ def main() -> None:
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every model: a number and a unit (steps, images, epochs), e.g. 3000steps, 20epochs.")
 @click.option("--seed", default=0, type=int, help="Seed of weights, data order, noise and samples: the same seed on the CPU gives bit-identical samples.")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train; auto takes CUDA when present.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (must not exist or be empty). [default: runs/<timestamp>]")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (must not exist or be empty; see --overwrite and --resume). [default: runs/<timestamp>]")
 @click.option("--batch-size", default=128, type=int, help="Batch size of every model.")
+@click.option("--width", default=1.0, type=float, help="Width multiplier on every model's hidden layers (1 = each family's default size).")
+@click.option("--checkpoint-every", default=DEFAULT_CHECKPOINT_EVERY, type=int,
+              help="Steps between checkpoints (one is also written at the end and on Ctrl-C or SIGTERM): a hard kill loses at most this many steps.")
+@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None, metavar="RUN_DIR",
+              help="Continue the unfinished models of RUN_DIR with the settings in its config.json; finished models are kept. Other flags may be left out; one that contradicts the run is an error.")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out (a directory that is not a run is never replaced).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--seeds", default=1, type=click.IntRange(min=1),
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str, seed: int, device: str,
-            out: Path | None, batch_size: int, quiet: bool, seeds: int) -> None:
-    """Train each model under the same budget and write samples, grids and metrics to a run directory."""
+            out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
+            overwrite: bool, quiet: bool, seeds: int) -> None:
+    """Train each model under the same budget and write samples, grids and metrics to a run directory.
+
+    Exit codes: 0 done; 2 bad input or an unwritable run directory; 3 a model diverged (its last good
+    checkpoint is kept, the other models finished); 130 (Ctrl-C) or 143 (SIGTERM) interrupted,
+    continue with --resume.
+    """
+    from compare.guard import EXIT_DIVERGED, Interrupted
     from compare.runner import RunSettings, run  # deferred: keeps `compare --help` and listings fast
 
-    settings = RunSettings(
+    flags = dict(
         models=tuple(parse_model_specs([models, *more_models])),
         budget=Budget.parse(budget),
         dataset=check_dataset_name(dataset),
@@ -67,19 +81,45 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         device=device,
         batch_size=batch_size,
         out=out,
+        width=width,
+        checkpoint_every=checkpoint_every,
     )
+    if resume is not None and overwrite:
+        raise UserError("--resume and --overwrite contradict each other: a resume continues the run, --overwrite replaces it")
+    if resume is None:
+        settings = RunSettings(**flags)
+    else:
+        typed = {name for name in click.get_current_context().params if _given_by_user(name)}
+        given = {name: value for name, value in flags.items() if name in typed or (name == "models" and "more_models" in typed)}
+        settings = resume_settings(RunSettings, resume, given)
     if seeds > 1:
+        if resume is not None:
+            raise UserError("--seeds does not combine with --resume; resume each OUT/seed-<s> run directory on its own")
         from compare.sweep import run_seeds, seed_table
 
         result = run_seeds(settings, seeds, show_progress=not quiet)
         click.echo(f"wrote {result['out']}/: seed-*/ (one run per seed), seeds.json")
         click.echo("\n".join(seed_table(result)))
         return
-    result = run(settings, show_progress=not quiet)
+    try:
+        result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite)
+    except Interrupted as e:
+        click.echo(f"Interrupted: {e}", err=True)
+        sys.exit(e.exit_code)
     click.echo(f"wrote {result['out']}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, config.json")
     for label, m in result["models"].items():
         params = m["parameters"]["total"]
-        click.echo(f"  {label:<14} {m['steps']} steps in {m['train_seconds']:.1f}s  ({params:,} parameters)")
+        failure = f"  {m['failure']}" if "failure" in m else ""
+        click.echo(f"  {label:<14} {m['steps']} steps in {m['train_seconds']:.1f}s  ({params:,} parameters){failure}")
+    if failed := [label for label, m in result["models"].items() if m["status"] == "diverged"]:
+        click.echo(f"Error: {', '.join(failed)} diverged (see metrics.json); the other models finished", err=True)
+        sys.exit(EXIT_DIVERGED)
+
+
+def _given_by_user(param: str) -> bool:
+    """Whether the user gave this parameter (rather than click filling in its default)."""
+    source = click.get_current_context().get_parameter_source(param)
+    return source not in (None, click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
 
 
 @main.command("report")

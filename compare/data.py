@@ -109,10 +109,21 @@ def load_dataset(name: str, device: torch.device | str = "cpu") -> ImageDataset:
     return ImageDataset(name, images[train], labels[train], images[held], labels[held]).to(device)
 
 
-def batches(images: Tensor, batch_size: int, generator: torch.Generator):
-    """Endless full batches cut by index from a fresh permutation each epoch (the last partial batch is dropped)."""
+def batches(images: Tensor, batch_size: int, generator: torch.Generator, skip: int = 0):
+    """Endless full batches cut by index from a fresh permutation each epoch (the last partial batch is dropped).
+
+    `skip` starts at that batch as if the earlier ones had been drawn: the generator replays one
+    permutation per skipped epoch, so a resumed run needs no data-order state beyond seed and step.
+    """
     n = len(images)
+    per_epoch = n // batch_size
+    first = 0
+    if skip:
+        for _ in range(skip // per_epoch):
+            torch.randperm(n, generator=generator)  # advances the generator exactly as that epoch did
+        first = skip % per_epoch * batch_size
     while True:
         order = torch.randperm(n, generator=generator).to(images.device)
-        for start in range(0, n - batch_size + 1, batch_size):
+        for start in range(first, n - batch_size + 1, batch_size):
             yield images[order[start:start + batch_size]]
+        first = 0

@@ -21,11 +21,13 @@ def save_loss_curves(histories: dict[str, list[dict[str, float]]], path: Path) -
     fig, axes = plt.subplots(1, len(histories), figsize=(4.2 * len(histories), 3.2), squeeze=False)
     for ax, (label, history) in zip(axes[0], histories.items()):
         steps = [h["step"] for h in history]
-        for key in (k for k in history[0] if k != "step") if history else ():
+        keys = [k for k in history[0] if k != "step"] if history else []  # empty when diverged before the first reading
+        for key in keys:
             ax.plot(steps, [h[key] for h in history], label=key, linewidth=1)
         ax.set_title(label)
         ax.set_xlabel("step")
-        ax.legend(fontsize=8)
+        if keys:
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     save_figure(fig, path)
 

@@ -8,25 +8,29 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import platform
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import click
 import torch
 from torch import Tensor
 
 from compare.budget import Budget
+from compare.checkpoint import (DEFAULT_CHECKPOINT_EVERY, check_compatible, load_checkpoint, nonfinite_loss, read_run_config,
+                                restore, save_checkpoint, settings_to_json, unhealthy)
 from compare.continuity import continuity_outputs
 from compare.cost import parameter_counts
 from compare.data import ImageDataset, batches, load_dataset
 from compare.errors import UserError
 from compare.figures import save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
-from compare.io import save_torch, write_json
+from compare.guard import Interrupted, StopSignals, claimed_run_dir
+from compare.io import write_json
 from compare.models import ModelSpec
 from compare.report import write_report
 from compare.plots import save_grid, save_side_by_side
@@ -46,7 +50,8 @@ class RunSettings:
     device: str = "auto"
     batch_size: int = 128  # the same for every model, so a steps budget is also an images budget
     out: Path | None = None  # default runs/<timestamp>
-    width: float = 1.0  # multiplier on every model's hidden size (capacity sweeps change this alone)
+    width: float = 1.0  # multiplier on every model's hidden width (its config's `width`)
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY  # steps between checkpoints; changes no result
 
 
 @dataclass
@@ -56,6 +61,11 @@ class TrainRecord:
     seconds: float = 0.0
     losses: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)  # {"step": s, loss: value, ...} every LOG_EVERY
+    status: str = "training"  # "training" | "finished" | "diverged"
+    diverged: dict[str, Any] | None = None  # {"step": N, "reason": why} once a health check failed
+
+    def diverge(self, step: int, reason: str) -> None:
+        self.status, self.diverged = "diverged", {"step": step, "reason": reason}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -75,20 +85,45 @@ def train(
     batch_size: int,
     seed: int,
     on_log: Callable[[TrainRecord], None] | None = None,
+    *,
+    record: TrainRecord | None = None,
+    checkpoint_every: int = 0,
+    on_checkpoint: Callable[[TrainRecord], str | None] | None = None,
+    stop: StopSignals | None = None,
 ) -> TrainRecord:
-    """`steps` train steps on batches of `images` drawn in an order fixed by `seed`."""
-    record = TrainRecord()
+    """Train up to step `steps` on batches of `images` drawn in an order fixed by `seed`.
+
+    Continues `record` (a checkpoint's) where it stopped; the data order is replayed from the seed.
+    The host waits for the device only at loss readings (every LOG_EVERY steps), checkpoints (every
+    `checkpoint_every` steps and the last) and a stop request (`stop.requested`, set by a signal).
+    There a non-finite loss marks the record diverged (a NaN poisons the weights, so the next reading
+    still sees it), and `on_checkpoint(record)` saves it or returns why the model is unhealthy.
+    """
+    record = record or TrainRecord()
     order_rng = torch.Generator().manual_seed(seed)
-    start = time.perf_counter()
-    for step, batch in enumerate(batches(images, batch_size, order_rng), start=1):
+    start = time.perf_counter() - record.seconds
+    for step, batch in zip(range(record.steps + 1, steps + 1), batches(images, batch_size, order_rng, skip=record.steps)):
         losses = model.train_step(batch)
-        if step % LOG_EVERY == 0 or step == steps:
-            record.losses = {k: float(v) for k, v in losses.items()}  # the only host sync
-            record.history.append({"step": step, **record.losses})
+        log = step % LOG_EVERY == 0 or step == steps
+        checkpoint = step == steps or (checkpoint_every > 0 and step % checkpoint_every == 0)
+        stopping = stop is not None and stop.requested is not None
+        if log or checkpoint or stopping:
+            values = {k: float(v) for k, v in losses.items()}  # the only host sync
             record.steps, record.images, record.seconds = step, step * batch_size, time.perf_counter() - start
-            if on_log:
-                on_log(record)
-        if step == steps:
+            if problem := nonfinite_loss(values):
+                record.diverge(step, problem)
+                break
+            record.losses = values
+            if log:
+                record.history.append({"step": step, **values})
+                if on_log:
+                    on_log(record)
+            if step == steps:
+                record.status = "finished"
+            if (checkpoint or stopping) and on_checkpoint and (problem := on_checkpoint(record)):
+                record.diverge(step, problem)
+                break
+        if stopping:
             break
     return record
 
@@ -133,16 +168,83 @@ def _versions() -> dict[str, str | None]:
             "gan-vae-compare": v("gan-vae-compare"), "git": _git_hash()}
 
 
-def prepare_out_dir(out: Path | None) -> Path:
-    """The run directory, created new; an existing non-empty one is refused, never overwritten."""
-    out = Path(out) if out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"run directory {out} already exists and is not empty; pass another --out or remove it")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create run directory {out}: {e.strerror}") from None
-    return out
+def _run_key(config: dict) -> dict:
+    """What a model's training depends on besides its own config: checked when a checkpoint is loaded."""
+    return {"dataset": config.get("dataset"), "seed": config.get("seed"), "batch_size": config.get("batch_size"),
+            "steps": config.get("budget", {}).get("steps"), "device": config.get("device", {}).get("type")}
+
+
+def _resumed_config(out: Path, config: dict) -> dict:
+    """The config.json of the run being resumed, checked against what this process resolved for it."""
+    saved = read_run_config(out)
+    check_compatible({"models": saved.get("models"), "run": _run_key(saved)}, out / "config.json",
+                     {"models": config["models"], "run": _run_key(config)})
+    return {**saved, "settings": config["settings"], "resumed": [*saved.get("resumed", []), config["created"]]}
+
+
+def _train_model(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps: int, settings: RunSettings,
+                 config: dict, out: Path, stop: StopSignals, show_progress: bool) -> TrainRecord:
+    """Train `model` from its checkpoint, if it has one, up to `steps`, checkpointing as it goes.
+
+    Returns its record: finished; diverged, with the model back at its last good checkpoint; or still
+    "training" when a signal stopped it (its checkpoint is then at the step it stopped).
+    """
+    path = out / spec.dirname / "ckpt.pt"
+    identity = {"label": spec.label, "config": config["models"][spec.label], "run": _run_key(config)}
+
+    def save(record: TrainRecord) -> None:
+        save_checkpoint(path, {**identity, **dataclasses.asdict(record), "epochs": record.images / len(images),
+                               "state": model.state_dict()})
+
+    if path.exists():
+        ckpt = load_checkpoint(path)
+        check_compatible(ckpt, path, identity)
+        restore(model, ckpt, path)
+        record = TrainRecord(**{f.name: ckpt[f.name] for f in dataclasses.fields(TrainRecord) if f.name in ckpt})
+    else:
+        record = TrainRecord()
+        save(record)  # step 0: a model that diverges before its first checkpoint still has a good one
+    if record.status != "training" or stop.requested is not None:
+        return record
+
+    def on_checkpoint(record: TrainRecord) -> str | None:
+        if problem := unhealthy(model):
+            return problem  # not saved: the last good checkpoint stays
+        save(record)
+        return None
+
+    kwargs: dict[str, Any] = dict(record=record, checkpoint_every=settings.checkpoint_every, on_checkpoint=on_checkpoint, stop=stop)
+    if show_progress:
+        bar, on_log = _progress_trainer(spec.label, steps)
+        with bar:
+            record = train(model, images, steps, settings.batch_size, settings.seed, on_log, **kwargs)
+    else:
+        record = train(model, images, steps, settings.batch_size, settings.seed, **kwargs)
+    if record.status == "diverged":  # back to the last good checkpoint, marked so a resume leaves it be
+        good = load_checkpoint(path)
+        restore(model, good, path)
+        record.steps, record.images = good["steps"], good["images"]
+        save(record)
+    return record
+
+
+def _status_fields(record: TrainRecord) -> dict[str, Any]:
+    if record.diverged is None:
+        return {"status": record.status}
+    step, reason = record.diverged["step"], record.diverged["reason"]
+    return {"status": "diverged", "diverged_at_step": step,
+            "failure": f"diverged at step {step} ({reason}); kept its last good checkpoint, step {record.steps}"}
+
+
+def _write_interrupted_metrics(out: Path, results: dict, settings: RunSettings, spec: ModelSpec,
+                               record: TrainRecord, signum: int) -> None:
+    """metrics.json of a stopped run: finished models in full, the stopped one's progress, the rest pending."""
+    models = {s.label: {"status": "pending"} for s in settings.models} | results
+    models[spec.label] = {"status": "interrupted", "steps": record.steps, "images_seen": record.images,
+                          "train_seconds": round(record.seconds, 3), "final_losses": record.losses,
+                          "loss_history": record.history}
+    write_json(out / "metrics.json", {"run": out.name, "interrupted": {"signal": signum, "model": spec.label, "step": record.steps},
+                                      "models": models})
 
 
 def sample_views(spec: ModelSpec, model: GenerativeModel, n: int, seed: int) -> dict[str, Tensor]:
@@ -153,10 +255,20 @@ def sample_views(spec: ModelSpec, model: GenerativeModel, n: int, seed: int) -> 
     }
 
 
-def run(settings: RunSettings, show_progress: bool = True) -> dict:
-    """Train, sample and record every model of `settings`; returns what metrics.json holds."""
+def run(settings: RunSettings, show_progress: bool = True, resume: bool = False, overwrite: bool = False) -> dict:
+    """Train, sample and record every model of `settings`; returns what metrics.json holds.
+
+    `resume`: settings.out is an earlier run (compare.checkpoint.resume_settings reads its settings);
+    finished and diverged models are loaded, not retrained, unfinished ones continue from their
+    checkpoints. `overwrite` replaces an earlier run at settings.out. SIGINT / SIGTERM stop the run
+    at a checkpoint and raise compare.guard.Interrupted.
+    """
     if settings.batch_size <= 0:
         raise UserError(f"--batch-size must be positive, got {settings.batch_size}")
+    if not (settings.width > 0 and math.isfinite(settings.width)):
+        raise UserError(f"--width must be a positive number, got {settings.width}")
+    if settings.checkpoint_every <= 0:
+        raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
     device = resolve_device(settings.device)
     data: ImageDataset = load_dataset(settings.dataset, device)
     if settings.batch_size > len(data.train):
@@ -164,8 +276,14 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     if settings.budget.unit in ("s", "flops"):
         raise UserError("seconds and FLOPs budgets are not wired into the runner yet; use steps, images or epochs")
     steps = settings.budget.steps(settings.batch_size, len(data.train), flops_per_step=0)
-    out = prepare_out_dir(settings.out)
+    out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    with claimed_run_dir(out, resume, overwrite), StopSignals() as stop:
+        return _run_claimed(settings, out, data, device, steps, stop, show_progress, resume)
 
+
+def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: torch.device, steps: int,
+                 stop: StopSignals, show_progress: bool, resume: bool) -> dict:
+    """run() once `out` is locked for this process and signals only request a stop."""
     config = {
         "models": {s.label: dataclasses.asdict(s.config(data.image_shape, width=settings.width)) for s in settings.models},
         "dataset": {"name": data.name, "train": len(data.train), "heldout": len(data.heldout), "image_shape": list(data.image_shape)},
@@ -177,7 +295,10 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
         "versions": _versions(),
         "command": sys.argv,
         "created": dt.datetime.now().isoformat(timespec="seconds"),
+        "settings": settings_to_json(settings),  # what `compare run --resume` reads back
     }
+    if resume:
+        config = _resumed_config(out, config)
     write_json(out / "config.json", config)
 
     results: dict[str, dict] = {}
@@ -186,14 +307,10 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     continuity_views: dict[str, Tensor] = {}  # as many samples per view as held-out real images
     for spec in settings.models:
         model = spec.build(data.image_shape, device, settings.seed, width=settings.width)
-        if show_progress:
-            bar, on_log = _progress_trainer(spec.label, steps)
-            with bar:
-                record = train(model, data.train, steps, settings.batch_size, settings.seed, on_log)
-        else:
-            record = train(model, data.train, steps, settings.batch_size, settings.seed)
-        save_torch(out / spec.dirname / "ckpt.pt", {"label": spec.label, "config": config["models"][spec.label],
-                                                      "steps": record.steps, "images": record.images, "state": model.state_dict()})
+        record = _train_model(spec, model, data.train, steps, settings, config, out, stop, show_progress)
+        if record.status == "training":  # a signal stopped it at a checkpoint
+            _write_interrupted_metrics(out, results, settings, spec, record, stop.requested)
+            raise Interrupted(stop.requested, out, spec.label, record.steps)
         views = sample_views(spec, model, GRID_SAMPLES, settings.seed)
         for view, images in views.items():
             save_grid(images, out / f"samples_{view}.png", nrow=8)
@@ -211,6 +328,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
             "parameters": parameter_counts(model),
             "final_losses": record.losses,
             "loss_history": record.history,
+            **_status_fields(record),
         }
     save_side_by_side(grids, out / "side_by_side.png", title=f"{data.name}, {settings.budget} each, seed {settings.seed}")
     save_loss_curves({label: r["loss_history"] for label, r in results.items()}, out / "loss_curves.png")

@@ -38,7 +38,8 @@ from compare.io import write_json
 from compare.metrics import METRICS
 from compare.models import ModelSpec
 from compare.plots import save_interval_curves
-from compare.runner import RunSettings, prepare_out_dir
+from compare.guard import new_directory
+from compare.runner import RunSettings
 from compare.stats import METHOD, numeric_leaves, paired_difference, summarize
 
 SWEEP_VERSION = 1
@@ -120,7 +121,7 @@ def _open_sweep_dir(settings: SweepSettings) -> Path:
                 raise UserError(f"{out} holds a sweep with {key} {old.get(key)!r}, not {new[key]!r}; "
                                 "rerun with the same settings to resume, or pass another --out")
         return out.resolve()
-    return prepare_out_dir(out).resolve()  # anything else already there is refused, never overwritten
+    return new_directory(out).resolve()  # anything else already there is refused, never overwritten
 
 
 def _load_record(path: Path) -> dict | None:
@@ -357,7 +358,7 @@ def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -
     """The run once per seed (settings.seed, +1, ...) under out/seed-<s>/, summarised over seeds in out/seeds.json."""
     if n_seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {n_seeds}")
-    out = prepare_out_dir(settings.out)
+    out = new_directory(settings.out)
     runs = {seed: runner.run(dataclasses.replace(settings, seed=seed, out=out / f"seed-{seed}"), show_progress)
             for seed in range(settings.seed, settings.seed + n_seeds)}
     summary = summarize_seeds(runs)

@@ -1,0 +1,182 @@
+"""Checkpoints that continue a model's training exactly, in files that cannot carry code.
+
+`<run>/<model>/ckpt.pt` is plain data only (tensors, numbers, strings, lists, dicts) and is loaded
+with torch.load(weights_only=True), whose unpickler builds nothing else: a file crafted to run code
+when unpickled is refused, never executed. It holds
+
+    format                 CHECKPOINT_FORMAT, bumped when the layout changes
+    label, config, run     what the training depends on: the model's resolved config and, in `run`,
+                           dataset, split sizes, seed, batch size, budget in steps and device type
+    status, diverged       "training" | "finished" | "diverged", and {"step", "reason"} once diverged
+    steps, images, epochs  the budget spent, in every unit
+    seconds, losses, history   training time so far and the loss readings (TrainRecord)
+    state                  nets, optimisers and the model's own RNG streams (model.state_dict())
+
+The data order needs no state of its own: compare.data.batches replays it from the seed and the
+step. Which model states count as healthy (finite losses and weights, samples not all identical) is
+decided here too, since only a healthy state may be written over the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import pickle
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from compare.budget import Budget
+from compare.errors import UserError
+from compare.io import save_torch
+from compare.models import parse_model_specs
+from compare.protocol import GenerativeModel
+
+CHECKPOINT_FORMAT = 1
+# Every 500 steps: a checkpoint of the default models takes 30-40 ms, under 1% of 500 steps' training
+# on a laptop CPU (benchmarks/checkpoint_overhead.py), and a SIGKILL loses at most those 500 steps.
+DEFAULT_CHECKPOINT_EVERY = 500
+RESUME_MAY_CHANGE = ("checkpoint_every",)  # settings that change no result, so a resume may set them anew
+COLLAPSE_SAMPLES = 16
+COLLAPSE_SEED = 20_000  # a noise stream of its own: checking a model never moves its training or grid streams
+COLLAPSE_TOLERANCE = 1 / 255  # below one 8-bit grey level: samples that differ less than this look identical
+# Healthy models are far above it: the largest per-pixel spread over 16 samples measured 0.10-0.29 at
+# initialisation and 0.95-1.0 after 1000 steps, for the GAN and the VAE on digits and mnist5k.
+
+
+def save_checkpoint(path: Path, ckpt: dict[str, Any]) -> None:
+    save_torch(path, {"format": CHECKPOINT_FORMAT, **ckpt})
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint at `path`, on the CPU; one that is not plain data (it may carry code) or is damaged is a UserError.
+
+    Always the CPU: load_state_dict copies weights to the model's device, and torch.Generator.set_state
+    takes a CPU tensor even for a CUDA generator.
+    """
+    try:
+        with warnings.catch_warnings():  # torch warns about legacy formats; the error below says it all
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # the weights-only unpickler met something it will not build
+        found = re.search(r"GLOBAL (\S+)", str(e))
+        why = f"it would call {found.group(1)}, which could run code" if found else "it is not plain data (damaged, or not written by compare)"
+        raise UserError(f"refusing to load {path}: {why}; nothing in it was run; delete it to retrain that model") from None
+    except OSError as e:
+        raise UserError(f"cannot read checkpoint {path}: {e.strerror}") from None
+    except Exception as e:  # torch raises RuntimeError, EOFError, KeyError... for damaged files
+        raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}); delete it to retrain that model") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise UserError(f"{path} is not a checkpoint of this version (format {found}, expected {CHECKPOINT_FORMAT}); "
+                        f"delete it to retrain that model")
+    return ckpt
+
+
+def _first_difference(saved: Any, expected: Any, where: str) -> str | None:
+    if isinstance(saved, dict) and isinstance(expected, dict):
+        for key in sorted(set(saved) | set(expected), key=str):
+            if (diff := _first_difference(saved.get(key), expected.get(key), f"{where}.{key}")) is not None:
+                return diff
+        return None
+    # JSON turns tuples into lists; compare the values, not the container types
+    as_lists = [json.loads(json.dumps(v, default=str)) for v in (saved, expected)]
+    return None if as_lists[0] == as_lists[1] else f"{where} is {saved!r}, this run has {expected!r}"
+
+
+def check_compatible(ckpt: dict[str, Any], path: Path, expected: dict[str, Any]) -> None:
+    """Refuse a checkpoint (or a run's config) whose label, model config or run settings differ from `expected`'s."""
+    for key, value in expected.items():
+        if (diff := _first_difference(ckpt.get(key), value, key)) is not None:
+            raise UserError(f"{path} comes from an incompatible config ({diff}); "
+                            f"resume with the version and settings that wrote it, or start a new run")
+
+
+def nonfinite_loss(losses: dict[str, float]) -> str | None:
+    """Why these loss readings show divergence ("g_loss is nan"), or None when all are finite."""
+    bad = [f"{k} is {v}" for k, v in losses.items() if not math.isfinite(v)]
+    return ", ".join(bad) or None
+
+
+def unhealthy(model: GenerativeModel) -> str | None:
+    """Why the model must not be checkpointed (non-finite weights, a collapsed generator), or None.
+
+    Finite losses do not guarantee finite weights (an overflowing gradient), and a generator can
+    collapse with healthy-looking losses. Cheap enough for every checkpoint: one device sync per part
+    and 16 samples from a fixed noise stream, no gradients.
+    """
+    for name, part in model.parts().items():
+        if not bool(torch.stack([torch.isfinite(p).all() for p in part.parameters()]).all()):
+            return f"non-finite weights in the {name}"
+    images: Tensor = model.sample(COLLAPSE_SAMPLES, generator=torch.Generator().manual_seed(COLLAPSE_SEED))
+    spread = float((images.amax(0) - images.amin(0)).max())  # largest per-pixel range across samples
+    if not math.isfinite(spread):
+        return "non-finite samples"
+    if spread < COLLAPSE_TOLERANCE:
+        return f"collapsed generator: {COLLAPSE_SAMPLES} samples from different noise are identical (max pixel spread {spread:.1e})"
+    return None
+
+
+def restore(model: GenerativeModel, ckpt: dict[str, Any], path: Path) -> None:
+    """Load a checkpoint's state into `model`; one that does not fit it is a UserError."""
+    try:
+        model.load_state_dict(ckpt["state"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        detail = " ".join(str(e).split())  # torch's message spans lines; the CLI prints one
+        detail = detail if len(detail) <= 160 else detail[:157] + "..."
+        raise UserError(f"{path} does not fit this model ({type(e).__name__}: {detail}); delete it to retrain that model") from None
+
+
+# -- run settings in config.json: what `compare run --resume` reads back ---------------------------
+
+def settings_to_json(settings: Any) -> dict[str, Any]:
+    """A RunSettings as JSON: models by label, the budget as amount + unit (exact), the run dir left out."""
+    out = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name != "out"}
+    out["models"] = [spec.label for spec in settings.models]
+    out["budget"] = {"amount": settings.budget.amount, "unit": settings.budget.unit}
+    return out
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """config.json of a run directory; anything that is not a run is a UserError."""
+    path = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise UserError(f"cannot resume {run_dir}: no such run directory")
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"cannot resume {run_dir}: it is not a run directory (no config.json)") from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot resume {run_dir}: its config.json is unreadable ({e})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("settings"), dict):
+        raise UserError(f"cannot resume {run_dir}: its config.json has no run settings (written by an older version?)")
+    return config
+
+
+def resume_settings(cls: type, run_dir: Path, given: dict[str, Any]) -> Any:
+    """The RunSettings (`cls`) saved in `run_dir`, with `given` (flags the user typed, as settings
+    values) checked against them: a flag that contradicts the run is a UserError."""
+    saved = read_run_config(run_dir)["settings"]
+    names = {f.name for f in dataclasses.fields(cls)}
+    if unknown := sorted(set(saved) - names):
+        raise UserError(f"cannot resume {run_dir}: it was written with settings this version lacks ({', '.join(unknown)})")
+    try:
+        settings = cls(**{**saved, "models": tuple(parse_model_specs(saved["models"])),
+                          "budget": Budget(float(saved["budget"]["amount"]), saved["budget"]["unit"]), "out": Path(run_dir)})
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"cannot resume {run_dir}: the settings in its config.json are damaged ({e})") from None
+    for name, value in given.items():
+        if name in RESUME_MAY_CHANGE:
+            settings = dataclasses.replace(settings, **{name: value})
+        elif name == "out" and Path(value).resolve() != Path(run_dir).resolve():
+            raise UserError(f"--out {value} conflicts with --resume {run_dir}: a resumed run stays in its directory")
+        elif name != "out" and value != getattr(settings, name):
+            shown = {"models": lambda specs: " ".join(s.label for s in specs)}.get(name, str)
+            raise UserError(f"--{name.replace('_', '-')} {shown(value)} conflicts with the run being resumed "
+                            f"({shown(getattr(settings, name))}); drop the flag to resume, or start a new run")
+    return settings
