@@ -47,7 +47,7 @@ def main() -> None:
               help="Models to train, as separate words or comma-separated: `--models gan vae`, `--models gan,vae`, `--models gan gan:minimax`. See `compare models`.")
 @click.argument("more_models", nargs=-1, metavar="")
 @click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
-@click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every model: a number and a unit (steps, images, epochs), e.g. 3000steps, 20epochs.")
+@click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every model: a number and a unit (steps, images, epochs, s = seconds of training, flops = measured training FLOPs), e.g. 3000steps, 20epochs, 90s, 2e13flops.")
 @click.option("--seed", default=0, type=int, help="Seed of weights, data order, noise and samples: the same seed on the CPU gives bit-identical samples.")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train; auto takes CUDA when present.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (must not exist or be empty; see --overwrite and --resume). [default: runs/<timestamp>]")
@@ -58,12 +58,14 @@ def main() -> None:
 @click.option("--resume", "resume", type=click.Path(path_type=Path), default=None, metavar="RUN_DIR",
               help="Continue the unfinished models of RUN_DIR with the settings in its config.json; finished models are kept. Other flags may be left out; one that contradicts the run is an error.")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out (a directory that is not a run is never replaced).")
+@click.option("--match-params", default="none", type=click.Choice(["none", "generator", "total"]),
+              help="Scale each model's width so its sampling network (generator / decoder) or all its networks have the first model's parameter count, within 5%.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--seeds", default=1, type=click.IntRange(min=1),
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str, seed: int, device: str,
             out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
-            overwrite: bool, quiet: bool, seeds: int) -> None:
+            overwrite: bool, match_params: str, quiet: bool, seeds: int) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
 
     Exit codes: 0 done; 2 bad input or an unwritable run directory; 3 a model diverged (its last good
@@ -83,6 +85,7 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         out=out,
         width=width,
         checkpoint_every=checkpoint_every,
+        match_params=match_params,
     )
     if resume is not None and overwrite:
         raise UserError("--resume and --overwrite contradict each other: a resume continues the run, --overwrite replaces it")

@@ -21,11 +21,11 @@ import click
 import torch
 from torch import Tensor
 
-from compare.budget import Budget
+from compare.budget import Budget, check_matched, consumed
 from compare.checkpoint import (DEFAULT_CHECKPOINT_EVERY, check_compatible, load_checkpoint, nonfinite_loss, read_run_config,
                                 restore, save_checkpoint, settings_to_json, unhealthy)
 from compare.continuity import continuity_outputs
-from compare.cost import parameter_counts
+from compare.cost import match_widths, parameter_counts, size_table, train_step_flops
 from compare.data import ImageDataset, batches, load_dataset
 from compare.errors import UserError
 from compare.figures import save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
@@ -39,6 +39,9 @@ from compare.protocol import GenerativeModel
 GRID_SAMPLES = 64
 LOG_EVERY = 50  # steps between loss readings: each reading waits for the device, so not every step
 SAMPLE_SEED_OFFSET = 10_000  # fixed-noise stream for grids, apart from every training stream
+# Gradient norm of every part after each of the first steps: where the source's two generator
+# losses differ most (minimax's gradient vanishes while D rejects the fakes).
+GRAD_NORM_STEPS = 200
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class RunSettings:
     out: Path | None = None  # default runs/<timestamp>
     width: float = 1.0  # multiplier on every model's hidden width (its config's `width`)
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY  # steps between checkpoints; changes no result
+    match_params: str = "none"  # "generator" | "total": scale widths to the first model's parameter count
 
 
 @dataclass
@@ -61,6 +65,8 @@ class TrainRecord:
     seconds: float = 0.0
     losses: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)  # {"step": s, loss: value, ...} every LOG_EVERY
+    grad_norms: list[dict[str, float]] = field(default_factory=list)  # {"step": s, part: |grad|} for the first GRAD_NORM_STEPS
+    size: dict[str, Any] | None = None  # compare.cost.size_table, measured once when training finishes
     status: str = "training"  # "training" | "finished" | "diverged"
     diverged: dict[str, Any] | None = None  # {"step": N, "reason": why} once a health check failed
 
@@ -87,11 +93,13 @@ def train(
     on_log: Callable[[TrainRecord], None] | None = None,
     *,
     record: TrainRecord | None = None,
+    max_seconds: float | None = None,
     checkpoint_every: int = 0,
     on_checkpoint: Callable[[TrainRecord], str | None] | None = None,
     stop: StopSignals | None = None,
 ) -> TrainRecord:
-    """Train up to step `steps` on batches of `images` drawn in an order fixed by `seed`.
+    """Train up to step `steps` (or until `max_seconds` of training) on batches of `images` drawn in an
+    order fixed by `seed`.
 
     Continues `record` (a checkpoint's) where it stopped; the data order is replayed from the seed.
     The host waits for the device only at loss readings (every LOG_EVERY steps), checkpoints (every
@@ -102,8 +110,16 @@ def train(
     record = record or TrainRecord()
     order_rng = torch.Generator().manual_seed(seed)
     start = time.perf_counter() - record.seconds
+    early_norms: list[tuple[int, dict[str, Tensor]]] = []  # kept on the device until the first reading
     for step, batch in zip(range(record.steps + 1, steps + 1), batches(images, batch_size, order_rng, skip=record.steps)):
         losses = model.train_step(batch)
+        if step <= GRAD_NORM_STEPS:
+            early_norms.append((step, _grad_norms(model)))
+        if max_seconds is not None:  # a seconds budget: the clock must see the finished step
+            if model.device.type == "cuda":
+                torch.cuda.synchronize(model.device)
+            if time.perf_counter() - start >= max_seconds:
+                steps = step
         log = step % LOG_EVERY == 0 or step == steps
         checkpoint = step == steps or (checkpoint_every > 0 and step % checkpoint_every == 0)
         stopping = stop is not None and stop.requested is not None
@@ -114,6 +130,8 @@ def train(
                 record.diverge(step, problem)
                 break
             record.losses = values
+            record.grad_norms += [{"step": s, **{k: float(v) for k, v in norms.items()}} for s, norms in early_norms]
+            early_norms.clear()
             if log:
                 record.history.append({"step": step, **values})
                 if on_log:
@@ -123,14 +141,28 @@ def train(
             if (checkpoint or stopping) and on_checkpoint and (problem := on_checkpoint(record)):
                 record.diverge(step, problem)
                 break
-        if stopping:
+        if stopping or step == steps:
             break
     return record
 
 
-def _progress_trainer(label: str, steps: int):
-    """A click progress bar (to stderr) showing steps/s and the latest losses; returns (bar, on_log)."""
-    shown = {"steps": 0}
+def _grad_norms(model: GenerativeModel) -> dict[str, Tensor]:
+    """L2 norm of each part's gradient left by the last train_step (0-d tensors: no host sync).
+
+    A part frozen during the last backward keeps the gradient of its own update (the GAN's D)."""
+    norms = {}
+    for name, part in model.parts().items():
+        grads = [p.grad.detach().flatten() for p in part.parameters() if p.grad is not None]
+        if grads:
+            norms[name] = torch.linalg.vector_norm(torch.cat(grads))
+    return norms
+
+
+def _progress_trainer(label: str, steps: int | None, seconds: float | None):
+    """A click progress bar (to stderr) over the budget's steps, or its seconds for a seconds budget,
+    showing steps/s and the latest losses; returns (bar, on_log)."""
+    shown = {"done": 0}
+    done_of = (lambda r: r.steps) if seconds is None else (lambda r: min(int(r.seconds), int(seconds)))
 
     def describe(record: TrainRecord | None) -> str:
         if record is None or record.seconds == 0:
@@ -138,11 +170,12 @@ def _progress_trainer(label: str, steps: int):
         losses = "  ".join(f"{k} {v:.3f}" for k, v in record.losses.items())
         return f"{record.steps / record.seconds:6.0f} steps/s  {losses}"
 
-    bar = click.progressbar(length=steps, label=f"{label:>12}", file=sys.stderr, item_show_func=describe, show_eta=True)
+    length = steps if seconds is None else int(seconds)
+    bar = click.progressbar(length=length, label=f"{label:>12}", file=sys.stderr, item_show_func=describe, show_eta=True)
 
     def on_log(record: TrainRecord) -> None:
-        bar.update(record.steps - shown["steps"], record)
-        shown["steps"] = record.steps
+        bar.update(done_of(record) - shown["done"], record)
+        shown["done"] = done_of(record)
 
     return bar, on_log
 
@@ -182,11 +215,12 @@ def _resumed_config(out: Path, config: dict) -> dict:
     return {**saved, "settings": config["settings"], "resumed": [*saved.get("resumed", []), config["created"]]}
 
 
-def _train_model(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps: int, settings: RunSettings,
-                 config: dict, out: Path, stop: StopSignals, show_progress: bool) -> TrainRecord:
+def _train_model(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps: int | None, step_flops: int,
+                 settings: RunSettings, config: dict, out: Path, stop: StopSignals, show_progress: bool) -> TrainRecord:
     """Train `model` from its checkpoint, if it has one, up to `steps`, checkpointing as it goes.
 
-    Returns its record: finished; diverged, with the model back at its last good checkpoint; or still
+    Returns its record: finished (with its size table, measured once and checkpointed, so a resumed
+    run reports the same figures); diverged, with the model back at its last good checkpoint; or still
     "training" when a signal stopped it (its checkpoint is then at the step it stopped).
     """
     path = out / spec.dirname / "ckpt.pt"
@@ -204,8 +238,18 @@ def _train_model(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps:
     else:
         record = TrainRecord()
         save(record)  # step 0: a model that diverges before its first checkpoint still has a good one
-    if record.status != "training" or stop.requested is not None:
-        return record
+    if record.status == "training" and stop.requested is None:
+        record = _continue_training(spec, model, images, steps, settings, record, save, stop, show_progress, path)
+    if record.status == "finished" and record.size is None:
+        record.size = size_table(model, step_flops, record.images / record.seconds if record.seconds else None)
+        save(record)
+    return record
+
+
+def _continue_training(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps: int | None, settings: RunSettings,
+                       record: TrainRecord, save: Callable[[TrainRecord], None], stop: StopSignals,
+                       show_progress: bool, path: Path) -> TrainRecord:
+    """The training part of _train_model: checkpoints on the way, back to the last good one on divergence."""
 
     def on_checkpoint(record: TrainRecord) -> str | None:
         if problem := unhealthy(model):
@@ -213,13 +257,16 @@ def _train_model(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps:
         save(record)
         return None
 
-    kwargs: dict[str, Any] = dict(record=record, checkpoint_every=settings.checkpoint_every, on_checkpoint=on_checkpoint, stop=stop)
+    seconds = settings.budget.seconds
+    kwargs: dict[str, Any] = dict(record=record, max_seconds=seconds, checkpoint_every=settings.checkpoint_every,
+                                  on_checkpoint=on_checkpoint, stop=stop)
+    max_steps = sys.maxsize if steps is None else steps  # a seconds budget stops on the clock
     if show_progress:
-        bar, on_log = _progress_trainer(spec.label, steps)
+        bar, on_log = _progress_trainer(spec.label, steps, seconds)
         with bar:
-            record = train(model, images, steps, settings.batch_size, settings.seed, on_log, **kwargs)
+            record = train(model, images, max_steps, settings.batch_size, settings.seed, on_log, **kwargs)
     else:
-        record = train(model, images, steps, settings.batch_size, settings.seed, **kwargs)
+        record = train(model, images, max_steps, settings.batch_size, settings.seed, **kwargs)
     if record.status == "diverged":  # back to the last good checkpoint, marked so a resume leaves it be
         good = load_checkpoint(path)
         restore(model, good, path)
@@ -273,21 +320,38 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
     data: ImageDataset = load_dataset(settings.dataset, device)
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
-    if settings.budget.unit in ("s", "flops"):
-        raise UserError("seconds and FLOPs budgets are not wired into the runner yet; use steps, images or epochs")
-    steps = settings.budget.steps(settings.batch_size, len(data.train), flops_per_step=0)
+    plan = _plan(settings, data)
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with claimed_run_dir(out, resume, overwrite), StopSignals() as stop:
-        return _run_claimed(settings, out, data, device, steps, stop, show_progress, resume)
+        return _run_claimed(settings, out, data, device, plan, stop, show_progress, resume)
 
 
-def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: torch.device, steps: int,
+@dataclass(frozen=True)
+class Plan:
+    """Per model: its width, its measured training FLOPs per step and the steps the budget buys it
+    (None for a seconds budget, which is known only when it runs out)."""
+
+    widths: dict[str, float]
+    flops_per_step: dict[str, int]
+    steps: dict[str, int | None]
+
+
+def _plan(settings: RunSettings, data: ImageDataset) -> Plan:
+    specs = list(settings.models)
+    widths = match_widths(specs, data.image_shape, settings.match_params, settings.width)
+    flops = {s.label: train_step_flops(s, data.image_shape, settings.batch_size, widths[s.label]) for s in specs}
+    steps = {label: settings.budget.steps(settings.batch_size, len(data.train), f) for label, f in flops.items()}
+    return Plan(widths, flops, steps)
+
+
+def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: torch.device, plan: Plan,
                  stop: StopSignals, show_progress: bool, resume: bool) -> dict:
     """run() once `out` is locked for this process and signals only request a stop."""
     config = {
-        "models": {s.label: dataclasses.asdict(s.config(data.image_shape, width=settings.width)) for s in settings.models},
+        "models": {s.label: dataclasses.asdict(s.config(data.image_shape, width=plan.widths[s.label])) for s in settings.models},
         "dataset": {"name": data.name, "train": len(data.train), "heldout": len(data.heldout), "image_shape": list(data.image_shape)},
-        "budget": {"spec": str(settings.budget), "steps": steps},
+        "budget": {"spec": str(settings.budget), "steps": plan.steps, "train_flops_per_step": plan.flops_per_step},
+        "match_params": {"mode": settings.match_params, "widths": plan.widths},
         "seed": settings.seed,
         "batch_size": settings.batch_size,
         "device": {"type": device.type, "name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()},
@@ -306,8 +370,11 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     grids: dict[str, Tensor] = {"real (held-out)": data.heldout[:GRID_SAMPLES].cpu()}
     continuity_views: dict[str, Tensor] = {}  # as many samples per view as held-out real images
     for spec in settings.models:
-        model = spec.build(data.image_shape, device, settings.seed, width=settings.width)
-        record = _train_model(spec, model, data.train, steps, settings, config, out, stop, show_progress)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)  # so each model's size table has its own peak
+        model = spec.build(data.image_shape, device, settings.seed, width=plan.widths[spec.label])
+        record = _train_model(spec, model, data.train, plan.steps[spec.label], plan.flops_per_step[spec.label],
+                              settings, config, out, stop, show_progress)
         if record.status == "training":  # a signal stopped it at a checkpoint
             _write_interrupted_metrics(out, results, settings, spec, record, stop.requested)
             raise Interrupted(stop.requested, out, spec.label, record.steps)
@@ -321,15 +388,20 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
         results[spec.label] = {
             "family": spec.family,
             "views": list(views),
+            "width": plan.widths[spec.label],
             "steps": record.steps,
             "images_seen": record.images,
             "train_seconds": round(record.seconds, 3),
             "steps_per_second": round(record.steps / record.seconds, 2) if record.seconds else None,
+            "consumed": consumed(record.steps, settings.batch_size, len(data.train), record.seconds, plan.flops_per_step[spec.label]),
             "parameters": parameter_counts(model),
+            "size": record.size,
             "final_losses": record.losses,
             "loss_history": record.history,
+            "grad_norms": record.grad_norms,
             **_status_fields(record),
         }
+    check_matched(settings.budget, {label: r["consumed"] for label, r in results.items() if r["status"] == "finished"})
     save_side_by_side(grids, out / "side_by_side.png", title=f"{data.name}, {settings.budget} each, seed {settings.seed}")
     save_loss_curves({label: r["loss_history"] for label, r in results.items()}, out / "loss_curves.png")
     save_interpolations(trained, out / "interpolations.png", settings.seed + SAMPLE_SEED_OFFSET)

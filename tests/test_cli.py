@@ -28,7 +28,7 @@ def test_run_writes_every_output(tiny_run):
                  "samples_vae-mean.png", "samples_vae-pixels.png", "gan/ckpt.pt", "vae/ckpt.pt"]:
         assert (tiny_run / name).stat().st_size > 0, name
     config = json.loads((tiny_run / "config.json").read_text())
-    assert config["budget"] == {"spec": "30steps", "steps": 30}
+    assert config["budget"]["spec"] == "30steps" and config["budget"]["steps"] == {"gan": 30, "vae": 30}
     assert config["device"]["type"] == "cpu" and config["versions"]["torch"] == torch.__version__
     metrics = json.loads((tiny_run / "metrics.json").read_text())["models"]
     assert set(metrics) == {"gan", "vae"}

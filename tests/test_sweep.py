@@ -263,7 +263,7 @@ def test_real_sweep_trains_every_width_and_writes_runs(local_sweep):
     sizes = {t["id"]: t["size"] for t in summary["trials"]}
     assert sizes["gan-w0.5-s0"] < sizes["gan-w1-s0"] == sizes["gan-w1-s1"]  # the runner applies the width
     config = json.loads((local_sweep / "trials" / "vae-w0.5-s1" / "config.json").read_text())
-    assert config["models"]["vae"]["width"] == 0.5 and config["seed"] == 1 and config["budget"]["steps"] == 30
+    assert config["models"]["vae"]["width"] == 0.5 and config["seed"] == 1 and config["budget"]["steps"] == {"vae": 30}
     assert (local_sweep / "trials" / "vae-w0.5-s1" / "vae" / "ckpt.pt").stat().st_size > 0
     kl = summary["curves"]["vae"]["points"][0]["quality"]
     assert kl["n"] == 2 and kl["ci95"][0] < kl["mean"] < kl["ci95"][1]

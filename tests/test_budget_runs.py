@@ -1,0 +1,78 @@
+"""Every budget unit stops every model at the same consumption, and records it in every unit."""
+
+from types import SimpleNamespace
+
+import pytest
+
+import compare.runner as runner
+
+from compare.budget import Budget
+from compare.models import parse_model_specs
+from compare.runner import GRAD_NORM_STEPS, RunSettings, run
+
+
+def tiny_run(tmp_path, budget: str, models=("gan", "vae"), **fields):
+    settings = RunSettings(models=tuple(parse_model_specs(list(models))), budget=Budget.parse(budget), dataset="digits",
+                           batch_size=32, width=0.25, out=tmp_path / "run", **fields)
+    return run(settings, show_progress=False)["models"]
+
+
+@pytest.mark.parametrize("budget, unit, amount", [("40steps", "steps", 40), ("1300images", "images", 1300), ("0.8epochs", "epochs", 0.8)])
+def test_count_budgets_give_every_model_the_same_consumption(tmp_path, budget, unit, amount):
+    models = tiny_run(tmp_path, budget)
+    for m in models.values():
+        used = m["consumed"]
+        per_step = used[unit] / used["steps"]
+        assert amount <= used[unit] < amount + per_step  # rounded up, by less than one step
+        assert set(used) == {"steps", "images", "epochs", "s", "flops"}
+    assert models["gan"]["consumed"][unit] == models["vae"]["consumed"][unit]
+
+
+def test_flops_budget_matches_flops_not_steps(tmp_path):
+    models = tiny_run(tmp_path, "2e8flops")
+    gan, vae = models["gan"]["consumed"], models["vae"]["consumed"]
+    assert gan["steps"] != vae["steps"]  # a GAN step trains two nets: fewer steps for the same FLOPs
+    for used, m in [(gan, models["gan"]), (vae, models["vae"])]:
+        per_step = m["size"]["train_flops_per_step"]
+        assert used["flops"] == used["steps"] * per_step and 2e8 <= used["flops"] < 2e8 + per_step
+
+
+def test_seconds_budget_stops_at_the_first_step_that_reaches_it(tmp_path, monkeypatch):
+    # A clock that advances 10 ms each time the runner reads it: the loop reads it once after every
+    # step (plus at loss readings), so a step is 10-20 ms and the stop is checkable to the step.
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=lambda: next(ticks) * 0.01))
+    models = tiny_run(tmp_path, "1.5s")
+    for m in models.values():
+        assert 1.5 <= m["consumed"]["s"] < 1.5 + 0.02 and m["status"] == "finished"
+        assert 70 < m["steps"] < 150
+
+
+def test_seconds_budget_runs_on_the_real_clock(tmp_path):
+    models = tiny_run(tmp_path, "1s")
+    for m in models.values():
+        assert 1.0 <= m["consumed"]["s"] < 2.0  # generous: a loaded CI machine may stall any one step
+        assert m["steps"] > 10
+
+
+def test_match_params_records_the_widths_and_lands_within_5_percent(tmp_path):
+    models = tiny_run(tmp_path, "2steps", match_params="generator")
+    gan, vae = models["gan"]["parameters"]["generator"], models["vae"]["parameters"]["decoder"]
+    assert abs(gan - vae) <= 0.05 * gan and models["vae"]["width"] != models["gan"]["width"] == 0.25
+
+
+def test_size_table_and_early_gradient_norms(tmp_path):
+    models = tiny_run(tmp_path, "200steps", models=("gan", "gan:minimax"))
+    for m in models.values():
+        size = m["size"]
+        assert size["train_flops_per_step"] > size["flops_per_image"] > 0
+        assert size["sampling_images_per_second"] > 0 and size["training_images_per_second"] > 0
+        assert [g["step"] for g in m["grad_norms"]] == list(range(1, GRAD_NORM_STEPS + 1))
+        assert all(g["generator"] > 0 and g["discriminator"] > 0 for g in m["grad_norms"])
+
+    def late_mean(label):  # steps 101-200, once D has learnt to reject the fakes
+        return sum(g["generator"] for g in models[label]["grad_norms"][100:]) / 100
+
+    # Same seed, same data: at first D(G(z)) ~ 1/2 and both losses give the same gradient; once D
+    # rejects the fakes the minimax gradient (proportional to D) shrinks and the flipped-label one does not.
+    assert late_mean("gan") > 1.5 * late_mean("gan:minimax")
