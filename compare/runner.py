@@ -23,6 +23,8 @@ from torch import Tensor
 from compare.budget import Budget
 from compare.data import ImageDataset, batches, load_dataset
 from compare.errors import UserError
+from compare.evaluate import attach_model_quality, eval_sample_count, evaluate_views, write_quality_table
+from compare.evaluator import load_extractor
 from compare.io import save_torch, write_json
 from compare.models import ModelSpec
 from compare.plots import save_grid, save_side_by_side
@@ -42,6 +44,8 @@ class RunSettings:
     device: str = "auto"
     batch_size: int = 128  # the same for every model, so a steps budget is also an images budget
     out: Path | None = None  # default runs/<timestamp>
+    eval_samples: int | None = None  # samples per view for the quality metrics; default the held-out size (see compare.evaluate)
+    features: str = "evaluator"  # feature extractor of the quality metrics (compare.evaluator.FEATURES)
 
 
 @dataclass
@@ -162,6 +166,9 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
     steps = settings.budget.steps(settings.batch_size, len(data.train))
+    # Before any training: a missing extractor (Inception weights) must stop the run now, not after it.
+    extractor = load_extractor(settings.features, data, device, on_train=(lambda m: click.echo(m, err=True)) if show_progress else None)
+    n_eval = eval_sample_count(settings.eval_samples, data)
     out = prepare_out_dir(settings.out)
 
     config = {
@@ -170,6 +177,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
         "budget": {"spec": str(settings.budget), "steps": steps},
         "seed": settings.seed,
         "batch_size": settings.batch_size,
+        "evaluation": {"features": settings.features, "eval_samples": n_eval},
         "device": {"type": device.type, "name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()},
         "torch_threads": torch.get_num_threads(),
         "versions": _versions(),
@@ -180,6 +188,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
 
     results: dict[str, dict] = {}
     grids: dict[str, Tensor] = {"real (held-out)": data.heldout[:GRID_SAMPLES].cpu()}
+    eval_views: dict[str, Tensor] = {}
     for spec in settings.models:
         model = spec.build(data.image_shape, device, settings.seed)
         if show_progress:
@@ -194,6 +203,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
         for view, images in views.items():
             save_grid(images, out / f"samples_{view}.png", nrow=8)
         grids.update(views)
+        eval_views.update(sample_views(spec, model, n_eval, settings.seed))
         results[spec.label] = {
             "family": spec.family,
             "views": list(views),
@@ -207,5 +217,8 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
         }
     save_side_by_side(grids, out / "side_by_side.png", title=f"{data.name}, {settings.budget} each, seed {settings.seed}")
     metrics = {"run": out.name, "models": results}
+    metrics["quality"] = evaluate_views(eval_views, data, extractor)
+    write_quality_table(out, metrics["quality"])
+    attach_model_quality(results, settings.models, metrics["quality"])
     write_json(out / "metrics.json", metrics)
     return {"out": str(out), **metrics}
