@@ -11,9 +11,13 @@ from compare.budget import Budget
 from compare.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
 from compare.data import DATASETS, check_dataset_name
 from compare.errors import UserError
+from compare.evaluator import FEATURES
 from compare.models import MODELS, parse_model_specs
 
 DEFAULT_BUDGET = "4000steps"
+EVAL_SAMPLES_HELP = ("Samples per model view for the quality metrics. [default: the held-out size, so that every number "
+                     "shares the N of its real-data floor]")
+FEATURES_HELP = "Feature space of the quality metrics: evaluator = a small CNN trained on the dataset's train split (cached); inception = torchmetrics' Inception-V3, needs torch-fidelity and its weights."
 
 
 class CompareGroup(click.Group):
@@ -61,11 +65,14 @@ def main() -> None:
 @click.option("--match-params", default="none", type=click.Choice(["none", "generator", "total"]),
               help="Scale each model's width so its sampling network (generator / decoder) or all its networks have the first model's parameter count, within 5%.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--eval-samples", type=int, default=None, help=EVAL_SAMPLES_HELP)
+@click.option("--features", default="evaluator", type=click.Choice(list(FEATURES)), help=FEATURES_HELP)
 @click.option("--seeds", default=1, type=click.IntRange(min=1),
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str, seed: int, device: str,
             out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
-            overwrite: bool, match_params: str, quiet: bool, seeds: int) -> None:
+            overwrite: bool, match_params: str, quiet: bool, seeds: int, eval_samples: int | None,
+            features: str) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
 
     Exit codes: 0 done; 2 bad input or an unwritable run directory; 3 a model diverged (its last good
@@ -86,6 +93,8 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         width=width,
         checkpoint_every=checkpoint_every,
         match_params=match_params,
+        eval_samples=eval_samples,
+        features=features,
     )
     if resume is not None and overwrite:
         raise UserError("--resume and --overwrite contradict each other: a resume continues the run, --overwrite replaces it")
@@ -109,11 +118,14 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
     except Interrupted as e:
         click.echo(f"Interrupted: {e}", err=True)
         sys.exit(e.exit_code)
-    click.echo(f"wrote {result['out']}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, config.json")
+    click.echo(f"wrote {result['out']}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, metrics.md, config.json")
     for label, m in result["models"].items():
         params = m["parameters"]["total"]
         failure = f"  {m['failure']}" if "failure" in m else ""
         click.echo(f"  {label:<14} {m['steps']} steps in {m['train_seconds']:.1f}s  ({params:,} parameters){failure}")
+    from compare.evaluate import quality_report
+
+    click.echo("\n" + quality_report(result["quality"]))
     if failed := [label for label, m in result["models"].items() if m["status"] == "diverged"]:
         click.echo(f"Error: {', '.join(failed)} diverged (see metrics.json); the other models finished", err=True)
         sys.exit(EXIT_DIVERGED)
@@ -205,3 +217,47 @@ def datasets_cmd() -> None:
     """List the registered datasets."""
     for name, entry in DATASETS.items():
         click.echo(f"{name:<8} {entry.description}")
+
+
+def _say(quiet: bool):
+    return None if quiet else (lambda message: click.echo(message, err=True))
+
+
+@main.command("score", context_settings={"show_default": True})
+@click.argument("real", metavar="A", type=click.Path(path_type=Path))
+@click.argument("fake", metavar="B", type=click.Path(path_type=Path))
+@click.option("--dataset", default="mnist5k", help="Dataset whose evaluator gives the features and whose train split the memorisation check uses; its images must be the size of A's and B's.")
+@click.option("--features", default="evaluator", type=click.Choice(list(FEATURES)), help=FEATURES_HELP)
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run the extractor.")
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers and their protocol as JSON instead of a table.")
+@click.option("--quiet", is_flag=True, help="No progress messages.")
+def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, as_json: bool, quiet: bool) -> None:
+    """Score image set B against the reference set A (folders of PNG/JPEG, or .npz / .npy / .pt arrays) with every quality metric."""
+    import json
+
+    from compare.data import load_dataset
+    from compare.evaluate import check_same_shape, score_report, score_sets
+    from compare.evaluator import load_extractor
+    from compare.imagesets import load_image_set
+    from compare.runner import resolve_device
+
+    a, b = load_image_set(real), load_image_set(fake)
+    check_same_shape(a, b)
+    data = load_dataset(check_dataset_name(dataset))
+    extractor = load_extractor(features, data, resolve_device(device), _say(quiet), images={"A's images": a, "B's images": b})
+    result = score_sets(a, b, data, extractor)
+    click.echo(json.dumps({"A": str(real), "B": str(fake), **result}, indent=2) if as_json else score_report(result))
+
+
+@main.command("evaluate", context_settings={"show_default": True})
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--eval-samples", type=int, default=None, help="Samples per model view. [default: the run's own setting]")
+@click.option("--features", default=None, type=click.Choice(list(FEATURES)), help=FEATURES_HELP + " [default: the run's own setting]")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to sample and extract.")
+@click.option("--quiet", is_flag=True, help="No progress messages.")
+def evaluate_cmd(run_dir: Path, eval_samples: int | None, features: str | None, device: str, quiet: bool) -> None:
+    """Re-evaluate a finished run from its saved weights: rewrites the quality numbers in metrics.json and metrics.md."""
+    from compare.evaluate import evaluate_run, quality_report
+
+    quality = evaluate_run(run_dir, eval_samples, features, device, _say(quiet))
+    click.echo(f"wrote {run_dir}/metrics.json, metrics.md\n\n{quality_report(quality)}")

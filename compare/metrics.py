@@ -4,7 +4,8 @@ Each metric is a pure function of tensors returning a dict of named numbers.
 - space "features": fn(real, fake) on evaluator features / class probabilities (see compare.quality).
 - space "pixels":   fn(images) on raw pixels in [0, 1]; reported beside the real set's value (see compare.continuity).
 `better` says, per returned key, whether "lower" or "higher" is better (the report's arrows);
-keys not listed are shown without an arrow.
+keys not listed are shown without an arrow. A features metric is called as
+fn(*(sets[name] for name in inputs), **params); `params` (k, subset sizes) go into its protocol.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ class Metric:
     fn: Callable[..., dict[str, float]]
     description: str
     better: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()  # features metrics: which named feature sets fn takes, in order
+    params: dict[str, int] = field(default_factory=dict)  # keyword arguments of fn, recorded in the protocol
 
 
 METRICS: dict[str, Metric] = {}
+
+# Importing the metric modules fills METRICS; they import Metric and METRICS above, so this comes last.
+import compare.quality  # noqa: E402,F401

@@ -28,6 +28,8 @@ from compare.continuity import continuity_outputs
 from compare.cost import match_widths, parameter_counts, size_table, train_step_flops
 from compare.data import ImageDataset, batches, load_dataset
 from compare.errors import UserError
+from compare.evaluate import attach_model_quality, eval_sample_count, evaluate_views, write_quality_table
+from compare.evaluator import load_extractor
 from compare.figures import save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
 from compare.guard import Interrupted, StopSignals, claimed_run_dir
 from compare.io import write_json
@@ -56,6 +58,8 @@ class RunSettings:
     width: float = 1.0  # multiplier on every model's hidden width (its config's `width`)
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY  # steps between checkpoints; changes no result
     match_params: str = "none"  # "generator" | "total": scale widths to the first model's parameter count
+    eval_samples: int | None = None  # samples per view for the quality metrics; default the held-out size (see compare.evaluate)
+    features: str = "evaluator"  # feature extractor of the quality metrics (compare.evaluator.FEATURES)
 
 
 @dataclass
@@ -321,9 +325,12 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
     plan = _plan(settings, data)
+    # Before any training: a missing extractor (Inception weights) must stop the run now, not after it.
+    extractor = load_extractor(settings.features, data, device, on_train=(lambda m: click.echo(m, err=True)) if show_progress else None)
+    n_eval = eval_sample_count(settings.eval_samples, data)
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with claimed_run_dir(out, resume, overwrite), StopSignals() as stop:
-        return _run_claimed(settings, out, data, device, plan, stop, show_progress, resume)
+        return _run_claimed(settings, out, data, device, plan, extractor, n_eval, stop, show_progress, resume)
 
 
 @dataclass(frozen=True)
@@ -345,7 +352,7 @@ def _plan(settings: RunSettings, data: ImageDataset) -> Plan:
 
 
 def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: torch.device, plan: Plan,
-                 stop: StopSignals, show_progress: bool, resume: bool) -> dict:
+                 extractor, n_eval: int, stop: StopSignals, show_progress: bool, resume: bool) -> dict:
     """run() once `out` is locked for this process and signals only request a stop."""
     config = {
         "models": {s.label: dataclasses.asdict(s.config(data.image_shape, width=plan.widths[s.label])) for s in settings.models},
@@ -354,6 +361,7 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
         "match_params": {"mode": settings.match_params, "widths": plan.widths},
         "seed": settings.seed,
         "batch_size": settings.batch_size,
+        "evaluation": {"features": settings.features, "eval_samples": n_eval},
         "device": {"type": device.type, "name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()},
         "torch_threads": torch.get_num_threads(),
         "versions": _versions(),
@@ -369,6 +377,7 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     trained: dict[str, GenerativeModel] = {}
     grids: dict[str, Tensor] = {"real (held-out)": data.heldout[:GRID_SAMPLES].cpu()}
     continuity_views: dict[str, Tensor] = {}  # as many samples per view as held-out real images
+    eval_views: dict[str, Tensor] = {}
     for spec in settings.models:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)  # so each model's size table has its own peak
@@ -385,6 +394,7 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
         trained[spec.label] = model
         save_reconstructions(model, data.heldout, out / f"reconstructions_{spec.dirname}.png")
         continuity_views.update(sample_views(spec, model, len(data.heldout), settings.seed))
+        eval_views.update(sample_views(spec, model, n_eval, settings.seed))
         results[spec.label] = {
             "family": spec.family,
             "views": list(views),
@@ -409,6 +419,9 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     metrics = {"run": out.name, "models": results}
     # Pixel artifacts of every view beside held-out real; train real at the same count is the floor.
     metrics["continuity"] = continuity_outputs(continuity_views, data.heldout.cpu(), out, floor=data.train[:len(data.heldout)].cpu())
+    metrics["quality"] = evaluate_views(eval_views, data, extractor)
+    write_quality_table(out, metrics["quality"])
+    attach_model_quality(results, settings.models, metrics["quality"])
     write_json(out / "metrics.json", metrics)
     write_report([out])
     return {"out": str(out), **metrics}

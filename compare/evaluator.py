@@ -1,0 +1,280 @@
+"""Feature extractors for sample quality: a domain classifier per dataset, or Inception-V3 where it exists.
+
+Inception-V3 was trained on 299x299 ImageNet photographs; on 28x28 grey digits its features say
+little about what makes a digit look right, and its weights cannot be downloaded offline. The
+standard alternative for MNIST-like data is a classifier trained on the dataset itself: its
+penultimate layer is the feature space (FID, KID, precision/recall, density/coverage, the
+memorisation check) and its softmax gives the class predictions (classifier score, mode coverage).
+
+The classifier is trained once per dataset on the train split only, on the CPU with a fixed seed
+(so every machine gets the same weights), and cached under compare.data.cache_dir() with a key
+that hashes everything the weights depend on; its held-out accuracy is stored beside it. Every
+reported number carries the extractor's name and the SHA-256 of its weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from compare.data import CACHE_VERSION, HELDOUT_FRACTION, SPLIT_SEED, ImageDataset, batches, cache_dir
+from compare.errors import UserError
+from compare.io import save_torch, write_json
+from compare.quality import Features
+
+# Bump whenever the architecture, the training recipe or the data it sees changes: the cache key
+# hashes it, so an old cached evaluator is never mistaken for the current one.
+EVALUATOR_VERSION = 1
+TRAIN_SEED = 0
+TRAIN_STEPS = 800  # ~11 epochs of mnist5k, ~32 of digits, at batch 64
+BATCH_SIZE = 64
+PEAK_LR = 3e-3
+FEATURE_DIM = 128
+EXTRACT_BATCH = 256  # images per forward pass when extracting: on the CPU 4x faster than 1,000 (cache-sized)
+INCEPTION_BATCH = 64  # at 299x299 a batch's activations take ~1 GB per 100 images
+
+
+class DomainClassifier(nn.Module):
+    """Two conv blocks and a 128-unit penultimate layer; adapts its pooling to the image size.
+
+    28x28: (B, C, 28, 28) -> conv 16 -> pool -> (B, 16, 14, 14) -> conv 32 -> pool -> (B, 32, 7, 7)
+    8x8:   (B, C, 8, 8)   -> ... -> (B, 32, 2, 2). Images smaller than 8 pixels a side pool once
+    or not at all, so the flattened map never shrinks to nothing.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], classes: int):
+        super().__init__()
+        c, h, w = image_shape
+        pools = sum(min(h, w) >= size for size in (4, 8))  # 2 pools from 8 pixels up, 1 from 4
+        self.body = nn.Sequential(
+            nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2) if pools >= 1 else nn.Identity(),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2) if pools >= 2 else nn.Identity(),
+            nn.Flatten(),  # (B, 32, h', w') -> (B, 32 * h' * w')
+            nn.Linear(32 * (h >> pools) * (w >> pools), FEATURE_DIM), nn.ReLU(),  # -> (B, 128): the feature space
+        )
+        self.head = nn.Linear(FEATURE_DIM, classes)  # (B, 128) -> (B, classes) logits
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+
+def _random_shift(x: Tensor, pixels: int, generator: torch.Generator) -> Tensor:
+    """Translate the whole batch by up to `pixels` in each direction (zero fill): the cheapest
+    augmentation that buys MNIST-like classifiers most of their held-out accuracy on small sets."""
+    if pixels == 0:
+        return x
+    h, w = x.shape[-2:]
+    dy, dx = torch.randint(0, 2 * pixels + 1, (2,), generator=generator).tolist()
+    return F.pad(x, (pixels,) * 4)[..., dy:dy + h, dx:dx + w]
+
+
+def train_classifier(data: ImageDataset, steps: int = TRAIN_STEPS, seed: int = TRAIN_SEED) -> tuple[DomainClassifier, dict]:
+    """Train on data.train only, on the CPU, deterministically; returns the net (eval mode) and its record.
+
+    One CPU thread: the summation order of a multi-threaded convolution depends on the thread count,
+    so one thread gives the same weights on every machine; and for a net this small, extra threads
+    cost more in synchronisation than they save (on a loaded 2-core machine, 30x more).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train_classifier(data, steps, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_classifier(data: ImageDataset, steps: int, seed: int) -> tuple[DomainClassifier, dict]:
+    train_x, train_y = data.train.cpu(), data.train_labels.cpu()
+    classes = int(torch.cat([data.train_labels, data.heldout_labels]).max()) + 1
+    with torch.random.fork_rng(devices=[]):  # initialise from `seed` without touching the global RNG
+        torch.manual_seed(seed)
+        net = DomainClassifier(data.image_shape, classes)
+    opt = torch.optim.Adam(net.parameters(), lr=PEAK_LR)
+    # One-cycle schedule: a short warm-up then annealing reaches a better optimum in few steps.
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=PEAK_LR, total_steps=steps)
+    rng = torch.Generator().manual_seed(seed)
+    shift = max(1, round(data.image_shape[1] / 14))  # 2 pixels on 28x28, 1 on 8x8
+    index = torch.arange(len(train_x))
+    start = time.perf_counter()
+    for step, idx in enumerate(batches(index, min(BATCH_SIZE, len(train_x)), rng), start=1):
+        loss = F.cross_entropy(net(_random_shift(train_x[idx], shift, rng)), train_y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        schedule.step()
+        if step == steps:
+            break
+    seconds = time.perf_counter() - start
+    net.eval()
+    with torch.no_grad():
+        correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in zip(data.heldout.cpu().split(EXTRACT_BATCH), data.heldout_labels.cpu().split(EXTRACT_BATCH)))
+    record = {"heldout_accuracy": correct / len(data.heldout), "train_seconds": round(seconds, 2), "steps": steps,
+              "classes": classes, "final_loss": float(loss.detach())}
+    return net, record
+
+
+def weights_sha256(module: nn.Module) -> str:
+    """SHA-256 over every tensor of the state dict in name order: the same weights give the same hash on any machine."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def evaluator_key(dataset: str) -> str:
+    """Hash of everything the evaluator's weights depend on: dataset, its split, the evaluator recipe."""
+    material = {"dataset": dataset, "split": {"heldout_fraction": HELDOUT_FRACTION, "split_seed": SPLIT_SEED, "data_version": CACHE_VERSION},
+                "evaluator_version": EVALUATOR_VERSION, "train_seed": TRAIN_SEED, "steps": TRAIN_STEPS}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def evaluator_path(dataset: str) -> Path:
+    return cache_dir() / "evaluators" / f"{dataset}-{evaluator_key(dataset)}.pt"
+
+
+def check_images(images: Tensor, shape: tuple[int, ...] | None, extractor: str, what: str = "images") -> None:
+    """UserError unless `images` is an (N, C, H, W) batch of the (C, H, W) `shape` (None: any size)."""
+    if images.dim() != 4:
+        raise UserError(f"{what} must be a batch of shape (N, C, H, W), got shape {tuple(images.shape)}")
+    if shape is not None and tuple(images.shape[1:]) != tuple(shape):
+        (c, h, w), (got_c, got_h, got_w) = shape, images.shape[1:]
+        raise UserError(f"{what} are {got_c}x{got_h}x{got_w} (CxHxW) but the {extractor} extractor takes {c}x{h}x{w}; "
+                        f"resize them or pass --dataset with a dataset of {got_c}x{got_h}x{got_w} images (see `compare datasets`)")
+
+
+@dataclass
+class Extractor:
+    """A frozen network turned into Features: `info` (name, weights hash, accuracy, ...) goes into every protocol."""
+
+    net: Callable[[Tensor], tuple[Tensor, Tensor]]  # images (B, C, H, W) in [0, 1] -> (features (B, D), probs (B, K))
+    image_shape: tuple[int, ...] | None  # the (C, H, W) it accepts; None: any size
+    info: dict
+    device: torch.device
+    batch_size: int = EXTRACT_BATCH  # images per forward pass: bounds memory, not results
+
+    @property
+    def name(self) -> str:
+        return self.info["name"]
+
+    @property
+    def weights_sha256(self) -> str:
+        return self.info["weights_sha256"]
+
+    @torch.no_grad()
+    def extract(self, images: Tensor, what: str = "images") -> Features:
+        """Features and class probabilities of (N, C, H, W) images in [0, 1], in fixed-size batches."""
+        check_images(images, self.image_shape, self.name, what)
+        feats, probs = [], []
+        for batch in images.split(self.batch_size):
+            f, p = self.net(batch.to(self.device, torch.float32))
+            feats.append(f.float().cpu())
+            probs.append(p.float().cpu())
+        return Features(torch.cat(feats), torch.cat(probs))
+
+
+def _classifier_extractor(net: DomainClassifier, info: dict, device: torch.device) -> Extractor:
+    # channels-last convolutions with few channels run ~3x faster on the CPU (measured on this net)
+    net = net.to(device, memory_format=torch.channels_last).eval()
+
+    def run(x: Tensor) -> tuple[Tensor, Tensor]:
+        features = net.body(x.contiguous(memory_format=torch.channels_last))
+        return features, torch.softmax(net.head(features), dim=1)
+
+    return Extractor(run, tuple(info["image_shape"]), info, device)
+
+
+def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None) -> Extractor:
+    """The cached domain classifier of `data`'s dataset, trained (and cached) first if there is none."""
+    path = evaluator_path(data.name)
+    classes = int(torch.cat([data.train_labels, data.heldout_labels]).max()) + 1
+    net = DomainClassifier(data.image_shape, classes)
+    info = None
+    if path.exists():
+        try:
+            saved = torch.load(path, weights_only=True)
+            net.load_state_dict(saved["state"])
+            info = saved["info"]
+        except Exception:  # unpickling, zip, shape or key errors alike: a corrupt cache is retrained below, never trusted
+            info = None
+    if info is None:
+        if on_train:
+            on_train(f"training the {data.name} evaluator once (cached in {path.parent})")
+        net, record = train_classifier(data, steps=TRAIN_STEPS)
+        info = {"name": f"evaluator:{data.name}", "dataset": data.name, "version": EVALUATOR_VERSION, "key": evaluator_key(data.name),
+                "image_shape": list(data.image_shape), "feature_dim": FEATURE_DIM, **record, "weights_sha256": weights_sha256(net)}
+        try:
+            save_torch(path, {"state": net.state_dict(), "info": info})
+            write_json(path.with_suffix(".json"), info)  # the accuracy beside the weights, readable without torch
+        except OSError:
+            pass  # a read-only cache only costs the next run the training again
+    return _classifier_extractor(net, info, torch.device(device))
+
+
+INCEPTION_HELP = ("Inception-V3 features need the torch-fidelity package and its weights (pt_inception-2015-12-05-6726825d.pth): "
+                  "run `pip install torch-fidelity` and run once with network access (torch.hub caches the weights in "
+                  f"{torch.hub.get_dir()}/checkpoints), or use the default --features evaluator")
+
+
+def load_inception(data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None) -> Extractor:
+    """torchmetrics' standard Inception-V3 (FrechetInceptionDistance's default), pool3 features and ImageNet softmax.
+
+    Grey images are repeated to three channels; the network resizes to 299x299 itself. Fails with
+    INCEPTION_HELP when torch-fidelity or its weights are missing: never replaced by anything else.
+    """
+    try:
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"])
+    except Exception as e:  # ImportError without torch-fidelity, URLError / OSError when the download fails
+        raise UserError(f"{INCEPTION_HELP} ({type(e).__name__})") from None
+    device = torch.device(device)
+    net = net.to(device)
+
+    def run(x: Tensor) -> tuple[Tensor, Tensor]:
+        x = (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x).mul(255).round().to(torch.uint8)  # the uint8 RGB it expects
+        features, logits = net._torch_fidelity_forward(x)  # outputs in features_list order
+        return features.reshape(len(x), -1), torch.softmax(logits.float(), dim=1)
+
+    info = {"name": "inception-v3", "source": "torchmetrics NoTrainInceptionV3 (torch-fidelity inception-v3-compat)",
+            "feature_dim": 2048, "weights_sha256": weights_sha256(net)}
+    return Extractor(run, None, info, device, batch_size=INCEPTION_BATCH)
+
+
+@dataclass(frozen=True)
+class FeatureEntry:
+    load: Callable[..., Extractor]  # (data, device, on_train) -> Extractor
+    description: str
+    input_shape: Callable[[ImageDataset], tuple[int, ...] | None] = lambda data: None  # the (C, H, W) it takes; None: any
+
+
+FEATURES: dict[str, FeatureEntry] = {
+    "evaluator": FeatureEntry(load_domain_evaluator, "a small CNN classifier trained on the dataset's train split (default; cached)",
+                              lambda data: data.image_shape),
+    "inception": FeatureEntry(load_inception, "torchmetrics' Inception-V3 (needs torch-fidelity and its downloaded weights)"),
+}
+
+
+def load_extractor(name: str, data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None,
+                   images: dict[str, Tensor] | None = None) -> Extractor:
+    """The registered feature extractor `name` for `data`'s dataset; an unknown name is a UserError.
+
+    `images` ({what: batch}) are checked against the extractor's input size first, so a mismatch
+    is reported before minutes go into training an evaluator that could not take them."""
+    if name not in FEATURES:
+        raise UserError(f"unknown feature extractor {name!r}; choose one of: {', '.join(FEATURES)}")
+    entry = FEATURES[name]
+    for what, batch in (images or {}).items():
+        check_images(batch, entry.input_shape(data), f"{name}:{data.name}", what)
+    return entry.load(data, device, on_train)

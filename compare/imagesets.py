@@ -1,0 +1,101 @@
+"""Image sets from disk for `compare score`: a folder of PNG/JPEG files, or an .npz / .pt array.
+
+Whatever the source, the result is the toolkit's one image format: a float tensor (N, C, H, W) in
+[0, 1]. Arrays may be (N, H, W), (N, C, H, W) or (N, H, W, C) with C in {1, 3}; uint8 / integer
+values are read as 0..255, floats must already lie in [0, 1]. Three equal channels (grey images
+saved as RGB, as torchvision's save_image does) become one channel: that loses nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from compare.errors import UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+ARRAY_KEYS = ("images", "x", "samples")  # names tried, in order, when a file holds several arrays
+
+
+def _pick(arrays: dict, path: Path):
+    if len(arrays) == 1:
+        return next(iter(arrays.values()))
+    for key in ARRAY_KEYS:
+        if key in arrays:
+            return arrays[key]
+    raise UserError(f"{path} holds several arrays ({', '.join(map(str, arrays))}); name the images one of: {', '.join(ARRAY_KEYS)}")
+
+
+def _read_folder(path: Path) -> np.ndarray:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise UserError(f"no {'/'.join(s[1:].upper() for s in IMAGE_SUFFIXES)} images in folder {path}")
+    images = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                images.append(np.asarray(im.convert("RGB")))  # (H, W, 3) uint8; grey collapses back to 1 channel below
+        except OSError as e:
+            raise UserError(f"cannot read image {f}: {e}") from None
+        if images[-1].shape != images[0].shape:
+            raise UserError(f"images in {path} differ in size: {files[0].name} is {images[0].shape[1]}x{images[0].shape[0]}, "
+                            f"{f.name} is {images[-1].shape[1]}x{images[-1].shape[0]}; resize them to one size")
+    return np.stack(images)  # (N, H, W, 3)
+
+
+def _read_array(path: Path):
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npz":
+            with np.load(path) as f:
+                return _pick({k: f[k] for k in f.files}, path)
+        if suffix == ".npy":
+            return np.load(path)
+        if suffix in (".pt", ".pth"):
+            obj = torch.load(path, weights_only=True, map_location="cpu")
+            return _pick(obj, path) if isinstance(obj, dict) else obj
+    except (OSError, ValueError, RuntimeError) as e:
+        raise UserError(f"cannot read {path}: {e}") from None
+    raise UserError(f"{path}: give a folder of PNG/JPEG images or an .npz, .npy or .pt file")
+
+
+def to_images(array, where: str) -> Tensor:
+    """Any supported array layout and dtype -> (N, C, H, W) float32 in [0, 1]; bad input is a UserError."""
+    if not isinstance(array, (np.ndarray, Tensor)):
+        raise UserError(f"{where} holds {type(array).__name__}, not an image array")
+    t = torch.as_tensor(np.asarray(array)) if isinstance(array, np.ndarray) else array.detach().cpu()
+    if t.dim() == 3:
+        t = t[:, None]  # (N, H, W) -> (N, 1, H, W)
+    elif t.dim() == 4 and t.shape[1] not in (1, 3) and t.shape[3] in (1, 3):
+        t = t.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+    if t.dim() != 4 or t.shape[1] not in (1, 3):
+        raise UserError(f"{where} has shape {tuple(t.shape)}; expected images as (N, H, W), (N, C, H, W) or (N, H, W, C) with 1 or 3 channels")
+    if len(t) == 0:
+        raise UserError(f"{where} holds no images")
+    if t.dtype == torch.bool:
+        t = t.float()
+    elif not t.is_floating_point():
+        if int(t.min()) < 0 or int(t.max()) > 255:
+            raise UserError(f"{where} holds integers in [{int(t.min())}, {int(t.max())}]; integer images must lie in 0..255")
+        t = t.float() / 255
+    else:
+        t = t.float()
+        lo, hi = float(t.min()), float(t.max())
+        if not (0 <= lo and hi <= 1):
+            raise UserError(f"{where} holds floats in [{lo:.3g}, {hi:.3g}]; float images must lie in [0, 1] "
+                            "(rescale: (x + 1) / 2 for a Tanh's [-1, 1], x / 255 for 0..255)")
+    if t.shape[1] == 3 and torch.equal(t[:, 0], t[:, 1]) and torch.equal(t[:, 0], t[:, 2]):
+        t = t[:, :1]
+    return t.contiguous()
+
+
+def load_image_set(path: Path | str) -> Tensor:
+    """A folder of PNG/JPEG images or an .npz / .npy / .pt array file -> (N, C, H, W) float32 in [0, 1]."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path} does not exist")
+    return to_images(_read_folder(path) if path.is_dir() else _read_array(path), str(path))

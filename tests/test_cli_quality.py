@@ -1,0 +1,121 @@
+"""`compare run` metrics, `compare evaluate RUN_DIR` and `compare score A B` end to end on digits, plus image-set reading."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from compare.cli import main
+from compare.data import load_dataset
+from compare.errors import UserError
+from compare.imagesets import load_image_set, to_images
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def heldout():
+    return load_dataset("digits").heldout
+
+
+@pytest.mark.slow  # trains two models for 30 steps and samples them twice: a few seconds
+def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("run", "--dataset", "digits", "--budget", "30steps", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "| fid | ↓ |" in result.output and "real floor | gan | vae-mean | vae-pixels" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    quality = metrics["quality"]
+    # A model's own entry carries its first view's numbers by name (what sweeps look up): vae -> vae-mean.
+    assert metrics["models"]["vae"]["quality"]["fid"] == quality["views"]["vae-mean"]["fid"]["values"]["fid"]
+    assert set(quality["views"]) == {"gan", "vae-mean", "vae-pixels"}
+    assert quality["views"]["gan"]["fid"]["protocol"]["n_fake"] == quality["floor"]["fid"]["protocol"]["n_fake"] == 180
+    assert "real floor" in (out / "metrics.md").read_text()
+
+    result = invoke("evaluate", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["quality"] == quality and "quality_history" not in again  # same weights, same noise: the same numbers
+
+    result = invoke("evaluate", out, "--quiet", "--eval-samples", 40)
+    assert result.exit_code == 0, result.output
+    changed = json.loads((out / "metrics.json").read_text())
+    assert changed["quality"]["views"]["gan"]["fid"]["protocol"]["n_fake"] == 40
+    assert changed["quality_history"] == [quality]  # the earlier numbers are kept, not overwritten
+    assert changed["models"]["gan"]["quality"]["fid"] == changed["quality"]["views"]["gan"]["fid"]["values"]["fid"]
+
+    result = invoke("evaluate", tmp_path / "nowhere")
+    assert result.exit_code == 2 and "config.json is missing" in result.output
+
+
+def test_score_two_sets_as_table_and_json(tmp_path, heldout):
+    a = tmp_path / "a.npz"
+    np.savez(a, images=(heldout.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8))  # (N, H, W, 1) uint8
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, image in enumerate(load_image_set(a)[:60]):
+        Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)).convert("RGB").save(folder / f"{i:03d}.png")
+
+    result = invoke("score", a, a, "--dataset", "digits", "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert abs(out["metrics"]["fid"]["values"]["fid"]) < 1e-6 and out["metrics"]["precision_recall"]["values"] == {"precision": 1.0, "recall": 1.0}
+    assert out["metrics"]["fid"]["protocol"]["n_real"] == len(heldout) and out["extractor"]["name"] == "evaluator:digits"
+
+    result = invoke("score", a, folder, "--dataset", "digits", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "A: 180 reference images, B: 60 images judged." in result.output and "| precision | ↑ | 1 |" in result.output
+
+
+@pytest.mark.parametrize("b_images, message", [
+    (np.zeros((5, 28, 28), np.uint8), "A holds 1x8x8 (CxHxW) images but B holds 1x28x28"),
+    (np.random.default_rng(0).random((5, 3, 8, 8), dtype=np.float32), "but B holds 3x8x8"),
+    (np.full((5, 8, 8), -0.5, np.float32), "float images must lie in [0, 1]"),
+])
+def test_score_rejects_mismatched_or_malformed_sets_in_one_line(tmp_path, heldout, b_images, message):
+    torch.save(heldout, tmp_path / "a.pt")
+    np.savez(tmp_path / "b.npz", b_images)
+    result = invoke("score", tmp_path / "a.pt", tmp_path / "b.npz", "--dataset", "digits")
+    assert result.exit_code == 2 and message in result.output and result.output.count("\n") == 1, result.output
+
+
+def test_score_with_missing_inception_stops_and_says_how_to_get_it(tmp_path, heldout):
+    torch.save(heldout, tmp_path / "a.pt")
+    result = invoke("score", tmp_path / "a.pt", tmp_path / "a.pt", "--features", "inception")
+    assert result.exit_code == 2 and "pip install torch-fidelity" in result.output and result.output.count("\n") == 1
+
+
+def test_image_arrays_in_every_supported_layout_read_the_same():
+    x = torch.rand(4, 1, 5, 6)
+    u8 = (x * 255).round().to(torch.uint8)
+    expected = u8.float() / 255
+    for array in [u8, u8[:, 0], u8.permute(0, 2, 3, 1), u8.numpy(), u8.expand(-1, 3, -1, -1).permute(0, 2, 3, 1).numpy()]:
+        assert torch.equal(to_images(array, "x"), expected)
+    assert torch.equal(to_images(x, "x"), x)
+    colour = torch.rand(2, 3, 4, 4)
+    assert torch.equal(to_images(colour, "x"), colour)
+    for bad in [torch.rand(4, 2, 5, 5), torch.rand(5, 5), torch.full((2, 4, 4), 300)]:
+        with pytest.raises(UserError):
+            to_images(bad, "x")
+
+
+def test_image_set_files_name_their_problem(tmp_path):
+    np.savez(tmp_path / "two.npz", a=np.zeros((2, 4, 4)), b=np.zeros((2, 4, 4)))
+    with pytest.raises(UserError, match="several arrays"):
+        load_image_set(tmp_path / "two.npz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no PNG/JPG/JPEG images"):
+        load_image_set(tmp_path / "empty")
+    (tmp_path / "mixed").mkdir()
+    Image.new("L", (4, 4)).save(tmp_path / "mixed" / "a.png")
+    Image.new("L", (5, 4)).save(tmp_path / "mixed" / "b.png")
+    with pytest.raises(UserError, match="differ in size"):
+        load_image_set(tmp_path / "mixed")
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(UserError, match="folder of PNG/JPEG"):
+        load_image_set(tmp_path / "x.txt")
