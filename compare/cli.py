@@ -162,7 +162,7 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Sweep directory; rerunning into it skips done trials and retries failed ones. [default: runs/sweep-<timestamp>]")
 @click.option("--quality", default="fid", help="Quality metric: a key (or dotted path) of a model's entry in metrics.json.")
-@click.option("--continuity", default="isolated_pixel_rate", help="Continuity metric, the same way.")
+@click.option("--continuity", default="isolated_rate", help="Continuity metric, the same way.")
 @click.option("--size-by", default="total",
               help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
 @click.option("--target", type=float, default=None, help="Quality every model must reach. [default: the best mean of the other family]")
@@ -235,6 +235,7 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     """Score image set B against the reference set A (folders of PNG/JPEG, or .npz / .npy / .pt arrays) with every quality metric."""
     import json
 
+    from compare.continuity import continuity_report, continuity_table
     from compare.data import load_dataset
     from compare.evaluate import check_same_shape, score_report, score_sets
     from compare.evaluator import load_extractor
@@ -246,7 +247,10 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     data = load_dataset(check_dataset_name(dataset))
     extractor = load_extractor(features, data, resolve_device(device), _say(quiet), images={"A's images": a, "B's images": b})
     result = score_sets(a, b, data, extractor)
-    click.echo(json.dumps({"A": str(real), "B": str(fake), **result}, indent=2) if as_json else score_report(result))
+    pixels = continuity_report({"B": b}, a)  # A, the reference, plays the part of the real images
+    result["continuity"] = {k: pixels[k] for k in ("protocol", "real", "views", "ratios")}
+    click.echo(json.dumps({"A": str(real), "B": str(fake), **result}, indent=2) if as_json
+               else score_report(result) + "\n\n" + continuity_table(pixels, reference="A"))
 
 
 @main.command("evaluate", context_settings={"show_default": True})

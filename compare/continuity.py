@@ -313,6 +313,20 @@ def continuity_report(views: dict[str, Tensor], real: Tensor, floor: Tensor | No
     return {"protocol": protocol, "real": real_numbers, "views": numbers, "ratios": ratios, "spectrum": spectra}
 
 
+def continuity_table(report: dict, reference: str = "real") -> str:
+    """Markdown table of a continuity_report: one row per number, the reference and each view (x ratio)."""
+    views = report["views"]
+    lines = [f"| pixel metric | {reference} | {' | '.join(views)} |", f"|---|---:|{'---:|' * len(views)}"]
+    for key, value in report["real"].items():
+        cells = " | ".join(f"{_fmt(views[v].get(key))} (x{_fmt(report['ratios'][v].get(key))})" for v in views)
+        lines.append(f"| {key} | {_fmt(value)} | {cells} |")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
 # ---- pictures: where the artifacts are ----
 
 ARTIFACT_COLOURS = {  # RGB painted over the grey image, later entries win

@@ -78,12 +78,17 @@ def flat_values(scores: dict[str, dict]) -> dict[str, float | None]:
     return {k: v for entry in scores.values() for k, v in entry["values"].items()}
 
 
-def attach_model_quality(models: dict[str, dict], specs, quality: dict) -> None:
-    """Give each model's metrics entry its first view's numbers (vae: vae-mean), so that a number such
-    as "fid" is found by name in the entry (as sweeps look it up); every view stays in `quality`."""
+def attach_first_view(models: dict[str, dict], specs, key: str, per_view: dict[str, dict]) -> None:
+    """Give each model's metrics entry, under `key`, its first view's numbers (vae: vae-mean), so that a
+    number such as "fid" or "isolated_rate" is found by name in the entry (as sweeps look it up);
+    every view stays in the run's own section."""
     for spec in specs:
         if spec.label in models:
-            models[spec.label]["quality"] = flat_values(quality["views"][next(iter(spec.views()))])
+            models[spec.label][key] = per_view[next(iter(spec.views()))]
+
+
+def attach_model_quality(models: dict[str, dict], specs, quality: dict) -> None:
+    attach_first_view(models, specs, "quality", {view: flat_values(scores) for view, scores in quality["views"].items()})
 
 
 def check_same_shape(a: Tensor, b: Tensor, names: tuple[str, str] = ("A", "B")) -> None:

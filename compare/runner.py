@@ -28,7 +28,7 @@ from compare.continuity import continuity_outputs
 from compare.cost import match_widths, parameter_counts, size_table, train_step_flops
 from compare.data import ImageDataset, batches, load_dataset
 from compare.errors import UserError
-from compare.evaluate import attach_model_quality, eval_sample_count, evaluate_views, write_quality_table
+from compare.evaluate import attach_first_view, attach_model_quality, eval_sample_count, evaluate_views, write_quality_table
 from compare.evaluator import load_extractor
 from compare.figures import save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
 from compare.guard import Interrupted, StopSignals, claimed_run_dir
@@ -422,6 +422,7 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     metrics["quality"] = evaluate_views(eval_views, data, extractor)
     write_quality_table(out, metrics["quality"])
     attach_model_quality(results, settings.models, metrics["quality"])
+    attach_first_view(results, settings.models, "continuity", metrics["continuity"]["views"])
     write_json(out / "metrics.json", metrics)
     write_report([out])
     return {"out": str(out), **metrics}

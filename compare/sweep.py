@@ -59,7 +59,7 @@ class SweepSettings:
     batch_size: int = 128
     out: Path | None = None  # default runs/sweep-<timestamp>
     quality: str = "fid"  # key (or dotted path) of the quality metric in a model's metrics.json entry
-    continuity: str = "isolated_pixel_rate"  # the same for the continuity metric
+    continuity: str = "isolated_rate"  # the same for the continuity metric
     size_by: str = "total"
     target: float | None = None  # quality every model must reach; None: the best mean of the other family
 

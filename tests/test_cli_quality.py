@@ -66,10 +66,14 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
     out = json.loads(result.output)
     assert abs(out["metrics"]["fid"]["values"]["fid"]) < 1e-6 and out["metrics"]["precision_recall"]["values"] == {"precision": 1.0, "recall": 1.0}
     assert out["metrics"]["fid"]["protocol"]["n_real"] == len(heldout) and out["extractor"]["name"] == "evaluator:digits"
+    # the same set as both A and B: every pixel metric equals the reference's, ratio exactly 1
+    assert out["continuity"]["views"]["B"]["isolated_rate"] == out["continuity"]["real"]["isolated_rate"]
+    assert out["continuity"]["ratios"]["B"]["fragments_per_image"] == 1.0
 
     result = invoke("score", a, folder, "--dataset", "digits", "--quiet")
     assert result.exit_code == 0, result.output
     assert "A: 180 reference images, B: 60 images judged." in result.output and "| precision | ↑ | 1 |" in result.output
+    assert "| pixel metric | A | B |" in result.output and "| isolated_rate |" in result.output
 
 
 @pytest.mark.parametrize("b_images, message", [

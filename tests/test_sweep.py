@@ -39,7 +39,7 @@ class PlantedRunner:
         part = int(1000 * width * (2 if spec.family == "vae" else 1))
         entry = {"parameters": {spec.entry.sampler_part: part, "critic": part, "total": 2 * part}, "steps": 30,
                  "quality": {"fid": self.fid[spec.family, width] + self.spread * NOISE[seed]},
-                 "continuity": {"isolated_pixel_rate": 0.01 * width}}
+                 "continuity": {"isolated_rate": 0.01 * width}}
         return {"out": str(settings.out), "models": {spec.label: entry}}
 
 
@@ -72,7 +72,7 @@ def test_tiny_sweep_runs_every_trial_once_and_gives_t_intervals(monkeypatch, tmp
     assert on_disk["metrics"]["quality"] == {"key": "fid", "better": "lower"}
     for name in result["plots"]:
         assert (tmp_path / "sweep" / name).read_bytes().startswith(b"\x89PNG")
-    assert result["plots"] == ["sweep_fid.png", "sweep_isolated_pixel_rate.png"]
+    assert result["plots"] == ["sweep_fid.png", "sweep_isolated_rate.png"]
 
 
 def test_rerun_skips_every_done_trial_and_runs_only_new_widths(monkeypatch, tmp_path):
@@ -267,7 +267,7 @@ def test_real_sweep_trains_every_width_and_writes_runs(local_sweep):
     assert (local_sweep / "trials" / "vae-w0.5-s1" / "vae" / "ckpt.pt").stat().st_size > 0
     kl = summary["curves"]["vae"]["points"][0]["quality"]
     assert kl["n"] == 2 and kl["ci95"][0] < kl["mean"] < kl["ci95"][1]
-    assert summary["plots"] == ["sweep_final_losses_kl.png"]
+    assert summary["plots"] == ["sweep_final_losses_kl.png", "sweep_isolated_rate.png"]
 
 
 @pytest.mark.slow
