@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import click
 
 from compare.budget import Budget
-from compare.data import DATASETS, check_dataset_name
+from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
 from compare.errors import UserError
-from compare.models import MODELS, parse_model_specs
+from compare.models import ARCHITECTURES, MODELS, PRECISIONS, parse_model_specs, with_fields
 
 DEFAULT_BUDGET = "4000steps"
 
@@ -52,21 +53,36 @@ def main() -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (must not exist or be empty). [default: runs/<timestamp>]")
 @click.option("--batch-size", default=128, type=int, help="Batch size of every model.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES),
+              help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN-style convolutional nets; image sides like 8, 28, 32, 64).")
+@click.option("--precision", default="fp32", type=click.Choice(PRECISIONS),
+              help="Autocast precision of the training forward passes; bf16 and fp16 (with a grad scaler) are for GPUs.")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None,
+              help="Directory holding the torchvision datasets (mnist, fashion-mnist, cifar10, celeba). [default: <cache dir>/data]")
+@click.option("--download", is_flag=True, help="Download a missing torchvision dataset into --data-root; nothing is downloaded without it.")
+@click.option("--image-size", type=int, default=None, help="Side in pixels that celeba and folder:PATH images are resized and centre-cropped to. [default: 64]")
+@click.option("--channels", type=int, default=None, help="1 (grey) or 3 (RGB) for celeba and folder:PATH images. [default: 3]")
 def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str, seed: int, device: str,
-            out: Path | None, batch_size: int, quiet: bool) -> None:
+            out: Path | None, batch_size: int, quiet: bool, arch: str, precision: str, data_root: Path | None,
+            download: bool, image_size: int | None, channels: int | None) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory."""
     from compare.runner import RunSettings, run  # deferred: keeps `compare --help` and listings fast
 
+    data_options = DataOptions(root=data_root, download=download, image_size=image_size, channels=channels)
+    check_data_options(dataset, data_options)
     settings = RunSettings(
-        models=tuple(parse_model_specs([models, *more_models])),
+        models=tuple(with_fields(parse_model_specs([models, *more_models]), arch=arch, precision=precision)),
         budget=Budget.parse(budget),
         dataset=check_dataset_name(dataset),
         seed=seed,
         device=device,
         batch_size=batch_size,
         out=out,
+        data_options=data_options,
     )
-    result = run(settings, show_progress=not quiet)
+    with warnings.catch_warnings():  # data warnings (skipped unreadable images) as one plain line each
+        warnings.showwarning = lambda message, *_, **__: click.echo(f"Warning: {message}", err=True)
+        result = run(settings, show_progress=not quiet)
     click.echo(f"wrote {result['out']}/: side_by_side.png, samples_*.png, metrics.json, config.json")
     for label, m in result["models"].items():
         params = m["parameters"]["total"]
@@ -85,4 +101,4 @@ def models_cmd() -> None:
 def datasets_cmd() -> None:
     """List the registered datasets."""
     for name, entry in DATASETS.items():
-        click.echo(f"{name:<8} {entry.description}")
+        click.echo(f"{dataset_usage(name):<14} {entry.description}")

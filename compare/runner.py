@@ -21,8 +21,9 @@ import torch
 from torch import Tensor
 
 from compare.budget import Budget
-from compare.data import ImageDataset, batches, load_dataset
+from compare.data import DataOptions, ImageDataset, batches, load_dataset
 from compare.errors import UserError
+from compare.gpu import peak_memory_bytes, reset_peak_memory
 from compare.io import save_torch, write_json
 from compare.models import ModelSpec
 from compare.plots import save_grid, save_side_by_side
@@ -42,6 +43,7 @@ class RunSettings:
     device: str = "auto"
     batch_size: int = 128  # the same for every model, so a steps budget is also an images budget
     out: Path | None = None  # default runs/<timestamp>
+    data_options: DataOptions = DataOptions()  # --data-root, --download, --image-size, --channels
 
 
 @dataclass
@@ -158,7 +160,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     if settings.batch_size <= 0:
         raise UserError(f"--batch-size must be positive, got {settings.batch_size}")
     device = resolve_device(settings.device)
-    data: ImageDataset = load_dataset(settings.dataset, device)
+    data: ImageDataset = load_dataset(settings.dataset, device, settings.data_options)
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
     steps = settings.budget.steps(settings.batch_size, len(data.train))
@@ -182,6 +184,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
     grids: dict[str, Tensor] = {"real (held-out)": data.heldout[:GRID_SAMPLES].cpu()}
     for spec in settings.models:
         model = spec.build(data.image_shape, device, settings.seed)
+        reset_peak_memory(device)
         if show_progress:
             bar, on_log = _progress_trainer(spec.label, steps)
             with bar:
@@ -202,6 +205,7 @@ def run(settings: RunSettings, show_progress: bool = True) -> dict:
             "train_seconds": round(record.seconds, 3),
             "steps_per_second": round(record.steps / record.seconds, 2) if record.seconds else None,
             "parameters": parameter_counts(model),
+            "peak_gpu_memory_bytes": peak_memory_bytes(device),  # None off the GPU
             "final_losses": record.losses,
             "loss_history": record.history,
         }
