@@ -95,3 +95,19 @@ def test_cuda_run_records_peak_memory(tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert all(m["peak_gpu_memory_bytes"] > 0 for m in metrics["models"].values())
+
+
+def test_run_streams_a_folder_over_the_memory_threshold(tmp_path, monkeypatch):
+    from compare import sources
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(24):
+        Image.new("L", (8, 8), 10 * i).save(images / f"{i}.png")
+    monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 0)  # nothing fits: train and held-out both stream
+    result = _run("--models", "gan,vae", "--dataset", f"folder:{images}", "--image-size", "8", "--channels", "1",
+                  "--batch-size", "4", "--budget", "7steps", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [m["steps"] for m in metrics["models"].values()] == [7, 7]  # more steps than one epoch (5 batches)
+    assert (tmp_path / "run" / "side_by_side.png").exists()
