@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from compare.budget import Budget
+from compare.data import DataOptions
 from compare.errors import UserError
 from compare.io import save_torch
 from compare.models import parse_model_specs
@@ -137,9 +138,21 @@ def restore(model: GenerativeModel, ckpt: dict[str, Any], path: Path) -> None:
 def settings_to_json(settings: Any) -> dict[str, Any]:
     """A RunSettings as JSON: models by label, the budget as amount + unit (exact), the run dir left out."""
     out = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name != "out"}
-    out["models"] = [spec.label for spec in settings.models]
+    out["models"] = [{"label": spec.label, "fields": dict(spec.overrides)} for spec in settings.models]
     out["budget"] = {"amount": settings.budget.amount, "unit": settings.budget.unit}
+    options = dataclasses.asdict(settings.data_options)
+    out["data_options"] = {**options, "root": str(options["root"]) if options["root"] else None}
     return out
+
+
+def _data_options_from_json(options: dict[str, Any]) -> DataOptions:
+    return DataOptions(**{**options, "root": Path(options["root"]) if options["root"] else None})
+
+
+def _specs_from_json(models: list[dict[str, Any]]) -> tuple:
+    """The model specs settings_to_json wrote: each label parsed anew, then its config fields (arch, ...) set."""
+    specs = parse_model_specs([m["label"] for m in models])
+    return tuple(dataclasses.replace(spec, overrides=tuple(m["fields"].items())) for spec, m in zip(specs, models))
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
@@ -166,8 +179,9 @@ def resume_settings(cls: type, run_dir: Path, given: dict[str, Any]) -> Any:
     if unknown := sorted(set(saved) - names):
         raise UserError(f"cannot resume {run_dir}: it was written with settings this version lacks ({', '.join(unknown)})")
     try:
-        settings = cls(**{**saved, "models": tuple(parse_model_specs(saved["models"])),
-                          "budget": Budget(float(saved["budget"]["amount"]), saved["budget"]["unit"]), "out": Path(run_dir)})
+        settings = cls(**{**saved, "models": _specs_from_json(saved["models"]),
+                          "budget": Budget(float(saved["budget"]["amount"]), saved["budget"]["unit"]),
+                          "data_options": _data_options_from_json(saved["data_options"]), "out": Path(run_dir)})
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"cannot resume {run_dir}: the settings in its config.json are damaged ({e})") from None
     for name, value in given.items():

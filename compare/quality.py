@@ -180,7 +180,7 @@ def classifier_score(fake: Features) -> dict[str, float]:
     """The Inception-score formula (Salimans et al. 2016) on the evaluator's class probabilities:
     exp(E_x KL(p(y|x) || p(y))). High when each sample is classified confidently and the classes are
     balanced; at most the number of classes. Computed over the whole set, without splits."""
-    if len(fake) < 1:
+    if len(fake) < 1 or fake.probs.shape[1] == 0:  # no classes: an unlabelled dataset's evaluator
         return _nan("classifier_score")
     p = fake.probs.double().clamp_min(1e-12)
     marginal = p.mean(dim=0, keepdim=True)
@@ -203,7 +203,7 @@ def mode_coverage(real: Features, fake: Features) -> dict[str, float]:
     """Modes (classes) the samples hit, out of those the real set has, and KL(real || fake) of the
     predicted class histograms. The counts get the Krichevsky-Trofimov +1/2, so a dropped class costs
     a large but finite KL; identical histograms give exactly 0."""
-    if len(real) < 1 or len(fake) < 1:
+    if len(real) < 1 or len(fake) < 1 or real.probs.shape[1] == 0:  # no classes: no modes to count
         return _nan("modes_hit", "modes_total", "class_kl")
     classes = real.probs.shape[1]
     counts_r = torch.bincount(real.probs.argmax(dim=1), minlength=classes).double() + 0.5

@@ -26,11 +26,12 @@ from compare.checkpoint import (DEFAULT_CHECKPOINT_EVERY, check_compatible, load
                                 restore, save_checkpoint, settings_to_json, unhealthy)
 from compare.continuity import continuity_outputs
 from compare.cost import match_widths, parameter_counts, size_table, train_step_flops
-from compare.data import ImageDataset, batches, load_dataset
+from compare.data import DataOptions, ImageDataset, batches, in_memory, load_dataset
 from compare.errors import UserError
 from compare.evaluate import attach_first_view, attach_model_quality, eval_sample_count, evaluate_views, write_quality_table
 from compare.evaluator import load_extractor
 from compare.figures import save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
+from compare.gpu import reset_peak_memory
 from compare.guard import Interrupted, StopSignals, claimed_run_dir
 from compare.io import write_json
 from compare.models import ModelSpec
@@ -60,6 +61,7 @@ class RunSettings:
     match_params: str = "none"  # "generator" | "total": scale widths to the first model's parameter count
     eval_samples: int | None = None  # samples per view for the quality metrics; default the held-out size (see compare.evaluate)
     features: str = "evaluator"  # feature extractor of the quality metrics (compare.evaluator.FEATURES)
+    data_options: DataOptions = DataOptions()  # --data-root, --download, --image-size, --channels
 
 
 @dataclass
@@ -321,7 +323,7 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
     if settings.checkpoint_every <= 0:
         raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
     device = resolve_device(settings.device)
-    data: ImageDataset = load_dataset(settings.dataset, device)
+    data: ImageDataset = load_dataset(settings.dataset, device, settings.data_options)
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
     plan = _plan(settings, data)
@@ -379,8 +381,7 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     continuity_views: dict[str, Tensor] = {}  # as many samples per view as held-out real images
     eval_views: dict[str, Tensor] = {}
     for spec in settings.models:
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)  # so each model's size table has its own peak
+        reset_peak_memory(device)  # so each model's size table has its own peak
         model = spec.build(data.image_shape, device, settings.seed, width=plan.widths[spec.label])
         record = _train_model(spec, model, data.train, plan.steps[spec.label], plan.flops_per_step[spec.label],
                               settings, config, out, stop, show_progress)
@@ -415,10 +416,10 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     save_side_by_side(grids, out / "side_by_side.png", title=f"{data.name}, {settings.budget} each, seed {settings.seed}")
     save_loss_curves({label: r["loss_history"] for label, r in results.items()}, out / "loss_curves.png")
     save_interpolations(trained, out / "interpolations.png", settings.seed + SAMPLE_SEED_OFFSET)
-    save_nearest_neighbours({v: g for v, g in grids.items() if v != "real (held-out)"}, data.train, out / "nearest_neighbours.png")
+    save_nearest_neighbours({v: g for v, g in grids.items() if v != "real (held-out)"}, in_memory(data.train), out / "nearest_neighbours.png")
     metrics = {"run": out.name, "models": results}
     # Pixel artifacts of every view beside held-out real; train real at the same count is the floor.
-    metrics["continuity"] = continuity_outputs(continuity_views, data.heldout.cpu(), out, floor=data.train[:len(data.heldout)].cpu())
+    metrics["continuity"] = continuity_outputs(continuity_views, in_memory(data.heldout).cpu(), out, floor=data.train[:len(data.heldout)].cpu())
     metrics["quality"] = evaluate_views(eval_views, data, extractor)
     write_quality_table(out, metrics["quality"])
     attach_model_quality(results, settings.models, metrics["quality"])

@@ -1,3 +1,5 @@
-from gan.model import GAN, GANConfig, Generator, Discriminator, discriminator_loss, generator_loss, GENERATOR_LOSSES
+from gan.model import (ARCHITECTURES, GAN, GENERATOR_LOSSES, LOSSES, PRECISIONS, Discriminator, GANConfig, Generator,
+                       discriminator_loss, generator_loss, gradient_penalty)
 
-__all__ = ["GAN", "GANConfig", "Generator", "Discriminator", "discriminator_loss", "generator_loss", "GENERATOR_LOSSES"]
+__all__ = ["ARCHITECTURES", "GAN", "GANConfig", "Generator", "Discriminator", "discriminator_loss", "generator_loss",
+           "gradient_penalty", "GENERATOR_LOSSES", "LOSSES", "PRECISIONS"]

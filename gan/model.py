@@ -1,4 +1,4 @@
-"""The source text's fully connected GAN, in one file.
+"""The source text's fully connected GAN, in one file (its DCGAN-style conv networks are in gan.conv).
 
 Generator: noise z -> hidden -> hidden -> image (Tanh, so pixels live in [-1, 1]).
 Discriminator: image -> hidden -> hidden -> one logit; its sigmoid is the score D(x) in (0, 1).
@@ -6,18 +6,27 @@ Discriminator: image -> hidden -> hidden -> one logit; its sigmoid is the score 
 The discriminator returns the logit rather than the sigmoid score: BCE-with-logits is the same
 function as Sigmoid followed by BCELoss (what the source writes) but does not lose precision
 when D saturates, which is exactly the regime the two generator losses differ in.
+
+`arch` picks the networks (ARCHITECTURES: these MLPs or gan.conv's DCGAN nets), `generator_loss`
+the objective pair (LOSSES: the source's BCE pair, hinge, or WGAN-GP), `precision` the autocast
+dtype of the forward passes (PRECISIONS).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
+from typing import Callable, ContextManager, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-GENERATOR_LOSSES = ("nonsaturating", "minimax")
+from gan.conv import ConvDiscriminator, ConvGenerator, conv_plan
+
+# Autocast dtype of the forward passes; None runs them in float32 with no autocast at all.
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -36,16 +45,30 @@ class GANConfig:
     # One-sided label smoothing (Salimans et al. 2016): real targets 0.9 keep D from becoming
     # over-confident on a small training set, which otherwise starves G of gradient.
     real_label: float = 0.9
+    arch: str = "mlp"  # a key of ARCHITECTURES
+    channels: int = 64  # conv channels of the finest layer at width 1 (DCGAN's 64)
+    precision: str = "fp32"  # a key of PRECISIONS
+    gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty (Gulrajani et al. 2017)
 
     def __post_init__(self) -> None:
-        if self.generator_loss not in GENERATOR_LOSSES:
-            raise ValueError(f"generator_loss must be one of {', '.join(GENERATOR_LOSSES)}, got {self.generator_loss!r}")
-        if self.width <= 0 or self.hidden <= 0 or self.latent_dim <= 0:
-            raise ValueError("width, hidden and latent_dim must be positive")
+        for field, registry in (("generator_loss", LOSSES), ("arch", ARCHITECTURES), ("precision", PRECISIONS)):
+            if getattr(self, field) not in registry:
+                raise ValueError(f"{field} must be one of {', '.join(registry)}, got {getattr(self, field)!r}")
+        if self.width <= 0 or self.hidden <= 0 or self.latent_dim <= 0 or self.channels <= 0:
+            raise ValueError("width, hidden, channels and latent_dim must be positive")
+        ARCHITECTURES[self.arch].check(self.image_shape)
 
     @property
     def hidden_size(self) -> int:
         return max(1, round(self.hidden * self.width))
+
+    @property
+    def channel_size(self) -> int:
+        return max(1, round(self.channels * self.width))
+
+    @property
+    def gradient_penalty(self) -> bool:
+        return LOSSES[self.generator_loss].gradient_penalty
 
     @property
     def pixels(self) -> int:
@@ -89,6 +112,61 @@ def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, real_label: flo
     return real + fake
 
 
+def hinge_discriminator_loss(real_scores: Tensor, fake_scores: Tensor, real_label: float = 1.0) -> Tensor:
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))] (Lim & Ye 2017; Miyato et al. 2018). `real_label` is unused."""
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+
+def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor, real_label: float = 1.0) -> Tensor:
+    """E[D(G(z))] - E[D(x)]: the critic's side of the Wasserstein-1 estimate (Arjovsky et al. 2017). `real_label` is unused."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def _nonsaturating(fake_logits: Tensor) -> Tensor:
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def _minimax(fake_logits: Tensor) -> Tensor:
+    return -F.softplus(fake_logits).mean()  # log(1 - sigmoid(l)) = -softplus(l)
+
+
+def _critic_generator(fake_scores: Tensor) -> Tensor:
+    return -fake_scores.mean()  # raise the critic's score of the fakes (hinge and WGAN generators alike)
+
+
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: torch.Generator,
+                     autocast: Callable[[], ContextManager] = contextlib.nullcontext) -> Tensor:
+    """E[(||grad_x D(x)||_2 - 1)^2] at x drawn uniformly on lines between paired real and fake images
+    (Gulrajani et al. 2017, eq. 3): keeps the critic near 1-Lipschitz, as the Wasserstein estimate needs.
+
+    Under fp16 the inner gradient is taken unscaled: its target norm is 1, well inside fp16's range.
+    """
+    eps = torch.rand(real.shape[0], 1, 1, 1, generator=rng, device=rng.device).to(real.device)
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (B, C, H, W)
+    with autocast():
+        scores = critic(mixed)
+    (grad,) = torch.autograd.grad(scores.float().sum(), mixed, create_graph=True)  # per-image gradients
+    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+@dataclass(frozen=True)
+class GANLoss:
+    discriminator: Callable[[Tensor, Tensor, float], Tensor]  # (real logits, fake logits, real_label) -> loss
+    generator: Callable[[Tensor], Tensor]  # fake logits -> loss
+    gradient_penalty: bool = False  # add gp_weight * gradient_penalty to the discriminator loss
+
+
+# One entry per objective pair; adding a loss is one line here (and `gan:NAME` appears in the CLI).
+LOSSES: dict[str, GANLoss] = {
+    "nonsaturating": GANLoss(discriminator_loss, _nonsaturating),
+    "minimax": GANLoss(discriminator_loss, _minimax),
+    "hinge": GANLoss(hinge_discriminator_loss, _critic_generator),
+    # D outputs an unbounded critic score, never passed through a sigmoid.
+    "wgan-gp": GANLoss(wasserstein_critic_loss, _critic_generator, gradient_penalty=True),
+}
+GENERATOR_LOSSES = tuple(LOSSES)
+
+
 def generator_loss(fake_logits: Tensor, kind: str) -> Tensor:
     """The generator's objective on D's logits for generated images (Goodfellow et al. 2014).
 
@@ -96,12 +174,25 @@ def generator_loss(fake_logits: Tensor, kind: str) -> Tensor:
     nonsaturating: minimise -E[log D(G(z))], i.e. BCE with the fakes labelled 1 (the "flipped
                    label"); same fixed point, but d/dlogit = -(1 - D) stays near -1 while D
                    rejects the fakes, where the minimax gradient -D vanishes.
+    hinge, wgan-gp: minimise -E[D(G(z))] on the unbounded critic score.
     """
-    if kind == "nonsaturating":
-        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-    if kind == "minimax":
-        return -F.softplus(fake_logits).mean()  # log(1 - sigmoid(l)) = -softplus(l)
-    raise ValueError(f"unknown generator loss {kind!r}; expected one of {', '.join(GENERATOR_LOSSES)}")
+    if kind not in LOSSES:
+        raise ValueError(f"unknown generator loss {kind!r}; expected one of {', '.join(GENERATOR_LOSSES)}")
+    return LOSSES[kind].generator(fake_logits)
+
+
+class Architecture(NamedTuple):
+    generator: Callable[[GANConfig], nn.Module]
+    discriminator: Callable[[GANConfig], nn.Module]
+    check: Callable[[tuple[int, int, int]], object] = lambda shape: None  # ValueError if the nets can't make this shape
+    channels_last: bool = False  # NHWC activations on CUDA (what tensor-core convolutions want)
+
+
+# One entry per network pair; adding an architecture is one line here.
+ARCHITECTURES: dict[str, Architecture] = {
+    "mlp": Architecture(Generator, Discriminator),
+    "conv": Architecture(ConvGenerator, ConvDiscriminator, conv_plan, channels_last=True),
+}
 
 
 def _noise(n: int, dim: int, generator: torch.Generator, device: torch.device) -> Tensor:
@@ -110,21 +201,39 @@ def _noise(n: int, dim: int, generator: torch.Generator, device: torch.device) -
     return torch.randn(n, dim, generator=generator, device=generator.device).to(device)
 
 
+def _mixed_precision(precision: str, device: torch.device) -> tuple[Callable[[], ContextManager], torch.amp.GradScaler, bool | None]:
+    """(autocast context factory, grad scaler, Adam's `fused`) for a precision name.
+
+    fp16 needs a grad scaler so that small gradients do not flush to zero (Micikevicius et al. 2018);
+    bf16 has float32's range and does not. On CUDA, Adam is fused: the fused kernel reads the scaler's
+    inf check on the device, where an unfused step would wait for the host to read it.
+    """
+    dtype = PRECISIONS[precision]
+    autocast = contextlib.nullcontext if dtype is None else (lambda: torch.autocast(device.type, dtype=dtype))
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
+    return autocast, scaler, (True if device.type == "cuda" else None)
+
+
 class GAN:
     """Generator + discriminator with their optimisers; one `train_step` is one D update then one G update."""
 
     def __init__(self, config: GANConfig, device: str | torch.device = "cpu", seed: int = 0):
         self.config = config
         self.device = torch.device(device)
+        arch = ARCHITECTURES[config.arch]
+        self.loss = LOSSES[config.generator_loss]
         # Weights are initialised from `seed` without touching the global RNG.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.generator = Generator(config)
-            self.discriminator = Discriminator(config)
-        self.generator.to(self.device)
-        self.discriminator.to(self.device)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=config.betas)
+            self.generator = arch.generator(config)
+            self.discriminator = arch.discriminator(config)
+        self.channels_last = arch.channels_last and self.device.type == "cuda"
+        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
+        self.generator.to(self.device, memory_format=memory_format)
+        self.discriminator.to(self.device, memory_format=memory_format)
+        self.autocast, self.scaler, fused = _mixed_precision(config.precision, self.device)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas, fused=fused)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=config.betas, fused=fused)
         # Training noise and default sampling noise come from separate streams, so that looking
         # at samples mid-run does not change what the run trains on.
         self.train_rng = torch.Generator(self.device).manual_seed(seed + 1)
@@ -136,20 +245,30 @@ class GAN:
     def train_step(self, batch: Tensor) -> dict[str, Tensor]:
         """One D update then one G update on `batch` (B, C, H, W) in [0, 1]; losses as 0-d tensors."""
         real = batch * 2 - 1  # [0, 1] -> the generator's Tanh range [-1, 1]
-        fake = self.generator(_noise(real.shape[0], self.config.latent_dim, self.train_rng, self.device))
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        # Forward passes under autocast (if any); the losses themselves in float32.
+        with self.autocast():
+            fake = self.generator(_noise(real.shape[0], self.config.latent_dim, self.train_rng, self.device))
+            real_logits, fake_logits = self.discriminator(real), self.discriminator(fake.detach())
 
-        # (1) D: real -> real_label, fake -> 0. Detach so this step does not reach G.
-        d_loss = discriminator_loss(self.discriminator(real), self.discriminator(fake.detach()), self.config.real_label)
+        # (1) D: real -> real_label, fake -> 0 (or the hinge / critic objective). Detach so this step does not reach G.
+        d_loss = self.loss.discriminator(real_logits.float(), fake_logits.float(), self.config.real_label)
+        if self.loss.gradient_penalty:
+            d_loss = d_loss + self.config.gp_weight * gradient_penalty(self.discriminator, real, fake.detach(), self.train_rng, self.autocast)
         self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
+        self.scaler.scale(d_loss).backward()
+        self.scaler.step(self.opt_d)
 
         # (2) G with D frozen: no gradients are computed for D's weights at all.
         self.discriminator.requires_grad_(False)
-        g_loss = generator_loss(self.discriminator(fake), self.config.generator_loss)
+        with self.autocast():
+            fake_logits = self.discriminator(fake)
+        g_loss = self.loss.generator(fake_logits.float())
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
+        self.scaler.scale(g_loss).backward()
+        self.scaler.step(self.opt_g)
+        self.scaler.update()  # once per step, after both optimisers (no host sync: see _mixed_precision)
         self.discriminator.requires_grad_(True)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
@@ -173,6 +292,7 @@ class GAN:
             "opt_d": self.opt_d.state_dict(),
             "train_rng": self.train_rng.get_state(),
             "sample_rng": self.sample_rng.get_state(),
+            "scaler": self.scaler.state_dict(),  # {} unless fp16
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -182,3 +302,4 @@ class GAN:
         self.opt_d.load_state_dict(state["opt_d"])
         self.train_rng.set_state(state["train_rng"])
         self.sample_rng.set_state(state["sample_rng"])
+        self.scaler.load_state_dict(state.get("scaler", {}))

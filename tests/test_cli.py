@@ -55,7 +55,7 @@ def test_models_spellings(spelling, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--models", "gan", "diffusion"], "unknown model 'diffusion'; choose from: gan, vae"),
-    (["--models", "gan:hinge"], "unknown variant 'gan:hinge'"),
+    (["--models", "gan:hinged"], "unknown variant 'gan:hinged'"),
     (["--models", "gan", "gan"], "listed twice"),
     (["--dataset", "imagenet"], "unknown dataset 'imagenet'; choose one of: mnist5k, digits"),
     (["--budget", "3000"], "malformed budget '3000'"),
@@ -96,4 +96,5 @@ def test_listings_name_every_registered_thing():
     assert models.exit_code == 0 and models.output.startswith("gan") and "\nvae" in models.output
     assert "gan:minimax" in models.output
     datasets = run_cli("datasets")
-    assert datasets.exit_code == 0 and {line.split()[0] for line in datasets.output.splitlines()} == {"mnist5k", "digits"}
+    assert datasets.exit_code == 0 and {line.split()[0] for line in datasets.output.splitlines()} == {
+        "mnist5k", "digits", "mnist", "fashion-mnist", "cifar10", "celeba", "folder:PATH"}

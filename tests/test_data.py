@@ -26,7 +26,7 @@ def test_first_load_writes_the_npz_cache_and_later_loads_use_it(monkeypatch):
     def must_not_run():
         raise AssertionError("loader called despite a cache")
 
-    monkeypatch.setitem(data.DATASETS, "digits", data.DatasetEntry(must_not_run, "cached"))
+    monkeypatch.setitem(data.DATASETS, "digits", data.DatasetEntry(data._embedded("digits", must_not_run), "cached"))
     assert len(load_dataset("digits").train) > 0
 
 

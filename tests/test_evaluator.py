@@ -111,3 +111,21 @@ def test_inception_when_available_gets_uint8_rgb_and_gives_features_and_class_pr
 def test_mnist5k_evaluator_reaches_97_percent_heldout_accuracy():
     ext = load_domain_evaluator(load_dataset("mnist5k"))
     assert ext.info["heldout_accuracy"] >= 0.97
+
+
+def test_unlabelled_dataset_gets_an_autoencoder_and_class_metrics_are_not_available(tmp_path):
+    import dataclasses
+
+    from compare.data import load_dataset
+    from compare.evaluate import evaluate_views
+    from compare.evaluator import load_extractor
+
+    labelled = load_dataset("digits")
+    data = dataclasses.replace(labelled, name="digits-unlabelled", train_labels=None, heldout_labels=None)
+    extractor = load_extractor("evaluator", data)
+    assert extractor.info["classes"] == 0 and extractor.info["heldout_accuracy"] is None
+    assert 0 < extractor.info["heldout_reconstruction_bce_per_pixel"] < 0.5  # it learnt to reconstruct
+    quality = evaluate_views({"same": labelled.heldout}, data, extractor)["views"]["same"]
+    assert quality["mode_coverage"]["values"]["modes_hit"] is None  # not available (NaN, stored as null)
+    assert quality["classifier_score"]["values"]["classifier_score"] is None
+    assert quality["fid"]["values"]["fid"] < 50  # the feature metrics still work

@@ -1,3 +1,3 @@
-from vae.model import VAE, VAEConfig, Encoder, Decoder, vae_loss, SAMPLE_MODES
+from vae.model import ARCHITECTURES, PRECISIONS, SAMPLE_MODES, VAE, Decoder, Encoder, VAEConfig, vae_loss
 
-__all__ = ["VAE", "VAEConfig", "Encoder", "Decoder", "vae_loss", "SAMPLE_MODES"]
+__all__ = ["ARCHITECTURES", "VAE", "VAEConfig", "Encoder", "Decoder", "vae_loss", "SAMPLE_MODES", "PRECISIONS"]

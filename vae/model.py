@@ -1,4 +1,4 @@
-"""A fully connected VAE with a Bernoulli likelihood, in one file (Kingma & Welling 2014).
+"""A fully connected VAE with a Bernoulli likelihood, in one file (Kingma & Welling 2014; conv networks in vae.conv).
 
 Encoder: image -> hidden -> hidden -> (mean, log-variance) of q(z|x).
 Decoder: z -> hidden -> hidden -> one logit per pixel of p(x|z).
@@ -7,18 +7,27 @@ The decoder makes every pixel an independent Bernoulli given z. `sample(mode="pi
 from exactly that distribution, the pixel-independent generation the source blames for
 "discontinuous bad pixels"; `mode="mean"` returns the per-pixel probabilities, what most VAE
 papers show. Comparing both against a GAN is how the toolkit tests the claim.
+
+`arch` picks the networks (ARCHITECTURES: these MLPs or vae.conv's conv nets), `precision` the
+autocast dtype of the forward passes (PRECISIONS).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vae.conv import ConvDecoder, ConvEncoder, conv_plan
+
 SAMPLE_MODES = ("mean", "pixels")
+# Autocast dtype of the forward passes; None runs them in float32 with no autocast at all.
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -30,16 +39,27 @@ class VAEConfig:
     beta: float = 1.0  # weight of the KL term; 1 is the ELBO (beta-VAE: Higgins et al. 2017)
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
+    arch: str = "mlp"  # a key of ARCHITECTURES
+    channels: int = 64  # conv channels of the finest layer at width 1, as the conv GAN
+    precision: str = "fp32"  # a key of PRECISIONS
 
     def __post_init__(self) -> None:
-        if self.width <= 0 or self.hidden <= 0 or self.latent_dim <= 0:
-            raise ValueError("width, hidden and latent_dim must be positive")
+        for field, registry in (("arch", ARCHITECTURES), ("precision", PRECISIONS)):
+            if getattr(self, field) not in registry:
+                raise ValueError(f"{field} must be one of {', '.join(registry)}, got {getattr(self, field)!r}")
+        if self.width <= 0 or self.hidden <= 0 or self.latent_dim <= 0 or self.channels <= 0:
+            raise ValueError("width, hidden, channels and latent_dim must be positive")
         if self.beta < 0:
             raise ValueError("beta must be non-negative")
+        ARCHITECTURES[self.arch].check(self.image_shape)
 
     @property
     def hidden_size(self) -> int:
         return max(1, round(self.hidden * self.width))
+
+    @property
+    def channel_size(self) -> int:
+        return max(1, round(self.channels * self.width))
 
     @property
     def pixels(self) -> int:
@@ -77,6 +97,20 @@ class Decoder(nn.Module):
         return self.net(z).view(-1, *self.image_shape)  # (B, C, H, W) logits
 
 
+class Architecture(NamedTuple):
+    encoder: Callable[[VAEConfig], nn.Module]
+    decoder: Callable[[VAEConfig], nn.Module]
+    check: Callable[[tuple[int, int, int]], object] = lambda shape: None  # ValueError if the nets can't make this shape
+    channels_last: bool = False  # NHWC activations on CUDA (what tensor-core convolutions want)
+
+
+# One entry per network pair; adding an architecture is one line here.
+ARCHITECTURES: dict[str, Architecture] = {
+    "mlp": Architecture(Encoder, Decoder),
+    "conv": Architecture(ConvEncoder, ConvDecoder, conv_plan, channels_last=True),
+}
+
+
 def vae_loss(x: Tensor, logits: Tensor, mean: Tensor, logvar: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
     """Negative ELBO per image: Bernoulli reconstruction (summed over pixels) + beta * KL(q(z|x) || N(0, I)).
 
@@ -95,15 +129,24 @@ class VAE:
     def __init__(self, config: VAEConfig, device: str | torch.device = "cpu", seed: int = 0):
         self.config = config
         self.device = torch.device(device)
+        arch = ARCHITECTURES[config.arch]
         # Weights are initialised from `seed` without touching the global RNG.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.encoder = Encoder(config)
-            self.decoder = Decoder(config)
-        self.encoder.to(self.device)
-        self.decoder.to(self.device)
+            self.encoder = arch.encoder(config)
+            self.decoder = arch.decoder(config)
+        self.channels_last = arch.channels_last and self.device.type == "cuda"
+        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
+        self.encoder.to(self.device, memory_format=memory_format)
+        self.decoder.to(self.device, memory_format=memory_format)
+        # fp16 needs a grad scaler so small gradients do not flush to zero (Micikevicius et al. 2018);
+        # bf16 has float32's range. On CUDA, Adam is fused: it reads the scaler's inf check on the
+        # device, where an unfused step would make the host wait for it.
+        dtype = PRECISIONS[config.precision]
+        self.autocast = contextlib.nullcontext if dtype is None else (lambda: torch.autocast(self.device.type, dtype=dtype))
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=dtype is torch.float16)
         params = [*self.encoder.parameters(), *self.decoder.parameters()]
-        self.opt = torch.optim.Adam(params, lr=config.lr, betas=config.betas)
+        self.opt = torch.optim.Adam(params, lr=config.lr, betas=config.betas, fused=True if self.device.type == "cuda" else None)
         # Separate streams for training noise and default sampling noise (see gan.GAN).
         self.train_rng = torch.Generator(self.device).manual_seed(seed + 1)
         self.sample_rng = torch.Generator("cpu").manual_seed(seed + 2)
@@ -118,11 +161,15 @@ class VAE:
 
     def train_step(self, batch: Tensor) -> dict[str, Tensor]:
         """One Adam step on the negative ELBO of `batch` (B, C, H, W) in [0, 1]; losses as 0-d tensors."""
-        z, mean, logvar = self._encode_sample(batch, self.train_rng)
-        losses = vae_loss(batch, self.decoder(z), mean, logvar, self.config.beta)
+        x = batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
+        with self.autocast():  # forward passes under autocast (if any), the loss in float32
+            z, mean, logvar = self._encode_sample(x, self.train_rng)
+            logits = self.decoder(z)
+        losses = vae_loss(batch, logits.float(), mean.float(), logvar.float(), self.config.beta)
         self.opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        self.opt.step()
+        self.scaler.scale(losses["loss"]).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
@@ -166,6 +213,7 @@ class VAE:
             "opt": self.opt.state_dict(),
             "train_rng": self.train_rng.get_state(),
             "sample_rng": self.sample_rng.get_state(),
+            "scaler": self.scaler.state_dict(),  # {} unless fp16
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -174,3 +222,4 @@ class VAE:
         self.opt.load_state_dict(state["opt"])
         self.train_rng.set_state(state["train_rng"])
         self.sample_rng.set_state(state["sample_rng"])
+        self.scaler.load_state_dict(state.get("scaler", {}))

@@ -1,0 +1,114 @@
+"""`compare run`'s --arch, --precision, --data-root, --download, --image-size and --channels, end to end."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from compare.cli import main
+from test_datasets import _write_mnist_like
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, ["run", "--quiet", "--budget", "3steps", *args])
+
+
+def test_arch_conv_trains_both_families(tmp_path):
+    result = _run("--models", "gan", "vae", "--arch", "conv", "--dataset", "digits", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert {m["arch"] for m in config["models"].values()} == {"conv"}
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["models"]["gan"]["steps"] == 3
+    assert metrics["models"]["vae"]["size"]["peak_memory_kind"] == "process_max_rss"  # CPU run
+    assert (tmp_path / "run" / "samples_vae-mean.png").exists()
+
+
+def test_precision_reaches_every_model(tmp_path):
+    result = _run("--models", "gan:hinge,vae", "--precision", "bf16", "--dataset", "digits", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert [(m["precision"], m.get("generator_loss")) for m in config["models"].values()] == [("bf16", "hinge"), ("bf16", None)]
+
+
+def test_data_root_reads_torchvision_files(tmp_path):
+    _write_mnist_like(tmp_path / "data", "MNIST", n_train=20, n_test=6)
+    result = _run("--models", "vae", "--dataset", "mnist", "--data-root", str(tmp_path / "data"), "--batch-size", "4",
+                  "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["dataset"]["train"], config["dataset"]["heldout"]) == (20, 6)
+
+
+def test_missing_files_and_failed_download_exit_2_with_one_line(tmp_path, monkeypatch):
+    result = _run("--dataset", "fashion-mnist", "--data-root", str(tmp_path))
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "FashionMNIST/raw/" in result.output and "--download" in result.output
+
+    import torchvision.datasets.mnist as mnist
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(mnist, "download_and_extract_archive", offline)
+    result = _run("--dataset", "fashion-mnist", "--data-root", str(tmp_path), "--download")
+    assert result.exit_code == 2 and result.output.startswith("Error: could not download Fashion-MNIST")
+
+
+def test_folder_with_image_size_channels_and_a_corrupt_file(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(20):
+        Image.new("RGB", (12 + i, 10), (10 * i, 0, 0)).save(images / f"{i}.png")
+    (images / "bad.jpg").write_bytes(b"\xff\xd8 truncated")
+    result = _run("--models", "gan,vae", "--arch", "conv", "--dataset", f"folder:{images}", "--image-size", "8",
+                  "--channels", "1", "--batch-size", "4", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    assert "Warning: skipped 1 of 21 image files under" in result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["dataset"]["image_shape"] == [1, 8, 8]
+
+
+def test_conv_size_it_cannot_make_is_a_one_line_error(tmp_path):
+    for i in range(4):
+        Image.new("L", (40, 40), i).save(tmp_path / f"{i}.png")
+    result = _run("--arch", "conv", "--dataset", f"folder:{tmp_path}", "--image-size", "30", "--batch-size", "2",
+                  "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: model gan on 3x30x30 images: the conv architecture needs an image side")
+
+
+def test_option_for_another_dataset_is_refused():
+    result = _run("--dataset", "mnist5k", "--channels", "1")
+    assert result.exit_code == 2 and "--channels does not apply to dataset 'mnist5k'" in result.output
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_run_records_peak_memory(tmp_path):
+    result = _run("--models", "gan,vae", "--arch", "conv", "--precision", "bf16", "--device", "cuda", "--dataset", "digits",
+                  "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert all(m["size"]["peak_memory_kind"] == "cuda_max_allocated" and m["size"]["peak_memory_mb"] > 0
+               for m in metrics["models"].values())
+
+
+def test_run_streams_a_folder_over_the_memory_threshold(tmp_path, monkeypatch):
+    from compare import sources
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(24):
+        Image.new("L", (8, 8), 10 * i).save(images / f"{i}.png")
+    monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 0)  # nothing fits: train and held-out both stream
+    result = _run("--models", "gan,vae", "--dataset", f"folder:{images}", "--image-size", "8", "--channels", "1",
+                  "--batch-size", "4", "--budget", "7steps", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [m["steps"] for m in metrics["models"].values()] == [7, 7]  # more steps than one epoch (5 batches)
+    assert (tmp_path / "run" / "side_by_side.png").exists()

@@ -1,0 +1,71 @@
+"""Convolutional encoder and decoder for the VAE, sized like gan.conv's DCGAN nets.
+
+Encoder: k stride-2 convs (side halves, channels double: ch, 2ch, 4ch, 8ch, capped at 8ch) with
+ReLU, then one linear layer to the mean and log-variance of q(z|x).
+Decoder: one linear layer from z to the coarsest feature map, then k stride-2 transposed convs back
+to one logit per pixel. The image side must be s * 2^k with 3 <= s <= 7 (8, 28, 32, 64 all are).
+
+No batch norm: the VAE's sample(), reconstruct() and elbo() run the nets as they are trained, and
+batch statistics would make one image's output depend on the rest of its batch.
+The modules only read attributes of the config, so this file does not import vae.model.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+MAX_CHANNEL_MULTIPLIER = 8
+
+
+def conv_plan(image_shape: tuple[int, int, int]) -> tuple[int, int]:
+    """(base side s, stride-2 stages k) with side = s * 2^k; ValueError for image shapes the conv nets can't handle."""
+    _, h, w = image_shape
+    if h != w:
+        raise ValueError(f"the conv architecture needs square images, got {h}x{w}")
+    side, stages = h, 0
+    while side > 7 and side % 2 == 0:
+        side, stages = side // 2, stages + 1
+    if stages == 0 or not 3 <= side <= 7:
+        raise ValueError(f"the conv architecture needs an image side of 3..7 pixels times a power of two "
+                         f"(e.g. 8, 28, 32, 64), got {h}")
+    return side, stages
+
+
+def _feature_widths(cfg) -> tuple[int, list[int]]:
+    base, stages = conv_plan(cfg.image_shape)
+    return base, [cfg.channel_size * min(2 ** i, MAX_CHANNEL_MULTIPLIER) for i in range(stages)]
+
+
+class ConvEncoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        channels = cfg.image_shape[0]
+        base, widths = _feature_widths(cfg)
+        layers: list[nn.Module] = []
+        for cin, cout in zip([channels, *widths], widths):  # (B, cin, n, n) -> (B, cout, n/2, n/2)
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.ReLU()]
+        layers += [nn.Flatten(), nn.Linear(widths[-1] * base * base, 2 * cfg.latent_dim)]  # -> (B, 2 * latent)
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mean, logvar = self.net(x).chunk(2, dim=1)
+        return mean, logvar
+
+
+class ConvDecoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        channels = cfg.image_shape[0]
+        base, widths = _feature_widths(cfg)
+        widths = widths[::-1]  # coarsest first
+        layers: list[nn.Module] = [
+            nn.Linear(cfg.latent_dim, widths[0] * base * base), nn.ReLU(),  # (B, latent) -> (B, w0 * s * s)
+            nn.Unflatten(1, (widths[0], base, base)),  # -> (B, w0, s, s)
+        ]
+        for cin, cout in zip(widths, widths[1:]):  # (B, cin, n, n) -> (B, cout, 2n, 2n)
+            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.ReLU()]
+        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1)]  # -> (B, C, H, W) per-pixel logits
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
