@@ -68,6 +68,10 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--eval-samples", type=int, default=None, help=EVAL_SAMPLES_HELP)
 @click.option("--features", default="evaluator", type=click.Choice(list(FEATURES)), help=FEATURES_HELP)
+@click.option("--curve-points", default=8, type=click.IntRange(min=1),
+              help="Evaluations spread evenly over the budget for the quality-vs-compute curves; the last is the final evaluation (1: only that).")
+@click.option("--curve-samples", type=click.IntRange(min=2), default=None,
+              help="Samples per view at each curve point before the last (fewer is cheaper). [default: as --eval-samples]")
 @click.option("--seeds", default=1, type=click.IntRange(min=1),
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES),
@@ -82,8 +86,8 @@ def main() -> None:
 def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str, seed: int, device: str,
             out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
             overwrite: bool, match_params: str, quiet: bool, seeds: int, eval_samples: int | None,
-            features: str, arch: str, precision: str, data_root: Path | None, download: bool,
-            image_size: int | None, channels: int | None) -> None:
+            features: str, curve_points: int, curve_samples: int | None, arch: str, precision: str,
+            data_root: Path | None, download: bool, image_size: int | None, channels: int | None) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
 
     Exit codes: 0 done; 2 bad input or an unwritable run directory; 3 a model diverged (its last good
@@ -109,6 +113,8 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         eval_samples=eval_samples,
         features=features,
         data_options=data_options,
+        curve_points=curve_points,
+        curve_samples=curve_samples,
     )
     if resume is not None and overwrite:
         raise UserError("--resume and --overwrite contradict each other: a resume continues the run, --overwrite replaces it")

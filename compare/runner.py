@@ -25,6 +25,7 @@ from compare.budget import Budget, check_matched, consumed
 from compare.checkpoint import (DEFAULT_CHECKPOINT_EVERY, check_compatible, load_checkpoint, nonfinite_loss, read_run_config,
                                 restore, save_checkpoint, settings_to_json, unhealthy)
 from compare.continuity import continuity_outputs
+from compare.curves import eval_steps, final_point, make_point_evaluator, save_curves
 from compare.cost import match_widths, parameter_counts, size_table, train_step_flops
 from compare.data import DataOptions, ImageDataset, batches, in_memory, load_dataset
 from compare.errors import UserError
@@ -62,6 +63,8 @@ class RunSettings:
     eval_samples: int | None = None  # samples per view for the quality metrics; default the held-out size (see compare.evaluate)
     features: str = "evaluator"  # feature extractor of the quality metrics (compare.evaluator.FEATURES)
     data_options: DataOptions = DataOptions()  # --data-root, --download, --image-size, --channels
+    curve_points: int = 8  # evaluations along the budget for the quality-vs-compute curves (the last is the final one)
+    curve_samples: int | None = None  # samples per view at each curve point; default the final evaluation's
 
 
 @dataclass
@@ -73,6 +76,7 @@ class TrainRecord:
     history: list[dict[str, float]] = field(default_factory=list)  # {"step": s, loss: value, ...} every LOG_EVERY
     grad_norms: list[dict[str, float]] = field(default_factory=list)  # {"step": s, part: |grad|} for the first GRAD_NORM_STEPS
     size: dict[str, Any] | None = None  # compare.cost.size_table, measured once when training finishes
+    curve: list[dict[str, Any]] = field(default_factory=list)  # compare.curves points before the end
     status: str = "training"  # "training" | "finished" | "diverged"
     diverged: dict[str, Any] | None = None  # {"step": N, "reason": why} once a health check failed
 
@@ -103,6 +107,8 @@ def train(
     checkpoint_every: int = 0,
     on_checkpoint: Callable[[TrainRecord], str | None] | None = None,
     stop: StopSignals | None = None,
+    eval_due: Callable[[int, float], bool] | None = None,
+    on_eval: Callable[[TrainRecord], None] | None = None,
 ) -> TrainRecord:
     """Train up to step `steps` (or until `max_seconds` of training) on batches of `images` drawn in an
     order fixed by `seed`.
@@ -112,6 +118,8 @@ def train(
     `checkpoint_every` steps and the last) and a stop request (`stop.requested`, set by a signal).
     There a non-finite loss marks the record diverged (a NaN poisons the weights, so the next reading
     still sees it), and `on_checkpoint(record)` saves it or returns why the model is unhealthy.
+    When `eval_due(step, training seconds)` says so, `on_eval(record)` evaluates the model; its time
+    is not training time, so a seconds budget does not pay for it.
     """
     record = record or TrainRecord()
     order_rng = torch.Generator().manual_seed(seed)
@@ -129,7 +137,8 @@ def train(
         log = step % LOG_EVERY == 0 or step == steps
         checkpoint = step == steps or (checkpoint_every > 0 and step % checkpoint_every == 0)
         stopping = stop is not None and stop.requested is not None
-        if log or checkpoint or stopping:
+        evaluate = eval_due is not None and step != steps and eval_due(step, time.perf_counter() - start)
+        if log or checkpoint or stopping or evaluate:
             values = {k: float(v) for k, v in losses.items()}  # the only host sync
             record.steps, record.images, record.seconds = step, step * batch_size, time.perf_counter() - start
             if problem := nonfinite_loss(values):
@@ -138,6 +147,10 @@ def train(
             record.losses = values
             record.grad_norms += [{"step": s, **{k: float(v) for k, v in norms.items()}} for s, norms in early_norms]
             early_norms.clear()
+            if evaluate and on_eval:
+                paused = time.perf_counter()
+                on_eval(record)
+                start += time.perf_counter() - paused
             if log:
                 record.history.append({"step": step, **values})
                 if on_log:
@@ -222,7 +235,8 @@ def _resumed_config(out: Path, config: dict) -> dict:
 
 
 def _train_model(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps: int | None, step_flops: int,
-                 settings: RunSettings, config: dict, out: Path, stop: StopSignals, show_progress: bool) -> TrainRecord:
+                 settings: RunSettings, config: dict, out: Path, stop: StopSignals, show_progress: bool,
+                 evaluate_point: Callable[[], dict] | None = None) -> TrainRecord:
     """Train `model` from its checkpoint, if it has one, up to `steps`, checkpointing as it goes.
 
     Returns its record: finished (with its size table, measured once and checkpointed, so a resumed
@@ -245,7 +259,11 @@ def _train_model(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps:
         record = TrainRecord()
         save(record)  # step 0: a model that diverges before its first checkpoint still has a good one
     if record.status == "training" and stop.requested is None:
-        record = _continue_training(spec, model, images, steps, settings, record, save, stop, show_progress, path)
+        def on_eval(r: TrainRecord) -> None:  # one point of the quality-vs-compute curve
+            r.curve.append({**consumed(r.steps, settings.batch_size, len(images), r.seconds, step_flops), "views": evaluate_point()})
+
+        record = _continue_training(spec, model, images, steps, settings, record, save, stop, show_progress, path,
+                                    on_eval if evaluate_point else None)
     if record.status == "finished" and record.size is None:
         record.size = size_table(model, step_flops, record.images / record.seconds if record.seconds else None)
         save(record)
@@ -254,8 +272,9 @@ def _train_model(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps:
 
 def _continue_training(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps: int | None, settings: RunSettings,
                        record: TrainRecord, save: Callable[[TrainRecord], None], stop: StopSignals,
-                       show_progress: bool, path: Path) -> TrainRecord:
-    """The training part of _train_model: checkpoints on the way, back to the last good one on divergence."""
+                       show_progress: bool, path: Path, on_eval: Callable[[TrainRecord], None] | None) -> TrainRecord:
+    """The training part of _train_model: checkpoints on the way, back to the last good one on divergence,
+    curve points at K - 1 evenly spaced points of the budget (in steps, or seconds for a seconds budget)."""
 
     def on_checkpoint(record: TrainRecord) -> str | None:
         if problem := unhealthy(model):
@@ -264,8 +283,19 @@ def _continue_training(spec: ModelSpec, model: GenerativeModel, images: Tensor, 
         return None
 
     seconds = settings.budget.seconds
+    if steps is not None:
+        due_steps = set(eval_steps(steps, settings.curve_points))
+
+        def eval_due(step: int, elapsed: float) -> bool:
+            return step in due_steps
+    else:
+        thresholds = [seconds * k / settings.curve_points for k in range(1, settings.curve_points)]
+
+        def eval_due(step: int, elapsed: float) -> bool:  # the next point not yet taken (a resume has some)
+            return len(record.curve) < len(thresholds) and elapsed >= thresholds[len(record.curve)]
+
     kwargs: dict[str, Any] = dict(record=record, max_seconds=seconds, checkpoint_every=settings.checkpoint_every,
-                                  on_checkpoint=on_checkpoint, stop=stop)
+                                  on_checkpoint=on_checkpoint, stop=stop, eval_due=eval_due if on_eval else None, on_eval=on_eval)
     max_steps = sys.maxsize if steps is None else steps  # a seconds budget stops on the clock
     if show_progress:
         bar, on_log = _progress_trainer(spec.label, steps, seconds)
@@ -376,7 +406,10 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     write_json(out / "config.json", config)
 
     results: dict[str, dict] = {}
+    records: dict[str, TrainRecord] = {}
     trained: dict[str, GenerativeModel] = {}
+    n_curve = settings.curve_samples or n_eval
+    point_eval = make_point_evaluator(data, extractor, n_curve)
     grids: dict[str, Tensor] = {"real (held-out)": data.heldout[:GRID_SAMPLES].cpu()}
     continuity_views: dict[str, Tensor] = {}  # as many samples per view as held-out real images
     eval_views: dict[str, Tensor] = {}
@@ -384,7 +417,9 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
         reset_peak_memory(device)  # so each model's size table has its own peak
         model = spec.build(data.image_shape, device, settings.seed, width=plan.widths[spec.label])
         record = _train_model(spec, model, data.train, plan.steps[spec.label], plan.flops_per_step[spec.label],
-                              settings, config, out, stop, show_progress)
+                              settings, config, out, stop, show_progress,
+                              lambda: point_eval(sample_views(spec, model, n_curve, settings.seed)) if settings.curve_points > 1 else None)
+        records[spec.label] = record
         if record.status == "training":  # a signal stopped it at a checkpoint
             _write_interrupted_metrics(out, results, settings, spec, record, stop.requested)
             raise Interrupted(stop.requested, out, spec.label, record.steps)
@@ -424,6 +459,11 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     write_quality_table(out, metrics["quality"])
     attach_model_quality(results, settings.models, metrics["quality"])
     attach_first_view(results, settings.models, "continuity", metrics["continuity"]["views"])
+    for spec in settings.models:  # each curve ends on the final evaluation itself
+        r = results[spec.label]
+        r["curve"] = records[spec.label].curve + [final_point(r["consumed"], metrics["quality"]["views"],
+                                                              metrics["continuity"]["views"], r["views"])]
+    save_curves({label: r["curve"] for label, r in results.items()}, out / "curves.png")
     write_json(out / "metrics.json", metrics)
     write_report([out])
     return {"out": str(out), **metrics}

@@ -42,7 +42,7 @@ def test_seconds_budget_stops_at_the_first_step_that_reaches_it(tmp_path, monkey
     # step (plus at loss readings), so a step is 10-20 ms and the stop is checkable to the step.
     ticks = iter(range(10**9))
     monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=lambda: next(ticks) * 0.01))
-    models = tiny_run(tmp_path, "1.5s")
+    models = tiny_run(tmp_path, "1.5s", curve_points=1)  # no curve evaluations: they read the clock too
     for m in models.values():
         assert 1.5 <= m["consumed"]["s"] < 1.5 + 0.02 and m["status"] == "finished"
         assert 70 < m["steps"] < 150
@@ -76,3 +76,20 @@ def test_size_table_and_early_gradient_norms(tmp_path):
     # Same seed, same data: at first D(G(z)) ~ 1/2 and both losses give the same gradient; once D
     # rejects the fakes the minimax gradient (proportional to D) shrinks and the flipped-label one does not.
     assert late_mean("gan") > 1.5 * late_mean("gan:minimax")
+
+
+@pytest.mark.parametrize("budget", ["40steps", "1s"])
+def test_curves_have_k_points_and_end_on_the_final_metrics(tmp_path, budget):
+    models = tiny_run(tmp_path, budget, curve_points=4, curve_samples=50)
+    metrics = __import__("json").loads((tmp_path / "run" / "metrics.json").read_text())
+    for label, m in models.items():
+        curve = m["curve"]
+        assert len(curve) == 4
+        assert [p["steps"] for p in curve] == sorted(p["steps"] for p in curve) and curve[-1]["steps"] == m["steps"]
+        assert curve[-1]["flops"] == m["consumed"]["flops"] and curve[-1]["s"] == m["consumed"]["s"]
+        for view, numbers in curve[-1]["views"].items():
+            assert numbers["fid"] == metrics["quality"]["views"][view]["fid"]["values"]["fid"]
+            assert numbers["isolated_rate"] == metrics["continuity"]["views"][view]["isolated_rate"]
+        if budget == "40steps":
+            assert [p["steps"] for p in curve] == [10, 20, 30, 40]
+    assert (tmp_path / "run" / "curves.png").stat().st_size > 0

@@ -133,13 +133,14 @@ def test_nan_loss_stops_that_model_keeps_its_last_good_checkpoint_and_others_fin
     assert result.exit_code == EXIT_DIVERGED, result.output
     assert "faulty diverged" in result.output
     metrics = json.loads((out / "metrics.json").read_text())["models"]
-    # NaN enters at step 30; losses are read at checkpoints (every 20) and every LOG_EVERY steps
-    assert metrics["faulty"]["status"] == "diverged" and metrics["faulty"]["diverged_at_step"] == 40
-    assert "diverged at step 40" in metrics["faulty"]["failure"] and "is nan" in metrics["faulty"]["failure"]
+    # NaN enters at step 30; losses are read at checkpoints (every 20), every LOG_EVERY steps and at
+    # the quality-curve points (every 15 of 120 steps), so the reading at step 30 sees it
+    assert metrics["faulty"]["status"] == "diverged" and metrics["faulty"]["diverged_at_step"] == 30
+    assert "diverged at step 30" in metrics["faulty"]["failure"] and "is nan" in metrics["faulty"]["failure"]
     assert metrics["faulty"]["steps"] == 20  # the kept checkpoint
     assert metrics["vae"]["status"] == "finished" and metrics["vae"]["steps"] == 120
     ckpt = load_checkpoint(out / "faulty" / "ckpt.pt")
-    assert ckpt["status"] == "diverged" and ckpt["steps"] == 20 and ckpt["diverged"]["step"] == 40
+    assert ckpt["status"] == "diverged" and ckpt["steps"] == 20 and ckpt["diverged"]["step"] == 30
     assert all(torch.isfinite(t).all() for t in ckpt["state"]["generator"].values())
     # the kept weights are the healthy run's at step 20: train a plain GAN 20 steps to compare
     gan = parse_model_specs(["gan"])[0].build((1, 8, 8), "cpu", 0, width=0.25)
