@@ -164,7 +164,7 @@ def _given_by_user(param: str) -> bool:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Where to write the HTML report (report.md goes beside it). [default: RUN_DIR/report.html]")
 def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
-    """Write one self-contained report.html (and report.md) for one or more run directories."""
+    """Write one self-contained report.html (and report.md) for one or more run directories (and sweep directories)."""
     from compare.report import write_report
 
     html_path, md_path = write_report(list(run_dirs), out)

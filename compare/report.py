@@ -60,6 +60,19 @@ class Run:
         return self.metrics.get("models", {})
 
 
+@dataclass(frozen=True)
+class Sweep:
+    path: Path
+    summary: dict
+
+
+def load_sweep(path: Path) -> Sweep:
+    try:
+        return Sweep(Path(path), json.loads((Path(path) / "sweep.json").read_text()))
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}/sweep.json is unreadable ({e.msg}); rerun the sweep to rewrite it") from None
+
+
 def load_run(path: Path) -> Run:
     path = Path(path)
     try:
@@ -115,10 +128,10 @@ def section_samples(runs: list[Run]) -> list[Block]:
 
 
 def section_training(runs: list[Run]) -> list[Block]:
-    rows = [[run.name, label, fmt(m.get("steps")), fmt(m.get("steps_per_second"), 4),
+    rows = [[run.name, label, m.get("failure") or m.get("status", "finished"), fmt(m.get("steps")), fmt(m.get("steps_per_second"), 4),
              ", ".join(f"{k} {fmt(v)}" for k, v in m.get("final_losses", {}).items())]
             for run in runs for label, m in run.models.items()]
-    return [Heading("Training"), Table(["run", "model", "steps", "steps/s", "final losses"], rows),
+    return [Heading("Training"), Table(["run", "model", "status", "steps", "steps/s", "final losses"], rows),
             *_images(runs, "loss_curves.png", "training losses")]
 
 
@@ -137,6 +150,64 @@ def section_neighbours(runs: list[Run]) -> list[Block]:
 def section_reconstructions(runs: list[Run]) -> list[Block]:
     blocks = _images(runs, "reconstructions_*.png", "held-out images (top) and reconstructions (bottom)")
     return [Heading("Reconstructions"), *(blocks or [Para("No model in these runs reconstructs its input.")])]
+
+
+ARROWS = {"lower": "↓", "higher": "↑"}
+
+
+def _better(metric: str, key: str) -> str:
+    from compare.metrics import METRICS  # the registry says which way is better
+
+    return ARROWS.get(METRICS[metric].better.get(key, ""), "") if metric in METRICS else ""
+
+
+def section_quality(runs: list[Run]) -> list[Block]:
+    blocks: list[Block] = [Heading("Sample quality")]
+    measured = [run for run in runs if run.metrics.get("quality")]
+    if not measured:
+        return blocks + [Para("Not measured in these runs; `compare evaluate RUN_DIR` adds it from the saved weights.")]
+    for run in measured:
+        quality = run.metrics["quality"]
+        info = quality["extractor"]
+        columns = {"real floor": quality["floor"], **quality["views"]}
+        any_view = next(iter(quality["views"].values()), quality["floor"])
+        protocol = any_view["fid"]["protocol"]
+        accuracy = info.get("heldout_accuracy")
+        blocks.append(Para(f"{run.name}: features {info['name']} (weights sha256 {info['weights_sha256'][:12]}"
+                           + (f", held-out accuracy {accuracy:.2%}" if accuracy is not None else ", no labels: class metrics n/a")
+                           + f"); {protocol.get('n_fake')} samples per view against {protocol.get('n_real')} train images; "
+                           "the real floor is held-out against train images at the same count, what a perfect model scores."))
+        rows = []
+        for metric, entry in quality["floor"].items():
+            for key in entry["values"]:
+                rows.append([key, _better(metric, key), *(fmt(col.get(metric, {}).get("values", {}).get(key)) for col in columns.values())])
+        blocks.append(Table(["metric", "better", *columns], rows))
+    return blocks
+
+
+def section_size(runs: list[Run]) -> list[Block]:
+    rows = []
+    for run in runs:
+        for label, m in run.models.items():
+            size = m.get("size")
+            if not size:
+                continue
+            parts = ", ".join(f"{part} {fmt(n)}" for part, n in size["parameters"].items() if part != "total")
+            rows.append([run.name, label, fmt(m.get("width")), fmt(size["parameters"]["total"]), parts, fmt(size["fp32_mb"]["total"]),
+                         fmt(size["flops_per_image"]), fmt(size["train_flops_per_step"]), fmt(size["sampling_images_per_second"]),
+                         fmt(size["training_images_per_second"]), f"{fmt(size['peak_memory_mb'])} ({size['peak_memory_kind']})"])
+    if not rows:
+        return [Heading("Model size"), Para("Not measured in these runs.")]
+    return [Heading("Model size"),
+            Para("FLOPs are counted by torch's FlopCounterMode on the real networks (matrix products and convolutions)."),
+            Table(["run", "model", "width", "parameters", "per part", "fp32 MB", "FLOPs / image", "train FLOPs / step",
+                   "sampling img/s", "training img/s", "peak memory MB"], rows)]
+
+
+def section_curves(runs: list[Run]) -> list[Block]:
+    blocks = _images(runs, "curves.png", "FID and isolated-pixel rate against training FLOPs and seconds")
+    return [Heading("Quality against compute"),
+            *(blocks or [Para("Not measured in these runs (`compare run --curve-points 8`).")])]
 
 
 CONTINUITY_KEYS = ["isolated_rate", "specks_per_image", "fragments_per_image", "multi_fragment_share",
@@ -166,10 +237,40 @@ def section_continuity(runs: list[Run]) -> list[Block]:
     return blocks
 
 
+def section_claims(runs: list[Run], sweeps: list[Sweep]) -> list[Block]:
+    from compare.claims import claim_a, claim_b, claim_c
+
+    blocks: list[Block] = [Heading("Claims from the source comparison"),
+                           Para("Each claim of the source text, the evidence from these runs, and a verdict that says no more "
+                                "than the numbers do.")]
+    verdicts = [(run.name, claim_a(run.metrics, run.config)) for run in runs]
+    verdicts.append(("sweep" if sweeps else "-", claim_b([s.summary for s in sweeps])))
+    verdicts += [(run.name, claim_c(run.metrics, run.config)) for run in runs]
+    rows = [[c["claim"], source, c["verdict"], "; ".join(c["evidence"]) or f"measure it with: {c['how']}"] for source, c in verdicts]
+    return blocks + [Table(["claim", "from", "verdict", "evidence"], rows)]
+
+
+def section_sweep(sweeps: list[Sweep]) -> list[Block]:
+    if not sweeps:
+        return []
+    blocks: list[Block] = [Heading("Capacity sweep")]
+    for sweep in sweeps:
+        rows = [[label, t.get("source", ""), fmt(t.get("target")),
+                 fmt(t["point"]["size"]) if t.get("point") else "not reached"] for label, t in sweep.summary.get("targets", {}).items()]
+        blocks += [Para(f"{sweep.path.name}: {sweep.summary['claim_b']['statement']}: {sweep.summary['claim_b']['verdict']} "
+                        f"({sweep.summary['claim_b']['reason']})."),
+                   Table(["model", "target from", "target", "smallest size reaching it"], rows),
+                   *(Image(sweep.path / name, f"{sweep.path.name}: {name}") for name in sweep.summary.get("plots", []))]
+    return blocks
+
+
 SECTIONS: list[Callable[[list[Run]], list[Block]]] = [
     section_setup,
     section_samples,
+    section_quality,
     section_continuity,
+    section_size,
+    section_curves,
     section_training,
     section_latents,
     section_neighbours,
@@ -234,11 +335,14 @@ def write_report(run_dirs: list[Path], out: Path | None = None) -> tuple[Path, P
     """report.html and report.md for the runs; by default inside the (first) run directory."""
     if not run_dirs:
         raise UserError("give at least one run directory")
-    runs = [load_run(Path(p)) for p in run_dirs]
+    sweeps = [load_sweep(Path(p)) for p in run_dirs if (Path(p) / "sweep.json").exists()]
+    runs = [load_run(Path(p)) for p in run_dirs if not (Path(p) / "sweep.json").exists()]
+    if not runs:
+        raise UserError("give at least one run directory (made by `compare run`) beside any sweep directory")
     html_path = Path(out) if out else runs[0].path / "report.html"
     if html_path.suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--out {html_path} must end in .html (report.md is written beside it)")
-    blocks = [block for section in SECTIONS for block in section(runs)]
+    blocks = [*section_claims(runs, sweeps), *(block for section in SECTIONS for block in section(runs)), *section_sweep(sweeps)]
     title = "GAN vs VAE: " + ", ".join(run.name for run in runs)
     md_path = html_path.with_suffix(".md")
     write_bytes(html_path, render_html(title, blocks).encode())

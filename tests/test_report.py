@@ -25,7 +25,7 @@ def run_dir(tmp_path_factory):
 def test_run_writes_report_with_every_section_and_model(run_dir):
     html = (run_dir / "report.html").read_text()
     md = (run_dir / "report.md").read_text()
-    for section in ["Setup", "Samples side by side", "Pixel continuity", "Training", "Latent interpolations", "Nearest training images", "Reconstructions"]:
+    for section in ["Claims from the source comparison", "Setup", "Samples side by side", "Sample quality", "Pixel continuity", "Model size", "Quality against compute", "Training", "Latent interpolations", "Nearest training images", "Reconstructions"]:
         assert f"<h2>{section}</h2>" in html and f"## {section}" in md
     assert len([s for s in SECTIONS]) >= 6
     for model in ["gan", "vae"]:
