@@ -21,7 +21,6 @@ def mnist():
 def plant_salt_and_pepper(images: torch.Tensor, per_image: int, seed: int = 0) -> torch.Tensor:
     """Exactly `per_image` pixels of every image set to the opposite extreme (dark -> 1, bright -> 0),
     so every planted pixel is a real change and the planted rate is per_image / (H * W)."""
-    n = len(images)
     flat = images.flatten(1).clone()
     pos = torch.rand(flat.shape, generator=torch.Generator().manual_seed(seed)).argsort(1)[:, :per_image]
     flat.scatter_(1, pos, (flat.gather(1, pos) <= 0.5).float())
