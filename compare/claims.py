@@ -63,6 +63,28 @@ def claim_a(metrics: dict, config: dict) -> dict[str, Any]:
     return {"claim": CLAIM_A, "verdict": verdict, "evidence": evidence + [notes[verdict], SINGLE_SEED]}
 
 
+def claim_a_over_seeds(summary: dict) -> dict[str, Any] | None:
+    """Claim (a) from `compare run --seeds N`: the VAE's usual output (its first view, the per-pixel
+    means) against the GAN on isolated pixels and specks, as paired differences over seeds with
+    their 95% intervals: supported only when both are significantly higher for the VAE."""
+    pairs = [(name, diffs) for name, diffs in summary.get("differences", {}).items() if {"vae", "gan"} <= set(name.split(" - "))]
+    if not pairs:
+        return None
+    name, diffs = pairs[0]
+    sign = 1 if name.startswith("vae") else -1  # "vae - gan" or "gan - vae": make it VAE minus GAN
+    evidence, outcomes = [], []
+    for key in PIXEL_KEYS:
+        d = diffs.get(f"continuity.{key}")
+        if not d or d.get("ci95") is None:
+            return None
+        low, high = sorted((sign * d["ci95"][0], sign * d["ci95"][1]))
+        outcomes.append("higher" if d["significant"] and low > 0 else "lower" if d["significant"] else "n.s.")
+        evidence.append(f"VAE minus GAN {key}: {sign * d['mean']:+.4g}, 95% interval [{low:.4g}, {high:.4g}] ({outcomes[-1]})")
+    verdict = "supported" if all(o == "higher" for o in outcomes) else "not supported" if all(o == "lower" for o in outcomes) else "mixed"
+    return {"claim": CLAIM_A, "verdict": verdict,
+            "evidence": evidence + [f"{len(summary['seeds'])} seeds; {summary['interval']}; the VAE's per-pixel means"]}
+
+
 def claim_b(sweeps: list[dict]) -> dict[str, Any]:
     """From a capacity sweep: the smallest size reaching the same quality, per family, with intervals."""
     if not sweeps:

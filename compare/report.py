@@ -73,6 +73,25 @@ def load_sweep(path: Path) -> Sweep:
         raise UserError(f"{path}/sweep.json is unreadable ({e.msg}); rerun the sweep to rewrite it") from None
 
 
+@dataclass(frozen=True)
+class Seeds:
+    path: Path
+    summary: dict
+
+
+SEED_KEYS = ["quality.fid", "quality.recall", "quality.precision", "continuity.isolated_rate", "continuity.specks_per_image",
+             "continuity.fragments_per_image", "train_seconds"]
+
+
+def load_seeds(path: Path) -> tuple[Seeds, list[Path]]:
+    """A `compare run --seeds N` directory: its summary and its per-seed run directories."""
+    try:
+        summary = json.loads((Path(path) / "seeds.json").read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}/seeds.json is unreadable ({e.msg}); rerun with --seeds to rewrite it") from None
+    return Seeds(Path(path), summary), sorted(p for p in Path(path).glob("seed-*") if (p / "metrics.json").exists())
+
+
 def load_run(path: Path) -> Run:
     path = Path(path)
     try:
@@ -237,17 +256,46 @@ def section_continuity(runs: list[Run]) -> list[Block]:
     return blocks
 
 
-def section_claims(runs: list[Run], sweeps: list[Sweep]) -> list[Block]:
-    from compare.claims import claim_a, claim_b, claim_c
+def section_claims(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> list[Block]:
+    from compare.claims import claim_a, claim_a_over_seeds, claim_b, claim_c
 
     blocks: list[Block] = [Heading("Claims from the source comparison"),
                            Para("Each claim of the source text, the evidence from these runs, and a verdict that says no more "
                                 "than the numbers do.")]
-    verdicts = [(run.name, claim_a(run.metrics, run.config)) for run in runs]
+    over_seeds = [(f"{entry.path.name} (seeds)", c) for entry in seeds if (c := claim_a_over_seeds(entry.summary))]
+    verdicts = over_seeds or [(run.name, claim_a(run.metrics, run.config)) for run in runs]
     verdicts.append(("sweep" if sweeps else "-", claim_b([s.summary for s in sweeps])))
     verdicts += [(run.name, claim_c(run.metrics, run.config)) for run in runs]
-    rows = [[c["claim"], source, c["verdict"], "; ".join(c["evidence"]) or f"measure it with: {c['how']}"] for source, c in verdicts]
+    grouped: dict[tuple[str, str, str], list[str]] = {}  # runs with the same verdict and evidence share a row
+    for source, c in verdicts:
+        grouped.setdefault((c["claim"], c["verdict"], "; ".join(c["evidence"]) or f"measure it with: {c['how']}"), []).append(source)
+    rows = [[claim, ", ".join(sources), verdict, evidence] for (claim, verdict, evidence), sources in grouped.items()]
     return blocks + [Table(["claim", "from", "verdict", "evidence"], rows)]
+
+
+def section_seeds(seeds: list[Seeds]) -> list[Block]:
+    if not seeds:
+        return []
+    blocks: list[Block] = [Heading("Seed statistics")]
+    for entry in seeds:
+        summary = entry.summary
+        labels, diffs = list(summary["models"]), summary["differences"]
+        blocks.append(Para(f"{entry.path.name}: seeds {', '.join(map(str, summary['seeds']))}. Each model: mean ± half-width "
+                           f"of the 95% interval. Differences: {summary['interval']}; n.s. marks an interval that includes zero."))
+        rows = []
+        for key in SEED_KEYS:
+            cells = []
+            for label in labels:
+                st = summary["models"][label].get(key)
+                cells.append(f"{fmt(st['mean'])} ± {fmt((st['ci95'][1] - st['ci95'][0]) / 2)}" if st and st.get("ci95") else "–")
+            for name in diffs:
+                d = diffs[name].get(key)
+                cells.append("–" if not d or d.get("ci95") is None else
+                             f"{d['mean']:+.4g} [{fmt(d['ci95'][0])}, {fmt(d['ci95'][1])}]" + ("" if d["significant"] else " n.s."))
+            if any(c != "–" for c in cells):
+                rows.append([key, *cells])
+        blocks.append(Table(["metric", *labels, *diffs], rows))
+    return blocks
 
 
 def section_sweep(sweeps: list[Sweep]) -> list[Block]:
@@ -335,14 +383,24 @@ def write_report(run_dirs: list[Path], out: Path | None = None) -> tuple[Path, P
     """report.html and report.md for the runs; by default inside the (first) run directory."""
     if not run_dirs:
         raise UserError("give at least one run directory")
-    sweeps = [load_sweep(Path(p)) for p in run_dirs if (Path(p) / "sweep.json").exists()]
-    runs = [load_run(Path(p)) for p in run_dirs if not (Path(p) / "sweep.json").exists()]
+    sweeps, seeds, run_paths = [], [], []
+    for p in map(Path, run_dirs):  # a sweep directory, a --seeds directory (its seed runs join the runs), or a run
+        if (p / "sweep.json").exists():
+            sweeps.append(load_sweep(p))
+        elif (p / "seeds.json").exists():
+            entry, seed_runs = load_seeds(p)
+            seeds.append(entry)
+            run_paths += seed_runs
+        else:
+            run_paths.append(p)
+    runs = [load_run(p) for p in run_paths]
     if not runs:
         raise UserError("give at least one run directory (made by `compare run`) beside any sweep directory")
-    html_path = Path(out) if out else runs[0].path / "report.html"
+    html_path = Path(out) if out else (seeds[0].path if seeds else runs[0].path) / "report.html"
     if html_path.suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--out {html_path} must end in .html (report.md is written beside it)")
-    blocks = [*section_claims(runs, sweeps), *(block for section in SECTIONS for block in section(runs)), *section_sweep(sweeps)]
+    blocks = [*section_claims(runs, sweeps, seeds), *section_seeds(seeds), *(block for section in SECTIONS for block in section(runs)),
+              *section_sweep(sweeps)]
     title = "GAN vs VAE: " + ", ".join(run.name for run in runs)
     md_path = html_path.with_suffix(".md")
     write_bytes(html_path, render_html(title, blocks).encode())

@@ -363,6 +363,9 @@ def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -
             for seed in range(settings.seed, settings.seed + n_seeds)}
     summary = summarize_seeds(runs)
     write_json(out / "seeds.json", summary)
+    from compare.report import write_report  # the report over every seed, with the intervals
+
+    write_report([out])
     return {"out": str(out), **summary}
 
 

@@ -49,3 +49,22 @@ def test_claim_c_verdicts():
     assert claim_c(gan_pair(1.0, 0.1, 50, 150), CONFIG)["verdict"] == "supported"
     assert claim_c(gan_pair(0.1, 1.0, 150, 50), CONFIG)["verdict"] == "not supported"
     assert claim_c(gan_pair(1.0, 0.1, 100, 110), CONFIG)["verdict"] == "mixed"  # steeper gradient, same early quality
+
+
+def seeds_summary(name: str, isolated: tuple[float, float, float], specks: tuple[float, float, float]) -> dict:
+    def diff(mean, low, high):
+        return {"mean": mean, "ci95": [low, high], "significant": not (low <= 0 <= high)}
+
+    return {"seeds": [0, 1, 2], "interval": "paired t", "differences": {name: {
+        "continuity.isolated_rate": diff(*isolated), "continuity.specks_per_image": diff(*specks)}}}
+
+
+def test_claim_a_over_seeds_uses_the_paired_intervals():
+    from compare.claims import claim_a_over_seeds
+
+    assert claim_a_over_seeds(seeds_summary("vae - gan", (0.02, 0.01, 0.03), (2, 1, 3)))["verdict"] == "supported"
+    # "gan - vae" is turned round: GAN higher means the VAE is lower
+    assert claim_a_over_seeds(seeds_summary("gan - vae", (0.02, 0.01, 0.03), (2, 1, 3)))["verdict"] == "not supported"
+    within_noise = claim_a_over_seeds(seeds_summary("vae - gan", (0.02, -0.01, 0.05), (2, 1, 3)))
+    assert within_noise["verdict"] == "mixed" and "(n.s.)" in within_noise["evidence"][0]
+    assert claim_a_over_seeds({"differences": {"gan:minimax - gan": {}}}) is None

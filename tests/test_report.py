@@ -73,3 +73,14 @@ def test_report_renders_in_headless_chromium_without_network(run_dir, tmp_path):
     assert urls and all(u.startswith(("file:", "data:")) for u in urls), [u[:60] for u in urls]
     assert shot.startswith(b"\x89PNG")
     (tmp_path / "screenshot.png").write_bytes(shot)
+
+
+def test_report_of_a_seeds_directory_has_intervals_and_a_seed_verdict(tmp_path):
+    out = tmp_path / "seeds"
+    result = CliRunner().invoke(main, ["run", "--models", "gan", "vae", "--dataset", "digits", "--budget", "10steps",
+                                       "--batch-size", "32", "--quiet", "--seeds", "2", "--curve-points", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    md = (out / "report.md").read_text()
+    assert "## Seed statistics" in md and "| continuity.isolated_rate |" in md and "vae - gan" in md
+    assert "| seeds (seeds) |" in md  # claim (a) judged over the seeds, not per run
+    assert md.count("| seed-0, seed-1 |") >= 1  # same verdict in both runs: one row naming both
