@@ -145,7 +145,7 @@ def settings_to_json(settings: Any) -> dict[str, Any]:
     return out
 
 
-def _data_options_from_json(options: dict[str, Any]) -> DataOptions:
+def data_options_from_json(options: dict[str, Any]) -> DataOptions:
     return DataOptions(**{**options, "root": Path(options["root"]) if options["root"] else None})
 
 
@@ -181,7 +181,7 @@ def resume_settings(cls: type, run_dir: Path, given: dict[str, Any]) -> Any:
     try:
         settings = cls(**{**saved, "models": _specs_from_json(saved["models"]),
                           "budget": Budget(float(saved["budget"]["amount"]), saved["budget"]["unit"]),
-                          "data_options": _data_options_from_json(saved["data_options"]), "out": Path(run_dir)})
+                          "data_options": data_options_from_json(saved["data_options"]), "out": Path(run_dir)})
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"cannot resume {run_dir}: the settings in its config.json are damaged ({e})") from None
     for name, value in given.items():

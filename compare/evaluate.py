@@ -40,10 +40,15 @@ def feature_metrics() -> dict[str, Metric]:
     return {name: m for name, m in METRICS.items() if m.space == "features"}
 
 
+def heldout_evaluated(data: ImageDataset) -> int:
+    """Held-out images the evaluation uses: all, or a streamed split's first STREAMED_EVAL_CAP (see data.in_memory)."""
+    return min(len(data.heldout), STREAMED_EVAL_CAP) if isinstance(data.heldout, StreamedImages) else len(data.heldout)
+
+
 def eval_sample_count(eval_samples: int | None, data: ImageDataset) -> int:
-    """N samples per view: as asked, else the held-out size (the floor's N; a streamed split's evaluated part)."""
+    """N samples per view: as asked, else the held-out size (the floor's N)."""
     if eval_samples is None:
-        return min(len(data.heldout), STREAMED_EVAL_CAP) if isinstance(data.heldout, StreamedImages) else len(data.heldout)
+        return heldout_evaluated(data)
     if eval_samples < 2:
         raise UserError(f"--eval-samples must be at least 2, got {eval_samples}")
     return eval_samples
@@ -178,13 +183,15 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
     Writes the new "quality" block into metrics.json (an earlier, different one moves to
     "quality_history": nothing is lost) and metrics.md; returns the block.
     """
+    from compare.checkpoint import data_options_from_json, load_checkpoint
     from compare.models import parse_model_specs
-    from compare.runner import resolve_device, sample_views  # deferred: the runner imports this module
+    from compare.runner import resolve_device, sample_views, samples_per_view  # deferred: the runner imports this module
 
     run_dir = Path(run_dir)
     config = _read_json(run_dir / "config.json")
     evaluation = config.get("evaluation", {})
-    data = load_dataset(config["dataset"]["name"])
+    options = config.get("settings", {}).get("data_options")
+    data = load_dataset(config["dataset"]["name"], "cpu", data_options_from_json(options) if options else None)
     dev = resolve_device(device)
     extractor = load_extractor(features or evaluation.get("features", "evaluator"), data, dev, on_train)
     n = eval_sample_count(eval_samples if eval_samples is not None else evaluation.get("eval_samples"), data)
@@ -194,10 +201,12 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
         path = run_dir / spec.dirname / "ckpt.pt"
         if not path.exists():
             raise UserError(f"{path} is missing: the run did not finish training {spec.label}")
-        ckpt = torch.load(path, weights_only=True, map_location=dev)
+        ckpt = load_checkpoint(path)  # weights only: a tampered file is refused in one line
         model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device=dev, seed=config["seed"])
         model.load_state_dict(ckpt["state"])
-        views.update(sample_views(spec, model, n, config["seed"]))
+        # the run's own draw (see runner.samples_per_view), so the same settings give the same numbers
+        draw = sample_views(spec, model, samples_per_view(n, heldout_evaluated(data)), config["seed"])
+        views.update({view: images[:n] for view, images in draw.items()})
     quality = evaluate_views(views, data, extractor)
 
     metrics = _read_json(run_dir / "metrics.json")

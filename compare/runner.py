@@ -330,6 +330,12 @@ def _write_interrupted_metrics(out: Path, results: dict, settings: RunSettings, 
                                       "models": models})
 
 
+def samples_per_view(n_eval: int, n_heldout: int) -> int:
+    """How many samples a run draws per view: enough for the grid, the continuity metrics (one per
+    held-out image) and the quality metrics, each taking the first ones it needs of that one draw."""
+    return max(GRID_SAMPLES, n_heldout, n_eval)
+
+
 def sample_views(spec: ModelSpec, model: GenerativeModel, n: int, seed: int) -> dict[str, Tensor]:
     """n samples of every view of the model, each view from the same fixed noise seed."""
     return {
@@ -410,8 +416,12 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     trained: dict[str, GenerativeModel] = {}
     n_curve = settings.curve_samples or n_eval
     point_eval = make_point_evaluator(data, extractor, n_curve)
-    grids: dict[str, Tensor] = {"real (held-out)": data.heldout[:GRID_SAMPLES].cpu()}
-    continuity_views: dict[str, Tensor] = {}  # as many samples per view as held-out real images
+    heldout = in_memory(data.heldout).cpu()  # the real reference (of a streamed split, its evaluated part)
+    # One draw per view serves the grid (first 64), the continuity metrics (as many as held-out
+    # real images) and the quality metrics (n_eval): the same fixed noise, sampled once.
+    n_samples = samples_per_view(n_eval, len(heldout))
+    grids: dict[str, Tensor] = {"real (held-out)": heldout[:GRID_SAMPLES]}
+    continuity_views: dict[str, Tensor] = {}
     eval_views: dict[str, Tensor] = {}
     for spec in settings.models:
         reset_peak_memory(device)  # so each model's size table has its own peak
@@ -423,14 +433,14 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
         if record.status == "training":  # a signal stopped it at a checkpoint
             _write_interrupted_metrics(out, results, settings, spec, record, stop.requested)
             raise Interrupted(stop.requested, out, spec.label, record.steps)
-        views = sample_views(spec, model, GRID_SAMPLES, settings.seed)
+        views = sample_views(spec, model, n_samples, settings.seed)
         for view, images in views.items():
-            save_grid(images, out / f"samples_{view}.png", nrow=8)
-        grids.update(views)
+            save_grid(images[:GRID_SAMPLES], out / f"samples_{view}.png", nrow=8)
+            grids[view] = images[:GRID_SAMPLES]
+            continuity_views[view] = images[:len(heldout)]
+            eval_views[view] = images[:n_eval]
         trained[spec.label] = model
-        save_reconstructions(model, data.heldout, out / f"reconstructions_{spec.dirname}.png")
-        continuity_views.update(sample_views(spec, model, len(data.heldout), settings.seed))
-        eval_views.update(sample_views(spec, model, n_eval, settings.seed))
+        save_reconstructions(model, heldout, out / f"reconstructions_{spec.dirname}.png")
         results[spec.label] = {
             "family": spec.family,
             "views": list(views),
@@ -454,7 +464,7 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     save_nearest_neighbours({v: g for v, g in grids.items() if v != "real (held-out)"}, in_memory(data.train), out / "nearest_neighbours.png")
     metrics = {"run": out.name, "models": results}
     # Pixel artifacts of every view beside held-out real; train real at the same count is the floor.
-    metrics["continuity"] = continuity_outputs(continuity_views, in_memory(data.heldout).cpu(), out, floor=data.train[:len(data.heldout)].cpu())
+    metrics["continuity"] = continuity_outputs(continuity_views, heldout, out, floor=data.train[:len(heldout)].cpu())
     metrics["quality"] = evaluate_views(eval_views, data, extractor)
     write_quality_table(out, metrics["quality"])
     attach_model_quality(results, settings.models, metrics["quality"])
