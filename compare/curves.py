@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Callable
 
 import matplotlib.pyplot as plt
-import torch
 
 from compare.data import ImageDataset, in_memory
+from compare.evaluate import reference_order
 from compare.evaluator import Extractor
 from compare.metrics import METRICS
 from compare.plots import save_figure
 from compare.quality import fid
 
 CURVE_METRICS = ("fid", "isolated_rate")
-REFERENCE_SEED = 20_000  # the train subset every curve point is compared with
 
 
 def eval_steps(total_steps: int, points: int) -> list[int]:
@@ -32,7 +31,7 @@ def eval_steps(total_steps: int, points: int) -> list[int]:
 def make_point_evaluator(data: ImageDataset, extractor: Extractor, n: int) -> Callable[[dict], dict]:
     """views {label: (n, C, H, W) samples} -> {label: {"fid": .., "isolated_rate": ..}}, against one fixed train subset."""
     train = in_memory(data.train)
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(REFERENCE_SEED))[:n]
+    order = reference_order(len(train))[:n]  # the final evaluation's reference set, so the curve's points compare alike
     reference = extractor.extract(train[order.to(train.device)], "train images")
 
     def evaluate(views: dict) -> dict:

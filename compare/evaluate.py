@@ -65,11 +65,16 @@ def score_features(sets: dict[str, Features], extractor_info: dict) -> dict[str,
     return scores
 
 
+def reference_order(n_train: int) -> Tensor:
+    """The train images in reference order: the first N of it are every N-sample comparison's real set."""
+    return torch.randperm(n_train, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))
+
+
 def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor) -> dict:
     """Score every sample view (label -> (N, C, H, W) images) against the train split, plus the real floor."""
     train = extractor.extract(in_memory(data.train), "train images")
     heldout = extractor.extract(in_memory(data.heldout), "held-out images")
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))
+    order = reference_order(len(train))
     common = {"train": train, "heldout": heldout}
     floor = score_features({"real": train.subset(order[:len(heldout)]), "fake": heldout, **common}, extractor.info)
     scores = {}

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from compare.plots import grid_array, save_figure, save_grid
 from compare.protocol import GenerativeModel
+from compare.quality import nearest_index
 
 INTERPOLATION_STEPS = 10
 INTERPOLATION_ROWS = 6
@@ -67,24 +68,13 @@ def save_interpolations(models: dict[str, GenerativeModel], path: Path, seed: in
     return True
 
 
-def nearest_neighbours(samples: Tensor, train: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor]:
-    """Index of and L2 pixel distance to each sample's nearest training image, batched over the train set."""
-    flat = samples.flatten(1)
-    best_d = torch.full((len(samples),), float("inf"))
-    best_i = torch.zeros(len(samples), dtype=torch.long)
-    for start in range(0, len(train), chunk):
-        d = torch.cdist(flat, train[start:start + chunk].flatten(1).to(flat))  # (n, chunk)
-        m, i = d.min(dim=1)
-        better = m < best_d
-        best_d[better], best_i[better] = m[better], i[better] + start
-    return best_i, best_d
-
-
 def save_nearest_neighbours(views: dict[str, Tensor], train: Tensor, path: Path, n: int = 8) -> None:
     """Per view, n samples (top row) over their nearest training images in pixel space (bottom row)."""
     fig, axes = plt.subplots(len(views), 1, figsize=(n * 0.9, 2.1 * len(views)), squeeze=False)
     for ax, (view, images) in zip(axes[:, 0], views.items()):
-        idx, dist = nearest_neighbours(images[:n], train.cpu())
+        flat_samples, flat_train = images[:n].flatten(1), train.cpu().flatten(1).to(images.dtype)
+        idx = nearest_index(flat_samples, flat_train)
+        dist = (flat_samples - flat_train[idx]).norm(dim=1)
         ax.imshow(grid_array(torch.cat([images[:n], train.cpu()[idx]]), nrow=n), interpolation="nearest")
         ax.set_title(f"{view}: samples (top) and nearest train image (bottom), mean L2 {dist.mean():.2f}", fontsize=9)
         ax.axis("off")

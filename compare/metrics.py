@@ -28,3 +28,4 @@ METRICS: dict[str, Metric] = {}
 
 # Importing the metric modules fills METRICS; they import Metric and METRICS above, so this comes last.
 import compare.quality  # noqa: E402,F401
+import compare.continuity  # noqa: E402,F401

@@ -122,13 +122,17 @@ def kth_neighbour_distance(x: Tensor, k: int) -> Tensor:
     return out
 
 
+def nearest_index(x: Tensor, y: Tensor) -> Tensor:
+    """(N,) index of each row of x's nearest row of y, x taken in row chunks (memory stays bounded)."""
+    return torch.cat([torch.cdist(rows, y).argmin(dim=1) for _, rows in _rows(x)])
+
+
 def nearest_distance(x: Tensor, y: Tensor) -> Tensor:
     """(N,) distance of each row of x to its nearest row of y.
 
     cdist finds the neighbour through a matrix product (fast, but ~1e-7 off for equal rows); the
     distance to it is then recomputed directly, so an exact copy is at exactly 0."""
-    nearest = torch.cat([torch.cdist(rows, y).argmin(dim=1) for _, rows in _rows(x)])
-    return (x - y[nearest]).norm(dim=1)
+    return (x - y[nearest_index(x, y)]).norm(dim=1)
 
 
 def _as64(f: Features) -> Tensor:

@@ -78,3 +78,17 @@ def test_views_are_scored_beside_the_real_floor_with_their_protocol(digits):
     assert "| fid | ↓ |" in report and "real floor | copy | noisy | few" in report
     assert f"held-out accuracy {ext.info['heldout_accuracy']:.2%}" in report
     assert all(v is None or math.isfinite(v) for m in q["views"]["few"].values() for v in m["values"].values())
+
+
+def test_curve_points_compare_against_the_final_evaluations_reference():
+    from compare.curves import make_point_evaluator
+    from compare.data import load_dataset
+    from compare.evaluate import evaluate_views
+    from compare.evaluator import load_extractor
+
+    data = load_dataset("digits")
+    extractor = load_extractor("evaluator", data)
+    views = {"noisy": (data.heldout + 0.2 * torch.rand(data.heldout.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)}
+    final = evaluate_views(views, data, extractor)["views"]["noisy"]["fid"]["values"]["fid"]
+    point = make_point_evaluator(data, extractor, len(views["noisy"]))(views)["noisy"]["fid"]
+    assert point == pytest.approx(final, rel=1e-6)  # same reference images, so the curve ends where its points lead
