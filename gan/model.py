@@ -15,6 +15,7 @@ dtype of the forward passes (PRECISIONS).
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from dataclasses import dataclass
 from typing import Callable, ContextManager, NamedTuple
@@ -296,10 +297,12 @@ class GAN:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.load_state_dict(state["generator"])
+        self.generator.load_state_dict(state["generator"])  # copies into this model's own parameters
         self.discriminator.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        # Optimizer.load_state_dict keeps the given moment tensors when device and dtype already match:
+        # copied, so that a model loaded from another live model's state does not train both.
+        self.opt_g.load_state_dict(copy.deepcopy(state["opt_g"]))
+        self.opt_d.load_state_dict(copy.deepcopy(state["opt_d"]))
         self.train_rng.set_state(state["train_rng"])
         self.sample_rng.set_state(state["sample_rng"])
         self.scaler.load_state_dict(state.get("scaler", {}))

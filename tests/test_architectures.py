@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 
@@ -156,6 +157,24 @@ def test_mixed_precision_steps_stay_finite_and_resume(precision, family):
     x = _images((1, 8, 8), seed=7)
     a, b = model.train_step(x), twin.train_step(x)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("family", [(GAN, GANConfig), (VAE, VAEConfig)])
+def test_a_model_loaded_from_a_live_models_state_trains_on_its_own(family):
+    model_cls, config_cls = family
+    model = model_cls(config_cls(image_shape=(1, 8, 8)), seed=1)
+    model.train_step(_images((1, 8, 8)))
+    twin = model_cls(config_cls(image_shape=(1, 8, 8)), seed=2)
+    twin.load_state_dict(model.state_dict())  # in memory: no file between them
+    frozen = copy.deepcopy(twin.state_dict())
+    model.train_step(_images((1, 8, 8), seed=3))  # must leave the twin's weights and Adam moments alone
+    after = twin.state_dict()
+    for key in frozen:
+        if key.startswith("opt"):
+            for i, moments in frozen[key]["state"].items():
+                assert all(torch.equal(v, after[key]["state"][i][name]) for name, v in moments.items())
+        elif isinstance(frozen[key], dict):
+            assert all(torch.equal(v, after[key][name]) for name, v in frozen[key].items())
 
 
 def test_bad_precision_and_arch_names_are_value_errors():
