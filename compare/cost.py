@@ -107,15 +107,29 @@ def sampling_throughput(model: GenerativeModel, batch: int = 1000, repeats: int 
     return batch / best
 
 
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak CUDA memory allocated (since the last reset) on a GPU; the process's peak RSS on the CPU."""
+def reset_peak_memory(device: torch.device) -> int:
+    """Start measuring one model's peak memory; returns the CUDA bytes already resident (the dataset,
+    the evaluator), which that peak leaves out so that it is the model's own. 0 off the GPU."""
+    if device.type != "cuda":
+        return 0
+    torch.cuda.reset_peak_memory_stats(device)
+    return torch.cuda.memory_allocated(device)
+
+
+def peak_memory_mb(device: torch.device, resident_bytes: int = 0) -> float:
+    """On a GPU, the most CUDA memory allocated since reset_peak_memory above what was resident then;
+    on the CPU, the process's peak RSS (everything the process ever held: not per model)."""
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 1e6
+        return (torch.cuda.max_memory_allocated(device) - resident_bytes) / 1e6
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # Linux reports KiB
 
 
-def size_table(model: GenerativeModel, step_flops: int, train_images_per_second: float | None) -> dict:
-    """Model size per part and in total: parameters, fp32 MB, FLOPs, throughputs, peak memory."""
+def size_table(model: GenerativeModel, step_flops: int, train_images_per_second: float | None, resident_bytes: int = 0) -> dict:
+    """Model size per part and in total: parameters, fp32 MB, FLOPs, throughputs, peak memory.
+
+    Call it when training ends: the peak is read first, before the FLOP count and the throughput
+    measurement here allocate a model copy and a batch of samples of their own."""
+    peak = peak_memory_mb(model.device, resident_bytes)
     params = parameter_counts(model)
     return {
         "parameters": params,
@@ -124,6 +138,6 @@ def size_table(model: GenerativeModel, step_flops: int, train_images_per_second:
         "train_flops_per_step": step_flops,
         "sampling_images_per_second": round(sampling_throughput(model), 1),
         "training_images_per_second": round(train_images_per_second, 1) if train_images_per_second else None,
-        "peak_memory_mb": round(peak_memory_mb(model.device), 1),
-        "peak_memory_kind": "cuda_max_allocated" if model.device.type == "cuda" else "process_max_rss",
+        "peak_memory_mb": round(peak, 1),
+        "peak_memory_kind": "cuda_max_allocated_above_resident" if model.device.type == "cuda" else "process_max_rss",
     }

@@ -26,13 +26,12 @@ from compare.checkpoint import (DEFAULT_CHECKPOINT_EVERY, check_compatible, load
                                 restore, save_checkpoint, settings_to_json, unhealthy)
 from compare.continuity import continuity_outputs
 from compare.curves import eval_steps, final_point, make_point_evaluator, save_curves
-from compare.cost import match_widths, parameter_counts, size_table, train_step_flops
+from compare.cost import match_widths, parameter_counts, reset_peak_memory, size_table, train_step_flops
 from compare.data import DataOptions, ImageDataset, batches, in_memory, load_dataset
 from compare.errors import UserError
 from compare.evaluate import attach_first_view, attach_model_quality, eval_sample_count, evaluate_views, write_quality_table
 from compare.evaluator import load_extractor
 from compare.figures import save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
-from compare.gpu import reset_peak_memory
 from compare.guard import Interrupted, StopSignals, claimed_run_dir
 from compare.io import write_json
 from compare.models import ModelSpec
@@ -236,7 +235,7 @@ def _resumed_config(out: Path, config: dict) -> dict:
 
 def _train_model(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps: int | None, step_flops: int,
                  settings: RunSettings, config: dict, out: Path, stop: StopSignals, show_progress: bool,
-                 evaluate_point: Callable[[], dict] | None = None) -> TrainRecord:
+                 evaluate_point: Callable[[], dict] | None = None, resident_bytes: int = 0) -> TrainRecord:
     """Train `model` from its checkpoint, if it has one, up to `steps`, checkpointing as it goes.
 
     Returns its record: finished (with its size table, measured once and checkpointed, so a resumed
@@ -265,7 +264,7 @@ def _train_model(spec: ModelSpec, model: GenerativeModel, images: Tensor, steps:
         record = _continue_training(spec, model, images, steps, settings, record, save, stop, show_progress, path,
                                     on_eval if evaluate_point else None)
     if record.status == "finished" and record.size is None:
-        record.size = size_table(model, step_flops, record.images / record.seconds if record.seconds else None)
+        record.size = size_table(model, step_flops, record.images / record.seconds if record.seconds else None, resident_bytes)
         save(record)
     return record
 
@@ -424,11 +423,12 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     continuity_views: dict[str, Tensor] = {}
     eval_views: dict[str, Tensor] = {}
     for spec in settings.models:
-        reset_peak_memory(device)  # so each model's size table has its own peak
+        resident = reset_peak_memory(device)  # so each model's size table has its own peak, less the data's
         model = spec.build(data.image_shape, device, settings.seed, width=plan.widths[spec.label])
         record = _train_model(spec, model, data.train, plan.steps[spec.label], plan.flops_per_step[spec.label],
                               settings, config, out, stop, show_progress,
-                              lambda: point_eval(sample_views(spec, model, n_curve, settings.seed)) if settings.curve_points > 1 else None)
+                              lambda: point_eval(sample_views(spec, model, n_curve, settings.seed)) if settings.curve_points > 1 else None,
+                              resident_bytes=resident)  # the peak includes the curve points' sampling
         records[spec.label] = record
         if record.status == "training":  # a signal stopped it at a checkpoint
             _write_interrupted_metrics(out, results, settings, spec, record, stop.requested)

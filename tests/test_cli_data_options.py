@@ -94,7 +94,7 @@ def test_cuda_run_records_peak_memory(tmp_path):
                   "--out", str(tmp_path / "run"))
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert all(m["size"]["peak_memory_kind"] == "cuda_max_allocated" and m["size"]["peak_memory_mb"] > 0
+    assert all(m["size"]["peak_memory_kind"] == "cuda_max_allocated_above_resident" and m["size"]["peak_memory_mb"] > 0
                for m in metrics["models"].values())
 
 

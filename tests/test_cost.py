@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from compare.cost import count_flops, match_widths, parameter_counts, size_table, train_step_flops
+from compare.cost import count_flops, match_widths, parameter_counts, peak_memory_mb, reset_peak_memory, size_table, train_step_flops
 from compare.errors import UserError
 from compare.models import parse_model_specs
 
@@ -78,3 +78,17 @@ def test_size_table_reports_every_figure():
     h, L = 256, 16
     assert table["flops_per_image"] == 2 * (L * h + h * h + h * P)  # the decoder's forward pass
     assert table["sampling_images_per_second"] > 0 and table["peak_memory_mb"] > 0
+
+
+def test_gpu_peak_memory_leaves_out_what_was_resident(monkeypatch):
+    # CUDA's counters faked, so the arithmetic is checked on any machine: 10 MB of data resident
+    # when the model starts, 25 MB at the peak of its training -> 15 MB is the model's own.
+    allocated = {"now": 10_000_000, "peak": 12_000_000}
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device: allocated.update(peak=allocated["now"]))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: allocated["now"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device: allocated["peak"])
+    gpu = torch.device("cuda")
+    resident = reset_peak_memory(gpu)
+    allocated["peak"] = 25_000_000
+    assert resident == 10_000_000 and peak_memory_mb(gpu, resident) == 15.0
+    assert reset_peak_memory(torch.device("cpu")) == 0
