@@ -143,7 +143,9 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: torch.G
     Under fp16 the inner gradient is taken unscaled: its target norm is 1, well inside fp16's range.
     """
     eps = torch.rand(real.shape[0], 1, 1, 1, generator=rng, device=rng.device).to(real.device)
-    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (B, C, H, W)
+    # Differentiated through a view of the leaf, not the leaf itself: inside autograd.grad, the module
+    # hooks of torch's FlopCounterMode (which prices a train step for the budgets) reject a leaf input.
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True).view_as(real)  # (B, C, H, W)
     with autocast():
         scores = critic(mixed)
     (grad,) = torch.autograd.grad(scores.float().sum(), mixed, create_graph=True)  # per-image gradients
@@ -155,6 +157,7 @@ class GANLoss:
     discriminator: Callable[[Tensor, Tensor, float], Tensor]  # (real logits, fake logits, real_label) -> loss
     generator: Callable[[Tensor], Tensor]  # fake logits -> loss
     gradient_penalty: bool = False  # add gp_weight * gradient_penalty to the discriminator loss
+    critic_steps: int = 1  # D updates per G update, each on the step's real batch and fresh noise
 
 
 # One entry per objective pair; adding a loss is one line here (and `gan:NAME` appears in the CLI).
@@ -162,8 +165,11 @@ LOSSES: dict[str, GANLoss] = {
     "nonsaturating": GANLoss(discriminator_loss, _nonsaturating),
     "minimax": GANLoss(discriminator_loss, _minimax),
     "hinge": GANLoss(hinge_discriminator_loss, _critic_generator),
-    # D outputs an unbounded critic score, never passed through a sigmoid.
-    "wgan-gp": GANLoss(wasserstein_critic_loss, _critic_generator, gradient_penalty=True),
+    # D outputs an unbounded critic score, never passed through a sigmoid. The estimate of the
+    # Wasserstein distance is only as good as the critic, so it gets n_critic = 5 updates per
+    # generator update (Gulrajani et al. 2017, Algorithm 1); the paper draws a new real batch for
+    # each, here the step's one batch is reused so a step still sees batch-size real images.
+    "wgan-gp": GANLoss(wasserstein_critic_loss, _critic_generator, gradient_penalty=True, critic_steps=5),
 }
 GENERATOR_LOSSES = tuple(LOSSES)
 
@@ -216,7 +222,8 @@ def _mixed_precision(precision: str, device: torch.device) -> tuple[Callable[[],
 
 
 class GAN:
-    """Generator + discriminator with their optimisers; one `train_step` is one D update then one G update."""
+    """Generator + discriminator with their optimisers; one `train_step` is the loss's `critic_steps` D updates
+    (one for the source's BCE pair) then one G update."""
 
     def __init__(self, config: GANConfig, device: str | torch.device = "cpu", seed: int = 0):
         self.config = config
@@ -244,24 +251,14 @@ class GAN:
         return {"generator": self.generator, "discriminator": self.discriminator}
 
     def train_step(self, batch: Tensor) -> dict[str, Tensor]:
-        """One D update then one G update on `batch` (B, C, H, W) in [0, 1]; losses as 0-d tensors."""
+        """D update(s) then one G update on `batch` (B, C, H, W) in [0, 1]; losses (D's last) as 0-d tensors."""
         real = batch * 2 - 1  # [0, 1] -> the generator's Tanh range [-1, 1]
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
-        # Forward passes under autocast (if any); the losses themselves in float32.
-        with self.autocast():
-            fake = self.generator(_noise(real.shape[0], self.config.latent_dim, self.train_rng, self.device))
-            real_logits, fake_logits = self.discriminator(real), self.discriminator(fake.detach())
+        for _ in range(self.loss.critic_steps):  # (1) D, once for the source's BCE pair
+            d_loss, fake = self._discriminator_step(real)
 
-        # (1) D: real -> real_label, fake -> 0 (or the hinge / critic objective). Detach so this step does not reach G.
-        d_loss = self.loss.discriminator(real_logits.float(), fake_logits.float(), self.config.real_label)
-        if self.loss.gradient_penalty:
-            d_loss = d_loss + self.config.gp_weight * gradient_penalty(self.discriminator, real, fake.detach(), self.train_rng, self.autocast)
-        self.opt_d.zero_grad(set_to_none=True)
-        self.scaler.scale(d_loss).backward()
-        self.scaler.step(self.opt_d)
-
-        # (2) G with D frozen: no gradients are computed for D's weights at all.
+        # (2) G with D frozen, on the last D step's fakes: no gradients are computed for D's weights at all.
         self.discriminator.requires_grad_(False)
         with self.autocast():
             fake_logits = self.discriminator(fake)
@@ -269,9 +266,25 @@ class GAN:
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(g_loss).backward()
         self.scaler.step(self.opt_g)
-        self.scaler.update()  # once per step, after both optimisers (no host sync: see _mixed_precision)
+        self.scaler.update()  # on the device, no host sync (see _mixed_precision)
         self.discriminator.requires_grad_(True)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
+    def _discriminator_step(self, real: Tensor) -> tuple[Tensor, Tensor]:
+        """One D update: real -> real_label, fresh fakes -> 0 (or the hinge / critic objective).
+        Returns D's loss and the fakes, still attached to G's graph for the G update."""
+        # Forward passes under autocast (if any); the losses themselves in float32.
+        with self.autocast():
+            fake = self.generator(_noise(real.shape[0], self.config.latent_dim, self.train_rng, self.device))
+            real_logits, fake_logits = self.discriminator(real), self.discriminator(fake.detach())  # detached: D's step does not reach G
+        d_loss = self.loss.discriminator(real_logits.float(), fake_logits.float(), self.config.real_label)
+        if self.loss.gradient_penalty:
+            d_loss = d_loss + self.config.gp_weight * gradient_penalty(self.discriminator, real, fake.detach(), self.train_rng, self.autocast)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.scaler.scale(d_loss).backward()
+        self.scaler.step(self.opt_d)
+        self.scaler.update()  # after every optimiser step: a scaler steps each optimiser once per update
+        return d_loss, fake
 
     @torch.no_grad()
     def generate(self, z: Tensor) -> Tensor:

@@ -120,6 +120,20 @@ def test_hinge_and_wasserstein_losses_known_answers():
     assert [n for n, l in LOSSES.items() if l.gradient_penalty] == ["wgan-gp"]
 
 
+@pytest.mark.parametrize("loss, critic_steps", [("nonsaturating", 1), ("hinge", 1), ("wgan-gp", 5)])
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_critic_updates_per_generator_update(loss, critic_steps, precision):
+    # WGAN-GP: n_critic = 5 (Gulrajani et al. 2017, Algorithm 1). Under fp16 the grad scaler must
+    # accept several D steps per train_step (it allows one step per optimiser per update).
+    model = GAN(GANConfig(image_shape=(1, 8, 8), generator_loss=loss, precision=precision), seed=0)
+    for _ in range(2):
+        model.train_step(_images((1, 8, 8)))
+    adam_steps = lambda opt: {int(s["step"]) for s in opt.state.values()}
+    assert adam_steps(model.opt_g) == {2}
+    # fp16's first steps may be skipped while the loss scale settles; Adam counts only the taken ones
+    assert adam_steps(model.opt_d) == {2 * critic_steps} if precision == "fp32" else max(adam_steps(model.opt_d)) <= 2 * critic_steps
+
+
 def test_gradient_penalty_of_a_linear_critic_is_its_weight_norm_minus_one_squared():
     critic = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 1, bias=False))
     with torch.no_grad():
