@@ -24,6 +24,7 @@ import json
 import math
 import pickle
 import re
+import typing
 import warnings
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,19 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     return config
 
 
+def _check_types(settings: Any) -> None:
+    """TypeError for a field whose value is not of its annotated type (a hand-edited width of "abc"),
+    so that it is refused here rather than deep inside the run."""
+    for name, hint in typing.get_type_hints(type(settings)).items():
+        value = getattr(settings, name)
+        try:
+            ok = isinstance(value, hint) or (hint is float and isinstance(value, int))
+        except TypeError:  # a generic such as tuple[ModelSpec, ...]: its own parser built it above
+            continue
+        if not ok:
+            raise TypeError(f"{name} is {value!r}")
+
+
 def resume_settings(cls: type, run_dir: Path, given: dict[str, Any]) -> Any:
     """The RunSettings (`cls`) saved in `run_dir`, with `given` (flags the user typed, as settings
     values) checked against them: a flag that contradicts the run is a UserError."""
@@ -180,9 +194,10 @@ def resume_settings(cls: type, run_dir: Path, given: dict[str, Any]) -> Any:
         raise UserError(f"cannot resume {run_dir}: it was written with settings this version lacks ({', '.join(unknown)})")
     try:
         settings = cls(**{**saved, "models": _specs_from_json(saved["models"]),
-                          "budget": Budget(float(saved["budget"]["amount"]), saved["budget"]["unit"]),
+                          "budget": Budget.parse(f"{float(saved['budget']['amount'])!r}{saved['budget']['unit']}"),
                           "data_options": data_options_from_json(saved["data_options"]), "out": Path(run_dir)})
-    except (KeyError, TypeError, ValueError) as e:
+        _check_types(settings)
+    except (KeyError, TypeError, ValueError, UserError) as e:
         raise UserError(f"cannot resume {run_dir}: the settings in its config.json are damaged ({e})") from None
     for name, value in given.items():
         if name in RESUME_MAY_CHANGE:

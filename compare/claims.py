@@ -106,7 +106,7 @@ def claim_c(metrics: dict, config: dict) -> dict[str, Any]:
     labels = {loss: by_loss[loss] for loss in ("nonsaturating", "minimax")}
 
     def early_grad(label: str) -> float | None:
-        norms = [g["generator"] for g in models[label].get("grad_norms", []) if g["step"] <= EARLY_STEPS and "generator" in g]
+        norms = [g["generator"] for g in models[label].get("grad_norms", []) if g["step"] <= EARLY_STEPS and g.get("generator") is not None]
         return sum(norms) / len(norms) if norms else None
 
     def first_fid(label: str) -> float | None:

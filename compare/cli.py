@@ -16,6 +16,7 @@ from compare.evaluator import FEATURES
 from compare.models import ARCHITECTURES, MODELS, PRECISIONS, parse_model_specs, with_fields
 
 DEFAULT_BUDGET = "4000steps"
+MAX_SEED = 2**32 - 1  # torch seeds are 64-bit; a run derives further streams at seed + small offsets
 EVAL_SAMPLES_HELP = ("Samples per model view for the quality metrics. [default: the held-out size, so that every number "
                      "shares the N of its real-data floor]")
 FEATURES_HELP = "Feature space of the quality metrics: evaluator = a small CNN trained on the dataset's train split (cached); inception = torchmetrics' Inception-V3, needs torch-fidelity and its weights."
@@ -36,9 +37,24 @@ class CompareGroup(click.Group):
         except click.Abort:
             click.echo("Aborted.", err=True)
             code = 130
+        except OSError as e:  # a path the user gave that cannot be read or written (a run's own writes say more: compare.guard)
+            click.echo(f"Error: {e.strerror or e}: {e.filename}; check the path and its permissions" if e.filename
+                       else f"Error: {e}", err=True)
+            code = 2
+        except (MemoryError, RuntimeError) as e:
+            if not _out_of_memory(e):
+                raise
+            click.echo("Error: out of memory for these networks and batches; lower --width, --batch-size or --eval-samples "
+                       "(or use a machine with more memory)", err=True)
+            code = 2
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """Python's MemoryError, torch's CUDA OutOfMemoryError, or the RuntimeError torch's CPU allocator raises."""
+    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(e)
 
 
 @click.group(cls=CompareGroup)
@@ -53,7 +69,7 @@ def main() -> None:
 @click.argument("more_models", nargs=-1, metavar="")
 @click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every model: a number and a unit (steps, images, epochs, s = seconds of training, flops = measured training FLOPs), e.g. 3000steps, 20epochs, 90s, 2e13flops.")
-@click.option("--seed", default=0, type=int, help="Seed of weights, data order, noise and samples: the same seed on the CPU gives bit-identical samples.")
+@click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="Seed of weights, data order, noise and samples: the same seed on the CPU gives bit-identical samples.")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train; auto takes CUDA when present.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (must not exist or be empty; see --overwrite and --resume). [default: runs/<timestamp>]")
 @click.option("--batch-size", default=128, type=int, help="Batch size of every model.")

@@ -27,7 +27,7 @@ from compare.data import STREAMED_EVAL_CAP, ImageDataset, in_memory, load_datase
 from compare.sources import StreamedImages
 from compare.errors import UserError
 from compare.evaluator import Extractor, load_extractor
-from compare.io import write_bytes, write_json
+from compare.io import read_run_json, write_bytes, write_json
 from compare.metrics import METRICS, Metric
 from compare.quality import Features
 
@@ -40,9 +40,13 @@ def feature_metrics() -> dict[str, Metric]:
     return {name: m for name, m in METRICS.items() if m.space == "features"}
 
 
+def evaluated_count(images: Tensor | StreamedImages) -> int:
+    """Images of a split the evaluation uses: all, or a streamed split's first STREAMED_EVAL_CAP (see data.in_memory)."""
+    return min(len(images), STREAMED_EVAL_CAP) if isinstance(images, StreamedImages) else len(images)
+
+
 def heldout_evaluated(data: ImageDataset) -> int:
-    """Held-out images the evaluation uses: all, or a streamed split's first STREAMED_EVAL_CAP (see data.in_memory)."""
-    return min(len(data.heldout), STREAMED_EVAL_CAP) if isinstance(data.heldout, StreamedImages) else len(data.heldout)
+    return evaluated_count(data.heldout)
 
 
 def eval_sample_count(eval_samples: int | None, data: ImageDataset) -> int:
@@ -51,6 +55,11 @@ def eval_sample_count(eval_samples: int | None, data: ImageDataset) -> int:
         return heldout_evaluated(data)
     if eval_samples < 2:
         raise UserError(f"--eval-samples must be at least 2, got {eval_samples}")
+    # The samples are compared with as many train images: there are no more to compare with.
+    n_train = evaluated_count(data.train)
+    if eval_samples > n_train:
+        raise UserError(f"--eval-samples {eval_samples} is more than the {n_train} training images the samples are compared "
+                        f"with; use at most {n_train} (the default, {heldout_evaluated(data)}, shares N with the real-data floor)")
     return eval_samples
 
 
@@ -172,15 +181,6 @@ def write_quality_table(out: Path, quality: dict) -> None:
     write_bytes(Path(out) / "metrics.md", f"# Sample quality\n\n{quality_report(quality)}\n".encode())
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path} is missing: give a run directory written by `compare run`") from None
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot read {path}: {e}") from None
-
-
 def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str | None = None, device: str = "auto",
                  on_train: Callable[[str], None] | None = None) -> dict:
     """Re-evaluate a finished run from its saved weights, with the same sampling noise as the run itself.
@@ -193,7 +193,8 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
     from compare.runner import resolve_device, sample_views, samples_per_view  # deferred: the runner imports this module
 
     run_dir = Path(run_dir)
-    config = _read_json(run_dir / "config.json")
+    config = read_run_json(run_dir, "config.json")
+    metrics = read_run_json(run_dir, "metrics.json")  # checked before the work, rewritten after it
     evaluation = config.get("evaluation", {})
     options = config.get("settings", {}).get("data_options")
     data = load_dataset(config["dataset"]["name"], "cpu", data_options_from_json(options) if options else None)
@@ -214,7 +215,6 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
         views.update({view: images[:n] for view, images in draw.items()})
     quality = evaluate_views(views, data, extractor)
 
-    metrics = _read_json(run_dir / "metrics.json")
     previous = metrics.get("quality")
     if previous is not None and previous != json.loads(json.dumps(quality)):
         metrics.setdefault("quality_history", []).append(previous)

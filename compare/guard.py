@@ -16,7 +16,7 @@ import shutil
 import signal
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from compare.errors import UserError
 
@@ -27,18 +27,16 @@ WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ERO
 
 
 class Interrupted(Exception):
-    """SIGINT or SIGTERM stopped the run after its checkpoint and partial metrics were written."""
+    """SIGINT or SIGTERM stopped the run with every model at a checkpoint; `where` says where it stopped."""
 
-    def __init__(self, signum: int, out: Path, label: str, step: int):
+    def __init__(self, signum: int, out: Path, where: str):
         self.exit_code = 128 + signum
-        name = signal.Signals(signum).name
-        super().__init__(f"{name} at step {step} of {label!r}: checkpoint and partial metrics saved; "
-                         f"continue with: compare run --resume {out}")
+        super().__init__(f"{signal.Signals(signum).name} {where}; continue with: compare run --resume {out}")
 
 
 class StopSignals:
     """While active, SIGINT and SIGTERM only set `requested` (the signal number): the training loop
-    reads it between steps and stops at a checkpoint. A second signal acts as if this were not
+    reads it between steps and stops at a checkpoint (after training, see stop_at_once). A second signal acts as if this were not
     installed (Ctrl-C twice still quits at once; atomic writes keep every file whole)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -46,10 +44,20 @@ class StopSignals:
     def __init__(self) -> None:
         self.requested: int | None = None
         self._previous: dict[int, object] = {}
+        self._at_once: Callable[[int], Interrupted] | None = None
 
     def _handle(self, signum: int, frame: object) -> None:
         self.requested = signum
         self._restore()
+        if self._at_once is not None:
+            raise self._at_once(signum)
+
+    def stop_at_once(self, interrupted: Callable[[int], Interrupted]) -> None:
+        """From here on there is no step to finish (training is over and checkpointed): a signal, or
+        one already received, raises `interrupted(signum)` at once instead of waiting to be read."""
+        if self.requested is not None:
+            raise interrupted(self.requested)
+        self._at_once = interrupted
 
     def _restore(self) -> None:
         for sig, handler in self._previous.items():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 from compare.errors import UserError
-from compare.io import write_bytes
+from compare.io import read_run_json, write_bytes
 
 
 @dataclass(frozen=True)
@@ -93,15 +93,7 @@ def load_seeds(path: Path) -> tuple[Seeds, list[Path]]:
 
 
 def load_run(path: Path) -> Run:
-    path = Path(path)
-    try:
-        config = json.loads((path / "config.json").read_text())
-        metrics = json.loads((path / "metrics.json").read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path} is not a run directory (no config.json / metrics.json); pass a directory made by `compare run`") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: unreadable run file ({e.msg}); rerun or restore it") from None
-    return Run(path, config, metrics)
+    return Run(Path(path), read_run_json(path, "config.json"), read_run_json(path, "metrics.json"))
 
 
 def fmt(value, digits: int = 4) -> str:

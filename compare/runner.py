@@ -144,7 +144,8 @@ def train(
                 record.diverge(step, problem)
                 break
             record.losses = values
-            record.grad_norms += [{"step": s, **{k: float(v) for k, v in norms.items()}} for s, norms in early_norms]
+            # null where a step's gradient overflowed (an fp16 step the grad scaler skipped): JSON has no inf
+            record.grad_norms += [{"step": s, **{k: _finite_or_none(float(v)) for k, v in norms.items()}} for s, norms in early_norms]
             early_norms.clear()
             if evaluate and on_eval:
                 paused = time.perf_counter()
@@ -162,6 +163,10 @@ def train(
         if stopping or step == steps:
             break
     return record
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _grad_norms(model: GenerativeModel) -> dict[str, Tensor]:
@@ -432,7 +437,7 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
         records[spec.label] = record
         if record.status == "training":  # a signal stopped it at a checkpoint
             _write_interrupted_metrics(out, results, settings, spec, record, stop.requested)
-            raise Interrupted(stop.requested, out, spec.label, record.steps)
+            raise Interrupted(stop.requested, out, f"at step {record.steps} of {spec.label!r}: checkpoint and partial metrics saved")
         views = sample_views(spec, model, n_samples, settings.seed)
         for view, images in views.items():
             save_grid(images[:GRID_SAMPLES], out / f"samples_{view}.png", nrow=8)
@@ -457,6 +462,8 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
             "grad_norms": record.grad_norms,
             **_status_fields(record),
         }
+    # Evaluation has no step to finish: a signal stops it at once; a resume loads the trained models.
+    stop.stop_at_once(lambda signum: Interrupted(signum, out, "during evaluation: every model is trained and checkpointed"))
     check_matched(settings.budget, {label: r["consumed"] for label, r in results.items() if r["status"] == "finished"})
     save_side_by_side(grids, out / "side_by_side.png", title=f"{data.name}, {settings.budget} each, seed {settings.seed}")
     save_loss_curves({label: r["loss_history"] for label, r in results.items()}, out / "loss_curves.png")

@@ -265,6 +265,7 @@ class GAN:
         g_loss = self.loss.generator(fake_logits.float())
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(g_loss).backward()
+        self.scaler.unscale_(self.opt_g)
         self.scaler.step(self.opt_g)
         self.scaler.update()  # on the device, no host sync (see _mixed_precision)
         self.discriminator.requires_grad_(True)
@@ -282,6 +283,7 @@ class GAN:
             d_loss = d_loss + self.config.gp_weight * gradient_penalty(self.discriminator, real, fake.detach(), self.train_rng, self.autocast)
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(d_loss).backward()
+        self.scaler.unscale_(self.opt_d)  # true gradients in .grad (what a gradient-norm reading sees); no-op unless fp16
         self.scaler.step(self.opt_d)
         self.scaler.update()  # after every optimiser step: a scaler steps each optimiser once per update
         return d_loss, fake

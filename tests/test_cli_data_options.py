@@ -112,3 +112,16 @@ def test_run_streams_a_folder_over_the_memory_threshold(tmp_path, monkeypatch):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [m["steps"] for m in metrics["models"].values()] == [7, 7]  # more steps than one epoch (5 batches)
     assert (tmp_path / "run" / "side_by_side.png").exists()
+
+
+def test_fp16_gradient_norms_are_true_gradients_in_strict_json(tmp_path):
+    # fp16 scales the loss (65536 at first); the recorded norms must be of the unscaled gradients, and a
+    # step whose gradient overflowed (skipped by the scaler) is null: metrics.json stays standard JSON.
+    norms = {}
+    for precision in ("fp32", "fp16"):
+        out = tmp_path / precision
+        result = _run("--models", "gan", "vae", "--arch", "conv", "--precision", precision, "--dataset", "digits", "--out", str(out))
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((out / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+        norms[precision] = metrics["models"]["gan"]["grad_norms"][0]["generator"]
+    assert norms["fp16"] == pytest.approx(norms["fp32"], rel=0.05)

@@ -7,6 +7,7 @@ CPU the weights, loss histories and sample grids must be bit-identical.
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -210,6 +211,26 @@ def test_sigint_saves_a_resumable_checkpoint_and_partial_metrics(faulty, referen
     assert_same_run(out, reference, gan_label="faulty")  # FaultyGAN without its fault is the GAN
 
 
+def test_a_signal_during_evaluation_stops_at_once_and_the_resume_evaluates(reference, tmp_path, monkeypatch):
+    evaluate = runner.evaluate_views
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # training is over: nothing should wait for the slow evaluation
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "evaluate_views", interrupted)
+    out = tmp_path / "run"
+    result = run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", out)
+    assert result.exit_code == 128 + signal.SIGINT, result.output
+    assert "SIGINT during evaluation" in result.output and f"compare run --resume {out}" in result.output
+    assert not (out / "metrics.json").exists() and not (out / LOCK_NAME).exists()
+    monkeypatch.setattr(runner, "evaluate_views", evaluate)
+    monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("a finished model was retrained"))
+    assert run_cli("run", "--resume", out, "--quiet").exit_code == 0
+    assert_same_run(out, reference)
+    assert json.loads((out / "metrics.json").read_text())["quality"] == json.loads((reference / "metrics.json").read_text())["quality"]
+
+
 def wait_for_checkpoint(out: Path, proc: subprocess.Popen, label: str = "gan") -> None:
     """Wait until `label` has a checkpoint past step 0 (the file is replaced: its inode changes)."""
     path, first = out / label / "ckpt.pt", None
@@ -323,6 +344,51 @@ def test_config_changed_since_the_run_is_refused(interrupted_run):
     assert "incompatible config (models.faulty.lr is 0.1" in one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
 
 
+@pytest.mark.parametrize("error", [
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to allocate 262144000000 bytes"),
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 244.14 GiB"),
+    MemoryError(),
+])
+def test_running_out_of_memory_is_one_line(error, monkeypatch, tmp_path):
+    # Faked where a too-wide model first allocates (really allocating 262 GB could take a CI machine down).
+    monkeypatch.setattr(runner, "_plan", lambda *a: (_ for _ in ()).throw(error))
+    message = one_line_error(run_cli("run", *SETTINGS, "--width", "1000", "--out", tmp_path / "r"))
+    assert "out of memory for these networks and batches; lower --width" in message and not (tmp_path / "r").exists()
+
+
+def test_other_runtime_errors_still_surface(monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "_plan", lambda *a: (_ for _ in ()).throw(RuntimeError("a bug")))
+    result = run_cli("run", *SETTINGS, "--out", tmp_path / "r")
+    assert isinstance(result.exception, RuntimeError) and str(result.exception) == "a bug"  # not dressed up as memory
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("width", "abc", "width is 'abc'"),
+    ("budget", {"amount": 5, "unit": "parsecs"}, "malformed budget '5.0parsecs'"),
+])
+def test_hand_edited_settings_are_refused_on_resume(interrupted_run, field, value, message):
+    path = interrupted_run / "config.json"
+    config = json.loads(path.read_text())
+    config["settings"][field] = value
+    path.write_text(json.dumps(config))
+    error = one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
+    assert "the settings in its config.json are damaged" in error and message in error
+
+
+def test_report_on_what_is_not_a_run_or_to_an_unwritable_place_is_one_line(reference, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert "afile is not a run directory" in one_line_error(run_cli("report", afile))
+    damaged = tmp_path / "damaged"
+    shutil.copytree(reference, damaged)
+    (damaged / "metrics.json").write_text('{"models": 5}')  # valid JSON, not the layout a run writes
+    assert "metrics.json does not have the layout `compare run` writes" in one_line_error(run_cli("report", damaged))
+    assert "metrics.json does not have the layout" in one_line_error(run_cli("evaluate", damaged, "--quiet"))
+    (tmp_path / "taken.html").mkdir()
+    assert f"Is a directory: {tmp_path / 'taken.html'}" in one_line_error(run_cli("report", reference, "--out", tmp_path / "taken.html"))
+    assert "No such file or directory: /proc/no/report.html" in one_line_error(run_cli("report", reference, "--out", "/proc/no/report.html"))
+
+
 # -- output safety ------------------------------------------------------------------------------
 
 def test_resume_flags_must_agree_with_the_run(interrupted_run):
@@ -401,6 +467,8 @@ def test_full_disk_is_one_line_keeps_earlier_files_and_the_run_resumes(reference
     (["--batch-size", "-3"], "--batch-size must be positive"),
     (["--checkpoint-every", "0"], "--checkpoint-every must be a positive number of steps"),
     (["--resume", "/no/such/run"], "no such run directory"),
+    (["--seed", "99999999999999999999"], "is not in the range 0<=x<=4294967295"),
+    (["--eval-samples", "100000"], "--eval-samples 100000 is more than the 1617 training images"),  # digits: 1617 train
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     out = tmp_path / "r"

@@ -169,6 +169,7 @@ class VAE:
         losses = vae_loss(batch, logits.float(), mean.float(), logvar.float(), self.config.beta)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
+        self.scaler.unscale_(self.opt)  # true gradients in .grad (what a gradient-norm reading sees); no-op unless fp16
         self.scaler.step(self.opt)
         self.scaler.update()
         return {k: v.detach() for k, v in losses.items()}
