@@ -275,13 +275,13 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
 
     from compare.continuity import continuity_report, continuity_table
     from compare.data import load_dataset
-    from compare.evaluate import check_same_shape, score_report, score_sets
+    from compare.evaluate import check_comparable, score_report, score_sets
     from compare.evaluator import load_extractor
     from compare.imagesets import load_image_set
     from compare.runner import resolve_device
 
     a, b = load_image_set(real), load_image_set(fake)
-    check_same_shape(a, b)
+    check_comparable(a, b)
     data = load_dataset(check_dataset_name(dataset))
     extractor = load_extractor(features, data, resolve_device(device), _say(quiet), images={"A's images": a, "B's images": b})
     result = score_sets(a, b, data, extractor)

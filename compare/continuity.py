@@ -318,13 +318,18 @@ def continuity_table(report: dict, reference: str = "real") -> str:
     views = report["views"]
     lines = [f"| pixel metric | {reference} | {' | '.join(views)} |", f"|---|---:|{'---:|' * len(views)}"]
     for key, value in report["real"].items():
-        cells = " | ".join(f"{_fmt(views[v].get(key))} (x{_fmt(report['ratios'][v].get(key))})" for v in views)
+        cells = " | ".join(_with_ratio(views[v].get(key), report["ratios"][v].get(key)) for v in views)
         lines.append(f"| {key} | {_fmt(value)} | {cells} |")
     return "\n".join(lines)
 
 
 def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4g}"
+
+
+def _with_ratio(value, ratio) -> str:
+    # No ratio when the reference is 0 or missing (see _ratio): say so instead of printing "(xn/a)".
+    return f"{_fmt(value)} ({'ratio n/a' if ratio is None else f'x{ratio:.4g}'})"
 
 
 # ---- pictures: where the artifacts are ----

@@ -111,7 +111,15 @@ def attach_model_quality(models: dict[str, dict], specs, quality: dict) -> None:
     attach_first_view(models, specs, "quality", {view: flat_values(scores) for view, scores in quality["views"].items()})
 
 
-def check_same_shape(a: Tensor, b: Tensor, names: tuple[str, str] = ("A", "B")) -> None:
+MIN_SET_SIZE = 2  # FID needs a covariance and KID pairs of images: one image gives neither
+
+
+def check_comparable(a: Tensor, b: Tensor, names: tuple[str, str] = ("A", "B")) -> None:
+    """Two sets can be scored against each other: at least MIN_SET_SIZE images each, all of one size and channel
+    count. Their numbers of images may differ, as in pytorch-fid."""
+    for name, images in zip(names, (a, b)):
+        if len(images) < MIN_SET_SIZE:
+            raise UserError(f"{name} holds {len(images)} image(s); give at least {MIN_SET_SIZE} images per set (FID and KID need a spread)")
     if a.shape[1:] != b.shape[1:]:
         (ca, ha, wa), (cb, hb, wb) = a.shape[1:], b.shape[1:]
         raise UserError(f"{names[0]} holds {ca}x{ha}x{wa} (CxHxW) images but {names[1]} holds {cb}x{hb}x{wb}; "
@@ -120,7 +128,7 @@ def check_same_shape(a: Tensor, b: Tensor, names: tuple[str, str] = ("A", "B")) 
 
 def score_sets(real: Tensor, fake: Tensor, data: ImageDataset, extractor: Extractor) -> dict:
     """Score `fake` against the reference `real` (both (N, C, H, W) in [0, 1]); memorisation uses `data`'s train split."""
-    check_same_shape(real, fake)
+    check_comparable(real, fake)
     real_f, fake_f = extractor.extract(real, "A's images"), extractor.extract(fake, "B's images")
     train = extractor.extract(in_memory(data.train), "train images")
     return {"extractor": extractor.info, "metrics": score_features({"real": real_f, "fake": fake_f, "train": train, "heldout": real_f}, extractor.info)}

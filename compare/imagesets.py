@@ -8,6 +8,7 @@ saved as RGB, as torchvision's save_image does) become one channel: that loses n
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from compare.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ARRAY_KEYS = ("images", "x", "samples")  # names tried, in order, when a file holds several arrays
+NUMPY_MAGIC = (b"PK\x03\x04", b"\x93NUMPY")  # how an .npz (a zip) and an .npy begin
 
 
 def _pick(arrays: dict, path: Path):
@@ -39,35 +41,59 @@ def _read_folder(path: Path) -> np.ndarray:
         try:
             with Image.open(f) as im:
                 images.append(np.asarray(im.convert("RGB")))  # (H, W, 3) uint8; grey collapses back to 1 channel below
-        except OSError as e:
-            raise UserError(f"cannot read image {f}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - whatever the loader raises, see _cannot_read
+            raise _cannot_read(f, e) from None
         if images[-1].shape != images[0].shape:
             raise UserError(f"images in {path} differ in size: {files[0].name} is {images[0].shape[1]}x{images[0].shape[0]}, "
                             f"{f.name} is {images[-1].shape[1]}x{images[-1].shape[0]}; resize them to one size")
     return np.stack(images)  # (N, H, W, 3)
 
 
+def _cannot_read(path: Path, e: Exception) -> UserError:
+    # A user's file can fail to load in more ways than anyone can list (zip, pickle, struct, PIL's
+    # SyntaxError, torch's refusal of pickled code): whatever the loader raises, the file is unreadable.
+    if str(e).startswith("Weights only load failed"):  # torch's long advice to load unsafely is wrong for a stranger's file
+        return UserError(f"cannot read {path}: torch's safe loader refused it (not plain tensors; nothing in it was run); "
+                         "save the images with torch.save(tensor) or np.savez")
+    reason = str(e).strip().splitlines()
+    return UserError(f"cannot read {path}: {reason[0] if reason else type(e).__name__}")
+
+
+def _load(path: Path, suffix: str):
+    if suffix in (".npz", ".npy"):
+        with path.open("rb") as f:
+            # Without this, np.load falls back to pickle on any other file and blames "pickled (object) data".
+            if not f.read(6).startswith(NUMPY_MAGIC):
+                raise ValueError(f"not a NumPy {suffix} file")
+        data = np.load(path)
+        if isinstance(data, np.ndarray):  # an .npy, whatever its name says
+            return data
+        with data:
+            return {k: data[k] for k in data.files}  # reads every array now, inside the caller's try
+    with warnings.catch_warnings():  # torch warns about odd pickle protocols; the error, if any, says enough
+        warnings.simplefilter("ignore")
+        return torch.load(path, weights_only=True, map_location="cpu")
+
+
 def _read_array(path: Path):
     suffix = path.suffix.lower()
+    if suffix not in (".npz", ".npy", ".pt", ".pth"):
+        raise UserError(f"{path}: give a folder of PNG/JPEG images or an .npz, .npy or .pt file")
     try:
-        if suffix == ".npz":
-            with np.load(path) as f:
-                return _pick({k: f[k] for k in f.files}, path)
-        if suffix == ".npy":
-            return np.load(path)
-        if suffix in (".pt", ".pth"):
-            obj = torch.load(path, weights_only=True, map_location="cpu")
-            return _pick(obj, path) if isinstance(obj, dict) else obj
-    except (OSError, ValueError, RuntimeError) as e:
-        raise UserError(f"cannot read {path}: {e}") from None
-    raise UserError(f"{path}: give a folder of PNG/JPEG images or an .npz, .npy or .pt file")
+        obj = _load(path, suffix)
+    except Exception as e:  # noqa: BLE001 - whatever the loader raises, see _cannot_read
+        raise _cannot_read(path, e) from None
+    return _pick(obj, path) if isinstance(obj, dict) else obj
 
 
 def to_images(array, where: str) -> Tensor:
     """Any supported array layout and dtype -> (N, C, H, W) float32 in [0, 1]; bad input is a UserError."""
     if not isinstance(array, (np.ndarray, Tensor)):
         raise UserError(f"{where} holds {type(array).__name__}, not an image array")
-    t = torch.as_tensor(np.asarray(array)) if isinstance(array, np.ndarray) else array.detach().cpu()
+    numeric = array.dtype.kind in "biuf" if isinstance(array, np.ndarray) else not array.dtype.is_complex
+    if not numeric:  # strings, objects, dates, complex: nothing an image can be
+        raise UserError(f"{where} holds {array.dtype} values; images must be numbers: integers in 0..255 or floats in [0, 1]")
+    t = torch.as_tensor(array) if isinstance(array, np.ndarray) else array.detach().cpu()
     if t.dim() == 3:
         t = t[:, None]  # (N, H, W) -> (N, 1, H, W)
     elif t.dim() == 4 and t.shape[1] not in (1, 3) and t.shape[3] in (1, 3):
@@ -79,8 +105,9 @@ def to_images(array, where: str) -> Tensor:
     if t.dtype == torch.bool:
         t = t.float()
     elif not t.is_floating_point():
-        if int(t.min()) < 0 or int(t.max()) > 255:
-            raise UserError(f"{where} holds integers in [{int(t.min())}, {int(t.max())}]; integer images must lie in 0..255")
+        lo, hi = int(t.double().min()), int(t.double().max())  # min/max are not implemented for uint16/32/64
+        if lo < 0 or hi > 255:
+            raise UserError(f"{where} holds integers in [{lo}, {hi}]; integer images must lie in 0..255")
         t = t.float() / 255
     else:
         t = t.float()

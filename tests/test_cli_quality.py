@@ -1,6 +1,7 @@
 """`compare run` metrics, `compare evaluate RUN_DIR` and `compare score A B` end to end on digits, plus image-set reading."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -74,18 +75,45 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
     assert result.exit_code == 0, result.output
     assert "A: 180 reference images, B: 60 images judged." in result.output and "| precision | ↑ | 1 |" in result.output
     assert "| pixel metric | A | B |" in result.output and "| isolated_rate |" in result.output
+    # A's blank_share is 0 and its spectrum distance to itself undefined: no ratio, said in words
+    assert "| spectrum_distance | n/a |" in result.output and "(ratio n/a) |" in result.output and "xn/a" not in result.output
 
 
 @pytest.mark.parametrize("b_images, message", [
     (np.zeros((5, 28, 28), np.uint8), "A holds 1x8x8 (CxHxW) images but B holds 1x28x28"),
     (np.random.default_rng(0).random((5, 3, 8, 8), dtype=np.float32), "but B holds 3x8x8"),
     (np.full((5, 8, 8), -0.5, np.float32), "float images must lie in [0, 1]"),
+    (np.full((5, 8, 8), "a"), "holds <U1 values; images must be numbers"),
+    (np.zeros((1, 8, 8), np.uint8), "B holds 1 image(s); give at least 2 images per set"),
 ])
 def test_score_rejects_mismatched_or_malformed_sets_in_one_line(tmp_path, heldout, b_images, message):
     torch.save(heldout, tmp_path / "a.pt")
     np.savez(tmp_path / "b.npz", b_images)
     result = invoke("score", tmp_path / "a.pt", tmp_path / "b.npz", "--dataset", "digits")
     assert result.exit_code == 2 and message in result.output and result.output.count("\n") == 1, result.output
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # unpickling with pickle.load would run `touch marker`
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("name, write, message", [
+    ("code.pt", lambda path: torch.save({"images": _RunsCode(path.with_suffix(".ran"))}, path), "torch's safe loader refused it"),
+    ("junk.pt", lambda path: path.write_bytes(b"junk"), "cannot read"),
+    ("junk.npz", lambda path: path.write_bytes(b"junk"), "not a NumPy .npz file"),
+    ("junk.npy", lambda path: path.write_bytes(b""), "not a NumPy .npy file"),
+])
+def test_score_says_in_one_line_that_a_file_cannot_be_read(tmp_path, heldout, name, write, message):
+    torch.save(heldout, tmp_path / "a.pt")
+    write(tmp_path / name)
+    result = invoke("score", tmp_path / "a.pt", tmp_path / name, "--dataset", "digits")
+    assert result.exit_code == 2 and f"Error: cannot read {tmp_path / name}: " in result.output, result.output
+    assert message in result.output and result.output.count("\n") == 1, result.output
+    assert not (tmp_path / name).with_suffix(".ran").exists()  # nothing in the file was run
 
 
 def test_score_with_missing_inception_stops_and_says_how_to_get_it(tmp_path, heldout):
@@ -103,7 +131,9 @@ def test_image_arrays_in_every_supported_layout_read_the_same():
     assert torch.equal(to_images(x, "x"), x)
     colour = torch.rand(2, 3, 4, 4)
     assert torch.equal(to_images(colour, "x"), colour)
-    for bad in [torch.rand(4, 2, 5, 5), torch.rand(5, 5), torch.full((2, 4, 4), 300)]:
+    assert torch.equal(to_images(u8.numpy().astype(np.uint16), "x"), expected)  # any integer width holding 0..255
+    for bad in [torch.rand(4, 2, 5, 5), torch.rand(5, 5), torch.full((2, 4, 4), 300), np.full((2, 4, 4), 70000, np.uint32),
+                np.zeros((2, 4, 4), np.complex64), torch.zeros(2, 4, 4, dtype=torch.complex64), np.zeros((2, 4, 4), object)]:
         with pytest.raises(UserError):
             to_images(bad, "x")
 
