@@ -199,8 +199,9 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--batch-size", default=128, type=int, help="Batch size of every trial.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Sweep directory; rerunning into it skips done trials and retries failed ones. [default: runs/sweep-<timestamp>]")
-@click.option("--quality", default="fid", help="Quality metric: a key (or dotted path) of a model's entry in metrics.json.")
-@click.option("--continuity", default="isolated_rate", help="Continuity metric, the same way.")
+@click.option("--quality", default="fid",
+              help="Quality metric: a registered metric key with a better direction (fid, kid_mean, precision, ...), or its path in a model's metrics.json entry (quality.fid).")
+@click.option("--continuity", default="isolated_rate", help="Continuity metric, the same way (isolated_rate, specks_per_image, ...).")
 @click.option("--size-by", default="total",
               help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
 @click.option("--target", type=float, default=None, help="Quality every model must reach. [default: the best mean of the other family]")

@@ -348,6 +348,21 @@ def sample_views(spec: ModelSpec, model: GenerativeModel, n: int, seed: int) -> 
     }
 
 
+def check_settings(settings: RunSettings) -> torch.device:
+    """Every check of `settings` that needs no data; returns the device the run trains on.
+
+    One function for `compare run` and `compare sweep`, so a sweep refuses a bad flag once, before
+    its directory exists, with the same message as a run, instead of failing in every trial.
+    """
+    if settings.batch_size <= 0:
+        raise UserError(f"--batch-size must be positive, got {settings.batch_size}")
+    if not (settings.width > 0 and math.isfinite(settings.width)):
+        raise UserError(f"--width must be a positive number, got {settings.width}")
+    if settings.checkpoint_every <= 0:
+        raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
+    return resolve_device(settings.device)
+
+
 def run(settings: RunSettings, show_progress: bool = True, resume: bool = False, overwrite: bool = False) -> dict:
     """Train, sample and record every model of `settings`; returns what metrics.json holds.
 
@@ -356,13 +371,7 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
     checkpoints. `overwrite` replaces an earlier run at settings.out. SIGINT / SIGTERM stop the run
     at a checkpoint and raise compare.guard.Interrupted.
     """
-    if settings.batch_size <= 0:
-        raise UserError(f"--batch-size must be positive, got {settings.batch_size}")
-    if not (settings.width > 0 and math.isfinite(settings.width)):
-        raise UserError(f"--width must be a positive number, got {settings.width}")
-    if settings.checkpoint_every <= 0:
-        raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
-    device = resolve_device(settings.device)
+    device = check_settings(settings)
     data: ImageDataset = load_dataset(settings.dataset, device, settings.data_options)
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")

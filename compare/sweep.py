@@ -24,6 +24,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -58,7 +59,7 @@ class SweepSettings:
     device: str = "auto"
     batch_size: int = 128
     out: Path | None = None  # default runs/sweep-<timestamp>
-    quality: str = "fid"  # key (or dotted path) of the quality metric in a model's metrics.json entry
+    quality: str = "fid"  # a key of metric_keys(): the quality metric in a model's metrics.json entry
     continuity: str = "isolated_rate"  # the same for the continuity metric
     size_by: str = "total"
     target: float | None = None  # quality every model must reach; None: the best mean of the other family
@@ -68,13 +69,18 @@ class SweepSettings:
                 "budget": str(self.budget), "dataset": self.dataset, "device": self.device, "batch_size": self.batch_size,
                 "quality": self.quality, "continuity": self.continuity, "size_by": self.size_by, "target": self.target}
 
+    def run_settings(self) -> RunSettings:
+        """What every trial's runner.run shares; each trial replaces models, width, seed and out."""
+        return RunSettings(models=self.models, budget=self.budget, dataset=self.dataset, device=self.device,
+                           batch_size=self.batch_size)
+
 
 def parse_widths(text: str) -> tuple[float, ...]:
     """"0.25,0.5,1" (commas or spaces) -> (0.25, 0.5, 1.0); sorted, without repeats, all positive."""
-    try:
-        widths = sorted({float(w) for w in text.replace(",", " ").split()})
+    try:  # an empty item ("0.25,,0.5", a trailing comma) is float("") and fails: a lost width is likely a typo
+        widths = sorted({float(w) for w in re.split(r"\s*,\s*|\s+", text.strip())})
     except ValueError:
-        raise UserError(f"malformed --widths {text!r}: give positive numbers separated by commas, e.g. 0.25,0.5,1,2,4") from None
+        widths = []
     if not widths or not all(math.isfinite(w) and w > 0 for w in widths):
         raise UserError(f"malformed --widths {text!r}: give positive numbers separated by commas, e.g. 0.25,0.5,1,2,4")
     return tuple(widths)
@@ -97,13 +103,41 @@ def lookup(entry: dict, key: str) -> float | None:
     return lookup(entry, paths[0]) if paths else None
 
 
+SECTIONS = {"features": "quality", "pixels": "continuity"}  # where a model's metrics.json entry holds each space's numbers
+
+
+def metric_keys() -> dict[str, str]:
+    """Every key --quality and --continuity take, bare ("fid") or as its path in a model's entry
+    ("quality.fid"), with its better direction: the metric registry's keys that have one, since a
+    sweep needs the direction to say which sizes reach a target."""
+    keys = {}
+    # quality first: METRICS' own order is whichever of quality.py and continuity.py was imported first
+    for metric in sorted(METRICS.values(), key=lambda m: SECTIONS[m.space] != "quality"):
+        for key, better in metric.better.items():
+            keys[key] = keys[f"{SECTIONS[metric.space]}.{key}"] = better
+    return keys
+
+
 def better_direction(key: str) -> str:
-    """"lower" or "higher", from the metric registry's arrows; lower (FID-like) when no metric names the key."""
-    leaf = key.split(".")[-1]
-    for metric in METRICS.values():
-        if leaf in metric.better:
-            return metric.better[leaf]
-    return "lower"
+    """"lower" or "higher", from the metric registry's arrows."""
+    return metric_keys()[key]
+
+
+def check_sweep(settings: SweepSettings) -> None:
+    """Every check that needs no trial, so that a bad flag is refused before the sweep directory exists."""
+    if settings.size_by not in SIZE_BY:
+        raise UserError(f"unknown --size-by {settings.size_by!r}; choose one of: {', '.join(SIZE_BY)}")
+    if not settings.seeds:
+        raise UserError("--seeds must be at least 1")
+    keys = metric_keys()
+    for flag, key in (("--quality", settings.quality), ("--continuity", settings.continuity)):
+        if key not in keys:
+            bare = [k for k in keys if "." not in k]
+            raise UserError(f"unknown {flag} {key!r}; choose one of: {', '.join(bare)} (or by its path in metrics.json, e.g. quality.fid, continuity.isolated_rate)")
+    if settings.target is not None and not math.isfinite(settings.target):
+        raise UserError(f"--target must be a finite number, got {settings.target}")
+    for width in settings.widths:
+        runner.check_settings(dataclasses.replace(settings.run_settings(), width=width))
 
 
 def _open_sweep_dir(settings: SweepSettings) -> Path:
@@ -146,10 +180,7 @@ def _echo(message: str) -> None:
 
 def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo) -> dict:
     """Run every trial of the grid not already done, then aggregate, plot and write sweep.json; returns its content."""
-    if settings.size_by not in SIZE_BY:
-        raise UserError(f"unknown --size-by {settings.size_by!r}; choose one of: {', '.join(SIZE_BY)}")
-    if not settings.seeds:
-        raise UserError("--seeds must be at least 1")
+    check_sweep(settings)
     out = _open_sweep_dir(settings)
     grid = [(spec, width, seed) for spec in settings.models for width in settings.widths for seed in settings.seeds]
     records: dict[str, dict] = {}
@@ -161,8 +192,7 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
             records[tid] = record
             continue
         _set_aside(out / "trials" / tid)
-        run = RunSettings(models=(spec,), budget=settings.budget, dataset=settings.dataset, seed=seed, device=settings.device,
-                          batch_size=settings.batch_size, out=out / "trials" / tid, width=width)
+        run = dataclasses.replace(settings.run_settings(), models=(spec,), width=width, seed=seed, out=out / "trials" / tid)
         todo.append(Trial(tid, run))
     skipped = len(records)
     log(f"sweep {out}: {len(grid)} trials, {skipped} already done, {len(todo)} to run ({executor.description})")

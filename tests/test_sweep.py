@@ -148,8 +148,8 @@ def test_metric_lookup_by_path_and_by_unique_name():
 
 
 def test_a_metric_absent_from_the_trials_is_reported_not_invented(monkeypatch, tmp_path):
-    result = run_planted(monkeypatch, settings_for(tmp_path, continuity="broken_strokes"), PlantedRunner(FIDS))
-    assert len(result["missing_metrics"]["broken_strokes"]) == 8
+    result = run_planted(monkeypatch, settings_for(tmp_path, continuity="specks_per_image"), PlantedRunner(FIDS))
+    assert len(result["missing_metrics"]["specks_per_image"]) == 8  # a registered key the planted entries lack
     assert result["plots"] == ["sweep_fid.png"]
 
 
@@ -173,10 +173,33 @@ def test_parse_widths(text, widths):
     assert parse_widths(text) == widths
 
 
-@pytest.mark.parametrize("text", ["", "a,b", "0,1", "-1", "inf"])
+@pytest.mark.parametrize("text", ["", "a,b", "0,1", "-1", "inf", "0.25,,0.5", "0.25,", ",1"])
 def test_bad_widths_are_a_user_error(text):
     with pytest.raises(UserError, match="malformed --widths"):
         parse_widths(text)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--quality", "nope"], ("unknown --quality 'nope'; choose one of: fid, kid_mean, precision, recall, density, coverage, "
+                             "classifier_score, modes_hit, class_kl, isolated_rate, specks_per_image")),
+    (["--continuity", "nope.x"], "unknown --continuity 'nope.x'; choose one of: fid, kid_mean"),
+    (["--continuity", "tv_per_pixel"], "unknown --continuity 'tv_per_pixel'"),  # in the entry, but no better direction
+    (["--target", "nan"], "--target must be a finite number, got nan"),
+    (["--target", "inf"], "--target must be a finite number, got inf"),
+    (["--batch-size", "0"], "--batch-size must be positive, got 0"),
+    (["--device", "cuda"], "--device cuda was asked for but CUDA is not available here"),
+    (["--widths", "0.25,,0.5"], "malformed --widths '0.25,,0.5'"),
+])
+def test_bad_sweep_flags_are_one_line_before_anything_is_trained_or_written(monkeypatch, tmp_path, args, message):
+    planted = PlantedRunner(FIDS)
+    monkeypatch.setattr(runner, "run", planted)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "s"
+    result = CliRunner().invoke(main, ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "1", "--dataset", "digits",
+                                       "--budget", "30steps", "--out", str(out), *args])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert planted.calls == [] and not out.exists()
 
 
 def test_executor_options_are_checked(monkeypatch):
@@ -230,7 +253,7 @@ def test_seed_summary_and_table_mark_differences_that_may_be_zero():
 # ---- real training on digits -------------------------------------------------------------------------
 
 TINY = ["--dataset", "digits", "--budget", "30steps", "--batch-size", "32"]
-REAL_SWEEP = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--quality", "final_losses.kl"]
+REAL_SWEEP = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--quality", "quality.fid"]
 
 
 def trial_numbers(out):
@@ -265,9 +288,9 @@ def test_real_sweep_trains_every_width_and_writes_runs(local_sweep):
     config = json.loads((local_sweep / "trials" / "vae-w0.5-s1" / "config.json").read_text())
     assert config["models"]["vae"]["width"] == 0.5 and config["seed"] == 1 and config["budget"]["steps"] == {"vae": 30}
     assert (local_sweep / "trials" / "vae-w0.5-s1" / "vae" / "ckpt.pt").stat().st_size > 0
-    kl = summary["curves"]["vae"]["points"][0]["quality"]
-    assert kl["n"] == 2 and kl["ci95"][0] < kl["mean"] < kl["ci95"][1]
-    assert summary["plots"] == ["sweep_final_losses_kl.png", "sweep_isolated_rate.png"]
+    fid = summary["curves"]["vae"]["points"][0]["quality"]
+    assert fid["n"] == 2 and fid["ci95"][0] < fid["mean"] < fid["ci95"][1]
+    assert summary["plots"] == ["sweep_quality_fid.png", "sweep_isolated_rate.png"]
 
 
 @pytest.mark.slow
