@@ -192,7 +192,7 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.argument("more_models", nargs=-1, metavar="")
 @click.option("--widths", default="0.25,0.5,1,2,4", help="Width multipliers on every model's hidden size, comma-separated.")
 @click.option("--seeds", default=3, type=click.IntRange(min=1), help="Seeds per (model, width): --seed .. --seed+N-1.")
-@click.option("--seed", default=0, type=int, help="First seed.")
+@click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
 @click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial, as for `compare run`.")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where each trial trains.")

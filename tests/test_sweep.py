@@ -189,6 +189,7 @@ def test_bad_widths_are_a_user_error(text):
     (["--batch-size", "0"], "--batch-size must be positive, got 0"),
     (["--device", "cuda"], "--device cuda was asked for but CUDA is not available here"),
     (["--widths", "0.25,,0.5"], "malformed --widths '0.25,,0.5'"),
+    (["--seed", "-1"], "'--seed': -1 is not in the range 0<=x<=4294967295"),
 ])
 def test_bad_sweep_flags_are_one_line_before_anything_is_trained_or_written(monkeypatch, tmp_path, args, message):
     planted = PlantedRunner(FIDS)
