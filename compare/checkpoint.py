@@ -35,7 +35,7 @@ from torch import Tensor
 from compare.budget import Budget
 from compare.data import DataOptions
 from compare.errors import UserError
-from compare.io import save_torch
+from compare.io import read_run_json, save_torch
 from compare.models import parse_model_specs
 from compare.protocol import GenerativeModel
 
@@ -157,17 +157,12 @@ def _specs_from_json(models: list[dict[str, Any]]) -> tuple:
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
-    """config.json of a run directory; anything that is not a run is a UserError."""
-    path = Path(run_dir) / "config.json"
-    if not Path(run_dir).is_dir():
-        raise UserError(f"cannot resume {run_dir}: no such run directory")
+    """config.json of a run directory to resume; anything that is not a run is a UserError."""
     try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"cannot resume {run_dir}: it is not a run directory (no config.json)") from None
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot resume {run_dir}: its config.json is unreadable ({e})") from None
-    if not isinstance(config, dict) or not isinstance(config.get("settings"), dict):
+        config = read_run_json(run_dir, "config.json")
+    except UserError as e:
+        raise UserError(f"cannot resume: {e}") from None
+    if not isinstance(config.get("settings"), dict):
         raise UserError(f"cannot resume {run_dir}: its config.json has no run settings (written by an older version?)")
     return config
 

@@ -57,6 +57,8 @@ def read_run_json(run_dir: Path, name: str) -> dict:
     writes as far as every reader relies on it: an object whose "models" maps labels to objects."""
     run_dir = Path(run_dir)
     path = run_dir / name
+    if not run_dir.exists():
+        raise UserError(f"no such run directory {run_dir}; pass a directory made by `compare run`")
     if not run_dir.is_dir():
         raise UserError(f"{run_dir} is not a run directory; pass a directory made by `compare run`")
     try:

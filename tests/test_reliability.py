@@ -488,7 +488,7 @@ def test_run_dir_that_is_not_a_run_is_one_line(tmp_path):
     empty.mkdir()
     assert "not a run directory (no config.json)" in one_line_error(run_cli("run", "--resume", empty))
     (empty / "config.json").write_text("{not json")
-    assert "config.json is unreadable" in one_line_error(run_cli("run", "--resume", empty))
+    assert "cannot read" in one_line_error(run_cli("run", "--resume", empty))
     (empty / "config.json").write_text('{"seed": 0}')
     assert "has no run settings" in one_line_error(run_cli("run", "--resume", empty))
     afile = tmp_path / "afile"
