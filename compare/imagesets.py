@@ -111,6 +111,8 @@ def to_images(array, where: str) -> Tensor:
         t = t.float() / 255
     else:
         t = t.float()
+        if bad := int((~torch.isfinite(t)).sum()):
+            raise UserError(f"{where} holds {bad} NaN or infinite values; images must be finite numbers in [0, 1]")
         lo, hi = float(t.min()), float(t.max())
         if not (0 <= lo and hi <= 1):
             raise UserError(f"{where} holds floats in [{lo:.3g}, {hi:.3g}]; float images must lie in [0, 1] "

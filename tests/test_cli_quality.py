@@ -136,6 +136,8 @@ def test_image_arrays_in_every_supported_layout_read_the_same():
                 np.zeros((2, 4, 4), np.complex64), torch.zeros(2, 4, 4, dtype=torch.complex64), np.zeros((2, 4, 4), object)]:
         with pytest.raises(UserError):
             to_images(bad, "x")
+    with pytest.raises(UserError, match="holds 2 NaN or infinite values"):
+        to_images(torch.tensor([[[0.5, float("nan")], [float("inf"), 0.0]]]), "x")
 
 
 def test_image_set_files_name_their_problem(tmp_path):
