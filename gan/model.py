@@ -263,11 +263,7 @@ class GAN:
         with self.autocast():
             fake_logits = self.discriminator(fake)
         g_loss = self.loss.generator(fake_logits.float())
-        self.opt_g.zero_grad(set_to_none=True)
-        self.scaler.scale(g_loss).backward()
-        self.scaler.unscale_(self.opt_g)
-        self.scaler.step(self.opt_g)
-        self.scaler.update()  # on the device, no host sync (see _mixed_precision)
+        self._optimise(self.opt_g, g_loss)
         self.discriminator.requires_grad_(True)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
@@ -281,12 +277,16 @@ class GAN:
         d_loss = self.loss.discriminator(real_logits.float(), fake_logits.float(), self.config.real_label)
         if self.loss.gradient_penalty:
             d_loss = d_loss + self.config.gp_weight * gradient_penalty(self.discriminator, real, fake.detach(), self.train_rng, self.autocast)
-        self.opt_d.zero_grad(set_to_none=True)
-        self.scaler.scale(d_loss).backward()
-        self.scaler.unscale_(self.opt_d)  # true gradients in .grad (what a gradient-norm reading sees); no-op unless fp16
-        self.scaler.step(self.opt_d)
-        self.scaler.update()  # after every optimiser step: a scaler steps each optimiser once per update
+        self._optimise(self.opt_d, d_loss)
         return d_loss, fake
+
+    def _optimise(self, opt: torch.optim.Optimizer, loss: Tensor) -> None:
+        """One step of `opt` on `loss`, through the grad scaler (a no-op unless fp16), all on the device."""
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(opt)  # true gradients in .grad (what a gradient-norm reading sees)
+        self.scaler.step(opt)
+        self.scaler.update()  # after every optimiser step: a scaler steps each optimiser once per update; no host sync
 
     @torch.no_grad()
     def generate(self, z: Tensor) -> Tensor:
