@@ -11,10 +11,10 @@ import time
 
 import torch
 
-from compare.cost import train_step_flops
+from compare.train.cost import train_step_flops
 from compare.data import load_dataset
 from compare.models import parse_model_specs
-from compare.runner import train
+from compare.train.loop import train
 
 TARGET = 0.01
 

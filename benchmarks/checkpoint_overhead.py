@@ -1,6 +1,6 @@
 """Checkpoint overhead: the cost of one checkpoint against the training time between two of them.
 
-A checkpoint waits for the device, checks weights and samples (compare.checkpoint.unhealthy) and writes nets,
+A checkpoint waits for the device, checks weights and samples (compare.train.checkpoint.unhealthy) and writes nets,
 optimisers and RNG states atomically (fsync included). Target: at the default interval
 (DEFAULT_CHECKPOINT_EVERY steps) it costs the default models on mnist5k at most 2% of their training
 time. Both costs are the best of several timings, which is robust to a machine loaded by other work
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from compare.checkpoint import DEFAULT_CHECKPOINT_EVERY, save_checkpoint, unhealthy
+from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, save_checkpoint, unhealthy
 from compare.data import load_dataset
 from compare.models import parse_model_specs
-from compare.runner import TrainRecord, train
+from compare.train.loop import TrainRecord, train
 
 TARGET = 0.02
 

@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's compare, not an installed one
 
-from compare import continuity  # noqa: E402
+from compare.metrics import continuity  # noqa: E402
 from compare.data import load_dataset  # noqa: E402
 
 TARGET_S = 5.0

@@ -26,7 +26,7 @@ def measure(steps: int) -> dict[str, float]:
 
     from compare.data import load_dataset
     from compare.models import parse_model_specs
-    from compare.runner import train
+    from compare.train.loop import train
 
     torch.set_num_threads(1)
     data = load_dataset("mnist5k", "cpu")

@@ -14,8 +14,8 @@ import time
 import torch
 
 from compare.data import load_dataset
-from compare.evaluate import feature_metrics, score_sets
-from compare.evaluator import load_domain_evaluator
+from compare.metrics.scoring import feature_metrics, score_sets
+from compare.metrics.evaluator import load_domain_evaluator
 
 TARGET_S = 15.0
 N = 5000

@@ -1,6 +1,6 @@
 """Training throughput: the runner's loop vs a plain-PyTorch loop of the same nets, same process.
 
-Target: the runner (registry + protocol + compare.runner.train) reaches at least 0.95x the
+Target: the runner (registry + protocol + compare.pipeline.train) reaches at least 0.95x the
 plain loop's images/s for each family. Run: python benchmarks/train_throughput.py [--steps N]
 """
 
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from compare.data import batches, load_dataset
 from compare.models import parse_model_specs
-from compare.runner import train
+from compare.train.loop import train
 
 TARGET = 0.95
 

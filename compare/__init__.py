@@ -1,6 +1,6 @@
 """Compare GANs and VAEs under matched budgets: shared data, budgets, runner and CLI."""
 
-from compare.budget import Budget
+from compare.train.budget import Budget
 from compare.data import DATASETS, DataOptions, ImageDataset, load_dataset
 from compare.errors import UserError
 from compare.models import MODELS, ModelSpec, parse_model_specs

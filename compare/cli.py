@@ -1,4 +1,4 @@
-"""The `compare` command: a thin click layer over compare.runner and the registries."""
+"""The `compare` command: a thin click layer over compare.pipeline and the registries."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
-from compare.budget import Budget
-from compare.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
+from compare.train.budget import Budget
+from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
 from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
 from compare.errors import UserError
-from compare.evaluator import FEATURES
+from compare.settings import RunSettings
+from compare.metrics.evaluator import FEATURES
 from compare.models import ARCHITECTURES, MODELS, PRECISIONS, parse_model_specs, with_fields
 
 DEFAULT_BUDGET = "4000steps"
@@ -37,7 +38,7 @@ class CompareGroup(click.Group):
         except click.Abort:
             click.echo("Aborted.", err=True)
             code = 130
-        except OSError as e:  # a path the user gave that cannot be read or written (a run's own writes say more: compare.guard)
+        except OSError as e:  # a path the user gave that cannot be read or written (a run's own writes say more: compare.train.guard)
             click.echo(f"Error: {e.strerror or e}: {e.filename}; check the path and its permissions" if e.filename
                        else f"Error: {e}", err=True)
             code = 2
@@ -110,8 +111,9 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
     checkpoint is kept, the other models finished); 130 (Ctrl-C) or 143 (SIGTERM) interrupted,
     continue with --resume.
     """
-    from compare.guard import EXIT_DIVERGED, Interrupted
-    from compare.runner import RunSettings, run  # deferred: keeps `compare --help` and listings fast
+    from compare.train.guard import EXIT_DIVERGED, Interrupted
+    from compare.train.cost import parameter_counts
+    from compare.pipeline import run  # deferred: keeps `compare --help` and listings fast
 
     data_options = DataOptions(root=data_root, download=download, image_size=image_size, channels=channels)
     check_data_options(dataset, data_options)
@@ -156,15 +158,15 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
     except Interrupted as e:
         click.echo(f"Interrupted: {e}", err=True)
         sys.exit(e.exit_code)
-    click.echo(f"wrote {result['out']}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, metrics.md, config.json")
-    for label, m in result["models"].items():
-        params = m["parameters"]["total"]
-        failure = f"  {m['failure']}" if "failure" in m else ""
-        click.echo(f"  {label:<14} {m['steps']} steps in {m['train_seconds']:.1f}s  ({params:,} parameters){failure}")
-    from compare.evaluate import quality_report
+    click.echo(f"wrote {result.out}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, metrics.md, config.json")
+    for label, t in result.trained.items():
+        failure = t.status_fields().get("failure")
+        click.echo(f"  {label:<14} {t.record.steps} steps in {t.record.seconds:.1f}s  ({parameter_counts(t.model)['total']:,} parameters)"
+                   + (f"  {failure}" if failure else ""))
+    from compare.metrics.scoring import quality_report
 
-    click.echo("\n" + quality_report(result["quality"]))
-    if failed := [label for label, m in result["models"].items() if m["status"] == "diverged"]:
+    click.echo("\n" + quality_report(result.scores.quality))
+    if failed := [label for label, t in result.trained.items() if t.record.status == "diverged"]:
         click.echo(f"Error: {', '.join(failed)} diverged (see metrics.json); the other models finished", err=True)
         sys.exit(EXIT_DIVERGED)
 
@@ -214,7 +216,7 @@ def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int
               device: str, batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str,
               target: float | None, executor: str, jobs: int, address: str | None, cpus_per_trial: float, gpus_per_trial: float) -> None:
     """Train every (model, width, seed) under one budget; plot quality and continuity against size; decide claim (b)."""
-    from compare.executors import ExecutorOptions, make_executor
+    from compare.sweep.executors import ExecutorOptions, make_executor
     from compare.sweep import SweepSettings, parse_widths, sweep
 
     settings = SweepSettings(
@@ -274,12 +276,12 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     """Score image set B against the reference set A (folders of PNG/JPEG, or .npz / .npy / .pt arrays) with every quality metric."""
     import json
 
-    from compare.continuity import continuity_report, continuity_table
+    from compare.metrics.continuity import continuity_report, continuity_table
     from compare.data import load_dataset
-    from compare.evaluate import check_comparable, score_report, score_sets
-    from compare.evaluator import load_extractor
-    from compare.imagesets import load_image_set
-    from compare.runner import resolve_device
+    from compare.metrics.scoring import check_comparable, score_report, score_sets
+    from compare.metrics.evaluator import load_extractor
+    from compare.data.imagesets import load_image_set
+    from compare.settings import resolve_device
 
     a, b = load_image_set(real), load_image_set(fake)
     check_comparable(a, b)
@@ -300,7 +302,7 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def evaluate_cmd(run_dir: Path, eval_samples: int | None, features: str | None, device: str, quiet: bool) -> None:
     """Re-evaluate a finished run from its saved weights: rewrites the quality numbers in metrics.json and metrics.md."""
-    from compare.evaluate import evaluate_run, quality_report
+    from compare.metrics.scoring import evaluate_run, quality_report
 
     quality = evaluate_run(run_dir, eval_samples, features, device, _say(quiet))
     click.echo(f"wrote {run_dir}/metrics.json, metrics.md\n\n{quality_report(quality)}")

@@ -4,17 +4,19 @@ from types import SimpleNamespace
 
 import pytest
 
-import compare.runner as runner
+import compare.train.loop as train_loop
 
-from compare.budget import Budget
+from compare.train.budget import Budget
 from compare.models import MODELS, parse_model_specs
-from compare.runner import GRAD_NORM_STEPS, RunSettings, run
+from compare.pipeline import run
+from compare.train.loop import GRAD_NORM_STEPS
+from compare.settings import RunSettings
 
 
 def tiny_run(tmp_path, budget: str, models=("gan", "vae"), **fields):
     settings = RunSettings(models=tuple(parse_model_specs(list(models))), budget=Budget.parse(budget), dataset="digits",
                            batch_size=32, width=0.25, out=tmp_path / "run", **fields)
-    return run(settings, show_progress=False)["models"]
+    return run(settings, show_progress=False).metrics_json()["models"]
 
 
 @pytest.mark.parametrize("budget, unit, amount", [("40steps", "steps", 40), ("1300images", "images", 1300), ("0.8epochs", "epochs", 0.8)])
@@ -41,7 +43,7 @@ def test_seconds_budget_stops_at_the_first_step_that_reaches_it(tmp_path, monkey
     # A clock that advances 10 ms each time the runner reads it: the loop reads it once after every
     # step (plus at loss readings), so a step is 10-20 ms and the stop is checkable to the step.
     ticks = iter(range(10**9))
-    monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=lambda: next(ticks) * 0.01))
+    monkeypatch.setattr(train_loop, "time", SimpleNamespace(perf_counter=lambda: next(ticks) * 0.01))
     models = tiny_run(tmp_path, "1.5s", curve_points=1)  # no curve evaluations: they read the clock too
     for m in models.values():
         assert 1.5 <= m["consumed"]["s"] < 1.5 + 0.02 and m["status"] == "finished"

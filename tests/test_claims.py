@@ -1,6 +1,6 @@
 """Verdicts on the source's claims from hand-made metrics: each rule gives the answer it states."""
 
-from compare.claims import claim_a, claim_b, claim_c
+from compare.report.claims import claim_a, claim_b, claim_c
 
 CONFIG = {"models": {"gan": {"generator_loss": "nonsaturating"}, "gan:minimax": {"generator_loss": "minimax"}, "vae": {}}}
 
@@ -60,7 +60,7 @@ def seeds_summary(name: str, isolated: tuple[float, float, float], specks: tuple
 
 
 def test_claim_a_over_seeds_uses_the_paired_intervals():
-    from compare.claims import claim_a_over_seeds
+    from compare.report.claims import claim_a_over_seeds
 
     assert claim_a_over_seeds(seeds_summary("vae - gan", (0.02, 0.01, 0.03), (2, 1, 3)))["verdict"] == "supported"
     # "gan - vae" is turned round: GAN higher means the VAE is lower

@@ -99,7 +99,7 @@ def test_cuda_run_records_peak_memory(tmp_path):
 
 
 def test_run_streams_a_folder_over_the_memory_threshold(tmp_path, monkeypatch):
-    from compare import sources
+    from compare.data import sources
 
     images = tmp_path / "images"
     images.mkdir()

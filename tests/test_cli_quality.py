@@ -12,7 +12,7 @@ from PIL import Image
 from compare.cli import main
 from compare.data import load_dataset
 from compare.errors import UserError
-from compare.imagesets import load_image_set, to_images
+from compare.data.imagesets import load_image_set, to_images
 
 
 def invoke(*args):
@@ -32,8 +32,8 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     assert "| fid | ↓ |" in result.output and "real floor | gan | vae-mean | vae-pixels" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     quality = metrics["quality"]
-    # A model's own entry carries its first view's numbers by name (what sweeps look up): vae -> vae-mean.
-    assert metrics["models"]["vae"]["quality"]["fid"] == quality["views"]["vae-mean"]["fid"]["values"]["fid"]
+    # Numbers live once, per view: a model's entry names its views and carries no copies of their scores.
+    assert metrics["models"]["vae"]["views"] == ["vae-mean", "vae-pixels"] and "quality" not in metrics["models"]["vae"]
     assert set(quality["views"]) == {"gan", "vae-mean", "vae-pixels"}
     assert quality["views"]["gan"]["fid"]["protocol"]["n_fake"] == quality["floor"]["fid"]["protocol"]["n_fake"] == 180
     assert "real floor" in (out / "metrics.md").read_text()
@@ -48,7 +48,6 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     changed = json.loads((out / "metrics.json").read_text())
     assert changed["quality"]["views"]["gan"]["fid"]["protocol"]["n_fake"] == 40
     assert changed["quality_history"] == [quality]  # the earlier numbers are kept, not overwritten
-    assert changed["models"]["gan"]["quality"]["fid"] == changed["quality"]["views"]["gan"]["fid"]["values"]["fid"]
 
     result = invoke("evaluate", tmp_path / "nowhere")
     assert result.exit_code == 2 and "no such run directory" in result.output and "nowhere" in result.output

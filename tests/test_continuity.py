@@ -8,7 +8,7 @@ import pytest
 import torch
 from torchvision.transforms.functional import gaussian_blur
 
-from compare import continuity as c
+from compare.metrics import continuity as c
 from compare.data import load_dataset
 from compare.metrics import METRICS
 
@@ -59,7 +59,7 @@ def test_components_known_answer_and_no_merging_across_images():
     assert int(stats["speck_mask"][0].sum()) == 3
     assert int(stats["minor_mask"][0].sum()) == 4  # the diagonal, smaller than the 5-pixel stroke
     assert int(stats["minor_mask"][1].sum()) == 0
-    assert c.METRICS["fragments"].fn(images) == pytest.approx(
+    assert c.CONTINUITY_METRICS["fragments"].fn(images) == pytest.approx(
         {"fragments_per_image": 5 / 3, "multi_fragment_share": 1 / 3, "blank_share": 1 / 3})
 
 
@@ -99,7 +99,7 @@ def test_salt_and_pepper_rate_is_recovered_within_10_percent(mnist, per_image):
     clean = mnist.heldout
     planted = per_image / clean[0].numel()
     noisy = plant_salt_and_pepper(clean, per_image)
-    found = c.METRICS["isolated_pixels"].fn(noisy)["isolated_rate"] - c.METRICS["isolated_pixels"].fn(clean)["isolated_rate"]
+    found = c.CONTINUITY_METRICS["isolated_pixels"].fn(noisy)["isolated_rate"] - c.CONTINUITY_METRICS["isolated_pixels"].fn(clean)["isolated_rate"]
     assert found == pytest.approx(planted, rel=0.10)
 
 
@@ -134,8 +134,8 @@ def test_erasing_bands_raises_fragments_by_the_planted_amount(mnist, bands):
         erase |= (r == centre) | (r == centre + 1)
     cut = ones.clone()
     cut[:, 0][erase] = 0.0  # whole rows of the digit
-    before = c.METRICS["fragments"].fn(ones)
-    after = c.METRICS["fragments"].fn(cut)
+    before = c.CONTINUITY_METRICS["fragments"].fn(ones)
+    after = c.CONTINUITY_METRICS["fragments"].fn(cut)
     assert before["fragments_per_image"] == 1 and before["multi_fragment_share"] == 0
     assert after["fragments_per_image"] == pytest.approx(1 + bands)
     assert after["multi_fragment_share"] == 1
@@ -146,8 +146,8 @@ def test_blur_lowers_sharpness_and_high_frequencies_monotonically(mnist):
     images = mnist.heldout[:200]
     sigmas = (0.5, 1.0, 1.5, 2.0, 3.0)
     series = [images] + [gaussian_blur(images, kernel_size=2 * math.ceil(3 * s) + 1, sigma=s) for s in sigmas]
-    lap = [c.METRICS["laplacian_variance"].fn(x)["laplacian_var"] for x in series]
-    hf = [c.METRICS["spectrum"].fn(x)["hf_share"] for x in series]
+    lap = [c.CONTINUITY_METRICS["laplacian_variance"].fn(x)["laplacian_var"] for x in series]
+    hf = [c.CONTINUITY_METRICS["spectrum"].fn(x)["hf_share"] for x in series]
     assert all(a > b for a, b in zip(lap, lap[1:])), lap
     assert all(a > b for a, b in zip(hf, hf[1:])), hf
     assert lap[-1] < 0.1 * lap[0] and hf[-1] < 0.1 * hf[0]
@@ -199,9 +199,10 @@ def test_worst_images_are_the_planted_ones_and_maps_are_written(tmp_path):
 
 @pytest.mark.slow
 def test_run_writes_the_continuity_section_and_pictures(tmp_path):
-    from compare.budget import Budget
+    from compare.train.budget import Budget
     from compare.models import parse_model_specs
-    from compare.runner import RunSettings, run
+    from compare.pipeline import run
+    from compare.settings import RunSettings
 
     out = tmp_path / "run"
     run(RunSettings(models=tuple(parse_model_specs(["gan", "vae"])), budget=Budget.parse("30steps"), dataset="digits",

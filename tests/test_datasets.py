@@ -12,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from compare import sources
+from compare.data import sources
 from compare.data import DATASETS, DataOptions, batches, check_dataset_name, load_dataset
 from compare.errors import UserError
-from compare.sources import DataWarning, StreamedImages
+from compare.data.sources import DataWarning, StreamedImages
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import torch
 from torchvision.transforms.functional import gaussian_blur
 
 from compare.data import load_dataset
-from compare.evaluate import evaluate_views, flat_values, quality_report, score_sets
-from compare.evaluator import load_domain_evaluator
-from compare.quality import modes_hit
+from compare.metrics.scoring import evaluate_views, flat_values, quality_report, score_sets
+from compare.metrics.evaluator import load_domain_evaluator
+from compare.metrics.quality import modes_hit
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +81,10 @@ def test_views_are_scored_beside_the_real_floor_with_their_protocol(digits):
 
 
 def test_curve_points_compare_against_the_final_evaluations_reference():
-    from compare.curves import make_point_evaluator
+    from compare.metrics.curves import make_point_evaluator
     from compare.data import load_dataset
-    from compare.evaluate import evaluate_views
-    from compare.evaluator import load_extractor
+    from compare.metrics.scoring import evaluate_views
+    from compare.metrics.evaluator import load_extractor
 
     data = load_dataset("digits")
     extractor = load_extractor("evaluator", data)

@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
-from compare import evaluator
+from compare.metrics import evaluator
 from compare.data import load_dataset
 from compare.errors import UserError
-from compare.evaluator import DomainClassifier, evaluator_key, evaluator_path, load_domain_evaluator, load_extractor, train_classifier, weights_sha256
+from compare.metrics.evaluator import DomainClassifier, evaluator_key, evaluator_path, load_domain_evaluator, load_extractor, train_classifier, weights_sha256
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +117,8 @@ def test_unlabelled_dataset_gets_an_autoencoder_and_class_metrics_are_not_availa
     import dataclasses
 
     from compare.data import load_dataset
-    from compare.evaluate import evaluate_views
-    from compare.evaluator import load_extractor
+    from compare.metrics.scoring import evaluate_views
+    from compare.metrics.evaluator import load_extractor
 
     labelled = load_dataset("digits")
     data = dataclasses.replace(labelled, name="digits-unlabelled", train_labels=None, heldout_labels=None)

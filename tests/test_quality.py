@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy import linalg
 
-from compare import quality
+from compare.metrics import quality
 from compare.metrics import METRICS
-from compare.quality import (Features, classifier_score, density_coverage, fid, frechet_distance, kid, kid_subset_size, mean_cov,
+from compare.metrics.quality import (Features, classifier_score, density_coverage, fid, frechet_distance, kid, kid_subset_size, mean_cov,
                              memorisation, mode_coverage, modes_hit, precision_recall)
 
 

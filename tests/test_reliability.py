@@ -20,12 +20,14 @@ from click.testing import CliRunner
 
 import compare.io
 import compare.models as models_registry
-import compare.runner as runner
-from compare.checkpoint import COLLAPSE_TOLERANCE, load_checkpoint, unhealthy
+import compare.pipeline as runner
+import compare.train as train_stage
+import compare.train.loop as train_loop
+from compare.train.checkpoint import COLLAPSE_TOLERANCE, load_checkpoint, unhealthy
 from compare.cli import main
 from compare.data import batches, load_dataset
 from compare.errors import UserError
-from compare.guard import EXIT_DIVERGED, LOCK_NAME, RunLock
+from compare.train.guard import EXIT_DIVERGED, LOCK_NAME, RunLock
 from compare.models import ModelEntry, parse_model_specs
 from gan import GAN, GANConfig
 
@@ -145,7 +147,7 @@ def test_nan_loss_stops_that_model_keeps_its_last_good_checkpoint_and_others_fin
     assert all(torch.isfinite(t).all() for t in ckpt["state"]["generator"].values())
     # the kept weights are the healthy run's at step 20: train a plain GAN 20 steps to compare
     gan = parse_model_specs(["gan"])[0].build((1, 8, 8), "cpu", 0, width=0.25)
-    runner.train(gan, load_dataset("digits").train, 20, 32, 0)
+    train_loop.train(gan, load_dataset("digits").train, 20, 32, 0)
     assert same_state(ckpt["state"]["generator"], gan.generator.state_dict())
     assert (out / "samples_faulty.png").exists()
     assert (out / "samples_vae-mean.png").read_bytes() == (reference / "samples_vae-mean.png").read_bytes()
@@ -184,7 +186,7 @@ def test_finished_models_are_not_retrained(reference, tmp_path, monkeypatch):
     out = tmp_path / "run"  # the same name: metrics.json records it
     shutil.copytree(reference, out)
     before = snapshot(out)
-    monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("a finished model was retrained"))
+    monkeypatch.setattr(train_stage, "train", lambda *a, **k: pytest.fail("a finished model was retrained"))
     result = run_cli("run", "--resume", out, "--quiet")
     assert result.exit_code == 0, result.output
     after = snapshot(out)
@@ -212,20 +214,20 @@ def test_sigint_saves_a_resumable_checkpoint_and_partial_metrics(faulty, referen
 
 
 def test_a_signal_during_evaluation_stops_at_once_and_the_resume_evaluates(reference, tmp_path, monkeypatch):
-    evaluate = runner.evaluate_views
+    evaluate = runner.evaluate
 
     def interrupted(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGINT)  # training is over: nothing should wait for the slow evaluation
         return evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "evaluate_views", interrupted)
+    monkeypatch.setattr(runner, "evaluate", interrupted)
     out = tmp_path / "run"
     result = run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", out)
     assert result.exit_code == 128 + signal.SIGINT, result.output
     assert "SIGINT during evaluation" in result.output and f"compare run --resume {out}" in result.output
     assert not (out / "metrics.json").exists() and not (out / LOCK_NAME).exists()
-    monkeypatch.setattr(runner, "evaluate_views", evaluate)
-    monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("a finished model was retrained"))
+    monkeypatch.setattr(runner, "evaluate", evaluate)
+    monkeypatch.setattr(train_stage, "train", lambda *a, **k: pytest.fail("a finished model was retrained"))
     assert run_cli("run", "--resume", out, "--quiet").exit_code == 0
     assert_same_run(out, reference)
     assert json.loads((out / "metrics.json").read_text())["quality"] == json.loads((reference / "metrics.json").read_text())["quality"]
@@ -351,13 +353,13 @@ def test_config_changed_since_the_run_is_refused(interrupted_run):
 ])
 def test_running_out_of_memory_is_one_line(error, monkeypatch, tmp_path):
     # Faked where a too-wide model first allocates (really allocating 262 GB could take a CI machine down).
-    monkeypatch.setattr(runner, "_plan", lambda *a: (_ for _ in ()).throw(error))
+    monkeypatch.setattr(runner, "plan", lambda *a: (_ for _ in ()).throw(error))
     message = one_line_error(run_cli("run", *SETTINGS, "--width", "1000", "--out", tmp_path / "r"))
     assert "out of memory for these networks and batches; lower --width" in message and not (tmp_path / "r").exists()
 
 
 def test_other_runtime_errors_still_surface(monkeypatch, tmp_path):
-    monkeypatch.setattr(runner, "_plan", lambda *a: (_ for _ in ()).throw(RuntimeError("a bug")))
+    monkeypatch.setattr(runner, "plan", lambda *a: (_ for _ in ()).throw(RuntimeError("a bug")))
     result = run_cli("run", *SETTINGS, "--out", tmp_path / "r")
     assert isinstance(result.exception, RuntimeError) and str(result.exception) == "a bug"  # not dressed up as memory
 

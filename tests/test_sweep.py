@@ -1,6 +1,6 @@
 """Capacity sweeps: trial grid, intervals, target sizes, claim (b), resume, failure isolation, executors, `run --seeds`.
 
-Most tests stand a planted runner in for compare.runner.run: it returns a metrics entry with a
+Most tests stand a planted runner in for compare.pipeline.run: it returns a metrics entry with a
 known FID per (family, width, seed), so every interval and verdict has a known answer, and no
 test depends on how FID is computed. The last tests train for real on digits.
 """
@@ -12,11 +12,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from compare import runner
-from compare.budget import Budget
+from compare import pipeline as runner
+from compare.train.budget import Budget
 from compare.cli import main
 from compare.errors import UserError
-from compare.executors import ExecutorOptions, LocalExecutor, make_executor
+from compare.sweep.executors import ExecutorOptions, LocalExecutor, make_executor
 from compare.models import parse_model_specs
 from compare.sweep import SweepSettings, lookup, parse_widths, seed_table, summarize_seeds, sweep
 
@@ -30,17 +30,26 @@ class PlantedRunner:
     def __init__(self, fid: dict[tuple[str, float], float], spread: float = 0.1, fail: set = frozenset()):
         self.fid, self.spread, self.fail, self.calls = fid, spread, set(fail), []
 
-    def __call__(self, settings, show_progress=True):
+    def __call__(self, settings, show_progress=True, artifacts=True):
         spec, width, seed = settings.models[0], settings.width, settings.seed
         self.calls.append((spec.label, width, seed))
         settings.out.mkdir(parents=True)  # a run directory, as the real runner makes
         if (spec.label, width, seed) in self.fail:
             raise RuntimeError("planted failure")
         part = int(1000 * width * (2 if spec.family == "vae" else 1))
+        numbers = {"quality": {"fid": self.fid[spec.family, width] + self.spread * NOISE[seed]},
+                   "continuity": {"isolated_rate": 0.01 * width}}
         entry = {"parameters": {spec.entry.sampler_part: part, "critic": part, "total": 2 * part}, "steps": 30,
-                 "quality": {"fid": self.fid[spec.family, width] + self.spread * NOISE[seed]},
-                 "continuity": {"isolated_rate": 0.01 * width}}
-        return {"out": str(settings.out), "models": {spec.label: entry}}
+                 "views": {next(iter(spec.views())): numbers}}
+        return PlantedResult({spec.label: entry})
+
+
+class PlantedResult:
+    def __init__(self, summary: dict):
+        self._summary = summary
+
+    def summary(self) -> dict:
+        return self._summary
 
 
 def settings_for(tmp_path, widths=(0.5, 1.0), seeds=(0, 1), **kw):
@@ -139,12 +148,12 @@ def test_size_by_generator_counts_only_the_sampling_network(monkeypatch, tmp_pat
     assert [p["size"] for p in result["curves"]["vae"]["points"]] == [1000, 2000]  # the decoder alone
 
 
-def test_metric_lookup_by_path_and_by_unique_name():
-    entry = {"quality": {"fid": 3.0}, "views": {"a": {"kid": 1.0}, "b": {"kid": 2.0}}, "loss_history": [{"fid": 9}]}
-    assert lookup(entry, "fid") == 3.0 and lookup(entry, "quality.fid") == 3.0 and lookup(entry, "views.b.kid") == 2.0
-    assert lookup(entry, "precision") is None and lookup(entry, "quality.nope") is None
-    with pytest.raises(UserError, match="ambiguous.*views.a.kid, views.b.kid"):
-        lookup(entry, "kid")
+def test_metric_lookup_reads_the_first_view_by_key_or_section():
+    entry = {"views": {"vae-mean": {"quality": {"fid": 3.0}, "continuity": {"specks_per_image": 0.5}},
+                       "vae-pixels": {"quality": {"fid": 9.0}, "continuity": {"specks_per_image": 4.0}}}}
+    assert lookup(entry, "fid") == 3.0 and lookup(entry, "quality.fid") == 3.0
+    assert lookup(entry, "specks_per_image") == 0.5 and lookup(entry, "continuity.specks_per_image") == 0.5
+    assert lookup(entry, "precision") is None and lookup(entry, "quality.nope") is None and lookup(entry, "continuity.fid") is None
 
 
 def test_a_metric_absent_from_the_trials_is_reported_not_invented(monkeypatch, tmp_path):
@@ -235,20 +244,20 @@ def test_sweep_command_prints_the_verdict_and_fails_when_a_trial_fails(monkeypat
 
 
 def test_seed_summary_and_table_mark_differences_that_may_be_zero():
-    runs = {s: {"models": {"gan": {"fid": 20 + NOISE[s], "kid": 1.0 + 0.01 * s, "steps": 30, "final_losses": {"g": 1.0 * s}},
-                           "vae": {"fid": 40 + NOISE[s], "kid": 1.0 - 0.01 * s, "steps": 30}}} for s in (0, 1, 2)}
+    runs = {s: {"gan": {"steps": 30, "final_losses": {"g": 1.0 * s}, "views": {"gan": {"quality": {"fid": 20 + NOISE[s], "kid": 1.0 + 0.01 * s}}}},
+                "vae": {"steps": 30, "views": {"vae-mean": {"quality": {"fid": 40 + NOISE[s], "kid": 1.0 - 0.01 * s}}}}} for s in (0, 1, 2)}
     summary = summarize_seeds(runs)
-    assert summary["models"]["gan"]["fid"]["mean"] == pytest.approx(20)
-    fid = summary["differences"]["vae - gan"]["fid"]
+    assert summary["models"]["gan"]["quality.fid"]["mean"] == pytest.approx(20)
+    fid = summary["differences"]["vae - gan"]["quality.fid"]
     assert fid["mean"] == pytest.approx(20) and fid["ci95"] == pytest.approx([20, 20]) and fid["significant"]
-    assert summary["differences"]["vae - gan"]["kid"]["significant"] is False  # -0.02 * s: interval covers 0
+    assert summary["differences"]["vae - gan"]["quality.kid"]["significant"] is False  # -0.02 * s: interval covers 0
     assert "final_losses.g" not in summary["differences"]["vae - gan"]  # only numbers both models have
     table = seed_table(summary)
     assert table[0].split() == ["metric", "gan", "vae", "vae", "-", "gan"]
     rows = {line.split()[0]: line for line in table[1:]}
-    assert set(rows) == {"fid", "kid", "final_losses.g"}  # steps does not vary over seeds: left out
-    assert rows["kid"].endswith("n.s.") and not rows["fid"].endswith("n.s.")
-    assert "+20 [20, 20]" in rows["fid"]
+    assert set(rows) == {"quality.fid", "quality.kid", "final_losses.g"}  # steps does not vary over seeds: left out
+    assert rows["quality.kid"].endswith("n.s.") and not rows["quality.fid"].endswith("n.s.")
+    assert "+20 [20, 20]" in rows["quality.fid"]
 
 
 # ---- real training on digits -------------------------------------------------------------------------
@@ -262,7 +271,7 @@ def trial_numbers(out):
     numbers = {}
     for path in sorted((out / "trials").glob("*.json")):
         record = json.loads(path.read_text())
-        for entry in record["metrics"].values():
+        for entry in record["summary"].values():
             numbers[record["id"]] = {"parameters": entry["parameters"], "final_losses": entry["final_losses"], "steps": entry["steps"]}
     return numbers
 

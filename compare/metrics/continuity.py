@@ -24,7 +24,7 @@ from scipy import ndimage
 from torch import Tensor
 
 from compare.errors import UserError
-from compare.metrics import METRICS, Metric
+from compare.metrics.registry import Metric
 
 # A pixel is "isolated" when it differs from the median of its 3x3 neighbourhood by more than this.
 # 0.5 is half the full range: the pixel sits on the other side of mid-grey from what surrounds it,
@@ -250,7 +250,7 @@ def _spectrum(images: Tensor) -> dict[str, float]:
 
 # Each key's better direction only where one exists: blur lowers tv / laplacian / hf_share and
 # pixel noise raises them, so for those the best value is the real one, shown by the ratio.
-_CONTINUITY = {
+CONTINUITY_METRICS: dict[str, Metric] = {
     "isolated_pixels": Metric("pixels", _isolated, f"share of pixels differing from their 3x3 median by > {ISOLATED_THRESHOLD}", {"isolated_rate": "lower"}),
     "specks": Metric("pixels", _specks, f"connected components of <= {SPECK_MAX_PIXELS} pixels per image (binarised at {BINARY_THRESHOLD})", {"specks_per_image": "lower"}),
     "fragments": Metric("pixels", _fragments, "8-connected components per image and the share of images with more than one", {"fragments_per_image": "lower", "multi_fragment_share": "lower", "blank_share": "lower"}),
@@ -258,15 +258,13 @@ _CONTINUITY = {
     "laplacian_variance": Metric("pixels", _laplacian_variance, "variance of the Laplacian per image (blur: low; Tolstikhin et al. 2018)"),
     "spectrum": Metric("pixels", _spectrum, f"share of non-DC power above {HF_CUTOFF} cycles/pixel (Durall et al. 2020)"),
 }
-METRICS.update(_CONTINUITY)
 
 
 def pixel_metrics(images: Tensor) -> dict[str, float]:
     """Every registered pixel-space metric of one set, flattened into one dict of numbers."""
     out: dict[str, float] = {}
-    for metric in METRICS.values():
-        if metric.space == "pixels":
-            out.update(metric.fn(images))
+    for metric in CONTINUITY_METRICS.values():
+        out.update(metric.fn(images))
     return out
 
 
@@ -368,7 +366,7 @@ def _filename(label: str) -> str:
 
 def save_artifact_maps(label: str, images: Tensor, out: Path) -> list[str]:
     """artifacts_<label>.png (the first 64 images, raw and flagged) and worst16_<label>.png."""
-    from compare.plots import save_side_by_side  # deferred: matplotlib only when pictures are drawn
+    from compare.report.plots import save_side_by_side  # deferred: matplotlib only when pictures are drawn
 
     images = images.detach().cpu()
     shown = images[:MAP_SAMPLES]
@@ -386,7 +384,7 @@ def save_artifact_maps(label: str, images: Tensor, out: Path) -> list[str]:
 
 def save_spectrum_plot(report: dict, path: Path) -> None:
     """Every view's radial log power spectrum over the real one, distances in the legend."""
-    from compare.plots import plt, save_figure  # deferred: matplotlib only when pictures are drawn
+    from compare.report.plots import plt, save_figure  # deferred: matplotlib only when pictures are drawn
 
     spectra = report["spectrum"]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))

@@ -1,7 +1,7 @@
 """Sample quality metrics, each a pure function of feature / class-probability tensors.
 
-Every function takes compare.quality.Features (penultimate-layer features and softmax class
-probabilities of an extractor, see compare.evaluator) and returns a dict of named numbers. They are
+Every function takes compare.metrics.quality.Features (penultimate-layer features and softmax class
+probabilities of an extractor, see compare.metrics.evaluator) and returns a dict of named numbers. They are
 registered in compare.metrics.METRICS with space "features"; `inputs` names which sets each takes:
     real     the reference real images (a train subset in `compare run`, set A in `compare score`)
     fake     the images judged (a model's samples, set B)
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from compare.metrics import METRICS, Metric
+from compare.metrics.registry import Metric
 
 CHUNK = 1024  # rows per cdist block: a (1024, N) float64 block is 40 MB at N = 5,000
 KID_SUBSETS = 100  # Binkowski et al. 2018's protocol: 100 subsets of 1,000
@@ -228,7 +228,7 @@ def memorisation(fake: Features, train: Features, heldout: Features) -> dict[str
     return {"nn_train_fake": d_fake, "nn_train_real": d_real, "memorisation_ratio": d_fake / d_real if d_real > 0 else math.nan}
 
 
-METRICS.update({
+QUALITY_METRICS: dict[str, Metric] = {
     "fid": Metric("features", fid, "Frechet distance of Gaussians fitted to the features (Heusel et al. 2017)",
                   {"fid": "lower"}, inputs=("real", "fake")),
     "kid": Metric("features", kid, "kernel (cubic polynomial) MMD^2 over random subsets (Binkowski et al. 2018)",
@@ -243,4 +243,4 @@ METRICS.update({
                             {"modes_hit": "higher", "class_kl": "lower"}, inputs=("real", "fake")),
     "memorisation": Metric("features", memorisation, "mean distance to the nearest train image, samples vs held-out real (ratio < 1: copying)",
                            {}, inputs=("fake", "train", "heldout")),
-})
+}

@@ -1,6 +1,6 @@
 """Where trials run: here one after another, here in parallel processes, or as Ray tasks on a cluster.
 
-A trial is one call of compare.runner.run with its own settings and run directory. `run_trial`
+A trial is one call of compare.pipeline.run with its own settings and run directory. `run_trial`
 never raises for a failing trial: it returns a record with the error, so one failed trial never
 loses the others, and the sweep retries it on the next run. Every executor yields records as the
 trials finish, so the caller can save each at once.
@@ -19,9 +19,9 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
-from compare import runner
+from compare import pipeline as runner
 from compare.errors import UserError
-from compare.runner import RunSettings
+from compare.settings import RunSettings
 
 
 @dataclass(frozen=True)
@@ -32,15 +32,15 @@ class Trial:
 
 
 def run_trial(trial: Trial) -> dict:
-    """Train and record one trial; returns {"id", "status": "done", "metrics", ...} or {"status": "failed", "error", ...}."""
+    """Train and record one trial; returns {"id", "status": "done", "summary", ...} or {"status": "failed", "error", ...}."""
     start = time.perf_counter()
     before = torch.get_num_threads()
     if trial.threads:
         torch.set_num_threads(trial.threads)
     record = {"id": trial.id, "threads": torch.get_num_threads(), "host": os.uname().nodename}
     try:
-        result = runner.run(trial.settings, show_progress=False)  # via the module, so tests can stand in for it
-        record.update(status="done", metrics=result["models"])
+        result = runner.run(trial.settings, show_progress=False, artifacts=False)  # via the module, so tests can stand in for it
+        record.update(status="done", summary=result.summary())
     except Exception as e:  # any failure of one trial is data about that trial, not the end of the sweep
         record.update(status="failed", error=f"{type(e).__name__}: {e}", user_error=isinstance(e, UserError),
                       traceback=traceback.format_exc())

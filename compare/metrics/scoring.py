@@ -1,6 +1,6 @@
 """Sample quality of whole runs and of image sets: features once, every registered metric, the real floor.
 
-Protocol of `compare run` / `compare evaluate` (one extractor for everything, see compare.evaluator):
+Protocol of `compare run` / `compare evaluate` (one extractor for everything, see compare.metrics.evaluator):
 - The reference "real" set is a fixed, seeded subset of the train split, as large as the sample set
   (capped at the train size): precision/recall and density/coverage assume equal set sizes.
 - Each model view is scored with N samples, N = `eval_samples`, by default the held-out size.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -24,12 +25,13 @@ import torch
 from torch import Tensor
 
 from compare.data import STREAMED_EVAL_CAP, ImageDataset, in_memory, load_dataset
-from compare.sources import StreamedImages
+from compare.data.sources import StreamedImages
 from compare.errors import UserError
-from compare.evaluator import Extractor, load_extractor
+from compare.metrics.evaluator import Extractor, load_extractor
 from compare.io import read_run_json, write_bytes, write_json
 from compare.metrics import METRICS, Metric
-from compare.quality import Features
+from compare.metrics.continuity import continuity_report
+from compare.metrics.quality import Features
 
 REAL_SUBSET_SEED = 0  # which train images form the reference set: fixed, so every run compares against the same ones
 FLOOR = "real floor"
@@ -93,22 +95,40 @@ def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extr
     return {"extractor": extractor.info, "floor": floor, "views": scores}
 
 
+@dataclass
+class Scores:
+    """The evaluate stage's result: every view's quality beside the real floor (`quality`, as
+    evaluate_views returns it) and its pixel continuity beside real images (`continuity`, as
+    compare.metrics.continuity.continuity_report returns it)."""
+
+    quality: dict
+    continuity: dict
+
+    def view_numbers(self, view: str) -> dict[str, dict[str, float | None]]:
+        """{"quality": {key: value}, "continuity": {key: value}} of one view."""
+        return {"quality": flat_values(self.quality["views"][view]), "continuity": dict(self.continuity["views"][view])}
+
+    def value(self, view: str, key: str) -> float | None:
+        """One number of a view by its key ("fid", "isolated_rate"), from whichever section holds it."""
+        for section in self.view_numbers(view).values():
+            if key in section:
+                return section[key]
+        raise KeyError(f"no metric {key!r} for view {view!r}")
+
+
+def evaluate(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor, n_eval: int) -> Scores:
+    """The evaluate stage: quality on the first n_eval samples of every view, continuity on as many as
+    there are held-out real images (the train split at that count is the continuity floor). Writes nothing."""
+    heldout = in_memory(data.heldout).cpu()
+    continuity = continuity_report({v: images[:len(heldout)] for v, images in views.items()}, heldout,
+                                   floor=data.train[:len(heldout)].cpu())
+    quality = evaluate_views({v: images[:n_eval] for v, images in views.items()}, data, extractor)
+    return Scores(quality, continuity)
+
+
 def flat_values(scores: dict[str, dict]) -> dict[str, float | None]:
     """{metric: {"values": {...}}} -> one dict of every number, e.g. {"fid": .., "precision": .., ...}."""
     return {k: v for entry in scores.values() for k, v in entry["values"].items()}
-
-
-def attach_first_view(models: dict[str, dict], specs, key: str, per_view: dict[str, dict]) -> None:
-    """Give each model's metrics entry, under `key`, its first view's numbers (vae: vae-mean), so that a
-    number such as "fid" or "isolated_rate" is found by name in the entry (as sweeps look it up);
-    every view stays in the run's own section."""
-    for spec in specs:
-        if spec.label in models:
-            models[spec.label][key] = per_view[next(iter(spec.views()))]
-
-
-def attach_model_quality(models: dict[str, dict], specs, quality: dict) -> None:
-    attach_first_view(models, specs, "quality", {view: flat_values(scores) for view, scores in quality["views"].items()})
 
 
 MIN_SET_SIZE = 2  # FID needs a covariance and KID pairs of images: one image gives neither
@@ -196,9 +216,10 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
     Writes the new "quality" block into metrics.json (an earlier, different one moves to
     "quality_history": nothing is lost) and metrics.md; returns the block.
     """
-    from compare.checkpoint import data_options_from_json, load_checkpoint
+    from compare.train.checkpoint import data_options_from_json, load_checkpoint
     from compare.models import parse_model_specs
-    from compare.runner import resolve_device, sample_views, samples_per_view  # deferred: the runner imports this module
+    from compare.sample import sample_views, samples_per_view
+    from compare.settings import resolve_device
 
     run_dir = Path(run_dir)
     config = read_run_json(run_dir, "config.json")
@@ -218,7 +239,7 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
         ckpt = load_checkpoint(path)  # weights only: a tampered file is refused in one line
         model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device=dev, seed=config["seed"])
         model.load_state_dict(ckpt["state"])
-        # the run's own draw (see runner.samples_per_view), so the same settings give the same numbers
+        # the run's own draw (see compare.sample.samples_per_view), so the same settings give the same numbers
         draw = sample_views(spec, model, samples_per_view(n, heldout_evaluated(data)), config["seed"])
         views.update({view: images[:n] for view, images in draw.items()})
     quality = evaluate_views(views, data, extractor)
@@ -227,7 +248,6 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
     if previous is not None and previous != json.loads(json.dumps(quality)):
         metrics.setdefault("quality_history", []).append(previous)
     metrics["quality"] = quality
-    attach_model_quality(metrics.get("models", {}), specs, quality)
     write_json(run_dir / "metrics.json", metrics)
     write_quality_table(run_dir, quality)
     return quality

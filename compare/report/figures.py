@@ -9,9 +9,9 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
-from compare.plots import grid_array, save_figure, save_grid
+from compare.report.plots import grid_array, save_figure, save_grid
 from compare.protocol import GenerativeModel
-from compare.quality import nearest_index
+from compare.metrics.quality import nearest_index
 
 INTERPOLATION_STEPS = 10
 INTERPOLATION_ROWS = 6

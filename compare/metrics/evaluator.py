@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from compare.data import CACHE_VERSION, HELDOUT_FRACTION, SPLIT_SEED, ImageDataset, batches, cache_dir, in_memory
 from compare.errors import UserError
 from compare.io import save_torch, write_json
-from compare.quality import Features
+from compare.metrics.quality import Features
 
 # Bump whenever the architecture, the training recipe or the data it sees changes: the cache key
 # hashes it, so an old cached evaluator is never mistaken for the current one.

@@ -14,18 +14,13 @@ from typing import Callable
 import matplotlib.pyplot as plt
 
 from compare.data import ImageDataset, in_memory
-from compare.evaluate import reference_order
-from compare.evaluator import Extractor
+from compare.metrics.scoring import reference_order
+from compare.metrics.evaluator import Extractor
 from compare.metrics import METRICS
-from compare.plots import save_figure
-from compare.quality import fid
+from compare.report.plots import save_figure
+from compare.metrics.quality import fid
 
 CURVE_METRICS = ("fid", "isolated_rate")
-
-
-def eval_steps(total_steps: int, points: int) -> list[int]:
-    """The steps of the K-1 points before the end (the end is the final evaluation), evenly spaced."""
-    return sorted({max(1, round(total_steps * k / points)) for k in range(1, points)} - {total_steps})
 
 
 def make_point_evaluator(data: ImageDataset, extractor: Extractor, n: int) -> Callable[[dict], dict]:

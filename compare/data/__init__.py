@@ -3,9 +3,9 @@
 Embedded offline sets (mnist5k, digits): each loader returns (images, labels) as numpy arrays, images
 (N, C, H, W) float32 in [0, 1]; the first load is cached as .npz under the user cache dir (mnist5k
 parses a text file for seconds), and a fixed seed splits off the held-out images.
-torchvision sets (mnist, fashion-mnist, cifar10, celeba) and `folder:PATH` are read by compare.sources
+torchvision sets (mnist, fashion-mnist, cifar10, celeba) and `folder:PATH` are read by compare.data.sources
 from --data-root or PATH; those with an official test split use it as the held-out split.
-Every split is one tensor on the device, or, when too large to hold, a compare.sources.StreamedImages;
+Every split is one tensor on the device, or, when too large to hold, a compare.data.sources.StreamedImages;
 `batches()` cuts training batches from either, so the training loop never asks which.
 """
 
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from compare import sources
+from compare.data import sources
 from compare.errors import UserError
 from compare.io import write_bytes
-from compare.sources import ImageFiles, Splits, StreamedImages
+from compare.data.sources import ImageFiles, Splits, StreamedImages
 
 HELDOUT_FRACTION = 0.1
 SPLIT_SEED = 0  # fixed, not the run seed: every run (and every cached evaluator) sees the same split

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from compare.budget import Budget
+from compare.train.budget import Budget
 from compare.data import DataOptions
 from compare.errors import UserError
 from compare.io import read_run_json, save_torch

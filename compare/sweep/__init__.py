@@ -31,16 +31,16 @@ from typing import Any, Callable
 
 import click
 
-from compare import runner
-from compare.budget import Budget
+from compare import pipeline as runner
+from compare.train.budget import Budget
 from compare.errors import UserError
-from compare.executors import Trial
+from compare.sweep.executors import Trial
 from compare.io import write_json
 from compare.metrics import METRICS
 from compare.models import ModelSpec
-from compare.plots import save_interval_curves
-from compare.guard import new_directory
-from compare.runner import RunSettings
+from compare.report.plots import save_interval_curves
+from compare.train.guard import new_directory
+from compare.settings import RunSettings, check_settings
 from compare.stats import METHOD, numeric_leaves, paired_difference, summarize
 
 SWEEP_VERSION = 1
@@ -90,17 +90,21 @@ def trial_id(spec: ModelSpec, width: float, seed: int) -> str:
     return f"{spec.dirname}-w{width:g}-s{seed}"
 
 
+def first_view_numbers(entry: dict) -> dict[str, dict[str, float | None]]:
+    """{"quality": {...}, "continuity": {...}} of a model's first view (the VAE's per-pixel means) in a
+    trial's summary (compare.results.RunResult.summary): the view a model is judged by."""
+    return next(iter(entry["views"].values()))
+
+
 def lookup(entry: dict, key: str) -> float | None:
-    """A number in a model's metrics entry: by dotted path ("quality.fid"), or by a name found exactly once."""
-    if "." in key:
-        node: Any = entry
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else None
-    paths = [p for p in numeric_leaves(entry, skip=("loss_history",)) if p.split(".")[-1] == key]
-    if len(paths) > 1:
-        raise UserError(f"metric {key!r} is ambiguous in the trials' metrics.json; name one of: {', '.join(paths)}")
-    return lookup(entry, paths[0]) if paths else None
+    """A number of a model's first view, by its key ("fid") or its section and key ("quality.fid")."""
+    numbers = first_view_numbers(entry)
+    section, _, name = key.rpartition(".")
+    for part in [section] if section else list(numbers):
+        value = numbers.get(part, {}).get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 SECTIONS = {"features": "quality", "pixels": "continuity"}  # where a model's metrics.json entry holds each space's numbers
@@ -137,7 +141,7 @@ def check_sweep(settings: SweepSettings) -> None:
     if settings.target is not None and not math.isfinite(settings.target):
         raise UserError(f"--target must be a finite number, got {settings.target}")
     for width in settings.widths:
-        runner.check_settings(dataclasses.replace(settings.run_settings(), width=width))
+        check_settings(dataclasses.replace(settings.run_settings(), width=width))
 
 
 def _open_sweep_dir(settings: SweepSettings) -> Path:
@@ -188,7 +192,7 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
     for spec, width, seed in grid:
         tid = trial_id(spec, width, seed)
         record = _load_record(out / "trials" / f"{tid}.json")
-        if record and record.get("status") == "done" and spec.label in record.get("metrics", {}):
+        if record and record.get("status") == "done" and spec.label in record.get("summary", {}):
             records[tid] = record
             continue
         _set_aside(out / "trials" / tid)
@@ -217,7 +221,7 @@ def _trial_row(settings: SweepSettings, spec: ModelSpec, width: float, seed: int
                            "seed": seed, "status": record["status"] if record else "pending",
                            "run_dir": f"trials/{trial_id(spec, width, seed)}"}
     if record and record["status"] == "done":
-        entry = record["metrics"][spec.label]
+        entry = record["summary"][spec.label]
         parameters = entry["parameters"]
         row.update(parameters=parameters,
                    size=parameters["total"] if settings.size_by == "total" else parameters[spec.entry.sampler_part],
@@ -385,13 +389,15 @@ def plot_sweep(summary: dict, out: Path) -> list[str]:
 
 
 def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -> dict:
-    """The run once per seed (settings.seed, +1, ...) under out/seed-<s>/, summarised over seeds in out/seeds.json."""
+    """The run once per seed (settings.seed, +1, ...) under out/seed-<s>/ (JSON and checkpoints only),
+    summarised over seeds in out/seeds.json, with one report over every seed."""
     if n_seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {n_seeds}")
     out = new_directory(settings.out)
-    runs = {seed: runner.run(dataclasses.replace(settings, seed=seed, out=out / f"seed-{seed}"), show_progress)
+    runs = {seed: runner.run(dataclasses.replace(settings, seed=seed, out=out / f"seed-{seed}"), show_progress, artifacts=False).summary()
             for seed in range(settings.seed, settings.seed + n_seeds)}
     summary = summarize_seeds(runs)
+    summary["runs"] = {seed: str(out / f"seed-{seed}") for seed in runs}
     write_json(out / "seeds.json", summary)
     from compare.report import write_report  # the report over every seed, with the intervals
 
@@ -399,10 +405,16 @@ def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -
     return {"out": str(out), **summary}
 
 
+def seed_numbers(entry: dict) -> dict[str, float]:
+    """Every number of one model in one seed's summary, its first view's as "quality.fid", "continuity.x"."""
+    return numeric_leaves({**{k: v for k, v in entry.items() if k != "views"}, **first_view_numbers(entry)})
+
+
 def summarize_seeds(runs: dict[int, dict]) -> dict:
-    """Every number of every model over seeds, and each later model minus the first, paired by seed."""
-    labels = list(next(iter(runs.values()))["models"])
-    values = {label: {seed: numeric_leaves(r["models"][label], skip=("loss_history",)) for seed, r in runs.items()} for label in labels}
+    """Every number of every model over seeds ({seed: RunResult.summary()}), and each later model minus
+    the first, paired by seed."""
+    labels = list(next(iter(runs.values())))
+    values = {label: {seed: seed_numbers(r[label]) for seed, r in runs.items()} for label in labels}
     keys = {label: sorted({k for v in values[label].values() for k in v}) for label in labels}
     models = {label: {k: summarize(v[k] for v in values[label].values() if k in v) for k in keys[label]} for label in labels}
     first = labels[0]
@@ -412,8 +424,7 @@ def summarize_seeds(runs: dict[int, dict]) -> dict:
                                for k in keys[other] if k in keys[first]}
         for other in labels[1:]
     }
-    return {"kind": "seeds", "seeds": sorted(runs), "runs": {s: r.get("out") for s, r in runs.items()}, "interval": METHOD,
-            "models": models, "differences": differences}
+    return {"kind": "seeds", "seeds": sorted(runs), "interval": METHOD, "models": models, "differences": differences}
 
 
 def _fmt(x: float | None) -> str:

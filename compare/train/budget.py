@@ -3,7 +3,7 @@
 `3000steps` is 3000 optimisation steps; `500000images` is that many real images consumed;
 `20epochs` is 20 passes over the training split; `90s` is 90 seconds of training (evaluation
 excluded); `2e13flops` is that many training FLOPs (forward, backward and optimiser of every
-network the model trains, counted once per configuration by compare.cost). All but seconds
+network the model trains, counted once per configuration by compare.train.cost). All but seconds
 resolve to a whole number of steps before training, rounded up so no model gets less than
 the budget; a seconds budget stops at the first step that reaches it.
 """

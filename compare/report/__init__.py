@@ -249,7 +249,7 @@ def section_continuity(runs: list[Run]) -> list[Block]:
 
 
 def section_claims(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> list[Block]:
-    from compare.claims import claim_a, claim_a_over_seeds, claim_b, claim_c
+    from compare.report.claims import claim_a, claim_a_over_seeds, claim_b, claim_c
 
     blocks: list[Block] = [Heading("Claims from the source comparison"),
                            Para("Each claim of the source text, the evidence from these runs, and a verdict that says no more "

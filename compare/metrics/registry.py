@@ -1,0 +1,16 @@
+"""The Metric record every registered metric is described by (compare.metrics holds the registry itself)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Metric:
+    space: str  # "features" | "pixels"
+    fn: Callable[..., dict[str, float]]
+    description: str
+    better: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()  # features metrics: which named feature sets fn takes, in order
+    params: dict[str, int] = field(default_factory=dict)  # keyword arguments of fn, recorded in the protocol

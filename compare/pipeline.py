@@ -1,0 +1,143 @@
+"""One run, stage by stage: train every model under the same budget -> sample each view once ->
+evaluate -> write. Sweeps, seed runs and studies call the same stages with artifacts=False.
+
+The pipeline sees models only through compare.protocol.GenerativeModel and the registry in
+compare.models: there is no branch on the model family here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import torch
+
+from compare.data import ImageDataset, in_memory, load_dataset
+from compare.errors import UserError
+from compare.io import write_json
+from compare.metrics.curves import make_point_evaluator
+from compare.metrics.evaluator import load_extractor
+from compare.metrics.scoring import eval_sample_count, evaluate
+from compare.models import ModelSpec
+from compare.protocol import GenerativeModel
+from compare.report.write import write_interrupted, write_run
+from compare.results import RunResult
+from compare.sample import sample_views, samples_per_view
+from compare.settings import RunSettings, check_settings
+from compare.train import Plan, Trained, plan, run_key, train_model
+from compare.train.budget import check_matched
+from compare.train.checkpoint import check_compatible, read_run_config, settings_to_json
+from compare.train.cost import reset_peak_memory
+from compare.train.guard import Interrupted, StopSignals, claimed_run_dir
+
+
+def _git_hash() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(pkg: str) -> str | None:
+        try:
+            return version(pkg)
+        except PackageNotFoundError:
+            return None
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": v("torchvision"),
+            "gan-vae-compare": v("gan-vae-compare"), "git": _git_hash()}
+
+
+def run_config(settings: RunSettings, data: ImageDataset, device: torch.device, run_plan: Plan, n_eval: int) -> dict:
+    """config.json: the resolved configuration and its provenance (versions, device, command line)."""
+    return {
+        "models": {s.label: dataclasses.asdict(s.config(data.image_shape, width=run_plan.widths[s.label])) for s in settings.models},
+        "dataset": {"name": data.name, "train": len(data.train), "heldout": len(data.heldout), "image_shape": list(data.image_shape)},
+        "budget": {"spec": str(settings.budget), "steps": run_plan.steps, "train_flops_per_step": run_plan.flops_per_step},
+        "match_params": {"mode": settings.match_params, "widths": run_plan.widths},
+        "seed": settings.seed,
+        "batch_size": settings.batch_size,
+        "evaluation": {"features": settings.features, "eval_samples": n_eval},
+        "device": {"type": device.type, "name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()},
+        "torch_threads": torch.get_num_threads(),
+        "versions": _versions(),
+        "command": sys.argv,
+        "created": dt.datetime.now().isoformat(timespec="seconds"),
+        "settings": settings_to_json(settings),  # what `compare run --resume` reads back
+    }
+
+
+def _resumed_config(out: Path, config: dict) -> dict:
+    """The config.json of the run being resumed, checked against what this process resolved for it."""
+    saved = read_run_config(out)
+    check_compatible({"models": saved.get("models"), "run": run_key(saved)}, out / "config.json",
+                     {"models": config["models"], "run": run_key(config)})
+    return {**saved, "settings": config["settings"], "resumed": [*saved.get("resumed", []), config["created"]]}
+
+
+def run(settings: RunSettings, show_progress: bool = True, resume: bool = False, overwrite: bool = False,
+        artifacts: bool = True) -> RunResult:
+    """Train, sample, evaluate and write every model of `settings`.
+
+    `resume`: settings.out is an earlier run (compare.train.checkpoint.resume_settings reads its settings);
+    finished and diverged models are loaded, not retrained, unfinished ones continue from their
+    checkpoints. `overwrite` replaces an earlier run at settings.out. `artifacts=False` writes only the
+    JSON files and checkpoints (what a sweep or study trial keeps), no pictures and no report.
+    SIGINT / SIGTERM stop the run at a checkpoint and raise compare.train.guard.Interrupted.
+    """
+    device = check_settings(settings)
+    data: ImageDataset = load_dataset(settings.dataset, device, settings.data_options)
+    if settings.batch_size > len(data.train):
+        raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
+    run_plan = plan(settings, data)
+    # Before any training: a missing extractor (Inception weights) must stop the run now, not after it.
+    extractor = load_extractor(settings.features, data, device, on_train=(lambda m: click.echo(m, err=True)) if show_progress else None)
+    n_eval = eval_sample_count(settings.eval_samples, data)
+    out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    with claimed_run_dir(out, resume, overwrite), StopSignals() as stop:
+        config = run_config(settings, data, device, run_plan, n_eval)
+        if resume:
+            config = _resumed_config(out, config)
+        write_json(out / "config.json", config)
+        trained = train_all(settings, data, device, run_plan, config, out, extractor, n_eval, stop, show_progress)
+        # Evaluation has no step to finish: a signal stops it at once; a resume loads the trained models.
+        stop.stop_at_once(lambda signum: Interrupted(signum, out, "during evaluation: every model is trained and checkpointed"))
+        check_matched(settings.budget, {label: t.consumed for label, t in trained.items() if t.record.status == "finished"})
+        n_samples = samples_per_view(n_eval, len(in_memory(data.heldout)))
+        views = {view: images for t in trained.values() for view, images in sample_views(t.spec, t.model, n_samples, settings.seed).items()}
+        result = RunResult(out, config, trained, views, evaluate(views, data, extractor, n_eval))
+        write_run(result, data, artifacts=artifacts)
+        return result
+
+
+def train_all(settings: RunSettings, data: ImageDataset, device: torch.device, run_plan: Plan, config: dict, out: Path,
+              extractor, n_eval: int, stop: StopSignals, show_progress: bool) -> dict[str, Trained]:
+    """The train stage over every model of the run, one after another; a signal ends it at a checkpoint
+    with a partial metrics.json (compare.train.guard.Interrupted)."""
+    n_curve = settings.curve_samples or n_eval
+    point_eval = make_point_evaluator(data, extractor, n_curve)
+    trained: dict[str, Trained] = {}
+    for spec in settings.models:
+        resident = reset_peak_memory(device)  # so each model's size table has its own peak, less the data's
+        model = spec.build(data.image_shape, device, settings.seed, width=run_plan.widths[spec.label])
+        t = train_model(spec, model, data, run_plan, settings, config, out, stop, show_progress,
+                        _curve_point(point_eval, spec, model, n_curve, settings.seed) if settings.curve_points > 1 else None,
+                        resident_bytes=resident)  # the peak includes the curve points' sampling
+        if t.record.status == "training":  # a signal stopped it at a checkpoint
+            write_interrupted(out, settings.models, trained, t, stop.requested)
+            raise Interrupted(stop.requested, out, f"at step {t.record.steps} of {spec.label!r}: checkpoint and partial metrics saved")
+        trained[spec.label] = t
+    return trained
+
+
+def _curve_point(point_eval, spec: ModelSpec, model: GenerativeModel, n: int, seed: int):
+    return lambda: point_eval(sample_views(spec, model, n, seed))

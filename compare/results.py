@@ -1,0 +1,73 @@
+"""The typed results the stages hand on, and the one place that shapes them into metrics.json.
+
+train -> {label: compare.train.Trained}; sample -> {view: images}; evaluate -> compare.metrics.scoring.Scores;
+a RunResult holds all three for one run. `metrics_json` is what the write stage saves; `summary`
+is the short, machine-readable digest a sweep, seed or study trial records instead of a report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from compare.metrics.curves import CURVE_METRICS
+from compare.metrics.scoring import Scores
+from compare.train import Trained
+from compare.train.cost import parameter_counts
+
+
+def model_entry(trained: Trained) -> dict[str, Any]:
+    """A model's entry in metrics.json: what it consumed, its size, losses, early gradient norms, status."""
+    r = trained.record
+    return {
+        "family": trained.spec.family,
+        "views": list(trained.spec.views()),
+        "width": trained.width,
+        "steps": r.steps,
+        "images_seen": r.images,
+        "train_seconds": round(r.seconds, 3),
+        "steps_per_second": round(r.steps / r.seconds, 2) if r.seconds else None,
+        "consumed": trained.consumed,
+        "parameters": _parameter_counts(trained),
+        "size": r.size,
+        "final_losses": r.losses,
+        "loss_history": r.history,
+        "grad_norms": r.grad_norms,
+        **trained.status_fields(),
+    }
+
+
+def _parameter_counts(trained: Trained) -> dict[str, int]:
+    return parameter_counts(trained.model)
+
+
+@dataclass
+class RunResult:
+    """One run after the three stages; nothing in it has been written yet."""
+
+    out: Path
+    config: dict
+    trained: dict[str, Trained]  # model label -> trained model
+    views: dict[str, Tensor]  # view label -> that view's one draw of samples (CPU)
+    scores: Scores
+
+    def curve(self, label: str) -> list[dict]:
+        """The model's quality-vs-compute points, ending on the final evaluation itself."""
+        trained = self.trained[label]
+        final = {view: {key: self.scores.value(view, key) for key in CURVE_METRICS} for view in trained.spec.views()}
+        return trained.record.curve + [{**trained.consumed, "views": final}]
+
+    def metrics_json(self) -> dict:
+        models = {label: {**model_entry(t), "curve": self.curve(label)} for label, t in self.trained.items()}
+        return {"run": self.out.name, "models": models, "continuity": self.scores.continuity, "quality": self.scores.quality}
+
+    def summary(self) -> dict:
+        """Per model: size, budget spent, status, and every number of each of its views (first view first)."""
+        return {label: {"family": t.spec.family, "width": t.width, "parameters": _parameter_counts(t),
+                        "steps": t.record.steps, "train_seconds": round(t.record.seconds, 3), "final_losses": t.record.losses,
+                        **t.status_fields(),
+                        "views": {view: self.scores.view_numbers(view) for view in t.spec.views()}}
+                for label, t in self.trained.items()}

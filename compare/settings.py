@@ -1,0 +1,59 @@
+"""What one run is asked to do (RunSettings), and the checks of it that need no data."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from compare.data import DataOptions
+from compare.errors import UserError
+from compare.models import ModelSpec
+from compare.train.budget import Budget
+from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    models: tuple[ModelSpec, ...]
+    budget: Budget
+    dataset: str = "mnist5k"
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int = 128  # the same for every model, so a steps budget is also an images budget
+    out: Path | None = None  # default runs/<timestamp>
+    width: float = 1.0  # multiplier on every model's hidden width (its config's `width`)
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY  # steps between checkpoints; changes no result
+    match_params: str = "none"  # "generator" | "total": scale widths to the first model's parameter count
+    eval_samples: int | None = None  # samples per view for the quality metrics; default the held-out size (see compare.metrics.scoring)
+    features: str = "evaluator"  # feature extractor of the quality metrics (compare.metrics.evaluator.FEATURES)
+    data_options: DataOptions = DataOptions()  # --data-root, --download, --image-size, --channels
+    curve_points: int = 8  # evaluations along the budget for the quality-vs-compute curves (the last is the final one)
+    curve_samples: int | None = None  # samples per view at each curve point; default the final evaluation's
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but CUDA is not available here; use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def check_settings(settings: RunSettings) -> torch.device:
+    """Every check of `settings` that needs no data; returns the device the run trains on.
+
+    One function for `compare run` and `compare sweep`, so a sweep refuses a bad flag once, before
+    its directory exists, with the same message as a run, instead of failing in every trial.
+    """
+    if settings.batch_size <= 0:
+        raise UserError(f"--batch-size must be positive, got {settings.batch_size}")
+    if not (settings.width > 0 and math.isfinite(settings.width)):
+        raise UserError(f"--width must be a positive number, got {settings.width}")
+    if settings.checkpoint_every <= 0:
+        raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
+    return resolve_device(settings.device)

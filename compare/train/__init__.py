@@ -1,0 +1,162 @@
+"""The train stage: every model of a run trained under one budget, from its checkpoint when it has one.
+
+`plan` turns the budget into steps per model (after parameter matching and FLOP counting);
+`train_model` trains one model to its planned step, checkpointing on the way, and returns a
+`Trained`: the live model and its TrainRecord. Nothing here samples, scores or draws.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from torch import Tensor
+
+from compare.data import ImageDataset
+from compare.models import ModelSpec
+from compare.protocol import GenerativeModel
+from compare.settings import RunSettings
+from compare.train.budget import consumed
+from compare.train.checkpoint import check_compatible, load_checkpoint, restore, save_checkpoint, unhealthy
+from compare.train.cost import match_widths, size_table, train_step_flops
+from compare.train.guard import StopSignals
+from compare.train.loop import TrainRecord, progress_trainer, train
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Per model: its width, its measured training FLOPs per step and the steps the budget buys it
+    (None for a seconds budget, which is known only when it runs out)."""
+
+    widths: dict[str, float]
+    flops_per_step: dict[str, int]
+    steps: dict[str, int | None]
+
+
+def plan(settings: RunSettings, data: ImageDataset) -> Plan:
+    specs = list(settings.models)
+    widths = match_widths(specs, data.image_shape, settings.match_params, settings.width)
+    flops = {s.label: train_step_flops(s, data.image_shape, settings.batch_size, widths[s.label]) for s in specs}
+    steps = {label: settings.budget.steps(settings.batch_size, len(data.train), f) for label, f in flops.items()}
+    return Plan(widths, flops, steps)
+
+
+@dataclass
+class Trained:
+    """One model after the train stage: finished, diverged (back at its last good checkpoint) or
+    still "training" when a signal stopped it."""
+
+    spec: ModelSpec
+    model: GenerativeModel
+    record: TrainRecord
+    width: float
+    flops_per_step: int
+    n_train: int  # training images: what an epoch is
+    batch_size: int
+
+    @property
+    def consumed(self) -> dict[str, float]:
+        r = self.record
+        return consumed(r.steps, self.batch_size, self.n_train, r.seconds, self.flops_per_step)
+
+    def status_fields(self) -> dict[str, Any]:
+        r = self.record
+        if r.diverged is None:
+            return {"status": r.status}
+        step, reason = r.diverged["step"], r.diverged["reason"]
+        return {"status": "diverged", "diverged_at_step": step,
+                "failure": f"diverged at step {step} ({reason}); kept its last good checkpoint, step {r.steps}"}
+
+
+def eval_steps(total_steps: int, points: int) -> list[int]:
+    """The steps of the K-1 curve points before the end (the end is the final evaluation), evenly spaced."""
+    return sorted({max(1, round(total_steps * k / points)) for k in range(1, points)} - {total_steps})
+
+
+def run_key(config: dict) -> dict:
+    """What a model's training depends on besides its own config: checked when a checkpoint is loaded."""
+    return {"dataset": config.get("dataset"), "seed": config.get("seed"), "batch_size": config.get("batch_size"),
+            "steps": config.get("budget", {}).get("steps"), "device": config.get("device", {}).get("type")}
+
+
+def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run_plan: Plan, settings: RunSettings,
+                config: dict, out: Path, stop: StopSignals, show_progress: bool,
+                evaluate_point: Callable[[], dict] | None = None, resident_bytes: int = 0) -> Trained:
+    """Train `model` from its checkpoint, if it has one, up to its planned steps, checkpointing as it goes.
+
+    A finished model gets its size table, measured once and checkpointed, so a resumed run reports the
+    same figures. `evaluate_point()` scores the model for one point of its quality-vs-compute curve.
+    """
+    images, steps, step_flops = data.train, run_plan.steps[spec.label], run_plan.flops_per_step[spec.label]
+    path = out / spec.dirname / "ckpt.pt"
+    identity = {"label": spec.label, "config": config["models"][spec.label], "run": run_key(config)}
+
+    def save(record: TrainRecord) -> None:
+        save_checkpoint(path, {**identity, **dataclasses.asdict(record), "epochs": record.images / len(images),
+                               "state": model.state_dict()})
+
+    if path.exists():
+        ckpt = load_checkpoint(path)
+        check_compatible(ckpt, path, identity)
+        restore(model, ckpt, path)
+        record = TrainRecord(**{f.name: ckpt[f.name] for f in dataclasses.fields(TrainRecord) if f.name in ckpt})
+    else:
+        record = TrainRecord()
+        save(record)  # step 0: a model that diverges before its first checkpoint still has a good one
+    trained = Trained(spec, model, record, run_plan.widths[spec.label], step_flops, len(images), settings.batch_size)
+    if record.status == "training" and stop.requested is None:
+        def on_eval(r: TrainRecord) -> None:  # one point of the quality-vs-compute curve
+            r.curve.append({**trained.consumed, "views": evaluate_point()})
+
+        trained.record = _continue_training(trained, images, steps, settings, save, stop, show_progress, path,
+                                            on_eval if evaluate_point else None)
+    record = trained.record
+    if record.status == "finished" and record.size is None:
+        record.size = size_table(model, step_flops, record.images / record.seconds if record.seconds else None, resident_bytes)
+        save(record)
+    return trained
+
+
+def _continue_training(trained: Trained, images: Tensor, steps: int | None, settings: RunSettings, save: Callable[[TrainRecord], None],
+                       stop: StopSignals, show_progress: bool, path: Path,
+                       on_eval: Callable[[TrainRecord], None] | None) -> TrainRecord:
+    """The training part of train_model: checkpoints on the way, back to the last good one on divergence,
+    curve points at K - 1 evenly spaced points of the budget (in steps, or seconds for a seconds budget)."""
+    model, record = trained.model, trained.record
+
+    def on_checkpoint(record: TrainRecord) -> str | None:
+        if problem := unhealthy(model):
+            return problem  # not saved: the last good checkpoint stays
+        save(record)
+        return None
+
+    seconds = settings.budget.seconds
+    if steps is not None:
+        due_steps = set(eval_steps(steps, settings.curve_points))
+
+        def eval_due(step: int, elapsed: float) -> bool:
+            return step in due_steps
+    else:
+        thresholds = [seconds * k / settings.curve_points for k in range(1, settings.curve_points)]
+
+        def eval_due(step: int, elapsed: float) -> bool:  # the next point not yet taken (a resume has some)
+            return len(record.curve) < len(thresholds) and elapsed >= thresholds[len(record.curve)]
+
+    kwargs: dict[str, Any] = dict(record=record, max_seconds=seconds, checkpoint_every=settings.checkpoint_every,
+                                  on_checkpoint=on_checkpoint, stop=stop, eval_due=eval_due if on_eval else None, on_eval=on_eval)
+    max_steps = sys.maxsize if steps is None else steps  # a seconds budget stops on the clock
+    if show_progress:
+        bar, on_log = progress_trainer(trained.spec.label, steps, seconds)
+        with bar:
+            record = train(model, images, max_steps, settings.batch_size, settings.seed, on_log, **kwargs)
+    else:
+        record = train(model, images, max_steps, settings.batch_size, settings.seed, **kwargs)
+    if record.status == "diverged":  # back to the last good checkpoint, marked so a resume leaves it be
+        good = load_checkpoint(path)
+        restore(model, good, path)
+        record.steps, record.images = good["steps"], good["images"]
+        save(record)
+    return record

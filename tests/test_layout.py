@@ -1,0 +1,67 @@
+"""The shape of compare/: a pipeline of stage folders, no import cycles, no module too long to read.
+
+DESIGN.md: imports flow compare -> gan, vae -> torch; gan and vae never import compare or each other.
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_LINES = 400
+MAX_TOP_LEVEL_MODULES = 12
+
+
+def module_imports(package: str) -> dict[str, set[str]]:
+    """{module: every module of any top-level package it imports, anywhere in its body (deferred imports too)}."""
+    graph = {}
+    for path in (ROOT / package).rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        is_package = path.name == "__init__.py"
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = name.split(".")[: len(name.split(".")) - node.level + is_package]
+                    base = ".".join(parts + ([base] if base else []))
+                found |= {base} | {f"{base}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+        graph[name] = found
+    return graph
+
+
+def test_compare_has_no_import_cycle():
+    graph = module_imports("compare")
+    edges = {m: {n for n in found if n in graph and n != m} for m, found in graph.items()}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            for n in edges[todo.pop()]:
+                if n == goal:
+                    return True
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return False
+
+    # A package importing its own submodules (to register them) is not a cycle.
+    cycles = sorted({tuple(sorted((a, b))) for a in edges for b in edges[a]
+                     if reaches(b, a) and not (a.startswith(b + ".") or b.startswith(a + "."))})
+    assert not cycles, cycles
+
+
+def test_modules_stay_readable():
+    long = {str(p.relative_to(ROOT)): n for pkg in ("compare", "gan", "vae")
+            for p in (ROOT / pkg).rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, long
+    top = sorted(p.name for p in (ROOT / "compare").glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, top
+
+
+def test_model_packages_import_only_torch():
+    for package, other in (("gan", "vae"), ("vae", "gan")):
+        for module, found in module_imports(package).items():
+            roots = {n.split(".")[0] for n in found if n}
+            assert not roots & {"compare", other}, (module, roots & {"compare", other})
