@@ -14,25 +14,21 @@ autocast dtype of the forward passes (PRECISIONS).
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import math
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vae.conv import ConvDecoder, ConvEncoder, conv_plan
+from vae.common import PRECISIONS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
+from vae.conv import ConvDecoder, ConvEncoder
 
 SAMPLE_MODES = ("mean", "pixels")
-# Autocast dtype of the forward passes; None runs them in float32 with no autocast at all.
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(ModelConfig):
     image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W)
     latent_dim: int = 16
     hidden: int = 256  # hidden units at width 1
@@ -41,30 +37,13 @@ class VAEConfig:
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     arch: str = "mlp"  # a key of ARCHITECTURES
-    channels: int = 64  # conv channels of the finest layer at width 1, as the conv GAN
+    channels: int = 64  # conv channels of the finest layer at width 1 (DCGAN's 64)
     precision: str = "fp32"  # a key of PRECISIONS
 
     def __post_init__(self) -> None:
-        for field, registry in (("arch", ARCHITECTURES), ("precision", PRECISIONS)):
-            if getattr(self, field) not in registry:
-                raise ValueError(f"{field} must be one of {', '.join(registry)}, got {getattr(self, field)!r}")
-        if self.width <= 0 or self.hidden <= 0 or self.latent_dim <= 0 or self.channels <= 0:
-            raise ValueError("width, hidden, channels and latent_dim must be positive")
+        self.validate(ARCHITECTURES)
         if self.beta < 0:
             raise ValueError("beta must be non-negative")
-        ARCHITECTURES[self.arch].check(self.image_shape)
-
-    @property
-    def hidden_size(self) -> int:
-        return max(1, round(self.hidden * self.width))
-
-    @property
-    def channel_size(self) -> int:
-        return max(1, round(self.channels * self.width))
-
-    @property
-    def pixels(self) -> int:
-        return math.prod(self.image_shape)
 
 
 class Encoder(nn.Module):
@@ -98,29 +77,26 @@ class Decoder(nn.Module):
         return self.net(z).view(-1, *self.image_shape)  # (B, C, H, W) logits
 
 
-class Architecture(NamedTuple):
-    encoder: Callable[[VAEConfig], nn.Module]
-    decoder: Callable[[VAEConfig], nn.Module]
-    check: Callable[[tuple[int, int, int]], object] = lambda shape: None  # ValueError if the nets can't make this shape
-    channels_last: bool = False  # NHWC activations on CUDA (what tensor-core convolutions want)
-
-
 # One entry per network pair; adding an architecture is one line here.
 ARCHITECTURES: dict[str, Architecture] = {
-    "mlp": Architecture(Encoder, Decoder),
-    "conv": Architecture(ConvEncoder, ConvDecoder, conv_plan, channels_last=True),
+    "mlp": Architecture({"encoder": Encoder, "decoder": Decoder}),
+    "conv": Architecture({"encoder": ConvEncoder, "decoder": ConvDecoder}, conv_plan, channels_last=True),
 }
 
 
-def vae_loss(x: Tensor, logits: Tensor, mean: Tensor, logvar: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
-    """Negative ELBO per image: Bernoulli reconstruction (summed over pixels) + beta * KL(q(z|x) || N(0, I)).
+def kl_terms(mean: Tensor, logvar: Tensor) -> Tensor:
+    """KL(q(z|x) || N(0, I)) of a diagonal Gaussian, per latent dimension (same shape as `mean`; an
+    image's KL is the sum over its dimensions), in closed form (Kingma & Welling 2014, app. B):
+    -1/2 * (1 + logvar - mean^2 - exp(logvar))."""
+    return -0.5 * (1 + logvar - mean.pow(2) - logvar.exp())
 
-    KL of a diagonal Gaussian to the standard normal in closed form (Kingma & Welling 2014, app. B):
-    -1/2 * sum(1 + logvar - mean^2 - exp(logvar)).
-    """
+
+def vae_loss(x: Tensor, logits: Tensor, mean: Tensor, logvar: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
+    """Negative ELBO per image, averaged over the batch: Bernoulli reconstruction (summed over pixels)
+    + beta * KL(q(z|x) || N(0, I))."""
     n = x.shape[0]
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
-    kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp()) / n
+    kl = kl_terms(mean, logvar).sum() / n
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
 
 
@@ -130,25 +106,13 @@ class VAE:
     def __init__(self, config: VAEConfig, device: str | torch.device = "cpu", seed: int = 0):
         self.config = config
         self.device = torch.device(device)
-        arch = ARCHITECTURES[config.arch]
-        # Weights are initialised from `seed` without touching the global RNG.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.encoder = arch.encoder(config)
-            self.decoder = arch.decoder(config)
-        self.channels_last = arch.channels_last and self.device.type == "cuda"
-        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
-        self.encoder.to(self.device, memory_format=memory_format)
-        self.decoder.to(self.device, memory_format=memory_format)
-        # fp16 needs a grad scaler so small gradients do not flush to zero (Micikevicius et al. 2018);
-        # bf16 has float32's range. On CUDA, Adam is fused: it reads the scaler's inf check on the
-        # device, where an unfused step would make the host wait for it.
-        dtype = PRECISIONS[config.precision]
-        self.autocast = contextlib.nullcontext if dtype is None else (lambda: torch.autocast(self.device.type, dtype=dtype))
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=dtype is torch.float16)
+        parts, self.channels_last = build_parts(ARCHITECTURES[config.arch], config, self.device, seed)
+        self.encoder, self.decoder = parts["encoder"], parts["decoder"]
+        self.autocast, self.scaler, fused = mixed_precision(config.precision, self.device)
         params = [*self.encoder.parameters(), *self.decoder.parameters()]
-        self.opt = torch.optim.Adam(params, lr=config.lr, betas=config.betas, fused=True if self.device.type == "cuda" else None)
-        # Separate streams for training noise and default sampling noise (see gan.GAN).
+        self.opt = torch.optim.Adam(params, lr=config.lr, betas=config.betas, fused=fused)
+        # Training noise and default sampling noise come from separate streams, so that looking
+        # at samples mid-run does not change what the run trains on.
         self.train_rng = torch.Generator(self.device).manual_seed(seed + 1)
         self.sample_rng = torch.Generator("cpu").manual_seed(seed + 2)
 
@@ -157,7 +121,7 @@ class VAE:
 
     def _encode_sample(self, x: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
         mean, logvar = self.encoder(x)
-        eps = torch.randn(mean.shape, generator=rng, device=rng.device).to(mean.device)
+        eps = normal(mean.shape, rng, mean.device)
         return mean + (0.5 * logvar).exp() * eps, mean, logvar  # reparameterisation trick
 
     def train_step(self, batch: Tensor) -> dict[str, Tensor]:
@@ -167,11 +131,7 @@ class VAE:
             z, mean, logvar = self._encode_sample(x, self.train_rng)
             logits = self.decoder(z)
         losses = vae_loss(batch, logits.float(), mean.float(), logvar.float(), self.config.beta)
-        self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(losses["loss"]).backward()
-        self.scaler.unscale_(self.opt)  # true gradients in .grad (what a gradient-norm reading sees); no-op unless fp16
-        self.scaler.step(self.opt)
-        self.scaler.update()
+        optimise(self.opt, self.scaler, losses["loss"])
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
@@ -205,7 +165,7 @@ class VAE:
         """Single-sample ELBO estimate per image (nats), shape (B,)."""
         z, mean, logvar = self._encode_sample(x, generator or self.sample_rng)
         recon = F.binary_cross_entropy_with_logits(self.decoder(z), x, reduction="none").flatten(1).sum(1)
-        kl = -0.5 * (1 + logvar - mean.pow(2) - logvar.exp()).sum(1)
+        kl = kl_terms(mean, logvar).sum(1)
         return -(recon + kl)
 
     def state_dict(self) -> dict:
@@ -221,7 +181,9 @@ class VAE:
     def load_state_dict(self, state: dict) -> None:
         self.encoder.load_state_dict(state["encoder"])
         self.decoder.load_state_dict(state["decoder"])
-        self.opt.load_state_dict(copy.deepcopy(state["opt"]))  # own moment tensors: see gan.GAN.load_state_dict
+        # Optimizer.load_state_dict keeps the given moment tensors when device and dtype already match:
+        # copied, so that a model loaded from another live model's state does not train both.
+        self.opt.load_state_dict(copy.deepcopy(state["opt"]))
         self.train_rng.set_state(state["train_rng"])
         self.sample_rng.set_state(state["sample_rng"])
         self.scaler.load_state_dict(state.get("scaler", {}))
