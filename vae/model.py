@@ -14,7 +14,9 @@ autocast dtype of the forward passes (PRECISIONS).
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +27,7 @@ from vae.common import PRECISIONS, Architecture, ModelConfig, build_parts, conv_
 from vae.conv import ConvDecoder, ConvEncoder
 
 SAMPLE_MODES = ("mean", "pixels")
+PIXEL_CHUNK = 256  # images per seed of the pixel noise in sample(mode="pixels")
 
 
 @dataclass(frozen=True)
@@ -137,36 +140,86 @@ class VAE:
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, mode: str = "mean") -> Tensor:
         """(n, C, H, W) in [0, 1] from z ~ N(0, I): per-pixel probabilities (`mean`) or independent
-        Bernoulli draws of every pixel (`pixels`)."""
+        Bernoulli draws of every pixel (`pixels`). The same `generator` state gives the same images; image
+        i's pixel noise depends on that state and i alone, not on n."""
         if mode not in SAMPLE_MODES:
             raise ValueError(f"mode must be one of {', '.join(SAMPLE_MODES)}, got {mode!r}")
         rng = generator or self.sample_rng
-        probs = self.generate(torch.randn(n, self.config.latent_dim, generator=rng, device=rng.device))
+        before_z = rng.get_state()
+        probs = self.generate(normal((n, self.config.latent_dim), rng, self.device))
         if mode == "mean":
             return probs
-        return torch.bernoulli(probs.to(rng.device), generator=rng).to(self.device)
+        # The pixel noise must not depend on n, but the stream after z does (it moved by n * latent_dim
+        # draws): so its seed comes from the state before z, which also differs call to call on the
+        # model's own stream. Image i's uniforms are then fixed by i alone: chunk i // PIXEL_CHUNK,
+        # always drawn whole, from its own seed.
+        seed_rng = torch.Generator(rng.device).set_state(before_z)
+        noise_seed = int(torch.randint(2 ** 62, (1,), generator=seed_rng, device=rng.device))
+        uniforms = [torch.rand(PIXEL_CHUNK, *probs.shape[1:], generator=torch.Generator().manual_seed(noise_seed + k))
+                    for k in range(n // PIXEL_CHUNK + 1)]  # one chunk more than needed when n is a multiple: harmless
+        u = torch.cat(uniforms)[:n].to(self.device)  # (n, C, H, W) in [0, 1)
+        return (u < probs).to(probs.dtype)  # P(u < p) = p: one Bernoulli(p) draw per pixel
+
+    @contextlib.contextmanager
+    def _evaluating(self):
+        """The nets in eval mode for the block, then back in the mode each was in."""
+        training = {name: net.training for name, net in self.parts().items()}
+        for net in self.parts().values():
+            net.eval()
+        try:
+            yield
+        finally:
+            for name, net in self.parts().items():
+                net.train(training[name])
 
     @torch.no_grad()
     def generate(self, z: Tensor) -> Tensor:
         """The decoder's per-pixel probabilities (B, C, H, W) for given latents z (B, latent_dim)."""
-        self.decoder.eval()
-        probs = torch.sigmoid(self.decoder(z.to(self.device)))
-        self.decoder.train()
-        return probs
+        with self._evaluating():
+            return torch.sigmoid(self.decoder(z.to(self.device)))
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """Decoder probabilities at the posterior mean: (B, C, H, W) in [0, 1]."""
-        mean, _ = self.encoder(x)
-        return torch.sigmoid(self.decoder(mean))
+        with self._evaluating():
+            mean, _ = self.encoder(x)
+            return torch.sigmoid(self.decoder(mean))
 
     @torch.no_grad()
     def elbo(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Single-sample ELBO estimate per image (nats), shape (B,)."""
-        z, mean, logvar = self._encode_sample(x, generator or self.sample_rng)
-        recon = F.binary_cross_entropy_with_logits(self.decoder(z), x, reduction="none").flatten(1).sum(1)
+        with self._evaluating():
+            z, mean, logvar = self._encode_sample(x, generator or self.sample_rng)
+            recon = F.binary_cross_entropy_with_logits(self.decoder(z), x, reduction="none").flatten(1).sum(1)
         kl = kl_terms(mean, logvar).sum(1)
         return -(recon + kl)
+
+    @torch.no_grad()
+    def iwae_nll(self, x: Tensor, k: int = 100, generator: torch.Generator | None = None, chunk: int = 16) -> Tensor:
+        """Importance-weighted estimate of -log p(x) per image (nats), shape (B,), from k draws z_i ~ q(z|x).
+
+        IWAE bound (Burda et al. 2016, sec. 3): log p(x) >= E[log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x)];
+        the bound tightens as k grows and reaches log p(x) as k -> infinity, so -bound is an upper
+        bound on the NLL. The noise of all B * k draws is taken first (so the result does not depend
+        on `chunk`, and k = 1 draws the same z as elbo()); the decoder then sees `chunk` images at a
+        time, chunk * k latents per pass.
+        """
+        if k < 1 or chunk < 1:
+            raise ValueError(f"k and chunk must be at least 1, got k={k}, chunk={chunk}")
+        eps = normal((x.shape[0], k, self.config.latent_dim), generator or self.sample_rng, self.device)  # (B, k, latent)
+        nll = []
+        with self._evaluating():
+            for xs, es in zip(x.split(chunk), eps.split(chunk)):
+                mean, logvar = self.encoder(xs)  # (b, latent) each
+                z = mean[:, None] + (0.5 * logvar).exp()[:, None] * es  # (b, k, latent), reparameterised
+                logits = self.decoder(z.flatten(0, 1)).flatten(1)  # (b * k, C*H*W)
+                target = xs.flatten(1).repeat_interleave(k, dim=0)  # image j for each of its k latents
+                log_px_z = -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(1).view(-1, k)
+                # log p(z) - log q(z|x) for N(0, I) and N(mean, exp(logvar)) at z = mean + std * es:
+                # -1/2 sum(z^2) + 1/2 sum(es^2 + logvar); the log(2 pi) terms cancel.
+                log_pz_qz = -0.5 * (z.pow(2) - es.pow(2) - logvar[:, None]).sum(2)  # (b, k)
+                nll.append(math.log(k) - torch.logsumexp(log_px_z + log_pz_qz, dim=1))  # (b,)
+        return torch.cat(nll)
 
     def state_dict(self) -> dict:
         return {
