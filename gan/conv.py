@@ -7,33 +7,14 @@ and a final s x s conv down to one score. Here the image side is s * 2^k with 3 
 28 = 7 * 2^2, 32 = 4 * 2^3 and 64 = 4 * 2^4 (and the 8x8 digits, 4 * 2^1) all work.
 
 The modules only read attributes of the config (image_shape, latent_dim, channel_size,
-gradient_penalty), so this file does not import gan.model.
+gradient_penalty), so this file does not import gan.model; the layout (conv_plan) is gan.common's.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-MAX_CHANNEL_MULTIPLIER = 8  # DCGAN's widest layer is 8x the narrowest (512 vs 64 at 64x64)
-
-
-def conv_plan(image_shape: tuple[int, int, int]) -> tuple[int, int]:
-    """(base side s, number of stride-2 stages k) with side = s * 2^k; ValueError for sides conv nets can't make."""
-    _, h, w = image_shape
-    if h != w:
-        raise ValueError(f"the conv architecture needs square images, got {h}x{w}")
-    side, stages = h, 0
-    while side > 7 and side % 2 == 0:
-        side, stages = side // 2, stages + 1
-    if stages == 0 or not 3 <= side <= 7:
-        raise ValueError(f"the conv architecture needs an image side of 3..7 pixels times a power of two "
-                         f"(e.g. 8, 28, 32, 64), got {h}")
-    return side, stages
-
-
-def _widths(channel_size: int, stages: int) -> list[int]:
-    """Channels after each stride-2 conv of the discriminator, finest first: ch, 2ch, 4ch, 8ch, 8ch, ..."""
-    return [channel_size * min(2 ** i, MAX_CHANNEL_MULTIPLIER) for i in range(stages)]
+from gan.common import conv_widths
 
 
 def _dcgan_init(module: nn.Module) -> None:
@@ -49,8 +30,8 @@ class ConvGenerator(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         channels, _, _ = cfg.image_shape
-        base, stages = conv_plan(cfg.image_shape)
-        widths = _widths(cfg.channel_size, stages)[::-1]  # coarsest first: 8ch, 4ch, 2ch, ch
+        base, widths = conv_widths(cfg)
+        widths = widths[::-1]  # coarsest first: 8ch, 4ch, 2ch, ch
         layers: list[nn.Module] = [
             # (B, latent, 1, 1) -> (B, widths[0], s, s): a dense projection written as a conv
             nn.ConvTranspose2d(cfg.latent_dim, widths[0], base, 1, 0, bias=False),
@@ -70,8 +51,7 @@ class ConvDiscriminator(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         channels, _, _ = cfg.image_shape
-        base, stages = conv_plan(cfg.image_shape)
-        widths = _widths(cfg.channel_size, stages)
+        base, widths = conv_widths(cfg)  # finest first: ch, 2ch, 4ch, 8ch
         # Batch norm mixes the images of a batch, which breaks the per-image gradient penalty of
         # WGAN-GP; Gulrajani et al. 2017 (sec. 4) use layer norm in the critic instead.
         norm = (lambda c: nn.GroupNorm(1, c)) if cfg.gradient_penalty else nn.BatchNorm2d

@@ -16,22 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 from dataclasses import dataclass
-from typing import Callable, ContextManager, NamedTuple
+from typing import Callable, ContextManager
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan.conv import ConvDiscriminator, ConvGenerator, conv_plan
-
-# Autocast dtype of the forward passes; None runs them in float32 with no autocast at all.
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+from gan.common import PRECISIONS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
+from gan.conv import ConvDiscriminator, ConvGenerator
 
 
 @dataclass(frozen=True)
-class GANConfig:
+class GANConfig(ModelConfig):
     image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W)
     latent_dim: int = 64
     hidden: int = 256  # hidden units at width 1
@@ -52,28 +49,11 @@ class GANConfig:
     gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty (Gulrajani et al. 2017)
 
     def __post_init__(self) -> None:
-        for field, registry in (("generator_loss", LOSSES), ("arch", ARCHITECTURES), ("precision", PRECISIONS)):
-            if getattr(self, field) not in registry:
-                raise ValueError(f"{field} must be one of {', '.join(registry)}, got {getattr(self, field)!r}")
-        if self.width <= 0 or self.hidden <= 0 or self.latent_dim <= 0 or self.channels <= 0:
-            raise ValueError("width, hidden, channels and latent_dim must be positive")
-        ARCHITECTURES[self.arch].check(self.image_shape)
-
-    @property
-    def hidden_size(self) -> int:
-        return max(1, round(self.hidden * self.width))
-
-    @property
-    def channel_size(self) -> int:
-        return max(1, round(self.channels * self.width))
+        self.validate(ARCHITECTURES, generator_loss=LOSSES)
 
     @property
     def gradient_penalty(self) -> bool:
         return LOSSES[self.generator_loss].gradient_penalty
-
-    @property
-    def pixels(self) -> int:
-        return math.prod(self.image_shape)
 
 
 class Generator(nn.Module):
@@ -188,37 +168,11 @@ def generator_loss(fake_logits: Tensor, kind: str) -> Tensor:
     return LOSSES[kind].generator(fake_logits)
 
 
-class Architecture(NamedTuple):
-    generator: Callable[[GANConfig], nn.Module]
-    discriminator: Callable[[GANConfig], nn.Module]
-    check: Callable[[tuple[int, int, int]], object] = lambda shape: None  # ValueError if the nets can't make this shape
-    channels_last: bool = False  # NHWC activations on CUDA (what tensor-core convolutions want)
-
-
 # One entry per network pair; adding an architecture is one line here.
 ARCHITECTURES: dict[str, Architecture] = {
-    "mlp": Architecture(Generator, Discriminator),
-    "conv": Architecture(ConvGenerator, ConvDiscriminator, conv_plan, channels_last=True),
+    "mlp": Architecture({"generator": Generator, "discriminator": Discriminator}),
+    "conv": Architecture({"generator": ConvGenerator, "discriminator": ConvDiscriminator}, conv_plan, channels_last=True),
 }
-
-
-def _noise(n: int, dim: int, generator: torch.Generator, device: torch.device) -> Tensor:
-    # Drawn on the generator's own device, then moved: a CPU generator gives the same noise
-    # whichever device the model is on.
-    return torch.randn(n, dim, generator=generator, device=generator.device).to(device)
-
-
-def _mixed_precision(precision: str, device: torch.device) -> tuple[Callable[[], ContextManager], torch.amp.GradScaler, bool | None]:
-    """(autocast context factory, grad scaler, Adam's `fused`) for a precision name.
-
-    fp16 needs a grad scaler so that small gradients do not flush to zero (Micikevicius et al. 2018);
-    bf16 has float32's range and does not. On CUDA, Adam is fused: the fused kernel reads the scaler's
-    inf check on the device, where an unfused step would wait for the host to read it.
-    """
-    dtype = PRECISIONS[precision]
-    autocast = contextlib.nullcontext if dtype is None else (lambda: torch.autocast(device.type, dtype=dtype))
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
-    return autocast, scaler, (True if device.type == "cuda" else None)
 
 
 class GAN:
@@ -228,18 +182,10 @@ class GAN:
     def __init__(self, config: GANConfig, device: str | torch.device = "cpu", seed: int = 0):
         self.config = config
         self.device = torch.device(device)
-        arch = ARCHITECTURES[config.arch]
         self.loss = LOSSES[config.generator_loss]
-        # Weights are initialised from `seed` without touching the global RNG.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.generator = arch.generator(config)
-            self.discriminator = arch.discriminator(config)
-        self.channels_last = arch.channels_last and self.device.type == "cuda"
-        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
-        self.generator.to(self.device, memory_format=memory_format)
-        self.discriminator.to(self.device, memory_format=memory_format)
-        self.autocast, self.scaler, fused = _mixed_precision(config.precision, self.device)
+        parts, self.channels_last = build_parts(ARCHITECTURES[config.arch], config, self.device, seed)
+        self.generator, self.discriminator = parts["generator"], parts["discriminator"]
+        self.autocast, self.scaler, fused = mixed_precision(config.precision, self.device)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas, fused=fused)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=config.betas, fused=fused)
         # Training noise and default sampling noise come from separate streams, so that looking
@@ -263,7 +209,7 @@ class GAN:
         with self.autocast():
             fake_logits = self.discriminator(fake)
         g_loss = self.loss.generator(fake_logits.float())
-        self._optimise(self.opt_g, g_loss)
+        optimise(self.opt_g, self.scaler, g_loss)
         self.discriminator.requires_grad_(True)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
@@ -272,21 +218,13 @@ class GAN:
         Returns D's loss and the fakes, still attached to G's graph for the G update."""
         # Forward passes under autocast (if any); the losses themselves in float32.
         with self.autocast():
-            fake = self.generator(_noise(real.shape[0], self.config.latent_dim, self.train_rng, self.device))
+            fake = self.generator(normal((real.shape[0], self.config.latent_dim), self.train_rng, self.device))
             real_logits, fake_logits = self.discriminator(real), self.discriminator(fake.detach())  # detached: D's step does not reach G
         d_loss = self.loss.discriminator(real_logits.float(), fake_logits.float(), self.config.real_label)
         if self.loss.gradient_penalty:
             d_loss = d_loss + self.config.gp_weight * gradient_penalty(self.discriminator, real, fake.detach(), self.train_rng, self.autocast)
-        self._optimise(self.opt_d, d_loss)
+        optimise(self.opt_d, self.scaler, d_loss)
         return d_loss, fake
-
-    def _optimise(self, opt: torch.optim.Optimizer, loss: Tensor) -> None:
-        """One step of `opt` on `loss`, through the grad scaler (a no-op unless fp16), all on the device."""
-        opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.unscale_(opt)  # true gradients in .grad (what a gradient-norm reading sees)
-        self.scaler.step(opt)
-        self.scaler.update()  # after every optimiser step: a scaler steps each optimiser once per update; no host sync
 
     @torch.no_grad()
     def generate(self, z: Tensor) -> Tensor:
@@ -298,7 +236,7 @@ class GAN:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """(n, C, H, W) images in [0, 1]; the same `generator` state gives the same images."""
-        return self.generate(_noise(n, self.config.latent_dim, generator or self.sample_rng, self.device))
+        return self.generate(normal((n, self.config.latent_dim), generator or self.sample_rng, self.device))
 
     def state_dict(self) -> dict:
         return {

@@ -60,8 +60,9 @@ def test_conv_vae_trains_on_grey_and_colour_and_eval_changes_nothing(shape):
         last = float(model.train_step(x)["loss"])
     assert last < first  # the same batch, six Adam steps: the negative ELBO must fall
     before = _weights(model)
-    model.reconstruct(x), model.elbo(x), model.sample(4)
+    model.reconstruct(x), model.elbo(x), model.sample(4), model.sample(4, mode="pixels"), model.iwae_nll(x, k=3)
     assert all(torch.equal(v, _weights(model)[k]) for k, v in before.items())
+    assert all(net.training for net in model.parts().values())  # eval passes hand the nets back in train mode
 
 
 def test_conv_width_scales_channels_like_the_mlp_width():

@@ -72,3 +72,108 @@ def test_reconstruction_and_elbo_shapes():
     assert vae.reconstruct(x).shape == x.shape
     elbo = vae.elbo(x, torch.Generator().manual_seed(0))
     assert elbo.shape == (5,) and torch.all(elbo < 0)
+
+
+# --- pixel noise tied to the sample index -------------------------------------------------------------
+
+def test_pixel_samples_do_not_depend_on_how_many_are_drawn():
+    # latent_dim 16: torch draws normals in blocks of 16, so z's first rows are the same for any n and
+    # any difference would come from the pixel noise. 300 and 600 cross the 256-image noise chunks.
+    vae = VAE(VAEConfig(image_shape=SHAPE, hidden=32, latent_dim=16), seed=0)
+    draw = lambda n: vae.sample(n, torch.Generator().manual_seed(3), mode="pixels")
+    most = draw(600)
+    for n in (1, 10, 256, 257, 300):
+        assert torch.equal(draw(n), most[:n]), n
+
+
+def test_mean_samples_are_the_decoder_at_the_generators_first_draws():
+    vae = make_vae()
+    z = torch.randn(6, 4, generator=torch.Generator().manual_seed(5))
+    expected = torch.sigmoid(vae.decoder(z)).detach()
+    assert torch.equal(vae.sample(6, torch.Generator().manual_seed(5), mode="mean"), expected)
+
+
+def test_pixel_samples_are_reproducible_and_the_models_own_stream_gives_fresh_noise():
+    vae = make_vae()
+    first, again = (vae.sample(50, torch.Generator().manual_seed(7), mode="pixels") for _ in range(2))
+    assert torch.equal(first, again)
+    # A decoder that ignores z (every pixel p = 1/2): successive draws can differ only by their pixel noise.
+    with torch.no_grad():
+        vae.decoder.net[-1].weight.zero_()
+        vae.decoder.net[-1].bias.zero_()
+    one, two = vae.sample(50, mode="pixels"), vae.sample(50, mode="pixels")
+    assert not torch.equal(one, two)
+    vae.sample_rng.manual_seed(11)
+    three = vae.sample(50, mode="pixels")
+    vae.sample_rng.manual_seed(11)
+    assert torch.equal(vae.sample(50, mode="pixels"), three)
+
+
+# --- importance-weighted likelihood -------------------------------------------------------------------
+
+def _binary_images(n: int, seed: int = 0) -> torch.Tensor:
+    return (torch.rand(n, *SHAPE, generator=torch.Generator().manual_seed(seed)) < 0.3).float()
+
+
+def test_iwae_nll_is_the_exact_nll_when_the_decoder_ignores_z_and_q_is_the_prior():
+    # Decoder logits = its last bias whatever z, and q(z|x) = N(0, I) = p(z): every importance weight
+    # is p(x), so for any k the estimate is exactly -log p(x) = BCE(bias logits, x).
+    vae = make_vae()
+    with torch.no_grad():
+        for last in (vae.encoder.net[-1], vae.decoder.net[-1]):
+            last.weight.zero_()
+        vae.encoder.net[-1].bias.zero_()
+    x = _binary_images(5)
+    bias_logits = vae.decoder.net[-1].bias.detach().expand(5, -1)
+    exact = torch.nn.functional.binary_cross_entropy_with_logits(bias_logits, x.flatten(1), reduction="none").sum(1)
+    for k in (1, 7, 50):
+        assert torch.allclose(vae.iwae_nll(x, k=k, generator=torch.Generator().manual_seed(k)), exact, atol=1e-5)
+
+
+def test_iwae_nll_matches_the_formula_written_with_torch_distributions():
+    from torch.distributions import Bernoulli, Normal
+
+    vae = make_vae()
+    x, k = _binary_images(6), 5
+    got = vae.iwae_nll(x, k=k, generator=torch.Generator().manual_seed(1), chunk=4)
+    eps = torch.randn(6, k, 4, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        mean, logvar = vae.encoder(x)
+        std = (0.5 * logvar).exp()
+        z = mean[:, None] + std[:, None] * eps  # (6, k, 4)
+        log_px_z = Bernoulli(logits=vae.decoder(z.flatten(0, 1)).flatten(1)).log_prob(x.flatten(1).repeat_interleave(k, 0))
+        log_w = log_px_z.sum(1).view(6, k) + Normal(0, 1).log_prob(z).sum(2) - Normal(mean[:, None], std[:, None]).log_prob(z).sum(2)
+    assert torch.allclose(got, math.log(k) - torch.logsumexp(log_w, 1), atol=1e-4)
+    assert torch.allclose(vae.iwae_nll(x, k=k, generator=torch.Generator().manual_seed(1), chunk=1), got, atol=1e-5)
+
+
+def test_iwae_nll_at_k1_is_the_elbo_with_a_sampled_kl_on_the_same_z():
+    # k = 1: -log p(x|z) + log q(z|x) - log p(z) at the z elbo() draws; elbo() uses the closed-form KL instead.
+    from torch.distributions import Normal
+
+    vae = make_vae()
+    x = _binary_images(8)
+    nll = vae.iwae_nll(x, k=1, generator=torch.Generator().manual_seed(2))
+    elbo = vae.elbo(x, torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        mean, logvar = vae.encoder(x)
+        std = (0.5 * logvar).exp()
+        z = mean + std * torch.randn(8, 4, generator=torch.Generator().manual_seed(2))
+        sampled_kl = (Normal(mean, std).log_prob(z) - Normal(0, 1).log_prob(z)).sum(1)
+        closed_kl = torch.distributions.kl_divergence(Normal(mean, std), Normal(0, 1)).sum(1)
+    assert torch.allclose(nll, -elbo - closed_kl + sampled_kl, atol=1e-4)
+
+
+def test_iwae_bound_tightens_with_k_on_average():
+    vae = make_vae()
+    x = _binary_images(256)
+    for _ in range(20):
+        vae.train_step(x[:64])
+    nll = {k: vae.iwae_nll(x, k=k, generator=torch.Generator().manual_seed(4)).mean().item() for k in (1, 100)}
+    elbo = -vae.elbo(x, torch.Generator().manual_seed(5)).mean().item()
+    assert nll[100] < nll[1] and nll[100] < elbo
+
+
+def test_iwae_nll_rejects_k_below_one():
+    with pytest.raises(ValueError, match="k and chunk"):
+        make_vae().iwae_nll(_binary_images(2), k=0)

@@ -1,4 +1,4 @@
-"""Convolutional encoder and decoder for the VAE, sized like gan.conv's DCGAN nets.
+"""Convolutional encoder and decoder for the VAE, laid out like DCGAN's nets (Radford et al. 2016).
 
 Encoder: k stride-2 convs (side halves, channels double: ch, 2ch, 4ch, 8ch, capped at 8ch) with
 ReLU, then one linear layer to the mean and log-variance of q(z|x).
@@ -7,40 +7,22 @@ to one logit per pixel. The image side must be s * 2^k with 3 <= s <= 7 (8, 28, 
 
 No batch norm: the VAE's sample(), reconstruct() and elbo() run the nets as they are trained, and
 batch statistics would make one image's output depend on the rest of its batch.
-The modules only read attributes of the config, so this file does not import vae.model.
+The modules only read attributes of the config, so this file does not import vae.model; the layout
+(conv_plan) is vae.common's.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-MAX_CHANNEL_MULTIPLIER = 8
-
-
-def conv_plan(image_shape: tuple[int, int, int]) -> tuple[int, int]:
-    """(base side s, stride-2 stages k) with side = s * 2^k; ValueError for image shapes the conv nets can't handle."""
-    _, h, w = image_shape
-    if h != w:
-        raise ValueError(f"the conv architecture needs square images, got {h}x{w}")
-    side, stages = h, 0
-    while side > 7 and side % 2 == 0:
-        side, stages = side // 2, stages + 1
-    if stages == 0 or not 3 <= side <= 7:
-        raise ValueError(f"the conv architecture needs an image side of 3..7 pixels times a power of two "
-                         f"(e.g. 8, 28, 32, 64), got {h}")
-    return side, stages
-
-
-def _feature_widths(cfg) -> tuple[int, list[int]]:
-    base, stages = conv_plan(cfg.image_shape)
-    return base, [cfg.channel_size * min(2 ** i, MAX_CHANNEL_MULTIPLIER) for i in range(stages)]
+from vae.common import conv_widths
 
 
 class ConvEncoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         channels = cfg.image_shape[0]
-        base, widths = _feature_widths(cfg)
+        base, widths = conv_widths(cfg)
         layers: list[nn.Module] = []
         for cin, cout in zip([channels, *widths], widths):  # (B, cin, n, n) -> (B, cout, n/2, n/2)
             layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.ReLU()]
@@ -56,7 +38,7 @@ class ConvDecoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         channels = cfg.image_shape[0]
-        base, widths = _feature_widths(cfg)
+        base, widths = conv_widths(cfg)
         widths = widths[::-1]  # coarsest first
         layers: list[nn.Module] = [
             nn.Linear(cfg.latent_dim, widths[0] * base * base), nn.ReLU(),  # (B, latent) -> (B, w0 * s * s)

@@ -18,21 +18,20 @@ import contextlib
 import copy
 import math
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vae.conv import ConvDecoder, ConvEncoder, conv_plan
+from vae.common import PRECISIONS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
+from vae.conv import ConvDecoder, ConvEncoder
 
 SAMPLE_MODES = ("mean", "pixels")
-# Autocast dtype of the forward passes; None runs them in float32 with no autocast at all.
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+PIXEL_CHUNK = 256  # images per seed of the pixel noise in sample(mode="pixels")
 
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(ModelConfig):
     image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W)
     latent_dim: int = 16
     hidden: int = 256  # hidden units at width 1
@@ -41,30 +40,13 @@ class VAEConfig:
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     arch: str = "mlp"  # a key of ARCHITECTURES
-    channels: int = 64  # conv channels of the finest layer at width 1, as the conv GAN
+    channels: int = 64  # conv channels of the finest layer at width 1 (DCGAN's 64)
     precision: str = "fp32"  # a key of PRECISIONS
 
     def __post_init__(self) -> None:
-        for field, registry in (("arch", ARCHITECTURES), ("precision", PRECISIONS)):
-            if getattr(self, field) not in registry:
-                raise ValueError(f"{field} must be one of {', '.join(registry)}, got {getattr(self, field)!r}")
-        if self.width <= 0 or self.hidden <= 0 or self.latent_dim <= 0 or self.channels <= 0:
-            raise ValueError("width, hidden, channels and latent_dim must be positive")
+        self.validate(ARCHITECTURES)
         if self.beta < 0:
             raise ValueError("beta must be non-negative")
-        ARCHITECTURES[self.arch].check(self.image_shape)
-
-    @property
-    def hidden_size(self) -> int:
-        return max(1, round(self.hidden * self.width))
-
-    @property
-    def channel_size(self) -> int:
-        return max(1, round(self.channels * self.width))
-
-    @property
-    def pixels(self) -> int:
-        return math.prod(self.image_shape)
 
 
 class Encoder(nn.Module):
@@ -98,29 +80,26 @@ class Decoder(nn.Module):
         return self.net(z).view(-1, *self.image_shape)  # (B, C, H, W) logits
 
 
-class Architecture(NamedTuple):
-    encoder: Callable[[VAEConfig], nn.Module]
-    decoder: Callable[[VAEConfig], nn.Module]
-    check: Callable[[tuple[int, int, int]], object] = lambda shape: None  # ValueError if the nets can't make this shape
-    channels_last: bool = False  # NHWC activations on CUDA (what tensor-core convolutions want)
-
-
 # One entry per network pair; adding an architecture is one line here.
 ARCHITECTURES: dict[str, Architecture] = {
-    "mlp": Architecture(Encoder, Decoder),
-    "conv": Architecture(ConvEncoder, ConvDecoder, conv_plan, channels_last=True),
+    "mlp": Architecture({"encoder": Encoder, "decoder": Decoder}),
+    "conv": Architecture({"encoder": ConvEncoder, "decoder": ConvDecoder}, conv_plan, channels_last=True),
 }
 
 
-def vae_loss(x: Tensor, logits: Tensor, mean: Tensor, logvar: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
-    """Negative ELBO per image: Bernoulli reconstruction (summed over pixels) + beta * KL(q(z|x) || N(0, I)).
+def kl_terms(mean: Tensor, logvar: Tensor) -> Tensor:
+    """KL(q(z|x) || N(0, I)) of a diagonal Gaussian, per latent dimension (same shape as `mean`; an
+    image's KL is the sum over its dimensions), in closed form (Kingma & Welling 2014, app. B):
+    -1/2 * (1 + logvar - mean^2 - exp(logvar))."""
+    return -0.5 * (1 + logvar - mean.pow(2) - logvar.exp())
 
-    KL of a diagonal Gaussian to the standard normal in closed form (Kingma & Welling 2014, app. B):
-    -1/2 * sum(1 + logvar - mean^2 - exp(logvar)).
-    """
+
+def vae_loss(x: Tensor, logits: Tensor, mean: Tensor, logvar: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
+    """Negative ELBO per image, averaged over the batch: Bernoulli reconstruction (summed over pixels)
+    + beta * KL(q(z|x) || N(0, I))."""
     n = x.shape[0]
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
-    kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp()) / n
+    kl = kl_terms(mean, logvar).sum() / n
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
 
 
@@ -130,25 +109,13 @@ class VAE:
     def __init__(self, config: VAEConfig, device: str | torch.device = "cpu", seed: int = 0):
         self.config = config
         self.device = torch.device(device)
-        arch = ARCHITECTURES[config.arch]
-        # Weights are initialised from `seed` without touching the global RNG.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.encoder = arch.encoder(config)
-            self.decoder = arch.decoder(config)
-        self.channels_last = arch.channels_last and self.device.type == "cuda"
-        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
-        self.encoder.to(self.device, memory_format=memory_format)
-        self.decoder.to(self.device, memory_format=memory_format)
-        # fp16 needs a grad scaler so small gradients do not flush to zero (Micikevicius et al. 2018);
-        # bf16 has float32's range. On CUDA, Adam is fused: it reads the scaler's inf check on the
-        # device, where an unfused step would make the host wait for it.
-        dtype = PRECISIONS[config.precision]
-        self.autocast = contextlib.nullcontext if dtype is None else (lambda: torch.autocast(self.device.type, dtype=dtype))
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=dtype is torch.float16)
+        parts, self.channels_last = build_parts(ARCHITECTURES[config.arch], config, self.device, seed)
+        self.encoder, self.decoder = parts["encoder"], parts["decoder"]
+        self.autocast, self.scaler, fused = mixed_precision(config.precision, self.device)
         params = [*self.encoder.parameters(), *self.decoder.parameters()]
-        self.opt = torch.optim.Adam(params, lr=config.lr, betas=config.betas, fused=True if self.device.type == "cuda" else None)
-        # Separate streams for training noise and default sampling noise (see gan.GAN).
+        self.opt = torch.optim.Adam(params, lr=config.lr, betas=config.betas, fused=fused)
+        # Training noise and default sampling noise come from separate streams, so that looking
+        # at samples mid-run does not change what the run trains on.
         self.train_rng = torch.Generator(self.device).manual_seed(seed + 1)
         self.sample_rng = torch.Generator("cpu").manual_seed(seed + 2)
 
@@ -157,7 +124,7 @@ class VAE:
 
     def _encode_sample(self, x: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
         mean, logvar = self.encoder(x)
-        eps = torch.randn(mean.shape, generator=rng, device=rng.device).to(mean.device)
+        eps = normal(mean.shape, rng, mean.device)
         return mean + (0.5 * logvar).exp() * eps, mean, logvar  # reparameterisation trick
 
     def train_step(self, batch: Tensor) -> dict[str, Tensor]:
@@ -167,46 +134,92 @@ class VAE:
             z, mean, logvar = self._encode_sample(x, self.train_rng)
             logits = self.decoder(z)
         losses = vae_loss(batch, logits.float(), mean.float(), logvar.float(), self.config.beta)
-        self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(losses["loss"]).backward()
-        self.scaler.unscale_(self.opt)  # true gradients in .grad (what a gradient-norm reading sees); no-op unless fp16
-        self.scaler.step(self.opt)
-        self.scaler.update()
+        optimise(self.opt, self.scaler, losses["loss"])
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, mode: str = "mean") -> Tensor:
         """(n, C, H, W) in [0, 1] from z ~ N(0, I): per-pixel probabilities (`mean`) or independent
-        Bernoulli draws of every pixel (`pixels`)."""
+        Bernoulli draws of every pixel (`pixels`). The same `generator` state gives the same images; image
+        i's pixel noise depends on that state and i alone, not on n."""
         if mode not in SAMPLE_MODES:
             raise ValueError(f"mode must be one of {', '.join(SAMPLE_MODES)}, got {mode!r}")
         rng = generator or self.sample_rng
-        probs = self.generate(torch.randn(n, self.config.latent_dim, generator=rng, device=rng.device))
+        before_z = rng.get_state()
+        probs = self.generate(normal((n, self.config.latent_dim), rng, self.device))
         if mode == "mean":
             return probs
-        return torch.bernoulli(probs.to(rng.device), generator=rng).to(self.device)
+        # The pixel noise must not depend on n, but the stream after z does (it moved by n * latent_dim
+        # draws): so its seed comes from the state before z, which also differs call to call on the
+        # model's own stream. Image i's uniforms are then fixed by i alone: chunk i // PIXEL_CHUNK,
+        # always drawn whole, from its own seed.
+        seed_rng = torch.Generator(rng.device).set_state(before_z)
+        noise_seed = int(torch.randint(2 ** 62, (1,), generator=seed_rng, device=rng.device))
+        uniforms = [torch.rand(PIXEL_CHUNK, *probs.shape[1:], generator=torch.Generator().manual_seed(noise_seed + k))
+                    for k in range(n // PIXEL_CHUNK + 1)]  # one chunk more than needed when n is a multiple: harmless
+        u = torch.cat(uniforms)[:n].to(self.device)  # (n, C, H, W) in [0, 1)
+        return (u < probs).to(probs.dtype)  # P(u < p) = p: one Bernoulli(p) draw per pixel
+
+    @contextlib.contextmanager
+    def _evaluating(self):
+        """The nets in eval mode for the block, then back in the mode each was in."""
+        training = {name: net.training for name, net in self.parts().items()}
+        for net in self.parts().values():
+            net.eval()
+        try:
+            yield
+        finally:
+            for name, net in self.parts().items():
+                net.train(training[name])
 
     @torch.no_grad()
     def generate(self, z: Tensor) -> Tensor:
         """The decoder's per-pixel probabilities (B, C, H, W) for given latents z (B, latent_dim)."""
-        self.decoder.eval()
-        probs = torch.sigmoid(self.decoder(z.to(self.device)))
-        self.decoder.train()
-        return probs
+        with self._evaluating():
+            return torch.sigmoid(self.decoder(z.to(self.device)))
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """Decoder probabilities at the posterior mean: (B, C, H, W) in [0, 1]."""
-        mean, _ = self.encoder(x)
-        return torch.sigmoid(self.decoder(mean))
+        with self._evaluating():
+            mean, _ = self.encoder(x)
+            return torch.sigmoid(self.decoder(mean))
 
     @torch.no_grad()
     def elbo(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Single-sample ELBO estimate per image (nats), shape (B,)."""
-        z, mean, logvar = self._encode_sample(x, generator or self.sample_rng)
-        recon = F.binary_cross_entropy_with_logits(self.decoder(z), x, reduction="none").flatten(1).sum(1)
-        kl = -0.5 * (1 + logvar - mean.pow(2) - logvar.exp()).sum(1)
+        with self._evaluating():
+            z, mean, logvar = self._encode_sample(x, generator or self.sample_rng)
+            recon = F.binary_cross_entropy_with_logits(self.decoder(z), x, reduction="none").flatten(1).sum(1)
+        kl = kl_terms(mean, logvar).sum(1)
         return -(recon + kl)
+
+    @torch.no_grad()
+    def iwae_nll(self, x: Tensor, k: int = 100, generator: torch.Generator | None = None, chunk: int = 16) -> Tensor:
+        """Importance-weighted estimate of -log p(x) per image (nats), shape (B,), from k draws z_i ~ q(z|x).
+
+        IWAE bound (Burda et al. 2016, sec. 3): log p(x) >= E[log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x)];
+        the bound tightens as k grows and reaches log p(x) as k -> infinity, so -bound is an upper
+        bound on the NLL. The noise of all B * k draws is taken first (so the result does not depend
+        on `chunk`, and k = 1 draws the same z as elbo()); the decoder then sees `chunk` images at a
+        time, chunk * k latents per pass.
+        """
+        if k < 1 or chunk < 1:
+            raise ValueError(f"k and chunk must be at least 1, got k={k}, chunk={chunk}")
+        eps = normal((x.shape[0], k, self.config.latent_dim), generator or self.sample_rng, self.device)  # (B, k, latent)
+        nll = []
+        with self._evaluating():
+            for xs, es in zip(x.split(chunk), eps.split(chunk)):
+                mean, logvar = self.encoder(xs)  # (b, latent) each
+                z = mean[:, None] + (0.5 * logvar).exp()[:, None] * es  # (b, k, latent), reparameterised
+                logits = self.decoder(z.flatten(0, 1)).flatten(1)  # (b * k, C*H*W)
+                target = xs.flatten(1).repeat_interleave(k, dim=0)  # image j for each of its k latents
+                log_px_z = -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(1).view(-1, k)
+                # log p(z) - log q(z|x) for N(0, I) and N(mean, exp(logvar)) at z = mean + std * es:
+                # -1/2 sum(z^2) + 1/2 sum(es^2 + logvar); the log(2 pi) terms cancel.
+                log_pz_qz = -0.5 * (z.pow(2) - es.pow(2) - logvar[:, None]).sum(2)  # (b, k)
+                nll.append(math.log(k) - torch.logsumexp(log_px_z + log_pz_qz, dim=1))  # (b,)
+        return torch.cat(nll)
 
     def state_dict(self) -> dict:
         return {
@@ -221,7 +234,9 @@ class VAE:
     def load_state_dict(self, state: dict) -> None:
         self.encoder.load_state_dict(state["encoder"])
         self.decoder.load_state_dict(state["decoder"])
-        self.opt.load_state_dict(copy.deepcopy(state["opt"]))  # own moment tensors: see gan.GAN.load_state_dict
+        # Optimizer.load_state_dict keeps the given moment tensors when device and dtype already match:
+        # copied, so that a model loaded from another live model's state does not train both.
+        self.opt.load_state_dict(copy.deepcopy(state["opt"]))
         self.train_rng.set_state(state["train_rng"])
         self.sample_rng.set_state(state["sample_rng"])
         self.scaler.load_state_dict(state.get("scaler", {}))
