@@ -23,13 +23,14 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from compare import bootstrap
 from compare.data import STREAMED_EVAL_CAP, ImageDataset, in_memory, load_dataset
 from compare.sources import StreamedImages
 from compare.errors import UserError
 from compare.evaluator import Extractor, load_extractor
 from compare.io import read_run_json, write_bytes, write_json
 from compare.metrics import METRICS, Metric
-from compare.quality import Features
+from compare.quality import Features, full_set
 
 REAL_SUBSET_SEED = 0  # which train images form the reference set: fixed, so every run compares against the same ones
 FLOOR = "real floor"
@@ -63,14 +64,29 @@ def eval_sample_count(eval_samples: int | None, data: ImageDataset) -> int:
     return eval_samples
 
 
-def score_features(sets: dict[str, Features], extractor_info: dict) -> dict[str, dict]:
-    """Every features metric on the named sets: {metric: {"values": {...}, "protocol": {...}}}; NaN -> null."""
+def score_features(sets: dict[str, Features], extractor_info: dict, resamples: int = bootstrap.RESAMPLES) -> dict[str, dict]:
+    """Every features metric on the named sets: {metric: {"values": {...}, "protocol": {...}}}; NaN -> null.
+
+    A metric with a weighted form (FID, KID, precision/recall, density/coverage) also gets
+    "intervals": {key: {"ci95": [low, high], "se": .., "resamples": B} or null}, from a bootstrap of
+    the "real" and "fake" sets (compare.bootstrap) scored in the same pass as the value."""
+    real, fake = sets["real"], sets["fake"]
+    w_real, w_fake = bootstrap.resample_pair(len(real), len(fake), resamples)
+    w_real, w_fake = torch.cat([full_set(len(real)), w_real], dim=1), torch.cat([full_set(len(fake)), w_fake], dim=1)
     scores = {}
     for name, metric in feature_metrics().items():
-        values = metric.fn(*(sets[i] for i in metric.inputs), **metric.params)
         protocol = {"extractor": extractor_info["name"], "weights_sha256": extractor_info["weights_sha256"],
                     **{f"n_{i}": len(sets[i]) for i in metric.inputs}, **metric.params}
+        if metric.weighted is None:
+            values, intervals = metric.fn(*(sets[i] for i in metric.inputs), **metric.params), None
+        else:  # column 0: the full sets (the value); the others: the resamples
+            columns = metric.weighted(real, fake, w_real, w_fake, **metric.params)
+            values = {k: v[0].item() for k, v in columns.items()}
+            intervals = {k: bootstrap.interval(v[1:]) for k, v in columns.items()}
+            protocol["bootstrap"] = {"resamples": resamples, "seed": bootstrap.SEED, "resampled": ["real", "fake"], "interval": "percentile"}
         scores[name] = {"values": {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}, "protocol": protocol}
+        if intervals is not None:
+            scores[name]["intervals"] = intervals
     return scores
 
 

@@ -5,7 +5,8 @@ Each metric is a pure function of tensors returning a dict of named numbers.
 - space "pixels":   fn(images) on raw pixels in [0, 1]; reported beside the real set's value (see compare.continuity).
 `better` says, per returned key, whether "lower" or "higher" is better (the report's arrows);
 keys not listed are shown without an arrow. A features metric is called as
-fn(*(sets[name] for name in inputs), **params); `params` (k, subset sizes) go into its protocol.
+fn(*(sets[name] for name in inputs), **params); `params` (k) go into its protocol. One with a
+`weighted` form also gets a bootstrap interval on each of its numbers (compare.evaluate).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class Metric:
     better: dict[str, str] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()  # features metrics: which named feature sets fn takes, in order
     params: dict[str, int] = field(default_factory=dict)  # keyword arguments of fn, recorded in the protocol
+    # features metrics with a bootstrap: weighted(real, fake, w_real, w_fake, **params) -> {key: (C,) tensor},
+    # one value per column of multiplicity weights (see compare.quality, compare.bootstrap)
+    weighted: Callable[..., dict] | None = None
 
 
 METRICS: dict[str, Metric] = {}
