@@ -25,12 +25,12 @@ from compare.budget import Budget, check_matched, consumed
 from compare.checkpoint import (DEFAULT_CHECKPOINT_EVERY, check_compatible, load_checkpoint, nonfinite_loss, read_run_config,
                                 restore, save_checkpoint, settings_to_json, unhealthy)
 from compare.continuity import continuity_outputs
-from compare.curves import eval_steps, final_point, make_point_evaluator, save_curves
+from compare.curves import check_curve_samples, eval_steps, final_point, make_point_evaluator, save_curves
 from compare.cost import match_widths, parameter_counts, reset_peak_memory, size_table, train_step_flops
 from compare.data import DataOptions, ImageDataset, batches, in_memory, load_dataset
 from compare.errors import UserError
 from compare.evaluate import attach_first_view, attach_model_quality, eval_sample_count, evaluate_views, write_quality_table
-from compare.evaluator import load_extractor
+from compare.evaluator import FEATURES, load_extractor
 from compare.figures import save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
 from compare.guard import Interrupted, StopSignals, claimed_run_dir
 from compare.io import write_json
@@ -63,7 +63,7 @@ class RunSettings:
     features: str = "evaluator"  # feature extractor of the quality metrics (compare.evaluator.FEATURES)
     data_options: DataOptions = DataOptions()  # --data-root, --download, --image-size, --channels
     curve_points: int = 8  # evaluations along the budget for the quality-vs-compute curves (the last is the final one)
-    curve_samples: int | None = None  # samples per view at each curve point; default the final evaluation's
+    curve_samples: int | None = None  # samples per view at each curve point: must equal the final evaluation's N (check_curve_samples)
 
 
 @dataclass
@@ -376,9 +376,10 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
     plan = _plan(settings, data)
+    n_eval = eval_sample_count(settings.eval_samples, data, FEATURES[settings.features].feature_dim)
+    check_curve_samples(settings.curve_samples, n_eval)
     # Before any training: a missing extractor (Inception weights) must stop the run now, not after it.
     extractor = load_extractor(settings.features, data, device, on_train=(lambda m: click.echo(m, err=True)) if show_progress else None)
-    n_eval = eval_sample_count(settings.eval_samples, data)
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with claimed_run_dir(out, resume, overwrite), StopSignals() as stop:
         return _run_claimed(settings, out, data, device, plan, extractor, n_eval, stop, show_progress, resume)
@@ -427,8 +428,7 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
     results: dict[str, dict] = {}
     records: dict[str, TrainRecord] = {}
     trained: dict[str, GenerativeModel] = {}
-    n_curve = settings.curve_samples or n_eval
-    point_eval = make_point_evaluator(data, extractor, n_curve)
+    point_eval = make_point_evaluator(data, extractor, n_eval)
     heldout = in_memory(data.heldout).cpu()  # the real reference (of a streamed split, its evaluated part)
     # One draw per view serves the grid (first 64), the continuity metrics (as many as held-out
     # real images) and the quality metrics (n_eval): the same fixed noise, sampled once.
@@ -441,7 +441,7 @@ def _run_claimed(settings: RunSettings, out: Path, data: ImageDataset, device: t
         model = spec.build(data.image_shape, device, settings.seed, width=plan.widths[spec.label])
         record = _train_model(spec, model, data.train, plan.steps[spec.label], plan.flops_per_step[spec.label],
                               settings, config, out, stop, show_progress,
-                              lambda: point_eval(sample_views(spec, model, n_curve, settings.seed)) if settings.curve_points > 1 else None,
+                              lambda: point_eval(sample_views(spec, model, n_eval, settings.seed)) if settings.curve_points > 1 else None,
                               resident_bytes=resident)  # the peak includes the curve points' sampling
         records[spec.label] = record
         if record.status == "training":  # a signal stopped it at a checkpoint
