@@ -18,8 +18,8 @@ from compare.models import ARCHITECTURES, MODELS, PRECISIONS, parse_model_specs,
 
 DEFAULT_BUDGET = "4000steps"
 MAX_SEED = 2**32 - 1  # torch seeds are 64-bit; a run derives further streams at seed + small offsets
-EVAL_SAMPLES_HELP = ("Samples per model view for the quality metrics. [default: the held-out size, so that every number "
-                     "shares the N of its real-data floor]")
+EVAL_SAMPLES_HELP = ("N, the samples per model view for the quality metrics, also the held-out and train images of the "
+                     "real-data floor: between the feature dimension (128 for the evaluator) and the held-out size. [default: the held-out size]")
 FEATURES_HELP = "Feature space of the quality metrics: evaluator = a small CNN trained on the dataset's train split (cached); inception = torchmetrics' Inception-V3, needs torch-fidelity and its weights."
 
 
@@ -88,7 +88,7 @@ def main() -> None:
 @click.option("--curve-points", default=8, type=click.IntRange(min=1),
               help="Evaluations spread evenly over the budget for the quality-vs-compute curves; the last is the final evaluation (1: only that).")
 @click.option("--curve-samples", type=click.IntRange(min=2), default=None,
-              help="Samples per view at each curve point before the last (fewer is cheaper). [default: as --eval-samples]")
+              help="Samples per view at each curve point: must equal --eval-samples (every number is compared at one N); leave it out.")
 @click.option("--seeds", default=1, type=click.IntRange(min=1),
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES),
@@ -202,7 +202,7 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Sweep directory; rerunning into it skips done trials and retries failed ones. [default: runs/sweep-<timestamp>]")
 @click.option("--quality", default="fid",
-              help="Quality metric: a registered metric key with a better direction (fid, kid_mean, precision, ...), or its path in a model's metrics.json entry (quality.fid).")
+              help="Quality metric: a registered metric key with a better direction (fid, kid_x1e3, precision, ...), or its path in a model's metrics.json entry (quality.fid).")
 @click.option("--continuity", default="isolated_rate", help="Continuity metric, the same way (isolated_rate, specks_per_image, ...).")
 @click.option("--size-by", default="total",
               help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
@@ -284,7 +284,7 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     from compare.settings import resolve_device
 
     a, b = load_image_set(real), load_image_set(fake)
-    check_comparable(a, b)
+    check_comparable(a, b, FEATURES[features].feature_dim)
     data = load_dataset(check_dataset_name(dataset))
     extractor = load_extractor(features, data, resolve_device(device), _say(quiet), images={"A's images": a, "B's images": b})
     result = score_sets(a, b, data, extractor)
@@ -292,6 +292,42 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     result["continuity"] = {k: pixels[k] for k in ("protocol", "real", "views", "ratios")}
     click.echo(json.dumps({"A": str(real), "B": str(fake), **result}, indent=2) if as_json
                else score_report(result) + "\n\n" + continuity_table(pixels, reference="A"))
+
+
+@main.group("evaluator")
+def evaluator_group() -> None:
+    """The evaluator networks whose features the quality metrics use: mnist5k's and digits' ship with the package."""
+
+
+@evaluator_group.command("train")
+@click.argument("dataset")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Weights file to write (never an existing file). [default: evaluator-<dataset>.pt in the current directory]")
+def evaluator_train_cmd(dataset: str, out: Path | None) -> None:
+    """Train DATASET's evaluator by the fixed recipe (seeded, CPU, one thread) into a new weights file; print its sha256 and accuracy.
+
+    Runs never use the file by themselves. To ship it for mnist5k or digits, maintainers copy it to
+    compare/evaluator_weights/DATASET.pt and pin the printed sha256 in SHIPPED_SHA256 (compare/evaluator.py);
+    for any other dataset, copying it over the cached evaluator named in the output makes runs use it."""
+    import re
+
+    from compare.data import load_dataset
+    from compare.metrics.evaluator import SHIPPED_DIR, SHIPPED_SHA256, evaluator_path, save_evaluator, train_evaluator
+
+    data = load_dataset(check_dataset_name(dataset))
+    out = out or Path(f"evaluator-{re.sub(r'[^A-Za-z0-9_.-]+', '_', dataset)}.pt")
+    if out.exists() or out.with_suffix(".json").exists():
+        raise UserError(f"{out} (or its .json) already exists; give another --out or move it away")
+    net, info = train_evaluator(data)
+    save_evaluator(out, net, info)
+    accuracy = (f"held-out accuracy {info['heldout_accuracy']:.2%}" if info["heldout_accuracy"] is not None
+                else f"held-out reconstruction BCE {info['heldout_reconstruction_bce_per_pixel']:.4f}/pixel (no labels)")
+    click.echo(f"wrote {out} and {out.with_suffix('.json')}: {info['name']}, {accuracy}, {info['steps']} steps in {info['train_seconds']} s")
+    click.echo(f"weights sha256 {info['weights_sha256']}")
+    if data.name in SHIPPED_SHA256:
+        click.echo(f"to ship it: copy it to {SHIPPED_DIR / (data.name + '.pt')} and set SHIPPED_SHA256[{data.name!r}] to this sha256")
+    else:
+        click.echo(f"to use it: copy it to {evaluator_path(data.name)} (the evaluator runs on {data.name} train once and then reuse)")
 
 
 @main.command("evaluate", context_settings={"show_default": True})

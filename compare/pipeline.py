@@ -20,8 +20,8 @@ import torch
 from compare.data import ImageDataset, in_memory, load_dataset
 from compare.errors import UserError
 from compare.io import write_json
-from compare.metrics.curves import make_point_evaluator
-from compare.metrics.evaluator import load_extractor
+from compare.metrics.curves import check_curve_samples, make_point_evaluator
+from compare.metrics.evaluator import FEATURES, load_extractor
 from compare.metrics.scoring import eval_sample_count, evaluate
 from compare.models import ModelSpec
 from compare.protocol import GenerativeModel
@@ -99,9 +99,10 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
     run_plan = plan(settings, data)
+    n_eval = eval_sample_count(settings.eval_samples, data, FEATURES[settings.features].feature_dim)
+    check_curve_samples(settings.curve_samples, n_eval)
     # Before any training: a missing extractor (Inception weights) must stop the run now, not after it.
     extractor = load_extractor(settings.features, data, device, on_train=(lambda m: click.echo(m, err=True)) if show_progress else None)
-    n_eval = eval_sample_count(settings.eval_samples, data)
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with claimed_run_dir(out, resume, overwrite), StopSignals() as stop:
         config = run_config(settings, data, device, run_plan, n_eval)
@@ -123,14 +124,13 @@ def train_all(settings: RunSettings, data: ImageDataset, device: torch.device, r
               extractor, n_eval: int, stop: StopSignals, show_progress: bool) -> dict[str, Trained]:
     """The train stage over every model of the run, one after another; a signal ends it at a checkpoint
     with a partial metrics.json (compare.train.guard.Interrupted)."""
-    n_curve = settings.curve_samples or n_eval
-    point_eval = make_point_evaluator(data, extractor, n_curve)
+    point_eval = make_point_evaluator(data, extractor, n_eval)
     trained: dict[str, Trained] = {}
     for spec in settings.models:
         resident = reset_peak_memory(device)  # so each model's size table has its own peak, less the data's
         model = spec.build(data.image_shape, device, settings.seed, width=run_plan.widths[spec.label])
         t = train_model(spec, model, data, run_plan, settings, config, out, stop, show_progress,
-                        _curve_point(point_eval, spec, model, n_curve, settings.seed) if settings.curve_points > 1 else None,
+                        _curve_point(point_eval, spec, model, n_eval, settings.seed) if settings.curve_points > 1 else None,
                         resident_bytes=resident)  # the peak includes the curve points' sampling
         if t.record.status == "training":  # a signal stopped it at a checkpoint
             write_interrupted(out, settings.models, trained, t, stop.requested)

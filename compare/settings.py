@@ -31,7 +31,7 @@ class RunSettings:
     features: str = "evaluator"  # feature extractor of the quality metrics (compare.metrics.evaluator.FEATURES)
     data_options: DataOptions = DataOptions()  # --data-root, --download, --image-size, --channels
     curve_points: int = 8  # evaluations along the budget for the quality-vs-compute curves (the last is the final one)
-    curve_samples: int | None = None  # samples per view at each curve point; default the final evaluation's
+    curve_samples: int | None = None  # samples per view at each curve point: must equal the final evaluation's N (check_curve_samples)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,10 +44,10 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     again = json.loads((out / "metrics.json").read_text())
     assert again["quality"] == quality and "quality_history" not in again  # same weights, same noise: the same numbers
 
-    result = invoke("evaluate", out, "--quiet", "--eval-samples", 40)
+    result = invoke("evaluate", out, "--quiet", "--eval-samples", 150)
     assert result.exit_code == 0, result.output
     changed = json.loads((out / "metrics.json").read_text())
-    assert changed["quality"]["views"]["gan"]["fid"]["protocol"]["n_fake"] == 40
+    assert changed["quality"]["views"]["gan"]["fid"]["protocol"]["n_fake"] == changed["quality"]["floor"]["fid"]["protocol"]["n_fake"] == 150
     assert changed["quality_history"] == [quality]  # the earlier numbers are kept, not overwritten
 
     result = invoke("evaluate", tmp_path / "nowhere")
@@ -58,13 +59,13 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
     np.savez(a, images=(heldout.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8))  # (N, H, W, 1) uint8
     folder = tmp_path / "pngs"
     folder.mkdir()
-    for i, image in enumerate(load_image_set(a)[:60]):
+    for i, image in enumerate(load_image_set(a)[:150]):
         Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)).convert("RGB").save(folder / f"{i:03d}.png")
 
     result = invoke("score", a, a, "--dataset", "digits", "--json", "--quiet")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert abs(out["metrics"]["fid"]["values"]["fid"]) < 1e-6 and out["metrics"]["precision_recall"]["values"] == {"precision": 1.0, "recall": 1.0}
+    assert out["metrics"]["fid"]["values"]["fid"] == 0.0 and out["metrics"]["precision_recall"]["values"] == {"precision": 1.0, "recall": 1.0}
     assert out["metrics"]["fid"]["protocol"]["n_real"] == len(heldout) and out["extractor"]["name"] == "evaluator:digits"
     # the same set as both A and B: every pixel metric equals the reference's, ratio exactly 1
     assert out["continuity"]["views"]["B"]["isolated_rate"] == out["continuity"]["real"]["isolated_rate"]
@@ -72,7 +73,7 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
 
     result = invoke("score", a, folder, "--dataset", "digits", "--quiet")
     assert result.exit_code == 0, result.output
-    assert "A: 180 reference images, B: 60 images judged." in result.output and "| precision | ↑ | 1 |" in result.output
+    assert "A: 180 reference images, B: 150 images judged." in result.output and "| precision | ↑ | 1 |" in result.output
     assert "| pixel metric | A | B |" in result.output and "| isolated_rate |" in result.output
     # A's blank_share is 0 and its spectrum distance to itself undefined: no ratio, said in words
     assert "| spectrum_distance | n/a |" in result.output and "(ratio n/a) |" in result.output and "xn/a" not in result.output
@@ -83,7 +84,8 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
     (np.random.default_rng(0).random((5, 3, 8, 8), dtype=np.float32), "but B holds 3x8x8"),
     (np.full((5, 8, 8), -0.5, np.float32), "float images must lie in [0, 1]"),
     (np.full((5, 8, 8), "a"), "holds <U1 values; images must be numbers"),
-    (np.zeros((1, 8, 8), np.uint8), "B holds 1 image(s); give at least 2 images per set"),
+    (np.zeros((127, 8, 8), np.uint8), "B holds 127 image(s), fewer than the 128 feature dimensions (FID's covariance would be rank-deficient); "
+                                     "give at least 128 images per set"),
 ])
 def test_score_rejects_mismatched_or_malformed_sets_in_one_line(tmp_path, heldout, b_images, message):
     torch.save(heldout, tmp_path / "a.pt")
@@ -98,6 +100,70 @@ class _RunsCode:
 
     def __reduce__(self):  # unpickling with pickle.load would run `touch marker`
         return os.system, (f"touch {self.marker}",)
+
+
+def test_score_json_carries_kid_in_its_unit_and_an_interval_beside_each_headline_number(tmp_path, heldout):
+    torch.save(heldout, tmp_path / "a.pt")
+    torch.save((heldout + 0.2).clamp(0, 1), tmp_path / "b.pt")
+    result = invoke("score", tmp_path / "a.pt", tmp_path / "b.pt", "--dataset", "digits", "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    kid = out["metrics"]["kid"]
+    assert set(kid["values"]) == {"kid_x1e3"} and set(kid["intervals"]) == {"kid_x1e3"} and kid["intervals"]["kid_x1e3"]["resamples"] == 50
+    assert out["extractor"]["source"] == "shipped" and out["extractor"]["weights_sha256"] == out["metrics"]["fid"]["protocol"]["weights_sha256"]
+    for metric, keys in [("fid", ["fid"]), ("precision_recall", ["precision", "recall"]), ("density_coverage", ["density", "coverage"])]:
+        assert set(out["metrics"][metric]["intervals"]) == set(keys)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--eval-samples", "100"], "Error: --eval-samples 100 is below the 128 feature dimensions, where FID's covariance is rank-deficient; "
+                                "give --eval-samples between 128 and 180"),
+    (["--eval-samples", "200"], "Error: --eval-samples 200 is more than the 180 held-out images of the real-data floor"),
+    (["--curve-samples", "150"], "Error: --curve-samples 150 differs from the 180 samples of the final evaluation"),
+])
+def test_run_refuses_an_n_that_cannot_be_compared_in_one_line_before_anything_is_written(tmp_path, flags, message):
+    result = invoke("run", "--dataset", "digits", "--budget", "2steps", "--out", tmp_path / "run", "--quiet", *flags)
+    assert result.exit_code == 2 and result.output.startswith(message) and result.output.count("\n") == 1, result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluator_train_writes_a_new_file_and_prints_its_hash_and_accuracy(tmp_path, monkeypatch):
+    from compare.metrics import evaluator
+
+    monkeypatch.setattr(evaluator, "TRAIN_STEPS", 30)  # the command, not the recipe, is under test
+    out = tmp_path / "digits.pt"
+    result = invoke("evaluator", "train", "digits", "--out", out)
+    assert result.exit_code == 0, result.output
+    saved = torch.load(out, weights_only=True)
+    net = evaluator.DomainClassifier((1, 8, 8), 10)
+    net.load_state_dict(saved["state"])
+    sha = evaluator.weights_sha256(net)
+    assert f"weights sha256 {sha}" in result.output and f"held-out accuracy {saved['info']['heldout_accuracy']:.2%}" in result.output
+    assert "SHIPPED_SHA256['digits']" in result.output and json.loads(out.with_suffix(".json").read_text())["weights_sha256"] == sha
+    before = out.read_bytes()
+    result = invoke("evaluator", "train", "digits", "--out", out)
+    assert result.exit_code == 2 and "already exists" in result.output and out.read_bytes() == before  # never overwritten
+
+
+@pytest.mark.slow  # two fresh processes score mnist5k
+def test_score_on_mnist5k_trains_nothing_and_gives_the_same_fid_whatever_the_thread_count(tmp_path):
+    import subprocess
+    import sys
+
+    data = load_dataset("mnist5k")
+    torch.save(data.heldout, tmp_path / "a.pt")
+    torch.save((data.train[:500] + 0.1).clamp(0, 1), tmp_path / "b.pt")
+    fids = []
+    for threads in ("1", "2"):
+        cache = tmp_path / f"cache-{threads}"  # empty: a fresh install
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "COMPARE_CACHE_DIR": str(cache)}
+        done = subprocess.run([sys.executable, "-m", "compare", "score", tmp_path / "a.pt", tmp_path / "b.pt", "--json"],
+                              capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent, timeout=300)
+        assert done.returncode == 0 and "training" not in done.stderr, done.stderr
+        out = json.loads(done.stdout)
+        assert out["extractor"]["source"] == "shipped" and not (cache / "evaluators").exists()
+        fids.append(out["metrics"]["fid"]["values"]["fid"])
+    assert fids[0] > 0 and abs(fids[0] - fids[1]) <= 1e-9
 
 
 @pytest.mark.parametrize("name, write, message", [
@@ -116,7 +182,7 @@ def test_score_says_in_one_line_that_a_file_cannot_be_read(tmp_path, heldout, na
 
 
 def test_score_with_missing_inception_stops_and_says_how_to_get_it(tmp_path, heldout):
-    torch.save(heldout, tmp_path / "a.pt")
+    torch.save(heldout.repeat(12, 1, 1, 1), tmp_path / "a.pt")  # 2,160 images: at least Inception's 2,048 feature dimensions
     result = invoke("score", tmp_path / "a.pt", tmp_path / "a.pt", "--features", "inception")
     assert result.exit_code == 2 and "pip install torch-fidelity" in result.output and result.output.count("\n") == 1
 

@@ -1,5 +1,6 @@
 """Known answers in the digits evaluator's feature space: identical sets, dropped classes, growing damage, the floor."""
 
+import dataclasses
 import math
 
 import pytest
@@ -7,9 +8,10 @@ import torch
 from torchvision.transforms.functional import gaussian_blur
 
 from compare.data import load_dataset
-from compare.metrics.scoring import evaluate_views, flat_values, quality_report, score_sets
+from compare.errors import UserError
 from compare.metrics.evaluator import load_domain_evaluator
 from compare.metrics.quality import modes_hit
+from compare.metrics.scoring import eval_sample_count, evaluate_views, flat_values, quality_report, score_sets
 
 
 @pytest.fixture(scope="module")
@@ -25,21 +27,21 @@ def values(result: dict) -> dict:
 def test_identical_sets_score_perfectly(digits):
     data, ext = digits
     v = values(score_sets(data.heldout, data.heldout, data, ext))
-    assert abs(v["fid"]) < 1e-6
+    assert v["fid"] == 0.0  # exactly: not the -1.6e-06 that the eigenvalues' rounding once gave
     assert (v["precision"], v["recall"], v["density"], v["coverage"]) == (1.0, 1.0, 1.0, 1.0)
     assert (v["modes_hit"], v["class_kl"], v["memorisation_ratio"]) == (10, 0.0, 1.0)
 
 
 def test_removing_half_the_classes_loses_recall_coverage_and_exactly_those_modes(digits):
     data, ext = digits
-    reference = data.train[:len(data.heldout)]
-    full = values(score_sets(reference, data.heldout, data, ext))
-    keep = data.heldout_labels < 5
-    half = values(score_sets(reference, data.heldout[keep], data, ext))
+    reference, judged, labels = data.train[:600], data.train[600:], data.train_labels[600:]
+    full = values(score_sets(reference, judged[:600], data, ext))
+    keep = labels[:1200] < 5
+    half = values(score_sets(reference, judged[:1200][keep][:600], data, ext))
     assert half["recall"] < full["recall"] - 0.25 and half["coverage"] < full["coverage"] - 0.25
     assert half["fid"] > full["fid"] and half["class_kl"] > full["class_kl"] + 0.5
     assert (full["modes_hit"], half["modes_hit"]) == (10, 5)
-    assert modes_hit(ext.extract(reference), ext.extract(data.heldout[keep])).tolist() == [True] * 5 + [False] * 5
+    assert modes_hit(ext.extract(reference), ext.extract(judged[:1200][keep])).tolist() == [True] * 5 + [False] * 5
 
 
 def _noise(x, s):
@@ -54,30 +56,67 @@ def test_growing_damage_scores_monotonically_worse(digits, damage, levels):
     data, ext = digits
     reference = data.train[:len(data.heldout)]
     rows = [values(score_sets(reference, damage(data.heldout, s), data, ext)) for s in levels]
-    for key, sign in [("fid", 1), ("kid_mean", 1), ("precision", -1), ("density", -1), ("coverage", -1), ("classifier_score", -1)]:
+    for key, sign in [("fid", 1), ("kid_x1e3", 1), ("precision", -1), ("density", -1), ("coverage", -1), ("classifier_score", -1)]:
         series = [sign * r[key] for r in rows]
         assert series == sorted(series) and len(set(series)) == len(series), (key, series)
     assert [r["recall"] for r in rows] == sorted((r["recall"] for r in rows), reverse=True)
 
 
-def test_views_are_scored_beside_the_real_floor_with_their_protocol(digits):
+def test_views_are_scored_beside_the_real_floor_at_one_n_with_their_protocol_and_intervals(digits):
     data, ext = digits
-    n = len(data.heldout)
-    noisy = _noise(data.heldout, 0.3)
-    q = evaluate_views({"copy": data.heldout.clone(), "noisy": noisy, "few": noisy[:40]}, data, ext)
-    # A "model" whose samples are the held-out set itself scores exactly the floor: same N, same reference.
+    n = 150  # of digits' 180 held-out images: the floor takes the first 150
+    noisy = _noise(data.heldout, 0.3)[:n]
+    q = evaluate_views({"copy": data.heldout[:n].clone(), "noisy": noisy}, data, ext)
+    # A "model" whose samples are the floor's held-out images scores exactly the floor: same N, same reference.
     assert q["views"]["copy"] == q["floor"]
     assert q["views"]["noisy"]["fid"]["values"]["fid"] > q["floor"]["fid"]["values"]["fid"]
     proto = q["views"]["noisy"]["precision_recall"]["protocol"]
-    assert proto == {"extractor": "evaluator:digits", "weights_sha256": ext.weights_sha256, "n_real": n, "n_fake": n, "k": 3}
-    assert q["views"]["few"]["fid"]["protocol"]["n_real"] == 40 and q["floor"]["fid"]["protocol"]["n_real"] == n
+    assert proto == {"extractor": "evaluator:digits", "weights_sha256": ext.weights_sha256, "n_real": n, "n_fake": n, "k": 3,
+                     "bootstrap": {"resamples": 50, "seed": 0, "resampled": ["real", "fake"], "interval": "percentile"}}
+    assert q["floor"]["fid"]["protocol"]["n_real"] == q["floor"]["fid"]["protocol"]["n_fake"] == n
     assert q["views"]["noisy"]["memorisation"]["protocol"] == {"extractor": "evaluator:digits", "weights_sha256": ext.weights_sha256,
                                                                 "n_fake": n, "n_train": len(data.train), "n_heldout": n}
     assert q["floor"]["memorisation"]["values"]["memorisation_ratio"] == 1.0
+    assert q["extractor"]["source"] == "shipped"
+    for entry in (q["floor"], q["views"]["noisy"]):
+        for metric in ("fid", "kid", "precision_recall", "density_coverage"):
+            for key, interval in entry[metric]["intervals"].items():
+                assert interval["resamples"] == 50 and interval["ci95"][0] <= interval["ci95"][1] and interval["se"] > 0, (metric, key)
     report = quality_report(q)
-    assert "| fid | ↓ |" in report and "real floor | copy | noisy | few" in report
+    assert "| fid | ↓ |" in report and "real floor | copy | noisy" in report
     assert f"held-out accuracy {ext.info['heldout_accuracy']:.2%}" in report
-    assert all(v is None or math.isfinite(v) for m in q["views"]["few"].values() for v in m["values"].values())
+
+
+def test_views_of_another_n_than_each_other_or_more_than_the_heldout_split_are_refused(digits):
+    data, ext = digits
+    with pytest.raises(UserError, match=r"views of \[130, 150\] samples against 180 held-out images: every view and the real-data floor"):
+        evaluate_views({"a": data.train[:150], "b": data.train[:130]}, data, ext)
+    with pytest.raises(UserError, match="must share one N, at most the held-out size"):
+        evaluate_views({"a": data.train[:200]}, data, ext)
+
+
+@pytest.mark.parametrize("asked, expected", [
+    (None, 180), (128, 128), (180, 180),
+    (127, "--eval-samples 127 is below the 128 feature dimensions, where FID's covariance is rank-deficient; give --eval-samples between 128 and 180"),
+    (181, "--eval-samples 181 is more than the 180 held-out images of the real-data floor, which is scored at the same N; give --eval-samples between 128 and 180"),
+])
+def test_eval_sample_count_is_between_the_feature_dimension_and_the_heldout_size(digits, asked, expected):
+    data, _ = digits
+    if isinstance(expected, int):
+        assert eval_sample_count(asked, data, 128) == expected
+    else:
+        with pytest.raises(UserError) as err:
+            eval_sample_count(asked, data, 128)
+        assert str(err.value) == expected
+
+
+def test_a_heldout_split_below_the_feature_dimension_keeps_its_default_n_with_a_warning(digits):
+    data, _ = digits
+    small = dataclasses.replace(data, heldout=data.heldout[:40], heldout_labels=data.heldout_labels[:40])
+    with pytest.warns(UserWarning, match="holds 40 images, fewer than the 128 feature dimensions: FID, KID and the k-NN metrics at N=40 are unreliable"):
+        assert eval_sample_count(None, small, 128) == 40
+    with pytest.raises(UserError, match="leave --eval-samples out: the held-out split of digits"):
+        eval_sample_count(128, small, 128)
 
 
 def test_curve_points_compare_against_the_final_evaluations_reference():

@@ -7,10 +7,10 @@ import pytest
 import torch
 from scipy import linalg
 
-from compare.metrics import quality
-from compare.metrics import METRICS
-from compare.metrics.quality import (Features, classifier_score, density_coverage, fid, frechet_distance, kid, kid_subset_size, mean_cov,
-                             memorisation, mode_coverage, modes_hit, precision_recall)
+from compare.metrics import METRICS, bootstrap, quality
+from compare.metrics.quality import (Features, classifier_score, density_coverage, density_coverage_weighted, fid, fid_weighted,
+                                     frechet_distance, full_set, kid, kid_weighted, mean_cov, memorisation, mode_coverage, modes_hit,
+                                     precision_recall, precision_recall_weighted)
 
 
 def feats(x: torch.Tensor, labels: torch.Tensor | None = None, classes: int = 4) -> Features:
@@ -27,11 +27,13 @@ def test_feature_metrics_are_registered_with_their_inputs():
     assert names == {"fid", "kid", "precision_recall", "density_coverage", "classifier_score", "mode_coverage", "memorisation"}
     assert METRICS["precision_recall"].params == {"k": 3} and METRICS["density_coverage"].params == {"k": 5}
     assert METRICS["memorisation"].inputs == ("fake", "train", "heldout")
+    assert {n for n, m in METRICS.items() if m.weighted is not None} == {"fid", "kid", "precision_recall", "density_coverage"}
+    assert METRICS["kid"].better == {"kid_x1e3": "lower"} and METRICS["kid"].params == {}
 
 
 def test_identical_sets_give_fid_zero_and_perfect_precision_recall_density_coverage():
     x = feats(gaussian(400, 16, 0).float(), torch.arange(400) % 4)
-    assert abs(fid(x, x)["fid"]) < 1e-8
+    assert fid(x, x)["fid"] == 0.0 and kid(x, x)["kid_x1e3"] < 0  # the unbiased MMD^2 of a set with itself is -mean k_xy/(n-1) < 0
     assert precision_recall(x, x) == {"precision": 1.0, "recall": 1.0}
     assert density_coverage(x, x) == {"density": 1.0, "coverage": 1.0}
     assert mode_coverage(x, x) == {"modes_hit": 4, "modes_total": 4, "class_kl": 0.0}
@@ -84,15 +86,29 @@ def test_fid_and_kid_equal_torchmetrics_on_the_same_features():
     tm_fid.update(fake, real=False)
     assert fid(feats(real), feats(fake))["fid"] == pytest.approx(float(tm_fid.compute()), rel=1e-9)
 
-    with pytest.warns(UserWarning):
-        tm_kid = KernelInceptionDistance(feature=Given(), subsets=20, subset_size=kid_subset_size(300, 250))
-    tm_kid.update(real.float(), real=True)
-    tm_kid.update(fake.float(), real=False)
-    torch.manual_seed(0)  # torchmetrics draws its subsets from the global RNG; ours from a generator seeded alike
-    mean, std = tm_kid.compute()
-    ours = kid(feats(real), feats(fake), subsets=20, seed=0)
-    assert ours["kid_mean"] == pytest.approx(float(mean), rel=1e-4)
-    assert ours["kid_std"] == pytest.approx(float(std), rel=1e-3)
+    # The full-set unbiased MMD^2: torchmetrics with one "subset" that is the whole (equal-size) sets.
+    fake = gaussian(300, 8, 1, shift=0.3).relu()
+    tm_kid = KernelInceptionDistance(feature=Given(), subsets=1, subset_size=300)
+    tm_kid.update(real, real=True)
+    tm_kid.update(fake, real=False)
+    mean, _ = tm_kid.compute()
+    assert kid(feats(real), feats(fake))["kid_x1e3"] == pytest.approx(1e3 * float(mean), rel=1e-9)
+
+
+def _unbiased_mmd2_by_pairs(x, y):
+    """Binkowski et al. 2018, eq. 4 with a loop over every pair: the textbook U-statistic."""
+    k = lambda a, b: (a @ b / len(a) + 1) ** 3
+    m, n = len(x), len(y)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    return float(xx + yy - 2 * xy)
+
+
+def test_kid_is_the_unbiased_mmd2_times_1000_also_for_unequal_sizes(monkeypatch):
+    monkeypatch.setattr(quality, "CHUNK", 4)  # kernel rows in several blocks
+    x, y = gaussian(13, 3, 0), gaussian(9, 3, 1, shift=0.5)
+    assert kid(feats(x), feats(y))["kid_x1e3"] == pytest.approx(1e3 * _unbiased_mmd2_by_pairs(x, y), rel=1e-12)
 
 
 def test_disjoint_supports_give_zero_precision_recall_density_coverage():
@@ -120,20 +136,89 @@ def test_knn_metrics_in_chunks_equal_a_brute_force_reference(monkeypatch):
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 40])
 def test_small_sets_do_not_crash_kid(n):
     real, fake = feats(gaussian(n, 4, 0)), feats(gaussian(n + 1, 4, 1))
-    out = kid(real, fake)
-    if n < 2:
-        assert math.isnan(out["kid_mean"]) and math.isnan(out["kid_std"])
-    else:
-        assert math.isfinite(out["kid_mean"]) and math.isfinite(out["kid_std"])
-    assert kid_subset_size(n, n + 1) == max(2, n // 2)
-    assert kid_subset_size(5000, 8000) == 1000
+    out = kid(real, fake)["kid_x1e3"]
+    assert math.isnan(out) if n < 2 else math.isfinite(out)
 
 
-def test_kid_is_seeded_and_grows_with_the_shift():
+def test_kid_is_deterministic_and_grows_with_the_shift():
     real = feats(gaussian(400, 6, 0))
     near, far = feats(gaussian(400, 6, 1, shift=0.2)), feats(gaussian(400, 6, 1, shift=1.0))
     assert kid(real, near) == kid(real, near)
-    assert kid(real, near)["kid_mean"] < kid(real, far)["kid_mean"]
+    assert kid(real, near)["kid_x1e3"] < kid(real, far)["kid_x1e3"]
+
+
+def test_fid_is_never_negative_and_identical_sets_give_exactly_zero():
+    for seed in range(10):  # ReLU features with dead dimensions: eigenvalues that are truly 0, rounded either way
+        g = torch.Generator().manual_seed(seed)
+        x = (torch.randn(180, 128, generator=g, dtype=torch.float64) * torch.rand(128, generator=g, dtype=torch.float64) * 3 - 1).relu()
+        same_rows_reordered = x[torch.randperm(180, generator=g)]
+        assert 0.0 <= frechet_distance(*mean_cov(x), *mean_cov(same_rows_reordered)) < 1e-9
+        assert fid(feats(x), feats(x))["fid"] == 0.0
+
+
+def _explicit_resample(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    return x.repeat_interleave(weights.long(), dim=0)
+
+
+def test_weighted_fid_and_kid_equal_the_metric_on_the_explicitly_resampled_sets():
+    real, fake = gaussian(40, 5, 0), gaussian(30, 5, 1, shift=0.4)
+    w_real, w_fake = bootstrap.resample_pair(40, 30, resamples=3)
+    got = {**fid_weighted(feats(real), feats(fake), w_real, w_fake), **kid_weighted(feats(real), feats(fake), w_real, w_fake)}
+    for c in range(3):
+        r, f = feats(_explicit_resample(real, w_real[:, c])), feats(_explicit_resample(fake, w_fake[:, c]))
+        assert len(r) == 40 and len(f) == 30 and float(got["fid"][c]) == pytest.approx(fid(r, f)["fid"], rel=1e-9)
+        assert float(got["kid_x1e3"][c]) == pytest.approx(kid(r, f)["kid_x1e3"], rel=1e-9)
+
+
+def test_weighted_knn_metrics_count_drawn_points_against_the_full_sets_manifolds(monkeypatch):
+    # A resample reweights the points counted; the k-NN balls stay the full sets' (density: each real ball as often as drawn).
+    monkeypatch.setattr(quality, "CHUNK", 7)
+    real, fake = gaussian(60, 3, 0), gaussian(45, 3, 1, shift=0.7)
+    w_real, w_fake = bootstrap.resample_pair(60, 45, resamples=4)
+    w_real, w_fake = torch.cat([full_set(60), w_real], 1), torch.cat([full_set(45), w_fake], 1)
+    d_rr, d_ff, d_fr = torch.cdist(real, real), torch.cdist(fake, fake), torch.cdist(fake, real)
+    r3, f3, r5 = d_rr.sort(1).values[:, 3], d_ff.sort(1).values[:, 3], d_rr.sort(1).values[:, 5]
+    fake_in, real_in = (d_fr <= r3[None]).any(1).double(), (d_fr.T <= f3[None]).any(1).double()
+    covered = (d_fr < r5[None]).any(0).double()
+    pr = precision_recall_weighted(feats(real), feats(fake), w_real, w_fake)
+    dc = density_coverage_weighted(feats(real), feats(fake), w_real, w_fake)
+    for c in range(5):
+        wr, wf = w_real[:, c], w_fake[:, c]
+        assert float(pr["precision"][c]) == pytest.approx(float(wf @ fake_in) / 45, rel=1e-12)
+        assert float(pr["recall"][c]) == pytest.approx(float(wr @ real_in) / 60, rel=1e-12)
+        assert float(dc["density"][c]) == pytest.approx(float(wf @ (d_fr < r5[None]).double() @ wr) / (5 * 45), rel=1e-12)
+        assert float(dc["coverage"][c]) == pytest.approx(float(wr @ covered) / 60, rel=1e-12)
+    assert len(set(pr["precision"].tolist())) > 2  # the resamples differ
+
+
+def test_bootstrap_intervals_hold_the_value_of_a_stable_case():
+    from compare.metrics.scoring import score_features
+
+    real, fake = feats(gaussian(2000, 4, 0)), feats(gaussian(2000, 4, 1, shift=0.3))
+    scores = score_features({"real": real, "fake": fake, "train": real, "heldout": real}, {"name": "given", "weights_sha256": "-"})
+    for metric in ("fid", "kid", "precision_recall", "density_coverage"):
+        for key, value in scores[metric]["values"].items():
+            low, high = scores[metric]["intervals"][key]["ci95"]
+            assert low < value < high and 0 < scores[metric]["intervals"][key]["se"] < high - low, (key, low, value, high)
+    assert scores["fid"]["protocol"]["bootstrap"] == {"resamples": bootstrap.RESAMPLES, "seed": 0, "resampled": ["real", "fake"],
+                                                      "interval": "percentile"}
+    assert "intervals" not in scores["classifier_score"]
+
+
+def test_bootstrap_weights_are_seeded_draws_with_replacement():
+    a, b = bootstrap.resample_pair(100, 80), bootstrap.resample_pair(100, 80)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # the same sets always get the same interval
+    assert a[0].shape == (100, bootstrap.RESAMPLES) and a[1].shape == (80, bootstrap.RESAMPLES)
+    assert (a[0].sum(0) == 100).all() and (a[1].sum(0) == 80).all()
+    assert not torch.equal(a[0], bootstrap.resample_pair(100, 80, seed=1)[0])
+    # about 1 - 1/e of the items are drawn at least once
+    assert 0.55 < float((a[0] > 0).double().mean()) < 0.70
+
+
+def test_interval_is_the_percentiles_and_the_spread_of_the_resamples():
+    values = torch.arange(101, dtype=torch.float64)  # percentiles 2.5 and 97.5 of 0..100
+    assert bootstrap.interval(values) == {"ci95": pytest.approx([2.5, 97.5]), "se": pytest.approx(float(values.std())), "resamples": 101}
+    assert bootstrap.interval(torch.tensor([1.0, math.nan])) is None
 
 
 def test_classifier_score_is_the_class_count_for_confident_balanced_predictions_and_one_for_uniform():

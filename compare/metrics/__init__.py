@@ -5,7 +5,8 @@ Each metric is a pure function of tensors returning a dict of named numbers.
 - space "pixels":   fn(images) on raw pixels in [0, 1]; reported beside the real set's value (see compare.metrics.continuity).
 `better` says, per returned key, whether "lower" or "higher" is better (the report's arrows);
 keys not listed are shown without an arrow. A features metric is called as
-fn(*(sets[name] for name in inputs), **params); `params` (k, subset sizes) go into its protocol.
+fn(*(sets[name] for name in inputs), **params); `params` (k) go into its protocol. One with a
+`weighted` form also gets a bootstrap interval on each of its numbers (compare.metrics.scoring).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Quality against compute: each model evaluated at K evenly spaced points of its budget.
 
-At every point each view is scored with FID (in the run's evaluator features, against a fixed
-train subset) and the isolated-pixel rate (raw pixels), with what the model had consumed so far in
+At every point each view is scored with FID (in the run's evaluator features, against the final
+evaluation's train subset, at its N) and the isolated-pixel rate (raw pixels), with what the model had consumed so far in
 steps, images, seconds and FLOPs. The last point of every curve is the end-of-run evaluation
 itself, so a curve ends exactly on the numbers of the metrics table.
 """
@@ -14,13 +14,21 @@ from typing import Callable
 import matplotlib.pyplot as plt
 
 from compare.data import ImageDataset, in_memory
-from compare.metrics.scoring import reference_order
+from compare.errors import UserError
 from compare.metrics.evaluator import Extractor
+from compare.metrics.scoring import reference_order
 from compare.metrics import METRICS
 from compare.report.plots import save_figure
 from compare.metrics.quality import fid
 
 CURVE_METRICS = ("fid", "isolated_rate")
+
+
+def check_curve_samples(curve_samples: int | None, n_eval: int) -> None:
+    """Every curve point is scored at the final evaluation's N (FID moves with N): another N is refused."""
+    if curve_samples is not None and curve_samples != n_eval:
+        raise UserError(f"--curve-samples {curve_samples} differs from the {n_eval} samples of the final evaluation; every curve point "
+                        f"is scored at the same N as the final numbers and the real-data floor: leave --curve-samples out")
 
 
 def make_point_evaluator(data: ImageDataset, extractor: Extractor, n: int) -> Callable[[dict], dict]:

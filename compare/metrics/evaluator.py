@@ -12,14 +12,18 @@ space keeps what distinguishes images; it has no classes, so the class metrics (
 mode coverage) are reported as not available (NaN) and its held-out reconstruction error stands
 in for the accuracy.
 
-The classifier is trained once per dataset on the train split only, on the CPU with a fixed seed
-(so every machine gets the same weights), and cached under compare.data.cache_dir() with a key
-that hashes everything the weights depend on; its held-out accuracy is stored beside it. Every
-reported number carries the extractor's name and the SHA-256 of its weights.
+The classifier is trained on the train split only, on the CPU with a fixed seed and one thread.
+Even so, two machines' torch builds gave different weights (issue 14), so the embedded datasets'
+(mnist5k, digits) evaluators ship inside the package, checked against a pinned SHA-256: every
+machine scores them in one feature space, and `compare evaluator train` makes a new one explicitly.
+Other datasets train theirs on first use, cached under compare.data.cache_dir() with a key that
+hashes everything the weights depend on; its held-out accuracy is stored beside it. Every reported
+number carries the extractor's name, the SHA-256 of its weights and its source (shipped / trained).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -99,10 +103,16 @@ def train_classifier(data: ImageDataset, steps: int = TRAIN_STEPS, seed: int = T
     so one thread gives the same weights on every machine; and for a net this small, extra threads
     cost more in synchronisation than they save (on a loaded 2-core machine, 30x more).
     """
+    with one_cpu_thread():
+        return _train_classifier(data, steps, seed)
+
+
+@contextlib.contextmanager
+def one_cpu_thread():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train_classifier(data, steps, seed)
+        yield
     finally:
         torch.set_num_threads(threads)
 
@@ -167,6 +177,16 @@ def weights_sha256(module: nn.Module) -> str:
     return h.hexdigest()
 
 
+# The embedded datasets' evaluators ship in the package (compare/metrics/evaluator_weights/<dataset>.pt, written
+# by `compare evaluator train DATASET`), so every machine scores them in one feature space; the hash of
+# their tensors (weights_sha256) is pinned here and checked on every load.
+SHIPPED_DIR = Path(__file__).parent / "evaluator_weights"
+SHIPPED_SHA256 = {
+    "mnist5k": "0d328f31b7c66edb1354995d022f5e000849bb302d9334522de0ddcacbbac70b",
+    "digits": "a58d890d400c61c520e6201f69ffb2f3b682350600681e567f466773d532a959",
+}
+
+
 def evaluator_key(dataset: str) -> str:
     """Hash of everything the evaluator's weights depend on: dataset, its split, the evaluator recipe."""
     material = {"dataset": dataset, "split": {"heldout_fraction": HELDOUT_FRACTION, "split_seed": SPLIT_SEED, "data_version": CACHE_VERSION},
@@ -223,36 +243,70 @@ def _classifier_extractor(net: DomainClassifier, info: dict, device: torch.devic
     net = net.to(device, memory_format=torch.channels_last).eval()
 
     def run(x: Tensor) -> tuple[Tensor, Tensor]:
+        # The features came out bit-identical with 1 and 2 threads (tests/test_cli_quality.py checks the FID), so
+        # extraction keeps the caller's threads: switching them per call rebuilds the pool and slows the training around it.
         features = net.body(x.contiguous(memory_format=torch.channels_last))
         return features, torch.softmax(net.head(features), dim=1)
 
     return Extractor(run, tuple(info["image_shape"]), info, device)
 
 
-def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None) -> Extractor:
-    """The cached domain classifier of `data`'s dataset, trained (and cached) first if there is none."""
-    path = evaluator_path(data.name)
+def train_evaluator(data: ImageDataset) -> tuple[DomainClassifier, dict]:
+    """A new domain classifier of `data` by the fixed recipe, and its info (what every protocol records)."""
+    net, record = train_classifier(data, steps=TRAIN_STEPS)
+    info = {"name": f"evaluator:{data.name}", "dataset": data.name, "version": EVALUATOR_VERSION, "key": evaluator_key(data.name),
+            "image_shape": list(data.image_shape), "feature_dim": FEATURE_DIM, **record, "weights_sha256": weights_sha256(net)}
+    return net, info
+
+
+def save_evaluator(path: Path, net: DomainClassifier, info: dict) -> None:
+    save_torch(path, {"state": net.state_dict(), "info": info})
+    write_json(path.with_suffix(".json"), info)  # the accuracy beside the weights, readable without torch
+
+
+def read_evaluator(path: Path, data: ImageDataset) -> tuple[DomainClassifier, dict]:
+    """The evaluator saved at `path` (tensors only: weights_only=True); any damage raises."""
+    saved = torch.load(path, weights_only=True)
     net = DomainClassifier(data.image_shape, class_count(data))
+    net.load_state_dict(saved["state"])
+    return net, dict(saved["info"])
+
+
+def load_shipped_evaluator(data: ImageDataset) -> tuple[DomainClassifier, dict]:
+    """The evaluator that ships with the package for an embedded dataset, checked against SHIPPED_SHA256."""
+    path = SHIPPED_DIR / f"{data.name}.pt"
+    fix = "reinstall the package (or restore the file from its git history)"
+    try:
+        net, info = read_evaluator(path, data)
+    except Exception as e:  # missing, unpicklable or of the wrong shapes alike
+        raise UserError(f"cannot read the shipped {data.name} evaluator {path} ({type(e).__name__}); {fix}") from None
+    if weights_sha256(net) != SHIPPED_SHA256[data.name]:
+        raise UserError(f"the shipped {data.name} evaluator {path} has weights sha256 {weights_sha256(net)[:12]}, not the "
+                        f"{SHIPPED_SHA256[data.name][:12]} this version ships: the file is damaged or replaced; {fix}")
+    return net, {**info, "weights_sha256": SHIPPED_SHA256[data.name], "source": "shipped"}
+
+
+def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None) -> Extractor:
+    """The domain classifier of `data`'s dataset: the shipped one for an embedded dataset, else the
+    cached one, trained (and cached) first if there is none."""
+    if data.name in SHIPPED_SHA256:
+        return _classifier_extractor(*load_shipped_evaluator(data), torch.device(device))
+    path = evaluator_path(data.name)
     info = None
     if path.exists():
         try:
-            saved = torch.load(path, weights_only=True)
-            net.load_state_dict(saved["state"])
-            info = saved["info"]
+            net, info = read_evaluator(path, data)
         except Exception:  # unpickling, zip, shape or key errors alike: a corrupt cache is retrained below, never trusted
             info = None
     if info is None:
         if on_train:
             on_train(f"training the {data.name} evaluator once (cached in {path.parent})")
-        net, record = train_classifier(data, steps=TRAIN_STEPS)
-        info = {"name": f"evaluator:{data.name}", "dataset": data.name, "version": EVALUATOR_VERSION, "key": evaluator_key(data.name),
-                "image_shape": list(data.image_shape), "feature_dim": FEATURE_DIM, **record, "weights_sha256": weights_sha256(net)}
+        net, info = train_evaluator(data)
         try:
-            save_torch(path, {"state": net.state_dict(), "info": info})
-            write_json(path.with_suffix(".json"), info)  # the accuracy beside the weights, readable without torch
+            save_evaluator(path, net, info)
         except OSError:
             pass  # a read-only cache only costs the next run the training again
-    return _classifier_extractor(net, info, torch.device(device))
+    return _classifier_extractor(net, {**info, "source": "trained"}, torch.device(device))
 
 
 INCEPTION_HELP = ("Inception-V3 features need the torch-fidelity package and its weights (pt_inception-2015-12-05-6726825d.pth): "
@@ -282,7 +336,7 @@ def load_inception(data: ImageDataset, device: torch.device | str = "cpu", on_tr
         features, logits = net._torch_fidelity_forward(x)  # outputs in features_list order
         return features.reshape(len(x), -1), torch.softmax(logits.float(), dim=1)
 
-    info = {"name": "inception-v3", "source": "torchmetrics NoTrainInceptionV3 (torch-fidelity inception-v3-compat)",
+    info = {"name": "inception-v3", "source": "downloaded: torchmetrics NoTrainInceptionV3 (torch-fidelity inception-v3-compat)",
             "feature_dim": 2048, "weights_sha256": weights_sha256(net)}
     return Extractor(run, None, info, device, batch_size=INCEPTION_BATCH)
 
@@ -291,13 +345,14 @@ def load_inception(data: ImageDataset, device: torch.device | str = "cpu", on_tr
 class FeatureEntry:
     load: Callable[..., Extractor]  # (data, device, on_train) -> Extractor
     description: str
+    feature_dim: int  # N below it makes FID's covariance rank-deficient: refused (compare.metrics.scoring.eval_sample_count)
     input_shape: Callable[[ImageDataset], tuple[int, ...] | None] = lambda data: None  # the (C, H, W) it takes; None: any
 
 
 FEATURES: dict[str, FeatureEntry] = {
     "evaluator": FeatureEntry(load_domain_evaluator, "a small CNN classifier trained on the dataset's train split (default; cached)",
-                              lambda data: data.image_shape),
-    "inception": FeatureEntry(load_inception, "torchmetrics' Inception-V3 (needs torch-fidelity and its downloaded weights)"),
+                              FEATURE_DIM, lambda data: data.image_shape),
+    "inception": FeatureEntry(load_inception, "torchmetrics' Inception-V3 (needs torch-fidelity and its downloaded weights)", 2048),
 }
 
 

@@ -10,22 +10,27 @@ registered in compare.metrics.METRICS with space "features"; `inputs` names whic
 
 k-NN metrics are computed in float64 on chunks of rows with torch.cdist: every sample is handled
 in batched tensor operations, never by a Python loop over samples.
+
+FID, KID, precision/recall and density/coverage also come as `*_weighted` functions that take
+multiplicity weights (N, C) per set, one column per resample of a bootstrap (compare.metrics.bootstrap):
+column c scores the sets in which image i appears weights[i, c] times. A column of ones is the full
+set, so the plain functions are the weighted ones on one column of ones: one formula for the value
+and its resamples, computed in one pass over the features (no feature is extracted again).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor
 
 from compare.metrics.registry import Metric
 
-CHUNK = 1024  # rows per cdist block: a (1024, N) float64 block is 40 MB at N = 5,000
-KID_SUBSETS = 100  # Binkowski et al. 2018's protocol: 100 subsets of 1,000
-KID_MAX_SUBSET = 1000
-KID_SEED = 0
+CHUNK = 1024  # rows per cdist / kernel block: a (1024, N) float64 block is 40 MB at N = 5,000
+KID_SCALE = 1e3  # KID is reported as MMD^2 x 10^3 (its key says so: kid_x1e3), as in most papers' tables
 
 
 @dataclass(frozen=True)
@@ -46,20 +51,52 @@ def _nan(*keys: str) -> dict[str, float]:
     return {k: math.nan for k in keys}
 
 
-def mean_cov(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean (D,) and unbiased covariance (D, D) of the rows of x, in float64."""
+def full_set(n: int) -> Tensor:
+    """(n, 1) weights of one "resample" that is the whole set, each image once."""
+    return torch.ones(n, 1, dtype=torch.float64)
+
+
+def _point(weighted: Callable[..., dict[str, Tensor]], real: "Features", fake: "Features", **params) -> dict[str, float]:
+    """A weighted metric on the full sets: its one column, as floats."""
+    return {k: v[0].item() for k, v in weighted(real, fake, full_set(len(real)), full_set(len(fake)), **params).items()}
+
+
+def _nan_columns(columns: int, *keys: str) -> dict[str, Tensor]:
+    return {k: torch.full((columns,), math.nan, dtype=torch.float64) for k in keys}
+
+
+def mean_cov(x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Mean (D,) and unbiased covariance (D, D) of the rows of x, in float64; with `weights` (N,), of
+    the set holding row i weights[i] times (sum(weights) rows in all)."""
     x = x.double()
-    mean = x.mean(dim=0)
+    if weights is None:
+        weights = torch.ones(len(x), dtype=torch.float64)
+    n = weights.sum()
+    mean = (weights[:, None] * x).sum(dim=0) / n
     centred = x - mean
-    return mean, centred.T @ centred / (len(x) - 1)
+    return mean, (centred * weights[:, None]).T @ centred / (n - 1)
 
 
 def frechet_distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -> float:
     """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) (Dowson & Landau 1982): the squared Wasserstein-2
     distance between two Gaussians. Tr((S1 S2)^(1/2)) is the sum of the square roots of the
-    eigenvalues of S1 S2 (real and non-negative for covariances, up to rounding), as in torchmetrics."""
+    eigenvalues of S1 S2 (real and non-negative for covariances, up to rounding), as in torchmetrics.
+
+    The distance is >= 0; the square root turns the rounding of eigenvalues that are truly 0 (dead
+    ReLU features) into errors of up to ~1e-6, so a negative result is clamped to 0, and two identical
+    Gaussians give exactly 0 without the eigenvalues' rounding."""
+    if torch.equal(mu1, mu2) and torch.equal(sigma1, sigma2):
+        return 0.0
     trace_sqrt = torch.linalg.eigvals(sigma1 @ sigma2).sqrt().real.sum()
-    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * trace_sqrt)
+    return max(0.0, float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * trace_sqrt))
+
+
+def fid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor) -> dict[str, Tensor]:
+    """FID of every column of weights: {"fid": (C,)}."""
+    if len(real) < 2 or len(fake) < 2:
+        return _nan_columns(w_real.shape[1], "fid")
+    return {"fid": torch.tensor([frechet_distance(*mean_cov(real.features, w_real[:, c]), *mean_cov(fake.features, w_fake[:, c]))
+                                 for c in range(w_real.shape[1])], dtype=torch.float64)}
 
 
 def fid(real: Features, fake: Features) -> dict[str, float]:
@@ -68,45 +105,42 @@ def fid(real: Features, fake: Features) -> dict[str, float]:
     The same formula and numbers as torchmetrics' FrechetInceptionDistance fed the same features
     (tests/test_quality.py checks it), computed here because importing torchmetrics alone costs
     seconds of the 15 s that scoring 5,000 images may take."""
+    return _point(fid_weighted, real, fake)
+
+
+def _cubic_kernel_form(x: Tensor, y: Tensor, wx: Tensor, wy: Tensor) -> Tensor:
+    """(C,) wx[:, c]^T K wy[:, c] for the kernel k(a, b) = (a.b / D + 1)^3 of Binkowski et al. 2018, K in row blocks."""
+    out = torch.zeros(wx.shape[1], dtype=torch.float64)
+    for start, rows in _rows(x):
+        kernel = (rows @ y.T / x.shape[1] + 1) ** 3  # (chunk, N_y)
+        out += (wx[start:start + len(rows)] * (kernel @ wy)).sum(dim=0)
+    return out
+
+
+def kid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor) -> dict[str, Tensor]:
+    """Unbiased MMD^2 x 10^3 of every column of weights: {"kid_x1e3": (C,)}.
+
+    A column is a multiset; its U-statistic sums k over pairs of distinct draws, so a repeated image
+    pairs with its copies: sum_{s != t} k(x_s, x_t) = w^T K w - sum_i w_i k(x_i, x_i)."""
     if len(real) < 2 or len(fake) < 2:
-        return _nan("fid")
-    return {"fid": frechet_distance(*mean_cov(real.features), *mean_cov(fake.features))}
+        return _nan_columns(w_real.shape[1], "kid_x1e3")
+    x, y = real.features.double(), fake.features.double()
+    m, n = w_real.sum(dim=0), w_fake.sum(dim=0)  # (C,) set sizes: N_real and N_fake in every column
+
+    def within(z: Tensor, w: Tensor, size: Tensor) -> Tensor:
+        diagonal = (z.square().sum(dim=1) / z.shape[1] + 1) ** 3  # (N,) k(z_i, z_i)
+        return (_cubic_kernel_form(z, z, w, w) - (w * diagonal[:, None]).sum(dim=0)) / (size * (size - 1))
+
+    mmd2 = within(x, w_real, m) + within(y, w_fake, n) - 2 * _cubic_kernel_form(x, y, w_real, w_fake) / (m * n)
+    return {"kid_x1e3": mmd2 * KID_SCALE}
 
 
-def kid_subset_size(n_real: int, n_fake: int, max_size: int = KID_MAX_SUBSET) -> int:
-    """Subsets of 1,000 as in Binkowski et al. 2018, but at most half the smaller set so that the
-    subsets still differ and the std means something; never below 2 (the unbiased MMD needs 2)."""
-    return max(2, min(max_size, min(n_real, n_fake) // 2))
-
-
-def _unbiased_mmd2(x: Tensor, y: Tensor) -> Tensor:
-    """Unbiased MMD^2 with the kernel k(a, b) = (a.b / D + 1)^3 between equal-size sets x, y (m, D)."""
-    m, dim = x.shape
-    k_xx, k_yy, k_xy = ((a @ b.T * (1 / dim) + 1) ** 3 for a, b in ((x, x), (y, y), (x, y)))
-    within = (k_xx.sum() - k_xx.diagonal().sum() + k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
-    return within - 2 * k_xy.sum() / m**2
-
-
-def kid(real: Features, fake: Features, subsets: int = KID_SUBSETS, max_subset_size: int = KID_MAX_SUBSET,
-        seed: int = KID_SEED) -> dict[str, float]:
-    """Kernel Inception Distance (Binkowski et al. 2018): unbiased MMD^2 with the cubic polynomial
-    kernel, mean and (population) std over random subsets drawn from a seeded generator.
-
-    The same algorithm, subset draws and numbers as torchmetrics' KernelInceptionDistance with the
-    global RNG seeded to `seed` (tests/test_quality.py checks it), but the subset size adapts to
-    small sets (kid_subset_size) where torchmetrics would raise."""
-    if len(real) < 2 or len(fake) < 2:
-        return _nan("kid_mean", "kid_std")
-    m = kid_subset_size(len(real), len(fake), max_subset_size)
-    rng = torch.Generator().manual_seed(seed)
-    r, f = real.features.float(), fake.features.float()
-    scores = []
-    for _ in range(subsets):  # a loop over subsets, each one a few (m, m) matrix products
-        real_idx = torch.randperm(len(r), generator=rng)[:m]
-        fake_idx = torch.randperm(len(f), generator=rng)[:m]
-        scores.append(_unbiased_mmd2(r[real_idx], f[fake_idx]))
-    scores = torch.stack(scores)
-    return {"kid_mean": scores.mean().item(), "kid_std": scores.std(unbiased=False).item()}
+def kid(real: Features, fake: Features) -> dict[str, float]:
+    """Kernel Inception Distance (Binkowski et al. 2018): the unbiased MMD^2 with the cubic polynomial
+    kernel between the full sets, x 10^3 (key kid_x1e3). Deterministic: no random subsets; on equal-size
+    sets the same number as torchmetrics' KernelInceptionDistance with one subset of the whole set
+    (tests/test_quality.py checks it)."""
+    return _point(kid_weighted, real, fake)
 
 
 def _rows(x: Tensor):
@@ -139,15 +173,18 @@ def _as64(f: Features) -> Tensor:
     return f.features.double()
 
 
-def precision_recall(real: Features, fake: Features, k: int = 3) -> dict[str, float]:
-    """Improved precision and recall (Kynkaanniemi et al. 2019).
+def precision_recall_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor, k: int = 3) -> dict[str, Tensor]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019) of every column of weights: {"precision": (C,), "recall": (C,)}.
 
     Each set's manifold is the union of balls around its points, each ball reaching that point's
     k-th nearest neighbour in the same set. Precision: the share of fake points inside the real
     manifold (quality). Recall: the share of real points inside the fake manifold (diversity).
+    Weights resample the points counted (fakes for precision, reals for recall); the manifolds stay
+    the full sets': a draw with replacement holds only ~63% of the points, whose union of balls
+    would shrink and bias every resample low.
     """
     if len(real) <= k or len(fake) <= k:
-        return _nan("precision", "recall")
+        return _nan_columns(w_real.shape[1], "precision", "recall")
     r, f = _as64(real), _as64(fake)
     real_radii, fake_radii = kth_neighbour_distance(r, k), kth_neighbour_distance(f, k)
     fake_inside = torch.zeros(len(f), dtype=torch.bool)
@@ -156,28 +193,42 @@ def precision_recall(real: Features, fake: Features, k: int = 3) -> dict[str, fl
         d = torch.cdist(rows, r)
         fake_inside[start:start + len(rows)] = (d <= real_radii[None, :]).any(dim=1)
         real_inside |= (d <= fake_radii[start:start + len(rows), None]).any(dim=0)
-    return {"precision": fake_inside.double().mean().item(), "recall": real_inside.double().mean().item()}
+    return {"precision": fake_inside.double() @ w_fake / w_fake.sum(dim=0), "recall": real_inside.double() @ w_real / w_real.sum(dim=0)}
 
 
-def density_coverage(real: Features, fake: Features, k: int = 5) -> dict[str, float]:
-    """Density and coverage (Naeem et al. 2020), with the authors' strict `<` ball test.
+def precision_recall(real: Features, fake: Features, k: int = 3) -> dict[str, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019) of the full sets; see precision_recall_weighted."""
+    return _point(precision_recall_weighted, real, fake, k=k)
+
+
+def density_coverage_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor, k: int = 5) -> dict[str, Tensor]:
+    """Density and coverage (Naeem et al. 2020) of every column of weights, with the authors' strict `<` ball test.
 
     Density: how many real k-NN balls contain each fake point, divided by k and averaged (1 when
     fakes sit like real points do; above 1 when they crowd dense regions). Coverage: the share of
     real balls that contain at least one fake point. Both use only the real set's radii, so they
-    resist the outliers that inflate precision and recall.
+    resist the outliers that inflate precision and recall. Weights resample both sets for density
+    (each real ball counted as often as drawn) and the real balls counted for coverage, whose fake
+    set stays whole (see precision_recall_weighted).
     """
     if len(real) <= k or len(fake) < 1:
-        return _nan("density", "coverage")
+        return _nan_columns(w_real.shape[1], "density", "coverage")
     r, f = _as64(real), _as64(fake)
     radii = kth_neighbour_distance(r, k)
-    inside = torch.zeros((), dtype=torch.float64)
+    w_balls = w_real.float()  # multiplicities of the balls: small integers, exact in float32, whose products are fast
+    inside = torch.zeros(w_real.shape[1], dtype=torch.float64)  # (C,) weighted (fake, real ball) pairs with the fake inside
     nearest_fake = torch.full((len(r),), math.inf, dtype=torch.float64)
-    for _, rows in _rows(f):
+    for start, rows in _rows(f):
         d = torch.cdist(rows, r)  # (chunk, N_real)
-        inside += (d < radii[None, :]).sum()
+        balls_holding = (d < radii[None, :]).float() @ w_balls  # (chunk, C) weighted count of real balls holding each fake
+        inside += (w_fake[start:start + len(rows)] * balls_holding.double()).sum(dim=0)
         nearest_fake = torch.minimum(nearest_fake, d.min(dim=0).values)
-    return {"density": (inside / (k * len(f))).item(), "coverage": (nearest_fake < radii).double().mean().item()}
+    return {"density": inside / (k * w_fake.sum(dim=0)), "coverage": (nearest_fake < radii).double() @ w_real / w_real.sum(dim=0)}
+
+
+def density_coverage(real: Features, fake: Features, k: int = 5) -> dict[str, float]:
+    """Density and coverage (Naeem et al. 2020) of the full sets; see density_coverage_weighted."""
+    return _point(density_coverage_weighted, real, fake, k=k)
 
 
 def classifier_score(fake: Features) -> dict[str, float]:
@@ -230,13 +281,15 @@ def memorisation(fake: Features, train: Features, heldout: Features) -> dict[str
 
 QUALITY_METRICS: dict[str, Metric] = {
     "fid": Metric("features", fid, "Frechet distance of Gaussians fitted to the features (Heusel et al. 2017)",
-                  {"fid": "lower"}, inputs=("real", "fake")),
-    "kid": Metric("features", kid, "kernel (cubic polynomial) MMD^2 over random subsets (Binkowski et al. 2018)",
-                  {"kid_mean": "lower"}, inputs=("real", "fake"), params={"subsets": KID_SUBSETS, "max_subset_size": KID_MAX_SUBSET}),
+                  {"fid": "lower"}, inputs=("real", "fake"), weighted=fid_weighted),
+    "kid": Metric("features", kid, "unbiased kernel (cubic polynomial) MMD^2 x 10^3 between the full sets (Binkowski et al. 2018)",
+                  {"kid_x1e3": "lower"}, inputs=("real", "fake"), weighted=kid_weighted),
     "precision_recall": Metric("features", precision_recall, "improved precision (quality) and recall (diversity), k-NN manifolds (Kynkaanniemi et al. 2019)",
-                               {"precision": "higher", "recall": "higher"}, inputs=("real", "fake"), params={"k": 3}),
+                               {"precision": "higher", "recall": "higher"}, inputs=("real", "fake"), params={"k": 3},
+                               weighted=precision_recall_weighted),
     "density_coverage": Metric("features", density_coverage, "density and coverage of the real k-NN balls (Naeem et al. 2020)",
-                               {"density": "higher", "coverage": "higher"}, inputs=("real", "fake"), params={"k": 5}),
+                               {"density": "higher", "coverage": "higher"}, inputs=("real", "fake"), params={"k": 5},
+                               weighted=density_coverage_weighted),
     "classifier_score": Metric("features", classifier_score, "Inception-score formula on the extractor's class probabilities (Salimans et al. 2016)",
                                {"classifier_score": "higher"}, inputs=("fake",)),
     "mode_coverage": Metric("features", mode_coverage, "classes hit with at least half their real frequency; KL(real || samples) of predicted classes",

@@ -14,3 +14,6 @@ class Metric:
     better: dict[str, str] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()  # features metrics: which named feature sets fn takes, in order
     params: dict[str, int] = field(default_factory=dict)  # keyword arguments of fn, recorded in the protocol
+    # features metrics with a bootstrap: weighted(real, fake, w_real, w_fake, **params) -> {key: (C,) tensor},
+    # one value per column of multiplicity weights (see compare.metrics.quality, compare.metrics.bootstrap)
+    weighted: Callable[..., dict] | None = None

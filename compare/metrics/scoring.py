@@ -1,15 +1,16 @@
 """Sample quality of whole runs and of image sets: features once, every registered metric, the real floor.
 
 Protocol of `compare run` / `compare evaluate` (one extractor for everything, see compare.metrics.evaluator):
-- The reference "real" set is a fixed, seeded subset of the train split, as large as the sample set
-  (capped at the train size): precision/recall and density/coverage assume equal set sizes.
-- Each model view is scored with N samples, N = `eval_samples`, by default the held-out size.
-- The real-data floor scores the held-out split as if it were a model's samples against a train
-  subset of the same size: what a perfect model would get. FID, KID and the k-NN metrics all move
-  with N, so the default N makes every model number share its floor's exact protocol (the same
-  real subset, the same N); a larger N lowers variance, and the protocol records both Ns.
-- The memorisation check compares the samples' nearest-train-image distances with the held-out
-  images' (so its floor is exactly 1).
+- One N for everything compared: N = `eval_samples`, by default the held-out size; never more than
+  the held-out size nor (refused) below the extractor's feature dimension. FID, KID and the k-NN
+  metrics all move with N, so every number shares its floor's exact protocol.
+- The reference "real" set is a fixed, seeded N-subset of the train split (precision/recall and
+  density/coverage assume equal set sizes); each model view is scored with N samples against it.
+- The real-data floor scores the first N held-out images as if they were a model's samples against
+  the same reference: what a perfect model would get.
+- The memorisation check compares the samples' nearest-train-image distances with those of the N
+  held-out images (so its floor is exactly 1).
+- FID, KID, precision/recall and density/coverage carry a bootstrap interval (compare.metrics.bootstrap).
 Every metric's numbers are stored with their protocol: extractor, its weights' SHA-256, set sizes, k.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -24,14 +26,14 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from compare.data import STREAMED_EVAL_CAP, ImageDataset, in_memory, load_dataset
+from compare.data import HELDOUT_FRACTION, STREAMED_EVAL_CAP, ImageDataset, in_memory, load_dataset
 from compare.data.sources import StreamedImages
 from compare.errors import UserError
-from compare.metrics.evaluator import Extractor, load_extractor
 from compare.io import read_run_json, write_bytes, write_json
-from compare.metrics import METRICS, Metric
+from compare.metrics import METRICS, Metric, bootstrap
 from compare.metrics.continuity import continuity_report
-from compare.metrics.quality import Features
+from compare.metrics.evaluator import FEATURES, Extractor, load_extractor
+from compare.metrics.quality import Features, full_set
 
 REAL_SUBSET_SEED = 0  # which train images form the reference set: fixed, so every run compares against the same ones
 FLOOR = "real floor"
@@ -51,28 +53,53 @@ def heldout_evaluated(data: ImageDataset) -> int:
     return evaluated_count(data.heldout)
 
 
-def eval_sample_count(eval_samples: int | None, data: ImageDataset) -> int:
-    """N samples per view: as asked, else the held-out size (the floor's N)."""
+def eval_sample_count(eval_samples: int | None, data: ImageDataset, feature_dim: int) -> int:
+    """N, the samples per view, the floor's held-out images and the reference train images alike.
+
+    At most the held-out size (the floor is an N-subset of it) and at least the feature dimension
+    (below it the covariance behind FID is rank-deficient: the floor's FID doubles). By default the
+    held-out size; a held-out split smaller than the feature dimension still gets that N, with a warning."""
+    heldout = heldout_evaluated(data)
     if eval_samples is None:
-        return heldout_evaluated(data)
-    if eval_samples < 2:
-        raise UserError(f"--eval-samples must be at least 2, got {eval_samples}")
-    # The samples are compared with as many train images: there are no more to compare with.
-    n_train = evaluated_count(data.train)
-    if eval_samples > n_train:
-        raise UserError(f"--eval-samples {eval_samples} is more than the {n_train} training images the samples are compared "
-                        f"with; use at most {n_train} (the default, {heldout_evaluated(data)}, shares N with the real-data floor)")
+        if heldout < feature_dim:
+            warnings.warn(f"the held-out split of {data.name} holds {heldout} images, fewer than the {feature_dim} feature dimensions: "
+                          f"FID, KID and the k-NN metrics at N={heldout} are unreliable; a dataset of {math.ceil(feature_dim / HELDOUT_FRACTION):,} "
+                          "images or more gives a held-out split large enough")
+        return heldout
+    allowed = (f"give --eval-samples between {feature_dim} and {heldout}" if heldout >= feature_dim
+               else f"leave --eval-samples out: the held-out split of {data.name} ({heldout} images) is below the feature dimension")
+    if eval_samples < feature_dim:
+        raise UserError(f"--eval-samples {eval_samples} is below the {feature_dim} feature dimensions, where FID's covariance is "
+                        f"rank-deficient; {allowed}")
+    if eval_samples > heldout:
+        raise UserError(f"--eval-samples {eval_samples} is more than the {heldout} held-out images of the real-data floor, which is "
+                        f"scored at the same N; {allowed}")
     return eval_samples
 
 
-def score_features(sets: dict[str, Features], extractor_info: dict) -> dict[str, dict]:
-    """Every features metric on the named sets: {metric: {"values": {...}, "protocol": {...}}}; NaN -> null."""
+def score_features(sets: dict[str, Features], extractor_info: dict, resamples: int = bootstrap.RESAMPLES) -> dict[str, dict]:
+    """Every features metric on the named sets: {metric: {"values": {...}, "protocol": {...}}}; NaN -> null.
+
+    A metric with a weighted form (FID, KID, precision/recall, density/coverage) also gets
+    "intervals": {key: {"ci95": [low, high], "se": .., "resamples": B} or null}, from a bootstrap of
+    the "real" and "fake" sets (compare.metrics.bootstrap) scored in the same pass as the value."""
+    real, fake = sets["real"], sets["fake"]
+    w_real, w_fake = bootstrap.resample_pair(len(real), len(fake), resamples)
+    w_real, w_fake = torch.cat([full_set(len(real)), w_real], dim=1), torch.cat([full_set(len(fake)), w_fake], dim=1)
     scores = {}
     for name, metric in feature_metrics().items():
-        values = metric.fn(*(sets[i] for i in metric.inputs), **metric.params)
         protocol = {"extractor": extractor_info["name"], "weights_sha256": extractor_info["weights_sha256"],
                     **{f"n_{i}": len(sets[i]) for i in metric.inputs}, **metric.params}
+        if metric.weighted is None:
+            values, intervals = metric.fn(*(sets[i] for i in metric.inputs), **metric.params), None
+        else:  # column 0: the full sets (the value); the others: the resamples
+            columns = metric.weighted(real, fake, w_real, w_fake, **metric.params)
+            values = {k: v[0].item() for k, v in columns.items()}
+            intervals = {k: bootstrap.interval(v[1:]) for k, v in columns.items()}
+            protocol["bootstrap"] = {"resamples": resamples, "seed": bootstrap.SEED, "resampled": ["real", "fake"], "interval": "percentile"}
         scores[name] = {"values": {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}, "protocol": protocol}
+        if intervals is not None:
+            scores[name]["intervals"] = intervals
     return scores
 
 
@@ -82,16 +109,25 @@ def reference_order(n_train: int) -> Tensor:
 
 
 def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor) -> dict:
-    """Score every sample view (label -> (N, C, H, W) images) against the train split, plus the real floor."""
-    train = extractor.extract(in_memory(data.train), "train images")
+    """Score every sample view (label -> (N, C, H, W) images) and the real floor at one N.
+
+    Each view is compared with the same N train images (the first N of reference_order); the floor
+    scores the first N held-out images against them, and the memorisation check uses those N held-out
+    images too, so every number of the table shares one protocol. Views of different sizes, or more
+    samples than held-out images, are refused."""
+    sizes = {len(images) for images in views.values()}
     heldout = extractor.extract(in_memory(data.heldout), "held-out images")
-    order = reference_order(len(train))
-    common = {"train": train, "heldout": heldout}
-    floor = score_features({"real": train.subset(order[:len(heldout)]), "fake": heldout, **common}, extractor.info)
-    scores = {}
-    for view, images in views.items():
-        fake = extractor.extract(images, f"samples of {view}")
-        scores[view] = score_features({"real": train.subset(order[:min(len(fake), len(train))]), "fake": fake, **common}, extractor.info)
+    n = sizes.pop() if len(sizes) == 1 else len(heldout)
+    if sizes or n > len(heldout):
+        raise UserError(f"views of {sorted({len(v) for v in views.values()})} samples against {len(heldout)} held-out images: every view "
+                        "and the real-data floor must share one N, at most the held-out size")
+    train = extractor.extract(in_memory(data.train), "train images")
+    reference = train.subset(reference_order(len(train))[:n])
+    heldout = heldout.subset(torch.arange(n))
+    common = {"real": reference, "train": train, "heldout": heldout}
+    floor = score_features({"fake": heldout, **common}, extractor.info)
+    scores = {view: score_features({"fake": extractor.extract(images, f"samples of {view}"), **common}, extractor.info)
+              for view, images in views.items()}
     return {"extractor": extractor.info, "floor": floor, "views": scores}
 
 
@@ -131,24 +167,22 @@ def flat_values(scores: dict[str, dict]) -> dict[str, float | None]:
     return {k: v for entry in scores.values() for k, v in entry["values"].items()}
 
 
-MIN_SET_SIZE = 2  # FID needs a covariance and KID pairs of images: one image gives neither
-
-
-def check_comparable(a: Tensor, b: Tensor, names: tuple[str, str] = ("A", "B")) -> None:
-    """Two sets can be scored against each other: at least MIN_SET_SIZE images each, all of one size and channel
-    count. Their numbers of images may differ, as in pytorch-fid."""
-    for name, images in zip(names, (a, b)):
-        if len(images) < MIN_SET_SIZE:
-            raise UserError(f"{name} holds {len(images)} image(s); give at least {MIN_SET_SIZE} images per set (FID and KID need a spread)")
+def check_comparable(a: Tensor, b: Tensor, feature_dim: int, names: tuple[str, str] = ("A", "B")) -> None:
+    """Two sets can be scored against each other: at least `feature_dim` images each (fewer make FID's
+    covariance rank-deficient), all of one size and channel count. Their numbers of images may differ, as in pytorch-fid."""
     if a.shape[1:] != b.shape[1:]:
         (ca, ha, wa), (cb, hb, wb) = a.shape[1:], b.shape[1:]
         raise UserError(f"{names[0]} holds {ca}x{ha}x{wa} (CxHxW) images but {names[1]} holds {cb}x{hb}x{wb}; "
                         "give two sets of the same size and channels")
+    for name, images in zip(names, (a, b)):
+        if len(images) < max(2, feature_dim):
+            raise UserError(f"{name} holds {len(images)} image(s), fewer than the {feature_dim} feature dimensions (FID's covariance would "
+                            f"be rank-deficient); give at least {max(2, feature_dim)} images per set")
 
 
 def score_sets(real: Tensor, fake: Tensor, data: ImageDataset, extractor: Extractor) -> dict:
     """Score `fake` against the reference `real` (both (N, C, H, W) in [0, 1]); memorisation uses `data`'s train split."""
-    check_comparable(real, fake)
+    check_comparable(real, fake, extractor.info["feature_dim"])
     real_f, fake_f = extractor.extract(real, "A's images"), extractor.extract(fake, "B's images")
     train = extractor.extract(in_memory(data.train), "train images")
     return {"extractor": extractor.info, "metrics": score_features({"real": real_f, "fake": fake_f, "train": train, "heldout": real_f}, extractor.info)}
@@ -228,8 +262,10 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
     options = config.get("settings", {}).get("data_options")
     data = load_dataset(config["dataset"]["name"], "cpu", data_options_from_json(options) if options else None)
     dev = resolve_device(device)
-    extractor = load_extractor(features or evaluation.get("features", "evaluator"), data, dev, on_train)
-    n = eval_sample_count(eval_samples if eval_samples is not None else evaluation.get("eval_samples"), data)
+    features = features or evaluation.get("features", "evaluator")
+    n = eval_sample_count(eval_samples if eval_samples is not None else evaluation.get("eval_samples"), data,
+                          FEATURES[features].feature_dim if features in FEATURES else 0)  # an unknown name: load_extractor says so
+    extractor = load_extractor(features, data, dev, on_train)
     views: dict[str, Tensor] = {}
     specs = [parse_model_specs([label])[0] for label in config["models"]]
     for spec in specs:
