@@ -1,7 +1,7 @@
 """Quality against compute: each model evaluated at K evenly spaced points of its budget.
 
 At every point each view is scored with FID (in the run's evaluator features, against a fixed
-train subset) and the isolated-pixel rate (raw pixels), with what the model had consumed so far in
+train subset) and lone pixels per image (raw pixels binarised, compare.bad_pixels), with what the model had consumed so far in
 steps, images, seconds and FLOPs. The last point of every curve is the end-of-run evaluation
 itself, so a curve ends exactly on the numbers of the metrics table.
 """
@@ -20,7 +20,7 @@ from compare.metrics import METRICS
 from compare.plots import save_figure
 from compare.quality import fid
 
-CURVE_METRICS = ("fid", "isolated_rate")
+CURVE_METRICS = ("fid", "lone_pixels_per_image")
 
 
 def eval_steps(total_steps: int, points: int) -> list[int]:
@@ -29,14 +29,14 @@ def eval_steps(total_steps: int, points: int) -> list[int]:
 
 
 def make_point_evaluator(data: ImageDataset, extractor: Extractor, n: int) -> Callable[[dict], dict]:
-    """views {label: (n, C, H, W) samples} -> {label: {"fid": .., "isolated_rate": ..}}, against one fixed train subset."""
+    """views {label: (n, C, H, W) samples} -> {label: {"fid": .., "lone_pixels_per_image": ..}}, against one fixed train subset."""
     train = in_memory(data.train)
     order = reference_order(len(train))[:n]  # the final evaluation's reference set, so the curve's points compare alike
     reference = extractor.extract(train[order.to(train.device)], "train images")
 
     def evaluate(views: dict) -> dict:
         return {view: {"fid": fid(reference, extractor.extract(images, f"samples of {view}"))["fid"],
-                       "isolated_rate": METRICS["isolated_pixels"].fn(images)["isolated_rate"]}
+                       "lone_pixels_per_image": METRICS["lone_pixels"].fn(images)["lone_pixels_per_image"]}
                 for view, images in views.items()}
 
     return evaluate
@@ -45,11 +45,11 @@ def make_point_evaluator(data: ImageDataset, extractor: Extractor, n: int) -> Ca
 def final_point(consumed: dict, quality_views: dict, continuity_views: dict, views: list[str]) -> dict:
     """The end-of-run evaluation as the curve's last point."""
     return {**consumed, "views": {v: {"fid": quality_views[v]["fid"]["values"]["fid"],
-                                      "isolated_rate": continuity_views[v]["isolated_rate"]} for v in views}}
+                                      "lone_pixels_per_image": continuity_views[v]["lone_pixels_per_image"]} for v in views}}
 
 
 def save_curves(curves: dict[str, list[dict]], path: Path) -> None:
-    """FID and isolated-pixel rate against training FLOPs and seconds; every view of every model on the same axes."""
+    """FID and lone pixels per image against training FLOPs and seconds; every view of every model on the same axes."""
     fig, axes = plt.subplots(len(CURVE_METRICS), 2, figsize=(10, 3.4 * len(CURVE_METRICS)), squeeze=False)
     for row, metric in enumerate(CURVE_METRICS):
         for col, (unit, label) in enumerate([("flops", "training FLOPs"), ("s", "training seconds")]):

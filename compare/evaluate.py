@@ -100,7 +100,7 @@ def flat_values(scores: dict[str, dict]) -> dict[str, float | None]:
 
 def attach_first_view(models: dict[str, dict], specs, key: str, per_view: dict[str, dict]) -> None:
     """Give each model's metrics entry, under `key`, its first view's numbers (vae: vae-mean), so that a
-    number such as "fid" or "isolated_rate" is found by name in the entry (as sweeps look it up);
+    number such as "fid" or "lone_pixels_per_image" is found by name in the entry (as sweeps look it up);
     every view stays in the run's own section."""
     for spec in specs:
         if spec.label in models:
