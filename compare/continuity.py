@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from compare.bad_pixels import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CI_SUFFIX, SPECK_MAX_PIXELS, lone_masks,
-                                 per_image_counts, pieces, rates_with_intervals)
+from compare.bad_pixels import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CI_SUFFIX, SPECK_MAX_PIXELS, lone_counts,
+                                 lone_masks, per_image_counts, piece_counts, pieces, rates_with_intervals)
 from compare.errors import UserError
 from compare.metrics import METRICS, Metric
 
@@ -131,10 +131,10 @@ def spectrum_distance(a: Tensor, b: Tensor) -> float:
 
 # ---- registered metrics: fn(images) -> dict of named numbers ----
 
-def _rates(*keys: str):
-    """A registered metric fn: the mean over images of these bad-pixel counts, at BINARY_THRESHOLD."""
+def _rates(counter, *keys: str):
+    """A registered metric fn: the mean over images of these of counter's bad-pixel counts, at BINARY_THRESHOLD."""
     def fn(images: Tensor) -> dict[str, float]:
-        counts = bad_pixel_counts(images)
+        counts = counter(ink(images))
         return {key: float(counts[key].double().mean()) for key in keys}
     return fn
 
@@ -161,17 +161,23 @@ def _spectrum(images: Tensor) -> dict[str, float]:
     return {"hf_share": float(hf / non_dc) if non_dc > 0 else math.nan}  # nan: every image uniform
 
 
+BAD_PIXEL_KEYS = {  # registered name -> its keys: each a per-image count (compare.bad_pixels) averaged over images
+    "lone_pixels": ("lone_pixels_per_image", "lone_ink_per_image", "lone_holes_per_image"),
+    "specks": ("specks_per_image",),
+    "fragments": ("fragments_per_image", "fragmented_share", "blank_share"),
+}
 # Each key's better direction only where one exists: blur lowers tv / laplacian / hf_share and
 # pixel noise raises them, so for those the best value is the real one, shown by the ratio.
 _CONTINUITY = {
-    "lone_pixels": Metric("pixels", _rates("lone_pixels_per_image", "lone_ink_per_image", "lone_holes_per_image"),
-                          f"pixels whose 8 neighbours all take the other value after binarising at {BINARY_THRESHOLD} (ink on background, holes in ink), per image",
-                          {"lone_pixels_per_image": "lower", "lone_ink_per_image": "lower", "lone_holes_per_image": "lower"}),
-    "specks": Metric("pixels", _rates("specks_per_image"), f"8-connected ink components of 1-{SPECK_MAX_PIXELS} pixels per image (binarised at {BINARY_THRESHOLD})",
-                     {"specks_per_image": "lower"}),
-    "fragments": Metric("pixels", _rates("fragments_per_image", "fragmented_share", "blank_share"),
-                        f"ink components of > {SPECK_MAX_PIXELS} pixels besides the largest, per image; the share of images with one; the share with no ink",
-                        {"fragments_per_image": "lower", "fragmented_share": "lower", "blank_share": "lower"}),
+    "lone_pixels": Metric("pixels", _rates(lone_counts, *BAD_PIXEL_KEYS["lone_pixels"]),
+                          f"pixels whose 8 neighbours all take the other value after binarising at {BINARY_THRESHOLD} "
+                          "(lone ink on background, lone holes in ink), per image", dict.fromkeys(BAD_PIXEL_KEYS["lone_pixels"], "lower")),
+    "specks": Metric("pixels", _rates(piece_counts, *BAD_PIXEL_KEYS["specks"]),
+                     f"8-connected ink components of 1-{SPECK_MAX_PIXELS} pixels per image (binarised at {BINARY_THRESHOLD})",
+                     dict.fromkeys(BAD_PIXEL_KEYS["specks"], "lower")),
+    "fragments": Metric("pixels", _rates(piece_counts, *BAD_PIXEL_KEYS["fragments"]),
+                        f"ink components of > {SPECK_MAX_PIXELS} pixels besides the largest, per image; the share of images "
+                        "with one; the share with no ink", dict.fromkeys(BAD_PIXEL_KEYS["fragments"], "lower")),
     "total_variation": Metric("pixels", _total_variation, "anisotropic total variation per pixel"),
     "laplacian_variance": Metric("pixels", _laplacian_variance, "variance of the Laplacian per image (blur: low; Tolstikhin et al. 2018)"),
     "spectrum": Metric("pixels", _spectrum, f"share of non-DC power above {HF_CUTOFF} cycles/pixel (Durall et al. 2020)"),
@@ -199,13 +205,17 @@ def _clean(value: float) -> float | None:
 
 
 def _set_numbers(images: Tensor) -> dict:
-    """pixel_metrics of one set, JSON-clean, each bad-pixel rate with its 95% interval beside it."""
+    """pixel_metrics of one set, JSON-clean, each bad-pixel rate with its 95% interval beside it.
+    The bad-pixel counts are made once here, not once per registered metric."""
     rates = rates_with_intervals(bad_pixel_counts(images))
     out = {}
-    for key, value in pixel_metrics(images).items():
-        out[key] = _clean(value)
-        if key + CI_SUFFIX in rates:
-            out[key + CI_SUFFIX] = [_clean(bound) for bound in rates[key + CI_SUFFIX]]
+    for name, metric in METRICS.items():
+        if metric.space != "pixels":
+            continue
+        for key, value in ({k: rates[k] for k in BAD_PIXEL_KEYS[name]} if name in BAD_PIXEL_KEYS else metric.fn(images)).items():
+            out[key] = _clean(value)
+            if key + CI_SUFFIX in rates:
+                out[key + CI_SUFFIX] = [_clean(bound) for bound in rates[key + CI_SUFFIX]]
     return out
 
 
@@ -305,11 +315,12 @@ def artifact_overlay(images: Tensor) -> Tensor:
     binary = ink(images)
     lone_ink, lone_holes = lone_masks(binary)
     found = pieces(binary)
-    masks = {"speck": found["speck_mask"], "fragment": found["fragment_mask"], "lone hole": lone_holes, "lone ink": lone_ink}
+    masks = {"speck": found["speck"][found["labels"]], "fragment": found["fragment"][found["labels"]],
+             "lone hole": lone_holes, "lone ink": lone_ink}
     rgb = gray(images).clamp(0, 1).unsqueeze(1).repeat(1, 3, 1, 1)  # (N, 3, H, W)
     for name, colour in ARTIFACT_COLOURS.items():
         paint = torch.tensor(colour, device=rgb.device).view(1, 3, 1, 1)
-        rgb = torch.where(masks[name].unsqueeze(1), paint, rgb)
+        rgb = torch.where(masks[name].to(rgb.device).unsqueeze(1), paint, rgb)
     return rgb
 
 

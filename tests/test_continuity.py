@@ -162,13 +162,14 @@ def test_rates_carry_a_reproducible_bootstrap_interval():
     constant = bp.rates_with_intervals({"x": torch.full((50,), 3.0)})
     assert constant == {"x": 3.0, "x_ci95": [3.0, 3.0]}
     coin = torch.rand(2000, generator=torch.Generator().manual_seed(0)).round()  # Bernoulli(1/2) per image
-    low, high = bp.bootstrap_ci95(coin)
-    assert low < float(coin.mean()) < high and bp.bootstrap_ci95(coin) == [low, high]
+    rare = torch.zeros(2000)
+    rare[:3] = 1
+    rates = bp.rates_with_intervals({"coin": coin, "rare": rare})
+    low, high = rates["coin_ci95"]
+    assert low < rates["coin"] < high and bp.rates_with_intervals({"coin": coin}) == {k: rates[k] for k in ("coin", "coin_ci95")}
     # The normal-theory half-width 1.96 * 0.5 / sqrt(2000) = 0.0219; 200 resamples estimate it within ~10%.
     assert (high - low) / 2 == pytest.approx(1.96 * 0.5 / math.sqrt(2000), rel=0.2)
-    rare = torch.zeros(500)
-    rare[:3] = 1
-    assert bp.bootstrap_ci95(rare)[0] >= 0  # a percentile interval of counts never goes below zero
+    assert rates["rare_ci95"][0] >= 0  # a percentile interval of counts never goes below zero (mean - 1.96 SE would)
 
 
 # ---- registry, real digits ----
