@@ -203,7 +203,7 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
               help="Sweep directory; rerunning into it skips done trials and retries failed ones. [default: runs/sweep-<timestamp>]")
 @click.option("--quality", default="fid",
               help="Quality metric: a registered metric key with a better direction (fid, kid_x1e3, precision, ...), or its path in a model's metrics.json entry (quality.fid).")
-@click.option("--continuity", default="isolated_rate", help="Continuity metric, the same way (isolated_rate, specks_per_image, ...).")
+@click.option("--continuity", default="lone_pixels_per_image", help="Continuity metric, the same way (lone_pixels_per_image, specks_per_image, fragments_per_image, ...).")
 @click.option("--size-by", default="total",
               help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
 @click.option("--target", type=float, default=None, help="Quality every model must reach. [default: the best mean of the other family]")
@@ -289,7 +289,7 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     extractor = load_extractor(features, data, resolve_device(device), _say(quiet), images={"A's images": a, "B's images": b})
     result = score_sets(a, b, data, extractor)
     pixels = continuity_report({"B": b}, a)  # A, the reference, plays the part of the real images
-    result["continuity"] = {k: pixels[k] for k in ("protocol", "real", "views", "ratios")}
+    result["continuity"] = {k: pixels[k] for k in ("protocol", "real", "views", "ratios", "sensitivity")}
     click.echo(json.dumps({"A": str(real), "B": str(fake), **result}, indent=2) if as_json
                else score_report(result) + "\n\n" + continuity_table(pixels, reference="A"))
 

@@ -91,7 +91,7 @@ def test_curves_have_k_points_and_end_on_the_final_metrics(tmp_path, budget):
         assert curve[-1]["flops"] == m["consumed"]["flops"] and curve[-1]["s"] == m["consumed"]["s"]
         for view, numbers in curve[-1]["views"].items():
             assert numbers["fid"] == metrics["quality"]["views"][view]["fid"]["values"]["fid"]
-            assert numbers["isolated_rate"] == metrics["continuity"]["views"][view]["isolated_rate"]
+            assert numbers["lone_pixels_per_image"] == metrics["continuity"]["views"][view]["lone_pixels_per_image"]
         if budget == "40steps":
             assert [p["steps"] for p in curve] == [10, 20, 30, 40]
     assert (tmp_path / "run" / "curves.png").stat().st_size > 0

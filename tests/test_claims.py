@@ -7,7 +7,7 @@ CONFIG = {"models": {"gan": {"generator_loss": "nonsaturating"}, "gan:minimax": 
 
 def continuity_metrics(gan: float, mean: float, pixels: float) -> dict:
     def numbers(x):
-        return {"isolated_rate": x, "specks_per_image": 10 * x}
+        return {"lone_pixels_per_image": x, "specks_per_image": 10 * x}
 
     return {"models": {"gan": {"family": "gan", "views": ["gan"]}, "vae": {"family": "vae", "views": ["vae-mean", "vae-pixels"]}},
             "continuity": {"real": numbers(0.005), "views": {"gan": numbers(gan), "vae-mean": numbers(mean), "vae-pixels": numbers(pixels)}}}
@@ -51,12 +51,12 @@ def test_claim_c_verdicts():
     assert claim_c(gan_pair(1.0, 0.1, 100, 110), CONFIG)["verdict"] == "mixed"  # steeper gradient, same early quality
 
 
-def seeds_summary(name: str, isolated: tuple[float, float, float], specks: tuple[float, float, float]) -> dict:
+def seeds_summary(name: str, lone: tuple[float, float, float], specks: tuple[float, float, float]) -> dict:
     def diff(mean, low, high):
         return {"mean": mean, "ci95": [low, high], "significant": not (low <= 0 <= high)}
 
     return {"seeds": [0, 1, 2], "interval": "paired t", "differences": {name: {
-        "continuity.isolated_rate": diff(*isolated), "continuity.specks_per_image": diff(*specks)}}}
+        "continuity.lone_pixels_per_image": diff(*lone), "continuity.specks_per_image": diff(*specks)}}}
 
 
 def test_claim_a_over_seeds_uses_the_paired_intervals():

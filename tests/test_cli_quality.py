@@ -68,13 +68,18 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
     assert out["metrics"]["fid"]["values"]["fid"] == 0.0 and out["metrics"]["precision_recall"]["values"] == {"precision": 1.0, "recall": 1.0}
     assert out["metrics"]["fid"]["protocol"]["n_real"] == len(heldout) and out["extractor"]["name"] == "evaluator:digits"
     # the same set as both A and B: every pixel metric equals the reference's, ratio exactly 1
-    assert out["continuity"]["views"]["B"]["isolated_rate"] == out["continuity"]["real"]["isolated_rate"]
-    assert out["continuity"]["ratios"]["B"]["fragments_per_image"] == 1.0
+    for key in ("lone_pixels_per_image", "specks_per_image", "fragments_per_image"):
+        assert out["continuity"]["views"]["B"][key] == out["continuity"]["real"][key]
+        low, high = out["continuity"]["views"]["B"][key + "_ci95"]
+        assert low <= out["continuity"]["views"]["B"][key] <= high and out["continuity"]["real"][key + "_ci95"] == [low, high]
+        assert set(out["continuity"]["sensitivity"]["views"]["B"]["0.3"]) >= {key}
+    assert out["continuity"]["ratios"]["B"]["laplacian_var"] == 1.0
 
     result = invoke("score", a, folder, "--dataset", "digits", "--quiet")
     assert result.exit_code == 0, result.output
     assert "A: 180 reference images, B: 150 images judged." in result.output and "| precision | ↑ | 1 |" in result.output
-    assert "| pixel metric | A | B |" in result.output and "| isolated_rate |" in result.output
+    assert "| pixel metric | A | B |" in result.output and "| lone_pixels_per_image | " in result.output
+    assert "| fragments_per_image (binarised at 0.7) |" in result.output
     # A's blank_share is 0 and its spectrum distance to itself undefined: no ratio, said in words
     assert "| spectrum_distance | n/a |" in result.output and "(ratio n/a) |" in result.output and "xn/a" not in result.output
 

@@ -1,7 +1,6 @@
 """Known answers in the digits evaluator's feature space: identical sets, dropped classes, growing damage, the floor."""
 
 import dataclasses
-import math
 
 import pytest
 import torch

@@ -470,7 +470,7 @@ def test_full_disk_is_one_line_keeps_earlier_files_and_the_run_resumes(reference
     (["--checkpoint-every", "0"], "--checkpoint-every must be a positive number of steps"),
     (["--resume", "/no/such/run"], "no such run directory"),
     (["--seed", "99999999999999999999"], "is not in the range 0<=x<=4294967295"),
-    (["--eval-samples", "100000"], "--eval-samples 100000 is more than the 1617 training images"),  # digits: 1617 train
+    (["--eval-samples", "100000"], "--eval-samples 100000 is more than the 180 held-out images of the real-data floor"),  # digits: 180 held out
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     out = tmp_path / "r"

@@ -81,6 +81,6 @@ def test_report_of_a_seeds_directory_has_intervals_and_a_seed_verdict(tmp_path):
                                        "--batch-size", "32", "--quiet", "--seeds", "2", "--curve-points", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     md = (out / "report.md").read_text()
-    assert "## Seed statistics" in md and "| continuity.isolated_rate |" in md and "vae - gan" in md
+    assert "## Seed statistics" in md and "| continuity.lone_pixels_per_image |" in md and "vae - gan" in md
     assert "| seeds (seeds) |" in md  # claim (a) judged over the seeds, not per run
     assert md.count("| seed-0, seed-1 |") >= 1  # same verdict in both runs: one row naming both

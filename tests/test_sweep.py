@@ -38,7 +38,7 @@ class PlantedRunner:
             raise RuntimeError("planted failure")
         part = int(1000 * width * (2 if spec.family == "vae" else 1))
         numbers = {"quality": {"fid": self.fid[spec.family, width] + self.spread * NOISE[seed]},
-                   "continuity": {"isolated_rate": 0.01 * width}}
+                   "continuity": {"lone_pixels_per_image": 0.01 * width}}
         entry = {"parameters": {spec.entry.sampler_part: part, "critic": part, "total": 2 * part}, "steps": 30,
                  "views": {next(iter(spec.views())): numbers}}
         return PlantedResult({spec.label: entry})
@@ -81,7 +81,7 @@ def test_tiny_sweep_runs_every_trial_once_and_gives_t_intervals(monkeypatch, tmp
     assert on_disk["metrics"]["quality"] == {"key": "fid", "better": "lower"}
     for name in result["plots"]:
         assert (tmp_path / "sweep" / name).read_bytes().startswith(b"\x89PNG")
-    assert result["plots"] == ["sweep_fid.png", "sweep_isolated_rate.png"]
+    assert result["plots"] == ["sweep_fid.png", "sweep_lone_pixels_per_image.png"]
 
 
 def test_rerun_skips_every_done_trial_and_runs_only_new_widths(monkeypatch, tmp_path):
@@ -190,7 +190,7 @@ def test_bad_widths_are_a_user_error(text):
 
 @pytest.mark.parametrize("args, message", [
     (["--quality", "nope"], ("unknown --quality 'nope'; choose one of: fid, kid_x1e3, precision, recall, density, coverage, "
-                             "classifier_score, modes_hit, class_kl, isolated_rate, specks_per_image")),
+                             "classifier_score, modes_hit, class_kl, lone_pixels_per_image, lone_ink_per_image, lone_holes_per_image, specks_per_image")),
     (["--continuity", "nope.x"], "unknown --continuity 'nope.x'; choose one of: fid, kid_x1e3"),
     (["--continuity", "tv_per_pixel"], "unknown --continuity 'tv_per_pixel'"),  # in the entry, but no better direction
     (["--target", "nan"], "--target must be a finite number, got nan"),
@@ -300,7 +300,7 @@ def test_real_sweep_trains_every_width_and_writes_runs(local_sweep):
     assert (local_sweep / "trials" / "vae-w0.5-s1" / "vae" / "ckpt.pt").stat().st_size > 0
     fid = summary["curves"]["vae"]["points"][0]["quality"]
     assert fid["n"] == 2 and fid["ci95"][0] < fid["mean"] < fid["ci95"][1]
-    assert summary["plots"] == ["sweep_quality_fid.png", "sweep_isolated_rate.png"]
+    assert summary["plots"] == ["sweep_quality_fid.png", "sweep_lone_pixels_per_image.png"]
 
 
 @pytest.mark.slow

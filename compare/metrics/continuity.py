@@ -1,4 +1,4 @@
-"""Pixel continuity artifacts: isolated bad pixels, specks, broken strokes, blur and spectral excess.
+"""Pixel continuity artifacts: bad pixels (lone pixels, specks, fragments), blur and spectral excess.
 
 The source claims a VAE, which draws every pixel independently given z, shows "discontinuous bad
 pixels" that a GAN avoids. These metrics measure that on raw pixels in [0, 1], each one a pure,
@@ -8,33 +8,28 @@ space "pixels", and `continuity_report` reports each beside the held-out real im
 Colour images are reduced to luma (ITU-R BT.601 weights) first: every metric here is about the
 spatial structure of intensity, and one channel keeps thresholds meaningful for any C.
 
-None of these numbers is good or bad on its own: real digits have stroke ends, thin diagonals and
-anti-aliased edges that some detectors flag. What a reader should look at is the ratio model/real.
+Bad pixels are counted as a person sees them on the images binarised at BINARY_THRESHOLD
+(definitions in compare.metrics.bad_pixels): clean real digits score ~0, each rate comes with a bootstrap
+95% interval, and the counts are repeated at SENSITIVITY_THRESHOLDS. Blur (total variation,
+Laplacian variance, high-frequency share) is a separate measure, never counted as bad pixels: it
+has no good value of its own, so what a reader should look at is the ratio model/real.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from scipy import ndimage
 from torch import Tensor
 
+from compare.metrics.bad_pixels import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CI_SUFFIX, SPECK_MAX_PIXELS, lone_counts,
+                                 per_image_counts, piece_counts, rates_with_intervals)
 from compare.errors import UserError
 from compare.metrics.registry import Metric
 
-# A pixel is "isolated" when it differs from the median of its 3x3 neighbourhood by more than this.
-# 0.5 is half the full range: the pixel sits on the other side of mid-grey from what surrounds it,
-# i.e. it would flip if the image were binarised at 0.5, the definition of a salt or pepper pixel.
-# Anti-aliased stroke edges in MNIST step by less than that between neighbours and are not flagged
-# (real held-out mnist5k: 0.50% of pixels at 0.5, against 0.94% at 0.4 and 2.1% at 0.25), and
-# 97-99% of planted salt-and-pepper pixels are found (tests/test_continuity.py).
-ISOLATED_THRESHOLD = 0.5
-BINARY_THRESHOLD = 0.5  # foreground = pixel > 0.5, for specks and fragments
-SPECK_MAX_PIXELS = 2  # a component this small is a speck, not a stroke: no digit stroke is 2 pixels
+BINARY_THRESHOLD = 0.5  # ink = pixel > 0.5: the side of mid-grey a reader sees it on
+SENSITIVITY_THRESHOLDS = (0.3, 0.7)  # the bad-pixel counts again at these, to show how much the threshold matters
+SENSITIVE_KEYS = ("lone_pixels_per_image", "specks_per_image", "fragments_per_image")
 # High-frequency share: power above half the Nyquist frequency (0.25 cycles/pixel) over all
 # non-DC power. Blur removes it; independent per-pixel noise spreads power evenly, so it raises it.
 HF_CUTOFF = 0.25
@@ -56,96 +51,20 @@ def gray(images: Tensor) -> Tensor:
 
 # ---- per-pixel and per-image maps (what the artifact pictures draw) ----
 
-# Paeth's median-of-9 exchange network (Graphics Gems, 1990): 19 min/max exchanges on whole
-# tensors, ~5x faster than torch.median over an unfolded (N, 9, H*W) tensor on the CPU.
-_MEDIAN9_EXCHANGES = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
-                      (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
+def ink(images: Tensor, threshold: float = BINARY_THRESHOLD) -> Tensor:
+    """(N, H, W) bool: the binarised images, True where a pixel is brighter than `threshold`."""
+    return gray(images) > threshold
 
 
-def median9(values: list[Tensor]) -> Tensor:
-    """Elementwise median of 9 same-shaped tensors (after the exchanges the middle slot holds it)."""
-    v = list(values)
-    for a, b in _MEDIAN9_EXCHANGES:
-        v[a], v[b] = torch.minimum(v[a], v[b]), torch.maximum(v[a], v[b])
-    return v[4]
-
-
-def isolated_mask(images: Tensor, threshold: float = ISOLATED_THRESHOLD) -> Tensor:
-    """(N, H, W) bool: |x - median of its 3x3 neighbourhood (itself included)| > threshold.
-
-    Borders are reflected, so an edge pixel is compared with its real neighbours and not with a
-    copy of itself (replicate padding would let a corner pixel vote for itself four times).
-    """
-    x = gray(images)  # (N, H, W)
-    h, w = x.shape[-2:]
-    mode = "reflect" if min(h, w) > 1 else "replicate"
-    padded = F.pad(x.unsqueeze(1), (1, 1, 1, 1), mode=mode).squeeze(1)  # (N, H+2, W+2)
-    shifted = [padded[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)]
-    return (x - median9(shifted)).abs() > threshold
-
-
-def foreground(images: Tensor) -> Tensor:
-    """(N, H, W) bool: pixels above the binarisation threshold."""
-    return gray(images) > BINARY_THRESHOLD
-
-
-def label_components(mask: Tensor) -> Tensor:
-    """8-connected components of a (N, H, W) bool mask: (N, H, W) long ids, 0 on background.
-
-    Ids run 1..K over the whole batch, each component within one image. One scipy.ndimage.label
-    call labels every image at once: its 3x3x3 structure connects the 8 neighbours inside an
-    image plane and nothing across images. (A pure-torch max-pool propagation needs ~45 passes
-    on MNIST, 1.5-3 s for 5,000 images on this CPU, against 0.02 s here.)
-    """
-    structure = np.zeros((3, 3, 3), dtype=bool)
-    structure[1] = True  # the middle plane: 8-connectivity within each image
-    labels, _ = ndimage.label(mask.detach().cpu().numpy(), structure=structure)
-    return torch.from_numpy(labels.astype(np.int64)).to(mask.device)
-
-
-def _components(images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(labels (N, H, W), sizes (K+1,) with sizes[0] = 0, image (K,) each component lives in)."""
-    labels = label_components(foreground(images))  # (N, H, W)
-    sizes = torch.bincount(labels.flatten())  # pixels per component; [0] is the background
-    sizes[0] = 0
-    # The image each component lives in, written by its pixels (all of one component agree).
-    image_of = torch.zeros_like(sizes)
-    image_of[labels.flatten()] = torch.arange(len(labels), device=labels.device).repeat_interleave(labels[0].numel())
-    return labels, sizes, image_of[1:]
-
-
-def component_counts(images: Tensor) -> tuple[Tensor, Tensor]:
-    """(fragments (N,), specks (N,)): 8-connected components per image after binarisation at 0.5,
-    and those of them of <= 2 pixels."""
-    _, sizes, image = _components(images)
-    n = len(images)
-    return torch.bincount(image, minlength=n), torch.bincount(image[sizes[1:] <= SPECK_MAX_PIXELS], minlength=n)
-
-
-def component_stats(images: Tensor) -> dict[str, Tensor]:
-    """component_counts plus per-pixel maps for the pictures: speck_mask (N, H, W), pixels of
-    specks; minor_mask, pixels of non-speck components other than the largest one (the
-    broken-off pieces of a stroke)."""
-    labels, sizes, image = _components(images)
-    n = len(images)
-    pixel_size = sizes[labels]  # (N, H, W) size of the component each pixel is in, 0 on background
-    largest = pixel_size.flatten(1).max(1).values.view(n, 1, 1)
-    return {
-        "fragments": torch.bincount(image, minlength=n),
-        "specks": torch.bincount(image[sizes[1:] <= SPECK_MAX_PIXELS], minlength=n),
-        "speck_mask": (pixel_size > 0) & (pixel_size <= SPECK_MAX_PIXELS),
-        # Ties for the largest component: all count as main strokes, none is flagged as minor.
-        "minor_mask": (pixel_size > SPECK_MAX_PIXELS) & (pixel_size < largest),
-    }
+def bad_pixel_counts(images: Tensor, threshold: float = BINARY_THRESHOLD) -> dict[str, Tensor]:
+    """Every bad-pixel count of each image (compare.metrics.bad_pixels), (N,) by key, binarised at `threshold`."""
+    return per_image_counts(ink(images, threshold))
 
 
 def artifact_scores(images: Tensor) -> Tensor:
-    """(N,) one number per image to rank the worst: pixels flagged isolated or in specks, plus
-    one for every extra stroke piece (components of > 2 pixels beyond the first)."""
-    comps = component_stats(images)
-    flagged = (isolated_mask(images) | comps["speck_mask"]).flatten(1).sum(1)
-    extra_pieces = (comps["fragments"] - comps["specks"] - 1).clamp(min=0)
-    return (flagged + extra_pieces).float()
+    """(N,) the number worst16 ranks by: lone pixels + specks of each image."""
+    counts = bad_pixel_counts(images)
+    return counts["lone_pixels_per_image"] + counts["specks_per_image"]
 
 
 def laplacian(images: Tensor) -> Tensor:
@@ -211,19 +130,12 @@ def spectrum_distance(a: Tensor, b: Tensor) -> float:
 
 # ---- registered metrics: fn(images) -> dict of named numbers ----
 
-def _isolated(images: Tensor) -> dict[str, float]:
-    return {"isolated_rate": float(isolated_mask(images).float().mean())}
-
-
-def _specks(images: Tensor) -> dict[str, float]:
-    return {"specks_per_image": float(component_counts(images)[1].float().mean())}
-
-
-def _fragments(images: Tensor) -> dict[str, float]:
-    frags = component_counts(images)[0]
-    return {"fragments_per_image": float(frags.float().mean()),
-            "multi_fragment_share": float((frags > 1).float().mean()),
-            "blank_share": float((frags == 0).float().mean())}  # no stroke at all: scores 0 fragments, not 1
+def _rates(counter, *keys: str):
+    """A registered metric fn: the mean over images of these of counter's bad-pixel counts, at BINARY_THRESHOLD."""
+    def fn(images: Tensor) -> dict[str, float]:
+        counts = counter(ink(images))
+        return {key: float(counts[key].double().mean()) for key in keys}
+    return fn
 
 
 def _total_variation(images: Tensor) -> dict[str, float]:
@@ -248,12 +160,23 @@ def _spectrum(images: Tensor) -> dict[str, float]:
     return {"hf_share": float(hf / non_dc) if non_dc > 0 else math.nan}  # nan: every image uniform
 
 
+BAD_PIXEL_KEYS = {  # registered name -> its keys: each a per-image count (compare.metrics.bad_pixels) averaged over images
+    "lone_pixels": ("lone_pixels_per_image", "lone_ink_per_image", "lone_holes_per_image"),
+    "specks": ("specks_per_image",),
+    "fragments": ("fragments_per_image", "fragmented_share", "blank_share"),
+}
 # Each key's better direction only where one exists: blur lowers tv / laplacian / hf_share and
 # pixel noise raises them, so for those the best value is the real one, shown by the ratio.
 CONTINUITY_METRICS: dict[str, Metric] = {
-    "isolated_pixels": Metric("pixels", _isolated, f"share of pixels differing from their 3x3 median by > {ISOLATED_THRESHOLD}", {"isolated_rate": "lower"}),
-    "specks": Metric("pixels", _specks, f"connected components of <= {SPECK_MAX_PIXELS} pixels per image (binarised at {BINARY_THRESHOLD})", {"specks_per_image": "lower"}),
-    "fragments": Metric("pixels", _fragments, "8-connected components per image and the share of images with more than one", {"fragments_per_image": "lower", "multi_fragment_share": "lower", "blank_share": "lower"}),
+    "lone_pixels": Metric("pixels", _rates(lone_counts, *BAD_PIXEL_KEYS["lone_pixels"]),
+                          f"pixels whose 8 neighbours all take the other value after binarising at {BINARY_THRESHOLD} "
+                          "(lone ink on background, lone holes in ink), per image", dict.fromkeys(BAD_PIXEL_KEYS["lone_pixels"], "lower")),
+    "specks": Metric("pixels", _rates(piece_counts, *BAD_PIXEL_KEYS["specks"]),
+                     f"8-connected ink components of 1-{SPECK_MAX_PIXELS} pixels per image (binarised at {BINARY_THRESHOLD})",
+                     dict.fromkeys(BAD_PIXEL_KEYS["specks"], "lower")),
+    "fragments": Metric("pixels", _rates(piece_counts, *BAD_PIXEL_KEYS["fragments"]),
+                        f"ink components of > {SPECK_MAX_PIXELS} pixels besides the largest, per image; the share of images "
+                        "with one; the share with no ink", dict.fromkeys(BAD_PIXEL_KEYS["fragments"], "lower")),
     "total_variation": Metric("pixels", _total_variation, "anisotropic total variation per pixel"),
     "laplacian_variance": Metric("pixels", _laplacian_variance, "variance of the Laplacian per image (blur: low; Tolstikhin et al. 2018)"),
     "spectrum": Metric("pixels", _spectrum, f"share of non-DC power above {HF_CUTOFF} cycles/pixel (Durall et al. 2020)"),
@@ -278,46 +201,84 @@ def _clean(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _set_numbers(images: Tensor) -> dict:
+    """pixel_metrics of one set, JSON-clean, each bad-pixel rate with its 95% interval beside it.
+    The bad-pixel counts are made once here, not once per registered metric."""
+    rates = rates_with_intervals(bad_pixel_counts(images))
+    out = {}
+    for name, metric in CONTINUITY_METRICS.items():
+        for key, value in ({k: rates[k] for k in BAD_PIXEL_KEYS[name]} if name in BAD_PIXEL_KEYS else metric.fn(images)).items():
+            out[key] = _clean(value)
+            if key + CI_SUFFIX in rates:
+                out[key + CI_SUFFIX] = [_clean(bound) for bound in rates[key + CI_SUFFIX]]
+    return out
+
+
+def _sensitivity(images: Tensor) -> dict:
+    """{"0.3": {key: rate}, "0.7": {...}}: the main bad-pixel rates at the other binarisation thresholds."""
+    return {f"{t:g}": {k: float(v.double().mean()) for k, v in bad_pixel_counts(images, t).items() if k in SENSITIVE_KEYS}
+            for t in SENSITIVITY_THRESHOLDS}
+
+
 def continuity_report(views: dict[str, Tensor], real: Tensor, floor: Tensor | None = None) -> dict:
     """Every pixel metric of each image set in `views` beside the `real` reference, and their ratio.
 
     views: label -> (N, C, H, W) images in [0, 1] (model samples); real: held-out real images.
     floor: optionally more real images (e.g. from the train split, at the same count) whose
     spectrum distance to `real` is the sampling-noise floor of that distance, reported as real's.
-    Returns {"protocol", "real", "views": {label: {...}}, "ratios": {label: {...}}, "spectrum"}.
-    `spectrum` holds the radial log10 power profiles (lists) for plots.
+    Returns {"protocol", "real": {key: value, rate + "_ci95": [low, high], ...}, "views": {label: {same}},
+    "ratios": {label: {key: view / real}}, "sensitivity": {"real": {"0.3": {key: rate}, "0.7": ..},
+    "views": {label: {same}}}, "spectrum"}; `spectrum` holds the radial log10 power profiles for plots.
     """
     for label, images in views.items():
         if images.shape[-2:] != real.shape[-2:]:
             raise UserError(f"{label} images are {tuple(images.shape[-2:])} pixels but the real ones are "
                             f"{tuple(real.shape[-2:])}; compare images of one size")
     freq, real_spec = radial_spectrum(real)
-    real_numbers = {k: _clean(v) for k, v in pixel_metrics(real).items()}
+    real_numbers = _set_numbers(real)
     real_numbers["spectrum_distance"] = spectrum_distance(radial_spectrum(floor)[1], real_spec) if floor is not None else None
     numbers, ratios, spectra = {}, {}, {"frequency": freq.tolist(), "real": real_spec.tolist()}
     for label, images in views.items():
         _, spec = radial_spectrum(images)
-        numbers[label] = {k: _clean(v) for k, v in pixel_metrics(images).items()}
+        numbers[label] = _set_numbers(images)
         numbers[label]["spectrum_distance"] = spectrum_distance(spec, real_spec)
-        ratios[label] = {k: _ratio(v, real_numbers[k]) for k, v in numbers[label].items()}
+        ratios[label] = {k: _ratio(v, real_numbers[k]) for k, v in numbers[label].items() if not k.endswith(CI_SUFFIX)}
         spectra[label] = spec.tolist()
     protocol = {
         "n_real": len(real), "n": {label: len(images) for label, images in views.items()},
         "n_floor": len(floor) if floor is not None else None,
-        "isolated_threshold": ISOLATED_THRESHOLD, "binary_threshold": BINARY_THRESHOLD,
+        "binary_threshold": BINARY_THRESHOLD, "sensitivity_thresholds": list(SENSITIVITY_THRESHOLDS),
+        "lone_pixel": "all 8 neighbours the other binary value; outside the image counts as background",
         "speck_max_pixels": SPECK_MAX_PIXELS, "connectivity": 8, "hf_cutoff_cycles_per_pixel": HF_CUTOFF,
+        "intervals": f"{CI_SUFFIX[1:]}: 95% percentile bootstrap of the mean over images, "
+                     f"{BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}",
         "spectrum_distance": "RMS of log10 radial power differences (decades); mean removed, tapered (Hann) before the DFT",
     }
-    return {"protocol": protocol, "real": real_numbers, "views": numbers, "ratios": ratios, "spectrum": spectra}
+    sensitivity = {"real": _sensitivity(real), "views": {label: _sensitivity(images) for label, images in views.items()}}
+    return {"protocol": protocol, "real": real_numbers, "views": numbers, "ratios": ratios, "sensitivity": sensitivity,
+            "spectrum": spectra}
+
+
+def value_text(numbers: dict, key: str) -> str:
+    """A number as text, with its 95% interval when it has one: "5.5 [5.1, 5.9]"."""
+    interval = numbers.get(key + CI_SUFFIX)
+    text = _fmt(numbers.get(key))
+    return text if not interval else f"{text} [{_fmt(interval[0])}, {_fmt(interval[1])}]"
 
 
 def continuity_table(report: dict, reference: str = "real") -> str:
-    """Markdown table of a continuity_report: one row per number, the reference and each view (x ratio)."""
+    """Markdown table of a continuity_report: one row per number, the reference and each view (x ratio),
+    intervals in brackets, then the bad-pixel rates at the other binarisation thresholds."""
     views = report["views"]
     lines = [f"| pixel metric | {reference} | {' | '.join(views)} |", f"|---|---:|{'---:|' * len(views)}"]
-    for key, value in report["real"].items():
-        cells = " | ".join(_with_ratio(views[v].get(key), report["ratios"][v].get(key)) for v in views)
-        lines.append(f"| {key} | {_fmt(value)} | {cells} |")
+    for key in (k for k in report["real"] if not k.endswith(CI_SUFFIX)):
+        cells = " | ".join(f"{value_text(views[v], key)} {_ratio_text(report['ratios'][v].get(key))}" for v in views)
+        lines.append(f"| {key} | {value_text(report['real'], key)} | {cells} |")
+    sens = report["sensitivity"]
+    for threshold, real_rates in sens["real"].items():
+        for key, value in real_rates.items():
+            cells = " | ".join(_fmt(sens["views"][v][threshold][key]) for v in views)
+            lines.append(f"| {key} (binarised at {threshold}) | {_fmt(value)} | {cells} |")
     return "\n".join(lines)
 
 
@@ -325,87 +286,6 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
-def _with_ratio(value, ratio) -> str:
+def _ratio_text(ratio) -> str:
     # No ratio when the reference is 0 or missing (see _ratio): say so instead of printing "(xn/a)".
-    return f"{_fmt(value)} ({'ratio n/a' if ratio is None else f'x{ratio:.4g}'})"
-
-
-# ---- pictures: where the artifacts are ----
-
-ARTIFACT_COLOURS = {  # RGB painted over the grey image, later entries win
-    "isolated": (1.0, 0.1, 0.1),  # red: a pixel on the other side of mid-grey from its 3x3 median
-    "minor": (1.0, 0.6, 0.0),  # orange: a stroke piece broken off the largest component
-    "speck": (0.2, 0.5, 1.0),  # blue: a component of <= 2 pixels
-}
-ARTIFACT_LEGEND = (f"red: isolated pixel (|x - 3x3 median| > {ISOLATED_THRESHOLD}), blue: speck (<= {SPECK_MAX_PIXELS} px), "
-                   "orange: broken-off stroke piece")
-MAP_SAMPLES = 64
-WORST = 16
-
-
-def artifact_overlay(images: Tensor) -> Tensor:
-    """(N, 3, H, W) in [0, 1]: the grey images with flagged pixels painted in ARTIFACT_COLOURS."""
-    comps = component_stats(images)
-    masks = {"isolated": isolated_mask(images), "minor": comps["minor_mask"], "speck": comps["speck_mask"]}
-    rgb = gray(images).clamp(0, 1).unsqueeze(1).repeat(1, 3, 1, 1)  # (N, 3, H, W)
-    for name, colour in ARTIFACT_COLOURS.items():
-        paint = torch.tensor(colour, device=rgb.device).view(1, 3, 1, 1)
-        rgb = torch.where(masks[name].unsqueeze(1), paint, rgb)
-    return rgb
-
-
-def worst_indices(images: Tensor, k: int = WORST) -> Tensor:
-    """Indices of the k images with the highest artifact score, worst first (ties: earliest first)."""
-    order = torch.sort(artifact_scores(images), descending=True, stable=True).indices
-    return order[:k]
-
-
-def _filename(label: str) -> str:
-    return label.replace(":", "-").replace("/", "-").replace(" ", "_")
-
-
-def save_artifact_maps(label: str, images: Tensor, out: Path) -> list[str]:
-    """artifacts_<label>.png (the first 64 images, raw and flagged) and worst16_<label>.png."""
-    from compare.report.plots import save_side_by_side  # deferred: matplotlib only when pictures are drawn
-
-    images = images.detach().cpu()
-    shown = images[:MAP_SAMPLES]
-    names = [f"artifacts_{_filename(label)}.png", f"worst{WORST}_{_filename(label)}.png"]
-    save_side_by_side({f"{label}: samples": shown, "flagged": artifact_overlay(shown)}, out / names[0],
-                      title=ARTIFACT_LEGEND, panel_inches=5)
-    worst = worst_indices(images)
-    scores = artifact_scores(images[worst])
-    title = (f"{label}: the {len(worst)} of {len(images)} images with the highest artifact score "
-             f"({scores.max():.0f} .. {scores.min():.0f} flagged pixels + extra pieces)\n{ARTIFACT_LEGEND}")
-    save_side_by_side({f"worst {len(worst)}": images[worst], "flagged": artifact_overlay(images[worst])}, out / names[1],
-                      title=title, panel_inches=4)
-    return names
-
-
-def save_spectrum_plot(report: dict, path: Path) -> None:
-    """Every view's radial log power spectrum over the real one, distances in the legend."""
-    from compare.report.plots import plt, save_figure  # deferred: matplotlib only when pictures are drawn
-
-    spectra = report["spectrum"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(spectra["frequency"], spectra["real"], color="black", linewidth=2.5, label="real (held-out)")
-    for label, numbers in report["views"].items():
-        ax.plot(spectra["frequency"], spectra[label], marker=".", label=f"{label}  (distance {numbers['spectrum_distance']:.3f})")
-    ax.axvline(HF_CUTOFF, color="grey", linestyle="--", linewidth=1, label=f"high-frequency share: power right of {HF_CUTOFF}")
-    ax.set_xlabel("spatial frequency (cycles / pixel)")
-    ax.set_ylabel("log10 mean power")
-    ax.set_title("Azimuthally averaged power spectrum (Durall et al. 2020)", fontsize=10)
-    ax.legend(fontsize=8)
-    save_figure(fig, path)
-
-
-def continuity_outputs(views: dict[str, Tensor], real: Tensor, out: Path, floor: Tensor | None = None) -> dict:
-    """continuity_report plus its pictures in `out`: artifact maps and worst-16 galleries for every
-    view and for the real set, and spectrum.png. Returns the report with a "files" list added."""
-    report = continuity_report(views, real, floor)
-    files = []
-    for label, images in {**views, "real": real}.items():
-        files += save_artifact_maps(label, images, Path(out))
-    save_spectrum_plot(report, Path(out) / "spectrum.png")
-    report["files"] = [*files, "spectrum.png"]
-    return report
+    return f"({'ratio n/a' if ratio is None else f'x{ratio:.4g}'})"

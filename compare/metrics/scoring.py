@@ -145,7 +145,7 @@ class Scores:
         return {"quality": flat_values(self.quality["views"][view]), "continuity": dict(self.continuity["views"][view])}
 
     def value(self, view: str, key: str) -> float | None:
-        """One number of a view by its key ("fid", "isolated_rate"), from whichever section holds it."""
+        """One number of a view by its key ("fid", "lone_pixels_per_image"), from whichever section holds it."""
         for section in self.view_numbers(view).values():
             if key in section:
                 return section[key]

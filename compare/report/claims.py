@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 CLEAR_FACTOR = 1.5  # a ratio beyond 1.5x either way counts as a difference; closer is "no clear difference"
-PIXEL_KEYS = ("isolated_rate", "specks_per_image")
+PIXEL_KEYS = ("lone_pixels_per_image", "specks_per_image")
 SINGLE_SEED = "one seed: the spread between seeds is not measured (`compare run --seeds 3` measures it)"
 EARLY_STEPS = 50  # "at the start": the generator's gradient over the first steps
 
@@ -31,7 +31,7 @@ def _direction(ratios: list[float | None]) -> str:
 
 
 def claim_a(metrics: dict, config: dict) -> dict[str, Any]:
-    """VAE views against the GAN's on isolated pixels and specks (raw pixels), each also against real."""
+    """VAE views against the GAN's on lone pixels and specks (raw pixels), each also against real."""
     continuity = metrics.get("continuity")
     families = {label: m.get("family") for label, m in metrics.get("models", {}).items()}
     gans = [label for label, f in families.items() if f == "gan" and config["models"].get(label, {}).get("generator_loss", "nonsaturating") == "nonsaturating"]
@@ -56,16 +56,16 @@ def claim_a(metrics: dict, config: dict) -> dict[str, Any]:
         verdict = "mixed"  # the independent pixel draws show them, the decoder means (what VAEs usually show) do not
     else:
         verdict = "not supported"
-    notes = {"supported": "the VAE's usual output (its per-pixel means) has clearly more isolated pixels and specks than the GAN's",
-             "mixed": f"only {', '.join(more)} (every pixel drawn independently) clearly has more isolated pixels and specks "
+    notes = {"supported": "the VAE's usual output (its per-pixel means) has clearly more lone pixels and specks than the GAN's",
+             "mixed": f"only {', '.join(more)} (every pixel drawn independently) clearly has more lone pixels and specks "
                       "than the GAN; the VAE's per-pixel means do not",
-             "not supported": f"no VAE view has clearly (>{CLEAR_FACTOR}x on both) more isolated pixels and specks than the GAN"}
+             "not supported": f"no VAE view has clearly (>{CLEAR_FACTOR}x on both) more lone pixels and specks than the GAN"}
     return {"claim": CLAIM_A, "verdict": verdict, "evidence": evidence + [notes[verdict], SINGLE_SEED]}
 
 
 def claim_a_over_seeds(summary: dict) -> dict[str, Any] | None:
     """Claim (a) from `compare run --seeds N`: the VAE's usual output (its first view, the per-pixel
-    means) against the GAN on isolated pixels and specks, as paired differences over seeds with
+    means) against the GAN on lone pixels and specks, as paired differences over seeds with
     their 95% intervals: supported only when both are significantly higher for the VAE."""
     pairs = [(name, diffs) for name, diffs in summary.get("differences", {}).items() if {"vae", "gan"} <= set(name.split(" - "))]
     if not pairs:

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from compare.report.plots import grid_array, save_figure, save_grid
+from compare.metrics.curves import CURVE_METRICS
 from compare.protocol import GenerativeModel
 from compare.metrics.quality import nearest_index
 
@@ -89,3 +90,23 @@ def save_reconstructions(model: GenerativeModel, heldout: Tensor, path: Path, n:
     originals = heldout[:n]
     save_grid(torch.cat([originals.cpu(), reconstruct(originals).cpu()]), path, nrow=n)
     return True
+
+
+def save_curves(curves: dict[str, list[dict]], path: Path) -> None:
+    """FID and lone pixels per image against training FLOPs and seconds; every view of every model on the same axes."""
+    fig, axes = plt.subplots(len(CURVE_METRICS), 2, figsize=(10, 3.4 * len(CURVE_METRICS)), squeeze=False)
+    for row, metric in enumerate(CURVE_METRICS):
+        for col, (unit, label) in enumerate([("flops", "training FLOPs"), ("s", "training seconds")]):
+            ax = axes[row][col]
+            for model, points in curves.items():
+                for view in points[-1]["views"] if points else ():
+                    xs = [p[unit] for p in points]
+                    ys = [p["views"][view][metric] for p in points]
+                    ax.plot(xs, ys, marker="o", markersize=3, label=view)
+            ax.set_xlabel(label)
+            ax.set_ylabel(metric)
+            ax.grid(alpha=0.3)
+            if metric == "fid":
+                ax.set_yscale("log")
+            ax.legend(fontsize=8)
+    save_figure(fig, path)

@@ -10,12 +10,11 @@ from pathlib import Path
 
 from compare.data import ImageDataset, in_memory
 from compare.io import write_json
-from compare.metrics.continuity import save_artifact_maps, save_spectrum_plot
-from compare.metrics.curves import save_curves
+from compare.report.artifact_figures import save_continuity_pictures
 from compare.metrics.scoring import write_quality_table
 from compare.models import ModelSpec
 from compare.report import write_report
-from compare.report.figures import save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
+from compare.report.figures import save_curves, save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
 from compare.report.plots import save_grid, save_side_by_side
 from compare.results import RunResult, model_entry
 from compare.sample import GRID_SAMPLES, SAMPLE_SEED_OFFSET
@@ -47,12 +46,8 @@ def _pictures(result: RunResult, data: ImageDataset) -> list[str]:
     save_interpolations({label: t.model for label, t in result.trained.items()}, out / "interpolations.png",
                         config["seed"] + SAMPLE_SEED_OFFSET)
     save_nearest_neighbours({v: g for v, g in grids.items() if v != "real (held-out)"}, in_memory(data.train), out / "nearest_neighbours.png")
-    files = []
-    for label, images in {**{v: x[:len(heldout)] for v, x in result.views.items()}, "real": heldout}.items():
-        files += save_artifact_maps(label, images, out)
-    save_spectrum_plot(result.scores.continuity, out / "spectrum.png")
     save_curves({label: result.curve(label) for label in result.trained}, out / "curves.png")
-    return [*files, "spectrum.png"]
+    return save_continuity_pictures(result.scores.continuity, {v: x[:len(heldout)] for v, x in result.views.items()}, heldout, out)
 
 
 def write_interrupted(out: Path, specs: tuple[ModelSpec, ...], finished: dict[str, Trained], stopped: Trained, signum: int) -> None:

@@ -60,7 +60,7 @@ class SweepSettings:
     batch_size: int = 128
     out: Path | None = None  # default runs/sweep-<timestamp>
     quality: str = "fid"  # a key of metric_keys(): the quality metric in a model's metrics.json entry
-    continuity: str = "isolated_rate"  # the same for the continuity metric
+    continuity: str = "lone_pixels_per_image"  # the same for the continuity metric
     size_by: str = "total"
     target: float | None = None  # quality every model must reach; None: the best mean of the other family
 
@@ -137,7 +137,7 @@ def check_sweep(settings: SweepSettings) -> None:
     for flag, key in (("--quality", settings.quality), ("--continuity", settings.continuity)):
         if key not in keys:
             bare = [k for k in keys if "." not in k]
-            raise UserError(f"unknown {flag} {key!r}; choose one of: {', '.join(bare)} (or by its path in metrics.json, e.g. quality.fid, continuity.isolated_rate)")
+            raise UserError(f"unknown {flag} {key!r}; choose one of: {', '.join(bare)} (or by its path in metrics.json, e.g. quality.fid, continuity.lone_pixels_per_image)")
     if settings.target is not None and not math.isfinite(settings.target):
         raise UserError(f"--target must be a finite number, got {settings.target}")
     for width in settings.widths:
