@@ -23,10 +23,11 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from compare.data import STREAMED_EVAL_CAP, ImageDataset, in_memory, load_dataset
+from compare.data import HELDOUT_FRACTION, STREAMED_EVAL_CAP, ImageDataset, in_memory, load_dataset
 from compare.sources import StreamedImages
 from compare.errors import UserError
 from compare.evaluator import Extractor, load_extractor
+from compare.guard import RunLock, write_errors
 from compare.io import read_run_json, write_bytes, write_json
 from compare.metrics import METRICS, Metric
 from compare.quality import Features
@@ -49,12 +50,24 @@ def heldout_evaluated(data: ImageDataset) -> int:
     return evaluated_count(data.heldout)
 
 
+def images_for_heldout(n_heldout: int) -> int:
+    """The fewest images a dataset needs for `n_heldout` held-out images under compare.data's split."""
+    return next(n for n in range(n_heldout, 100 * n_heldout) if max(1, round(n * HELDOUT_FRACTION)) >= n_heldout)
+
+
 def eval_sample_count(eval_samples: int | None, data: ImageDataset) -> int:
-    """N samples per view: as asked, else the held-out size (the floor's N)."""
+    """N samples per view: as asked, else the held-out size (the floor's N).
+
+    Fewer than MIN_SET_SIZE held-out images leave the real-data floor (and the default N) without a
+    spread: every number would be null, so that is refused up front, whatever N was asked for."""
+    n_heldout = heldout_evaluated(data)
+    if n_heldout < MIN_SET_SIZE:
+        raise UserError(f"{data.name} has {n_heldout} held-out image(s), and the quality metrics need at least {MIN_SET_SIZE}; "
+                        f"give a dataset of at least {images_for_heldout(MIN_SET_SIZE)} images")
     if eval_samples is None:
-        return heldout_evaluated(data)
-    if eval_samples < 2:
-        raise UserError(f"--eval-samples must be at least 2, got {eval_samples}")
+        return n_heldout
+    if eval_samples < MIN_SET_SIZE:
+        raise UserError(f"--eval-samples must be at least {MIN_SET_SIZE} (FID and KID need a spread), got {eval_samples}")
     # The samples are compared with as many train images: there are no more to compare with.
     n_train = evaluated_count(data.train)
     if eval_samples > n_train:
@@ -196,12 +209,19 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
     Writes the new "quality" block into metrics.json (an earlier, different one moves to
     "quality_history": nothing is lost) and metrics.md; returns the block.
     """
+    run_dir = Path(run_dir)
+    config = read_run_json(run_dir, "config.json")
+    # The run's lock, as `compare run` takes it: never score a checkpoint a resume is still writing.
+    with write_errors(run_dir), RunLock(run_dir):
+        return _evaluate_locked(run_dir, config, eval_samples, features, device, on_train)
+
+
+def _evaluate_locked(run_dir: Path, config: dict, eval_samples: int | None, features: str | None, device: str,
+                     on_train: Callable[[str], None] | None) -> dict:
     from compare.checkpoint import data_options_from_json, load_checkpoint
     from compare.models import parse_model_specs
     from compare.runner import resolve_device, sample_views, samples_per_view  # deferred: the runner imports this module
 
-    run_dir = Path(run_dir)
-    config = read_run_json(run_dir, "config.json")
     metrics = read_run_json(run_dir, "metrics.json")  # checked before the work, rewritten after it
     evaluation = config.get("evaluation", {})
     options = config.get("settings", {}).get("data_options")

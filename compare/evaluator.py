@@ -37,6 +37,7 @@ from compare.data import CACHE_VERSION, HELDOUT_FRACTION, SPLIT_SEED, ImageDatas
 from compare.errors import UserError
 from compare.io import save_torch, write_json
 from compare.quality import Features
+from compare.sources import image_files_under
 
 # Bump whenever the architecture, the training recipe or the data it sees changes: the cache key
 # hashes it, so an old cached evaluator is never mistaken for the current one.
@@ -167,15 +168,32 @@ def weights_sha256(module: nn.Module) -> str:
     return h.hexdigest()
 
 
-def evaluator_key(dataset: str) -> str:
-    """Hash of everything the evaluator's weights depend on: dataset, its split, the evaluator recipe."""
+def evaluator_key(dataset: str, content: str | None = None) -> str:
+    """Hash of everything the evaluator's weights depend on: dataset, its split, the evaluator recipe, and
+    for a dataset whose files the user can change (folder:PATH) their `content` (see content_key)."""
     material = {"dataset": dataset, "split": {"heldout_fraction": HELDOUT_FRACTION, "split_seed": SPLIT_SEED, "data_version": CACHE_VERSION},
-                "evaluator_version": EVALUATOR_VERSION, "train_seed": TRAIN_SEED, "steps": TRAIN_STEPS}
+                "evaluator_version": EVALUATOR_VERSION, "train_seed": TRAIN_SEED, "steps": TRAIN_STEPS,
+                **({"content": content} if content is not None else {})}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def evaluator_path(dataset: str) -> Path:
-    return cache_dir() / "evaluators" / f"{dataset}-{evaluator_key(dataset)}.pt"
+def content_key(data: ImageDataset) -> str | None:
+    """For folder:PATH, a hash of every image file's relative name, size and mtime (the files as they are
+    now: replacing images changes it) and of the image shape they are read at; None for the fixed datasets."""
+    key, _, argument = data.name.partition(":")
+    if key != "folder":
+        return None
+    root = Path(argument).expanduser()
+    h = hashlib.sha256(str(data.image_shape).encode())
+    for path in image_files_under(root):
+        stat = path.stat()
+        h.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def evaluator_path(dataset: str, content: str | None = None) -> Path:
+    name = dataset.replace("/", "_").replace(":", "_")  # folder:PATH names a file, not a folder path
+    return cache_dir() / "evaluators" / f"{name}-{evaluator_key(dataset, content)}.pt"
 
 
 def check_images(images: Tensor, shape: tuple[int, ...] | None, extractor: str, what: str = "images") -> None:
@@ -231,7 +249,8 @@ def _classifier_extractor(net: DomainClassifier, info: dict, device: torch.devic
 
 def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None) -> Extractor:
     """The cached domain classifier of `data`'s dataset, trained (and cached) first if there is none."""
-    path = evaluator_path(data.name)
+    key = content_key(data)
+    path = evaluator_path(data.name, key)
     net = DomainClassifier(data.image_shape, class_count(data))
     info = None
     if path.exists():
@@ -239,13 +258,15 @@ def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu"
             saved = torch.load(path, weights_only=True)
             net.load_state_dict(saved["state"])
             info = saved["info"]
-        except Exception:  # unpickling, zip, shape or key errors alike: a corrupt cache is retrained below, never trusted
+            if info["weights_sha256"] != weights_sha256(net):  # flipped bytes in a weight: torch would not notice
+                raise ValueError("damaged weights")
+        except Exception:  # unpickling, zip, shape, key or hash errors alike: a corrupt cache is retrained below, never trusted
             info = None
     if info is None:
         if on_train:
             on_train(f"training the {data.name} evaluator once (cached in {path.parent})")
         net, record = train_classifier(data, steps=TRAIN_STEPS)
-        info = {"name": f"evaluator:{data.name}", "dataset": data.name, "version": EVALUATOR_VERSION, "key": evaluator_key(data.name),
+        info = {"name": f"evaluator:{data.name}", "dataset": data.name, "version": EVALUATOR_VERSION, "key": evaluator_key(data.name, key),
                 "image_shape": list(data.image_shape), "feature_dim": FEATURE_DIM, **record, "weights_sha256": weights_sha256(net)}
         try:
             save_torch(path, {"state": net.state_dict(), "info": info})

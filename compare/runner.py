@@ -376,9 +376,9 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
     plan = _plan(settings, data)
+    n_eval = eval_sample_count(settings.eval_samples, data)
     # Before any training: a missing extractor (Inception weights) must stop the run now, not after it.
     extractor = load_extractor(settings.features, data, device, on_train=(lambda m: click.echo(m, err=True)) if show_progress else None)
-    n_eval = eval_sample_count(settings.eval_samples, data)
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with claimed_run_dir(out, resume, overwrite), StopSignals() as stop:
         return _run_claimed(settings, out, data, device, plan, extractor, n_eval, stop, show_progress, resume)
