@@ -1,9 +1,18 @@
-"""Compare GANs and VAEs under matched budgets: shared data, budgets, runner and CLI."""
+"""Compare GANs and VAEs under matched budgets: shared data, budgets, runner and CLI.
 
-from compare.train.budget import Budget
-from compare.data import DATASETS, DataOptions, ImageDataset, load_dataset
-from compare.errors import UserError
-from compare.models import MODELS, ModelSpec, parse_model_specs
-from compare.protocol import GenerativeModel
+The names below load on first use (PEP 562), so `import compare.cli` does not pay for torch before
+the command line can catch a Ctrl-C during start-up."""
 
-__all__ = ["Budget", "DATASETS", "DataOptions", "GenerativeModel", "ImageDataset", "MODELS", "ModelSpec", "UserError", "load_dataset", "parse_model_specs"]
+import importlib
+
+_EXPORTS = {"Budget": "compare.train.budget", "DATASETS": "compare.data", "DataOptions": "compare.data", "ImageDataset": "compare.data",
+            "load_dataset": "compare.data", "UserError": "compare.errors", "MODELS": "compare.models", "ModelSpec": "compare.models",
+            "parse_model_specs": "compare.models", "GenerativeModel": "compare.protocol"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'compare' has no attribute {name!r}")

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-import warnings
-from pathlib import Path
 
-import click
+try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a traceback of the import machinery
+    import warnings
+    from pathlib import Path
 
-from compare.train.budget import Budget
-from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
-from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
-from compare.errors import UserError
-from compare.settings import RunSettings
-from compare.metrics.evaluator import FEATURES
-from compare.models import ARCHITECTURES, MODELS, PRECISIONS, parse_model_specs, with_fields
+    import click
+
+    from compare.train.budget import Budget
+    from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
+    from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
+    from compare.errors import UserError
+    from compare.settings import RunSettings
+    from compare.metrics.evaluator import FEATURES
+    from compare.train.guard import Interrupted
+    from compare.models import ARCHITECTURES, MODELS, PRECISIONS, parse_model_specs, with_fields
+except KeyboardInterrupt:
+    sys.stderr.write("Interrupted during start-up; nothing was done\n")
+    raise SystemExit(130) from None
 
 DEFAULT_BUDGET = "4000steps"
 MAX_SEED = 2**32 - 1  # torch seeds are 64-bit; a run derives further streams at seed + small offsets
@@ -28,7 +35,12 @@ class CompareGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with warnings.catch_warnings():  # every command's warnings (skipped images, a rebuilt cache) as one plain line each
+                warnings.showwarning = lambda message, *_, **__: click.echo(f"Warning: {message}", err=True)
+                return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except Interrupted as e:  # a signal stopped a run, a sweep or a --seeds run at a checkpoint
+            click.echo(f"Interrupted: {e}", err=True)
+            code = e.exit_code
         except UserError as e:
             click.echo(f"Error: {e}", err=True)
             code = 2
@@ -108,10 +120,10 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
 
     Exit codes: 0 done; 2 bad input or an unwritable run directory; 3 a model diverged (its last good
-    checkpoint is kept, the other models finished); 130 (Ctrl-C) or 143 (SIGTERM) interrupted,
-    continue with --resume.
+    checkpoint is kept, the other models finished); 130 (Ctrl-C), 143 (SIGTERM) or 129 (SIGHUP)
+    interrupted, continue with --resume (also of an OUT of --seeds).
     """
-    from compare.train.guard import EXIT_DIVERGED, Interrupted
+    from compare.train.guard import EXIT_DIVERGED
     from compare.train.cost import parameter_counts
     from compare.pipeline import run  # deferred: keeps `compare --help` and listings fast
 
@@ -136,28 +148,29 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
     )
     if resume is not None and overwrite:
         raise UserError("--resume and --overwrite contradict each other: a resume continues the run, --overwrite replaces it")
+    from compare.sweep import run_seeds, seed_table, seeds_to_resume
+
     if resume is None:
         settings = RunSettings(**flags)
     else:
         typed = {name for name in click.get_current_context().params if _given_by_user(name)}
         given = {name: value for name, value in flags.items() if name in typed or (name == "models" and "more_models" in typed)}
-        settings = resume_settings(RunSettings, resume, given)
+        if seeded := seeds_to_resume(resume):  # a --seeds directory: every seed shares the first one's settings
+            first_run, saved_seeds = seeded
+            if "seeds" in typed and seeds != saved_seeds:
+                raise UserError(f"--seeds {seeds} conflicts with the {saved_seeds} seeds of {resume}; drop the flag to resume")
+            if "out" in given and Path(given.pop("out")).resolve() != Path(resume).resolve():
+                raise UserError(f"--out conflicts with --resume {resume}: a resumed run stays in its directory")
+            settings, seeds = dataclasses.replace(resume_settings(RunSettings, first_run, given), out=Path(resume)), saved_seeds
+        else:
+            settings = resume_settings(RunSettings, resume, given)
     if seeds > 1:
-        if resume is not None:
-            raise UserError("--seeds does not combine with --resume; resume each OUT/seed-<s> run directory on its own")
-        from compare.sweep import run_seeds, seed_table
 
         result = run_seeds(settings, seeds, show_progress=not quiet)
         click.echo(f"wrote {result['out']}/: seed-*/ (one run per seed), seeds.json")
         click.echo("\n".join(seed_table(result)))
         return
-    try:
-        with warnings.catch_warnings():  # data warnings (skipped unreadable images) as one plain line each
-            warnings.showwarning = lambda message, *_, **__: click.echo(f"Warning: {message}", err=True)
-            result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite)
-    except Interrupted as e:
-        click.echo(f"Interrupted: {e}", err=True)
-        sys.exit(e.exit_code)
+    result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite)
     click.echo(f"wrote {result.out}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, metrics.md, config.json")
     for label, t in result.trained.items():
         failure = t.status_fields().get("failure")

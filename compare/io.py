@@ -1,10 +1,19 @@
 """Atomic file writes (a reader or a crash never sees half a file, and an old file survives a failed write),
-and the one reader of a run's JSON files."""
+and the one reader of the toolkit's JSON files.
+
+Every JSON file written here carries CONTENT_FIELD, the SHA-256 of the rest of its content, inside the
+same atomically written file (so a crash can never leave the two disagreeing); the reader refuses a file
+whose content no longer matches it. A file without the field (an older run, or one edited on purpose
+with the field deleted) is read unchecked.
+"""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, IO
@@ -12,6 +21,14 @@ from typing import Any, Callable, IO
 import torch
 
 from compare.errors import UserError
+from compare.layouts import LAYOUTS, first_mismatch
+
+CONTENT_FIELD = "content_sha256"
+# The temp files atomic_write leaves only when killed mid-write: .<name>.<8 mkstemp characters>.tmp
+TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+# What torch's zip writer raises when the file under it stops taking bytes (a full disk): it does not
+# pass on the OSError, so this is the only sign of it.
+TORCH_WRITE_FAILED = ("unexpected pos", "file write failed")
 
 
 _UMASK = os.umask(0)
@@ -40,21 +57,63 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         raise
 
 
+def is_temp_name(name: str) -> bool:
+    return TEMP_NAME.match(name) is not None
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda f: f.write(data))
 
 
+def json_digest(obj: Any) -> str:
+    """SHA-256 of JSON content as it reads back (int keys become strings, tuples lists), canonically ordered."""
+    canonical = json.dumps(json.loads(json.dumps(obj)), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def write_json(path: Path, obj: Any) -> None:
+    """`obj` as indented JSON; a dict gets CONTENT_FIELD (any earlier one is replaced)."""
+    if isinstance(obj, dict):
+        body = {k: v for k, v in obj.items() if k != CONTENT_FIELD}
+        obj = {**body, CONTENT_FIELD: json_digest(body)}
     write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
 def save_torch(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda f: torch.save(obj, f))
+    def write(f: IO[bytes]) -> None:
+        try:
+            torch.save(obj, f)
+        except RuntimeError as e:
+            if not any(sign in str(e) for sign in TORCH_WRITE_FAILED):
+                raise
+            raise OSError(errno.ENOSPC, "the write failed part-way (is the disk full?)", str(path)) from None
+
+    atomic_write(path, write)
+
+
+def read_json(path: Path, layout: str, then: str) -> dict:
+    """The JSON file `path`, checked against its recorded hash and against LAYOUTS[layout] (the fields
+    its readers rely on); anything else is one UserError naming the file (and field) and ending in `then`."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise UserError(f"cannot read {path} ({e}); {then}") from None
+    if isinstance(obj, dict) and CONTENT_FIELD in obj:
+        body = {k: v for k, v in obj.items() if k != CONTENT_FIELD}
+        if obj[CONTENT_FIELD] != json_digest(body):
+            raise UserError(f"{path} does not match the sha256 recorded in it (damaged or edited); {then} "
+                            f"(after an edit on purpose, delete its {CONTENT_FIELD!r} field)")
+        obj = body
+    if (where := first_mismatch(obj, LAYOUTS[layout])) is not None:
+        raise UserError(f"{path} does not have the layout the toolkit writes ({where}); {then}")
+    return obj
 
 
 def read_run_json(run_dir: Path, name: str) -> dict:
-    """`name` (config.json, metrics.json) of a run directory, checked to have the layout `compare run`
-    writes as far as every reader relies on it: an object whose "models" maps labels to objects."""
+    """`name` (config.json, metrics.json) of a run directory, checked by read_json."""
     run_dir = Path(run_dir)
     path = run_dir / name
     if not run_dir.exists():
@@ -62,12 +121,6 @@ def read_run_json(run_dir: Path, name: str) -> dict:
     if not run_dir.is_dir():
         raise UserError(f"{run_dir} is not a run directory; pass a directory made by `compare run`")
     try:
-        obj = json.loads(path.read_text())
+        return read_json(path, name, "rerun or restore it")
     except FileNotFoundError:
         raise UserError(f"{run_dir} is not a run directory (no {name}); pass a directory made by `compare run`") from None
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot read {path} ({e}); rerun or restore it") from None
-    models = obj.get("models", {}) if isinstance(obj, dict) else None
-    if not isinstance(models, dict) or not all(isinstance(m, dict) for m in models.values()):
-        raise UserError(f"{path} does not have the layout `compare run` writes; rerun or restore it")
-    return obj

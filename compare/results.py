@@ -14,7 +14,7 @@ from typing import Any
 from torch import Tensor
 
 from compare.metrics.curves import CURVE_METRICS
-from compare.metrics.scoring import Scores
+from compare.metrics.scoring import Scores, flat_values
 from compare.train import Trained
 from compare.train.cost import parameter_counts
 
@@ -65,9 +65,17 @@ class RunResult:
         return {"run": self.out.name, "models": models, "continuity": self.scores.continuity, "quality": self.scores.quality}
 
     def summary(self) -> dict:
-        """Per model: size, budget spent, status, and every number of each of its views (first view first)."""
-        return {label: {"family": t.spec.family, "width": t.width, "parameters": _parameter_counts(t),
-                        "steps": t.record.steps, "train_seconds": round(t.record.seconds, 3), "final_losses": t.record.losses,
-                        **t.status_fields(),
-                        "views": {view: self.scores.view_numbers(view) for view in t.spec.views()}}
-                for label, t in self.trained.items()}
+        return summary_from_metrics(self.metrics_json())
+
+
+SUMMARY_FIELDS = ("family", "width", "parameters", "steps", "train_seconds", "final_losses", "status", "diverged_at_step", "failure")
+
+
+def summary_from_metrics(metrics: dict) -> dict:
+    """What a sweep, seed or study trial records of a run (from its metrics.json content): per model its
+    size, budget spent and status, and every number of each of its views, first view first (the VAE's
+    per-pixel means: the view a model is judged by)."""
+    quality, continuity = metrics["quality"]["views"], metrics["continuity"]["views"]
+    return {label: {**{k: m[k] for k in SUMMARY_FIELDS if k in m},
+                    "views": {view: {"quality": flat_values(quality[view]), "continuity": dict(continuity[view])} for view in m["views"]}}
+            for label, m in metrics["models"].items()}

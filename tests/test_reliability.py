@@ -4,6 +4,7 @@ Every interrupted run is resumed and compared with an uninterrupted one of the s
 CPU the weights, loss histories and sample grids must be bit-identical.
 """
 
+import fcntl
 import json
 import os
 import pickle
@@ -23,11 +24,12 @@ import compare.models as models_registry
 import compare.pipeline as runner
 import compare.train as train_stage
 import compare.train.loop as train_loop
-from compare.train.checkpoint import COLLAPSE_TOLERANCE, load_checkpoint, unhealthy
+from compare.train.checkpoint import CHECKPOINT_FORMAT, COLLAPSE_TOLERANCE, load_checkpoint, save_checkpoint, unhealthy
 from compare.cli import main
 from compare.data import batches, load_dataset
 from compare.errors import UserError
-from compare.train.guard import EXIT_DIVERGED, LOCK_NAME, RunLock
+from compare.train.guard import EXIT_DIVERGED, LOCK_NAME
+from compare.io import CONTENT_FIELD
 from compare.models import ModelEntry, parse_model_specs
 from gan import GAN, GANConfig
 
@@ -320,9 +322,9 @@ def test_checkpoint_carrying_code_is_refused_not_run(interrupted_run, tmp_path, 
 @pytest.mark.parametrize("damage, message", [
     (lambda p: p.write_bytes(b"not a checkpoint"), "it is not plain data (damaged"),
     (lambda p: p.write_bytes(p.read_bytes()[:1000]), "is not a readable checkpoint"),
-    (lambda p: torch.save({**torch.load(p, weights_only=True), "format": 99}, p), "format 99, expected 1"),
-    (lambda p: torch.save({**torch.load(p, weights_only=True), "run": {"seed": 5}}, p), "incompatible config (run."),
-    (lambda p: torch.save({**torch.load(p, weights_only=True), "state": {"generator": {}}}, p), "does not fit this model (RuntimeError: Error(s) in loading state_dict for Generator: Missing key"),
+    (lambda p: torch.save({**torch.load(p, weights_only=True), "format": 99}, p), f"format 99, expected {CHECKPOINT_FORMAT}"),
+    (lambda p: save_checkpoint(p, {**load_checkpoint(p), "run": {"seed": 5}}), "incompatible config (run."),
+    (lambda p: save_checkpoint(p, {**load_checkpoint(p), "state": {"generator": {}}}), "does not fit this model (RuntimeError: Error(s) in loading state_dict for Generator: Missing key"),
 ])
 def test_damaged_or_foreign_checkpoint_is_one_line(interrupted_run, damage, message):
     damage(interrupted_run / "faulty" / "ckpt.pt")
@@ -341,6 +343,7 @@ def test_checkpoint_of_another_config_is_refused(faulty, interrupted_run, tmp_pa
 def test_config_changed_since_the_run_is_refused(interrupted_run):
     path = interrupted_run / "config.json"
     config = json.loads(path.read_text())
+    del config[CONTENT_FIELD]  # an edit on purpose (the hash would refuse any other)
     config["models"]["faulty"]["lr"] = 0.1  # as if the code's defaults changed
     path.write_text(json.dumps(config))
     assert "incompatible config (models.faulty.lr is 0.1" in one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
@@ -371,6 +374,7 @@ def test_other_runtime_errors_still_surface(monkeypatch, tmp_path):
 def test_hand_edited_settings_are_refused_on_resume(interrupted_run, field, value, message):
     path = interrupted_run / "config.json"
     config = json.loads(path.read_text())
+    del config[CONTENT_FIELD]  # an edit on purpose (the hash would refuse any other)
     config["settings"][field] = value
     path.write_text(json.dumps(config))
     error = one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
@@ -384,7 +388,7 @@ def test_report_on_what_is_not_a_run_or_to_an_unwritable_place_is_one_line(refer
     damaged = tmp_path / "damaged"
     shutil.copytree(reference, damaged)
     (damaged / "metrics.json").write_text('{"models": 5}')  # valid JSON, not the layout a run writes
-    assert "metrics.json does not have the layout `compare run` writes" in one_line_error(run_cli("report", damaged))
+    assert "metrics.json does not have the layout the toolkit writes (field models is 5" in one_line_error(run_cli("report", damaged))
     assert "metrics.json does not have the layout" in one_line_error(run_cli("evaluate", damaged, "--quiet"))
     (tmp_path / "taken.html").mkdir()
     assert f"Is a directory: {tmp_path / 'taken.html'}" in one_line_error(run_cli("report", reference, "--out", tmp_path / "taken.html"))
@@ -405,9 +409,15 @@ def test_resume_flags_must_agree_with_the_run(interrupted_run):
 
 
 def test_a_second_writer_is_locked_out_and_a_stale_lock_is_taken_over(interrupted_run):
-    with RunLock(interrupted_run):
+    # Another process's lock, as RunLock takes it (within one process a nested RunLock is a no-op)
+    fd = os.open(interrupted_run / LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, b"4242\n")
         error = one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
-        assert f"is in use by process {os.getpid()}" in error
+        assert "is in use by process 4242" in error
+    finally:
+        os.close(fd)
     (interrupted_run / LOCK_NAME).write_text("999999999\n")  # left by a process that died
     FaultyGAN.fired = True
     assert run_cli("run", "--resume", interrupted_run, "--quiet").exit_code == 0
@@ -419,12 +429,12 @@ def test_overwrite_replaces_a_run_but_never_another_directory(reference, tmp_pat
 
     run = tmp_path / "run"
     shutil.copytree(reference, run)
-    (run / "stale.txt").write_text("from the old run")
+    (run / "samples_old.png").write_text("from the old run")  # a name the toolkit writes: replaced with the run
     assert "already exists" in one_line_error(run_cli("run", "--models", "gan", *SETTINGS, "--out", run))
-    assert (run / "stale.txt").exists()
+    assert (run / "samples_old.png").exists()
     result = run_cli("run", "--models", "gan", *SETTINGS, "--budget", "20steps", "--out", run, "--overwrite")
     assert result.exit_code == 0, result.output
-    assert not (run / "stale.txt").exists() and not (run / "vae").exists()
+    assert not (run / "samples_old.png").exists() and not (run / "vae").exists()
     assert json.loads((run / "metrics.json").read_text())["models"]["gan"]["steps"] == 20
 
     notes = tmp_path / "notes"
@@ -437,9 +447,9 @@ def test_overwrite_replaces_a_run_but_never_another_directory(reference, tmp_pat
 def test_full_disk_is_one_line_keeps_earlier_files_and_the_run_resumes(reference, tmp_path, monkeypatch):
     real_fsync, calls = os.fsync, []
 
-    def fsync(fd):  # the 4th file write finds the disk full: config.json, ckpt at step 0 and 20 went through
+    def fsync(fd):  # the 5th file write finds the disk full: the run's marker, config.json, ckpt at step 0 and 20 went through
         calls.append(fd)
-        if len(calls) >= 4:
+        if len(calls) >= 5:
             raise OSError(28, "No space left on device")
         real_fsync(fd)
 
@@ -492,7 +502,7 @@ def test_run_dir_that_is_not_a_run_is_one_line(tmp_path):
     (empty / "config.json").write_text("{not json")
     assert "cannot read" in one_line_error(run_cli("run", "--resume", empty))
     (empty / "config.json").write_text('{"seed": 0}')
-    assert "has no run settings" in one_line_error(run_cli("run", "--resume", empty))
+    assert "does not have the layout the toolkit writes (field models is missing)" in one_line_error(run_cli("run", "--resume", empty))
     afile = tmp_path / "afile"
     afile.write_text("x")
     assert "not a directory" in one_line_error(run_cli("run", *SETTINGS, "--out", afile))

@@ -30,7 +30,7 @@ class PlantedRunner:
     def __init__(self, fid: dict[tuple[str, float], float], spread: float = 0.1, fail: set = frozenset()):
         self.fid, self.spread, self.fail, self.calls = fid, spread, set(fail), []
 
-    def __call__(self, settings, show_progress=True, artifacts=True):
+    def __call__(self, settings, show_progress=True, resume=False, artifacts=True):
         spec, width, seed = settings.models[0], settings.width, settings.seed
         self.calls.append((spec.label, width, seed))
         settings.out.mkdir(parents=True)  # a run directory, as the real runner makes

@@ -11,9 +11,11 @@ Every split is one tensor on the device, or, when too large to hold, a compare.d
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -160,17 +162,32 @@ class ImageDataset:
                                          for t in (self.train, self.train_labels, self.heldout, self.heldout_labels)))
 
 
+def _arrays_sha256(images: np.ndarray, labels: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in (images, labels):
+        h.update(f"{a.dtype}{a.shape}:".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 def _cached_arrays(name: str, loader: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The loader's arrays, from the cache when it is whole: the .npz holds the sha256 of its arrays
+    (inside the one atomically written file), and one that is damaged is rebuilt, with a warning."""
     path = cache_dir() / f"{name}-v{CACHE_VERSION}.npz"
     if path.exists():
         try:
             with np.load(path) as f:
-                return f["images"], f["labels"]
-        except (OSError, ValueError, KeyError):
-            pass  # a corrupt cache is rebuilt below, never trusted
+                legacy = "sha256" not in f.files  # written before the hash was: rebuilt quietly
+                images, labels, saved = f["images"], f["labels"], None if legacy else str(f["sha256"])
+            if saved == _arrays_sha256(images, labels):
+                return images, labels
+        except Exception:  # zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError...: damaged either way
+            legacy = False
+        if not legacy:
+            warnings.warn(f"the cached {name} dataset {path} was damaged; rebuilding it", sources.DataWarning)
     images, labels = loader()
     buf = io.BytesIO()
-    np.savez(buf, images=images, labels=labels)
+    np.savez(buf, images=images, labels=labels, sha256=np.array(_arrays_sha256(images, labels)))
     try:
         write_bytes(path, buf.getvalue())
     except OSError:

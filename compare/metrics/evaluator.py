@@ -41,6 +41,7 @@ from compare.data import CACHE_VERSION, HELDOUT_FRACTION, SPLIT_SEED, ImageDatas
 from compare.errors import UserError
 from compare.io import save_torch, write_json
 from compare.metrics.quality import Features
+from compare.data.sources import image_files_under
 
 # Bump whenever the architecture, the training recipe or the data it sees changes: the cache key
 # hashes it, so an old cached evaluator is never mistaken for the current one.
@@ -187,15 +188,32 @@ SHIPPED_SHA256 = {
 }
 
 
-def evaluator_key(dataset: str) -> str:
-    """Hash of everything the evaluator's weights depend on: dataset, its split, the evaluator recipe."""
+def evaluator_key(dataset: str, content: str | None = None) -> str:
+    """Hash of everything the evaluator's weights depend on: dataset, its split, the evaluator recipe, and
+    for a dataset whose files the user can change (folder:PATH) their `content` (see content_key)."""
     material = {"dataset": dataset, "split": {"heldout_fraction": HELDOUT_FRACTION, "split_seed": SPLIT_SEED, "data_version": CACHE_VERSION},
-                "evaluator_version": EVALUATOR_VERSION, "train_seed": TRAIN_SEED, "steps": TRAIN_STEPS}
+                "evaluator_version": EVALUATOR_VERSION, "train_seed": TRAIN_SEED, "steps": TRAIN_STEPS,
+                **({"content": content} if content is not None else {})}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def evaluator_path(dataset: str) -> Path:
-    return cache_dir() / "evaluators" / f"{dataset}-{evaluator_key(dataset)}.pt"
+def content_key(data: ImageDataset) -> str | None:
+    """For folder:PATH, a hash of every image file's relative name, size and mtime (the files as they are
+    now: replacing images changes it) and of the image shape they are read at; None for the fixed datasets."""
+    key, _, argument = data.name.partition(":")
+    if key != "folder":
+        return None
+    root = Path(argument).expanduser()
+    h = hashlib.sha256(str(data.image_shape).encode())
+    for path in image_files_under(root):
+        stat = path.stat()
+        h.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def evaluator_path(dataset: str, content: str | None = None) -> Path:
+    name = dataset.replace("/", "_").replace(":", "_")  # folder:PATH names a file, not a folder path
+    return cache_dir() / "evaluators" / f"{name}-{evaluator_key(dataset, content)}.pt"
 
 
 def check_images(images: Tensor, shape: tuple[int, ...] | None, extractor: str, what: str = "images") -> None:
@@ -251,10 +269,10 @@ def _classifier_extractor(net: DomainClassifier, info: dict, device: torch.devic
     return Extractor(run, tuple(info["image_shape"]), info, device)
 
 
-def train_evaluator(data: ImageDataset) -> tuple[DomainClassifier, dict]:
+def train_evaluator(data: ImageDataset, content: str | None = None) -> tuple[DomainClassifier, dict]:
     """A new domain classifier of `data` by the fixed recipe, and its info (what every protocol records)."""
     net, record = train_classifier(data, steps=TRAIN_STEPS)
-    info = {"name": f"evaluator:{data.name}", "dataset": data.name, "version": EVALUATOR_VERSION, "key": evaluator_key(data.name),
+    info = {"name": f"evaluator:{data.name}", "dataset": data.name, "version": EVALUATOR_VERSION, "key": evaluator_key(data.name, content),
             "image_shape": list(data.image_shape), "feature_dim": FEATURE_DIM, **record, "weights_sha256": weights_sha256(net)}
     return net, info
 
@@ -264,12 +282,16 @@ def save_evaluator(path: Path, net: DomainClassifier, info: dict) -> None:
     write_json(path.with_suffix(".json"), info)  # the accuracy beside the weights, readable without torch
 
 
-def read_evaluator(path: Path, data: ImageDataset) -> tuple[DomainClassifier, dict]:
-    """The evaluator saved at `path` (tensors only: weights_only=True); any damage raises."""
+def read_evaluator(path: Path, data: ImageDataset, verify: bool = True) -> tuple[DomainClassifier, dict]:
+    """The evaluator saved at `path` (tensors only: weights_only=True); any damage raises (with `verify`,
+    weights that do not hash to the sha256 saved beside them too)."""
     saved = torch.load(path, weights_only=True)
     net = DomainClassifier(data.image_shape, class_count(data))
     net.load_state_dict(saved["state"])
-    return net, dict(saved["info"])
+    info = dict(saved["info"])
+    if verify and info["weights_sha256"] != weights_sha256(net):  # flipped bytes in a weight: torch would not notice
+        raise ValueError(f"{path}: damaged weights")
+    return net, info
 
 
 def load_shipped_evaluator(data: ImageDataset) -> tuple[DomainClassifier, dict]:
@@ -277,7 +299,7 @@ def load_shipped_evaluator(data: ImageDataset) -> tuple[DomainClassifier, dict]:
     path = SHIPPED_DIR / f"{data.name}.pt"
     fix = "reinstall the package (or restore the file from its git history)"
     try:
-        net, info = read_evaluator(path, data)
+        net, info = read_evaluator(path, data, verify=False)  # checked against the pinned hash below
     except Exception as e:  # missing, unpicklable or of the wrong shapes alike
         raise UserError(f"cannot read the shipped {data.name} evaluator {path} ({type(e).__name__}); {fix}") from None
     if weights_sha256(net) != SHIPPED_SHA256[data.name]:
@@ -291,7 +313,8 @@ def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu"
     cached one, trained (and cached) first if there is none."""
     if data.name in SHIPPED_SHA256:
         return _classifier_extractor(*load_shipped_evaluator(data), torch.device(device))
-    path = evaluator_path(data.name)
+    key = content_key(data)
+    path = evaluator_path(data.name, key)
     info = None
     if path.exists():
         try:
@@ -301,7 +324,7 @@ def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu"
     if info is None:
         if on_train:
             on_train(f"training the {data.name} evaluator once (cached in {path.parent})")
-        net, info = train_evaluator(data)
+        net, info = train_evaluator(data, key)
         try:
             save_evaluator(path, net, info)
         except OSError:

@@ -29,6 +29,7 @@ from torch import Tensor
 from compare.data import HELDOUT_FRACTION, STREAMED_EVAL_CAP, ImageDataset, in_memory, load_dataset
 from compare.data.sources import StreamedImages
 from compare.errors import UserError
+from compare.train.guard import RunLock, write_errors
 from compare.io import read_run_json, write_bytes, write_json
 from compare.metrics import METRICS, Metric, bootstrap
 from compare.metrics.continuity import continuity_report
@@ -53,6 +54,14 @@ def heldout_evaluated(data: ImageDataset) -> int:
     return evaluated_count(data.heldout)
 
 
+MIN_SET_SIZE = 2  # FID needs a covariance and KID pairs of images: one image gives neither
+
+
+def images_for_heldout(n_heldout: int) -> int:
+    """The fewest images a dataset needs for `n_heldout` held-out images under compare.data's split."""
+    return next(n for n in range(n_heldout, 100 * n_heldout) if max(1, round(n * HELDOUT_FRACTION)) >= n_heldout)
+
+
 def eval_sample_count(eval_samples: int | None, data: ImageDataset, feature_dim: int) -> int:
     """N, the samples per view, the floor's held-out images and the reference train images alike.
 
@@ -60,6 +69,9 @@ def eval_sample_count(eval_samples: int | None, data: ImageDataset, feature_dim:
     (below it the covariance behind FID is rank-deficient: the floor's FID doubles). By default the
     held-out size; a held-out split smaller than the feature dimension still gets that N, with a warning."""
     heldout = heldout_evaluated(data)
+    if heldout < MIN_SET_SIZE:  # no spread: the floor (and the default N) would score every number as null
+        raise UserError(f"{data.name} has {heldout} held-out image(s), and the quality metrics need at least {MIN_SET_SIZE}; "
+                        f"give a dataset of at least {images_for_heldout(MIN_SET_SIZE)} images")
     if eval_samples is None:
         if heldout < feature_dim:
             warnings.warn(f"the held-out split of {data.name} holds {heldout} images, fewer than the {feature_dim} feature dimensions: "
@@ -250,13 +262,20 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
     Writes the new "quality" block into metrics.json (an earlier, different one moves to
     "quality_history": nothing is lost) and metrics.md; returns the block.
     """
+    run_dir = Path(run_dir)
+    config = read_run_json(run_dir, "config.json")
+    # The run's lock, as `compare run` takes it: never score a checkpoint a resume is still writing.
+    with write_errors(run_dir), RunLock(run_dir):
+        return _evaluate_locked(run_dir, config, eval_samples, features, device, on_train)
+
+
+def _evaluate_locked(run_dir: Path, config: dict, eval_samples: int | None, features: str | None, device: str,
+                     on_train: Callable[[str], None] | None) -> dict:
     from compare.train.checkpoint import data_options_from_json, load_checkpoint
     from compare.models import parse_model_specs
     from compare.sample import sample_views, samples_per_view
     from compare.settings import resolve_device
 
-    run_dir = Path(run_dir)
-    config = read_run_json(run_dir, "config.json")
     metrics = read_run_json(run_dir, "metrics.json")  # checked before the work, rewritten after it
     evaluation = config.get("evaluation", {})
     options = config.get("settings", {}).get("data_options")

@@ -8,15 +8,20 @@ Markdown that links the PNGs beside it. Everything a user typed is escaped on th
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
-import json
 import os
+import urllib.parse
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Union
 
 from compare.errors import UserError
-from compare.io import read_run_json, write_bytes
+from compare.train.guard import RunLock, marker_kind
+from compare.io import read_json, read_run_json, write_bytes
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,7 @@ class Sweep:
 
 
 def load_sweep(path: Path) -> Sweep:
-    try:
-        return Sweep(Path(path), json.loads((Path(path) / "sweep.json").read_text()))
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}/sweep.json is unreadable ({e.msg}); rerun the sweep to rewrite it") from None
+    return Sweep(Path(path), read_json(Path(path) / "sweep.json", "sweep.json", "rerun the sweep to rewrite it"))
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,7 @@ SEED_KEYS = ["quality.fid", "quality.recall", "quality.precision", "continuity.l
 
 def load_seeds(path: Path) -> tuple[Seeds, list[Path]]:
     """A `compare run --seeds N` directory: its summary and its per-seed run directories."""
-    try:
-        summary = json.loads((Path(path) / "seeds.json").read_text())
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}/seeds.json is unreadable ({e.msg}); rerun with --seeds to rewrite it") from None
+    summary = read_json(Path(path) / "seeds.json", "seeds.json", "rerun with --seeds to rewrite it")
     return Seeds(Path(path), summary), sorted(p for p in Path(path).glob("seed-*") if (p / "metrics.json").exists())
 
 
@@ -124,11 +123,26 @@ def section_setup(runs: list[Run]) -> list[Block]:
     return [Heading("Setup"), Table(["run", "dataset", "budget", "consumed", "device", "seed", "versions"], rows)]
 
 
+def embeddable(path: Path, root: Path) -> bool:
+    """Whether `path` is a PNG inside `root` (the run or sweep directory); else it is skipped with a
+    warning: a name in a JSON file, or a link in the directory, could point at any file on the machine."""
+    try:
+        inside = Path(path).resolve().is_relative_to(Path(root).resolve())
+        with open(path, "rb") as f:
+            png = f.read(len(PNG_MAGIC)) == PNG_MAGIC
+    except OSError:
+        inside = png = False
+    if not (inside and png):
+        warnings.warn(f"report: skipped {path}: {'not a PNG image' if inside else 'not a file inside ' + str(root)}")
+    return inside and png
+
+
 def _images(runs: list[Run], filename: str, alt: str) -> list[Block]:
     blocks: list[Block] = []
     for run in runs:
         for path in sorted(run.path.glob(filename)):
-            blocks.append(Image(path, f"{run.name}: {alt}" + (f" ({path.stem})" if "*" in filename else "")))
+            if embeddable(path, run.path):
+                blocks.append(Image(path, f"{run.name}: {alt}" + (f" ({path.stem})" if "*" in filename else "")))
     return blocks
 
 
@@ -312,7 +326,8 @@ def section_sweep(sweeps: list[Sweep]) -> list[Block]:
         blocks += [Para(f"{sweep.path.name}: {sweep.summary['claim_b']['statement']}: {sweep.summary['claim_b']['verdict']} "
                         f"({sweep.summary['claim_b']['reason']})."),
                    Table(["model", "target from", "target", "smallest size reaching it"], rows),
-                   *(Image(sweep.path / name, f"{sweep.path.name}: {name}") for name in sweep.summary.get("plots", []))]
+                   *(Image(sweep.path / name, f"{sweep.path.name}: {name}") for name in sweep.summary.get("plots", [])
+                     if embeddable(sweep.path / name, sweep.path))]
     return blocks
 
 
@@ -378,8 +393,9 @@ def render_markdown(title: str, blocks: list[Block], base: Path) -> str:
             lines += ["| " + " | ".join(map(_md_cell, b.headers)) + " |", "|" + " --- |" * len(b.headers)]
             lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in b.rows] + [""]
         elif isinstance(b, Image):
-            rel = Path(os.path.relpath(b.path, base)).as_posix()
-            lines += [f"![{_md_cell(b.alt)}](<{rel}>)", ""]
+            rel = urllib.parse.quote(Path(os.path.relpath(b.path, base)).as_posix())  # no markup survives in a link target
+            alt = _md_cell(b.alt).replace("[", "\\[").replace("]", "\\]")
+            lines += [f"![{alt}]({rel})", ""]
     return "\n".join(lines)
 
 
@@ -407,6 +423,8 @@ def write_report(run_dirs: list[Path], out: Path | None = None) -> tuple[Path, P
               *section_sweep(sweeps)]
     title = "GAN vs VAE: " + ", ".join(run.name for run in runs)
     md_path = html_path.with_suffix(".md")
-    write_bytes(html_path, render_html(title, blocks).encode())
-    write_bytes(md_path, render_markdown(title, blocks, md_path.parent).encode())
+    # Into a run, sweep or --seeds directory only under its lock, as every writer there.
+    with RunLock(html_path.parent) if marker_kind(html_path.parent) else contextlib.nullcontext():
+        write_bytes(html_path, render_html(title, blocks).encode())
+        write_bytes(md_path, render_markdown(title, blocks, md_path.parent).encode())
     return html_path, md_path

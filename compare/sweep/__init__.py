@@ -12,7 +12,8 @@ On disk (`out/`):
     trials/<id>/           the trial's run directory (config.json, metrics.json, weights, grids)
     trials/<id>.json       the trial's record: done with its metrics, or failed with its error
 
-A trial is done when its record says so; a rerun skips done trials and retries the others.
+A trial is done when its record says so; a rerun skips done trials, resumes a trial a signal stopped
+(from its checkpoints) and retries failed ones. Any signal stops the whole sweep, every trial resumable.
 
 `run_seeds` is `compare run --seeds N`: the same run once per seed, every metric summarised over
 seeds, and every other model compared with the first by paired differences.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -35,11 +35,12 @@ from compare import pipeline as runner
 from compare.train.budget import Budget
 from compare.errors import UserError
 from compare.sweep.executors import Trial
-from compare.io import write_json
+from compare.io import read_json, read_run_json, write_json
 from compare.metrics import METRICS
 from compare.models import ModelSpec
 from compare.report.plots import save_interval_curves
-from compare.train.guard import new_directory
+from compare.results import summary_from_metrics
+from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_directory, read_marker, write_errors, write_marker
 from compare.settings import RunSettings, check_settings
 from compare.stats import METHOD, numeric_leaves, paired_difference, summarize
 
@@ -149,24 +150,31 @@ def _open_sweep_dir(settings: SweepSettings) -> Path:
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("sweep-%Y%m%d-%H%M%S")
     previous = out / "sweep.json"
     if previous.exists():
-        try:
-            old = json.loads(previous.read_text())["settings"]
-        except (OSError, ValueError, KeyError):
-            raise UserError(f"{previous} is unreadable; move it away to resume, or pass another --out") from None
+        old = read_json(previous, "sweep.json", "move it away to resume, or pass another --out")["settings"]
         new = settings.describe()
         for key in SETTINGS_THAT_MUST_MATCH:
             if old.get(key) != new[key]:
                 raise UserError(f"{out} holds a sweep with {key} {old.get(key)!r}, not {new[key]!r}; "
                                 "rerun with the same settings to resume, or pass another --out")
         return out.resolve()
-    return new_directory(out).resolve()  # anything else already there is refused, never overwritten
+    return claimed_directory(out, "sweep")[0].resolve()  # anything else already there is refused, never overwritten
 
 
 def _load_record(path: Path) -> dict | None:
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None  # absent or torn: the trial runs (again)
+        return read_json(path, "trial", "")
+    except (OSError, UserError):
+        return None  # absent, damaged or torn: the trial runs (again)
+
+
+def resume_command(settings: SweepSettings, out: Path) -> str:
+    """The `compare sweep` command that continues this sweep (executor flags may be added: they change no result)."""
+    d = settings.describe()
+    target = f" --target {d['target']!r}" if d["target"] is not None else ""
+    return (f"compare sweep --models {' '.join(d['models'])} --widths {','.join(f'{w:g}' for w in d['widths'])} "
+            f"--seeds {len(d['seeds'])} --seed {d['seeds'][0]} --dataset {d['dataset']} --budget {d['budget']} "
+            f"--device {d['device']} --batch-size {d['batch_size']} --quality {d['quality']} --continuity {d['continuity']} "
+            f"--size-by {d['size_by']}{target} --out {out}")
 
 
 def _set_aside(run_dir: Path) -> None:
@@ -186,6 +194,18 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
     """Run every trial of the grid not already done, then aggregate, plot and write sweep.json; returns its content."""
     check_sweep(settings)
     out = _open_sweep_dir(settings)
+    resume = resume_command(settings, out)
+    with write_errors(out), RunLock(out), StopSignals() as stop:
+        # Between trials there is nothing to finish: a signal stops the sweep at once. During a trial
+        # the trial's own run takes the signal, checkpoints and raises Interrupted, which ends the sweep.
+        stop.stop_at_once(lambda signum: Interrupted(signum, out, "between trials: every trial is done or checkpointed", resume))
+        try:
+            return _sweep_claimed(settings, executor, out, log)
+        except Interrupted as e:
+            raise Interrupted(e.signum, out, "during the sweep: every trial is done or checkpointed", resume) from None
+
+
+def _sweep_claimed(settings: SweepSettings, executor, out: Path, log: Callable[[str], None]) -> dict:
     grid = [(spec, width, seed) for spec in settings.models for width in settings.widths for seed in settings.seeds]
     records: dict[str, dict] = {}
     todo: list[Trial] = []
@@ -195,9 +215,12 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
         if record and record.get("status") == "done" and spec.label in record.get("summary", {}):
             records[tid] = record
             continue
-        _set_aside(out / "trials" / tid)
+        # No record: a signal stopped the trial, and its checkpoints continue it; a failed one starts afresh.
+        stopped = record is None and (out / "trials" / tid / "config.json").is_file()
+        if not stopped:
+            _set_aside(out / "trials" / tid)
         run = dataclasses.replace(settings.run_settings(), models=(spec,), width=width, seed=seed, out=out / "trials" / tid)
-        todo.append(Trial(tid, run))
+        todo.append(Trial(tid, run, resume=stopped))
     skipped = len(records)
     log(f"sweep {out}: {len(grid)} trials, {skipped} already done, {len(todo)} to run ({executor.description})")
     write_json(out / "sweep.json", summarize_sweep(settings, grid, records, executor.description, skipped))
@@ -388,20 +411,52 @@ def plot_sweep(summary: dict, out: Path) -> list[str]:
     return written
 
 
+def seeds_to_resume(path: Path) -> tuple[Path, int] | None:
+    """For a `run --seeds` directory: (its first seed's run directory, whose settings every seed shares;
+    the number of seeds); None for anything else."""
+    seeds = read_marker(path).get("seeds") if read_marker(path).get("kind") == "seeds" else None
+    if not seeds:
+        return None
+    return Path(path) / f"seed-{seeds[0]}", len(seeds)
+
+
+def _finished_run(run_dir: Path) -> dict | None:
+    """A seed run's summary (compare.results.summary_from_metrics), when it finished (metrics.json complete), else None."""
+    if not (run_dir / "metrics.json").is_file():
+        return None
+    metrics = read_run_json(run_dir, "metrics.json")
+    return None if "interrupted" in metrics else summary_from_metrics(metrics)
+
+
 def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -> dict:
-    """The run once per seed (settings.seed, +1, ...) under out/seed-<s>/ (JSON and checkpoints only),
-    summarised over seeds in out/seeds.json, with one report over every seed."""
+    """The run once per seed (settings.seed, +1, ...) under out/seed-<s>/, summarised over seeds in out/seeds.json.
+
+    An earlier --seeds directory at out is continued: finished seeds are read back, the others resumed
+    from their checkpoints. A signal stops every seed (Interrupted), each one resumable."""
     if n_seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {n_seeds}")
-    out = new_directory(settings.out)
-    runs = {seed: runner.run(dataclasses.replace(settings, seed=seed, out=out / f"seed-{seed}"), show_progress, artifacts=False).summary()
-            for seed in range(settings.seed, settings.seed + n_seeds)}
-    summary = summarize_seeds(runs)
-    summary["runs"] = {seed: str(out / f"seed-{seed}") for seed in runs}
-    write_json(out / "seeds.json", summary)
-    from compare.report import write_report  # the report over every seed, with the intervals
+    seeds = list(range(settings.seed, settings.seed + n_seeds))
+    out, _ = claimed_directory(Path(settings.out or dt.datetime.now().strftime("runs/seeds-%Y%m%d-%H%M%S")), "seeds", resume=True)
+    with write_errors(out), RunLock(out), StopSignals() as stop:
+        def stopped(signum: int, where: str = "between seeds: every seed run is finished or checkpointed") -> Interrupted:
+            return Interrupted(signum, out, where, f"compare run --resume {out}")
 
-    write_report([out])
+        stop.stop_at_once(stopped)
+        write_marker(out, "seeds", seeds=seeds)
+        runs = {}
+        for seed in seeds:
+            run_dir = out / f"seed-{seed}"
+            try:
+                runs[seed] = _finished_run(run_dir) or runner.run(dataclasses.replace(settings, seed=seed, out=run_dir), show_progress,
+                                                                  resume=(run_dir / "config.json").is_file(), artifacts=False).summary()
+            except Interrupted as e:
+                raise stopped(e.signum, f"in seed {seed}: every seed run is finished or checkpointed") from None
+        summary = summarize_seeds(runs)
+        summary["runs"] = {seed: str(out / f"seed-{seed}") for seed in runs}
+        write_json(out / "seeds.json", summary)
+        from compare.report import write_report  # the report over every seed, with the intervals
+
+        write_report([out])
     return {"out": str(out), **summary}
 
 

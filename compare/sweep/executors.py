@@ -8,8 +8,11 @@ trials finish, so the caller can save each at once.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import socket
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -22,6 +25,9 @@ import torch
 from compare import pipeline as runner
 from compare.errors import UserError
 from compare.settings import RunSettings
+from compare.train.guard import Interrupted
+
+CONNECT_TIMEOUT = 5.0  # seconds to wait for a Ray cluster's port to answer before giving up
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class Trial:
     id: str
     settings: RunSettings  # `out` is the trial's own run directory, absolute (Ray workers have another cwd)
     threads: int | None = None  # torch threads for this trial; None keeps the process's setting
+    resume: bool = False  # continue the trial's run directory from its checkpoints (a signal stopped it)
 
 
 def run_trial(trial: Trial) -> dict:
@@ -39,8 +46,10 @@ def run_trial(trial: Trial) -> dict:
         torch.set_num_threads(trial.threads)
     record = {"id": trial.id, "threads": torch.get_num_threads(), "host": os.uname().nodename}
     try:
-        result = runner.run(trial.settings, show_progress=False, artifacts=False)  # via the module, so tests can stand in for it
+        result = runner.run(trial.settings, show_progress=False, resume=trial.resume, artifacts=False)  # via the module, so tests can stand in for it
         record.update(status="done", summary=result.summary())
+    except Interrupted:
+        raise  # a stop of the whole sweep, not a failure of this trial: it stays resumable
     except Exception as e:  # any failure of one trial is data about that trial, not the end of the sweep
         record.update(status="failed", error=f"{type(e).__name__}: {e}", user_error=isinstance(e, UserError),
                       traceback=traceback.format_exc())
@@ -92,13 +101,46 @@ class LocalExecutor:
                 yield run_trial(trial)
             return
         # spawn, not fork: a forked child inherits torch's OpenMP pool mid-state and can hang
-        with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_signals) as pool:
             futures = {pool.submit(run_trial, t): t for t in trials}
-            for future in as_completed(futures):
-                try:
-                    yield future.result()
-                except Exception as e:  # the worker process died (killed, out of memory): only its trials fail
-                    yield failed_record(futures[future], e)
+            try:
+                for future in as_completed(futures):
+                    try:
+                        yield future.result()
+                    except Interrupted:
+                        raise
+                    except Exception as e:  # the worker process died (killed, out of memory): only its trials fail
+                        yield failed_record(futures[future], e)
+            except Interrupted as stop:  # stop every trial: none waiting starts, each running one checkpoints
+                for future in futures:
+                    future.cancel()
+                for process in list(pool._processes.values()):  # private, but the pool's only handle on its workers
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(process.pid, stop.signum)
+                raise
+
+
+def _worker_signals() -> None:
+    """A pool worker ignores Ctrl-C and a closed terminal between trials (the parent decides and forwards
+    the stop); during a trial, the trial's run handles them and stops at a checkpoint."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """UserError unless something answers at a Ray cluster `address` (host:port, or ray://host:port)
+    within `timeout` seconds: ray.init itself waits a minute or more, deaf to Ctrl-C."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.split("://")[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address {address!r} is not HOST:PORT (e.g. 127.0.0.1:6379)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        why = "timed out" if isinstance(e, socket.timeout) else (e.strerror or str(e))
+        raise UserError(f"no Ray cluster answers at {address} ({why}); start one there (`ray start --head`), "
+                        f"fix --address, or drop it to start a local Ray instance") from None
 
 
 def _package_dirs() -> list[str]:
@@ -119,6 +161,8 @@ class RayExecutor:
     """
 
     def __init__(self, options: ExecutorOptions):
+        if options.address is not None:
+            check_reachable(options.address)
         try:
             import ray  # noqa: F401
         except ImportError:
@@ -150,8 +194,14 @@ class RayExecutor:
                 trial = pending.pop(done[0])
                 try:
                     yield ray.get(done[0])
+                except Interrupted:
+                    raise
                 except Exception as e:  # the task's worker died or the node was lost
                     yield failed_record(trial, e)
+        except Interrupted:
+            for ref in pending:  # Ray interrupts a running task as Ctrl-C would; its run stops at a checkpoint
+                ray.cancel(ref)
+            raise
         finally:
             if started:
                 ray.shutdown()

@@ -5,6 +5,8 @@ with torch.load(weights_only=True), whose unpickler builds nothing else: a file 
 when unpickled is refused, never executed. It holds
 
     format                 CHECKPOINT_FORMAT, bumped when the layout changes
+    sha256                 content_sha256 of everything else in it: torch checks no checksum on load, so
+                           flipped bytes inside a tensor would load silently; a mismatch is refused
     label, config, run     what the training depends on: the model's resolved config and, in `run`,
                            dataset, split sizes, seed, batch size, budget in steps and device type
     status, diverged       "training" | "finished" | "diverged", and {"step", "reason"} once diverged
@@ -20,6 +22,7 @@ decided here too, since only a healthy state may be written over the last good c
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import pickle
@@ -39,7 +42,7 @@ from compare.io import read_run_json, save_torch
 from compare.models import parse_model_specs
 from compare.protocol import GenerativeModel
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: with its content's sha256
 # Every 500 steps: a checkpoint of the default models takes 30-40 ms, under 1% of 500 steps' training
 # on a laptop CPU (benchmarks/checkpoint_overhead.py), and a SIGKILL loses at most those 500 steps.
 DEFAULT_CHECKPOINT_EVERY = 500
@@ -51,8 +54,36 @@ COLLAPSE_TOLERANCE = 1 / 255  # below one 8-bit grey level: samples that differ 
 # initialisation and 0.95-1.0 after 1000 steps, for the GAN and the VAE on digits and mnist5k.
 
 
+def content_sha256(obj: Any) -> str:
+    """SHA-256 over a checkpoint's plain data: every tensor's dtype, shape and bytes, every other value's
+    type and repr, in the order torch.save keeps (dict insertion order), so a load gives the saved hash."""
+    h = hashlib.sha256()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, torch.Tensor):
+            t = x.detach().cpu().contiguous().reshape(-1)
+            h.update(f"T{t.dtype}{tuple(x.shape)}:".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        elif isinstance(x, dict):
+            h.update(f"D{len(x)}:".encode())
+            for key, value in x.items():
+                walk(key)
+                walk(value)
+        elif isinstance(x, (list, tuple)):
+            h.update(f"{type(x).__name__}{len(x)}:".encode())
+            for item in x:
+                walk(item)
+        else:
+            h.update(f"{type(x).__name__}:{x!r};".encode())
+
+    walk(obj)
+    return h.hexdigest()
+
+
 def save_checkpoint(path: Path, ckpt: dict[str, Any]) -> None:
-    save_torch(path, {"format": CHECKPOINT_FORMAT, **ckpt})
+    """The hash travels inside the same atomically written file: a crash can never leave the two disagreeing."""
+    body = {"format": CHECKPOINT_FORMAT, **{k: v for k, v in ckpt.items() if k not in ("format", "sha256")}}
+    save_torch(path, {**body, "sha256": content_sha256(body)})
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -77,7 +108,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise UserError(f"{path} is not a checkpoint of this version (format {found}, expected {CHECKPOINT_FORMAT}); "
                         f"delete it to retrain that model")
-    return ckpt
+    body = {k: v for k, v in ckpt.items() if k != "sha256"}
+    if ckpt.get("sha256") != content_sha256(body):
+        raise UserError(f"{path} is damaged: its content does not match the sha256 saved in it; delete it to retrain that model "
+                        f"(or restore it from a backup)")
+    return body
 
 
 def _first_difference(saved: Any, expected: Any, where: str) -> str | None:

@@ -3,7 +3,12 @@ and write failures (full disk, no permission) reported as one line with the file
 
 Exit codes of `compare run` (the CLI documents them): 0 done; 2 bad input or unwritable output;
 EXIT_DIVERGED (3) a model diverged, the others finished; 128 + signal number (130 for Ctrl-C, 143
-for SIGTERM) interrupted, resumable.
+for SIGTERM, 129 for SIGHUP) interrupted, resumable.
+
+A directory the toolkit made (a run, a sweep, a --seeds directory) holds MARKER_NAME, written when
+it is claimed: only such a directory is ever emptied by --overwrite, and then only of files the
+toolkit writes (OWNED_NAMES, OWNED_SUFFIXES, model folders of a checkpoint): anything else there is
+the user's, and the overwrite is refused with nothing deleted.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -19,27 +25,40 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from compare.errors import UserError
+from compare.io import is_temp_name
 
 EXIT_DIVERGED = 3
 LOCK_NAME = ".lock"
+MARKER_NAME = ".compare-run"
+TOOLKIT = "gan-vae-compare"
+MARKER_FORMAT = 1
+# What --overwrite may delete in a run directory: the files `compare run` writes, and nothing else.
+OWNED_NAMES = {"config.json", "metrics.json", "metrics.md", "report.html", "report.md", LOCK_NAME, MARKER_NAME}
+OWNED_SUFFIXES = (".png",)
+CHECKPOINT_NAME = "ckpt.pt"
 # Errors of the disk rather than of the program: turned into one line naming the file.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
 
 
 class Interrupted(Exception):
-    """SIGINT or SIGTERM stopped the run with every model at a checkpoint; `where` says where it stopped."""
+    """A signal stopped the command with everything at a checkpoint; `where` says where it stopped,
+    `resume` the command that continues it (by default resuming the run directory `out`)."""
 
-    def __init__(self, signum: int, out: Path, where: str):
-        self.exit_code = 128 + signum
-        super().__init__(f"{signal.Signals(signum).name} {where}; continue with: compare run --resume {out}")
+    def __init__(self, signum: int, out: Path, where: str, resume: str | None = None):
+        self.signum, self.exit_code, self._args = signum, 128 + signum, (signum, out, where, resume)
+        super().__init__(f"{signal.Signals(signum).name} {where}; continue with: {resume or f'compare run --resume {out}'}")
+
+    def __reduce__(self):  # back from a worker process whole, not rebuilt from its message
+        return Interrupted, self._args
 
 
 class StopSignals:
-    """While active, SIGINT and SIGTERM only set `requested` (the signal number): the training loop
-    reads it between steps and stops at a checkpoint (after training, see stop_at_once). A second signal acts as if this were not
-    installed (Ctrl-C twice still quits at once; atomic writes keep every file whole)."""
+    """While active, SIGINT, SIGTERM and SIGHUP (a closed terminal) only set `requested` (the signal
+    number): the training loop reads it between steps and stops at a checkpoint (after training, see
+    stop_at_once). A second signal acts as if this were not installed (Ctrl-C twice still quits at
+    once; atomic writes keep every file whole)."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self) -> None:
         self.requested: int | None = None
@@ -73,18 +92,28 @@ class StopSignals:
         self._restore()
 
 
+_HELD: set[Path] = set()  # lock files this process holds: a nested RunLock of the same directory is a no-op
+
+
 class RunLock:
-    """An exclusive flock on `<run>/.lock`, which holds the owner's pid.
+    """An exclusive flock on `<dir>/.lock`, which holds the owner's pid; every command that writes
+    into a run, sweep or --seeds directory holds it while it does.
 
     The kernel releases a flock when its process ends, however it ends (SIGKILL included), so a
     lock file left behind by a dead process is stale by construction and is simply taken over.
+    Taking the lock also removes the temp files a killed writer left in the directory and its
+    folders (only names of compare.io's temp pattern): no one else can be writing them now.
     """
 
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / LOCK_NAME
         self.fd: int | None = None
+        self.nested = False
 
     def __enter__(self) -> "RunLock":
+        if self.path.resolve() in _HELD:
+            self.nested = True
+            return self
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -103,29 +132,107 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self.fd = fd
+        _HELD.add(self.path.resolve())
+        remove_stale_temps(self.path.parent)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
+            _HELD.discard(self.path.resolve())
             self.path.unlink(missing_ok=True)  # unlink before unlocking, so no one locks a doomed file unseen
             os.close(self.fd)
             self.fd = None
 
 
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Delete the atomic-write temp files (compare.io.TEMP_NAME) in `directory` and its folders; returns them."""
+    stale = [p for d in (directory, *(p for p in directory.iterdir() if p.is_dir() and not p.is_symlink()))
+             for p in d.iterdir() if is_temp_name(p.name) and p.is_file() and not p.is_symlink()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def marker_kind(path: Path) -> str | None:
+    """"run", "sweep" or "seeds" for a directory the toolkit made, else None.
+
+    Runs from before the marker existed are recognised by their config.json's record of this
+    toolkit's version (every `compare run` wrote it), never by the file name alone."""
+    path = Path(path)
+    try:
+        marker = json.loads((path / MARKER_NAME).read_text())
+        if isinstance(marker, dict) and marker.get("toolkit") == TOOLKIT:
+            return str(marker.get("kind", "run"))
+    except (OSError, ValueError):
+        pass
+    try:
+        config = json.loads((path / "config.json").read_text())
+        if isinstance(config, dict) and isinstance(config.get("versions"), dict) and TOOLKIT in config["versions"]:
+            return "run"
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def is_run_dir(path: Path) -> bool:
-    return (Path(path) / "config.json").is_file()
+    return marker_kind(path) == "run"
+
+
+def write_marker(out: Path, kind: str, **extra: object) -> None:
+    from compare.io import write_json  # here, not at the top: compare.io's writer is the one that owns JSON
+
+    write_json(Path(out) / MARKER_NAME, {"toolkit": TOOLKIT, "format": MARKER_FORMAT, "kind": kind, **extra})
+
+
+def read_marker(out: Path) -> dict:
+    try:
+        marker = json.loads((Path(out) / MARKER_NAME).read_text())
+    except (OSError, ValueError):
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+def _contents(out: Path) -> list[Path]:
+    """What a directory holds besides the lock, the marker and stale temp files: nothing means "empty"."""
+    return [p for p in out.iterdir() if p.name not in (LOCK_NAME, MARKER_NAME) and not is_temp_name(p.name)]
+
+
+def claimed_directory(out: Path, kind: str, resume: bool = False) -> tuple[Path, bool]:
+    """`out` for a multi-run command (kind "sweep" or "seeds"): created and marked when new or empty;
+    with `resume`, an earlier one of the same kind is continued; anything else is refused.
+    Returns (out, whether it held an earlier one)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (_contents(out) and not (resume and marker_kind(out) == kind))):
+        raise UserError(f"directory {out} already exists and is not empty (nor a {kind} directory to continue); "
+                        f"pass another --out or remove it")
+    earlier = out.is_dir() and bool(_contents(out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not earlier:
+            write_marker(out, kind)
+    except OSError as e:
+        raise UserError(f"cannot create directory {out}: {e.strerror}") from None
+    return out, earlier
 
 
 def new_directory(out: Path) -> Path:
-    """`out` created empty for a multi-run command (sweep, seeds); one with anything in it is refused."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"directory {out} already exists and is not empty; pass another --out or remove it")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create directory {out}: {e.strerror}") from None
-    return out
+    """`out` created empty for a multi-run command (sweep); one with anything in it is refused."""
+    return claimed_directory(out, "sweep")[0]
+
+
+def foreign_files(out: Path) -> list[Path]:
+    """Files in run directory `out` that `compare run` does not write (--overwrite must not delete them)."""
+    foreign = []
+    for p in sorted(out.iterdir()):
+        if p.is_symlink() or not (p.is_dir() or p.is_file()):
+            foreign.append(p)
+        elif p.is_file():
+            if not (p.name in OWNED_NAMES or p.suffix in OWNED_SUFFIXES or is_temp_name(p.name)):
+                foreign.append(p)
+        else:  # a model folder holds its checkpoint only
+            foreign += [q for q in sorted(p.rglob("*")) if not (q.parent == p and q.is_file() and not q.is_symlink()
+                                                                and (q.name == CHECKPOINT_NAME or is_temp_name(q.name)))]
+    return foreign
 
 
 @contextlib.contextmanager
@@ -135,7 +242,7 @@ def claimed_run_dir(out: Path, resume: bool = False, overwrite: bool = False) ->
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"run directory {out} exists and is not a directory; pass another --out")
-    if resume and not is_run_dir(out):
+    if resume and not (out / "config.json").is_file():
         raise UserError(f"cannot resume {out}: it is not a run directory (no config.json)")
     if not resume:
         try:
@@ -144,15 +251,21 @@ def claimed_run_dir(out: Path, resume: bool = False, overwrite: bool = False) ->
             raise UserError(f"cannot create run directory {out}: {e.strerror}") from None
     with write_errors(out), RunLock(out):
         # Checked under the lock: another process may have filled the directory since we looked.
-        contents = [p for p in out.iterdir() if p.name != LOCK_NAME]
+        contents = _contents(out)
         if contents and not resume:
             if not overwrite:
                 raise UserError(f"run directory {out} already exists and is not empty; pass another --out, "
                                 f"--resume {out} to continue it, or --overwrite to replace it")
             if not is_run_dir(out):
-                raise UserError(f"refusing to --overwrite {out}: it is not a run directory (no config.json)")
+                raise UserError(f"refusing to --overwrite {out}: it is not a run directory (no {MARKER_NAME} "
+                                f"or config.json written by compare); nothing was deleted")
+            if foreign := foreign_files(out):
+                raise UserError(f"refusing to --overwrite {out}: {foreign[0].relative_to(out)} was not written by compare "
+                                f"({len(foreign)} such file(s)); nothing was deleted: move them away, or pass another --out")
             for p in contents:
                 shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        if not resume or not (out / MARKER_NAME).exists():
+            write_marker(out, "run")
         yield out
 
 
