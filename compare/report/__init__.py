@@ -275,7 +275,7 @@ def section_continuity(runs: list[Run]) -> list[Block]:
 
 
 def section_claims(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> list[Block]:
-    from compare.report.claims import claim_a, claim_a_over_seeds, claim_b, claim_c
+    from compare.report.claim_inputs import claim_a, claim_a_over_seeds, claim_b, claim_c
 
     blocks: list[Block] = [Heading("Claims from the source comparison"),
                            Para("Each claim of the source text, the evidence from these runs, and a verdict that says no more "
@@ -286,7 +286,7 @@ def section_claims(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> 
     verdicts += [(run.name, claim_c(run.metrics, run.config)) for run in runs]
     grouped: dict[tuple[str, str, str], list[str]] = {}  # runs with the same verdict and evidence share a row
     for source, c in verdicts:
-        grouped.setdefault((c["claim"], c["verdict"], "; ".join(c["evidence"]) or f"measure it with: {c['how']}"), []).append(source)
+        grouped.setdefault((c.claim, c.verdict, "; ".join([*c.evidence(), f"rule: {c.rule}"])), []).append(source)
     rows = [[claim, ", ".join(sources), verdict, evidence] for (claim, verdict, evidence), sources in grouped.items()]
     return blocks + [Table(["claim", "from", "verdict", "evidence"], rows)]
 

@@ -1,0 +1,122 @@
+"""Figures of the claim verdicts (compare.report.claims), one function per figure, each taking its result objects and a path.
+
+    save_claim1_figure     per-seed paired differences VAE minus GAN with the mean and its interval, per view and measure
+    save_claim3_figure     early FID curves of both generator losses, mean and 95% band over seeds, the threshold
+    save_claim2_figure     parameters needed against the FID target, both families, bootstrap bands (log axes)
+    save_budget_strip      each claim's verdict at every curve point along the budget
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from compare.report.claims import (
+    ARTIFACT_KEYS, EARLY_FRACTION, FID, MIXED, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, BudgetPoint, Claim3Input,
+    Verdict,
+)
+from compare.report.plots import plt, save_figure
+from compare.stats import summarize
+
+VERDICT_COLOURS = {SUPPORTED: "tab:green", NOT_SUPPORTED: "tab:red", MIXED: "tab:orange", NOT_DECIDED: "0.65", NOT_MEASURED: "white"}
+
+
+def save_claim1_figure(verdict: Verdict, path: Path) -> None:
+    """One panel per artifact measure: for each VAE view, a dot per seed's VAE-minus-GAN difference and the
+    mean with its 95% interval; above the zero line means more artifacts than the GAN."""
+    fig, axes = plt.subplots(1, len(ARTIFACT_KEYS), figsize=(4.2 * len(ARTIFACT_KEYS), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], ARTIFACT_KEYS):
+        numbers = [n for n in verdict.numbers if n.key == key]
+        for x, number in enumerate(numbers):
+            ax.scatter([x] * len(number.values), number.values, s=14, color="0.45", zorder=2, label="per seed" if x == 0 else None)
+            if number.mean is not None:
+                low, high = number.ci95 or (number.mean, number.mean)
+                ax.errorbar([x + 0.15], [number.mean], yerr=[[number.mean - low], [high - number.mean]], fmt="o", color="tab:blue",
+                            capsize=4, zorder=3, label="mean, 95% interval" if x == 0 else None)
+        ax.axhline(0, color="k", linewidth=0.8)
+        ax.set_xticks(range(len(numbers)), [n.subject for n in numbers])
+        ax.set_xlim(-0.6, max(len(numbers), 1) - 0.4)
+        ax.set_ylabel(f"VAE minus GAN, {key}")
+        ax.grid(alpha=0.3, axis="y")
+        if numbers:
+            ax.legend(fontsize=8)
+    fig.suptitle(f"claim 1: {verdict.verdict} (n={verdict.n} seeds)", fontsize=10)
+    save_figure(fig, path)
+
+
+def _band(by_seed: Mapping[int, Mapping[int, float]]) -> tuple[list[int], list[float], list[float], list[float]]:
+    """steps -> mean and t 95% interval over seeds (the mean itself where one seed gives no interval)."""
+    steps = sorted(set.intersection(*(set(v) for v in by_seed.values()))) if by_seed else []
+    rows = [summarize(v[s] for v in by_seed.values()) for s in steps]
+    return steps, [r["mean"] for r in rows], [(r["ci95"] or [r["mean"]] * 2)[0] for r in rows], [(r["ci95"] or [r["mean"]] * 2)[1] for r in rows]
+
+
+def save_claim3_figure(data: Claim3Input, verdict: Verdict, path: Path) -> None:
+    """FID against steps over the first 2 x EARLY_FRACTION of the budget for both losses, mean and 95% band over
+    seeds (log scale), the early stretch shaded and the threshold drawn."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    limit = 2 * EARLY_FRACTION * data.budget_steps
+    for series, name in ((data.nonsaturating, "flipped label (nonsaturating)"), (data.minimax, "minimax")):
+        by_seed = {seed: {p.steps: p.values[FID] for p in points if p.values.get(FID) is not None and p.steps <= limit}
+                   for seed, points in series.by_seed.items()}
+        steps, mean, low, high = _band(by_seed)
+        if steps:
+            (line,) = ax.plot(steps, mean, marker="o", markersize=3, label=f"{series.label}: {name}")
+            ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.axvspan(0, EARLY_FRACTION * data.budget_steps, color="0.9", zorder=0, label=f"first {EARLY_FRACTION:.0%} of the budget")
+    if data.fid_threshold is not None:
+        ax.axhline(data.fid_threshold, color="0.3", linestyle=":", label=f"threshold FID {data.fid_threshold:.4g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("FID (lower is better)")
+    ax.set_title(f"claim 3: {verdict.verdict} (n={verdict.n} seeds; mean and 95% interval)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def save_claim2_figure(verdict: Verdict, path: Path) -> None:
+    """Parameters needed against the FID target per family: the estimate (hollow where censored: a bound) and the
+    bootstrap 95% band; infinite (censored) ends are drawn to the plot's edge."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    rows = verdict.targets
+    if rows:
+        finite = [x for r in rows for need in (r.gan, r.vae) for x in (*need.point, *need.ci95) if 0 < x < math.inf]
+        bottom, top = min(finite) / 2, max(finite) * 2
+        targets = [r.target for r in rows]
+        for family, colour in (("gan", "tab:blue"), ("vae", "tab:orange")):
+            needs = [getattr(r, family) for r in rows]
+            point = [n.point[0] if n.point[0] == n.point[1] else (n.point[1] if n.point[1] < math.inf else n.point[0]) for n in needs]
+            ax.plot(targets, point, color=colour, label=family)
+            for t, p, n in zip(targets, point, needs):
+                ax.scatter([t], [p], color=colour, facecolors="none" if n.censored else colour, zorder=3)
+            ax.fill_between(targets, [max(n.ci95[0], bottom) for n in needs], [min(n.ci95[1], top) for n in needs],
+                            color=colour, alpha=0.2, linewidth=0)
+        ax.set_ylim(bottom, top)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("FID target (lower is harder)")
+    ax.set_ylabel("parameters needed")
+    ax.set_title(f"claim 2: {verdict.verdict} (n={verdict.n} seeds; bootstrap 95% bands; hollow: censored)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def save_budget_strip(strips: Mapping[str, Sequence[BudgetPoint]], path: Path) -> None:
+    """One row per claim ({name: its verdicts along the budget}): a cell per curve point, coloured by its verdict."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.7 * max(len(strips), 1) + 1.2))
+    for row, (name, points) in enumerate(strips.items()):
+        edges = [p.fraction for p in points]
+        for i, p in enumerate(points):
+            left = edges[i - 1] if i else 0.0
+            ax.barh(row, p.fraction - left, left=left, color=VERDICT_COLOURS[p.verdict.verdict], edgecolor="0.3", height=0.6)
+    ax.set_yticks(range(len(strips)), list(strips))
+    ax.set_xlim(0, max([p.fraction for ps in strips.values() for p in ps] or [1.0]))
+    ax.set_xlabel("fraction of the budget (each cell ends at a curve point)")
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, facecolor=c, edgecolor="0.3") for c in VERDICT_COLOURS.values()],
+              labels=list(VERDICT_COLOURS), fontsize=7, ncol=len(VERDICT_COLOURS), loc="upper center", bbox_to_anchor=(0.5, -0.3))
+    ax.invert_yaxis()
+    save_figure(fig, path)
+

@@ -1,0 +1,214 @@
+"""The typed inputs and results of compare.report.claims (which re-exports them: import them from there).
+
+Inputs: a Series is one model or view measured on several seeds, seed -> Points (steps, {metric key: value});
+Claim1Input / Claim3Input group the series a claim compares; SizeSweep / WidthResult are a capacity sweep.
+Results: a Verdict carries Numbers (a reading with its 95% interval over seeds), notes, and for claim 2 one
+TargetRow per FID target with each family's Need; BudgetPoint is a verdict at one curve point. Every result
+has to_json(), where an infinite (censored) interval end is null. Families come from compare.models.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from compare.models import MODELS
+from compare.stats import METHOD as T_METHOD
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None  # JSON has no infinity: null is an unbounded end
+
+
+@dataclass(frozen=True)
+class Number:
+    """One reading: its value, 95% interval (None: none could be made), the seeds behind it, and how."""
+
+    name: str
+    mean: float | None
+    ci95: tuple[float, float] | None = None
+    n: int = 0
+    values: tuple[float, ...] = ()  # per seed
+    method: str = T_METHOD
+    seeds: tuple[int, ...] = ()  # the seeds of `values`, in order
+    key: str = ""  # the metric read (LONE_PIXELS, FID, "steps", ...), for tables and figures
+    subject: str = ""  # what it is about: a VAE view, a target
+
+    def text(self) -> str:
+        interval = f" [{self.ci95[0]:.4g}, {self.ci95[1]:.4g}]" if self.ci95 else " (no interval)"
+        return f"{self.name}: {'-' if self.mean is None else f'{self.mean:+.4g}'}{interval} (n={self.n})"
+
+    def to_json(self) -> dict[str, Any]:
+        ci = None if self.ci95 is None else [_finite(self.ci95[0]), _finite(self.ci95[1])]
+        return {"name": self.name, "mean": _finite(self.mean), "ci95": ci, "n": self.n, "values": list(self.values),
+                "seeds": list(self.seeds), "method": self.method, "key": self.key, "subject": self.subject}
+
+
+@dataclass(frozen=True)
+class Need:
+    """Parameters a family needs to reach one target: bounds of the estimate and of its 95% interval.
+    Equal bounds are a crossing between two widths; an infinite bound is censored beyond the sweep."""
+
+    point: tuple[float, float]
+    ci95: tuple[float, float]
+
+    @property
+    def censored(self) -> str | None:
+        lo, hi = self.point
+        return "above the largest width" if hi == math.inf else "at or below the smallest width" if lo != hi else None
+
+    def to_json(self) -> dict[str, Any]:
+        lo, hi = self.point
+        return {"params": lo if lo == hi else None, "bounds": [_finite(lo), _finite(hi)], "censored": self.censored,
+                "ci95": [_finite(self.ci95[0]), _finite(self.ci95[1])]}
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """Claim 2 at one FID target: each family's parameters needed, log(VAE/GAN) with its interval, the outcome."""
+
+    target: float
+    gan: Need
+    vae: Need
+    log_ratio: Number
+    outcome: str  # "more" / "fewer" (VAE than GAN, interval excludes 0) or "overlap"
+
+    def to_json(self) -> dict[str, Any]:
+        ci = self.log_ratio.ci95
+        return {"target_fid": self.target, "gan": self.gan.to_json(), "vae": self.vae.to_json(), "log_ratio": self.log_ratio.to_json(),
+                "ratio_ci95": [_finite(math.exp(ci[0])), _finite(math.exp(ci[1]))], "outcome": self.outcome}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judged claim: what study.json holds and the report shows (rule beside verdict)."""
+
+    claim: str
+    verdict: str
+    rule: str
+    numbers: tuple[Number, ...] = ()
+    n: int = 0  # seeds
+    notes: tuple[str, ...] = ()
+    how: str = ""  # for "not measured": the command that measures it
+    context: tuple[Number, ...] = ()  # shown beside the verdict, never deciding it (claim 3's gradient norms)
+    targets: tuple[TargetRow, ...] = ()  # claim 2's rows, for the parameters-against-target plot
+
+    def evidence(self) -> list[str]:
+        """One line per number, note and context: the report's evidence column."""
+        lines = [n.text() for n in self.numbers] + list(self.notes) + [f"context: {c.text()}" for c in self.context]
+        return lines + ([f"measure it with: {self.how}"] if self.how else [])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"claim": self.claim, "verdict": self.verdict, "rule": self.rule, "n": self.n,
+                "numbers": [x.to_json() for x in self.numbers], "notes": list(self.notes), "how": self.how or None,
+                "context": [x.to_json() for x in self.context], "targets": [t.to_json() for t in self.targets]}
+
+
+def family_of(label: str) -> str | None:
+    """The registered family of a model or view label: gan:hinge -> gan, vae-pixels -> vae, vae:big-mean -> vae."""
+    name = label.partition(":")[0]
+    for family, entry in MODELS.items():
+        if name == family or name in {f"{family}-{mode}" for mode in entry.sample_modes}:
+            return family
+    return None
+
+
+def view_kind(label: str) -> str:
+    """A view's sample mode from its label ("vae-pixels" -> "pixels"); a bare label is its family's first
+    mode, its usual output (the VAE's per-pixel means); "" for a family without modes (the GAN)."""
+    modes = MODELS[family_of(label) or ""].sample_modes if family_of(label) else ()
+    tail = label.rpartition("-")[2]
+    return tail if tail in modes else (modes[0] if modes else "")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One evaluation of one model/view on one seed: after `steps`, {metric key: value}; optional
+    per-image bootstrap intervals {key: (low, high)} (what lets one seed decide claim 1)."""
+
+    steps: int
+    values: Mapping[str, float | None]
+    ci95: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Series:
+    """A model or view measured on several seeds: seed -> its Points in step order (the last is the end of
+    the budget; a single-budget result is one Point). kind: a VAE view's "mean" or "pixels" ("" derives it)."""
+
+    label: str
+    by_seed: Mapping[int, Sequence[Point]]
+    kind: str = ""
+
+    @property
+    def view(self) -> str:
+        return self.kind or view_kind(self.label)
+
+    def at(self, steps: int | None = None) -> dict[int, Point]:
+        """seed -> its point at `steps` (None: its last point); seeds without one are left out."""
+        out = {}
+        for seed, points in self.by_seed.items():
+            match = [p for p in points if steps is None or p.steps == steps]
+            if match:
+                out[seed] = match[-1]
+        return out
+
+    def values(self, key: str, steps: int | None = None) -> dict[int, float]:
+        return {s: p.values[key] for s, p in self.at(steps).items() if p.values.get(key) is not None}
+
+    def steps(self) -> set[int]:
+        """Steps at which every seed has a point."""
+        sets = [{p.steps for p in points} for points in self.by_seed.values()]
+        return set.intersection(*sets) if sets else set()
+
+
+@dataclass(frozen=True)
+class Claim1Input:
+    """The GAN and each VAE view, same seeds and budget, with LONE_PIXELS and SPECKS in their points."""
+
+    gan: Series
+    vae_views: tuple[Series, ...]
+
+
+@dataclass(frozen=True)
+class Claim3Input:
+    """Quality curves (FID, KID, CONFIDENCE per point) of the nonsaturating GAN and gan:minimax, per seed.
+    fid_threshold is fixed before the results (the study passes THRESHOLD_FLOOR_FACTOR x the real floor FID);
+    grad_norms {label: {seed: mean early generator gradient norm}} are context only."""
+
+    nonsaturating: Series
+    minimax: Series
+    budget_steps: int
+    fid_threshold: float | None = None
+    threshold_note: str = ""
+    grad_norms: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BudgetPoint:
+    """A verdict at one curve point: after `steps`, `fraction` of the budget."""
+
+    steps: int
+    fraction: float
+    verdict: Verdict
+
+    def to_json(self) -> dict[str, Any]:
+        return {"steps": self.steps, "fraction": self.fraction, **self.verdict.to_json()}
+
+
+@dataclass(frozen=True)
+class WidthResult:
+    """One width of a capacity sweep: its parameter count and each seed's FID."""
+
+    width: float
+    params: int
+    fid_by_seed: Mapping[int, float]
+
+
+@dataclass(frozen=True)
+class SizeSweep:
+    """One model (a GAN or a VAE label) at several widths, same budget and seeds."""
+
+    label: str
+    widths: tuple[WidthResult, ...]
