@@ -115,7 +115,8 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
         check_matched(settings.budget, {label: t.consumed for label, t in trained.items() if t.record.status == "finished"})
         n_samples = samples_per_view(n_eval, len(in_memory(data.heldout)))
         views = {view: images for t in trained.values() for view, images in sample_views(t.spec, t.model, n_samples, settings.seed).items()}
-        result = RunResult(out, config, trained, views, evaluate(views, data, extractor, n_eval))
+        scores = evaluate(views, data, extractor, n_eval, {label: t.model for label, t in trained.items()})
+        result = RunResult(out, config, trained, views, scores)
         write_run(result, data, artifacts=artifacts)
         return result
 

@@ -62,7 +62,8 @@ class RunResult:
 
     def metrics_json(self) -> dict:
         models = {label: {**model_entry(t), "curve": self.curve(label)} for label, t in self.trained.items()}
-        return {"run": self.out.name, "models": models, "continuity": self.scores.continuity, "quality": self.scores.quality}
+        return {"run": self.out.name, "models": models, "continuity": self.scores.continuity, "quality": self.scores.quality,
+                **({"likelihood": self.scores.likelihood} if self.scores.likelihood else {})}
 
     def summary(self) -> dict:
         return summary_from_metrics(self.metrics_json())
@@ -75,7 +76,8 @@ def summary_from_metrics(metrics: dict) -> dict:
     """What a sweep, seed or study trial records of a run (from its metrics.json content): per model its
     size, budget spent and status, and every number of each of its views, first view first (the VAE's
     per-pixel means: the view a model is judged by)."""
-    quality, continuity = metrics["quality"]["views"], metrics["continuity"]["views"]
+    quality, continuity, likelihood = metrics["quality"]["views"], metrics["continuity"]["views"], metrics.get("likelihood", {})
     return {label: {**{k: m[k] for k in SUMMARY_FIELDS if k in m},
+                    **({"likelihood": likelihood[label]} if label in likelihood else {}),
                     "views": {view: {"quality": flat_values(quality[view]), "continuity": dict(continuity[view])} for view in m["views"]}}
             for label, m in metrics["models"].items()}

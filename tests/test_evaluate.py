@@ -71,7 +71,7 @@ def test_views_are_scored_beside_the_real_floor_at_one_n_with_their_protocol_and
     assert q["views"]["noisy"]["fid"]["values"]["fid"] > q["floor"]["fid"]["values"]["fid"]
     proto = q["views"]["noisy"]["precision_recall"]["protocol"]
     assert proto == {"extractor": "evaluator:digits", "weights_sha256": ext.weights_sha256, "n_real": n, "n_fake": n, "k": 3,
-                     "bootstrap": {"resamples": 50, "seed": 0, "resampled": ["real", "fake"], "interval": "percentile"}}
+                     "bootstrap": {"resamples": 50, "seed": 0, "resampled": ["real", "fake"], "interval": "bias-corrected percentile"}}
     assert q["floor"]["fid"]["protocol"]["n_real"] == q["floor"]["fid"]["protocol"]["n_fake"] == n
     assert q["views"]["noisy"]["memorisation"]["protocol"] == {"extractor": "evaluator:digits", "weights_sha256": ext.weights_sha256,
                                                                 "n_fake": n, "n_train": len(data.train), "n_heldout": n}

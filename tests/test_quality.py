@@ -167,7 +167,21 @@ def test_weighted_fid_and_kid_equal_the_metric_on_the_explicitly_resampled_sets(
     for c in range(3):
         r, f = feats(_explicit_resample(real, w_real[:, c])), feats(_explicit_resample(fake, w_fake[:, c]))
         assert len(r) == 40 and len(f) == 30 and float(got["fid"][c]) == pytest.approx(fid(r, f)["fid"], rel=1e-9)
-        assert float(got["kid_x1e3"][c]) == pytest.approx(kid(r, f)["kid_x1e3"], rel=1e-9)
+        assert float(got["kid_x1e3"][c]) == pytest.approx(_kid_of_different_images(real, w_real[:, c], fake, w_fake[:, c]), rel=1e-9)
+    ones_real, ones_fake = full_set(40), full_set(30)  # every image once: the plain unbiased KID
+    assert float(kid_weighted(feats(real), feats(fake), ones_real, ones_fake)["kid_x1e3"][0]) == pytest.approx(
+        kid(feats(real), feats(fake))["kid_x1e3"], rel=1e-12)
+
+
+def _kid_of_different_images(x, wx, y, wy):
+    """MMD^2 x 1e3 of two resampled sets written out draw by draw: within each set only pairs of draws of different images."""
+    ix = torch.arange(len(x)).repeat_interleave(wx.long())
+    iy = torch.arange(len(y)).repeat_interleave(wy.long())
+    k = lambda a, b: (a @ b.T / a.shape[1] + 1) ** 3  # noqa: E731
+    def within(z, idx):
+        different = idx[:, None] != idx[None, :]
+        return k(z[idx], z[idx])[different].mean()
+    return float((within(x, ix) + within(y, iy) - 2 * k(x[ix], y[iy]).mean()) * 1e3)
 
 
 def test_weighted_knn_metrics_count_drawn_points_against_the_full_sets_manifolds(monkeypatch):
@@ -201,7 +215,7 @@ def test_bootstrap_intervals_hold_the_value_of_a_stable_case():
             low, high = scores[metric]["intervals"][key]["ci95"]
             assert low < value < high and 0 < scores[metric]["intervals"][key]["se"] < high - low, (key, low, value, high)
     assert scores["fid"]["protocol"]["bootstrap"] == {"resamples": bootstrap.RESAMPLES, "seed": 0, "resampled": ["real", "fake"],
-                                                      "interval": "percentile"}
+                                                      "interval": "bias-corrected percentile"}
     assert "intervals" not in scores["classifier_score"]
 
 
@@ -215,10 +229,25 @@ def test_bootstrap_weights_are_seeded_draws_with_replacement():
     assert 0.55 < float((a[0] > 0).double().mean()) < 0.70
 
 
-def test_interval_is_the_percentiles_and_the_spread_of_the_resamples():
-    values = torch.arange(101, dtype=torch.float64)  # percentiles 2.5 and 97.5 of 0..100
-    assert bootstrap.interval(values) == {"ci95": pytest.approx([2.5, 97.5]), "se": pytest.approx(float(values.std())), "resamples": 101}
-    assert bootstrap.interval(torch.tensor([1.0, math.nan])) is None
+def test_interval_is_the_percentiles_less_the_bootstrap_bias_and_the_spread_of_the_resamples():
+    values = torch.arange(101, dtype=torch.float64)  # percentiles 2.5 and 97.5 of 0..100, mean 50
+    assert bootstrap.interval(values, 50.0) == {"ci95": pytest.approx([2.5, 97.5]), "se": pytest.approx(float(values.std())),
+                                                "bias": 0.0, "resamples": 101}
+    shifted = bootstrap.interval(values, 40.0)  # the resamples sit 10 above the value: the interval moves down by 10
+    assert shifted["ci95"] == pytest.approx([-7.5, 87.5]) and shifted["bias"] == pytest.approx(10.0)
+    assert bootstrap.interval(torch.tensor([1.0, math.nan]), 1.0) is None
+
+
+def test_small_n_fid_and_kid_intervals_hold_their_value():
+    # At N = 60 in 16 dimensions, resampling with replacement inflates FID and (with copy pairs) KID;
+    # the bias-corrected interval, and KID's pairs of different images, keep the value inside.
+    from compare.metrics.scoring import score_features
+
+    real, fake = feats(gaussian(60, 16, 0)), feats(gaussian(60, 16, 1, shift=0.2))
+    scores = score_features({"real": real, "fake": fake, "train": real, "heldout": real}, {"name": "given", "weights_sha256": "-"})
+    for metric, key in (("fid", "fid"), ("kid", "kid_x1e3")):
+        low, high = scores[metric]["intervals"][key]["ci95"]
+        assert low < scores[metric]["values"][key] < high, (key, low, high)
 
 
 def test_classifier_score_is_the_class_count_for_confident_balanced_predictions_and_one_for_uniform():

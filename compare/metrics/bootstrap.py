@@ -5,7 +5,9 @@ A single run's FID moves by several units when its samples or its reference subs
 times from a generator seeded with SEED, so the same sets always give the same interval; every
 resample is scored by the metric's weighted form (compare.metrics.quality), so nothing is extracted again.
 The interval is the 2.5th to 97.5th percentile of the resampled values (Efron & Tibshirani 1993,
-ch. 13), and the standard error their standard deviation.
+ch. 13) shifted by the bootstrap's estimate of its own bias (mean of the resamples minus the value,
+ibid. ch. 10): a resample repeats images, which inflates FID much as a smaller N would, so plain
+percentiles sat almost wholly above the value at N = 180. The standard error is the resamples' spread.
 
 Two sets of the same sizes get the same resamples: every view of a run (and its real-data floor,
 at the same N) is resampled alike, so their intervals differ only through the sets themselves.
@@ -19,7 +21,8 @@ from torch import Tensor
 RESAMPLES = 50
 SEED = 0
 LEVEL = 0.95
-METHOD = f"percentile bootstrap, {RESAMPLES} resamples (seed {SEED}) of both the judged set and the reference set"
+METHOD = (f"bias-corrected percentile bootstrap, {RESAMPLES} resamples (seed {SEED}) of both the judged set and the "
+          "reference set")
 
 
 def resample_weights(n: int, resamples: int, generator: torch.Generator) -> Tensor:
@@ -36,9 +39,11 @@ def resample_pair(n_real: int, n_fake: int, resamples: int = RESAMPLES, seed: in
     return resample_weights(n_real, resamples, generator), resample_weights(n_fake, resamples, generator)
 
 
-def interval(values: Tensor) -> dict | None:
-    """{"ci95": [low, high], "se": .., "resamples": B} of resampled values (B,); None when any is NaN (no value)."""
-    if values.isnan().any():
+def interval(values: Tensor, value: float) -> dict | None:
+    """{"ci95": [low, high], "se": .., "bias": .., "resamples": B} of resampled values (B,) around the full
+    sets' `value`; None when any is NaN (no value)."""
+    if values.isnan().any() or value != value:
         return None
+    bias = values.mean().item() - value
     low, high = torch.quantile(values, torch.tensor([(1 - LEVEL) / 2, (1 + LEVEL) / 2], dtype=values.dtype)).tolist()
-    return {"ci95": [low, high], "se": values.std().item(), "resamples": len(values)}
+    return {"ci95": [low - bias, high - bias], "se": values.std().item(), "bias": bias, "resamples": len(values)}

@@ -120,8 +120,10 @@ def _cubic_kernel_form(x: Tensor, y: Tensor, wx: Tensor, wy: Tensor) -> Tensor:
 def kid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor) -> dict[str, Tensor]:
     """Unbiased MMD^2 x 10^3 of every column of weights: {"kid_x1e3": (C,)}.
 
-    A column is a multiset; its U-statistic sums k over pairs of distinct draws, so a repeated image
-    pairs with its copies: sum_{s != t} k(x_s, x_t) = w^T K w - sum_i w_i k(x_i, x_i)."""
+    A column is a multiset of images. Its within-set term averages k over pairs of DIFFERENT images:
+    (w^T K w - sum_i w_i^2 k(x_i, x_i)) / (n^2 - sum_i w_i^2). Pairing a repeated image with its own
+    copies would add k(x, x), far above any k between two images, and push every resample up; with
+    all weights 1 this is the usual U-statistic."""
     if len(real) < 2 or len(fake) < 2:
         return _nan_columns(w_real.shape[1], "kid_x1e3")
     x, y = real.features.double(), fake.features.double()
@@ -129,7 +131,8 @@ def kid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor)
 
     def within(z: Tensor, w: Tensor, size: Tensor) -> Tensor:
         diagonal = (z.square().sum(dim=1) / z.shape[1] + 1) ** 3  # (N,) k(z_i, z_i)
-        return (_cubic_kernel_form(z, z, w, w) - (w * diagonal[:, None]).sum(dim=0)) / (size * (size - 1))
+        same = w.square()  # (N, C) pairs of draws that are the same image
+        return (_cubic_kernel_form(z, z, w, w) - (same * diagonal[:, None]).sum(dim=0)) / (size.square() - same.sum(dim=0))
 
     mmd2 = within(x, w_real, m) + within(y, w_fake, n) - 2 * _cubic_kernel_form(x, y, w_real, w_fake) / (m * n)
     return {"kid_x1e3": mmd2 * KID_SCALE}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,10 +29,12 @@ from torch import Tensor
 from compare.data import HELDOUT_FRACTION, STREAMED_EVAL_CAP, ImageDataset, in_memory, load_dataset
 from compare.data.sources import StreamedImages
 from compare.errors import UserError
+from compare.protocol import GenerativeModel
 from compare.train.guard import RunLock, write_errors
 from compare.io import read_run_json, write_bytes, write_json
 from compare.metrics import METRICS, Metric, bootstrap
 from compare.metrics.continuity import continuity_report
+from compare.metrics.likelihood import heldout_likelihood
 from compare.metrics.evaluator import FEATURES, Extractor, load_extractor
 from compare.metrics.quality import Features, full_set
 
@@ -107,8 +109,9 @@ def score_features(sets: dict[str, Features], extractor_info: dict, resamples: i
         else:  # column 0: the full sets (the value); the others: the resamples
             columns = metric.weighted(real, fake, w_real, w_fake, **metric.params)
             values = {k: v[0].item() for k, v in columns.items()}
-            intervals = {k: bootstrap.interval(v[1:]) for k, v in columns.items()}
-            protocol["bootstrap"] = {"resamples": resamples, "seed": bootstrap.SEED, "resampled": ["real", "fake"], "interval": "percentile"}
+            intervals = {k: bootstrap.interval(v[1:], values[k]) for k, v in columns.items()}
+            protocol["bootstrap"] = {"resamples": resamples, "seed": bootstrap.SEED, "resampled": ["real", "fake"],
+                                     "interval": "bias-corrected percentile"}
         scores[name] = {"values": {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}, "protocol": protocol}
         if intervals is not None:
             scores[name]["intervals"] = intervals
@@ -151,6 +154,7 @@ class Scores:
 
     quality: dict
     continuity: dict
+    likelihood: dict = field(default_factory=dict)  # {model label: held-out bounds}, compare.metrics.likelihood
 
     def view_numbers(self, view: str) -> dict[str, dict[str, float | None]]:
         """{"quality": {key: value}, "continuity": {key: value}} of one view."""
@@ -164,14 +168,16 @@ class Scores:
         raise KeyError(f"no metric {key!r} for view {view!r}")
 
 
-def evaluate(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor, n_eval: int) -> Scores:
+def evaluate(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor, n_eval: int,
+             models: dict[str, GenerativeModel] | None = None) -> Scores:
     """The evaluate stage: quality on the first n_eval samples of every view, continuity on as many as
-    there are held-out real images (the train split at that count is the continuity floor). Writes nothing."""
+    there are held-out real images (the train split at that count is the continuity floor), and the
+    held-out likelihood of every model that defines one. Writes nothing."""
     heldout = in_memory(data.heldout).cpu()
     continuity = continuity_report({v: images[:len(heldout)] for v, images in views.items()}, heldout,
                                    floor=data.train[:len(heldout)].cpu())
     quality = evaluate_views({v: images[:n_eval] for v, images in views.items()}, data, extractor)
-    return Scores(quality, continuity)
+    return Scores(quality, continuity, heldout_likelihood(models or {}, heldout))
 
 
 def flat_values(scores: dict[str, dict]) -> dict[str, float | None]:
