@@ -22,7 +22,11 @@ def test_consumption_in_every_unit_and_the_matched_check():
     assert gan == {"steps": 10, "images": 1000, "epochs": 2.0, "s": 2.0, "flops": 10_000}
     vae = consumed(steps=20, batch_size=100, train_size=500, seconds=2.05, flops_per_step=500)
     check_matched(Budget.parse("1e4flops"), {"gan": gan, "vae": vae})  # equal FLOPs
-    check_matched(Budget.parse("2s"), {"gan": gan, "vae": vae})  # 0.05 s apart, under one step (0.2 s)
+    check_matched(Budget.parse("2s"), {"gan": gan, "vae": vae})  # both at least 2 s
+    slow_last_step = {**vae, "s": 2.9}  # a loaded machine stalled the step that crossed 2 s: still matched
+    check_matched(Budget.parse("2s"), {"gan": gan, "vae": slow_last_step})
+    with pytest.raises(UserError, match="stopped short of the 2s budget .gan 1.9"):
+        check_matched(Budget.parse("2s"), {"gan": {**gan, "s": 1.9}, "vae": vae})
     with pytest.raises(UserError, match="not matched"):
         check_matched(Budget.parse("10steps"), {"gan": gan, "vae": vae})  # 10 steps apart
 

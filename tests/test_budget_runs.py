@@ -13,10 +13,11 @@ from compare.train.loop import GRAD_NORM_STEPS
 from compare.settings import RunSettings
 
 
-def tiny_run(tmp_path, budget: str, models=("gan", "vae"), **fields):
+def tiny_run(tmp_path, budget: str, models=("gan", "vae"), artifacts=False, **fields):
+    """metrics.json's models of a small run; no pictures or report unless asked (steps are counted from the JSON)."""
     settings = RunSettings(models=tuple(parse_model_specs(list(models))), budget=Budget.parse(budget), dataset="digits",
                            batch_size=32, width=0.25, out=tmp_path / "run", **fields)
-    return run(settings, show_progress=False).metrics_json()["models"]
+    return run(settings, show_progress=False, artifacts=artifacts).metrics_json()["models"]
 
 
 @pytest.mark.parametrize("budget, unit, amount", [("40steps", "steps", 40), ("1300images", "images", 1300), ("0.8epochs", "epochs", 0.8)])
@@ -82,7 +83,7 @@ def test_size_table_and_early_gradient_norms(tmp_path):
 
 @pytest.mark.parametrize("budget", ["40steps", "1s"])
 def test_curves_have_k_points_and_end_on_the_final_metrics(tmp_path, budget):
-    models = tiny_run(tmp_path, budget, curve_points=4)
+    models = tiny_run(tmp_path, budget, curve_points=4, artifacts=True)
     metrics = __import__("json").loads((tmp_path / "run" / "metrics.json").read_text())
     for label, m in models.items():
         curve = m["curve"]

@@ -7,6 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from compare.cli import main
+from helpers import SETTINGS
 
 TINY = ["--dataset", "digits", "--budget", "30steps", "--batch-size", "32", "--quiet"]
 
@@ -15,25 +16,17 @@ def run_cli(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    result = run_cli("run", "--models", "gan", "vae", *TINY, "--out", str(out))
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def test_run_writes_every_output(tiny_run):
+def test_run_writes_every_output(tiny_run):  # the session's shared run: helpers.SETTINGS
     for name in ["config.json", "metrics.json", "side_by_side.png", "samples_gan.png",
                  "samples_vae-mean.png", "samples_vae-pixels.png", "gan/ckpt.pt", "vae/ckpt.pt"]:
         assert (tiny_run / name).stat().st_size > 0, name
     config = json.loads((tiny_run / "config.json").read_text())
-    assert config["budget"]["spec"] == "30steps" and config["budget"]["steps"] == {"gan": 30, "vae": 30}
+    assert config["budget"]["spec"] == "120steps" and config["budget"]["steps"] == {"gan": 120, "vae": 120}
     assert config["device"]["type"] == "cpu" and config["versions"]["torch"] == torch.__version__
     metrics = json.loads((tiny_run / "metrics.json").read_text())["models"]
     assert set(metrics) == {"gan", "vae"}
     for label, m in metrics.items():
-        assert m["steps"] == 30 and m["images_seen"] == 30 * 32 and m["train_seconds"] > 0
+        assert m["steps"] == 120 and m["images_seen"] == 120 * 32 and m["train_seconds"] > 0
         assert m["parameters"]["total"] == sum(v for k, v in m["parameters"].items() if k != "total")
     assert set(metrics["gan"]["parameters"]) == {"generator", "discriminator", "total"}
     assert set(metrics["vae"]["final_losses"]) == {"loss", "recon", "kl"}
@@ -42,7 +35,7 @@ def test_run_writes_every_output(tiny_run):
 
 def test_checkpoint_loads_with_weights_only(tiny_run):
     ckpt = torch.load(tiny_run / "gan" / "ckpt.pt", weights_only=True)
-    assert ckpt["steps"] == 30 and "generator" in ckpt["state"]
+    assert ckpt["steps"] == 120 and "generator" in ckpt["state"]
 
 
 @pytest.mark.parametrize("spelling", [["gan", "vae"], ["gan,vae"], ["vae"], ["gan", "gan:minimax"]])
@@ -83,11 +76,11 @@ def test_existing_run_directory_is_never_overwritten(tiny_run):
 
 def test_same_seed_gives_bit_identical_samples_and_another_seed_does_not(tiny_run, tmp_path):
     again = tmp_path / "again"
-    assert run_cli("run", "--models", "gan", "vae", *TINY, "--out", str(again)).exit_code == 0
+    assert run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", str(again)).exit_code == 0
     for png in ["samples_gan.png", "samples_vae-mean.png", "samples_vae-pixels.png"]:
         assert (again / png).read_bytes() == (tiny_run / png).read_bytes(), png
     other = tmp_path / "other"
-    assert run_cli("run", "--models", "gan", *TINY, "--seed", "1", "--out", str(other)).exit_code == 0
+    assert run_cli("run", "--models", "gan", *SETTINGS, "--seed", "1", "--out", str(other)).exit_code == 0
     assert (other / "samples_gan.png").read_bytes() != (tiny_run / "samples_gan.png").read_bytes()
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from compare.cli import main
-from test_datasets import _write_mnist_like
+from helpers import write_mnist_like
 
 
 def _run(*args: str):
@@ -37,7 +37,7 @@ def test_precision_reaches_every_model(tmp_path):
 
 
 def test_data_root_reads_torchvision_files(tmp_path):
-    _write_mnist_like(tmp_path / "data", "MNIST", n_train=20, n_test=6)
+    write_mnist_like(tmp_path / "data", "MNIST", n_train=20, n_test=6)
     result = _run("--models", "vae", "--dataset", "mnist", "--data-root", str(tmp_path / "data"), "--batch-size", "4",
                   "--out", str(tmp_path / "run"))
     assert result.exit_code == 0, result.output

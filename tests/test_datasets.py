@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import struct
 import warnings
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from compare.data import sources
 from compare.data import DATASETS, DataOptions, batches, check_dataset_name, load_dataset
 from compare.errors import UserError
 from compare.data.sources import DataWarning, StreamedImages
+from helpers import write_mnist_like
 
 
 @pytest.fixture
@@ -30,27 +30,9 @@ def no_md5(monkeypatch):
     monkeypatch.setattr(celeba, "check_integrity", present)
 
 
-def _idx(path: Path, array: np.ndarray) -> None:
-    """The idx-ubyte format of LeCun's MNIST files: magic 0x0000 08 ndim, big-endian sizes, then uint8 data."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def _write_mnist_like(root: Path, folder: str, n_train: int = 12, n_test: int = 5) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images, labels = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n, dtype=np.uint8)
-        _idx(root / folder / "raw" / f"{prefix}-images-idx3-ubyte", images)
-        _idx(root / folder / "raw" / f"{prefix}-labels-idx1-ubyte", labels)
-        arrays[prefix], arrays[prefix + "_labels"] = images, labels
-    return arrays
-
-
 @pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
 def test_mnist_like_sets_load_from_idx_files(tmp_path, name, folder):
-    arrays = _write_mnist_like(tmp_path, folder)
+    arrays = write_mnist_like(tmp_path, folder)
     data = load_dataset(name, options=DataOptions(root=tmp_path))
     assert data.train.shape == (12, 1, 28, 28) and data.heldout.shape == (5, 1, 28, 28)  # official test split held out
     assert torch.equal(data.train, torch.from_numpy(arrays["train"]).float().div(255).unsqueeze(1))

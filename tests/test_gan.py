@@ -15,7 +15,7 @@ def weights(module: torch.nn.Module) -> list[torch.Tensor]:
     return [p.detach().clone() for p in module.parameters()]
 
 
-def test_satisfies_the_protocol():
+def test_gan_satisfies_the_protocol():
     assert isinstance(make_gan(), GenerativeModel)
 
 

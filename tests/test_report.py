@@ -9,16 +9,12 @@ from click.testing import CliRunner
 from browser import Chromium, find_chromium
 from compare.cli import main
 
-EVIL = "<script>alert(1)</script>"
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / f"tiny{EVIL.replace('/', '_')}"
-    result = CliRunner().invoke(main, ["run", "--models", "gan", "vae", "--dataset", "digits", "--budget", "20steps",
-                                       "--batch-size", "32", "--quiet", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
+@pytest.fixture
+def run_dir(tiny_run):
+    """The session's shared run (conftest.tiny_run), whose directory name carries a <script> tag."""
+    return tiny_run
 
 
 def test_run_writes_report_with_every_section_and_model(run_dir):

@@ -13,7 +13,7 @@ def make_vae() -> VAE:
     return VAE(VAEConfig(image_shape=SHAPE, hidden=32, latent_dim=4), seed=0)
 
 
-def test_satisfies_the_protocol():
+def test_vae_satisfies_the_protocol():
     assert isinstance(make_vae(), GenerativeModel)
 
 

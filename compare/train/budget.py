@@ -61,10 +61,19 @@ def consumed(steps: int, batch_size: int, train_size: int, seconds: float, flops
 
 
 def check_matched(budget: Budget, used: dict[str, dict[str, float]]) -> None:
-    """Refuse a comparison whose models consumed the budget's unit differently by more than one step's worth."""
+    """Refuse a comparison whose models consumed the budget's unit differently by more than one step's worth.
+
+    A seconds budget stops each model at the first step that ends past it, so how far past depends on
+    that one step's length, which the machine's load sets (a loaded CPU stalls a step for several
+    average ones): there only a model that stopped short of the budget is unmatched."""
+    amounts = {label: u[budget.unit] for label, u in used.items()}
+    if budget.unit == "s":
+        if short := {label: a for label, a in amounts.items() if a < budget.amount}:
+            detail = ", ".join(f"{label} {a:g}" for label, a in short.items())
+            raise UserError(f"models stopped short of the {budget} budget ({detail} s); the comparison is not matched")
+        return
     if len(used) < 2:
         return
-    amounts = {label: u[budget.unit] for label, u in used.items()}
     one_step = max(u[budget.unit] / u["steps"] for u in used.values() if u["steps"])
     spread = max(amounts.values()) - min(amounts.values())
     if spread > one_step * (1 + 1e-9):

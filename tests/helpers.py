@@ -1,0 +1,104 @@
+"""Helpers shared by the test modules (not a test module itself: pytest collects nothing here)."""
+
+import os
+import signal
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+from click.testing import CliRunner
+
+from compare.cli import main
+from compare.train.checkpoint import load_checkpoint
+from gan import GAN
+
+ROOT = Path(__file__).resolve().parents[1]
+# The shared small run (conftest.tiny_run) and every run compared with it: 120 steps of 32 on 1,617
+# training digits are 50 steps an epoch, so a resume at step 20, 40 or 60 lands mid-epoch and the
+# run crosses two epoch boundaries after it.
+SETTINGS = ["--dataset", "digits", "--budget", "120steps", "--batch-size", "32", "--width", "0.25",
+            "--checkpoint-every", "20", "--quiet"]
+PNGS = ["samples_gan.png", "samples_vae-mean.png", "samples_vae-pixels.png"]
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def one_line_error(result, code: int = 2) -> str:
+    assert result.exit_code == code, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output, result.output
+    return result.output
+
+
+def same_state(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def assert_same_run(run: Path, reference: Path, gan_label: str = "gan") -> None:
+    """Bit-identical weights, optimiser and RNG states, loss histories and sample grids."""
+    for label, ref_label in [(gan_label, "gan"), ("vae", "vae")]:
+        got, want = load_checkpoint(run / label / "ckpt.pt"), load_checkpoint(reference / ref_label / "ckpt.pt")
+        assert got["status"] == want["status"] == "finished" and got["steps"] == want["steps"]
+        assert same_state(got["state"], want["state"]), label
+        assert got["history"] == want["history"], label
+    for png in PNGS:
+        assert (run / png.replace("gan", gan_label)).read_bytes() == (reference / png).read_bytes(), png
+
+
+def snapshot(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """The idx-ubyte format of LeCun's MNIST files: magic 0x0000 08 ndim, big-endian sizes, then uint8 data."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def write_mnist_like(root: Path, folder: str, n_train: int = 12, n_test: int = 5) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images, labels = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n, dtype=np.uint8)
+        write_idx(root / folder / "raw" / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(root / folder / "raw" / f"{prefix}-labels-idx1-ubyte", labels)
+        arrays[prefix], arrays[prefix + "_labels"] = images, labels
+    return arrays
+
+
+class FaultyGAN(GAN):
+    """The registry's GAN, plus one injected fault at step `at` (counted per instance)."""
+
+    fault = "nan"
+    at = 30
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.step = 0
+
+    def train_step(self, batch):
+        self.step += 1
+        if self.step == self.at and self.fault == "nan":
+            batch = torch.full_like(batch, float("nan"))  # poisons the losses, then the weights
+        if self.step == self.at and self.fault == "sigint" and not FaultyGAN.fired:
+            FaultyGAN.fired = True
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered mid-step
+        losses = super().train_step(batch)
+        if self.step == self.at and self.fault == "weights":  # after the losses: they stay finite
+            with torch.no_grad():
+                next(self.generator.parameters()).view(-1)[0] = float("inf")
+        return losses
+
+    def sample(self, n, generator=None):
+        if self.fault == "collapse":  # every noise vector gives the first one's image
+            return super().sample(1, generator).expand(n, -1, -1, -1)
+        return super().sample(n, generator)

@@ -1,0 +1,242 @@
+"""Files and input that must be refused in one line: tampered or foreign checkpoints, a second writer,
+a directory that is not a run, a full disk, out of memory, every malformed flag."""
+
+import fcntl
+import json
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import compare.io
+import compare.pipeline as runner
+from compare.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from compare.errors import UserError
+from compare.train.guard import LOCK_NAME
+from compare.io import CONTENT_FIELD
+from helpers import SETTINGS, FaultyGAN, assert_same_run, one_line_error, run_cli
+
+
+# -- tampered and foreign checkpoints -----------------------------------------------------------
+
+class CodePayload:
+    """Unpickling this calls os.makedirs: what a tampered checkpoint could do with any callable."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.makedirs, (str(self.marker),))
+
+
+@pytest.mark.parametrize("how", ["torch.save", "pickle.dump"])
+def test_checkpoint_carrying_code_is_refused_not_run(interrupted_run, tmp_path, how):
+    marker = tmp_path / "pwned"
+    payload = {"format": 1, "state": CodePayload(marker)}
+    with open(interrupted_run / "faulty" / "ckpt.pt", "wb") as f:
+        torch.save(payload, f) if how == "torch.save" else pickle.dump(payload, f)
+    error = one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
+    assert "refusing to load" in error and "nothing in it was run" in error
+    if how == "torch.save":
+        assert "it would call os.makedirs, which could run code" in error
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: p.write_bytes(b"not a checkpoint"), "it is not plain data (damaged"),
+    (lambda p: p.write_bytes(p.read_bytes()[:1000]), "is not a readable checkpoint"),
+    (lambda p: torch.save({**torch.load(p, weights_only=True), "format": 99}, p), f"format 99, expected {CHECKPOINT_FORMAT}"),
+    (lambda p: save_checkpoint(p, {**load_checkpoint(p), "run": {"seed": 5}}), "incompatible config (run."),
+    (lambda p: save_checkpoint(p, {**load_checkpoint(p), "state": {"generator": {}}}), "does not fit this model (RuntimeError: Error(s) in loading state_dict for Generator: Missing key"),
+])
+def test_damaged_or_foreign_checkpoint_is_one_line(interrupted_run, damage, message):
+    damage(interrupted_run / "faulty" / "ckpt.pt")
+    assert message in one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
+
+
+def test_checkpoint_of_another_config_is_refused(faulty, interrupted_run, tmp_path):
+    other = tmp_path / "other"
+    FaultyGAN.fired = False
+    run_cli("run", "--models", "faulty", *SETTINGS, "--width", "0.5", "--out", other)
+    (interrupted_run / "faulty" / "ckpt.pt").write_bytes((other / "faulty" / "ckpt.pt").read_bytes())
+    error = one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
+    assert "incompatible config (config.width is 0.5, this run has 0.25)" in error
+
+
+def test_config_changed_since_the_run_is_refused(interrupted_run):
+    path = interrupted_run / "config.json"
+    config = json.loads(path.read_text())
+    del config[CONTENT_FIELD]  # an edit on purpose (the hash would refuse any other)
+    config["models"]["faulty"]["lr"] = 0.1  # as if the code's defaults changed
+    path.write_text(json.dumps(config))
+    assert "incompatible config (models.faulty.lr is 0.1" in one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to allocate 262144000000 bytes"),
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 244.14 GiB"),
+    MemoryError(),
+])
+def test_running_out_of_memory_is_one_line(error, monkeypatch, tmp_path):
+    # Faked where a too-wide model first allocates (really allocating 262 GB could take a CI machine down).
+    monkeypatch.setattr(runner, "plan", lambda *a: (_ for _ in ()).throw(error))
+    message = one_line_error(run_cli("run", *SETTINGS, "--width", "1000", "--out", tmp_path / "r"))
+    assert "out of memory for these networks and batches; lower --width" in message and not (tmp_path / "r").exists()
+
+
+def test_other_runtime_errors_still_surface(monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "plan", lambda *a: (_ for _ in ()).throw(RuntimeError("a bug")))
+    result = run_cli("run", *SETTINGS, "--out", tmp_path / "r")
+    assert isinstance(result.exception, RuntimeError) and str(result.exception) == "a bug"  # not dressed up as memory
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("width", "abc", "width is 'abc'"),
+    ("budget", {"amount": 5, "unit": "parsecs"}, "malformed budget '5.0parsecs'"),
+])
+def test_hand_edited_settings_are_refused_on_resume(interrupted_run, field, value, message):
+    path = interrupted_run / "config.json"
+    config = json.loads(path.read_text())
+    del config[CONTENT_FIELD]  # an edit on purpose (the hash would refuse any other)
+    config["settings"][field] = value
+    path.write_text(json.dumps(config))
+    error = one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
+    assert "the settings in its config.json are damaged" in error and message in error
+
+
+def test_report_on_what_is_not_a_run_or_to_an_unwritable_place_is_one_line(tiny_run, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert "afile is not a run directory" in one_line_error(run_cli("report", afile))
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_run, damaged)
+    (damaged / "metrics.json").write_text('{"models": 5}')  # valid JSON, not the layout a run writes
+    assert "metrics.json does not have the layout the toolkit writes (field models is 5" in one_line_error(run_cli("report", damaged))
+    assert "metrics.json does not have the layout" in one_line_error(run_cli("evaluate", damaged, "--quiet"))
+    (tmp_path / "taken.html").mkdir()
+    assert f"Is a directory: {tmp_path / 'taken.html'}" in one_line_error(run_cli("report", tiny_run, "--out", tmp_path / "taken.html"))
+    assert "No such file or directory: /proc/no/report.html" in one_line_error(run_cli("report", tiny_run, "--out", "/proc/no/report.html"))
+
+
+# -- output safety ------------------------------------------------------------------------------
+
+def test_resume_flags_must_agree_with_the_run(interrupted_run):
+    for flag, value, shown in [("--budget", "200steps", "200steps"), ("--seed", "3", "3"), ("--models", "vae", "vae"),
+                               ("--width", "2", "2.0"), ("--out", "/elsewhere", "/elsewhere")]:
+        assert f"--{flag.lstrip('-')} {shown} conflicts" in one_line_error(
+            run_cli("run", "--resume", interrupted_run, flag, value, "--quiet")), flag
+    # flags equal to the run's, and --checkpoint-every (which changes no result), are fine
+    FaultyGAN.fired = True
+    ok = run_cli("run", "--resume", interrupted_run, "--seed", "0", "--dataset", "digits", "--checkpoint-every", "7", "--quiet")
+    assert ok.exit_code == 0, ok.output
+
+
+def test_a_second_writer_is_locked_out_and_a_stale_lock_is_taken_over(interrupted_run):
+    # Another process's lock, as RunLock takes it (within one process a nested RunLock is a no-op)
+    fd = os.open(interrupted_run / LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, b"4242\n")
+        error = one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
+        assert "is in use by process 4242" in error
+    finally:
+        os.close(fd)
+    (interrupted_run / LOCK_NAME).write_text("999999999\n")  # left by a process that died
+    FaultyGAN.fired = True
+    assert run_cli("run", "--resume", interrupted_run, "--quiet").exit_code == 0
+    assert not (interrupted_run / LOCK_NAME).exists()
+
+
+def test_overwrite_replaces_a_run_but_never_another_directory(tiny_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "samples_old.png").write_text("from the old run")  # a name the toolkit writes: replaced with the run
+    assert "already exists" in one_line_error(run_cli("run", "--models", "gan", *SETTINGS, "--out", run))
+    assert (run / "samples_old.png").exists()
+    result = run_cli("run", "--models", "gan", *SETTINGS, "--budget", "20steps", "--out", run, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert not (run / "samples_old.png").exists() and not (run / "vae").exists()
+    assert json.loads((run / "metrics.json").read_text())["models"]["gan"]["steps"] == 20
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "thesis.tex").write_text("precious")
+    assert "not a run directory" in one_line_error(run_cli("run", *SETTINGS, "--out", notes, "--overwrite"))
+    assert (notes / "thesis.tex").read_text() == "precious"
+
+
+def test_full_disk_is_one_line_keeps_earlier_files_and_the_run_resumes(tiny_run, tmp_path, monkeypatch):
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):  # the 5th file write finds the disk full: the run's marker, config.json, ckpt at step 0 and 20 went through
+        calls.append(fd)
+        if len(calls) >= 5:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(compare.io.os, "fsync", fsync)
+    error = one_line_error(run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", out))
+    assert "No space left on device" in error and f"compare run --resume {out}" in error
+    monkeypatch.setattr(compare.io.os, "fsync", real_fsync)
+    assert load_checkpoint(out / "gan" / "ckpt.pt")["steps"] == 20
+    assert json.loads((out / "config.json").read_text())["seed"] == 0
+    assert not list(out.rglob("*.tmp")) and not (out / LOCK_NAME).exists()
+    assert run_cli("run", "--resume", out, "--quiet").exit_code == 0
+    assert_same_run(out, tiny_run)
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+# Unknown model and dataset names, malformed budgets and batch sizes are in test_cli.py; these are
+# the flags this module adds or that only the CLI path can get wrong.
+@pytest.mark.parametrize("args, message", [
+    (["--budget", "-5steps"], "malformed budget '-5steps'"),
+    (["--budget", "0epochs"], "budget must be positive"),
+    (["--width", "0"], "--width must be a positive number, got 0.0"),
+    (["--width", "-1"], "--width must be a positive number"),
+    (["--width", "nan"], "--width must be a positive number"),
+    (["--width", "wide"], "'wide' is not a valid float"),
+    (["--batch-size", "-3"], "--batch-size must be positive"),
+    (["--checkpoint-every", "0"], "--checkpoint-every must be a positive number of steps"),
+    (["--resume", "/no/such/run"], "no such run directory"),
+    (["--seed", "99999999999999999999"], "is not in the range 0<=x<=4294967295"),
+    (["--eval-samples", "100000"], "--eval-samples 100000 is more than the 180 held-out images of the real-data floor"),  # digits: 180 held out
+])
+def test_bad_run_flags_are_one_line_and_exit_2(args, message, tmp_path):
+    out = tmp_path / "r"
+    error = one_line_error(run_cli("run", *SETTINGS, *args, "--out", out) if "--resume" not in args
+                           else run_cli("run", *args))
+    assert message in error
+    assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_one_line(tmp_path):
+    assert "CUDA is not available" in one_line_error(run_cli("run", *SETTINGS, "--device", "cuda", "--out", tmp_path / "r"))
+
+
+def test_run_dir_that_is_not_a_run_is_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "not a run directory (no config.json)" in one_line_error(run_cli("run", "--resume", empty))
+    (empty / "config.json").write_text("{not json")
+    assert "cannot read" in one_line_error(run_cli("run", "--resume", empty))
+    (empty / "config.json").write_text('{"seed": 0}')
+    assert "does not have the layout the toolkit writes (field models is missing)" in one_line_error(run_cli("run", "--resume", empty))
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert "not a directory" in one_line_error(run_cli("run", *SETTINGS, "--out", afile))
+    assert "contradict" in one_line_error(run_cli("run", "--resume", empty, "--overwrite"))
+
+
+def test_user_error_class_is_what_the_cli_reports():
+    with pytest.raises(UserError):
+        load_checkpoint(Path("/no/such/ckpt.pt"))
+
+
