@@ -9,7 +9,7 @@ Claim 2: gan and vae at every width, total parameters against each seed's final 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,6 @@ class Judged:
     claim1: Claim1Input | None = None
     claim3: Claim3Input | None = None
     budget_steps: int | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def _done(rows: list[dict], **match: Any) -> list[dict]:

@@ -91,7 +91,7 @@ def check_study(settings: StudySettings) -> None:
     if not settings.seeds:
         raise UserError("--seeds must be at least 1")
     if CLAIM_WIDTH not in settings.widths:
-        raise UserError(f"--widths must include 1: claims 1 and 3 compare the models at width 1 (e.g. --widths 0.25,0.5,1,2)")
+        raise UserError("--widths must include 1: claims 1 and 3 compare the models at width 1 (e.g. --widths 0.25,0.5,1,2)")
     if settings.budget.unit == "s":
         raise UserError(f"a study needs a budget of steps, images, epochs or flops, not {settings.budget}: its claims pair the "
                         "models' curve points by step, and a seconds budget gives each model other steps (and other numbers each run)")
