@@ -258,6 +258,50 @@ def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int
                                    "rerun the same command to retry them")
 
 
+@main.command("study", context_settings={"show_default": True})
+@click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
+@click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial (steps, images, epochs or flops; not seconds).")
+@click.option("--seeds", default=3, type=click.IntRange(min=1), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
+@click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
+@click.option("--widths", default="0.25,0.5,1,2", help="Width multipliers of gan and vae (claim 2), comma-separated; must include 1 (claims 1 and 3).")
+@click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES), help="Networks of every model, as for `compare run`.")
+@click.option("--tune", default=0, type=click.IntRange(min=0), help="Random-search trials per family before the seeds (0: both families' default recipes).")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where each trial trains.")
+@click.option("--batch-size", default=128, type=int, help="Batch size of every trial.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Study directory; rerunning into it skips done trials and resumes stopped ones. [default: runs/study-<timestamp>]")
+@click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Finish the study in DIR with the settings in its study.json (only executor flags may be given besides).")
+@click.option("--executor", default="local", help="Where trials run: local (this machine) or ray (Ray tasks; pip install '.[ray]').")
+@click.option("--jobs", default=1, type=int, help="local: trials at once in separate processes (0: one per core).")
+@click.option("--address", default=None, help="ray: address of an existing cluster. [default: start a local Ray instance]")
+@click.option("--cpus-per-trial", default=1.0, type=float, help="ray: CPUs each trial asks for (also its torch threads).")
+@click.option("--gpus-per-trial", default=0.0, type=float, help="ray: GPUs each trial asks for (fractions share a GPU).")
+def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arch: str, tune: int, device: str, batch_size: int,
+              out: Path | None, resume: Path | None, executor: str, jobs: int, address: str | None, cpus_per_trial: float,
+              gpus_per_trial: float) -> None:
+    """Train gan and vae at every width and gan:minimax at width 1 for every seed under one budget, and judge the source's three claims."""
+    from compare.sweep import parse_widths
+    from compare.sweep.executors import ExecutorOptions, make_executor
+    from compare.sweep.study import StudySettings, saved_settings, study
+
+    if resume is not None:
+        study_flags = ("dataset", "budget", "seeds", "seed", "widths", "arch", "tune", "device", "batch_size", "out")
+        if given := [f"--{name.replace('_', '-')}" for name in study_flags if _given_by_user(name)]:
+            raise UserError(f"{', '.join(given)} cannot be given with --resume: a resumed study keeps the settings in its study.json")
+        settings = saved_settings(resume)
+    else:
+        settings = StudySettings(budget=Budget.parse(budget), dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
+                                 widths=parse_widths(widths), arch=arch, tune=tune, device=device, batch_size=batch_size, out=out)
+    pool = make_executor(executor, ExecutorOptions(jobs=jobs, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial))
+    result = study(settings, pool)
+    for claim in result["claims"]:
+        click.echo(f"{claim['verdict']:<14} {claim['claim']}")
+    click.echo(f"wrote {result['out']}/report.html (and study.json, report.md, figures/, trials/)")
+    if result["counts"]["failed"]:
+        raise click.ClickException(f"{result['counts']['failed']} trials failed (see study.json); rerun `compare study --resume {result['out']}` to retry them")
+
+
 @main.command("models")
 def models_cmd() -> None:
     """List the registered model families and their variants."""

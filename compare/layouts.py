@@ -133,5 +133,7 @@ LAYOUTS: dict[str, Any] = {
     "sweep.json": {"settings": dict, "claim_b": {"statement": str, "verdict": str, "reason": str, "rule": str},
                    "targets": Opt(Each({"point": Opt(Maybe({"size": Number}))})), "plots": Opt(List(str))},
     "seeds.json": {"seeds": List(int), "interval": str, "models": Each(Each(Maybe(dict))), "differences": Each(Each(Maybe(dict)))},
+    "study.json": {"settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number), "arch": str, "tune": int,
+                                "device": str, "batch_size": int}, "sessions": Opt(List({"seconds": Number})), "tuning": Opt(Maybe(dict))},
     "trial": {"id": str, "status": str, "metrics": Opt(Each(MODEL_ENTRY))},
 }

@@ -131,7 +131,7 @@ def train_all(settings: RunSettings, data: ImageDataset, device: torch.device, r
         resident = reset_peak_memory(device)  # so each model's size table has its own peak, less the data's
         model = spec.build(data.image_shape, device, settings.seed, width=run_plan.widths[spec.label])
         t = train_model(spec, model, data, run_plan, settings, config, out, stop, show_progress,
-                        _curve_point(point_eval, spec, model, n_eval, settings.seed) if settings.curve_points > 1 else None,
+                        _curve_point(point_eval, spec, model, n_eval, settings.seed) if settings.curve_points > 1 or settings.early_curve_points else None,
                         resident_bytes=resident)  # the peak includes the curve points' sampling
         if t.record.status == "training":  # a signal stopped it at a checkpoint
             write_interrupted(out, settings.models, trained, t, stop.requested)

@@ -31,6 +31,7 @@ class RunSettings:
     features: str = "evaluator"  # feature extractor of the quality metrics (compare.metrics.evaluator.FEATURES)
     data_options: DataOptions = DataOptions()  # --data-root, --download, --image-size, --channels
     curve_points: int = 8  # evaluations along the budget for the quality-vs-compute curves (the last is the final one)
+    early_curve_points: int = 0  # extra curve points evenly spaced in the budget's first EARLY_CURVE_FRACTION (a study's claim 3)
     curve_samples: int | None = None  # samples per view at each curve point: must equal the final evaluation's N (check_curve_samples)
 
 
@@ -54,6 +55,8 @@ def check_settings(settings: RunSettings) -> torch.device:
         raise UserError(f"--batch-size must be positive, got {settings.batch_size}")
     if not (settings.width > 0 and math.isfinite(settings.width)):
         raise UserError(f"--width must be a positive number, got {settings.width}")
+    if settings.early_curve_points < 0:
+        raise UserError(f"early curve points must be 0 or more, got {settings.early_curve_points}")
     if settings.checkpoint_every <= 0:
         raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
     return resolve_device(settings.device)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, ContextManager
 
@@ -33,6 +34,7 @@ class GANConfig(ModelConfig):
     latent_dim: int = 64
     hidden: int = 256  # hidden units at width 1
     width: float = 1.0  # multiplier on `hidden`: sweeps and parameter matching change this alone
+    d_width: float = 1.0  # the discriminator's width relative to the generator's (a tuned ratio; 1 = the same nets' sizes)
     generator_loss: str = "nonsaturating"
     # 5e-4 rather than the source's 2e-4: on the 5k-image default budget (4000 steps) 2e-4 leaves
     # speckled half-formed digits; 5e-4 with batch 128 (the runner's default) gives clean, varied ones (measured, see README).
@@ -50,6 +52,12 @@ class GANConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         self.validate(ARCHITECTURES, generator_loss=LOSSES)
+        if not self.d_width > 0:
+            raise ValueError("d_width must be positive")
+
+    def discriminator_config(self) -> "GANConfig":
+        """This config with the discriminator's width (width x d_width): what the discriminator networks read."""
+        return dataclasses.replace(self, width=self.width * self.d_width, d_width=1.0)
 
     @property
     def gradient_penalty(self) -> bool:
@@ -170,8 +178,9 @@ def generator_loss(fake_logits: Tensor, kind: str) -> Tensor:
 
 # One entry per network pair; adding an architecture is one line here.
 ARCHITECTURES: dict[str, Architecture] = {
-    "mlp": Architecture({"generator": Generator, "discriminator": Discriminator}),
-    "conv": Architecture({"generator": ConvGenerator, "discriminator": ConvDiscriminator}, conv_plan, channels_last=True),
+    "mlp": Architecture({"generator": Generator, "discriminator": lambda cfg: Discriminator(cfg.discriminator_config())}),
+    "conv": Architecture({"generator": ConvGenerator, "discriminator": lambda cfg: ConvDiscriminator(cfg.discriminator_config())},
+                         conv_plan, channels_last=True),
 }
 
 

@@ -69,3 +69,11 @@ def test_discriminator_loss_is_bce_on_real_one_and_fake_zero():
 def test_unknown_generator_loss_is_rejected():
     with pytest.raises(ValueError, match="generator_loss"):
         GANConfig(generator_loss="wasserstein-ish")
+
+
+def test_d_width_scales_the_discriminator_alone():
+    base, wide = GAN(GANConfig(width=0.5)), GAN(GANConfig(width=0.5, d_width=2.0))
+    assert wide.discriminator.net[1].out_features == 2 * base.discriminator.net[1].out_features == 256
+    assert all(torch.equal(a, b) for a, b in zip(base.generator.state_dict().values(), wide.generator.state_dict().values()))
+    with pytest.raises(ValueError, match="d_width must be positive"):
+        GANConfig(d_width=0.0)

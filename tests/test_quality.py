@@ -8,7 +8,7 @@ import torch
 from scipy import linalg
 
 from compare.metrics import METRICS, bootstrap, quality
-from compare.metrics.quality import (Features, classifier_score, density_coverage, density_coverage_weighted, fid, fid_weighted,
+from compare.metrics.quality import (Features, classifier_score, mean_confidence, density_coverage, density_coverage_weighted, fid, fid_weighted,
                                      frechet_distance, full_set, kid, kid_weighted, mean_cov, memorisation, mode_coverage, modes_hit,
                                      precision_recall, precision_recall_weighted)
 
@@ -24,7 +24,7 @@ def gaussian(n, dim, seed, shift=0.0):
 
 def test_feature_metrics_are_registered_with_their_inputs():
     names = {n for n, m in METRICS.items() if m.space == "features"}
-    assert names == {"fid", "kid", "precision_recall", "density_coverage", "classifier_score", "mode_coverage", "memorisation"}
+    assert names == {"fid", "kid", "precision_recall", "density_coverage", "classifier_score", "confidence", "mode_coverage", "memorisation"}
     assert METRICS["precision_recall"].params == {"k": 3} and METRICS["density_coverage"].params == {"k": 5}
     assert METRICS["memorisation"].inputs == ("fake", "train", "heldout")
     assert {n for n, m in METRICS.items() if m.weighted is not None} == {"fid", "kid", "precision_recall", "density_coverage"}
@@ -248,6 +248,13 @@ def test_small_n_fid_and_kid_intervals_hold_their_value():
     for metric, key in (("fid", "fid"), ("kid", "kid_x1e3")):
         low, high = scores[metric]["intervals"][key]["ci95"]
         assert low < scores[metric]["values"][key] < high, (key, low, high)
+
+
+def test_mean_confidence_is_the_mean_top_class_probability():
+    probs = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [0.1, 0.6, 0.2, 0.1]], dtype=torch.float64)
+    assert mean_confidence(Features(torch.zeros(3, 1), probs))["mean_confidence"] == pytest.approx((1.0 + 0.25 + 0.6) / 3, rel=1e-12)
+    assert math.isnan(mean_confidence(Features(torch.zeros(3, 1), torch.zeros(3, 0)))["mean_confidence"])  # no classes
+    assert METRICS["confidence"].better == {"mean_confidence": "higher"} and METRICS["confidence"].inputs == ("fake",)
 
 
 def test_classifier_score_is_the_class_count_for_confident_balanced_predictions_and_one_for_uniform():

@@ -1,23 +1,27 @@
 """Quality against compute: each model evaluated at K evenly spaced points of its budget.
 
-At every point each view is scored with FID (in the run's evaluator features, against the final
-evaluation's train subset, at its N) and lone pixels per image (raw pixels binarised, compare.metrics.bad_pixels), with what the model had consumed so far in
-steps, images, seconds and FLOPs. The last point of every curve is the end-of-run evaluation
+At every point each view is scored with FID, KID and the evaluator's mean top-class confidence (in the
+run's evaluator features, against the final evaluation's train subset, at its N) and lone pixels and
+specks per image (raw pixels binarised, compare.metrics.bad_pixels), with what the model had consumed
+so far in steps, images, seconds and FLOPs. The reference's features come from the features cache
+(compare.metrics.feature_cache): a study's trials extract them once. The last point of every curve is the end-of-run evaluation
 itself, so a curve ends exactly on the numbers of the metrics table.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from compare.data import ImageDataset, in_memory
 from compare.errors import UserError
 from compare.metrics.evaluator import Extractor
 from compare.metrics.scoring import reference_order
-from compare.metrics import METRICS
-from compare.metrics.quality import fid
+from compare.metrics.continuity import bad_pixel_counts
+from compare.metrics.feature_cache import real_features
+from compare.metrics.quality import fid, kid, mean_confidence
 
-CURVE_METRICS = ("fid", "lone_pixels_per_image")
+CURVE_METRICS = ("fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image")
 
 
 def check_curve_samples(curve_samples: int | None, n_eval: int) -> None:
@@ -28,14 +32,16 @@ def check_curve_samples(curve_samples: int | None, n_eval: int) -> None:
 
 
 def make_point_evaluator(data: ImageDataset, extractor: Extractor, n: int) -> Callable[[dict], dict]:
-    """views {label: (n, C, H, W) samples} -> {label: {"fid": .., "lone_pixels_per_image": ..}}, against one fixed train subset."""
+    """views {label: (n, C, H, W) samples} -> {label: {key: value for CURVE_METRICS}}, against one fixed train subset."""
     train = in_memory(data.train)
     order = reference_order(len(train))[:n]  # the final evaluation's reference set, so the curve's points compare alike
-    reference = extractor.extract(train[order.to(train.device)], "train images")
+    reference = real_features(extractor, train[order.to(train.device)], "train reference", data.name)
 
-    def evaluate(views: dict) -> dict:
-        return {view: {"fid": fid(reference, extractor.extract(images, f"samples of {view}"))["fid"],
-                       "lone_pixels_per_image": METRICS["lone_pixels"].fn(images)["lone_pixels_per_image"]}
-                for view, images in views.items()}
+    def evaluate_view(view: str, images) -> dict:
+        fake = extractor.extract(images, f"samples of {view}")
+        counts = bad_pixel_counts(images)  # the registered lone_pixels / specks rates, counted once
+        values = {**fid(reference, fake), **kid(reference, fake), **mean_confidence(fake),
+                  **{key: float(counts[key].double().mean()) for key in ("lone_pixels_per_image", "specks_per_image")}}
+        return {k: None if math.isnan(v) else v for k, v in values.items()}  # as the final evaluation stores them
 
-    return evaluate
+    return lambda views: {view: evaluate_view(view, images) for view, images in views.items()}

@@ -245,6 +245,14 @@ def classifier_score(fake: Features) -> dict[str, float]:
     return {"classifier_score": (p * (p.log() - marginal.log())).sum(dim=1).mean().exp().item()}
 
 
+def mean_confidence(fake: Features) -> dict[str, float]:
+    """Mean over the samples of the evaluator's top class probability, max_c p(c|x): how recognisable each
+    sample is as some class (1 for a confident classification, 1/K for a uniform one). NaN without classes."""
+    if len(fake) < 1 or fake.probs.shape[1] == 0:
+        return _nan("mean_confidence")
+    return {"mean_confidence": fake.probs.double().max(dim=1).values.mean().item()}
+
+
 def class_histogram(f: Features, classes: int) -> Tensor:
     """(K,) share of the set predicted as each class (argmax of the class probabilities)."""
     return torch.bincount(f.probs.argmax(dim=1), minlength=classes).double() / max(1, len(f))
@@ -295,6 +303,8 @@ QUALITY_METRICS: dict[str, Metric] = {
                                weighted=density_coverage_weighted),
     "classifier_score": Metric("features", classifier_score, "Inception-score formula on the extractor's class probabilities (Salimans et al. 2016)",
                                {"classifier_score": "higher"}, inputs=("fake",)),
+    "confidence": Metric("features", mean_confidence, "mean over samples of the evaluator's top class probability (1: every sample recognised)",
+                         {"mean_confidence": "higher"}, inputs=("fake",)),
     "mode_coverage": Metric("features", mode_coverage, "classes hit with at least half their real frequency; KL(real || samples) of predicted classes",
                             {"modes_hit": "higher", "class_kl": "lower"}, inputs=("real", "fake")),
     "memorisation": Metric("features", memorisation, "mean distance to the nearest train image, samples vs held-out real (ratio < 1: copying)",

@@ -36,6 +36,7 @@ from compare.metrics import METRICS, Metric, bootstrap
 from compare.metrics.continuity import continuity_report
 from compare.metrics.likelihood import heldout_likelihood
 from compare.metrics.evaluator import FEATURES, Extractor, load_extractor
+from compare.metrics.feature_cache import real_features
 from compare.metrics.quality import Features, full_set
 
 REAL_SUBSET_SEED = 0  # which train images form the reference set: fixed, so every run compares against the same ones
@@ -131,12 +132,12 @@ def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extr
     images too, so every number of the table shares one protocol. Views of different sizes, or more
     samples than held-out images, are refused."""
     sizes = {len(images) for images in views.values()}
-    heldout = extractor.extract(in_memory(data.heldout), "held-out images")
+    heldout = real_features(extractor, in_memory(data.heldout), "held-out images", data.name)
     n = sizes.pop() if len(sizes) == 1 else len(heldout)
     if sizes or n > len(heldout):
         raise UserError(f"views of {sorted({len(v) for v in views.values()})} samples against {len(heldout)} held-out images: every view "
                         "and the real-data floor must share one N, at most the held-out size")
-    train = extractor.extract(in_memory(data.train), "train images")
+    train = real_features(extractor, in_memory(data.train), "train images", data.name)
     reference = train.subset(reference_order(len(train))[:n])
     heldout = heldout.subset(torch.arange(n))
     common = {"real": reference, "train": train, "heldout": heldout}

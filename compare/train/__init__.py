@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from fractions import Fraction
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -71,9 +72,19 @@ class Trained:
                 "failure": f"diverged at step {step} ({reason}); kept its last good checkpoint, step {r.steps}"}
 
 
-def eval_steps(total_steps: int, points: int) -> list[int]:
-    """The steps of the K-1 curve points before the end (the end is the final evaluation), evenly spaced."""
-    return sorted({max(1, round(total_steps * k / points)) for k in range(1, points)} - {total_steps})
+EARLY_CURVE_FRACTION = 0.2  # "at the start" of claim 3: compare.report.claims.EARLY_FRACTION (a test keeps them equal)
+
+
+def curve_fractions(points: int, early: int = 0) -> list[Fraction]:
+    """Fractions of the budget at which the curve points before the end fall: K-1 evenly spaced, merged with
+    `early` more evenly spaced in the first EARLY_CURVE_FRACTION (so the start of training is seen in detail)."""
+    early_share = Fraction(EARLY_CURVE_FRACTION).limit_denominator(1000)  # exact fractions: the same rounding as k / points always had
+    return sorted({Fraction(k, points) for k in range(1, points)} | {early_share * Fraction(k, early) for k in range(1, early + 1)})
+
+
+def eval_steps(total_steps: int, points: int, early: int = 0) -> list[int]:
+    """The steps of the curve points before the end (the end is the final evaluation): see curve_fractions."""
+    return sorted({max(1, round(total_steps * f)) for f in curve_fractions(points, early)} - {total_steps})
 
 
 def run_key(config: dict) -> dict:
@@ -135,12 +146,12 @@ def _continue_training(trained: Trained, images: Tensor, steps: int | None, sett
 
     seconds = settings.budget.seconds
     if steps is not None:
-        due_steps = set(eval_steps(steps, settings.curve_points))
+        due_steps = set(eval_steps(steps, settings.curve_points, settings.early_curve_points))
 
         def eval_due(step: int, elapsed: float) -> bool:
             return step in due_steps
     else:
-        thresholds = [seconds * k / settings.curve_points for k in range(1, settings.curve_points)]
+        thresholds = [seconds * float(f) for f in curve_fractions(settings.curve_points, settings.early_curve_points) if f < 1]
 
         def eval_due(step: int, elapsed: float) -> bool:  # the next point not yet taken (a resume has some)
             return len(record.curve) < len(thresholds) and elapsed >= thresholds[len(record.curve)]

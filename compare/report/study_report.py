@@ -1,0 +1,129 @@
+"""A study's report: report.html (self-contained) and report.md in the study directory, figures under figures/.
+
+Order: the three verdicts first, each with its rule in one sentence, its numbers with 95% intervals and
+its figure (compare.report.claim_figures); the verdicts along the budget; the setup; the recipes (the
+tuning search or the default-recipes sentence); a side-by-side sample grid per width from one seed,
+sampled now from that seed's checkpoints (trials write no pictures); the trials.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compare.data import ImageDataset, in_memory
+from compare.io import write_bytes
+from compare.models import parse_model_specs
+from compare.report import Block, Heading, Image, Para, Table, embeddable, fmt, render_html, render_markdown
+from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure
+from compare.report.plots import save_side_by_side
+from compare.report.study_claims import Judged
+from compare.sample import GRID_SAMPLES, sample_views
+from compare.train.checkpoint import load_checkpoint
+
+FIGURES = "figures"
+DEFAULT_RECIPES = ("Both families use their default recipes (no tuning: pass --tune N for an equal random search per family): "
+                   "the GAN lr 5e-4, Adam betas (0.5, 0.999), latent 64, discriminator as wide as the generator; "
+                   "the VAE lr 1e-3, Adam betas (0.9, 0.999), latent 16.")
+
+
+def verdict_blocks(verdict, figure: Path | None, out: Path) -> list[Block]:
+    rows = [[n.name, fmt(n.mean), f"[{fmt(n.ci95[0])}, {fmt(n.ci95[1])}]" if n.ci95 else "–", str(n.n)] for n in verdict.numbers]
+    rows += [[f"context: {c.name}", fmt(c.mean), f"[{fmt(c.ci95[0])}, {fmt(c.ci95[1])}]" if c.ci95 else "–", str(c.n)]
+             for c in verdict.context]
+    blocks: list[Block] = [Heading(f"{verdict.claim}: {verdict.verdict}", 3), Para(f"Rule: {verdict.rule}")]
+    if rows:
+        blocks.append(Table(["reading", "mean", "95% interval", "seeds"], rows))
+    blocks += [Para(note) for note in verdict.notes] + ([Para(f"Measure it with: {verdict.how}")] if verdict.how else [])
+    if figure is not None and embeddable(figure, out):
+        blocks.append(Image(figure, f"{verdict.claim}: {verdict.verdict}"))
+    return blocks
+
+
+def _figures(out: Path, judged: Judged) -> dict[str, Path]:
+    folder = out / FIGURES
+    v1, v2, v3 = judged.verdicts
+    paths = {"claim1": folder / "claim1.png", "claim2": folder / "claim2.png"}
+    save_claim1_figure(v1, paths["claim1"])
+    save_claim2_figure(v2, paths["claim2"])
+    if judged.claim3 is not None:
+        paths["claim3"] = folder / "claim3.png"
+        save_claim3_figure(judged.claim3, v3, paths["claim3"])
+    if any(judged.along_budget.values()):
+        paths["along_budget"] = folder / "along_budget.png"
+        save_budget_strip(judged.along_budget, paths["along_budget"])
+    return paths
+
+
+def sample_grids(out: Path, summary: dict, data: ImageDataset) -> list[Path]:
+    """Per width, the first seed's models side by side with held-out images, sampled from their checkpoints."""
+    rows = [r for r in summary["trials"] if r["status"] == "done"]
+    if not rows:
+        return []
+    seed = min(r["seed"] for r in rows)
+    real = in_memory(data.heldout).cpu()[:GRID_SAMPLES]
+    paths = []
+    for width in sorted({r["width"] for r in rows}):
+        grids = {"real (held-out)": real}
+        for r in (r for r in rows if r["seed"] == seed and r["width"] == width):
+            spec = parse_model_specs([r["model"]])[0]
+            ckpt = load_checkpoint(out / r["run_dir"] / spec.dirname / "ckpt.pt")
+            model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device="cpu", seed=seed)
+            model.load_state_dict(ckpt["state"])
+            grids.update(sample_views(spec, model, GRID_SAMPLES, seed))
+        path = out / FIGURES / f"samples_w{width:g}.png"
+        save_side_by_side(grids, path, title=f"width {width:g}, seed {seed}, {summary['settings']['budget']} each")
+        paths.append(path)
+    return paths
+
+
+def setup_rows(summary: dict) -> list[list[str]]:
+    s, ev, versions = summary["settings"], summary["evaluator"], summary["versions"]
+    overhead = 1 - summary["train_seconds"] / summary["wall_seconds"] if summary["wall_seconds"] else None
+    return [["dataset", s["dataset"]], ["budget", f"{s['budget']} per model (batch {s['batch_size']})"],
+            ["seeds", ", ".join(map(str, s["seeds"]))], ["widths", ", ".join(f"{w:g}" for w in s["widths"])],
+            ["architecture", s["arch"]], ["trials", f"{summary['counts']['done']} done of {summary['counts']['trials']}, "
+                                                    f"{summary['counts']['failed']} failed ({summary['executor']})"],
+            ["wall time", f"{summary['wall_seconds']:.1f} s over {len(summary['sessions'])} session(s); training {summary['train_seconds']:.1f} s"
+                          + (f" (overhead {overhead:.0%})" if overhead is not None else "")],
+            ["evaluator", f"{ev['name']} sha256 {ev['weights_sha256']} (held-out accuracy {fmt(ev.get('heldout_accuracy'))}), N={summary['eval_samples']}"],
+            ["versions", ", ".join(f"{k} {v}" for k, v in versions.items())]]
+
+
+def recipe_blocks(summary: dict) -> list[Block]:
+    tuning = summary.get("tuning")
+    if not tuning:
+        return [Heading("Recipes"), Para(DEFAULT_RECIPES)]
+    blocks: list[Block] = [Heading("Recipes: tuning"), Para(tuning["description"])]
+    for family, t in tuning["families"].items():
+        rows = [[r["id"], ", ".join(f"{k}={fmt(v) if not isinstance(v, list) else v}" for k, v in r["params"].items()),
+                 fmt(r.get("heldout_kid_x1e3")), r["status"] + (" (chosen)" if r["params"] == t.get("chosen") else "")]
+                for r in t["trials"]]
+        blocks += [Heading(f"{family}: chosen {t.get('chosen')}", 3), Table(["trial", "config", "held-out KID x1e3", "status"], rows)]
+    return blocks
+
+
+def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageDataset) -> list[str]:
+    """report.html and report.md in `out`; returns the figure files written (relative to `out`)."""
+    figures = _figures(out, judged)
+    grids = sample_grids(out, summary, data)
+    blocks: list[Block] = [Heading("Verdicts"), Para("Each of the source's three claims, judged from paired differences over seeds "
+                                                    "under the rule stated beside it; 'not decided' means the intervals do not separate.")]
+    for verdict, key in zip(judged.verdicts, ("claim1", "claim2", "claim3")):
+        blocks += verdict_blocks(verdict, figures.get(key), out)
+    if judged.along_budget:
+        steps = sorted({p.steps for points in judged.along_budget.values() for p in points})
+        by = {name: {p.steps: p for p in points} for name, points in judged.along_budget.items()}
+        rows = [[str(s), *(f"{by[n][s].verdict.verdict}" if s in by[n] else "–" for n in by)] for s in steps]
+        blocks += [Heading("Verdicts along the budget"),
+                   Para("Claims 1 and 3 judged again at every curve point of the width-1 trials: where a verdict holds or flips. "
+                        "A single-budget verdict holds for that budget only."),
+                   *([Image(figures["along_budget"], "verdicts along the budget")] if "along_budget" in figures else []),
+                   Table(["steps", *by], rows)]
+    blocks += [Heading("Setup"), Table(["", ""], setup_rows(summary)), *recipe_blocks(summary), Heading("Samples")]
+    blocks += [Image(p, p.stem.replace("_", " ")) for p in grids if embeddable(p, out)]
+    keys = ["id", "status", "parameters", "steps", "fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"]
+    blocks += [Heading("Trials"), Table(keys, [[fmt(r.get(k)) for k in keys] for r in summary["trials"]])]
+    title = f"GAN vs VAE study: {summary['settings']['dataset']}, {summary['settings']['budget']}, {len(summary['settings']['seeds'])} seeds"
+    write_bytes(out / "report.html", render_html(title, blocks).encode())
+    write_bytes(out / "report.md", render_markdown(title, blocks, out).encode())
+    return [str(p.relative_to(out)) for p in [*figures.values(), *grids]]

@@ -1,0 +1,239 @@
+"""`compare study`: every trial the source's three claims need, over seeds, under one budget, judged in one report.
+
+For every seed: `gan` and `vae` at every width (claim 2's capacity sweep) and `gan:minimax` at width 1
+(claim 3 is about the loss, not the size); claims 1 and 3 compare the models at width 1, whose trials
+also evaluate >= MIN_EARLY_POINTS curve points in the first EARLY_FRACTION of the budget. Each trial is
+a plain pipeline run (JSON and checkpoints, no pictures) through the sweep's executors; the study then
+judges the claims (compare.report.study_claims) and writes one report (compare.report.study_report).
+
+On disk (`out/`):
+    study.json          settings, recipes, tuning, trials, wall time, versions, evaluator hash, "claims", "along_budget"
+    report.html/.md     the report;  figures/*.png  its figures
+    trials/<id>/        a trial's run directory;  trials/<id>.json  its record (the sweep's format)
+    tuning/             the --tune trials, the same way
+
+A rerun into the same directory (or `--resume DIR`) skips done trials and continues stopped ones from
+their checkpoints; any signal stops the whole study, every trial resumable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from compare.data import in_memory, load_dataset
+from compare.errors import UserError
+from compare.io import read_json, write_json
+from compare.metrics.evaluator import FEATURES, load_extractor
+from compare.metrics.feature_cache import real_features
+from compare.metrics.scoring import eval_sample_count, reference_order
+from compare.models import ARCHITECTURES, ModelSpec, parse_model_specs, with_fields
+from compare.pipeline import _versions
+from compare.report.claims import MIN_EARLY_POINTS
+from compare.settings import RunSettings, check_settings
+from compare.sweep import _load_record, _set_aside, trial_id
+from compare.sweep.executors import Trial
+from compare.train.budget import Budget
+from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_directory, marker_kind, write_errors
+
+STUDY_VERSION = 1
+CLAIM_WIDTH = 1.0  # claims 1 and 3 compare the models at each family's default size
+CURVE_POINTS = 8  # evenly spaced curve points of the width-1 trials (claims along the budget), plus MIN_EARLY_POINTS early ones
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    budget: Budget
+    dataset: str = "mnist5k"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    widths: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+    arch: str = "mlp"
+    tune: int = 0  # random-search trials per family before the seeds (0: the default recipes)
+    device: str = "auto"
+    batch_size: int = 128
+    out: Path | None = None  # default runs/study-<timestamp>
+
+    def describe(self) -> dict[str, Any]:
+        return {"budget": str(self.budget), "dataset": self.dataset, "seeds": list(self.seeds), "widths": list(self.widths),
+                "arch": self.arch, "tune": self.tune, "device": self.device, "batch_size": self.batch_size}
+
+    @classmethod
+    def from_json(cls, saved: dict, out: Path) -> "StudySettings":
+        return cls(Budget.parse(saved["budget"]), saved["dataset"], tuple(saved["seeds"]), tuple(float(w) for w in saved["widths"]),
+                   saved["arch"], saved["tune"], saved["device"], saved["batch_size"], Path(out))
+
+    def run_settings(self, spec: ModelSpec, width: float, seed: int, out: Path, curves: bool = False) -> RunSettings:
+        """One trial: a single model; the width-1 trials also evaluate the curve points the claims read along the budget."""
+        return RunSettings(models=(spec,), budget=self.budget, dataset=self.dataset, seed=seed, device=self.device,
+                           batch_size=self.batch_size, out=out, width=width, curve_points=CURVE_POINTS if curves else 1,
+                           early_curve_points=MIN_EARLY_POINTS if curves else 0)
+
+
+def resume_command(out: Path) -> str:
+    return f"compare study --resume {out}"
+
+
+def saved_settings(out: Path) -> StudySettings:
+    """The settings of the study in `out` (for --resume), from its study.json."""
+    if marker_kind(out) != "study" or not (Path(out) / "study.json").is_file():
+        raise UserError(f"cannot resume {out}: it is not a study directory (no study.json made by `compare study`)")
+    return StudySettings.from_json(read_json(Path(out) / "study.json", "study.json", "restore it or start a new study")["settings"], out)
+
+
+def check_study(settings: StudySettings) -> None:
+    """Every check that needs no data, so a bad flag is refused before the study directory exists."""
+    if not settings.seeds:
+        raise UserError("--seeds must be at least 1")
+    if CLAIM_WIDTH not in settings.widths:
+        raise UserError("--widths must include 1: claims 1 and 3 compare the models at width 1 (e.g. --widths 0.25,0.5,1,2)")
+    if settings.budget.unit == "s":
+        raise UserError(f"a study needs a budget of steps, images, epochs or flops, not {settings.budget}: its claims pair the "
+                        "models' curve points by step, and a seconds budget gives each model other steps (and other numbers each run)")
+    if settings.tune < 0:
+        raise UserError(f"--tune must be 0 or more trials per family, got {settings.tune}")
+    if settings.arch not in ARCHITECTURES:
+        raise UserError(f"unknown --arch {settings.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
+    for width in settings.widths:
+        check_settings(settings.run_settings(default_specs(settings)["gan"], width, settings.seeds[0], Path(".")))
+
+
+def default_specs(settings: StudySettings, recipes: dict[str, dict] | None = None) -> dict[str, ModelSpec]:
+    """The study's three models, each with --arch and its family's recipe (the tuned one, if any) as config overrides."""
+    specs = {}
+    for spec in with_fields(parse_model_specs(["gan", "vae", "gan:minimax"]), arch=settings.arch):
+        recipe = (recipes or {}).get(spec.family, {})
+        specs[spec.label] = dataclasses.replace(spec, overrides=spec.overrides + tuple(recipe_fields(recipe).items()))
+    return specs
+
+
+def recipe_fields(recipe: dict) -> dict[str, Any]:
+    """A recipe as read back from JSON (betas as a list) -> config fields (betas a tuple, as the configs hold it)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in recipe.items()}
+
+
+def plan_trials(settings: StudySettings, specs: dict[str, ModelSpec], out: Path) -> list[tuple[ModelSpec, float, int, RunSettings]]:
+    """(spec, width, seed, its run settings) of every trial, seed by seed."""
+    grid = []
+    for seed in settings.seeds:
+        grid += [(specs[label], w, seed) for label in ("gan", "vae") for w in settings.widths]
+        grid.append((specs["gan:minimax"], CLAIM_WIDTH, seed))
+    return [(spec, w, seed, settings.run_settings(spec, w, seed, out / trial_id(spec, w, seed), curves=w == CLAIM_WIDTH))
+            for spec, w, seed in grid]
+
+
+def run_trials(trials: list[tuple[str, RunSettings]], folder: Path, executor, log: Callable[[str], None]) -> tuple[dict[str, dict], int]:
+    """The sweep's trial loop: done trials (by their records) are kept, stopped ones resumed from their checkpoints,
+    failed ones set aside and run afresh; each record is written as soon as its trial ends. Returns (records, how many ran)."""
+    records, todo = {}, []
+    for tid, run in trials:
+        record = _load_record(folder / f"{tid}.json")
+        if record and record.get("status") == "done" and run.models[0].label in record.get("summary", {}):
+            records[tid] = record
+            continue
+        stopped = record is None and (folder / tid / "config.json").is_file()
+        if not stopped:
+            _set_aside(folder / tid)
+        todo.append(Trial(tid, run, resume=stopped))
+    if todo:
+        log(f"  {folder.name}: {len(trials)} trials, {len(records)} already done, {len(todo)} to run ({executor.description})")
+    for k, record in enumerate(executor.map(todo), start=1):
+        record["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+        write_json(folder / f"{record['id']}.json", record)
+        records[record["id"]] = record
+        log(f"  [{k}/{len(todo)}] {record['id']} " + (f"done in {record['seconds']:.1f}s" if record["status"] == "done"
+                                                      else f"FAILED: {record['error']}"))
+    return records, len(todo)
+
+
+def _open(settings: StudySettings) -> tuple[Path, dict | None]:
+    """The study directory and its earlier study.json (None when new); a directory holding another study is refused."""
+    out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("study-%Y%m%d-%H%M%S")
+    if (out / "study.json").exists() and marker_kind(out) == "study":
+        saved = read_json(out / "study.json", "study.json", "move it away, or pass another --out")
+        if saved["settings"] != settings.describe():
+            changed = [k for k, v in settings.describe().items() if saved["settings"].get(k) != v]
+            raise UserError(f"{out} holds a study with other settings ({', '.join(changed)}); resume it with "
+                            f"`{resume_command(out)}`, or pass another --out")
+        return out.resolve(), saved
+    return claimed_directory(out, "study", resume=True)[0].resolve(), None
+
+
+def study(settings: StudySettings, executor, log: Callable[[str], None] = lambda m: click.echo(m, err=True)) -> dict:
+    """Run (or finish) the study and write study.json and the report; returns study.json's content."""
+    check_study(settings)
+    started = time.perf_counter()
+    data = load_dataset(settings.dataset, "cpu")
+    device = check_settings(settings.run_settings(default_specs(settings)["gan"], 1.0, settings.seeds[0], Path(".")))
+    extractor = load_extractor("evaluator", data, device, on_train=log)
+    n_eval = eval_sample_count(None, data, FEATURES["evaluator"].feature_dim)
+    out, saved = _open(settings)
+    with write_errors(out), RunLock(out), StopSignals() as stop:
+        stop.stop_at_once(lambda signum: Interrupted(signum, out, "between trials: every trial is done or checkpointed", resume_command(out)))
+        try:
+            return _study_claimed(settings, executor, out, saved, data, extractor, n_eval, started, log)
+        except Interrupted as e:
+            raise Interrupted(e.signum, out, "during the study: every trial is done or checkpointed", resume_command(out)) from None
+
+
+def warm_feature_cache(data, extractor, n_eval: int) -> None:
+    """The real sets every trial scores against, extracted once here (compare.metrics.feature_cache) so no trial extracts them."""
+    train = in_memory(data.train)
+    real_features(extractor, in_memory(data.heldout), "held-out images", data.name)
+    real_features(extractor, train, "train images", data.name)
+    real_features(extractor, train[reference_order(len(train))[:n_eval].to(train.device)], "train reference", data.name)
+
+
+def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | None, data, extractor, n_eval: int,
+                   started: float, log: Callable[[str], None]) -> dict:
+    from compare.report.study_claims import judge_study
+    from compare.report.study_report import write_study_report
+    from compare.sweep.tuning import tune
+
+    sessions = list((saved or {}).get("sessions", []))
+    base = {"kind": "study", "version": STUDY_VERSION, "settings": settings.describe(), "resume": resume_command(out),
+            "evaluator": {k: extractor.info.get(k) for k in ("name", "weights_sha256", "source", "heldout_accuracy")},
+            "eval_samples": n_eval, "versions": _versions(), "executor": executor.description}
+    write_json(out / "study.json", {**(saved or {}), **base, "sessions": sessions})  # a stop from here on is resumable
+    log(f"study {out}: {len(settings.seeds)} seeds x widths {', '.join(f'{w:g}' for w in settings.widths)}, {settings.budget} each")
+    warm_feature_cache(data, extractor, n_eval)
+    tuning = tune(settings, executor, out, data, extractor, n_eval, (saved or {}).get("tuning"), log) if settings.tune else None
+    recipes = {family: t["chosen"] for family, t in tuning["families"].items() if t.get("chosen")} if tuning else {}
+    planned = plan_trials(settings, default_specs(settings, recipes), out / "trials")
+    records, ran = run_trials([(trial_id(spec, w, s), run) for spec, w, s, run in planned], out / "trials", executor, log)
+    rows = [_row(spec, w, s, records.get(trial_id(spec, w, s))) for spec, w, s, _ in planned]
+    sessions.append({"started": dt.datetime.now().isoformat(timespec="seconds"), "trials_run": ran,
+                     "seconds": round(time.perf_counter() - started, 3)})
+    judged = judge_study(settings, rows, out)
+    summary = {**base, "sessions": sessions, "wall_seconds": round(sum(s["seconds"] for s in sessions), 3),
+               "train_seconds": round(sum(r.get("train_seconds") or 0 for r in rows), 3),
+               "recipes": {family: recipes.get(family) for family in ("gan", "vae")}, "tuning": tuning,
+               "counts": {"trials": len(rows), "done": sum(r["status"] == "done" for r in rows),
+                          "failed": sum(r["status"] == "failed" for r in rows), "run_now": ran},
+               "trials": rows, "claims": [v.to_json() for v in judged.verdicts],
+               "along_budget": {name: [p.to_json() for p in points] for name, points in judged.along_budget.items()}}
+    summary["figures"] = write_study_report(out, summary, judged, data)
+    summary["sessions"][-1]["seconds"] = round(time.perf_counter() - started, 3)  # the report is part of the session
+    summary["wall_seconds"] = round(sum(s["seconds"] for s in summary["sessions"]), 3)
+    write_json(out / "study.json", summary)
+    return {"out": str(out), **summary, "judged": judged}
+
+
+def _row(spec: ModelSpec, width: float, seed: int, record: dict | None) -> dict:
+    """A trial in study.json: its identity and status, and when done its size, budget spent and first-view numbers."""
+    row: dict[str, Any] = {"id": trial_id(spec, width, seed), "model": spec.label, "family": spec.family, "width": width, "seed": seed,
+                           "status": record["status"] if record else "pending", "run_dir": f"trials/{trial_id(spec, width, seed)}"}
+    if record and record["status"] == "done":
+        entry = record["summary"][spec.label]
+        numbers = next(iter(entry["views"].values()))
+        row.update(parameters=entry["parameters"]["total"], steps=entry.get("steps"), train_seconds=entry.get("train_seconds"),
+                   seconds=record.get("seconds"), **{k: numbers["quality"].get(k) for k in ("fid", "kid_x1e3", "mean_confidence")},
+                   **{k: numbers["continuity"].get(k) for k in ("lone_pixels_per_image", "specks_per_image")})
+    elif record:
+        row.update(error=record.get("error"))
+    return row

@@ -1,0 +1,202 @@
+"""`compare study`: a tiny study end to end on digits, resume, stop, serial vs --jobs 2, bad flags, tuning, the features cache."""
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import gan.model
+from compare import pipeline
+from compare.cli import main
+from compare.metrics.evaluator import Extractor
+from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, EARLY_FRACTION, MIN_EARLY_POINTS
+from compare.sweep.executors import ExecutorOptions, LocalExecutor
+from compare.sweep.study import StudySettings, study
+from compare.train import EARLY_CURVE_FRACTION, eval_steps
+from compare.train.budget import Budget
+from compare.train.guard import Interrupted
+
+TINY = ["study", "--dataset", "digits", "--budget", "60steps", "--seeds", "2", "--widths", "0.5,1", "--batch-size", "32"]
+CURVE_KEYS = {"fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"}
+
+
+def one_thread(fn):
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as every --jobs 2 process has on 2 cores, so the numbers can be compared
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "serial"
+    result = one_thread(lambda: CliRunner().invoke(main, [*TINY, "--out", str(out)]))
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_early_curve_points_merge_with_the_even_ones():
+    assert EARLY_CURVE_FRACTION == EARLY_FRACTION
+    assert eval_steps(60, 8, 6) == [2, 4, 6, 8, 10, 12, 15, 22, 30, 38, 45, 52]
+    assert eval_steps(4000, 8, 6)[:7] == [133, 267, 400, 500, 533, 667, 800]
+    assert eval_steps(40, 4) == eval_steps(40, 4, 0) == [10, 20, 30]  # `compare run`'s schedule is unchanged
+
+
+def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
+    out, output = tiny
+    summary = json.loads((out / "study.json").read_text())
+    assert summary["counts"] == {"trials": 10, "done": 10, "failed": 0, "run_now": 10}
+    assert sorted(r["id"] for r in summary["trials"]) == sorted(
+        [f"{m}-w{w}-s{s}" for m in ("gan", "vae") for w in ("0.5", "1") for s in (0, 1)] + ["gan-minimax-w1-s0", "gan-minimax-w1-s1"])
+    claims = summary["claims"]
+    assert [c["claim"] for c in claims] == [CLAIM_1, CLAIM_2, CLAIM_3]
+    for c in claims:
+        assert c["verdict"] in ("supported", "not supported", "mixed", "not decided", "not measured") and c["rule"].endswith(".")
+        assert c["numbers"] and all("ci95" in n and n["n"] == 2 for n in c["numbers"])
+    assert {n["subject"] for n in claims[0]["numbers"]} == {"vae-mean", "vae-pixels"}
+    steps = [p["steps"] for p in summary["along_budget"]["claim 3"]]
+    assert steps == [2, 4, 6, 8, 10, 12, 15, 22, 30, 38, 45, 52, 60] == [p["steps"] for p in summary["along_budget"]["claim 1"]]
+    metrics = json.loads((out / "trials" / "gan-minimax-w1-s1" / "metrics.json").read_text())
+    curve = metrics["models"]["gan:minimax"]["curve"]
+    assert sum(p["steps"] <= EARLY_FRACTION * 60 for p in curve) == MIN_EARLY_POINTS
+    assert all(set(p["views"]["gan:minimax"]) == CURVE_KEYS for p in curve)
+    assert summary["evaluator"]["weights_sha256"] and summary["versions"]["torch"] and summary["wall_seconds"] > 0
+    assert [p.name for p in out.rglob("report.html")] == ["report.html"]
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(summary["figures"]) == 6  # 3 claims, the strip, 2 sample grids
+    assert page.index("Verdicts") < page.index("Setup") < page.index("default recipes") < page.index("Samples")
+    lines = output.strip().splitlines()
+    assert [line.split("  ")[0] for line in lines[-4:-1]] == [c["verdict"] for c in claims]
+    assert lines[-1].startswith(f"wrote {out}/report.html")
+
+
+def test_a_finished_study_resumes_without_training(tiny, monkeypatch):
+    out, _ = tiny
+    before = json.loads((out / "study.json").read_text())
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished trial was trained again")
+
+    monkeypatch.setattr(pipeline, "train_all", no_training)
+    result = CliRunner().invoke(main, ["study", "--resume", str(out)])
+    assert result.exit_code == 0, result.output
+    after = json.loads((out / "study.json").read_text())
+    assert after["counts"] == {"trials": 10, "done": 10, "failed": 0, "run_now": 0}
+    assert after["claims"] == before["claims"] and len(after["sessions"]) == len(before["sessions"]) + 1
+
+
+def numbers(out: Path) -> dict:
+    """Every trial's recorded numbers except timings (which differ run to run)."""
+    found = {}
+    for path in sorted((out / "trials").glob("*.json")):
+        record = json.loads(path.read_text())
+        for entry in record["summary"].values():
+            found[record["id"]] = {k: entry[k] for k in ("parameters", "final_losses", "steps", "views")}
+    return found
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_serial_numbers(tiny, tmp_path):
+    if LocalExecutor(ExecutorOptions(jobs=0)).jobs < 2:
+        pytest.skip("needs 2 cores")
+    out = tmp_path / "par"
+    result = CliRunner().invoke(main, [*TINY, "--jobs", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert numbers(out) == numbers(tiny[0]) and len(numbers(out)) == 10
+    claims = lambda d: json.loads((d / "study.json").read_text())["claims"]  # noqa: E731
+    assert claims(out) == claims(tiny[0])
+
+
+def small(tmp_path, **kw) -> StudySettings:
+    return StudySettings(budget=Budget.parse("60steps"), dataset="digits", seeds=(0,), widths=(1.0,), batch_size=32,
+                         out=tmp_path / "small", **kw)
+
+
+def test_a_stopped_study_resumes_the_stopped_trial_from_its_checkpoint(tmp_path, monkeypatch):
+    step = {"n": 0}
+    original = gan.model.GAN.train_step
+
+    def ctrl_c_at_step_20(self, batch):
+        step["n"] += 1
+        if step["n"] == 20:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, mid-trial
+        return original(self, batch)
+
+    monkeypatch.setattr(gan.model.GAN, "train_step", ctrl_c_at_step_20)
+    with pytest.raises(Interrupted, match="compare study --resume"):
+        study(small(tmp_path), LocalExecutor(ExecutorOptions()), log=lambda m: None)
+    trials = tmp_path / "small" / "trials"
+    assert not (trials / "gan-w1-s0.json").exists() and (trials / "gan-w1-s0" / "gan" / "ckpt.pt").is_file()
+    monkeypatch.setattr(gan.model.GAN, "train_step", original)
+    resumed = []
+    monkeypatch.setattr(pipeline, "run", lambda settings, *a, resume=False, **k: resumed.append((settings.out.name, resume))
+                        or run_pipeline(settings, *a, resume=resume, **k))
+    result = study(small(tmp_path), LocalExecutor(ExecutorOptions()), log=lambda m: None)
+    assert resumed == [("gan-w1-s0", True), ("vae-w1-s0", False), ("gan-minimax-w1-s0", False)]
+    assert result["counts"]["done"] == 3 and {r["steps"] for r in result["trials"]} == {60}
+
+
+run_pipeline = pipeline.run
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--widths", "0.5,2"], "--widths must include 1"),
+    (["--budget", "5s"], "a study needs a budget of steps, images, epochs or flops, not 5s"),
+    (["--widths", "a"], "malformed --widths 'a'"),
+    (["--dataset", "nope"], "unknown dataset 'nope'"),
+    (["--batch-size", "0"], "--batch-size must be positive"),
+    (["--jobs", "99"], "--jobs 99 is outside"),
+])
+def test_bad_flags_are_one_line_and_write_nothing(tmp_path, args, message):
+    out = tmp_path / "bad"
+    result = CliRunner().invoke(main, ["study", "--dataset", "digits", *args, "--out", str(out)])
+    assert result.exit_code == 2 and result.output.startswith(f"Error: {message}") and result.output.count("\n") == 1
+    assert not out.exists()
+
+
+def test_resume_of_what_is_not_a_study_and_study_flags_with_resume_are_refused(tmp_path):
+    result = CliRunner().invoke(main, ["study", "--resume", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a study directory" in result.output
+    result = CliRunner().invoke(main, ["study", "--resume", str(tmp_path), "--seeds", "2"])
+    assert result.exit_code == 2 and "--seeds cannot be given with --resume" in result.output
+
+
+def test_tuning_runs_equal_searches_and_the_study_uses_the_best(tmp_path):
+    result = study(small(tmp_path, tune=2), LocalExecutor(ExecutorOptions()), log=lambda m: None)
+    tuning = result["tuning"]
+    assert tuning["budget"] == "15steps" and [len(t["trials"]) for t in tuning["families"].values()] == [2, 2]
+    for family, t in tuning["families"].items():
+        best = min(t["trials"], key=lambda r: r["heldout_kid_x1e3"])
+        assert t["chosen"] == best["params"] == result["recipes"][family]
+        config = json.loads((tmp_path / "small" / "trials" / f"{family}-w1-s0" / "config.json").read_text())["models"][family]
+        assert {k: config[k] for k in best["params"]} == best["params"]  # the study trained on the chosen recipe
+    assert "d_width" in tuning["families"]["gan"]["chosen"] and "d_width" not in tuning["families"]["vae"]["chosen"]
+    assert "Recipes: tuning" in (tmp_path / "small" / "report.html").read_text()
+
+
+def test_real_features_are_extracted_once_across_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPARE_CACHE_DIR", str(tmp_path / "cache"))
+    calls = []
+    extract = Extractor.extract
+    monkeypatch.setattr(Extractor, "extract", lambda self, images, what="images": calls.append(what) or extract(self, images, what))
+    from compare.models import parse_model_specs
+    from compare.settings import RunSettings
+
+    def trial(name):
+        calls.clear()
+        settings = RunSettings(models=tuple(parse_model_specs(["gan"])), budget=Budget.parse("4steps"), dataset="digits",
+                               batch_size=32, out=tmp_path / name, curve_points=2)
+        return pipeline.run(settings, show_progress=False, artifacts=False).scores.quality, list(calls)
+
+    first, first_calls = trial("a")
+    second, second_calls = trial("b")
+    real = {"held-out images", "train images", "train reference"}
+    assert real <= set(first_calls) and not real & set(second_calls)
+    assert second_calls == ["samples of gan", "samples of gan"]  # the curve point's and the final evaluation's samples
+    assert json.dumps(second["floor"]) == json.dumps(first["floor"])  # the cached features give the same numbers
