@@ -130,8 +130,8 @@ LAYOUTS: dict[str, Any] = {
                     "versions": Opt(dict), "resumed": Opt(list)},
     "metrics.json": {"models": Each(MODEL_ENTRY), "quality": Opt(QUALITY), "continuity": Opt(CONTINUITY),
                      "quality_history": Opt(list)},
-    "sweep.json": {"settings": dict, "claim_b": {"statement": str, "verdict": str, "reason": str, "rule": str},
-                   "targets": Opt(Each({"point": Opt(Maybe({"size": Number}))})), "plots": Opt(List(str))},
+    "sweep.json": {"settings": dict, "claim_b": {"claim": str, "verdict": str, "rule": str, "notes": List(str), "targets": List(dict)},
+                   "plots": Opt(List(str))},
     "seeds.json": {"seeds": List(int), "interval": str, "models": Each(Each(Maybe(dict))), "differences": Each(Each(Maybe(dict)))},
     "trial": {"id": str, "status": str, "metrics": Opt(Each(MODEL_ENTRY))},
 }

@@ -10,7 +10,8 @@ from compare.data import load_dataset
 from compare.errors import UserError
 from compare.metrics.evaluator import load_domain_evaluator
 from compare.metrics.quality import modes_hit
-from compare.metrics.scoring import eval_sample_count, evaluate_views, flat_values, quality_report, score_sets
+from compare.metrics.scoring import eval_sample_count, evaluate_views, flat_values, score_sets
+from compare.report.text import quality_report
 
 
 @pytest.fixture(scope="module")

@@ -30,15 +30,13 @@ from compare.data import HELDOUT_FRACTION, STREAMED_EVAL_CAP, ImageDataset, in_m
 from compare.data.sources import StreamedImages
 from compare.errors import UserError
 from compare.train.guard import RunLock, write_errors
-from compare.io import read_run_json, write_bytes, write_json
+from compare.io import read_run_json, write_json
 from compare.metrics import METRICS, Metric, bootstrap
 from compare.metrics.continuity import continuity_report
 from compare.metrics.evaluator import FEATURES, Extractor, load_extractor
 from compare.metrics.quality import Features, full_set
 
 REAL_SUBSET_SEED = 0  # which train images form the reference set: fixed, so every run compares against the same ones
-FLOOR = "real floor"
-ARROWS = {"lower": "↓", "higher": "↑"}
 
 
 def feature_metrics() -> dict[str, Metric]:
@@ -200,61 +198,6 @@ def score_sets(real: Tensor, fake: Tensor, data: ImageDataset, extractor: Extrac
     return {"extractor": extractor.info, "metrics": score_features({"real": real_f, "fake": fake_f, "train": train, "heldout": real_f}, extractor.info)}
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, int):
-        return str(v)
-    return f"{v:.4g}"
-
-
-def metrics_table(columns: dict[str, dict[str, dict]]) -> str:
-    """Markdown table, one row per returned number, one column per scored set ({label: {metric: {"values": ...}}})."""
-    first = next(iter(columns.values()))
-    lines = [f"| metric | | {' | '.join(columns)} |", f"|---|---|{'---:|' * len(columns)}"]
-    for name, entry in first.items():
-        better = METRICS[name].better if name in METRICS else {}
-        for key in entry["values"]:
-            cells = " | ".join(_fmt(col.get(name, {}).get("values", {}).get(key)) for col in columns.values())
-            lines.append(f"| {key} | {ARROWS.get(better.get(key), '')} | {cells} |")
-    return "\n".join(lines)
-
-
-def _extractor_line(info: dict) -> str:
-    if info.get("heldout_accuracy") is not None:
-        accuracy = f", held-out accuracy {info['heldout_accuracy']:.2%}"
-    elif "heldout_reconstruction_bce_per_pixel" in info:  # unlabelled data: an autoencoder, no classes
-        accuracy = f", autoencoder for unlabelled data: held-out BCE {info['heldout_reconstruction_bce_per_pixel']:.4f}/pixel; class metrics n/a"
-    else:
-        accuracy = ""
-    return f"Features: {info['name']} (weights sha256 {info['weights_sha256'][:12]}{accuracy})."
-
-
-def quality_report(quality: dict) -> str:
-    """The metrics table of a run (floor beside every view) with the protocol in words above it."""
-    views = quality["views"]
-    any_view = next(iter(views.values()), quality["floor"])
-    n_fake, n_real = any_view["fid"]["protocol"]["n_fake"], any_view["fid"]["protocol"]["n_real"]
-    n_floor = quality["floor"]["fid"]["protocol"]["n_fake"]
-    return "\n".join([
-        _extractor_line(quality["extractor"]),
-        f"Each view: {n_fake} samples vs {n_real} train images (k-NN: precision/recall k=3, density/coverage k=5). "
-        f"{FLOOR}: {n_floor} held-out vs {n_floor} train images.",
-        "",
-        metrics_table({FLOOR: quality["floor"], **views}),
-    ])
-
-
-def score_report(result: dict, label: str = "B vs A") -> str:
-    protocol = result["metrics"]["fid"]["protocol"]
-    return "\n".join([_extractor_line(result["extractor"]), f"A: {protocol['n_real']} reference images, B: {protocol['n_fake']} images judged.",
-                      "", metrics_table({label: result["metrics"]})])
-
-
-def write_quality_table(out: Path, quality: dict) -> None:
-    write_bytes(Path(out) / "metrics.md", f"# Sample quality\n\n{quality_report(quality)}\n".encode())
-
-
 def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str | None = None, device: str = "auto",
                  on_train: Callable[[str], None] | None = None) -> dict:
     """Re-evaluate a finished run from its saved weights, with the same sampling noise as the run itself.
@@ -271,6 +214,7 @@ def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str |
 
 def _evaluate_locked(run_dir: Path, config: dict, eval_samples: int | None, features: str | None, device: str,
                      on_train: Callable[[str], None] | None) -> dict:
+    from compare.report.text import write_quality_table  # the write side: metrics.md beside metrics.json
     from compare.train.checkpoint import data_options_from_json, load_checkpoint
     from compare.models import parse_model_specs
     from compare.sample import sample_views, samples_per_view

@@ -109,9 +109,14 @@ def claim_a_over_seeds(summary: dict) -> Verdict | None:
     return judge_claim1(Claim1Input(series(labels["gan"]), (series(labels["vae"]),)))
 
 
+def _quality_key(summary: dict) -> str:
+    """The bare metric key a sweep's quality is ("quality.fid" -> "fid")."""
+    return str(summary.get("metrics", {}).get("quality", {}).get("key", "")).rpartition(".")[2]
+
+
 def size_sweeps(summary: dict) -> list[SizeSweep]:
     """One SizeSweep per model of a sweep.json summary whose quality key is FID (done trials only)."""
-    if summary.get("metrics", {}).get("quality", {}).get("key") != FID:
+    if _quality_key(summary) != FID:
         return []
     rows = [r for r in summary.get("trials", []) if r.get("status") == "done" and r.get("quality") is not None]
     out = []
@@ -127,4 +132,7 @@ def claim_b(sweeps: list[dict]) -> Verdict:
     """Claim 2 from the last sweep summary given (FID against parameter count)."""
     if not sweeps:
         return Verdict(CLAIM_2, NOT_MEASURED, RULE_2, notes=("no capacity sweep",), how=HOW[CLAIM_2])
+    if (key := _quality_key(sweeps[-1])) != FID:
+        return Verdict(CLAIM_2, NOT_MEASURED, RULE_2, notes=(f"the rule reads FID; this sweep measured {key or 'no quality'}",),
+                       how=HOW[CLAIM_2])
     return judge_claim2(size_sweeps(sweeps[-1]))
