@@ -34,7 +34,7 @@ def test_run_writes_report_with_every_section_and_model(run_dir):
     for model in ["gan", "vae"]:
         assert f"<td>{model}</td>" in html and f"| {model} |" in md
     assert "| claim | from | verdict | rule | evidence |" in md  # the rule in its own column, not in the evidence
-    assert "Overlapping 95% intervals: fid: " in md and "lone_pixels_per_image: " in md
+    assert "Which 95% intervals overlap: fid: " in md and "lone_pixels_per_image: " in md
 
 
 def test_user_text_is_escaped_and_page_has_no_script(run_dir):

@@ -72,7 +72,7 @@ def section_reconstructions(runs: list[Run]) -> list[Block]:
 
 
 def _overlaps(sentences: list[str]) -> list[Block]:
-    return [Para("Overlapping 95% intervals: " + " ".join(sentences))] if sentences else []
+    return [Para("Which 95% intervals overlap: " + " ".join(sentences))] if sentences else []
 
 
 def section_quality(runs: list[Run]) -> list[Block]:
