@@ -177,3 +177,9 @@ def test_report_shows_the_likelihood_only_when_measured(tmp_path):
     assert "fid: gan and vae-mean overlap; every other pair is separated." in md
     without = constructed_run(tmp_path / "without", quality=quality)
     assert "likelihood" not in write_report([without])[1].read_text().lower()
+
+
+def test_a_malformed_likelihood_is_refused_in_one_line(tmp_path):
+    run = constructed_run(tmp_path / "bad", likelihood={"vae": [90.1]})
+    result = CliRunner().invoke(main, ["report", str(run)])
+    assert result.exit_code == 2 and "likelihood.vae" in result.output and len(result.output.strip().splitlines()) == 1

@@ -29,7 +29,7 @@ def fmt(value, digits: int = 4, signed: bool = False) -> str:
 
 def interval(ci: Sequence | None) -> tuple[float, float] | None:
     """A stored interval [low, high] as a pair, or None when it is absent or has a missing end."""
-    if not ci or len(ci) != 2 or any(x is None for x in ci):
+    if not isinstance(ci, (list, tuple)) or len(ci) != 2 or not all(isinstance(x, (int, float)) for x in ci):
         return None
     return float(ci[0]), float(ci[1])
 
