@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from compare.report.numbers import fmt
 from compare.report.claims import (
     ARTIFACT_KEYS, CLAIM_1, CLAIM_2, CLAIM_3, CONFIDENCE, EARLY_FRACTION, FID, HOW, KID, NOT_MEASURED, RULE_1, RULE_2, RULE_3,
     THRESHOLD_FLOOR_FACTOR, Claim1Input, Claim3Input, Point, Series, SizeSweep, Verdict, WidthResult, family_of, judge_claim1,
@@ -77,7 +78,7 @@ def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
     grads = {label: {c.get("seed", 0): g for m, c in runs if (g := early_grad(m, label)) is not None} for label in by_loss.values()}
     return Claim3Input(series["nonsaturating"], series["minimax"], budget,
                        None if floor is None else THRESHOLD_FLOOR_FACTOR * floor,
-                       "" if floor is None else f"({THRESHOLD_FLOOR_FACTOR}x the real-data floor {floor:.4g})", grads)
+                       "" if floor is None else f"({THRESHOLD_FLOOR_FACTOR}x the real-data floor {fmt(floor)})", grads)
 
 
 def claim_a(metrics: dict, config: dict) -> Verdict:
