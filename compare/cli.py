@@ -148,7 +148,9 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
     )
     if resume is not None and overwrite:
         raise UserError("--resume and --overwrite contradict each other: a resume continues the run, --overwrite replaces it")
-    from compare.sweep import run_seeds, seed_table, seeds_to_resume
+    from compare.report.render import text_table
+    from compare.report.tables import seed_table
+    from compare.sweep.seeds import run_seeds, seeds_to_resume
 
     if resume is None:
         settings = RunSettings(**flags)
@@ -168,7 +170,7 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
 
         result = run_seeds(settings, seeds, show_progress=not quiet)
         click.echo(f"wrote {result['out']}/: seed-*/ (one run per seed), seeds.json")
-        click.echo("\n".join(seed_table(result)))
+        click.echo(text_table(seed_table(result)))
         return
     result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite)
     click.echo(f"wrote {result.out}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, metrics.md, config.json")
@@ -176,9 +178,9 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         failure = t.status_fields().get("failure")
         click.echo(f"  {label:<14} {t.record.steps} steps in {t.record.seconds:.1f}s  ({parameter_counts(t.model)['total']:,} parameters)"
                    + (f"  {failure}" if failure else ""))
-    from compare.metrics.scoring import quality_report
+    from compare.report.text import run_text
 
-    click.echo("\n" + quality_report(result.scores.quality))
+    click.echo("\n" + run_text(result.metrics_json()))
     if failed := [label for label, t in result.trained.items() if t.record.status == "diverged"]:
         click.echo(f"Error: {', '.join(failed)} diverged (see metrics.json); the other models finished", err=True)
         sys.exit(EXIT_DIVERGED)
@@ -219,15 +221,13 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--continuity", default="lone_pixels_per_image", help="Continuity metric, the same way (lone_pixels_per_image, specks_per_image, fragments_per_image, ...).")
 @click.option("--size-by", default="total",
               help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
-@click.option("--target", type=float, default=None, help="Quality every model must reach. [default: the best mean of the other family]")
 @click.option("--executor", default="local", help="Where trials run: local (this machine) or ray (Ray tasks; pip install '.[ray]').")
 @click.option("--jobs", default=1, type=int, help="local: trials at once in separate processes (0: one per core), torch threads split between them.")
 @click.option("--address", default=None, help="ray: address of an existing cluster. [default: start a local Ray instance]")
 @click.option("--cpus-per-trial", default=1.0, type=float, help="ray: CPUs each trial asks for (also its torch threads).")
 @click.option("--gpus-per-trial", default=0.0, type=float, help="ray: GPUs each trial asks for (fractions share a GPU).")
 def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int, seed: int, dataset: str, budget: str,
-              device: str, batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str,
-              target: float | None, executor: str, jobs: int, address: str | None, cpus_per_trial: float, gpus_per_trial: float) -> None:
+              device: str, batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, executor: str, jobs: int, address: str | None, cpus_per_trial: float, gpus_per_trial: float) -> None:
     """Train every (model, width, seed) under one budget; plot quality and continuity against size; decide claim (b)."""
     from compare.sweep.executors import ExecutorOptions, make_executor
     from compare.sweep import SweepSettings, parse_widths, sweep
@@ -235,7 +235,7 @@ def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int
     settings = SweepSettings(
         models=tuple(parse_model_specs([models, *more_models])), widths=parse_widths(widths),
         seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget), dataset=check_dataset_name(dataset),
-        device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by, target=target,
+        device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by,
     )
     pool = make_executor(executor, ExecutorOptions(jobs=jobs, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial))
     result = sweep(settings, pool)
@@ -244,12 +244,8 @@ def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int
     click.echo(f"  {counts['trials']} trials: {counts['done']} done ({counts['skipped_as_done']} from before), {counts['failed']} failed")
     for key, ids in result["missing_metrics"].items():
         click.echo(f"  {key} is missing from {len(ids)} done trials (e.g. {ids[0]}); see --quality / --continuity")
-    for label, t in result["targets"].items():
-        if t["target"] is not None:
-            point = f"{t['point']['size']:,} parameters (width {t['point']['width']:g})" if t["point"] else "no swept size"
-            click.echo(f"  {label}: smallest size reaching {quality} {t['target']:.4g} ({t['source']}): {point}")
-    claim = result["claim_b"]
-    click.echo(f"claim (b), {claim['statement']}: {claim['verdict']}; {claim['reason']}")
+    claim = result["claim_b"]  # compare.report.claims.judge_claim2's Verdict, as sweep.json stores it
+    click.echo(f"claim (b), {claim['claim']}: {claim['verdict']}" + "".join(f"\n  {note}" for note in claim["notes"]))
     failed = [r for r in result["trials"] if r["status"] == "failed"]
     if failed:
         if all(r["user_error"] for r in failed) and len({r["error"] for r in failed}) == 1 and not counts["done"]:
@@ -333,9 +329,10 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     """Score image set B against the reference set A (folders of PNG/JPEG, or .npz / .npy / .pt arrays) with every quality metric."""
     import json
 
-    from compare.metrics.continuity import continuity_report, continuity_table
+    from compare.metrics.continuity import continuity_report
     from compare.data import load_dataset
-    from compare.metrics.scoring import check_comparable, score_report, score_sets
+    from compare.metrics.scoring import check_comparable, score_sets
+    from compare.report.text import continuity_text, score_report
     from compare.metrics.evaluator import load_extractor
     from compare.data.imagesets import load_image_set
     from compare.settings import resolve_device
@@ -348,7 +345,7 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     pixels = continuity_report({"B": b}, a)  # A, the reference, plays the part of the real images
     result["continuity"] = {k: pixels[k] for k in ("protocol", "real", "views", "ratios", "sensitivity")}
     click.echo(json.dumps({"A": str(real), "B": str(fake), **result}, indent=2) if as_json
-               else score_report(result) + "\n\n" + continuity_table(pixels, reference="A"))
+               else score_report(result) + "\n\n" + continuity_text(pixels, reference="A"))
 
 
 @main.group("evaluator")
@@ -395,7 +392,8 @@ def evaluator_train_cmd(dataset: str, out: Path | None) -> None:
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def evaluate_cmd(run_dir: Path, eval_samples: int | None, features: str | None, device: str, quiet: bool) -> None:
     """Re-evaluate a finished run from its saved weights: rewrites the quality numbers in metrics.json and metrics.md."""
-    from compare.metrics.scoring import evaluate_run, quality_report
+    from compare.pipeline import evaluate_run
+    from compare.report.text import quality_report
 
     quality = evaluate_run(run_dir, eval_samples, features, device, _say(quiet))
     click.echo(f"wrote {run_dir}/metrics.json, metrics.md\n\n{quality_report(quality)}")

@@ -111,8 +111,9 @@ def _wrong(value: Any, schema: Any, where: str) -> str:
     return f"{'field ' + where if where else 'the whole file'} is {shown}, expected {_describe(schema)}"
 
 
-SCORES = {"values": dict, "protocol": dict}
-FID_SCORES = {"values": dict, "protocol": {"n_real": int, "n_fake": int}}
+INTERVALS = Opt(Each(Maybe({"ci95": List(Number)})))  # bootstrap intervals per key (compare.metrics.bootstrap.interval)
+SCORES = {"values": dict, "protocol": dict, "intervals": INTERVALS}
+FID_SCORES = {"values": dict, "protocol": {"n_real": int, "n_fake": int}, "intervals": INTERVALS}
 QUALITY = {"extractor": {"name": str, "weights_sha256": str, "heldout_accuracy": Opt(Maybe(Number))},
            "floor": {"fid": FID_SCORES, "*": SCORES},
            "views": Each({"fid": FID_SCORES, "*": SCORES})}
@@ -129,9 +130,9 @@ LAYOUTS: dict[str, Any] = {
                     "settings": Opt({"data_options": Opt(Maybe(dict))}), "budget": Opt(dict), "device": Opt(dict),
                     "versions": Opt(dict), "resumed": Opt(list)},
     "metrics.json": {"models": Each(MODEL_ENTRY), "quality": Opt(QUALITY), "continuity": Opt(CONTINUITY),
-                     "quality_history": Opt(list)},
-    "sweep.json": {"settings": dict, "claim_b": {"statement": str, "verdict": str, "reason": str, "rule": str},
-                   "targets": Opt(Each({"point": Opt(Maybe({"size": Number}))})), "plots": Opt(List(str))},
+                     "quality_history": Opt(list), "likelihood": Opt(Each(dict))},
+    "sweep.json": {"settings": dict, "claim_b": {"claim": str, "verdict": str, "rule": str, "notes": List(str), "targets": List(dict)},
+                   "plots": Opt(List(str))},
     "seeds.json": {"seeds": List(int), "interval": str, "models": Each(Each(Maybe(dict))), "differences": Each(Each(Maybe(dict)))},
     "study.json": {"settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number), "arch": str, "tune": int,
                                 "device": str, "batch_size": int}, "sessions": Opt(List({"seconds": Number})), "tuning": Opt(Maybe(dict))},

@@ -9,31 +9,36 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import click
 import torch
+from torch import Tensor
 
 from compare.data import ImageDataset, in_memory, load_dataset
 from compare.errors import UserError
-from compare.io import write_json
+from compare.io import read_run_json, write_json
 from compare.metrics.curves import check_curve_samples, make_point_evaluator
 from compare.metrics.evaluator import FEATURES, load_extractor
-from compare.metrics.scoring import eval_sample_count, evaluate
-from compare.models import ModelSpec
+from compare.metrics.scoring import eval_sample_count, evaluate, evaluate_views, heldout_evaluated
+from compare.models import ModelSpec, parse_model_specs
 from compare.protocol import GenerativeModel
+from compare.report.text import write_metrics_md
 from compare.report.write import write_interrupted, write_run
 from compare.results import RunResult
 from compare.sample import sample_views, samples_per_view
-from compare.settings import RunSettings, check_settings
+from compare.settings import RunSettings, check_settings, resolve_device
 from compare.train import Plan, Trained, plan, run_key, train_model
 from compare.train.budget import check_matched
-from compare.train.checkpoint import check_compatible, read_run_config, settings_to_json
+from compare.train.checkpoint import (check_compatible, data_options_from_json, load_checkpoint, read_run_config,
+                                      settings_to_json)
 from compare.train.cost import reset_peak_memory
-from compare.train.guard import Interrupted, StopSignals, claimed_run_dir
+from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_run_dir, write_errors
 
 
 def _git_hash() -> str | None:
@@ -44,7 +49,7 @@ def _git_hash() -> str | None:
     return out.stdout.strip() or None
 
 
-def _versions() -> dict[str, str | None]:
+def versions() -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
     def v(pkg: str) -> str | None:
@@ -69,7 +74,7 @@ def run_config(settings: RunSettings, data: ImageDataset, device: torch.device, 
         "evaluation": {"features": settings.features, "eval_samples": n_eval},
         "device": {"type": device.type, "name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()},
         "torch_threads": torch.get_num_threads(),
-        "versions": _versions(),
+        "versions": versions(),
         "command": sys.argv,
         "created": dt.datetime.now().isoformat(timespec="seconds"),
         "settings": settings_to_json(settings),  # what `compare run --resume` reads back
@@ -142,3 +147,51 @@ def train_all(settings: RunSettings, data: ImageDataset, device: torch.device, r
 
 def _curve_point(point_eval, spec: ModelSpec, model: GenerativeModel, n: int, seed: int):
     return lambda: point_eval(sample_views(spec, model, n, seed))
+
+
+def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str | None = None, device: str = "auto",
+                 on_train: Callable[[str], None] | None = None) -> dict:
+    """Re-evaluate a finished run from its saved weights, with the same sampling noise as the run itself.
+
+    Writes the new "quality" block into metrics.json (an earlier, different one moves to
+    "quality_history": nothing is lost) and metrics.md; returns the block.
+    """
+    run_dir = Path(run_dir)
+    config = read_run_json(run_dir, "config.json")
+    # The run's lock, as `compare run` takes it: never score a checkpoint a resume is still writing.
+    with write_errors(run_dir), RunLock(run_dir):
+        return _evaluate_locked(run_dir, config, eval_samples, features, device, on_train)
+
+
+def _evaluate_locked(run_dir: Path, config: dict, eval_samples: int | None, features: str | None, device: str,
+                     on_train: Callable[[str], None] | None) -> dict:
+    metrics = read_run_json(run_dir, "metrics.json")  # checked before the work, rewritten after it
+    evaluation = config.get("evaluation", {})
+    options = config.get("settings", {}).get("data_options")
+    data = load_dataset(config["dataset"]["name"], "cpu", data_options_from_json(options) if options else None)
+    dev = resolve_device(device)
+    features = features or evaluation.get("features", "evaluator")
+    n = eval_sample_count(eval_samples if eval_samples is not None else evaluation.get("eval_samples"), data,
+                          FEATURES[features].feature_dim if features in FEATURES else 0)  # an unknown name: load_extractor says so
+    extractor = load_extractor(features, data, dev, on_train)
+    views: dict[str, Tensor] = {}
+    specs = [parse_model_specs([label])[0] for label in config["models"]]
+    for spec in specs:
+        path = run_dir / spec.dirname / "ckpt.pt"
+        if not path.exists():
+            raise UserError(f"{path} is missing: the run did not finish training {spec.label}")
+        ckpt = load_checkpoint(path)  # weights only: a tampered file is refused in one line
+        model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device=dev, seed=config["seed"])
+        model.load_state_dict(ckpt["state"])
+        # the run's own draw (see compare.sample.samples_per_view), so the same settings give the same numbers
+        draw = sample_views(spec, model, samples_per_view(n, heldout_evaluated(data)), config["seed"])
+        views.update({view: images[:n] for view, images in draw.items()})
+    quality = evaluate_views(views, data, extractor)
+
+    previous = metrics.get("quality")
+    if previous is not None and previous != json.loads(json.dumps(quality)):
+        metrics.setdefault("quality_history", []).append(previous)
+    metrics["quality"] = quality
+    write_json(run_dir / "metrics.json", metrics)
+    write_metrics_md(run_dir, metrics)
+    return quality

@@ -365,6 +365,10 @@ def test_claim_b_reads_a_sweep_summary():
     assert claim_b([summary]).verdict == "supported"
     assert claim_b([]).verdict == "not measured" and "compare" in claim_b([]).how
     assert claim_b([{**summary, "trials": rows("vae", (300, 90, 30))}]).verdict == "not measured"
+    by_path = {**summary, "metrics": {"quality": {"key": "quality.fid"}}}  # `compare sweep --quality quality.fid`
+    assert claim_b([by_path]).to_json() == claim_b([summary]).to_json()
+    kid = claim_b([{**summary, "metrics": {"quality": {"key": "kid_x1e3"}}}])
+    assert kid.verdict == "not measured" and kid.notes == ("the rule reads FID; this sweep measured kid_x1e3",)
 
 
 # ---- figures ----

@@ -20,6 +20,11 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of every Markdown table line in the output (the CLI pads them into columns)."""
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines() if line.startswith("|")]
+
+
 @pytest.fixture(scope="module")
 def heldout():
     return load_dataset("digits").heldout
@@ -30,7 +35,11 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     out = tmp_path / "run"
     result = invoke("run", "--dataset", "digits", "--budget", "30steps", "--out", out, "--quiet")
     assert result.exit_code == 0, result.output
-    assert "| fid | ↓ |" in result.output and "real floor | gan | vae-mean | vae-pixels" in result.output
+    rows = table_rows(result.output)
+    assert rows[0] == ["metric", "unit", "better", "real floor", "gan", "vae-mean", "vae-pixels"]
+    fid = next(row for row in rows if row[0] == "fid")
+    assert fid[1:3] == ["", "↓"] and all(" [" in cell for cell in fid[3:])  # every value with its 95% interval
+    assert "\nfid: " in result.output  # and which intervals overlap
     metrics = json.loads((out / "metrics.json").read_text())
     quality = metrics["quality"]
     # Numbers live once, per view: a model's entry names its views and carries no copies of their scores.
@@ -77,11 +86,15 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
 
     result = invoke("score", a, folder, "--dataset", "digits", "--quiet")
     assert result.exit_code == 0, result.output
-    assert "A: 180 reference images, B: 150 images judged." in result.output and "| precision | ↑ | 1 |" in result.output
-    assert "| pixel metric | A | B |" in result.output and "| lone_pixels_per_image | " in result.output
-    assert "| fragments_per_image (binarised at 0.7) |" in result.output
+    rows = table_rows(result.output)
+    precision = next(row for row in rows if row[0] == "precision")
+    assert "A: 180 reference images, B: 150 images judged." in result.output and precision[1:3] == ["share", "↑"]
+    assert precision[3].startswith("1 [")  # every image of B is one of A's: precision exactly 1, with its interval
+    assert ["pixel metric", "unit", "better", "A", "B"] in rows and "lone_pixels_per_image" in [r[0] for r in rows]
+    assert ["fragments_per_image", "0.7"] in [r[:2] for r in rows]
     # A's blank_share is 0 and its spectrum distance to itself undefined: no ratio, said in words
-    assert "| spectrum_distance | n/a |" in result.output and "(ratio n/a) |" in result.output and "xn/a" not in result.output
+    assert ["spectrum_distance", "decades", "", "n/a"] in [r[:4] for r in rows] and "(ratio n/a)" in result.output
+    assert "xn/a" not in result.output
 
 
 @pytest.mark.parametrize("b_images, message", [

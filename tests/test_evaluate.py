@@ -10,7 +10,8 @@ from compare.data import load_dataset
 from compare.errors import UserError
 from compare.metrics.evaluator import load_domain_evaluator
 from compare.metrics.quality import modes_hit
-from compare.metrics.scoring import eval_sample_count, evaluate_views, flat_values, quality_report, score_sets
+from compare.metrics.scoring import eval_sample_count, evaluate_views, flat_values, score_sets
+from compare.report.text import quality_report
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,8 @@ def test_views_are_scored_beside_the_real_floor_at_one_n_with_their_protocol_and
             for key, interval in entry[metric]["intervals"].items():
                 assert interval["resamples"] == 50 and interval["ci95"][0] <= interval["ci95"][1] and interval["se"] > 0, (metric, key)
     report = quality_report(q)
-    assert "| fid | ↓ |" in report and "real floor | copy | noisy" in report
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in report.splitlines() if line.startswith("|")]
+    assert rows[0] == ["metric", "unit", "better", "real floor", "copy", "noisy"] and ["fid", "", "↓"] in [r[:3] for r in rows]
     assert f"held-out accuracy {ext.info['heldout_accuracy']:.2%}" in report
 
 

@@ -1,5 +1,7 @@
-"""The report: every section and model present, user text escaped, and a real browser renders it offline."""
+"""The report: every section and model present, user text escaped, and a real browser renders it offline;
+its tables built from the metric registry on constructed score dicts, each value with its interval."""
 
+import json
 import os
 import shutil
 
@@ -8,6 +10,9 @@ from click.testing import CliRunner
 
 from browser import Chromium, find_chromium
 from compare.cli import main
+from compare.report import write_report
+from compare.report.tables import (likelihood_table, overlap_sentence, overlap_sentences, pixel_intervals, pixel_table, quality_intervals,
+                                   quality_table)
 
 
 
@@ -24,6 +29,8 @@ def test_run_writes_report_with_every_section_and_model(run_dir):
         assert f"<h2>{section}</h2>" in html and f"## {section}" in md
     for model in ["gan", "vae"]:
         assert f"<td>{model}</td>" in html and f"| {model} |" in md
+    assert "| claim | from | verdict | rule | evidence |" in md  # the rule in its own column, not in the evidence
+    assert "Which 95% intervals overlap: fid: " in md and "lone_pixels_per_image: " in md
 
 
 def test_user_text_is_escaped_and_page_has_no_script(run_dir):
@@ -80,3 +87,95 @@ def test_report_of_a_seeds_directory_has_intervals_and_a_seed_verdict(tmp_path):
     assert "## Seed statistics" in md and "| continuity.lone_pixels_per_image |" in md and "vae - gan" in md
     assert "| seeds (seeds) |" in md  # claim (a) judged over the seeds, not per run
     assert md.count("| seed-0, seed-1 |") >= 1  # same verdict in both runs: one row naming both
+
+
+# ---- tables on constructed numbers -------------------------------------------------------------------
+
+def scores(fid, fid_ci, kid=2.0):
+    """A view's quality entry as compare.metrics.scoring.score_features writes it (FID with an interval, KID without)."""
+    protocol = {"n_real": 500, "n_fake": 500}
+    return {"fid": {"values": {"fid": fid}, "protocol": protocol, "intervals": {"fid": {"ci95": fid_ci, "se": 1.0, "resamples": 50}}},
+            "kid": {"values": {"kid_x1e3": kid}, "protocol": protocol, "intervals": {"kid_x1e3": None}}}
+
+
+COLUMNS = {"real floor": scores(13.2, [11.6, 14.8]), "gan": scores(40.0, [35.0, 45.0]), "vae-mean": scores(48.25, [44.0, 52.0]),
+           "vae-pixels": scores(91.0, [86.0, 97.0])}
+
+
+def test_quality_table_shows_each_value_with_its_interval_unit_and_direction():
+    table = quality_table(COLUMNS)
+    assert table.headers == ["metric", "unit", "better", "real floor", "gan", "vae-mean", "vae-pixels"]
+    rows = {row[0]: row[1:] for row in table.rows}
+    assert rows["fid"] == ["", "↓", "13.2 [11.6, 14.8]", "40 [35, 45]", "48.25 [44, 52]", "91 [86, 97]"]
+    assert rows["kid_x1e3"] == ["x10^3", "↓", "2", "2", "2", "2"]  # no interval stored: the value alone
+
+
+def test_overlap_sentence_names_the_overlapping_pairs():
+    assert overlap_sentences(quality_intervals(COLUMNS)) == [
+        "fid: gan and vae-mean overlap; every other pair is separated.",
+        "kid_x1e3: fewer than two intervals to compare."]
+    assert overlap_sentence("fid", {"gan": (1, 2), "vae": (2, 3)}) == "fid: gan and vae overlap."  # touching ends overlap
+    assert overlap_sentence("fid", {"gan": (1, 2), "vae": (2.5, 3)}) == "fid: gan and vae are separated."
+    assert overlap_sentence("fid", {"a": (1, 2), "b": (3, 4), "c": (5, 6)}) == "fid: every pair is separated."
+    assert overlap_sentence("fid", {"a": (1, 5), "b": (3, 4), "c": (2, 6), "d": None}) == "fid: every pair overlaps (no interval: d)."
+
+
+CONTINUITY = {
+    "real": {"lone_pixels_per_image": 0.03, "lone_pixels_per_image_ci95": [0.01, 0.05], "specks_per_image": 0.0,
+             "specks_per_image_ci95": [0.0, 0.0], "tv_per_pixel": 0.2, "spectrum_distance": None},
+    "views": {"gan": {"lone_pixels_per_image": 5.5, "lone_pixels_per_image_ci95": [5.1, 5.9], "specks_per_image": 1.25,
+                      "specks_per_image_ci95": [1.0, 1.5], "tv_per_pixel": 0.3, "spectrum_distance": 0.125},
+              "vae-pixels": {"lone_pixels_per_image": 2.7, "lone_pixels_per_image_ci95": [2.4, 3.0], "specks_per_image": 1.5,
+                             "specks_per_image_ci95": [1.25, 1.75], "tv_per_pixel": 0.5, "spectrum_distance": 0.5}},
+    "ratios": {"gan": {"lone_pixels_per_image": 5.5 / 0.03, "specks_per_image": None, "tv_per_pixel": 1.5, "spectrum_distance": None},
+               "vae-pixels": {"lone_pixels_per_image": 90.0, "specks_per_image": None, "tv_per_pixel": 2.5, "spectrum_distance": None}},
+}
+
+
+def test_pixel_tables_take_their_rows_from_the_registry_groups():
+    bad = pixel_table(CONTINUITY, "bad pixels", "real")
+    assert bad.headers == ["pixel metric", "unit", "better", "real", "gan", "vae-pixels"]
+    assert bad.rows == [  # the registry's bad-pixel keys the report holds, in registry order
+        ["lone_pixels_per_image", "per image", "↓", "0.03 [0.01, 0.05]", "5.5 [5.1, 5.9] (x183.3)", "2.7 [2.4, 3] (x90)"],
+        ["specks_per_image", "per image", "↓", "0 [0, 0]", "1.25 [1, 1.5] (ratio n/a)", "1.5 [1.25, 1.75] (ratio n/a)"]]
+    blur = pixel_table(CONTINUITY, "blur", "real")
+    assert [row[:4] for row in blur.rows] == [["tv_per_pixel", "", "", "0.2"], ["spectrum_distance", "decades", "", "n/a"]]
+    assert overlap_sentences(pixel_intervals(CONTINUITY, "real")) == [
+        "lone_pixels_per_image: every pair is separated.",
+        "specks_per_image: gan and vae-pixels overlap; every other pair is separated."]
+
+
+LIKELIHOOD = {"vae": {"neg_elbo_nats": 95.2, "iwae_nll_nats": 90.1, "k": 100, "n": 1000,
+                      "ci95": {"neg_elbo_nats": [94.4, 96.0], "iwae_nll_nats": [89.3, 90.9]}}}
+
+
+def test_likelihood_table():
+    table = likelihood_table(LIKELIHOOD)
+    assert table.rows == [["vae", "95.2 [94.4, 96]", "90.1 [89.3, 90.9]", "100", "1,000"]]
+    assert "IWAE NLL (nats/image, ↓)" in table.headers
+
+
+def constructed_run(path, **metrics):
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps({"models": {}, "dataset": {"name": "digits"}, "seed": 0}))
+    models = {"gan": {"views": ["gan"], "steps": 10}, "vae": {"views": ["vae-mean", "vae-pixels"], "steps": 10}}
+    (path / "metrics.json").write_text(json.dumps({"models": models, **metrics}))
+    return path
+
+
+def test_report_shows_the_likelihood_only_when_measured(tmp_path):
+    quality = {"extractor": {"name": "evaluator:digits", "weights_sha256": "0" * 64, "heldout_accuracy": 0.98},
+               "floor": COLUMNS["real floor"], "views": {k: v for k, v in COLUMNS.items() if k != "real floor"}}
+    with_it = constructed_run(tmp_path / "with", quality=quality, likelihood=LIKELIHOOD)
+    md = write_report([with_it])[1].read_text()
+    assert "## Held-out likelihood" in md and "| vae | 95.2 [94.4, 96] | 90.1 [89.3, 90.9] | 100 | 1,000 |" in md
+    assert "| fid |  | ↓ | 13.2 [11.6, 14.8] | 40 [35, 45] | 48.25 [44, 52] | 91 [86, 97] |" in md
+    assert "fid: gan and vae-mean overlap; every other pair is separated." in md
+    without = constructed_run(tmp_path / "without", quality=quality)
+    assert "likelihood" not in write_report([without])[1].read_text().lower()
+
+
+def test_a_malformed_likelihood_is_refused_in_one_line(tmp_path):
+    run = constructed_run(tmp_path / "bad", likelihood={"vae": [90.1]})
+    result = CliRunner().invoke(main, ["report", str(run)])
+    assert result.exit_code == 2 and "likelihood.vae" in result.output and len(result.output.strip().splitlines()) == 1

@@ -150,8 +150,8 @@ def test_report_embeds_only_pngs_inside_the_sweep_and_escapes_names(finished, tm
     sweep_dir = tmp_path / "sweep"
     sweep_dir.mkdir()
     (sweep_dir / "notes.png").write_text("not an image")
-    claim = {"statement": "s", "verdict": "undecided", "reason": "r", "rule": "x"}
-    (sweep_dir / "sweep.json").write_text(json.dumps({"settings": {}, "claim_b": claim, "targets": {},
+    claim = {"claim": "s", "verdict": "not decided", "rule": "x", "notes": [], "targets": []}
+    (sweep_dir / "sweep.json").write_text(json.dumps({"settings": {}, "claim_b": claim,
                                                       "plots": ["../secret.txt", "notes.png", str(secret)]}))
     run = tmp_path / "<img src=x onerror=alert(1)>"
     shutil.copytree(finished, run)

@@ -1,4 +1,4 @@
-"""Capacity sweeps: trial grid, intervals, target sizes, claim (b), resume, failure isolation, executors, `run --seeds`.
+"""Capacity sweeps: trial grid, intervals, claim (b) through compare.report.claims, resume, failure isolation, executors, `run --seeds`.
 
 Most tests stand a planted runner in for compare.pipeline.run: it returns a metrics entry with a
 known FID per (family, width, seed), so every interval and verdict has a known answer, and no
@@ -6,6 +6,7 @@ test depends on how FID is computed. The last tests train for real on digits.
 """
 
 import json
+from pathlib import Path
 import math
 
 import pytest
@@ -110,37 +111,48 @@ def test_a_failed_trial_is_recorded_the_rest_complete_and_a_rerun_retries_it(mon
     assert (tmp_path / "sweep" / "trials" / "vae-w1-s1.failed-1").is_dir()  # the partial run is kept, not deleted
 
 
-@pytest.mark.parametrize("fids, spread, verdict", [
-    # the VAE's best (20, at 8,000 parameters) the GAN surely beats at 2,000: yes
-    ({("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}, 0.1, "yes"),
-    # the GAN's best (20, at 4,000) the VAE surely beats at 2,000: no
-    ({("gan", 0.5): 60, ("gan", 1.0): 45, ("gan", 2.0): 20, ("vae", 0.5): 15, ("vae", 1.0): 15, ("vae", 2.0): 14}, 0.1, "no"),
-    # the same means as "yes", but seed noise (interval half-width 127) swamps them: undecided
-    ({("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}, 10.0, "undecided"),
-    # both reach the same best, 20, only on average: neither size is surely enough, undecided
-    ({("gan", 0.5): 40, ("gan", 1.0): 20, ("gan", 2.0): 20, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}, 0.1, "undecided"),
+# Sizes (total parameters) at widths 0.5, 1, 2: the GAN 1,000, 2,000, 4,000; the VAE 2,000, 4,000, 8,000.
+@pytest.mark.parametrize("fids, verdict, outcome", [
+    # the GAN crosses every FID target between 1,000 and 2,000 parameters, the VAE between 4,000 and 8,000
+    ({("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}, "supported", "more"),
+    # targets inside (20, 30): the VAE crosses 30 -> 15 between 2,000 and 4,000, sooner than the GAN's 45 -> 20
+    ({("gan", 0.5): 60, ("gan", 1.0): 45, ("gan", 2.0): 20, ("vae", 0.5): 30, ("vae", 1.0): 15, ("vae", 2.0): 14}, "not supported", "fewer"),
+    # both have FID 20 at 2,000 and 10 at 4,000, with the same seed noise: the same size for every target
+    ({("gan", 0.5): 40, ("gan", 1.0): 20, ("gan", 2.0): 10, ("vae", 0.5): 20, ("vae", 1.0): 10, ("vae", 2.0): 5}, "not decided", "overlap"),
 ])
-def test_claim_b_verdict(monkeypatch, tmp_path, fids, spread, verdict):
-    result = run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), PlantedRunner(fids, spread))
-    claim = result["claim_b"]
-    assert claim["verdict"] == verdict, claim["reason"]
-    assert claim["statement"] == "a VAE needs a larger network than a GAN for the same sample quality"
-
-
-def test_target_sizes_with_their_intervals(monkeypatch, tmp_path):
-    fids = {("gan", 0.5): 40, ("gan", 1.0): 20, ("gan", 2.0): 20, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}
+def test_claim_b_is_judged_by_the_claims_module(monkeypatch, tmp_path, fids, verdict, outcome):
     result = run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), PlantedRunner(fids))
-    vae = result["targets"]["vae"]  # must reach the GAN's best mean, 20
-    assert vae["target"] == pytest.approx(20) and vae["source"] == "best mean of gan"
-    # width 2's mean is 20 exactly: reached by the mean and the interval's low end, never surely
-    assert vae["point"] == {"width": 2.0, "size": 8000} and vae["low"] == {"width": 2.0, "size": 8000} and vae["high"] is None
-    gan = result["targets"]["gan"]  # must reach the VAE's best, 20 too
-    assert gan["point"]["width"] == 1.0
-    pair = result["claim_b"]["pairs"][0]
-    assert pair["target"] == pytest.approx(20) and pair["sizes"]["gan"]["high"] is None  # 20 is only reached on average
-    fixed = run_planted(monkeypatch, settings_for(tmp_path / "b", widths=(0.5, 1.0, 2.0), target=30.0), PlantedRunner(fids))
-    assert fixed["targets"]["gan"]["high"] == {"width": 1.0, "size": 2000}  # 20 +- 1.3 is surely <= 30
-    assert fixed["targets"]["vae"]["high"] == {"width": 2.0, "size": 8000} and fixed["claim_b"]["verdict"] == "yes"
+    claim = result["claim_b"]
+    assert claim["verdict"] == verdict, claim["notes"]
+    assert claim["claim"] == "a VAE needs a larger network than a GAN for the same sample quality" and claim["n"] == 2
+    assert len(claim["targets"]) == 8 and {t["outcome"] for t in claim["targets"]} == {outcome}
+    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["claim_b"] == json.loads(json.dumps(claim))
+    if verdict == "not decided":
+        assert all(t["ratio_ci95"] == pytest.approx([1.0, 1.0]) for t in claim["targets"])  # exactly the same size
+
+
+def test_claim_b_targets_and_sizes_come_from_the_planted_curves(monkeypatch, tmp_path):
+    fids = {("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}
+    claim = run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), PlantedRunner(fids))["claim_b"]
+    # log-spaced strictly inside (20, 40): the worse of the best means (the VAE's 20) to the better of the worst (the GAN's 40)
+    assert [t["target_fid"] for t in claim["targets"]] == pytest.approx([20 * 2 ** (i / 9) for i in range(1, 9)])
+    for t in claim["targets"]:
+        assert 1000 < t["gan"]["params"] < 2000 and 4000 < t["vae"]["params"] < 8000
+        assert t["ratio_ci95"][0] > 1
+    one_seed = run_planted(monkeypatch, settings_for(tmp_path / "one", widths=(0.5, 1.0, 2.0), seeds=(0,)), PlantedRunner(fids))
+    assert one_seed["claim_b"]["verdict"] == "not decided" and "needs >= 2 seeds" in one_seed["claim_b"]["notes"][0]
+
+
+def test_report_sweep_section_reads_the_stored_verdict(monkeypatch, tmp_path):
+    from compare.report.evidence import section_sweep
+    from compare.report.runs import load_sweep
+
+    fids = {("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}
+    run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), PlantedRunner(fids))
+    blocks = section_sweep([load_sweep(tmp_path / "sweep")])
+    assert blocks[1].text.startswith("sweep: a VAE needs a larger network than a GAN for the same sample quality: supported. Rule: ")
+    table = blocks[2]
+    assert [row[-1] for row in table.rows] == ["more"] * 8 and table.rows[0][0] == "21.6"  # 20 * 2^(1/9)
 
 
 def test_size_by_generator_counts_only_the_sampling_network(monkeypatch, tmp_path):
@@ -193,8 +205,6 @@ def test_bad_widths_are_a_user_error(text):
                              "classifier_score, mean_confidence, modes_hit, class_kl, lone_pixels_per_image, lone_ink_per_image, lone_holes_per_image, specks_per_image")),
     (["--continuity", "nope.x"], "unknown --continuity 'nope.x'; choose one of: fid, kid_x1e3"),
     (["--continuity", "tv_per_pixel"], "unknown --continuity 'tv_per_pixel'"),  # in the entry, but no better direction
-    (["--target", "nan"], "--target must be a finite number, got nan"),
-    (["--target", "inf"], "--target must be a finite number, got inf"),
     (["--batch-size", "0"], "--batch-size must be positive, got 0"),
     (["--device", "cuda"], "--device cuda was asked for but CUDA is not available here"),
     (["--widths", "0.25,,0.5"], "malformed --widths '0.25,,0.5'"),
@@ -253,11 +263,12 @@ def test_seed_summary_and_table_mark_differences_that_may_be_zero():
     assert summary["differences"]["vae - gan"]["quality.kid"]["significant"] is False  # -0.02 * s: interval covers 0
     assert "final_losses.g" not in summary["differences"]["vae - gan"]  # only numbers both models have
     table = seed_table(summary)
-    assert table[0].split() == ["metric", "gan", "vae", "vae", "-", "gan"]
-    rows = {line.split()[0]: line for line in table[1:]}
-    assert set(rows) == {"quality.fid", "quality.kid", "final_losses.g"}  # steps does not vary over seeds: left out
-    assert rows["quality.kid"].endswith("n.s.") and not rows["quality.fid"].endswith("n.s.")
-    assert "+20 [20, 20]" in rows["quality.fid"]
+    assert table.headers == ["metric", "gan", "vae", "vae - gan"]
+    rows = {row[0]: row[1:] for row in table.rows}
+    # the registered fid first, then what varies over seeds; steps does not vary: left out
+    assert list(rows) == ["quality.fid", "final_losses.g", "quality.kid"]
+    assert rows["quality.fid"] == ["20 [17.52, 22.48]", "40 [37.52, 42.48]", "+20 [20, 20]"]  # t(0.975, 2) = 4.303, std 1
+    assert rows["quality.kid"][2].endswith(" n.s.") and rows["final_losses.g"][1] == "n/a"  # the VAE reports no loss "g"
 
 
 # ---- real training on digits -------------------------------------------------------------------------
@@ -301,6 +312,11 @@ def test_real_sweep_trains_every_width_and_writes_runs(local_sweep):
     fid = summary["curves"]["vae"]["points"][0]["quality"]
     assert fid["n"] == 2 and fid["ci95"][0] < fid["mean"] < fid["ci95"][1]
     assert summary["plots"] == ["sweep_quality_fid.png", "sweep_lone_pixels_per_image.png"]
+    # One report for the whole sweep, with every trial in it; the trials themselves draw nothing.
+    assert [p.relative_to(local_sweep) for p in local_sweep.rglob("report.html")] == [Path("report.html")]
+    assert not list((local_sweep / "trials").rglob("*.png"))
+    html = (local_sweep / "report.html").read_text()
+    assert "<h2>Capacity sweep</h2>" in html and html.count("<td>vae-w0.5-s1</td>") >= 1
 
 
 @pytest.mark.slow

@@ -3,19 +3,34 @@
 Each metric is a pure function of tensors returning a dict of named numbers.
 - space "features": fn(real, fake) on evaluator features / class probabilities (see compare.metrics.quality).
 - space "pixels":   fn(images) on raw pixels in [0, 1]; reported beside the real set's value (see compare.metrics.continuity).
-`better` says, per returned key, whether "lower" or "higher" is better (the report's arrows);
-keys not listed are shown without an arrow. A features metric is called as
-fn(*(sets[name] for name in inputs), **params); `params` (k) go into its protocol. One with a
-`weighted` form also gets a bootstrap interval on each of its numbers (compare.metrics.scoring).
+`keys` says, per returned key, how every table shows it (compare.metrics.registry.Key: better direction,
+unit, headline) and `group` which table it is in; keys not listed are shown without arrow or unit. A
+features metric is called as fn(*(sets[name] for name in inputs), **params); `params` (k) go into its
+protocol. One with a `weighted` form also gets a bootstrap interval on each of its numbers
+(compare.metrics.scoring).
 """
 
 from __future__ import annotations
 
 from compare.metrics.continuity import CONTINUITY_METRICS
 from compare.metrics.quality import QUALITY_METRICS
-from compare.metrics.registry import Metric
+from compare.metrics.registry import GROUPS, SECTIONS, Key, Metric
 
 # Quality first: the order tables list them in.
 METRICS: dict[str, Metric] = {**QUALITY_METRICS, **CONTINUITY_METRICS}
 
-__all__ = ["METRICS", "Metric"]
+
+def keys_of(group: str) -> dict[str, Key]:
+    """Every key the metrics of one group (compare.metrics.registry.GROUPS) show, in registry order."""
+    return {k: key for metric in METRICS.values() if metric.group == group for k, key in metric.keys.items()}
+
+
+def key_info(key: str) -> Key:
+    """How a key is shown; a key no metric lists (a count in metrics.json, a loss) gets the plain Key()."""
+    for metric in METRICS.values():
+        if key in metric.keys:
+            return metric.keys[key]
+    return Key()
+
+
+__all__ = ["GROUPS", "METRICS", "SECTIONS", "Key", "Metric", "key_info", "keys_of"]

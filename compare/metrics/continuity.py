@@ -25,11 +25,10 @@ from torch import Tensor
 from compare.metrics.bad_pixels import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CI_SUFFIX, SPECK_MAX_PIXELS, lone_counts,
                                  per_image_counts, piece_counts, rates_with_intervals)
 from compare.errors import UserError
-from compare.metrics.registry import Metric
+from compare.metrics.registry import Key, Metric
 
 BINARY_THRESHOLD = 0.5  # ink = pixel > 0.5: the side of mid-grey a reader sees it on
 SENSITIVITY_THRESHOLDS = (0.3, 0.7)  # the bad-pixel counts again at these, to show how much the threshold matters
-SENSITIVE_KEYS = ("lone_pixels_per_image", "specks_per_image", "fragments_per_image")
 # High-frequency share: power above half the Nyquist frequency (0.25 cycles/pixel) over all
 # non-DC power. Blur removes it; independent per-pixel noise spreads power evenly, so it raises it.
 HF_CUTOFF = 0.25
@@ -165,22 +164,34 @@ BAD_PIXEL_KEYS = {  # registered name -> its keys: each a per-image count (compa
     "specks": ("specks_per_image",),
     "fragments": ("fragments_per_image", "fragmented_share", "blank_share"),
 }
-# Each key's better direction only where one exists: blur lowers tv / laplacian / hf_share and
-# pixel noise raises them, so for those the best value is the real one, shown by the ratio.
+HEADLINE = ("lone_pixels_per_image", "specks_per_image", "fragments_per_image")  # the report compares their intervals
+
+
+def _counts(name: str) -> dict[str, Key]:
+    """A bad-pixel metric's keys: lower is better; a share of images, else a count per image."""
+    return {k: Key("lower", "share of images" if k.endswith("_share") else "per image", headline=k in HEADLINE) for k in BAD_PIXEL_KEYS[name]}
+
+
+# Blur keys have no better direction: blur lowers tv / laplacian / hf_share and pixel noise raises
+# them, so for those the best value is the real one, shown by the ratio.
 CONTINUITY_METRICS: dict[str, Metric] = {
     "lone_pixels": Metric("pixels", _rates(lone_counts, *BAD_PIXEL_KEYS["lone_pixels"]),
                           f"pixels whose 8 neighbours all take the other value after binarising at {BINARY_THRESHOLD} "
-                          "(lone ink on background, lone holes in ink), per image", dict.fromkeys(BAD_PIXEL_KEYS["lone_pixels"], "lower")),
+                          "(lone ink on background, lone holes in ink), per image", _counts("lone_pixels"), "bad pixels"),
     "specks": Metric("pixels", _rates(piece_counts, *BAD_PIXEL_KEYS["specks"]),
                      f"8-connected ink components of 1-{SPECK_MAX_PIXELS} pixels per image (binarised at {BINARY_THRESHOLD})",
-                     dict.fromkeys(BAD_PIXEL_KEYS["specks"], "lower")),
+                     _counts("specks"), "bad pixels"),
     "fragments": Metric("pixels", _rates(piece_counts, *BAD_PIXEL_KEYS["fragments"]),
                         f"ink components of > {SPECK_MAX_PIXELS} pixels besides the largest, per image; the share of images "
-                        "with one; the share with no ink", dict.fromkeys(BAD_PIXEL_KEYS["fragments"], "lower")),
-    "total_variation": Metric("pixels", _total_variation, "anisotropic total variation per pixel"),
-    "laplacian_variance": Metric("pixels", _laplacian_variance, "variance of the Laplacian per image (blur: low; Tolstikhin et al. 2018)"),
-    "spectrum": Metric("pixels", _spectrum, f"share of non-DC power above {HF_CUTOFF} cycles/pixel (Durall et al. 2020)"),
+                        "with one; the share with no ink", _counts("fragments"), "bad pixels"),
+    "total_variation": Metric("pixels", _total_variation, "anisotropic total variation per pixel", {"tv_per_pixel": Key()}, "blur"),
+    "laplacian_variance": Metric("pixels", _laplacian_variance, "variance of the Laplacian per image (blur: low; Tolstikhin et al. 2018)",
+                                 {"laplacian_var": Key()}, "blur"),
+    # spectrum_distance is computed beside fn, against the real set's spectrum (continuity_report)
+    "spectrum": Metric("pixels", _spectrum, f"share of non-DC power above {HF_CUTOFF} cycles/pixel (Durall et al. 2020)",
+                       {"hf_share": Key(unit="share of power"), "spectrum_distance": Key(unit="decades")}, "blur"),
 }
+SENSITIVE_KEYS = HEADLINE  # the bad-pixel rates repeated at SENSITIVITY_THRESHOLDS
 
 
 def pixel_metrics(images: Tensor) -> dict[str, float]:
@@ -257,35 +268,3 @@ def continuity_report(views: dict[str, Tensor], real: Tensor, floor: Tensor | No
     sensitivity = {"real": _sensitivity(real), "views": {label: _sensitivity(images) for label, images in views.items()}}
     return {"protocol": protocol, "real": real_numbers, "views": numbers, "ratios": ratios, "sensitivity": sensitivity,
             "spectrum": spectra}
-
-
-def value_text(numbers: dict, key: str) -> str:
-    """A number as text, with its 95% interval when it has one: "5.5 [5.1, 5.9]"."""
-    interval = numbers.get(key + CI_SUFFIX)
-    text = _fmt(numbers.get(key))
-    return text if not interval else f"{text} [{_fmt(interval[0])}, {_fmt(interval[1])}]"
-
-
-def continuity_table(report: dict, reference: str = "real") -> str:
-    """Markdown table of a continuity_report: one row per number, the reference and each view (x ratio),
-    intervals in brackets, then the bad-pixel rates at the other binarisation thresholds."""
-    views = report["views"]
-    lines = [f"| pixel metric | {reference} | {' | '.join(views)} |", f"|---|---:|{'---:|' * len(views)}"]
-    for key in (k for k in report["real"] if not k.endswith(CI_SUFFIX)):
-        cells = " | ".join(f"{value_text(views[v], key)} {_ratio_text(report['ratios'][v].get(key))}" for v in views)
-        lines.append(f"| {key} | {value_text(report['real'], key)} | {cells} |")
-    sens = report["sensitivity"]
-    for threshold, real_rates in sens["real"].items():
-        for key, value in real_rates.items():
-            cells = " | ".join(_fmt(sens["views"][v][threshold][key]) for v in views)
-            lines.append(f"| {key} (binarised at {threshold}) | {_fmt(value)} | {cells} |")
-    return "\n".join(lines)
-
-
-def _fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
-
-
-def _ratio_text(ratio) -> str:
-    # No ratio when the reference is 0 or missing (see _ratio): say so instead of printing "(xn/a)".
-    return f"({'ratio n/a' if ratio is None else f'x{ratio:.4g}'})"

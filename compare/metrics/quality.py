@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from compare.metrics.registry import Metric
+from compare.metrics.registry import Key, Metric
 
 CHUNK = 1024  # rows per cdist / kernel block: a (1024, N) float64 block is 40 MB at N = 5,000
 KID_SCALE = 1e3  # KID is reported as MMD^2 x 10^3 (its key says so: kid_x1e3), as in most papers' tables
@@ -292,21 +292,22 @@ def memorisation(fake: Features, train: Features, heldout: Features) -> dict[str
 
 QUALITY_METRICS: dict[str, Metric] = {
     "fid": Metric("features", fid, "Frechet distance of Gaussians fitted to the features (Heusel et al. 2017)",
-                  {"fid": "lower"}, inputs=("real", "fake"), weighted=fid_weighted),
+                  {"fid": Key("lower", headline=True)}, inputs=("real", "fake"), weighted=fid_weighted),
     "kid": Metric("features", kid, "unbiased kernel (cubic polynomial) MMD^2 x 10^3 between the full sets (Binkowski et al. 2018)",
-                  {"kid_x1e3": "lower"}, inputs=("real", "fake"), weighted=kid_weighted),
+                  {"kid_x1e3": Key("lower", "x10^3", headline=True)}, inputs=("real", "fake"), weighted=kid_weighted),
     "precision_recall": Metric("features", precision_recall, "improved precision (quality) and recall (diversity), k-NN manifolds (Kynkaanniemi et al. 2019)",
-                               {"precision": "higher", "recall": "higher"}, inputs=("real", "fake"), params={"k": 3},
-                               weighted=precision_recall_weighted),
+                               {"precision": Key("higher", "share", headline=True), "recall": Key("higher", "share", headline=True)},
+                               inputs=("real", "fake"), params={"k": 3}, weighted=precision_recall_weighted),
     "density_coverage": Metric("features", density_coverage, "density and coverage of the real k-NN balls (Naeem et al. 2020)",
-                               {"density": "higher", "coverage": "higher"}, inputs=("real", "fake"), params={"k": 5},
+                               {"density": Key("higher"), "coverage": Key("higher", "share")}, inputs=("real", "fake"), params={"k": 5},
                                weighted=density_coverage_weighted),
     "classifier_score": Metric("features", classifier_score, "Inception-score formula on the extractor's class probabilities (Salimans et al. 2016)",
-                               {"classifier_score": "higher"}, inputs=("fake",)),
+                               {"classifier_score": Key("higher")}, inputs=("fake",)),
     "confidence": Metric("features", mean_confidence, "mean over samples of the evaluator's top class probability (1: every sample recognised)",
-                         {"mean_confidence": "higher"}, inputs=("fake",)),
+                         {"mean_confidence": Key("higher")}, inputs=("fake",)),
     "mode_coverage": Metric("features", mode_coverage, "classes hit with at least half their real frequency; KL(real || samples) of predicted classes",
-                            {"modes_hit": "higher", "class_kl": "lower"}, inputs=("real", "fake")),
+                            {"modes_hit": Key("higher", "classes"), "modes_total": Key(unit="classes"), "class_kl": Key("lower", "nats")},
+                            inputs=("real", "fake")),
     "memorisation": Metric("features", memorisation, "mean distance to the nearest train image, samples vs held-out real (ratio < 1: copying)",
-                           {}, inputs=("fake", "train", "heldout")),
+                           inputs=("fake", "train", "heldout")),
 }

@@ -5,15 +5,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+GROUPS = ("quality", "bad pixels", "blur")  # the report's tables, in order: a metric's `group` names its table
+SECTIONS = {"features": "quality", "pixels": "continuity"}  # where a view's numbers of each space live ("quality.fid")
+
+
+@dataclass(frozen=True)
+class Key:
+    """How every table shows one number a metric returns: the one place its presentation is defined."""
+
+    better: str = ""  # "lower" | "higher" | "": no better value of its own (blur: the real images' value is the target)
+    unit: str = ""  # shown beside its name: "x10^3", "per image", "share of images"
+    headline: bool = False  # a headline number: the report says whose intervals overlap
+
 
 @dataclass(frozen=True)
 class Metric:
     space: str  # "features" | "pixels"
     fn: Callable[..., dict[str, float]]
     description: str
-    better: dict[str, str] = field(default_factory=dict)
+    # The numbers a table shows, in order, each with its presentation; keys fn returns that are not
+    # listed are shown without arrow or unit. A pixels metric may list a key computed beside fn
+    # against the reference set (the spectrum's "spectrum_distance", see compare.metrics.continuity).
+    keys: dict[str, Key] = field(default_factory=dict)
+    group: str = "quality"  # one of GROUPS
     inputs: tuple[str, ...] = ()  # features metrics: which named feature sets fn takes, in order
     params: dict[str, int] = field(default_factory=dict)  # keyword arguments of fn, recorded in the protocol
     # features metrics with a bootstrap: weighted(real, fake, w_real, w_fake, **params) -> {key: (C,) tensor},
     # one value per column of multiplicity weights (see compare.metrics.quality, compare.metrics.bootstrap)
     weighted: Callable[..., dict] | None = None
+
+    @property
+    def better(self) -> dict[str, str]:
+        """{key: "lower" | "higher"} for the keys that have a better direction."""
+        return {k: key.better for k, key in self.keys.items() if key.better}

@@ -16,32 +16,25 @@ Every metric's numbers are stored with their protocol: extractor, its weights' S
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import Tensor
 
-from compare.data import HELDOUT_FRACTION, STREAMED_EVAL_CAP, ImageDataset, in_memory, load_dataset
+from compare.data import HELDOUT_FRACTION, STREAMED_EVAL_CAP, ImageDataset, in_memory
 from compare.data.sources import StreamedImages
 from compare.errors import UserError
 from compare.protocol import GenerativeModel
-from compare.train.guard import RunLock, write_errors
-from compare.io import read_run_json, write_bytes, write_json
 from compare.metrics import METRICS, Metric, bootstrap
 from compare.metrics.continuity import continuity_report
 from compare.metrics.likelihood import heldout_likelihood
-from compare.metrics.evaluator import FEATURES, Extractor, load_extractor
+from compare.metrics.evaluator import Extractor
 from compare.metrics.feature_cache import real_features
 from compare.metrics.quality import Features, full_set
 
 REAL_SUBSET_SEED = 0  # which train images form the reference set: fixed, so every run compares against the same ones
-FLOOR = "real floor"
-ARROWS = {"lower": "↓", "higher": "↑"}
 
 
 def feature_metrics() -> dict[str, Metric]:
@@ -205,111 +198,3 @@ def score_sets(real: Tensor, fake: Tensor, data: ImageDataset, extractor: Extrac
     real_f, fake_f = extractor.extract(real, "A's images"), extractor.extract(fake, "B's images")
     train = extractor.extract(in_memory(data.train), "train images")
     return {"extractor": extractor.info, "metrics": score_features({"real": real_f, "fake": fake_f, "train": train, "heldout": real_f}, extractor.info)}
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, int):
-        return str(v)
-    return f"{v:.4g}"
-
-
-def metrics_table(columns: dict[str, dict[str, dict]]) -> str:
-    """Markdown table, one row per returned number, one column per scored set ({label: {metric: {"values": ...}}})."""
-    first = next(iter(columns.values()))
-    lines = [f"| metric | | {' | '.join(columns)} |", f"|---|---|{'---:|' * len(columns)}"]
-    for name, entry in first.items():
-        better = METRICS[name].better if name in METRICS else {}
-        for key in entry["values"]:
-            cells = " | ".join(_fmt(col.get(name, {}).get("values", {}).get(key)) for col in columns.values())
-            lines.append(f"| {key} | {ARROWS.get(better.get(key), '')} | {cells} |")
-    return "\n".join(lines)
-
-
-def _extractor_line(info: dict) -> str:
-    if info.get("heldout_accuracy") is not None:
-        accuracy = f", held-out accuracy {info['heldout_accuracy']:.2%}"
-    elif "heldout_reconstruction_bce_per_pixel" in info:  # unlabelled data: an autoencoder, no classes
-        accuracy = f", autoencoder for unlabelled data: held-out BCE {info['heldout_reconstruction_bce_per_pixel']:.4f}/pixel; class metrics n/a"
-    else:
-        accuracy = ""
-    return f"Features: {info['name']} (weights sha256 {info['weights_sha256'][:12]}{accuracy})."
-
-
-def quality_report(quality: dict) -> str:
-    """The metrics table of a run (floor beside every view) with the protocol in words above it."""
-    views = quality["views"]
-    any_view = next(iter(views.values()), quality["floor"])
-    n_fake, n_real = any_view["fid"]["protocol"]["n_fake"], any_view["fid"]["protocol"]["n_real"]
-    n_floor = quality["floor"]["fid"]["protocol"]["n_fake"]
-    return "\n".join([
-        _extractor_line(quality["extractor"]),
-        f"Each view: {n_fake} samples vs {n_real} train images (k-NN: precision/recall k=3, density/coverage k=5). "
-        f"{FLOOR}: {n_floor} held-out vs {n_floor} train images.",
-        "",
-        metrics_table({FLOOR: quality["floor"], **views}),
-    ])
-
-
-def score_report(result: dict, label: str = "B vs A") -> str:
-    protocol = result["metrics"]["fid"]["protocol"]
-    return "\n".join([_extractor_line(result["extractor"]), f"A: {protocol['n_real']} reference images, B: {protocol['n_fake']} images judged.",
-                      "", metrics_table({label: result["metrics"]})])
-
-
-def write_quality_table(out: Path, quality: dict) -> None:
-    write_bytes(Path(out) / "metrics.md", f"# Sample quality\n\n{quality_report(quality)}\n".encode())
-
-
-def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str | None = None, device: str = "auto",
-                 on_train: Callable[[str], None] | None = None) -> dict:
-    """Re-evaluate a finished run from its saved weights, with the same sampling noise as the run itself.
-
-    Writes the new "quality" block into metrics.json (an earlier, different one moves to
-    "quality_history": nothing is lost) and metrics.md; returns the block.
-    """
-    run_dir = Path(run_dir)
-    config = read_run_json(run_dir, "config.json")
-    # The run's lock, as `compare run` takes it: never score a checkpoint a resume is still writing.
-    with write_errors(run_dir), RunLock(run_dir):
-        return _evaluate_locked(run_dir, config, eval_samples, features, device, on_train)
-
-
-def _evaluate_locked(run_dir: Path, config: dict, eval_samples: int | None, features: str | None, device: str,
-                     on_train: Callable[[str], None] | None) -> dict:
-    from compare.train.checkpoint import data_options_from_json, load_checkpoint
-    from compare.models import parse_model_specs
-    from compare.sample import sample_views, samples_per_view
-    from compare.settings import resolve_device
-
-    metrics = read_run_json(run_dir, "metrics.json")  # checked before the work, rewritten after it
-    evaluation = config.get("evaluation", {})
-    options = config.get("settings", {}).get("data_options")
-    data = load_dataset(config["dataset"]["name"], "cpu", data_options_from_json(options) if options else None)
-    dev = resolve_device(device)
-    features = features or evaluation.get("features", "evaluator")
-    n = eval_sample_count(eval_samples if eval_samples is not None else evaluation.get("eval_samples"), data,
-                          FEATURES[features].feature_dim if features in FEATURES else 0)  # an unknown name: load_extractor says so
-    extractor = load_extractor(features, data, dev, on_train)
-    views: dict[str, Tensor] = {}
-    specs = [parse_model_specs([label])[0] for label in config["models"]]
-    for spec in specs:
-        path = run_dir / spec.dirname / "ckpt.pt"
-        if not path.exists():
-            raise UserError(f"{path} is missing: the run did not finish training {spec.label}")
-        ckpt = load_checkpoint(path)  # weights only: a tampered file is refused in one line
-        model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device=dev, seed=config["seed"])
-        model.load_state_dict(ckpt["state"])
-        # the run's own draw (see compare.sample.samples_per_view), so the same settings give the same numbers
-        draw = sample_views(spec, model, samples_per_view(n, heldout_evaluated(data)), config["seed"])
-        views.update({view: images[:n] for view, images in draw.items()})
-    quality = evaluate_views(views, data, extractor)
-
-    previous = metrics.get("quality")
-    if previous is not None and previous != json.loads(json.dumps(quality)):
-        metrics.setdefault("quality_history", []).append(previous)
-    metrics["quality"] = quality
-    write_json(run_dir / "metrics.json", metrics)
-    write_quality_table(run_dir, quality)
-    return quality

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from compare.report.numbers import fmt
 from compare.report.claims import (
     ARTIFACT_KEYS, EARLY_FRACTION, FID, MIXED, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, BudgetPoint, Claim3Input,
     Verdict,
@@ -66,7 +67,7 @@ def save_claim3_figure(data: Claim3Input, verdict: Verdict, path: Path) -> None:
             ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.axvspan(0, EARLY_FRACTION * data.budget_steps, color="0.9", zorder=0, label=f"first {EARLY_FRACTION:.0%} of the budget")
     if data.fid_threshold is not None:
-        ax.axhline(data.fid_threshold, color="0.3", linestyle=":", label=f"threshold FID {data.fid_threshold:.4g}")
+        ax.axhline(data.fid_threshold, color="0.3", linestyle=":", label=f"threshold FID {fmt(data.fid_threshold)}")
     ax.set_yscale("log")
     ax.set_xlabel("training steps")
     ax.set_ylabel("FID (lower is better)")

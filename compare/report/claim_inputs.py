@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from compare.report.numbers import fmt
 from compare.report.claims import (
     ARTIFACT_KEYS, CLAIM_1, CLAIM_2, CLAIM_3, CONFIDENCE, EARLY_FRACTION, FID, HOW, KID, NOT_MEASURED, RULE_1, RULE_2, RULE_3,
     THRESHOLD_FLOOR_FACTOR, Claim1Input, Claim3Input, Point, Series, SizeSweep, Verdict, WidthResult, family_of, judge_claim1,
@@ -77,7 +78,7 @@ def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
     grads = {label: {c.get("seed", 0): g for m, c in runs if (g := early_grad(m, label)) is not None} for label in by_loss.values()}
     return Claim3Input(series["nonsaturating"], series["minimax"], budget,
                        None if floor is None else THRESHOLD_FLOOR_FACTOR * floor,
-                       "" if floor is None else f"({THRESHOLD_FLOOR_FACTOR}x the real-data floor {floor:.4g})", grads)
+                       "" if floor is None else f"({THRESHOLD_FLOOR_FACTOR}x the real-data floor {fmt(floor)})", grads)
 
 
 def claim_a(metrics: dict, config: dict) -> Verdict:
@@ -109,9 +110,14 @@ def claim_a_over_seeds(summary: dict) -> Verdict | None:
     return judge_claim1(Claim1Input(series(labels["gan"]), (series(labels["vae"]),)))
 
 
+def _quality_key(summary: dict) -> str:
+    """The bare metric key a sweep's quality is ("quality.fid" -> "fid")."""
+    return str(summary.get("metrics", {}).get("quality", {}).get("key", "")).rpartition(".")[2]
+
+
 def size_sweeps(summary: dict) -> list[SizeSweep]:
     """One SizeSweep per model of a sweep.json summary whose quality key is FID (done trials only)."""
-    if summary.get("metrics", {}).get("quality", {}).get("key") != FID:
+    if _quality_key(summary) != FID:
         return []
     rows = [r for r in summary.get("trials", []) if r.get("status") == "done" and r.get("quality") is not None]
     out = []
@@ -127,4 +133,7 @@ def claim_b(sweeps: list[dict]) -> Verdict:
     """Claim 2 from the last sweep summary given (FID against parameter count)."""
     if not sweeps:
         return Verdict(CLAIM_2, NOT_MEASURED, RULE_2, notes=("no capacity sweep",), how=HOW[CLAIM_2])
+    if (key := _quality_key(sweeps[-1])) != FID:
+        return Verdict(CLAIM_2, NOT_MEASURED, RULE_2, notes=(f"the rule reads FID; this sweep measured {key or 'no quality'}",),
+                       how=HOW[CLAIM_2])
     return judge_claim2(size_sweeps(sweeps[-1]))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from compare.models import MODELS
+from compare.report.numbers import with_interval
 from compare.stats import METHOD as T_METHOD
 
 
@@ -36,8 +37,8 @@ class Number:
     subject: str = ""  # what it is about: a VAE view, a target
 
     def text(self) -> str:
-        interval = f" [{self.ci95[0]:.4g}, {self.ci95[1]:.4g}]" if self.ci95 else " (no interval)"
-        return f"{self.name}: {'-' if self.mean is None else f'{self.mean:+.4g}'}{interval} (n={self.n})"
+        text = with_interval(self.mean, self.ci95, signed=True) + ("" if self.ci95 else " (no interval)")
+        return f"{self.name}: {text} (n={self.n})"
 
     def to_json(self) -> dict[str, Any]:
         ci = None if self.ci95 is None else [_finite(self.ci95[0]), _finite(self.ci95[1])]

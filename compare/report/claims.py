@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from compare.report.numbers import fmt
 from compare.report.claim_types import (
     BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
     view_kind,
@@ -219,10 +220,10 @@ def judge_claim3(data: Claim3Input) -> Verdict:
     else:
         reach = {s.label: {seed: steps_to_reach(pts, data.fid_threshold, data.budget_steps) for seed, pts in s.by_seed.items()}
                  for s in (ns, mm)}
-        steps = _difference(f"steps to FID <= {data.fid_threshold:.4g}: minimax - nonsaturating",
+        steps = _difference(f"steps to FID <= {fmt(data.fid_threshold)}: minimax - nonsaturating",
                             {k: v[0] for k, v in reach[ns.label].items()}, {k: v[0] for k, v in reach[mm.label].items()}, "steps")
         censored = {label: sum(c for _, c in r.values()) for label, r in reach.items()}
-        notes.append(f"threshold FID {data.fid_threshold:.4g} {data.threshold_note}".rstrip() + "; censored at the budget "
+        notes.append(f"threshold FID {fmt(data.fid_threshold)} {data.threshold_note}".rstrip() + "; censored at the budget "
                      "(never reached): " + ", ".join(f"{label} {c} of {len(reach[label])} seeds" for label, c in censored.items()))
         if all(c == len(reach[label]) for label, c in censored.items()):  # every value is the budget: no information
             notes.append("steps to the threshold left out of the verdict: neither loss reaches it on any seed")
@@ -320,7 +321,7 @@ def judge_claim2(sweeps: Sequence[SizeSweep], targets: int = N_TARGETS, resample
     hardest = max(m.min() for m in means.values())  # the worse of the two best seed-mean FIDs
     easiest = min(m.max() for m in means.values())  # the better of the two worst
     if hardest >= easiest:
-        apart = f"best seed-means {means['gan'].min():.4g} and {means['vae'].min():.4g} lie outside each other's range"
+        apart = f"best seed-means {fmt(means['gan'].min())} and {fmt(means['vae'].min())} lie outside each other's range"
         return Verdict(CLAIM_2, NOT_DECIDED, RULE_2, n=len(seeds), notes=(f"{names}: no FID both families reach in the sweep ({apart})",))
     # strictly inside the range: each end is one family's best or worst mean, which half the resamples miss
     goals = np.geomspace(hardest, easiest, targets + 2)[1:-1]
@@ -335,11 +336,11 @@ def judge_claim2(sweeps: Sequence[SizeSweep], targets: int = N_TARGETS, resample
                  for f in curves}
         ci = _percentile_ends(ends["vae"][0] - ends["gan"][1], ends["vae"][1] - ends["gan"][0])
         lo, hi = float(point["vae"][0] - point["gan"][1]), float(point["vae"][1] - point["gan"][0])
-        ratio = Number(f"log(params {vae.label} / {gan.label}) at FID {t:.4g}", lo if lo == hi else None, ci, len(seeds),
+        ratio = Number(f"log(params {vae.label} / {gan.label}) at FID {fmt(t)}", lo if lo == hi else None, ci, len(seeds),
                        method=f"percentile bootstrap over seeds, {resamples} resamples (seed {seed}), censored ends kept as bounds",
-                       key="log_params_ratio", subject=f"FID {t:.4g}")
+                       key="log_params_ratio", subject=f"FID {fmt(t)}")
         rows.append(TargetRow(float(t), needs["gan"], needs["vae"], ratio, {1: "more", -1: "fewer", 0: "overlap"}[_sign(ratio)]))
-    notes = [f"{names}: {len(goals)} FID targets log-spaced inside {hardest:.4g} (the worse best) to {easiest:.4g} (the better worst); "
+    notes = [f"{names}: {len(goals)} FID targets log-spaced inside {fmt(hardest)} (the worse best) to {fmt(easiest)} (the better worst); "
              + ", ".join(f"{o} at {sum(r.outcome == o for r in rows)}" for o in ("more", "fewer", "overlap"))]
     if len(seeds) < 5:
         notes.append(f"{len(seeds)} seeds give only {math.comb(2 * len(seeds) - 1, len(seeds))} distinct resamples: "

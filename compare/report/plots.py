@@ -53,15 +53,13 @@ def save_side_by_side(grids: dict[str, Tensor], path: Path, title: str = "", pan
 
 
 def save_interval_curves(lines: dict[str, list[tuple[float, float, float, float]]], path: Path, xlabel: str, ylabel: str,
-                         title: str = "", hline: float | None = None, hline_label: str = "") -> None:
+                         title: str = "") -> None:
     """One line per label through (x, mean) points, a shaded band from low to high; x on a log scale."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for label, points in lines.items():
         x, mean, low, high = (np.array(v, dtype=float) for v in zip(*sorted(points)))
         (line,) = ax.plot(x, mean, marker="o", label=label)
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-    if hline is not None:
-        ax.axhline(hline, color="0.4", linestyle=":", linewidth=1, label=hline_label or None)
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -11,11 +11,11 @@ from pathlib import Path
 from compare.data import ImageDataset, in_memory
 from compare.io import write_json
 from compare.report.artifact_figures import save_continuity_pictures
-from compare.metrics.scoring import write_quality_table
 from compare.models import ModelSpec
 from compare.report import write_report
 from compare.report.figures import save_curves, save_interpolations, save_loss_curves, save_nearest_neighbours, save_reconstructions
 from compare.report.plots import save_grid, save_side_by_side
+from compare.report.text import write_metrics_md
 from compare.results import RunResult, model_entry
 from compare.sample import GRID_SAMPLES, SAMPLE_SEED_OFFSET
 from compare.train import Trained
@@ -27,7 +27,7 @@ def write_run(result: RunResult, data: ImageDataset, artifacts: bool = True) -> 
     if artifacts:
         metrics["continuity"] = {**metrics["continuity"], "files": _pictures(result, data)}
     write_json(out / "metrics.json", metrics)
-    write_quality_table(out, result.scores.quality)
+    write_metrics_md(out, metrics)
     if artifacts:
         write_report([out])
 

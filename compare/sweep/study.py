@@ -34,11 +34,12 @@ from compare.metrics.evaluator import FEATURES, load_extractor
 from compare.metrics.feature_cache import real_features
 from compare.metrics.scoring import eval_sample_count, reference_order
 from compare.models import ARCHITECTURES, ModelSpec, parse_model_specs, with_fields
-from compare.pipeline import _versions
+from compare.pipeline import versions
 from compare.report.claims import MIN_EARLY_POINTS
 from compare.settings import RunSettings, check_settings
-from compare.sweep import _load_record, _set_aside, trial_id
-from compare.sweep.executors import Trial
+from compare.sweep import trial_id
+from compare.sweep.trials import run_trials
+from compare.sweep.tuning import tune
 from compare.train.budget import Budget
 from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_directory, marker_kind, write_errors
 
@@ -127,30 +128,6 @@ def plan_trials(settings: StudySettings, specs: dict[str, ModelSpec], out: Path)
             for spec, w, seed in grid]
 
 
-def run_trials(trials: list[tuple[str, RunSettings]], folder: Path, executor, log: Callable[[str], None]) -> tuple[dict[str, dict], int]:
-    """The sweep's trial loop: done trials (by their records) are kept, stopped ones resumed from their checkpoints,
-    failed ones set aside and run afresh; each record is written as soon as its trial ends. Returns (records, how many ran)."""
-    records, todo = {}, []
-    for tid, run in trials:
-        record = _load_record(folder / f"{tid}.json")
-        if record and record.get("status") == "done" and run.models[0].label in record.get("summary", {}):
-            records[tid] = record
-            continue
-        stopped = record is None and (folder / tid / "config.json").is_file()
-        if not stopped:
-            _set_aside(folder / tid)
-        todo.append(Trial(tid, run, resume=stopped))
-    if todo:
-        log(f"  {folder.name}: {len(trials)} trials, {len(records)} already done, {len(todo)} to run ({executor.description})")
-    for k, record in enumerate(executor.map(todo), start=1):
-        record["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-        write_json(folder / f"{record['id']}.json", record)
-        records[record["id"]] = record
-        log(f"  [{k}/{len(todo)}] {record['id']} " + (f"done in {record['seconds']:.1f}s" if record["status"] == "done"
-                                                      else f"FAILED: {record['error']}"))
-    return records, len(todo)
-
-
 def _open(settings: StudySettings) -> tuple[Path, dict | None]:
     """The study directory and its earlier study.json (None when new); a directory holding another study is refused."""
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("study-%Y%m%d-%H%M%S")
@@ -193,16 +170,15 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
                    started: float, log: Callable[[str], None]) -> dict:
     from compare.report.study_claims import judge_study
     from compare.report.study_report import write_study_report
-    from compare.sweep.tuning import tune
 
     sessions = list((saved or {}).get("sessions", []))
     base = {"kind": "study", "version": STUDY_VERSION, "settings": settings.describe(), "resume": resume_command(out),
             "evaluator": {k: extractor.info.get(k) for k in ("name", "weights_sha256", "source", "heldout_accuracy")},
-            "eval_samples": n_eval, "versions": _versions(), "executor": executor.description}
+            "eval_samples": n_eval, "versions": versions(), "executor": executor.description}
     write_json(out / "study.json", {**(saved or {}), **base, "sessions": sessions})  # a stop from here on is resumable
     log(f"study {out}: {len(settings.seeds)} seeds x widths {', '.join(f'{w:g}' for w in settings.widths)}, {settings.budget} each")
     warm_feature_cache(data, extractor, n_eval)
-    tuning = tune(settings, executor, out, data, extractor, n_eval, (saved or {}).get("tuning"), log) if settings.tune else None
+    tuning = tune(settings, default_specs(settings), executor, out, data, extractor, n_eval, (saved or {}).get("tuning"), log) if settings.tune else None
     recipes = {family: t["chosen"] for family, t in tuning["families"].items() if t.get("chosen")} if tuning else {}
     planned = plan_trials(settings, default_specs(settings, recipes), out / "trials")
     records, ran = run_trials([(trial_id(spec, w, s), run) for spec, w, s, run in planned], out / "trials", executor, log)

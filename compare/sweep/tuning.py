@@ -23,6 +23,7 @@ from compare.metrics.feature_cache import real_features
 from compare.metrics.quality import kid
 from compare.sample import sample_views
 from compare.train.budget import Budget
+from compare.sweep.trials import run_trials
 from compare.train.checkpoint import load_checkpoint
 
 LR_RANGE = (1e-4, 3e-3)
@@ -61,15 +62,14 @@ def heldout_kid(run_dir: Path, spec, seed: int, data, extractor, n: int) -> floa
     return None if math.isnan(value) else value
 
 
-def tune(settings, executor, out: Path, data, extractor, n_eval: int, saved: dict | None, log: Callable[[str], None]) -> dict:
-    """Run (or finish) the search; returns study.json's "tuning": per family its trials, scores and chosen recipe."""
-    from compare.sweep.study import default_specs, run_trials
-
+def tune(settings, specs: dict, executor, out: Path, data, extractor, n_eval: int, saved: dict | None,
+         log: Callable[[str], None]) -> dict:
+    """Run (or finish) the search from the study's default `specs` ({label: ModelSpec}); returns study.json's
+    "tuning": per family its trials, scores and chosen recipe."""
     seed, budget = settings.seeds[0], short_budget(settings.budget)
     if saved and saved.get("families") and all(t.get("chosen") for t in saved["families"].values()) \
             and all(len(t["trials"]) == settings.tune for t in saved["families"].values()):
         return saved  # a finished search is not scored again
-    specs = default_specs(settings)
     plan = {}
     for family in ("gan", "vae"):
         for k, params in enumerate(draw(family, settings.tune, seed)):

@@ -1,0 +1,49 @@
+"""What the report reads: run, sweep and `run --seeds` directories, each through its checked JSON files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from compare.io import read_json, read_run_json
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path
+    config: dict
+    metrics: dict
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def models(self) -> dict[str, dict]:
+        return self.metrics.get("models", {})
+
+
+@dataclass(frozen=True)
+class Sweep:
+    path: Path
+    summary: dict
+
+
+@dataclass(frozen=True)
+class Seeds:
+    path: Path
+    summary: dict
+
+
+def load_run(path: Path) -> Run:
+    return Run(Path(path), read_run_json(path, "config.json"), read_run_json(path, "metrics.json"))
+
+
+def load_sweep(path: Path) -> Sweep:
+    return Sweep(Path(path), read_json(Path(path) / "sweep.json", "sweep.json", "rerun the sweep to rewrite it"))
+
+
+def load_seeds(path: Path) -> tuple[Seeds, list[Path]]:
+    """A `compare run --seeds N` directory: its summary and its per-seed run directories."""
+    summary = read_json(Path(path) / "seeds.json", "seeds.json", "rerun with --seeds to rewrite it")
+    return Seeds(Path(path), summary), sorted(p for p in Path(path).glob("seed-*") if (p / "metrics.json").exists())

@@ -1,0 +1,95 @@
+"""`compare run --seeds N`: the same run once per seed, every number summarised over seeds, and every
+other model compared with the first by paired differences (compare.stats). Its table is
+compare.report.tables.seed_table, which the CLI prints and the report shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+from compare import pipeline as runner
+from compare.errors import UserError
+from compare.io import read_run_json, write_json
+from compare.results import summary_from_metrics
+from compare.settings import RunSettings
+from compare.stats import METHOD, numeric_leaves, paired_difference, summarize
+from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_directory, read_marker, write_errors, write_marker
+
+
+def first_view_numbers(entry: dict) -> dict[str, dict[str, float | None]]:
+    """{"quality": {...}, "continuity": {...}} of a model's first view (the VAE's per-pixel means) in a
+    trial's summary (compare.results.RunResult.summary): the view a model is judged by."""
+    return next(iter(entry["views"].values()))
+
+
+def seeds_to_resume(path: Path) -> tuple[Path, int] | None:
+    """For a `run --seeds` directory: (its first seed's run directory, whose settings every seed shares;
+    the number of seeds); None for anything else."""
+    seeds = read_marker(path).get("seeds") if read_marker(path).get("kind") == "seeds" else None
+    if not seeds:
+        return None
+    return Path(path) / f"seed-{seeds[0]}", len(seeds)
+
+
+def _finished_run(run_dir: Path) -> dict | None:
+    """A seed run's summary (compare.results.summary_from_metrics), when it finished (metrics.json complete), else None."""
+    if not (run_dir / "metrics.json").is_file():
+        return None
+    metrics = read_run_json(run_dir, "metrics.json")
+    return None if "interrupted" in metrics else summary_from_metrics(metrics)
+
+
+def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -> dict:
+    """The run once per seed (settings.seed, +1, ...) under out/seed-<s>/, summarised over seeds in out/seeds.json.
+
+    An earlier --seeds directory at out is continued: finished seeds are read back, the others resumed
+    from their checkpoints. A signal stops every seed (Interrupted), each one resumable."""
+    if n_seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {n_seeds}")
+    seeds = list(range(settings.seed, settings.seed + n_seeds))
+    out, _ = claimed_directory(Path(settings.out or dt.datetime.now().strftime("runs/seeds-%Y%m%d-%H%M%S")), "seeds", resume=True)
+    with write_errors(out), RunLock(out), StopSignals() as stop:
+        def stopped(signum: int, where: str = "between seeds: every seed run is finished or checkpointed") -> Interrupted:
+            return Interrupted(signum, out, where, f"compare run --resume {out}")
+
+        stop.stop_at_once(stopped)
+        write_marker(out, "seeds", seeds=seeds)
+        runs = {}
+        for seed in seeds:
+            run_dir = out / f"seed-{seed}"
+            try:
+                runs[seed] = _finished_run(run_dir) or runner.run(dataclasses.replace(settings, seed=seed, out=run_dir), show_progress,
+                                                                  resume=(run_dir / "config.json").is_file(), artifacts=False).summary()
+            except Interrupted as e:
+                raise stopped(e.signum, f"in seed {seed}: every seed run is finished or checkpointed") from None
+        summary = summarize_seeds(runs)
+        summary["runs"] = {seed: str(out / f"seed-{seed}") for seed in runs}
+        write_json(out / "seeds.json", summary)
+        from compare.report import write_report  # the report over every seed, with the intervals
+
+        write_report([out])
+    return {"out": str(out), **summary}
+
+
+def seed_numbers(entry: dict) -> dict[str, float]:
+    """Every number of one model in one seed's summary, its first view's as "quality.fid", "continuity.x"."""
+    return numeric_leaves({**{k: v for k, v in entry.items() if k != "views"}, **first_view_numbers(entry)})
+
+
+def summarize_seeds(runs: dict[int, dict]) -> dict:
+    """Every number of every model over seeds ({seed: RunResult.summary()}), and each later model minus
+    the first, paired by seed."""
+    labels = list(next(iter(runs.values())))
+    values = {label: {seed: seed_numbers(r[label]) for seed, r in runs.items()} for label in labels}
+    keys = {label: sorted({k for v in values[label].values() for k in v}) for label in labels}
+    models = {label: {k: summarize(v[k] for v in values[label].values() if k in v) for k in keys[label]} for label in labels}
+    first = labels[0]
+    differences = {
+        f"{other} - {first}": {k: paired_difference({s: v[k] for s, v in values[first].items() if k in v},
+                                                    {s: v[k] for s, v in values[other].items() if k in v})
+                               for k in keys[other] if k in keys[first]}
+        for other in labels[1:]
+    }
+    return {"kind": "seeds", "seeds": sorted(runs), "interval": METHOD, "models": models, "differences": differences}
