@@ -213,7 +213,7 @@ def _clean(value: float) -> float | None:
 
 
 def _set_numbers(images: Tensor) -> dict:
-    """pixel_metrics of one set, JSON-clean, each bad-pixel rate with its 95% interval beside it.
+    """Every registered pixel metric of one set, JSON-clean, each bad-pixel rate with its 95% interval beside it.
     The bad-pixel counts are made once here, not once per registered metric."""
     rates = rates_with_intervals(bad_pixel_counts(images))
     out = {}

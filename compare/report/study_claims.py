@@ -30,9 +30,7 @@ class Judged:
 
     verdicts: tuple[Verdict, Verdict, Verdict]
     along_budget: dict[str, list[BudgetPoint]]
-    claim1: Claim1Input | None = None
     claim3: Claim3Input | None = None
-    budget_steps: int | None = None
 
 
 def _done(rows: list[dict], **match: Any) -> list[dict]:
@@ -107,4 +105,4 @@ def judge_study(settings, rows: list[dict], out: Path) -> Judged:
         along["claim 1"] = claim1_along_budget(c1, budget)
     if isinstance(c3, Claim3Input):
         along["claim 3"] = claim3_along_budget(c3)
-    return Judged((v1, judge_claim2(size_sweeps(rows)), v3), along, c1, c3 if isinstance(c3, Claim3Input) else None, budget)
+    return Judged((v1, judge_claim2(size_sweeps(rows)), v3), along, c3 if isinstance(c3, Claim3Input) else None)

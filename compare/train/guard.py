@@ -108,11 +108,9 @@ class RunLock:
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / LOCK_NAME
         self.fd: int | None = None
-        self.nested = False
 
     def __enter__(self) -> "RunLock":
-        if self.path.resolve() in _HELD:
-            self.nested = True
+        if self.path.resolve() in _HELD:  # this process holds it already: fd stays None, so __exit__ leaves it
             return self
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -213,11 +211,6 @@ def claimed_directory(out: Path, kind: str, resume: bool = False) -> tuple[Path,
     except OSError as e:
         raise UserError(f"cannot create directory {out}: {e.strerror}") from None
     return out, earlier
-
-
-def new_directory(out: Path) -> Path:
-    """`out` created empty for a multi-run command (sweep); one with anything in it is refused."""
-    return claimed_directory(out, "sweep")[0]
 
 
 def foreign_files(out: Path) -> list[Path]:
