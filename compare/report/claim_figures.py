@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from matplotlib.ticker import NullFormatter
+
 from compare.report.numbers import fmt
 from compare.report.claims import (
     ARTIFACT_KEYS, EARLY_FRACTION, FID, MIXED, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, BudgetPoint, Claim3Input,
@@ -97,6 +99,9 @@ def save_claim2_figure(verdict: Verdict, path: Path) -> None:
         ax.set_ylim(bottom, top)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if rows:  # the targets span less than a decade: label them, not matplotlib's overlapping log-axis minor ticks
+        ax.set_xticks(targets, [f"{t:.3g}" for t in targets])
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("FID target (lower is harder)")
     ax.set_ylabel("parameters needed")
     ax.set_title(f"claim 2: {verdict.verdict} (n={verdict.n} seeds; bootstrap 95% bands; hollow: censored)", fontsize=10)
