@@ -183,7 +183,8 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
     planned = plan_trials(settings, default_specs(settings, recipes), out / "trials")
     records, ran = run_trials([(trial_id(spec, w, s), run) for spec, w, s, run in planned], out / "trials", executor, log)
     rows = [_row(spec, w, s, records.get(trial_id(spec, w, s))) for spec, w, s, _ in planned]
-    sessions.append({"started": dt.datetime.now().isoformat(timespec="seconds"), "trials_run": ran,
+    began = dt.datetime.now() - dt.timedelta(seconds=time.perf_counter() - started)  # when this session started
+    sessions.append({"started": began.isoformat(timespec="seconds"), "trials_run": ran,
                      "seconds": round(time.perf_counter() - started, 3)})
     judged = judge_study(settings, rows, out)
     summary = {**base, "sessions": sessions, "wall_seconds": round(sum(s["seconds"] for s in sessions), 3),
