@@ -70,9 +70,10 @@ class SweepSettings:
                 "quality": self.quality, "continuity": self.continuity, "size_by": self.size_by}
 
     def run_settings(self) -> RunSettings:
-        """What every trial's runner.run shares; each trial replaces models, width, seed and out."""
+        """What every trial's runner.run shares; each trial replaces models, width, seed and out. A sweep
+        reads each trial's final numbers only, so its trials evaluate no points along their budget."""
         return RunSettings(models=self.models, budget=self.budget, dataset=self.dataset, device=self.device,
-                           batch_size=self.batch_size)
+                           batch_size=self.batch_size, curve_points=1)
 
 
 def parse_widths(text: str) -> tuple[float, ...]:
