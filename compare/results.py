@@ -31,17 +31,13 @@ def model_entry(trained: Trained) -> dict[str, Any]:
         "train_seconds": round(r.seconds, 3),
         "steps_per_second": round(r.steps / r.seconds, 2) if r.seconds else None,
         "consumed": trained.consumed,
-        "parameters": _parameter_counts(trained),
+        "parameters": parameter_counts(trained.model),
         "size": r.size,
         "final_losses": r.losses,
         "loss_history": r.history,
         "grad_norms": r.grad_norms,
         **trained.status_fields(),
     }
-
-
-def _parameter_counts(trained: Trained) -> dict[str, int]:
-    return parameter_counts(trained.model)
 
 
 @dataclass
