@@ -115,18 +115,22 @@ def _quality_key(summary: dict) -> str:
     return str(summary.get("metrics", {}).get("quality", {}).get("key", "")).rpartition(".")[2]
 
 
-def size_sweeps(summary: dict) -> list[SizeSweep]:
-    """One SizeSweep per model of a sweep.json summary whose quality key is FID (done trials only)."""
-    if _quality_key(summary) != FID:
-        return []
-    rows = [r for r in summary.get("trials", []) if r.get("status") == "done" and r.get("quality") is not None]
+def size_sweeps_of(rows: list[dict], size: str, value: str, models: tuple[str, ...] | None = None) -> list[SizeSweep]:
+    """One SizeSweep per model (`models`, else every model of the rows) from trial rows {"model", "width", "seed",
+    "status", size: parameter count, value: FID}: done trials with a value only."""
+    rows = [r for r in rows if r.get("status") == "done" and r.get(value) is not None]
     out = []
-    for label in dict.fromkeys(r["model"] for r in rows):
-        widths = sorted({r["width"] for r in rows if r["model"] == label})
-        out.append(SizeSweep(label, tuple(WidthResult(w, next(r["size"] for r in rows if r["model"] == label and r["width"] == w),
-                                                      {r["seed"]: r["quality"] for r in rows if r["model"] == label and r["width"] == w})
-                                          for w in widths)))
+    for label in models or tuple(dict.fromkeys(r["model"] for r in rows)):
+        mine = [r for r in rows if r["model"] == label]
+        out.append(SizeSweep(label, tuple(WidthResult(w, next(r[size] for r in mine if r["width"] == w),
+                                                      {r["seed"]: r[value] for r in mine if r["width"] == w})
+                                          for w in sorted({r["width"] for r in mine}))))
     return out
+
+
+def size_sweeps(summary: dict) -> list[SizeSweep]:
+    """One SizeSweep per model of a sweep.json summary whose quality key is FID."""
+    return size_sweeps_of(summary.get("trials", []), "size", "quality") if _quality_key(summary) == FID else []
 
 
 def claim_b(sweeps: list[dict]) -> Verdict:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from compare.io import read_run_json
-from compare.report.claim_inputs import claim3_from_runs
+from compare.report.claim_inputs import claim3_from_runs, size_sweeps_of
 from compare.report.claims import (
-    ARTIFACT_KEYS, CLAIM_1, CLAIM_3, HOW, NOT_MEASURED, RULE_1, RULE_3, BudgetPoint, Claim1Input, Claim3Input, Point, Series, SizeSweep,
-    Verdict, WidthResult, claim1_along_budget, claim3_along_budget, judge_claim1, judge_claim2, judge_claim3,
+    ARTIFACT_KEYS, CLAIM_1, CLAIM_3, HOW, NOT_MEASURED, RULE_1, RULE_3, BudgetPoint, Claim1Input, Claim3Input, Point, Series, Verdict,
+    claim1_along_budget, claim3_along_budget, judge_claim1, judge_claim2, judge_claim3,
 )
 from compare.report.claim_types import family_of
 
@@ -76,18 +76,6 @@ def claim3_input(metrics: dict[tuple[str, int], dict], configs: dict[tuple[str, 
     return claim3_from_runs(runs)
 
 
-def size_sweeps(rows: list[dict]) -> list[SizeSweep]:
-    """gan and vae: each width's total parameters and every seed's final FID (the VAE's per-pixel means)."""
-    sweeps = []
-    for label in ("gan", "vae"):
-        done = _done(rows, model=label)
-        widths = sorted({r["width"] for r in done})
-        sweeps.append(SizeSweep(label, tuple(
-            WidthResult(w, next(r["parameters"] for r in done if r["width"] == w),
-                        {r["seed"]: r["fid"] for r in done if r["width"] == w and r["fid"] is not None}) for w in widths)))
-    return sweeps
-
-
 def judge_study(settings, rows: list[dict], out: Path) -> Judged:
     """Every verdict of a study from its trial rows (study.json's "trials") and the width-1 trials' run files."""
     metrics, configs = {}, {}
@@ -105,4 +93,4 @@ def judge_study(settings, rows: list[dict], out: Path) -> Judged:
         along["claim 1"] = claim1_along_budget(c1, budget)
     if isinstance(c3, Claim3Input):
         along["claim 3"] = claim3_along_budget(c3)
-    return Judged((v1, judge_claim2(size_sweeps(rows)), v3), along, c3 if isinstance(c3, Claim3Input) else None)
+    return Judged((v1, judge_claim2(size_sweeps_of(rows, "parameters", "fid", ("gan", "vae"))), v3), along, c3 if isinstance(c3, Claim3Input) else None)
