@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 
 try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a traceback of the import machinery
@@ -204,6 +205,23 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
     click.echo(f"wrote {html_path} and {md_path}")
 
 
+def trial_options(command):
+    """How and where the trials of sweep and study run; the command calls make_pool() once its own flags are checked."""
+    @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where each trial trains.")
+    @click.option("--batch-size", default=128, type=int, help="Batch size of every trial.")
+    @click.option("--executor", default="local", help="Where trials run: local (this machine) or ray (Ray tasks; pip install '.[ray]').")
+    @click.option("--jobs", default=1, type=int, help="local: trials at once in separate processes (0: one per core), torch threads split between them.")
+    @click.option("--address", default=None, help="ray: address of an existing cluster. [default: start a local Ray instance]")
+    @click.option("--cpus-per-trial", default=1.0, type=float, help="ray: CPUs each trial asks for (also its torch threads).")
+    @click.option("--gpus-per-trial", default=0.0, type=float, help="ray: GPUs each trial asks for (fractions share a GPU).")
+    @functools.wraps(command)
+    def with_pool(*args, executor: str, jobs: int, address: str | None, cpus_per_trial: float, gpus_per_trial: float, **kwargs):
+        from compare.sweep.executors import ExecutorOptions, make_executor
+        options = ExecutorOptions(jobs=jobs, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
+        return command(*args, make_pool=lambda: make_executor(executor, options), **kwargs)
+    return with_pool
+
+
 @main.command("sweep", context_settings={"show_default": True})
 @click.option("--models", "models", default="gan,vae", metavar="NAME [NAME ...]", help="Models to sweep, as for `compare run`.")
 @click.argument("more_models", nargs=-1, metavar="")
@@ -212,8 +230,6 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
 @click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial, as for `compare run`.")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where each trial trains.")
-@click.option("--batch-size", default=128, type=int, help="Batch size of every trial.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Sweep directory; rerunning into it skips done trials and retries failed ones. [default: runs/sweep-<timestamp>]")
 @click.option("--quality", default="fid",
@@ -221,15 +237,10 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--continuity", default="lone_pixels_per_image", help="Continuity metric, the same way (lone_pixels_per_image, specks_per_image, fragments_per_image, ...).")
 @click.option("--size-by", default="total",
               help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
-@click.option("--executor", default="local", help="Where trials run: local (this machine) or ray (Ray tasks; pip install '.[ray]').")
-@click.option("--jobs", default=1, type=int, help="local: trials at once in separate processes (0: one per core), torch threads split between them.")
-@click.option("--address", default=None, help="ray: address of an existing cluster. [default: start a local Ray instance]")
-@click.option("--cpus-per-trial", default=1.0, type=float, help="ray: CPUs each trial asks for (also its torch threads).")
-@click.option("--gpus-per-trial", default=0.0, type=float, help="ray: GPUs each trial asks for (fractions share a GPU).")
+@trial_options
 def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int, seed: int, dataset: str, budget: str,
-              device: str, batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, executor: str, jobs: int, address: str | None, cpus_per_trial: float, gpus_per_trial: float) -> None:
+              device: str, batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, make_pool) -> None:
     """Train every (model, width, seed) under one budget; plot quality and continuity against size; decide claim (b)."""
-    from compare.sweep.executors import ExecutorOptions, make_executor
     from compare.sweep import SweepSettings, parse_widths, sweep
 
     settings = SweepSettings(
@@ -237,8 +248,7 @@ def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int
         seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget), dataset=check_dataset_name(dataset),
         device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by,
     )
-    pool = make_executor(executor, ExecutorOptions(jobs=jobs, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial))
-    result = sweep(settings, pool)
+    result = sweep(settings, make_pool())
     counts = result["counts"]
     click.echo(f"wrote {result['out']}/: sweep.json, {', '.join(result['plots']) or 'no plots'}, trials/")
     click.echo(f"  {counts['trials']} trials: {counts['done']} done ({counts['skipped_as_done']} from before), {counts['failed']} failed")
@@ -262,23 +272,15 @@ def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int
 @click.option("--widths", default="0.25,0.5,1,2", help="Width multipliers of gan and vae (claim 2), comma-separated; must include 1 (claims 1 and 3).")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES), help="Networks of every model, as for `compare run`.")
 @click.option("--tune", default=0, type=click.IntRange(min=0), help="Random-search trials per family before the seeds (0: both families' default recipes).")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where each trial trains.")
-@click.option("--batch-size", default=128, type=int, help="Batch size of every trial.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Study directory; rerunning into it skips done trials and resumes stopped ones. [default: runs/study-<timestamp>]")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Finish the study in DIR with the settings in its study.json (only executor flags may be given besides).")
-@click.option("--executor", default="local", help="Where trials run: local (this machine) or ray (Ray tasks; pip install '.[ray]').")
-@click.option("--jobs", default=1, type=int, help="local: trials at once in separate processes (0: one per core).")
-@click.option("--address", default=None, help="ray: address of an existing cluster. [default: start a local Ray instance]")
-@click.option("--cpus-per-trial", default=1.0, type=float, help="ray: CPUs each trial asks for (also its torch threads).")
-@click.option("--gpus-per-trial", default=0.0, type=float, help="ray: GPUs each trial asks for (fractions share a GPU).")
+@trial_options
 def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arch: str, tune: int, device: str, batch_size: int,
-              out: Path | None, resume: Path | None, executor: str, jobs: int, address: str | None, cpus_per_trial: float,
-              gpus_per_trial: float) -> None:
+              out: Path | None, resume: Path | None, make_pool) -> None:
     """Train gan and vae at every width and gan:minimax at width 1 for every seed under one budget, and judge the source's three claims."""
     from compare.sweep import parse_widths
-    from compare.sweep.executors import ExecutorOptions, make_executor
     from compare.sweep.study import StudySettings, saved_settings, study
 
     if resume is not None:
@@ -289,8 +291,7 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arc
     else:
         settings = StudySettings(budget=Budget.parse(budget), dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
                                  widths=parse_widths(widths), arch=arch, tune=tune, device=device, batch_size=batch_size, out=out)
-    pool = make_executor(executor, ExecutorOptions(jobs=jobs, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial))
-    result = study(settings, pool)
+    result = study(settings, make_pool())
     for claim in result["claims"]:
         click.echo(f"{claim['verdict']:<14} {claim['claim']}")
     click.echo(f"wrote {result['out']}/report.html (and study.json, report.md, figures/, trials/)")
