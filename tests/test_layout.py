@@ -65,3 +65,34 @@ def test_model_packages_import_only_torch():
         for module, found in module_imports(package).items():
             roots = {n.split(".")[0] for n in found if n}
             assert not roots & {"compare", other}, (module, roots & {"compare", other})
+
+
+def test_every_module_imports_alone_in_a_fresh_interpreter():
+    """A cold `import compare.x` of each module, as a notebook's first line would do it. One interpreter loads
+    the third-party libraries once, then forks a child per module whose compare/gan/vae imports start cold:
+    an import cycle that only bites when a module is imported first (settings -> train.budget -> train ->
+    settings) fails here, where test_compare_has_no_import_cycle's static graph cannot see it."""
+    import subprocess
+    import sys
+
+    modules = sorted(m for package in ("compare", "gan", "vae") for m in module_imports(package) if not m.endswith("__main__"))
+    script = (
+        "import os, sys, importlib\n"
+        "import torch, torch.utils.flop_counter, torchvision, numpy, scipy.stats, click, matplotlib.pyplot, sklearn, PIL.Image  # noqa: F401  (third-party: loaded once, warm)\n"
+        "failed = []\n"
+        "for m in sys.argv[1:]:\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        try:\n"
+        "            importlib.import_module(m)\n"
+        "        except BaseException as e:\n"
+        "            print(f'{m}: {type(e).__name__}: {e}', file=sys.stderr)\n"
+        "            os._exit(1)\n"
+        "        os._exit(0)\n"
+        "    if os.waitpid(pid, 0)[1]:\n"
+        "        failed.append(m)\n"
+        "print(' '.join(failed))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, *modules], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", f"fail to import alone: {done.stdout.strip()}\n{done.stderr[-2000:]}"

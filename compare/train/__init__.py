@@ -12,19 +12,21 @@ import sys
 from fractions import Fraction
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from torch import Tensor
 
 from compare.data import ImageDataset
 from compare.models import ModelSpec
 from compare.protocol import GenerativeModel
-from compare.settings import RunSettings
 from compare.train.budget import consumed
 from compare.train.checkpoint import check_compatible, load_checkpoint, restore, save_checkpoint, unhealthy
 from compare.train.cost import match_widths, size_table, train_step_flops
 from compare.train.guard import StopSignals
 from compare.train.loop import TrainRecord, progress_trainer, train
+
+if TYPE_CHECKING:  # annotations only: compare.settings imports compare.train.budget, which runs this package's import
+    from compare.settings import RunSettings
 
 
 @dataclass(frozen=True)
