@@ -99,7 +99,8 @@ def save_claim2_figure(verdict: Verdict, path: Path) -> None:
     ax.set_ylabel("parameters needed")
     ax.set_title(f"claim 2: {verdict.verdict} (n={verdict.n} seeds; Student t 95% bands over seeds)", fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    if rows:  # a claim 2 without targets draws nothing to label
+        ax.legend(fontsize=8)
     save_figure(fig, path)
 
 
