@@ -73,7 +73,9 @@ def test_claim1_no_flip_between_1_49_and_1_51_times():
     gan = [(10.0, 10.0), (11.0, 11.0), (9.0, 9.0)]
     verdicts = {f: claim1(gan, [(f * a, f * b) for a, b in gan], gan).verdict for f in (1.49, 1.50, 1.51)}
     assert verdicts == {1.49: "supported", 1.50: "supported", 1.51: "supported"}
-    assert claim1(gan, gan, gan).verdict == "not decided"  # equal: every interval is [0, 0], no spread measured
+    equal = claim1(gan, gan, gan)  # equal: every interval is [0, 0], no spread measured
+    assert equal.verdict == "not decided" and any(n.startswith("identical per-seed values") for n in equal.notes)
+    assert not any(n.startswith("smallest true difference") for n in equal.notes)
 
 
 def test_claim1_any_gan_variant_is_the_gan_and_any_vae_view_a_vae():

@@ -88,7 +88,8 @@ def _rate(control: str, answers: tuple[str, ...], target: float, at_least: bool,
     verdicts = [judge().verdict for _ in range(studies)]
     hits = sum(v in answers for v in verdicts)
     rate = hits / studies
-    return ControlResult(control, f"{what} in {'>=' if at_least else '<='} {target:.0%}", f"{what} in {rate:.1%}",
+    expected = f"{what} never" if target == 0 and not at_least else f"{what} in {'>=' if at_least else '<='} {target:.0%}"
+    return ControlResult(control, expected, f"{what} in {rate:.1%}",
                          f"{hits} of {studies} simulated studies", rate >= target if at_least else rate <= target,
                          {"rate": rate, "target": target, "verdicts": {v: verdicts.count(v) for v in sorted(set(verdicts))}})
 

@@ -29,7 +29,7 @@ from compare.report.claim_types import (
     BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
     view_kind,
 )
-from compare.stats import UNBOUNDED, Bounds, classify, detectable_difference, paired_difference, seeds_needed, summarize
+from compare.stats import UNBOUNDED, Bounds, classify, detectable_difference, paired_difference, seeds_needed, summarize, zero_width
 
 __all__ = [  # the API a study or report uses; the types are defined in compare.report.claim_types
     "BudgetPoint", "Claim1Input", "Claim3Input", "Need", "Number", "Point", "Series", "SizeSweep", "TargetRow", "Verdict", "WidthResult",
@@ -57,8 +57,8 @@ CLAIM_3 = "the flipped-label generator loss learns faster at the start than log(
 # sample grid, and 20x the real digits' own rate (0.026 lone pixels per image on mnist5k's held-out set); less is not
 # a difference a reader of the samples would notice.
 MARGIN_1 = 0.5
-# Claim 2: a ratio within 1.25x: less than a third of one step of a width sweep (width x2 is about x4 parameters for
-# the fully connected nets), so nobody would size a network differently for it.
+# Claim 2: a ratio within 1.25x: less than a third of one step of a width sweep (width x2 is x2.1-2.5 parameters for
+# the mlp GAN on 28x28 images: 113,745 / 243,089 / 550,929 / 1,363,217 at widths 0.25-2), too little to size a network by.
 MARGIN_2 = math.log(1.25)
 # Claim 3: 5% in FID, below the seed-to-seed spread of one model's FID (log-FID SD 0.05-0.1 in the default study).
 MARGIN_3 = math.log(1.05)
@@ -124,10 +124,11 @@ def _seed_notes(deciding: Sequence[Number], verdict: str, margin: float, show: C
     n = min((x.n for x in deciding), default=0)
     if n == 1:
         return [ONE_SEED, ONE_SEED_WHY]
-    spread = [(x, statistics.stdev(x.values)) for x in deciding if x.n >= 2]
-    notes = []
+    flat = [x for x in deciding if x.n >= 2 and zero_width(x.ci95)]
+    notes = ["identical per-seed values: no spread measured, so they decide nothing"] if flat else []
+    spread = [(x, statistics.stdev(x.values)) for x in deciding if x.n >= 2 and x not in flat]
     if n == 2:
-        need = [seeds_needed(sd, margin) for _, sd in spread if sd > 0]
+        need = [seeds_needed(sd, margin) for _, sd in spread]
         at = (f"; at this spread {max(need)} seeds would decide a true difference of {show(2 * margin)} (twice the minimum effect) "
               "with 80% power" if need and None not in need else "")
         notes.append(f"2 seeds are too few: the interval's t(0.975, 1) is 12.7 against 4.3 with 3 seeds{at}")
