@@ -107,7 +107,7 @@ def test_claim1_not_decided_shows_the_smallest_difference_the_design_decides():
     assert v.verdict == "not decided"
     by_hand = 0.5 + (4.302652729749462 + 1.0606601717798212) * math.sqrt(7 / 3) / math.sqrt(3)
     note = next(n for n in v.notes if n.startswith("smallest true difference"))
-    assert f"{LONE_PIXELS} {by_hand:.2g} per image" in note and f"{SPECKS} " in note
+    assert f"{LONE_PIXELS} {by_hand:.3g} per image" in note and f"{SPECKS} " in note
 
 
 def test_claim1_one_seed_never_decides_and_keeps_its_per_image_intervals_as_description():

@@ -129,8 +129,9 @@ def _seed_notes(deciding: Sequence[Number], verdict: str, margin: float, show: C
     spread = [(x, statistics.stdev(x.values)) for x in deciding if x.n >= 2 and x not in flat]
     if n == 2:
         need = [seeds_needed(sd, margin) for _, sd in spread]
-        at = (f"; at this spread {max(need)} seeds would decide a true difference of {show(2 * margin)} (twice the minimum effect) "
-              "with 80% power" if need and None not in need else "")
+        seeds = "over 1,000" if None in need else max(need, default=None)
+        at = (f"; at this spread {seeds} seeds would decide a true difference of {show(2 * margin)} (twice the minimum effect) "
+              "with 80% power" if need else "")
         notes.append(f"2 seeds are too few: the interval's t(0.975, 1) is 12.7 against 4.3 with 3 seeds{at}")
     if verdict == NOT_DECIDED and spread:
         found = [(x, margin + detectable_difference(sd, x.n)) for x, sd in spread]
@@ -204,7 +205,7 @@ def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
         return Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("no seed has both the GAN and every VAE view measured",), how=HOW[CLAIM_1])
     verdict = _combine([_state(x, MARGIN_1) for x in numbers], [_state(x, MARGIN_1) for x in deciding])
     notes = [f"{n} seeds; paired differences VAE minus GAN; the per-pixel means decide, the pixel draws can make it mixed",
-             *_seed_notes(deciding, verdict, MARGIN_1, lambda d: f"{d:.2g} per image")]
+             *_seed_notes(deciding, verdict, MARGIN_1, lambda d: f"{d:.3g} per image")]
     return Verdict(CLAIM_1, verdict, RULE_1, tuple(numbers), n, tuple(notes), context=_floor_ratios(data, steps))
 
 
