@@ -134,8 +134,9 @@ def test_claim_b_is_judged_by_the_claims_module(monkeypatch, tmp_path, fids, ver
 def test_claim_b_targets_and_sizes_come_from_the_planted_curves(monkeypatch, tmp_path):
     fids = {("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}
     claim = run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), PlantedRunner(fids))["claim_b"]
-    # log-spaced strictly inside (20, 40): the worse of the best means (the VAE's 20) to the better of the worst (the GAN's 40)
-    assert [t["target_fid"] for t in claim["targets"]] == pytest.approx([20 * 2 ** (i / 9) for i in range(1, 9)])
+    # log-spaced strictly inside (20.1, 39.9): the worst seed's best FID (the VAE's 20 + 0.1) to the best seed's FID at the
+    # smallest width (the GAN's 40 - 0.1), so every seed of both families crosses every target
+    assert [t["target_fid"] for t in claim["targets"]] == pytest.approx([20.1 * (39.9 / 20.1) ** (i / 9) for i in range(1, 9)])
     for t in claim["targets"]:
         assert 1000 < t["gan"]["params"] < 2000 and 4000 < t["vae"]["params"] < 8000
         assert t["ratio_ci95"][0] > 1
@@ -152,7 +153,7 @@ def test_report_sweep_section_reads_the_stored_verdict(monkeypatch, tmp_path):
     blocks = section_sweep([load_sweep(tmp_path / "sweep")])
     assert blocks[1].text.startswith("sweep: a VAE needs a larger network than a GAN for the same sample quality: supported. Rule: ")
     table = blocks[2]
-    assert [row[-1] for row in table.rows] == ["more"] * 8 and table.rows[0][0] == "21.6"  # 20 * 2^(1/9)
+    assert [row[-1] for row in table.rows] == ["more"] * 8 and table.rows[0][0] == "21.69"  # 20.1 * (39.9 / 20.1)^(1/9)
 
 
 def test_size_by_generator_counts_only_the_sampling_network(monkeypatch, tmp_path):
@@ -259,7 +260,8 @@ def test_seed_summary_and_table_mark_differences_that_may_be_zero():
     summary = summarize_seeds(runs)
     assert summary["models"]["gan"]["quality.fid"]["mean"] == pytest.approx(20)
     fid = summary["differences"]["vae - gan"]["quality.fid"]
-    assert fid["mean"] == pytest.approx(20) and fid["ci95"] == pytest.approx([20, 20]) and fid["significant"]
+    # +20 on every seed: a zero-width interval measured no spread, so it is not significant (issue 19)
+    assert fid["mean"] == pytest.approx(20) and fid["ci95"] == pytest.approx([20, 20]) and fid["significant"] is False
     assert summary["differences"]["vae - gan"]["quality.kid"]["significant"] is False  # -0.02 * s: interval covers 0
     assert "final_losses.g" not in summary["differences"]["vae - gan"]  # only numbers both models have
     table = seed_table(summary)
@@ -267,7 +269,7 @@ def test_seed_summary_and_table_mark_differences_that_may_be_zero():
     rows = {row[0]: row[1:] for row in table.rows}
     # the registered fid first, then what varies over seeds; steps does not vary: left out
     assert list(rows) == ["quality.fid", "final_losses.g", "quality.kid"]
-    assert rows["quality.fid"] == ["20 [17.52, 22.48]", "40 [37.52, 42.48]", "+20 [20, 20]"]  # t(0.975, 2) = 4.303, std 1
+    assert rows["quality.fid"] == ["20 [17.52, 22.48]", "40 [37.52, 42.48]", "+20 [20, 20] n.s."]  # t(0.975, 2) = 4.303, std 1
     assert rows["quality.kid"][2].endswith(" n.s.") and rows["final_losses.g"][1] == "n/a"  # the VAE reports no loss "g"
 
 

@@ -2,13 +2,12 @@
 
     save_claim1_figure     per-seed paired differences VAE minus GAN with the mean and its interval, per view and measure
     save_claim3_figure     early FID curves of both generator losses, mean and 95% band over seeds, the threshold
-    save_claim2_figure     parameters needed against the FID target, both families, bootstrap bands (log axes)
+    save_claim2_figure     parameters needed against the FID target, both families, t bands over seeds (log axes)
     save_budget_strip      each claim's verdict at every curve point along the budget
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -16,13 +15,14 @@ from matplotlib.ticker import NullFormatter
 
 from compare.report.numbers import fmt
 from compare.report.claims import (
-    ARTIFACT_KEYS, EARLY_FRACTION, FID, MIXED, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, BudgetPoint, Claim3Input,
-    Verdict,
+    ARTIFACT_KEYS, FID, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, BudgetPoint,
+    Claim3Input, Verdict, early_window,
 )
 from compare.report.plots import plt, save_figure
 from compare.stats import summarize
 
-VERDICT_COLOURS = {SUPPORTED: "tab:green", NOT_SUPPORTED: "tab:red", MIXED: "tab:orange", NOT_DECIDED: "0.65", NOT_MEASURED: "white"}
+VERDICT_COLOURS = {SUPPORTED: "tab:green", NOT_SUPPORTED: "tab:red", MIXED: "tab:orange", NO_PRACTICAL_DIFFERENCE: "tab:blue",
+                   NOT_DECIDED: "0.65", NOT_MEASURED: "white"}
 
 
 def save_claim1_figure(verdict: Verdict, path: Path) -> None:
@@ -51,15 +51,16 @@ def save_claim1_figure(verdict: Verdict, path: Path) -> None:
 def _band(by_seed: Mapping[int, Mapping[int, float]]) -> tuple[list[int], list[float], list[float], list[float]]:
     """steps -> mean and t 95% interval over seeds (the mean itself where one seed gives no interval)."""
     steps = sorted(set.intersection(*(set(v) for v in by_seed.values()))) if by_seed else []
-    rows = [summarize(v[s] for v in by_seed.values()) for s in steps]
+    rows = [summarize((v[s] for v in by_seed.values()), (0.0, None)) for s in steps]  # FID >= 0
     return steps, [r["mean"] for r in rows], [(r["ci95"] or [r["mean"]] * 2)[0] for r in rows], [(r["ci95"] or [r["mean"]] * 2)[1] for r in rows]
 
 
 def save_claim3_figure(data: Claim3Input, verdict: Verdict, path: Path) -> None:
-    """FID against steps over the first 2 x EARLY_FRACTION of the budget for both losses, mean and 95% band over
-    seeds (log scale), the early stretch shaded and the threshold drawn."""
+    """FID against steps over twice claim 3's early window for both losses, mean and 95% band over seeds
+    (log scale), the window shaded and the threshold drawn."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    limit = 2 * EARLY_FRACTION * data.budget_steps
+    window = early_window(data.budget_steps)
+    limit = 2 * window
     for series, name in ((data.nonsaturating, "flipped label (nonsaturating)"), (data.minimax, "minimax")):
         by_seed = {seed: {p.steps: p.values[FID] for p in points if p.values.get(FID) is not None and p.steps <= limit}
                    for seed, points in series.by_seed.items()}
@@ -67,7 +68,7 @@ def save_claim3_figure(data: Claim3Input, verdict: Verdict, path: Path) -> None:
         if steps:
             (line,) = ax.plot(steps, mean, marker="o", markersize=3, label=f"{series.label}: {name}")
             ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.axvspan(0, EARLY_FRACTION * data.budget_steps, color="0.9", zorder=0, label=f"first {EARLY_FRACTION:.0%} of the budget")
+    ax.axvspan(0, window, color="0.9", zorder=0, label=f"early window: the first {window:,} steps")
     if data.fid_threshold is not None:
         ax.axhline(data.fid_threshold, color="0.3", linestyle=":", label=f"threshold FID {fmt(data.fid_threshold)}")
     ax.set_yscale("log")
@@ -80,23 +81,15 @@ def save_claim3_figure(data: Claim3Input, verdict: Verdict, path: Path) -> None:
 
 
 def save_claim2_figure(verdict: Verdict, path: Path) -> None:
-    """Parameters needed against the FID target per family: the estimate (hollow where censored: a bound) and the
-    bootstrap 95% band; infinite (censored) ends are drawn to the plot's edge."""
+    """Parameters needed against the FID target per family: the geometric mean over seeds and its t 95% band."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     rows = verdict.targets
-    if rows:
-        finite = [x for r in rows for need in (r.gan, r.vae) for x in (*need.point, *need.ci95) if 0 < x < math.inf]
-        bottom, top = min(finite) / 2, max(finite) * 2
-        targets = [r.target for r in rows]
-        for family, colour in (("gan", "tab:blue"), ("vae", "tab:orange")):
-            needs = [getattr(r, family) for r in rows]
-            point = [n.point[0] if n.point[0] == n.point[1] else (n.point[1] if n.point[1] < math.inf else n.point[0]) for n in needs]
-            ax.plot(targets, point, color=colour, label=family)
-            for t, p, n in zip(targets, point, needs):
-                ax.scatter([t], [p], color=colour, facecolors="none" if n.censored else colour, zorder=3)
-            ax.fill_between(targets, [max(n.ci95[0], bottom) for n in needs], [min(n.ci95[1], top) for n in needs],
-                            color=colour, alpha=0.2, linewidth=0)
-        ax.set_ylim(bottom, top)
+    targets = [r.target for r in rows]
+    for family, colour in (("gan", "tab:blue"), ("vae", "tab:orange")):
+        needs = [getattr(r, family) for r in rows]
+        if needs:
+            ax.plot(targets, [n.params for n in needs], color=colour, marker="o", label=family)
+            ax.fill_between(targets, [n.ci95[0] for n in needs], [n.ci95[1] for n in needs], color=colour, alpha=0.2, linewidth=0)
     ax.set_xscale("log")
     ax.set_yscale("log")
     if rows:  # the targets span less than a decade: label them, not matplotlib's overlapping log-axis minor ticks
@@ -104,9 +97,10 @@ def save_claim2_figure(verdict: Verdict, path: Path) -> None:
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("FID target (lower is harder)")
     ax.set_ylabel("parameters needed")
-    ax.set_title(f"claim 2: {verdict.verdict} (n={verdict.n} seeds; bootstrap 95% bands; hollow: censored)", fontsize=10)
+    ax.set_title(f"claim 2: {verdict.verdict} (n={verdict.n} seeds; Student t 95% bands over seeds)", fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    if rows:  # a claim 2 without targets draws nothing to label
+        ax.legend(fontsize=8)
     save_figure(fig, path)
 
 

@@ -13,9 +13,9 @@ import numpy as np
 
 from compare.report.numbers import fmt
 from compare.report.claims import (
-    ARTIFACT_KEYS, CLAIM_1, CLAIM_2, CLAIM_3, CONFIDENCE, EARLY_FRACTION, FID, HOW, KID, NOT_MEASURED, RULE_1, RULE_2, RULE_3,
-    THRESHOLD_FLOOR_FACTOR, Claim1Input, Claim3Input, Point, Series, SizeSweep, Verdict, WidthResult, family_of, judge_claim1,
-    judge_claim2, judge_claim3,
+    ARTIFACT_KEYS, CLAIM_1, CLAIM_2, CLAIM_3, CONFIDENCE, FID, HOW, KID, NOT_MEASURED, RULE_1, RULE_2, RULE_3,
+    THRESHOLD_FLOOR_FACTOR, Claim1Input, Claim3Input, Point, Series, SizeSweep, Verdict, WidthResult, early_window, family_of,
+    judge_claim1, judge_claim2, judge_claim3,
 )
 
 Run = tuple[dict, dict]  # (metrics.json, config.json) of one run
@@ -31,8 +31,8 @@ def _merge(label: str, runs: Sequence[tuple[int, list[Point]]]) -> Series:
 
 
 def claim1_from_runs(runs: Sequence[Run]) -> Claim1Input | None:
-    """The GAN (the source's nonsaturating one when present, else the first GAN) and every VAE view, one
-    seed per run (config["seed"]), with per-image bootstrap intervals `<key>_ci95` where the run stored them.
+    """The GAN (the source's nonsaturating one when present, else the first GAN), every VAE view and the real-data
+    floor, one seed per run (config["seed"]), with per-image bootstrap intervals `<key>_ci95` where the run stored them.
     None when the runs hold no GAN or no VAE."""
     metrics, config = runs[0]
     labels = list(metrics.get("models", {}))
@@ -42,14 +42,16 @@ def claim1_from_runs(runs: Sequence[Run]) -> Claim1Input | None:
         return None
     gan = next((g for g, loss in _losses(config, gans).items() if loss == "nonsaturating"), gans[0])
 
-    def points(m: dict, view: str, label: str) -> list[Point]:
-        numbers = (m.get("continuity") or {}).get("views", {}).get(view, {})
+    def points(m: dict, view: str | None, label: str) -> list[Point]:  # view None: the real-data floor
+        continuity = m.get("continuity") or {}
+        numbers = continuity.get("real", {}) if view is None else continuity.get("views", {}).get(view, {})
         ci = {k: tuple(numbers[f"{k}_ci95"]) for k in ARTIFACT_KEYS if numbers.get(f"{k}_ci95")}
         return [Point(m["models"][label].get("steps", 0), {k: numbers.get(k) for k in ARTIFACT_KEYS}, ci)] if numbers else []
 
     views = [(v, label) for label in vaes for v in metrics["models"][label]["views"]]
     return Claim1Input(_merge(gan, [(c.get("seed", 0), points(m, gan, gan)) for m, c in runs]),
-                       tuple(_merge(v, [(c.get("seed", 0), points(m, v, label)) for m, c in runs]) for v, label in views))
+                       tuple(_merge(v, [(c.get("seed", 0), points(m, v, label)) for m, c in runs]) for v, label in views),
+                       _merge("real", [(c.get("seed", 0), points(m, None, gan)) for m, c in runs]))
 
 
 def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
@@ -70,7 +72,7 @@ def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
 
     def early_grad(m: dict, label: str) -> float | None:
         norms = [g["generator"] for g in m["models"][label].get("grad_norms") or []
-                 if g.get("generator") is not None and g["step"] <= EARLY_FRACTION * budget]
+                 if g.get("generator") is not None and g["step"] <= early_window(budget)]
         return float(np.mean(norms)) if norms else None
 
     floor = {k: v for entry in (metrics.get("quality") or {}).get("floor", {}).values() for k, v in entry["values"].items()}.get(FID)
@@ -82,7 +84,7 @@ def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
 
 
 def claim_a(metrics: dict, config: dict) -> Verdict:
-    """Claim 1 from one run: decided by per-image bootstrap intervals if the run stored them, else not decided."""
+    """Claim 1 from one run: not decided (one seed); the per-image bootstrap intervals, if stored, describe it."""
     data = claim1_from_runs([(metrics, config)])
     if data is None:
         return Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("needs a GAN and a VAE in one run",), how=HOW[CLAIM_1])
@@ -90,7 +92,7 @@ def claim_a(metrics: dict, config: dict) -> Verdict:
 
 
 def claim_c(metrics: dict, config: dict) -> Verdict:
-    """Claim 3 from one run: not measured without both losses or >= 6 early curve points, else not decided (one seed)."""
+    """Claim 3 from one run: not measured without both losses or MIN_EARLY_POINTS early curve points, else not decided (one seed)."""
     data = claim3_from_runs([(metrics, config)])
     return data if isinstance(data, Verdict) else judge_claim3(data)
 

@@ -4,7 +4,7 @@ Inputs: a Series is one model or view measured on several seeds, seed -> Points 
 Claim1Input / Claim3Input group the series a claim compares; SizeSweep / WidthResult are a capacity sweep.
 Results: a Verdict carries Numbers (a reading with its 95% interval over seeds), notes, and for claim 2 one
 TargetRow per FID target with each family's Need; BudgetPoint is a verdict at one curve point. Every result
-has to_json(), where an infinite (censored) interval end is null. Families come from compare.models.
+has to_json(), where an infinite interval end is null. Families come from compare.models.
 """
 
 from __future__ import annotations
@@ -48,21 +48,14 @@ class Number:
 
 @dataclass(frozen=True)
 class Need:
-    """Parameters a family needs to reach one target: bounds of the estimate and of its 95% interval.
-    Equal bounds are a crossing between two widths; an infinite bound is censored beyond the sweep."""
+    """Parameters a family needs to reach one target: the geometric mean over seeds of each seed's crossing
+    (linear in log FID against log parameters between two widths) and its Student t 95% interval."""
 
-    point: tuple[float, float]
+    params: float
     ci95: tuple[float, float]
 
-    @property
-    def censored(self) -> str | None:
-        lo, hi = self.point
-        return "above the largest width" if hi == math.inf else "at or below the smallest width" if lo != hi else None
-
     def to_json(self) -> dict[str, Any]:
-        lo, hi = self.point
-        return {"params": lo if lo == hi else None, "bounds": [_finite(lo), _finite(hi)], "censored": self.censored,
-                "ci95": [_finite(self.ci95[0]), _finite(self.ci95[1])]}
+        return {"params": self.params, "ci95": [self.ci95[0], self.ci95[1]]}
 
 
 @dataclass(frozen=True)
@@ -73,7 +66,7 @@ class TargetRow:
     gan: Need
     vae: Need
     log_ratio: Number
-    outcome: str  # "more" / "fewer" (VAE than GAN, interval excludes 0) or "overlap"
+    outcome: str  # VAE than GAN: "more" / "fewer" (decided), "same" (within the margin), "overlap" (not decided)
 
     def to_json(self) -> dict[str, Any]:
         ci = self.log_ratio.ci95
@@ -92,7 +85,7 @@ class Verdict:
     n: int = 0  # seeds
     notes: tuple[str, ...] = ()
     how: str = ""  # for "not measured": the command that measures it
-    context: tuple[Number, ...] = ()  # shown beside the verdict, never deciding it (claim 3's gradient norms)
+    context: tuple[Number, ...] = ()  # shown beside the verdict, never deciding it (ratios to the real floor, KID, ...)
     targets: tuple[TargetRow, ...] = ()  # claim 2's rows, for the parameters-against-target plot
 
     def evidence(self) -> list[str]:
@@ -126,7 +119,7 @@ def view_kind(label: str) -> str:
 @dataclass(frozen=True)
 class Point:
     """One evaluation of one model/view on one seed: after `steps`, {metric key: value}; optional
-    per-image bootstrap intervals {key: (low, high)} (what lets one seed decide claim 1)."""
+    per-image bootstrap intervals {key: (low, high)}: which images were drawn, shown, never deciding."""
 
     steps: int
     values: Mapping[str, float | None]
@@ -166,10 +159,12 @@ class Series:
 
 @dataclass(frozen=True)
 class Claim1Input:
-    """The GAN and each VAE view, same seeds and budget, with LONE_PIXELS and SPECKS in their points."""
+    """The GAN and each VAE view, same seeds and budget, with LONE_PIXELS and SPECKS in their points; optionally
+    `real`, the real-data floor (held-out real images) per seed, its last point read whatever the step."""
 
     gan: Series
     vae_views: tuple[Series, ...]
+    real: Series | None = None
 
 
 @dataclass(frozen=True)

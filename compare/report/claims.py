@@ -1,22 +1,26 @@
 """The source text's three claims, judged from structured results over seeds under rules stated beside them.
 
-    judge_claim1(Claim1Input(gan, vae_views))          VAE minus GAN in lone pixels and specks per image
+    judge_claim1(Claim1Input(gan, vae_views, real))    VAE minus GAN in lone pixels and specks per image
     judge_claim2([SizeSweep, ...])                     parameters each family needs per FID target
-    judge_claim3(Claim3Input(nonsaturating, minimax, budget_steps, fid_threshold))   early quality curves
+    judge_claim3(Claim3Input(nonsaturating, minimax, budget_steps, fid_threshold))   mean log FID over the early window
     claim1_along_budget / claim3_along_budget          the same at every curve point -> [BudgetPoint]
 Each returns a Verdict (claim, one of VERDICTS, the rule in one sentence, Numbers with 95% intervals, n seeds,
-notes, the command that measures it when not measured; to_json() for study.json). The dataclasses live in
+notes, context, the command that measures it when not measured; to_json() for study.json). The dataclasses live in
 compare.report.claim_types and are re-exported here; compare.report.claim_inputs builds them from run files.
 
-Every reading is signed so that a positive value favours the claim, and a reading decides only when its
-interval excludes zero: no ratio thresholds, so a zero on either side is just a value. Families are
-recognised through compare.models (any gan:* is a GAN, any vae label or view a VAE), never by label.
+One decision for every rule: a deciding reading is a paired difference over seeds, signed so that positive favours
+the claim, with its Student t 95% interval and a minimum effect (MARGIN_1/2/3) fixed before any result; the interval
+is "for" (wholly above +margin), "against" (wholly below -margin), "within" (inside ±margin: an equivalence test, "no
+practical difference") or "open" (compare.stats.classify, which says why beyond the margin rather than beyond 0),
+always "open" for one seed or a zero-width interval; _combine turns the readings into the verdict.
+Families are recognised through compare.models (any gan:* is a GAN, any vae label or view a VAE), never by label.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+import statistics
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -25,14 +29,14 @@ from compare.report.claim_types import (
     BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
     view_kind,
 )
-from compare.stats import paired_difference, summarize
+from compare.stats import UNBOUNDED, Bounds, classify, detectable_difference, paired_difference, seeds_needed, summarize, zero_width
 
 __all__ = [  # the API a study or report uses; the types are defined in compare.report.claim_types
     "BudgetPoint", "Claim1Input", "Claim3Input", "Need", "Number", "Point", "Series", "SizeSweep", "TargetRow", "Verdict", "WidthResult",
     "family_of", "view_kind", "judge_claim1", "judge_claim2", "judge_claim3", "claim1_along_budget", "claim3_along_budget", "steps_to_reach",
-    "LONE_PIXELS", "SPECKS", "ARTIFACT_KEYS", "FID", "KID", "CONFIDENCE", "VERDICTS", "SUPPORTED", "NOT_SUPPORTED", "MIXED", "NOT_DECIDED",
-    "NOT_MEASURED", "CLAIM_1", "CLAIM_2", "CLAIM_3", "RULE_1", "RULE_2", "RULE_3", "RULE_3_POINT", "HOW", "THRESHOLD_FLOOR_FACTOR",
-    "EARLY_FRACTION", "MIN_EARLY_POINTS",
+    "early_window", "LONE_PIXELS", "SPECKS", "ARTIFACT_KEYS", "FID", "KID", "CONFIDENCE", "VERDICTS", "SUPPORTED", "NOT_SUPPORTED", "MIXED",
+    "NO_PRACTICAL_DIFFERENCE", "NOT_DECIDED", "NOT_MEASURED", "CLAIM_1", "CLAIM_2", "CLAIM_3", "RULE_1", "RULE_2", "RULE_3", "RULE_3_POINT",
+    "HOW", "THRESHOLD_FLOOR_FACTOR", "EARLY_WINDOW_STEPS", "MIN_EARLY_POINTS", "MARGIN_1", "MARGIN_2", "MARGIN_3", "ONE_SEED",
 ]
 
 # Metric keys (renamed in one place if the metrics change their names).
@@ -41,25 +45,42 @@ ARTIFACT_KEYS = (LONE_PIXELS, SPECKS)
 FID, KID, CONFIDENCE = "fid", "kid_x1e3", "mean_confidence"  # FID, KID lower is better; confidence higher
 
 SUPPORTED, NOT_SUPPORTED, MIXED, NOT_DECIDED, NOT_MEASURED = "supported", "not supported", "mixed", "not decided", "not measured"
-VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, NOT_DECIDED, NOT_MEASURED)
+NO_PRACTICAL_DIFFERENCE = "no practical difference"
+VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED)
 
 CLAIM_1 = "VAE samples show discontinuous bad pixels (each pixel is generated separately given z)"
 CLAIM_2 = "a VAE needs a larger network than a GAN for the same sample quality"
 CLAIM_3 = "the flipped-label generator loss learns faster at the start than log(1 - D(G(z)))"
 
-EARLY_FRACTION = 0.2  # "at the start": the first 20% of the budget
-MIN_EARLY_POINTS = 6  # curve points per loss in that stretch, so a mean over them is not one noisy evaluation
-THRESHOLD_FLOOR_FACTOR = 20  # claim 3's quality threshold: 20x the real-data floor FID, fixed before any result
-N_TARGETS, RESAMPLES, BOOTSTRAP_SEED = 8, 2000, 0  # claim 2
-NEEDS_SEEDS = "needs >= 2 seeds for an interval (`compare study --seeds 3` measures them)"
-ONE_SEED = ("one seed: the intervals cover which images were drawn (per-image bootstrap), not the spread "
-            "between training seeds (`compare study --seeds 3` measures it)")
-MOVER = "one seed: the two per-image bootstrap intervals combined (MOVER, Zou & Donner 2008)"
+# Minimum effects, fixed before any result.
+# Claim 1: half a lone pixel (or speck) per image, i.e. one more stray dot in every second image: plain to see on a
+# sample grid, and 20x the real digits' own rate (0.026 lone pixels per image on mnist5k's held-out set); less is not
+# a difference a reader of the samples would notice.
+MARGIN_1 = 0.5
+# Claim 2: a ratio within 1.25x: less than a third of one step of a width sweep (width x2 is x2.1-2.5 parameters for
+# the mlp GAN on 28x28 images: 113,745 / 243,089 / 550,929 / 1,363,217 at widths 0.25-2), too little to size a network by.
+MARGIN_2 = math.log(1.25)
+# Claim 3: 5% in FID, below the seed-to-seed spread of one model's FID (log-FID SD 0.05-0.1 in the default study).
+MARGIN_3 = math.log(1.05)
+
+EARLY_WINDOW_STEPS = 1000  # claim 3's "at the start": the first 1,000 steps (the whole budget when shorter), in steps
+MIN_EARLY_POINTS = 8  # curve points in the window, so a mean over them is not one noisy evaluation
+THRESHOLD_FLOOR_FACTOR = 20  # claim 3's context threshold: 20x the real-data floor FID, fixed before any result
+N_TARGETS = 8  # claim 2
+ONE_SEED = "not decided: one seed"
+ONE_SEED_WHY = "a claim about a model family needs the spread between training seeds (`compare study --seeds 5` measures it)"
+MOVER = "one seed: the two per-image bootstrap intervals combined (MOVER, Zou & Donner 2008); which images were drawn, not the model"
 ADAM_NOTE = ("context only: Adam's update m/sqrt(v) is invariant to the loss's scale (Kingma & Ba 2015, sec. 2), "
              "so a larger gradient norm does not mean faster learning")
-HOW = {CLAIM_1: "compare study (or compare run --models gan vae: the continuity measures are part of every run)",
-       CLAIM_2: "compare study --widths 0.25,0.5,1,2 --seeds 3 (or compare sweep --models gan vae --widths ... --seeds 3)",
-       CLAIM_3: "compare study (its curve schedule evaluates >= 6 points in the first 20% of the budget for gan and gan:minimax)"}
+HOW = {CLAIM_1: "compare study (or compare run --models gan vae --seeds 5: the continuity measures are part of every run)",
+       CLAIM_2: "compare study --widths 0.25,0.5,1,2 --seeds 5 (or compare sweep --models gan vae --widths ... --seeds 5)",
+       CLAIM_3: f"compare study (its curve schedule evaluates >= {MIN_EARLY_POINTS} points in the first {EARLY_WINDOW_STEPS:,} steps "
+                "for gan and gan:minimax)"}
+
+
+def early_window(budget_steps: int) -> int:
+    """The steps claim 3 calls "the start": the first EARLY_WINDOW_STEPS, or the whole budget when shorter."""
+    return min(EARLY_WINDOW_STEPS, budget_steps)
 
 
 def _difference(name: str, base: Mapping[int, float], other: Mapping[int, float], key: str = "", subject: str = "") -> Number:
@@ -69,31 +90,55 @@ def _difference(name: str, base: Mapping[int, float], other: Mapping[int, float]
                   key=key, subject=subject)
 
 
-def _summary(name: str, by_seed: Mapping[int, float], key: str) -> Number:
-    """The mean over seeds with its Student t 95% interval (compare.stats)."""
-    st = summarize(by_seed[s] for s in sorted(by_seed))
-    return Number(name, st["mean"], tuple(st["ci95"]) if st["ci95"] else None, st["n"], tuple(st["values"]), seeds=tuple(sorted(by_seed)), key=key)
+def _summary(name: str, by_seed: Mapping[int, float], key: str, subject: str = "", bounds: Bounds = UNBOUNDED) -> Number:
+    """The mean over seeds with its Student t 95% interval, clipped to `bounds` (compare.stats)."""
+    st = summarize((by_seed[s] for s in sorted(by_seed)), bounds)
+    return Number(name, st["mean"], tuple(st["ci95"]) if st["ci95"] else None, st["n"], tuple(st["values"]), seeds=tuple(sorted(by_seed)),
+                  key=key, subject=subject)
 
 
-def _sign(number: Number) -> int:
-    """+1 when the 95% interval lies above zero (the reading favours the claim), -1 below, 0 when it includes zero or is missing."""
-    if number.ci95 is None:
-        return 0
-    return 1 if number.ci95[0] > 0 else -1 if number.ci95[1] < 0 else 0
+def _state(number: Number, margin: float) -> str:
+    """A deciding reading against its minimum effect: "for", "against", "within" the margin, or "open" (compare.stats.classify)."""
+    return classify(number.mean, number.ci95, number.n, margin)
 
 
-def _combine(signs: Sequence[int], deciding: Sequence[int] | None = None) -> str:
-    """The shared verdict rule: supported when every deciding reading favours the claim and none goes against
-    it; not supported when every deciding reading goes against and none favours; mixed when readings go
-    both ways; else not decided. deciding defaults to every reading."""
-    deciding = signs if deciding is None else deciding
-    if 1 in signs and -1 in signs:
+def _combine(states: Sequence[str], deciding: Sequence[str] | None = None) -> str:
+    """The shared verdict rule: mixed when readings go both ways; supported when every deciding reading is "for",
+    not supported when every one is "against"; no practical difference when every deciding reading is within the
+    margin and none at all is decided; else not decided. deciding defaults to every reading."""
+    deciding = states if deciding is None else deciding
+    if "for" in states and "against" in states:
         return MIXED
-    if deciding and all(s == 1 for s in deciding):
-        return SUPPORTED
-    if deciding and all(s == -1 for s in deciding):
-        return NOT_SUPPORTED
+    for state, verdict in (("for", SUPPORTED), ("against", NOT_SUPPORTED)):
+        if deciding and all(s == state for s in deciding):
+            return verdict
+    if deciding and all(s == "within" for s in deciding) and not {"for", "against"} & set(states):
+        return NO_PRACTICAL_DIFFERENCE
     return NOT_DECIDED
+
+
+def _seed_notes(deciding: Sequence[Number], verdict: str, margin: float, show: Callable[[float], str]) -> list[str]:
+    """One seed: not decided; two: too few, with the seeds this spread needs; a "not decided": the smallest true
+    difference the design decides with 80% power (5% two-sided, at the measured seed spread): the margin, which the
+    interval must clear, plus compare.stats.detectable_difference."""
+    n = min((x.n for x in deciding), default=0)
+    if n == 1:
+        return [ONE_SEED, ONE_SEED_WHY]
+    flat = [x for x in deciding if x.n >= 2 and zero_width(x.ci95)]
+    notes = ["identical per-seed values: no spread measured, so they decide nothing"] if flat else []
+    spread = [(x, statistics.stdev(x.values)) for x in deciding if x.n >= 2 and x not in flat]
+    if n == 2:
+        need = [seeds_needed(sd, margin) for _, sd in spread]
+        seeds = "over 1,000" if None in need else max(need, default=None)
+        at = (f"; at this spread {seeds} seeds would decide a true difference of {show(2 * margin)} (twice the minimum effect) "
+              "with 80% power" if need else "")
+        notes.append(f"2 seeds are too few: the interval's t(0.975, 1) is 12.7 against 4.3 with 3 seeds{at}")
+    if verdict == NOT_DECIDED and spread:
+        found = [(x, margin + detectable_difference(sd, x.n)) for x, sd in spread]
+        what = (f"{show(min(d for _, d in found))} to {show(max(d for _, d in found))} across {len(found)} readings" if len(found) > 2
+                else ", ".join(f"{x.key or x.name} {show(d)}" for x, d in found))
+        notes.append(f"smallest true difference this design decides (80% power, 5% two-sided, at the measured seed spread): {what}")
+    return notes
 
 
 def _check_family(series: Series, family: str) -> None:
@@ -103,9 +148,9 @@ def _check_family(series: Series, family: str) -> None:
 
 # ---- claim 1: VAEs show discontinuous bad pixels ----
 
-RULE_1 = ("Supported when, for the VAE's per-pixel means, the 95% interval of VAE minus GAN (paired by seed) lies above "
-          "zero for both lone pixels and specks per image and no reading lies below; not supported when both lie below "
-          "and none above; mixed when readings (e.g. the pixel draws against the means) lie on both sides; else not decided.")
+RULE_1 = (f"VAE per-pixel means minus GAN in lone pixels and specks per image, paired over >= 2 seeds (Student t 95%): supported "
+          f"when both intervals lie above +{MARGIN_1} per image, not supported when both lie below -{MARGIN_1}, no practical "
+          f"difference when both lie inside ±{MARGIN_1}, mixed when readings (the pixel draws too) go both ways, else not decided.")
 
 
 def _mover(name: str, vae: Point, gan: Point, key: str, seed: int, subject: str) -> Number:
@@ -116,6 +161,20 @@ def _mover(name: str, vae: Point, gan: Point, key: str, seed: int, subject: str)
     d = v - g
     ci = (d - math.hypot(v - v_lo, g_hi - g), d + math.hypot(v_hi - v, g - g_lo))
     return Number(name, d, ci, 1, (d,), MOVER, (seed,), key, subject)
+
+
+def _floor_ratios(data: Claim1Input, steps: int | None) -> tuple[Number, ...]:
+    """Each family's artifacts as a multiple of the real images' (per seed, then mean over seeds): "both far from real"."""
+    if data.real is None:
+        return ()
+    real = data.real.at(None)  # the floor is the data's, the same at every step
+    out = []
+    for series in (data.gan, *data.vae_views):
+        for key in ARTIFACT_KEYS:
+            ratios = {s: v / real[s].values[key] for s, v in series.values(key, steps).items() if s in real and real[s].values.get(key)}
+            if ratios:
+                out.append(_summary(f"{series.label} {key} / real floor", ratios, key, series.label, (0.0, None)))
+    return tuple(out)
 
 
 def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
@@ -137,27 +196,32 @@ def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
             name = f"{view.label} - {data.gan.label} {key}"
             number = _difference(name, data.gan.values(key, steps), view.values(key, steps), key, view.label)
             if number.n == 1 and all(key in p.ci95 for p in (points[number.seeds[0]], gan[number.seeds[0]])):
-                seed = number.seeds[0]
-                number = _mover(name, points[seed], gan[seed], key, seed, view.label)
+                number = _mover(name, points[number.seeds[0]], gan[number.seeds[0]], key, number.seeds[0], view.label)  # description only
             numbers.append(number)
             if view.view == "mean":
-                deciding.append(_sign(number))
+                deciding.append(number)
     n = min(x.n for x in numbers)
     if n == 0:
         return Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("no seed has both the GAN and every VAE view measured",), how=HOW[CLAIM_1])
-    notes = [f"{n} seeds; paired differences VAE minus GAN; the per-pixel means decide, the pixel draws can make it mixed"]
-    if n == 1:
-        notes.append(ONE_SEED if all(x.ci95 for x in numbers) else f"not decided: {NEEDS_SEEDS} (or per-image bootstrap intervals)")
-    return Verdict(CLAIM_1, _combine([_sign(x) for x in numbers], deciding), RULE_1, tuple(numbers), n, tuple(notes))
+    verdict = _combine([_state(x, MARGIN_1) for x in numbers], [_state(x, MARGIN_1) for x in deciding])
+    notes = [f"{n} seeds; paired differences VAE minus GAN; the per-pixel means decide, the pixel draws can make it mixed",
+             *_seed_notes(deciding, verdict, MARGIN_1, lambda d: f"{d:.3g} per image")]
+    return Verdict(CLAIM_1, verdict, RULE_1, tuple(numbers), n, tuple(notes), context=_floor_ratios(data, steps))
 
 
 # ---- claim 3: the flipped-label loss learns faster at the start ----
 
-RULE_3 = ("Supported when every early reading (mean log FID, mean KID and mean confidence over the first 20% of the "
-          "budget, and steps to the FID threshold) favours the flipped-label loss with a 95% interval over seeds excluding "
-          "zero; not supported when every reading favours minimax; mixed when significant readings go both ways; else not decided.")
-RULE_3_POINT = ("At each curve point: supported when log FID, KID and confidence all favour the flipped-label loss with "
-                "intervals excluding zero, not supported when all favour minimax, mixed when both ways, else not decided.")
+_MARGIN_3_TEXT = f"log(1.05) ({math.expm1(MARGIN_3):.0%} in FID)"
+RULE_3 = (f"Per seed, the mean log FID over the curve points in the first {EARLY_WINDOW_STEPS:,} steps (the whole budget when shorter; "
+          f">= {MIN_EARLY_POINTS} points), minimax minus flipped label, paired over >= 2 seeds (Student t 95%): supported when the "
+          f"interval lies above +{_MARGIN_3_TEXT}, not supported when below -log(1.05), no practical difference when inside "
+          "±log(1.05), else not decided; KID, confidence, steps to a threshold and gradient norms are context only.")
+RULE_3_POINT = ("The same at each curve point: log FID minimax minus flipped label at that step, paired over seeds, with the same "
+                "margin and outcomes.")
+
+
+def _fid_percent(d: float) -> str:
+    return f"{math.expm1(d):.1%} in FID"
 
 
 def steps_to_reach(points: Sequence[Point], threshold: float, budget_steps: int) -> tuple[float, bool]:
@@ -177,67 +241,60 @@ def steps_to_reach(points: Sequence[Point], threshold: float, budget_steps: int)
     return float(budget_steps), True
 
 
-def _early_mean(series: Series, key: str, steps: list[int], log: bool = False) -> dict[int, float]:
+def _mean_over(series: Series, key: str, steps: Sequence[int], log: bool = False) -> dict[int, float]:
     """seed -> mean of the key (or of its log) over the given steps; seeds missing a value there are left out."""
-    out = {}
+    out, at = {}, [series.values(key, s) for s in steps]
     for seed in series.by_seed:
-        xs = [series.values(key, s).get(seed) for s in steps]
+        xs = [values.get(seed) for values in at]
         if all(x is not None for x in xs):
             out[seed] = float(np.mean(np.log(xs) if log else xs))
     return out
 
 
-def _quality_readings(values: Mapping[str, Mapping[str, Mapping[int, float]]], ns: str, mm: str, where: str) -> list[Number]:
-    """values {label: {FID: seed -> log FID, KID: .., CONFIDENCE: ..}} -> the readings both losses have, each signed so
-    that positive favours nonsaturating: log FID and KID minimax - nonsaturating, confidence nonsaturating - minimax."""
-    readings = []
-    for key, name, higher_better in ((FID, "log fid", False), (KID, KID, False), (CONFIDENCE, CONFIDENCE, True)):
-        a, b = values[ns][key], values[mm][key]
-        if a and b:
-            order = "nonsaturating - minimax" if higher_better else "minimax - nonsaturating"
-            readings.append(_difference(f"{name}{where}: {order}", *((b, a) if higher_better else (a, b)), key=key))
-    return readings
+def _judge3(data: Claim3Input, steps: Sequence[int], where: str, rule: str) -> tuple[Verdict, list[str]]:
+    """Claim 3's primary reading over `steps` (one step: at that point), KID and confidence as context."""
+    ns, mm = data.nonsaturating, data.minimax
+    primary = _difference(f"log fid{where}: minimax - flipped label", _mean_over(ns, FID, steps, True),
+                          _mean_over(mm, FID, steps, True), FID)
+    context = [_difference(f"{KID}{where}: minimax - flipped label", _mean_over(ns, KID, steps), _mean_over(mm, KID, steps), KID),
+               _difference(f"{CONFIDENCE}{where}: flipped label - minimax", _mean_over(mm, CONFIDENCE, steps),
+                           _mean_over(ns, CONFIDENCE, steps), CONFIDENCE)]
+    if primary.n == 0:
+        return Verdict(CLAIM_3, NOT_MEASURED, rule, notes=(f"no FID on every point{where}",), how=HOW[CLAIM_3]), []
+    verdict = _combine([_state(primary, MARGIN_3)])
+    notes = _seed_notes([primary], verdict, MARGIN_3, _fid_percent)
+    return Verdict(CLAIM_3, verdict, rule, (primary,), primary.n, context=tuple(c for c in context if c.n)), notes
 
 
 def judge_claim3(data: Claim3Input) -> Verdict:
-    """Claim 3 from the early curves and the steps to the threshold, each paired per seed."""
+    """Claim 3 from the mean log FID over the early window, paired per seed; the rest is context."""
     ns, mm = data.nonsaturating, data.minimax
     for series in (ns, mm):
         _check_family(series, "gan")
-    context = tuple(_summary(f"{label} mean early generator gradient norm", v, "gradnorm") for label, v in data.grad_norms.items() if v)
-    notes = [ADAM_NOTE] if context else []
-    early = sorted(s for s in ns.steps() & mm.steps() if 0 < s <= EARLY_FRACTION * data.budget_steps)
+    grads = tuple(_summary(f"{label} mean early generator gradient norm", v, "gradnorm", bounds=(0.0, None))
+                  for label, v in data.grad_norms.items() if v)
+    window = early_window(data.budget_steps)
+    early = sorted(s for s in ns.steps() & mm.steps() if 0 < s <= window)
     if len(early) < MIN_EARLY_POINTS:
-        few = f"curve points both losses share in the first {EARLY_FRACTION:.0%} of {data.budget_steps} steps: {len(early)}"
-        return Verdict(CLAIM_3, NOT_MEASURED, RULE_3, notes=(f"{few}; the rule needs {MIN_EARLY_POINTS}", *notes),
-                       how=HOW[CLAIM_3], context=context)
-    values = {s.label: {FID: _early_mean(s, FID, early, log=True), KID: _early_mean(s, KID, early),
-                        CONFIDENCE: _early_mean(s, CONFIDENCE, early)} for s in (ns, mm)}
-    readings = _quality_readings(values, ns.label, mm.label, f" mean over {len(early)} early points")
-    notes.insert(0, f"early: {len(early)} points, steps {early[0]}-{early[-1]} of {data.budget_steps}")
+        few = f"curve points both losses share in the first {window:,} of {data.budget_steps} steps: {len(early)}"
+        return Verdict(CLAIM_3, NOT_MEASURED, RULE_3, notes=(f"{few}; the rule needs {MIN_EARLY_POINTS}", *([ADAM_NOTE] if grads else [])),
+                       how=HOW[CLAIM_3], context=grads)
+    verdict, notes = _judge3(data, early, f" mean over {len(early)} points in the first {window:,} steps", RULE_3)
+    notes.insert(0, f"early window: {len(early)} points, steps {early[0]}-{early[-1]} of {data.budget_steps}")
+    context = verdict.context
     if data.fid_threshold is None:
         notes.append("steps to a threshold not read: no FID threshold given")
     else:
         reach = {s.label: {seed: steps_to_reach(pts, data.fid_threshold, data.budget_steps) for seed, pts in s.by_seed.items()}
                  for s in (ns, mm)}
-        steps = _difference(f"steps to FID <= {fmt(data.fid_threshold)}: minimax - nonsaturating",
-                            {k: v[0] for k, v in reach[ns.label].items()}, {k: v[0] for k, v in reach[mm.label].items()}, "steps")
-        censored = {label: sum(c for _, c in r.values()) for label, r in reach.items()}
-        notes.append(f"threshold FID {fmt(data.fid_threshold)} {data.threshold_note}".rstrip() + "; censored at the budget "
-                     "(never reached): " + ", ".join(f"{label} {c} of {len(reach[label])} seeds" for label, c in censored.items()))
-        if all(c == len(reach[label]) for label, c in censored.items()):  # every value is the budget: no information
-            notes.append("steps to the threshold left out of the verdict: neither loss reaches it on any seed")
-            context += (steps,)
-        else:
-            readings.append(steps)
-    missing = [k for k in (FID, KID, CONFIDENCE) if not (values[ns.label][k] and values[mm.label][k])]
-    if missing:
-        notes.append(f"not measured on every early point: {', '.join(missing)}")
-    n = min((r.n for r in readings), default=0)
-    if n < 2:
-        notes.append(f"not decided: {NEEDS_SEEDS}")
-    return Verdict(CLAIM_3, _combine([_sign(r) for r in readings]) if readings else NOT_MEASURED, RULE_3, tuple(readings), n,
-                   tuple(notes), how="" if readings else HOW[CLAIM_3], context=context)
+        context += (_difference(f"steps to FID <= {fmt(data.fid_threshold)}: minimax - flipped label",
+                                {k: v[0] for k, v in reach[ns.label].items()}, {k: v[0] for k, v in reach[mm.label].items()}, "steps"),)
+        censored = ", ".join(f"{label} {sum(c for _, c in r.values())} of {len(r)} seeds" for label, r in reach.items())
+        notes.append(f"threshold FID {fmt(data.fid_threshold)} {data.threshold_note}".rstrip()
+                     + f"; censored at the budget (never reached): {censored}")
+    notes += [ADAM_NOTE] if grads else []
+    return Verdict(CLAIM_3, verdict.verdict, RULE_3, verdict.numbers, verdict.n, tuple(notes) + verdict.notes, verdict.how,
+                   context + grads)
 
 
 # ---- verdicts against compute ----
@@ -249,55 +306,43 @@ def claim1_along_budget(data: Claim1Input, budget_steps: int) -> list[BudgetPoin
 
 
 def claim3_along_budget(data: Claim3Input) -> list[BudgetPoint]:
-    """Claim 3 at every curve point both losses share: log FID, KID and confidence at that point, paired per seed."""
-    ns, mm = data.nonsaturating, data.minimax
-    for series in (ns, mm):
+    """Claim 3 at every curve point both losses share: log FID minimax minus flipped label at that point, paired per seed."""
+    for series in (data.nonsaturating, data.minimax):
         _check_family(series, "gan")
     out = []
-    for s in sorted(ns.steps() & mm.steps()):
-        values = {x.label: {FID: {seed: math.log(v) for seed, v in x.values(FID, s).items()}, KID: x.values(KID, s),
-                            CONFIDENCE: x.values(CONFIDENCE, s)} for x in (ns, mm)}
-        readings = _quality_readings(values, ns.label, mm.label, f" at step {s}")
-        n = min((r.n for r in readings), default=0)
-        verdict = _combine([_sign(r) for r in readings]) if readings else NOT_MEASURED
-        notes = () if n >= 2 else (f"not decided: {NEEDS_SEEDS}",)
-        out.append(BudgetPoint(s, s / data.budget_steps, Verdict(CLAIM_3, verdict, RULE_3_POINT, tuple(readings), n, notes)))
+    for s in sorted(data.nonsaturating.steps() & data.minimax.steps()):
+        verdict, notes = _judge3(data, [s], f" at step {s}", RULE_3_POINT)
+        out.append(BudgetPoint(s, s / data.budget_steps, Verdict(CLAIM_3, verdict.verdict, RULE_3_POINT, verdict.numbers, verdict.n,
+                                                                 verdict.notes + tuple(notes), context=verdict.context)))
     return out
 
 
 # ---- claim 2: a VAE needs a bigger network for the same quality ----
 
-RULE_2 = ("Over log-spaced FID targets inside the range both families reach, per target the smallest parameter count whose "
-          "seed-mean FID reaches it (interpolated in log parameters); supported when the bootstrap 95% interval of "
-          "log(VAE/GAN parameters) lies above zero at every target, not supported when below at every target, mixed "
-          "when above at some and below at others, else not decided.")
+RULE_2 = (f"At {N_TARGETS} FID targets log-spaced inside the range every seed of both families crosses (above at the smallest width, "
+          "below within the sweep), each seed's parameters needed (linear in log FID against log parameters between widths), "
+          "log(VAE/GAN parameters) paired over >= 2 seeds (Student t 95%): supported when every target's interval lies above "
+          "+log(1.25), not supported when every one lies below -log(1.25), mixed when both occur, no practical difference when "
+          "every interval lies inside ±log(1.25), else not decided.")
+OUTCOMES = {"for": "more", "against": "fewer", "within": "same", "open": "overlap"}  # TargetRow.outcome: what the VAE needs
 
 
-def _need(log_p: np.ndarray, log_f: np.ndarray, log_t: float) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds on log(params) at which the curves log_f (..., W) (widths by size, log FID) first reach log_t:
-    equal where a curve crosses between two widths (linear in log FID against log params), [log largest, inf]
-    where it never does (censored), [-inf, log smallest] where the smallest width already does."""
-    reach = log_f <= log_t
-    first, reached = reach.argmax(-1), reach.any(-1)
-    i = np.clip(first, 1, len(log_p) - 1)[..., None]
-    f0, f1 = np.take_along_axis(log_f, i - 1, -1)[..., 0], np.take_along_axis(log_f, i, -1)[..., 0]
-    p0, p1 = log_p[i[..., 0] - 1], log_p[i[..., 0]]
-    with np.errstate(divide="ignore", invalid="ignore"):  # f0 == f1 only where first == 0, replaced below
-        x = p0 + (log_t - f0) / (f1 - f0) * (p1 - p0)
-    low = np.where(~reached, log_p[-1], np.where(first == 0, -np.inf, x))
-    high = np.where(~reached, np.inf, np.where(first == 0, log_p[0], x))
-    return low, high
+def _crossing(log_p: np.ndarray, log_f: np.ndarray, log_t: float) -> np.ndarray:
+    """Per seed, log(params) where the curve log_f (seeds, W) (widths by size, log FID) first gets to log_t, linear in log FID
+    against log params between the two widths around it. The target range makes every curve start above it and reach it."""
+    i = (log_f <= log_t).argmax(1)  # the first width at or below the target: >= 1
+    rows = np.arange(len(log_f))
+    f0, f1 = log_f[rows, i - 1], log_f[rows, i]
+    return log_p[i - 1] + (log_t - f0) / (f1 - f0) * (log_p[i] - log_p[i - 1])
 
 
-def _percentile_ends(low: np.ndarray, high: np.ndarray) -> tuple[float, float]:
-    """2.5th percentile of the lower ends and 97.5th of the upper ends, as order statistics (well defined with
-    infinite, i.e. censored, ends): a censored resample widens the interval rather than being dropped."""
-    b = len(low)
-    return float(np.sort(low)[math.floor(0.025 * b)]), float(np.sort(high)[math.ceil(0.975 * b) - 1])
+def _need(log_params: np.ndarray) -> Need:
+    """A family's parameters needed at one target over seeds: geometric mean and Student t 95% interval."""
+    st = summarize(log_params)
+    return Need(math.exp(st["mean"]), (math.exp(st["ci95"][0]), math.exp(st["ci95"][1])))
 
 
-def judge_claim2(sweeps: Sequence[SizeSweep], targets: int = N_TARGETS, resamples: int = RESAMPLES,
-                 seed: int = BOOTSTRAP_SEED) -> Verdict:
+def judge_claim2(sweeps: Sequence[SizeSweep], targets: int = N_TARGETS) -> Verdict:
     """Claim 2 from a capacity sweep: per family the sweep with most widths (gan:* is a GAN, vae* a VAE)."""
     picked = {}
     for family in ("gan", "vae"):
@@ -311,42 +356,28 @@ def judge_claim2(sweeps: Sequence[SizeSweep], targets: int = N_TARGETS, resample
     seeds = sorted(set.intersection(*(set(w.fid_by_seed) for s in (gan, vae) for w in s.widths)))
     names = f"{gan.label} vs {vae.label}"
     if len(seeds) < 2:
-        return Verdict(CLAIM_2, NOT_DECIDED, RULE_2, n=len(seeds), notes=(f"{names}: {NEEDS_SEEDS}",))
+        return Verdict(CLAIM_2, NOT_DECIDED, RULE_2, n=len(seeds),
+                       notes=(f"{names}: {len(seeds)} seed(s): the rule needs >= 2 seeds (`compare study --seeds 5` measures them)",))
     curves = {}
     for family, s in picked.items():
         ws = sorted(s.widths, key=lambda w: w.params)
-        fids = np.array([[w.fid_by_seed[k] for k in seeds] for w in ws], dtype=float)  # (W, n)
-        curves[family] = (np.log([w.params for w in ws]), fids)
-    means = {f: fids.mean(1) for f, (_, fids) in curves.items()}
-    hardest = max(m.min() for m in means.values())  # the worse of the two best seed-mean FIDs
-    easiest = min(m.max() for m in means.values())  # the better of the two worst
+        curves[family] = (np.log([w.params for w in ws]), np.log([[w.fid_by_seed[k] for w in ws] for k in seeds]))  # (W,), (n, W)
+    hardest = max(log_f.min(1).max() for _, log_f in curves.values())  # the worst seed's best FID
+    easiest = min(log_f[:, 0].min() for _, log_f in curves.values())  # the best seed's FID at the smallest width
     if hardest >= easiest:
-        apart = f"best seed-means {fmt(means['gan'].min())} and {fmt(means['vae'].min())} lie outside each other's range"
-        return Verdict(CLAIM_2, NOT_DECIDED, RULE_2, n=len(seeds), notes=(f"{names}: no FID both families reach in the sweep ({apart})",))
-    # strictly inside the range: each end is one family's best or worst mean, which half the resamples miss
-    goals = np.geomspace(hardest, easiest, targets + 2)[1:-1]
-    picks = np.random.default_rng(seed).integers(0, len(seeds), size=(resamples, len(seeds)))  # the same seeds for both
-    boot = {f: np.log(fids[:, picks].mean(-1).T) for f, (_, fids) in curves.items()}  # (B, W) seed-mean log FID curves
+        return Verdict(CLAIM_2, NOT_DECIDED, RULE_2, n=len(seeds), notes=(
+            f"{names}: no FID every seed of both families crosses within the sweep (worst best {fmt(math.exp(hardest))}, "
+            f"best at the smallest width {fmt(math.exp(easiest))})",))
+    goals = np.exp(np.linspace(hardest, easiest, targets + 2)[1:-1])  # strictly inside: the ends are one seed's own values
     rows = []
     for t in goals:
-        log_t = math.log(t)
-        point = {f: _need(curves[f][0], np.log(means[f]), log_t) for f in curves}
-        ends = {f: _need(curves[f][0], boot[f], log_t) for f in curves}
-        needs = {f: Need(tuple(float(math.exp(x)) for x in point[f]), tuple(math.exp(x) for x in _percentile_ends(*ends[f])))
-                 for f in curves}
-        ci = _percentile_ends(ends["vae"][0] - ends["gan"][1], ends["vae"][1] - ends["gan"][0])
-        lo, hi = float(point["vae"][0] - point["gan"][1]), float(point["vae"][1] - point["gan"][0])
-        ratio = Number(f"log(params {vae.label} / {gan.label}) at FID {fmt(t)}", lo if lo == hi else None, ci, len(seeds),
-                       method=f"percentile bootstrap over seeds, {resamples} resamples (seed {seed}), censored ends kept as bounds",
-                       key="log_params_ratio", subject=f"FID {fmt(t)}")
-        rows.append(TargetRow(float(t), needs["gan"], needs["vae"], ratio, {1: "more", -1: "fewer", 0: "overlap"}[_sign(ratio)]))
-    notes = [f"{names}: {len(goals)} FID targets log-spaced inside {fmt(hardest)} (the worse best) to {fmt(easiest)} (the better worst); "
-             + ", ".join(f"{o} at {sum(r.outcome == o for r in rows)}" for o in ("more", "fewer", "overlap"))]
-    if len(seeds) < 5:
-        notes.append(f"{len(seeds)} seeds give only {math.comb(2 * len(seeds) - 1, len(seeds))} distinct resamples: "
-                     "the bootstrap interval is narrower than the truth")
-    censored = sorted({f"{label} {need.censored}" for r in rows for label, need in ((gan.label, r.gan), (vae.label, r.vae)) if need.censored})
-    if censored:
-        notes.append("censored estimates (kept as bounds): " + "; ".join(censored))
-    return Verdict(CLAIM_2, _combine([_sign(r.log_ratio) for r in rows]), RULE_2, tuple(r.log_ratio for r in rows), len(seeds),
-                   tuple(notes), targets=tuple(rows))
+        need = {f: _crossing(log_p, log_f, math.log(t)) for f, (log_p, log_f) in curves.items()}
+        ratio = _difference(f"log(params {vae.label} / {gan.label}) at FID {fmt(t)}", dict(zip(seeds, need["gan"])),
+                            dict(zip(seeds, need["vae"])), "log_params_ratio", f"FID {fmt(t)}")
+        rows.append(TargetRow(float(t), _need(need["gan"]), _need(need["vae"]), ratio, OUTCOMES[_state(ratio, MARGIN_2)]))
+    verdict = _combine([_state(r.log_ratio, MARGIN_2) for r in rows])
+    notes = [f"{names}: {len(goals)} FID targets log-spaced inside {fmt(math.exp(hardest))} (the worst seed's best) to "
+             f"{fmt(math.exp(easiest))} (the best seed's smallest width); VAE needs "
+             + ", ".join(f"{o} at {sum(r.outcome == o for r in rows)}" for o in OUTCOMES.values()),
+             *_seed_notes([r.log_ratio for r in rows], verdict, MARGIN_2, lambda d: f"x{math.exp(d):.3g} parameters")]
+    return Verdict(CLAIM_2, verdict, RULE_2, tuple(r.log_ratio for r in rows), len(seeds), tuple(notes), targets=tuple(rows))

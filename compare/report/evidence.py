@@ -42,11 +42,9 @@ def section_seeds(seeds: list[Seeds]) -> list[Block]:
 
 
 def _need(need: dict) -> str:
-    """Parameters one family needs at a target, "2,828 [2,100, 3,900]"; a censored estimate as a bound."""
-    lo, hi = need["bounds"]
-    point = fmt(round(need["params"])) if need["params"] is not None else (f"> {fmt(round(lo))}" if hi is None else f"<= {fmt(round(hi))}")
+    """Parameters one family needs at a target over seeds, "2,828 [2,100, 3,900]"."""
     low, high = need["ci95"]
-    return f"{point} [{fmt(round(low)) if low is not None else 0}, {fmt(round(high)) if high is not None else '∞'}]"
+    return f"{fmt(round(need['params']))} [{fmt(round(low))}, {fmt(round(high))}]"
 
 
 def section_sweep(sweeps: list[Sweep]) -> list[Block]:
@@ -58,7 +56,7 @@ def section_sweep(sweeps: list[Sweep]) -> list[Block]:
         blocks.append(Para(f"{sweep.path.name}: {claim['claim']}: {claim['verdict']}. Rule: {claim['rule']} "
                            + " ".join(f"{note}." for note in claim["notes"])))
         rows = [[fmt(t["target_fid"]), _need(t["gan"]), _need(t["vae"]),
-                 f"[{fmt(t['ratio_ci95'][0])}, {'∞' if t['ratio_ci95'][1] is None else fmt(t['ratio_ci95'][1])}]", t["outcome"]]
+                 f"[{fmt(t['ratio_ci95'][0])}, {fmt(t['ratio_ci95'][1])}]", t["outcome"]]
                 for t in claim["targets"]]
         if rows:
             blocks.append(Table(["target FID", "GAN parameters needed [95%]", "VAE parameters needed [95%]",
