@@ -1,9 +1,10 @@
 """A study's report: report.html (self-contained) and report.md in the study directory, figures under figures/.
 
-Order: the verdicts first (claim 3 once per claim-3 optimizer, "claim 3 (Adam)", "claim 3 (SGD)"), each with its rule in one sentence, its numbers with 95% intervals and
-its figure (compare.report.claim_figures); the verdicts along the budget; the setup; the recipes (the
-tuning search or the default-recipes sentence); a side-by-side sample grid per width from one seed,
-sampled now from that seed's checkpoints (trials write no pictures); the trials.
+Order: the verdicts first (claim 3 once per claim-3 optimizer: "claim 3 (Adam)", "claim 3 (SGD)"), each
+with its rule in one sentence, its numbers with 95% intervals and its figure (compare.report.claim_figures);
+the verdicts along the budget; the setup; the recipes (the tuning search or the default-recipes sentence);
+a side-by-side sample grid per width from one seed, sampled now from that seed's checkpoints (trials
+write no pictures); the trials.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def sample_grids(out: Path, summary: dict, data: ImageDataset) -> list[Path]:
             ckpt = load_checkpoint(out / r["run_dir"] / spec.dirname / "ckpt.pt")
             model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device="cpu", seed=seed)
             model.load_state_dict(ckpt["state"])
-            other = "" if r["optimizer"] == summary["settings"]["optimizer"] else f" ({OPTIMIZER_NAMES.get(r['optimizer'], r['optimizer'])})"
+            other = "" if r["optimizer"] == summary["settings"]["optimizer"] else f" ({OPTIMIZER_NAMES[r['optimizer']]})"
             grids.update({f"{view}{other}": images for view, images in sample_views(spec, model, GRID_SAMPLES, seed).items()})
         path = out / FIGURES / f"samples_w{width:g}.png"
         save_side_by_side(grids, path, title=f"width {width:g}, seed {seed}, {summary['settings']['budget']} each")
@@ -84,9 +85,8 @@ def setup_rows(summary: dict) -> list[list[str]]:
     overhead = 1 - summary["train_seconds"] / summary["wall_seconds"] if summary["wall_seconds"] else None
     return [["dataset", s["dataset"]], ["budget", f"{s['budget']} per model (batch {s['batch_size']})"],
             ["seeds", ", ".join(map(str, s["seeds"]))], ["widths", ", ".join(f"{w:g}" for w in s["widths"])],
-            ["architecture", s["arch"]],
-            ["optimizer", f"{s['optimizer']} (claims 1 and 2); claim 3 under {', '.join(s['claim3_optimizers'])}"], ["trials", f"{summary['counts']['done']} done of {summary['counts']['trials']}, "
-                                                    f"{summary['counts']['failed']} failed ({summary['executor']})"],
+            ["architecture", s["arch"]], ["optimizer", f"{s['optimizer']} (claims 1 and 2); claim 3 under {', '.join(s['claim3_optimizers'])}"],
+            ["trials", f"{summary['counts']['done']} done of {summary['counts']['trials']}, {summary['counts']['failed']} failed ({summary['executor']})"],
             ["wall time", f"{summary['wall_seconds']:.1f} s over {len(summary['sessions'])} session(s); training {summary['train_seconds']:.1f} s"
                           + (f" (overhead {overhead:.0%})" if overhead is not None else "")],
             ["evaluator", f"{ev['name']} sha256 {ev['weights_sha256']} (held-out accuracy {fmt(ev.get('heldout_accuracy'))}), N={summary['eval_samples']}"],
