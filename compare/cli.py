@@ -15,11 +15,11 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare.train.budget import Budget
     from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
     from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
-    from compare.errors import UserError
+    from compare.errors import UserError, out_of_memory
     from compare.settings import RunSettings
     from compare.metrics.evaluator import FEATURES
     from compare.train.guard import Interrupted
-    from compare.models import ARCHITECTURES, MODELS, PRECISIONS, parse_model_specs, with_fields
+    from compare.models import ARCHITECTURES, MODELS, OPTIMIZERS, PRECISIONS, parse_model_specs, with_fields
 except KeyboardInterrupt:
     sys.stderr.write("Interrupted during start-up; nothing was done\n")
     raise SystemExit(130) from None
@@ -28,6 +28,7 @@ DEFAULT_BUDGET = "4000steps"
 MAX_SEED = 2**32 - 1  # torch seeds are 64-bit; a run derives further streams at seed + small offsets
 EVAL_SAMPLES_HELP = ("N, the samples per model view for the quality metrics, also the held-out and train images of the "
                      "real-data floor: between the feature dimension (128 for the evaluator) and the held-out size. [default: the held-out size]")
+OPTIMIZER_HELP = "Optimiser of every model: adam, or plain SGD (no momentum); each family's default learning rate for it."
 FEATURES_HELP = "Feature space of the quality metrics: evaluator = a small CNN trained on the dataset's train split (cached); inception = torchmetrics' Inception-V3, needs torch-fidelity and its weights."
 
 
@@ -56,7 +57,7 @@ class CompareGroup(click.Group):
                        else f"Error: {e}", err=True)
             code = 2
         except (MemoryError, RuntimeError) as e:
-            if not _out_of_memory(e):
+            if not out_of_memory(e):
                 raise
             click.echo("Error: out of memory for these networks and batches; lower --width, --batch-size or --eval-samples "
                        "(or use a machine with more memory)", err=True)
@@ -64,11 +65,6 @@ class CompareGroup(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
-
-
-def _out_of_memory(e: BaseException) -> bool:
-    """Python's MemoryError, torch's CUDA OutOfMemoryError, or the RuntimeError torch's CPU allocator raises."""
-    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(e)
 
 
 @click.group(cls=CompareGroup)
@@ -108,6 +104,7 @@ def main() -> None:
               help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN-style convolutional nets; image sides like 8, 28, 32, 64).")
 @click.option("--precision", default="fp32", type=click.Choice(PRECISIONS),
               help="Autocast precision of the training forward passes; bf16 and fp16 (with a grad scaler) are for GPUs.")
+@click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help=OPTIMIZER_HELP)
 @click.option("--data-root", type=click.Path(path_type=Path), default=None,
               help="Directory holding the torchvision datasets (mnist, fashion-mnist, cifar10, celeba). [default: <cache dir>/data]")
 @click.option("--download", is_flag=True, help="Download a missing torchvision dataset into --data-root; nothing is downloaded without it.")
@@ -116,7 +113,7 @@ def main() -> None:
 def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str, seed: int, device: str,
             out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
             overwrite: bool, match_params: str, quiet: bool, seeds: int, eval_samples: int | None,
-            features: str, curve_points: int, curve_samples: int | None, arch: str, precision: str,
+            features: str, curve_points: int, curve_samples: int | None, arch: str, precision: str, optimizer: str,
             data_root: Path | None, download: bool, image_size: int | None, channels: int | None) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
 
@@ -131,7 +128,7 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
     data_options = DataOptions(root=data_root, download=download, image_size=image_size, channels=channels)
     check_data_options(dataset, data_options)
     flags = dict(
-        models=tuple(with_fields(parse_model_specs([models, *more_models]), arch=arch, precision=precision)),
+        models=tuple(with_fields(parse_model_specs([models, *more_models]), arch=arch, precision=precision, optimizer=optimizer)),
         budget=Budget.parse(budget),
         dataset=check_dataset_name(dataset),
         seed=seed,
@@ -168,7 +165,6 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         else:
             settings = resume_settings(RunSettings, resume, given)
     if seeds > 1:
-
         result = run_seeds(settings, seeds, show_progress=not quiet)
         click.echo(f"wrote {result['out']}/: seed-*/ (one run per seed), seeds.json")
         click.echo(text_table(seed_table(result)))
@@ -237,16 +233,17 @@ def trial_options(command):
 @click.option("--continuity", default="lone_pixels_per_image", help="Continuity metric, the same way (lone_pixels_per_image, specks_per_image, fragments_per_image, ...).")
 @click.option("--size-by", default="total",
               help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
+@click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help=OPTIMIZER_HELP)
 @trial_options
-def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int, seed: int, dataset: str, budget: str,
-              device: str, batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, make_pool) -> None:
+def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int, seed: int, dataset: str, budget: str, device: str,
+              batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, optimizer: str, make_pool) -> None:
     """Train every (model, width, seed) under one budget; plot quality and continuity against size; decide claim (b)."""
     from compare.sweep import SweepSettings, parse_widths, sweep
 
     settings = SweepSettings(
         models=tuple(parse_model_specs([models, *more_models])), widths=parse_widths(widths),
         seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget), dataset=check_dataset_name(dataset),
-        device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by,
+        device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by, optimizer=optimizer,
     )
     result = sweep(settings, make_pool())
     counts = result["counts"]
@@ -267,33 +264,36 @@ def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int
 @main.command("study", context_settings={"show_default": True})
 @click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial (steps, images, epochs or flops; not seconds).")
-@click.option("--seeds", default=3, type=click.IntRange(min=1), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
+@click.option("--seeds", default=5, type=click.IntRange(min=1), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
 @click.option("--widths", default="0.25,0.5,1,2", help="Width multipliers of gan and vae (claim 2), comma-separated; must include 1 (claims 1 and 3).")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES), help="Networks of every model, as for `compare run`.")
 @click.option("--tune", default=0, type=click.IntRange(min=0), help="Random-search trials per family before the seeds (0: both families' default recipes).")
+@click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help="Optimiser of the gan and vae trials of claims 1 and 2 (adam or plain sgd).")
+@click.option("--claim3-optimizers", default="adam,sgd", help="Optimisers claim 3 is judged under, comma-separated: gan and gan:minimax at width 1 with each.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Study directory; rerunning into it skips done trials and resumes stopped ones. [default: runs/study-<timestamp>]")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Finish the study in DIR with the settings in its study.json (only executor flags may be given besides).")
 @trial_options
-def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arch: str, tune: int, device: str, batch_size: int,
-              out: Path | None, resume: Path | None, make_pool) -> None:
-    """Train gan and vae at every width and gan:minimax at width 1 for every seed under one budget, and judge the source's three claims."""
+def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arch: str, tune: int, optimizer: str, claim3_optimizers: str,
+              device: str, batch_size: int, out: Path | None, resume: Path | None, make_pool) -> None:
+    """Train gan and vae at every width and gan and gan:minimax at width 1 under each claim-3 optimiser for every seed under one budget, and judge the source's three claims."""
     from compare.sweep import parse_widths
-    from compare.sweep.study import StudySettings, saved_settings, study
+    from compare.sweep.study import StudySettings, parse_optimizers, saved_settings, study
 
     if resume is not None:
-        study_flags = ("dataset", "budget", "seeds", "seed", "widths", "arch", "tune", "device", "batch_size", "out")
-        if given := [f"--{name.replace('_', '-')}" for name in study_flags if _given_by_user(name)]:
+        executor_flags = ("resume", "executor", "jobs", "address", "cpus_per_trial", "gpus_per_trial")
+        if given := [f"--{n.replace('_', '-')}" for n in click.get_current_context().params if n not in executor_flags and _given_by_user(n)]:
             raise UserError(f"{', '.join(given)} cannot be given with --resume: a resumed study keeps the settings in its study.json")
         settings = saved_settings(resume)
     else:
         settings = StudySettings(budget=Budget.parse(budget), dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
-                                 widths=parse_widths(widths), arch=arch, tune=tune, device=device, batch_size=batch_size, out=out)
+                                 widths=parse_widths(widths), arch=arch, tune=tune, device=device, batch_size=batch_size, out=out,
+                                 optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers))
     result = study(settings, make_pool())
     for claim in result["claims"]:
-        click.echo(f"{claim['verdict']:<14} {claim['claim']}")
+        click.echo(f"{claim['verdict']:<14} {claim['claim']}" + (f" ({claim['optimizer']})" if "optimizer" in claim else ""))
     click.echo(f"wrote {result['out']}/report.html (and study.json, report.md, figures/, trials/)")
     if result["counts"]["failed"]:
         raise click.ClickException(f"{result['counts']['failed']} trials failed (see study.json); rerun `compare study --resume {result['out']}` to retry them")

@@ -2,7 +2,7 @@
 
 A model spec on the command line is `name` or `name:variant`; the variant sets the family's
 `variant_field` (for the GAN, its generator loss: `gan:minimax`, `gan:wgan-gp`). Fields common to
-every model of a run (`--arch conv`, `--precision bf16`) are set with `with_fields`.
+every model of a run (`--arch conv`, `--precision bf16`, `--optimizer sgd`) are set with `with_fields`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class ModelEntry:
     variants: tuple[str, ...] = ()
     architectures: tuple[str, ...] = ("mlp",)  # values of the config's `arch` field
     precisions: tuple[str, ...] = ("fp32",)  # values of the config's `precision` field
+    optimizers: tuple[str, ...] = ()  # values of the config's `optimizer` field; () when it has none
 
 
 MODELS: dict[str, ModelEntry] = {
@@ -39,18 +40,19 @@ MODELS: dict[str, ModelEntry] = {
         "fully connected GAN from the source text: BCE discriminator, flipped-label (nonsaturating) generator loss; "
         "--arch conv for DCGAN nets",
         GANConfig, GAN, "generator", variant_field="generator_loss", variants=GENERATOR_LOSSES,
-        architectures=tuple(gan.ARCHITECTURES), precisions=tuple(gan.PRECISIONS),
+        architectures=tuple(gan.ARCHITECTURES), precisions=tuple(gan.PRECISIONS), optimizers=tuple(gan.OPTIMIZERS),
     ),
     "vae": ModelEntry(
         "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means and as independent pixel draws; "
         "--arch conv for conv nets",
         VAEConfig, VAE, "decoder", sample_modes=SAMPLE_MODES,
-        architectures=tuple(vae.ARCHITECTURES), precisions=tuple(vae.PRECISIONS),
+        architectures=tuple(vae.ARCHITECTURES), precisions=tuple(vae.PRECISIONS), optimizers=tuple(vae.OPTIMIZERS),
     ),
 }
-# Every --arch / --precision value some family takes (a family that lacks one says so when asked for it).
+# Every --arch / --precision / --optimizer value some family takes (a family that lacks one says so when asked for it).
 ARCHITECTURES = tuple(dict.fromkeys(a for e in MODELS.values() for a in e.architectures))
 PRECISIONS = tuple(dict.fromkeys(p for e in MODELS.values() for p in e.precisions))
+OPTIMIZERS = tuple(dict.fromkeys(o for e in MODELS.values() for o in e.optimizers))
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,12 @@ class ModelSpec:
     @property
     def dirname(self) -> str:
         return self.label.replace(":", "-")
+
+    @property
+    def optimizer(self) -> str | None:
+        """The optimiser it trains with: its override, else its config's default; None when the config has no such field."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self.entry.config_cls)}
+        return dict(self.overrides).get("optimizer", defaults.get("optimizer"))
 
     def config(self, image_shape: tuple[int, int, int], **fields: Any):
         """The family's config for this image shape; `fields` (e.g. width) override the defaults and the
@@ -112,11 +120,15 @@ def parse_model_specs(words: list[str]) -> list[ModelSpec]:
 
 
 def with_fields(specs: list[ModelSpec], **fields: Any) -> list[ModelSpec]:
-    """Set config fields on every spec, e.g. `with_fields(specs, arch="conv", precision="bf16")`;
-    a value some family does not register is a UserError naming the ones it does."""
+    """Set config fields on every spec whose config declares them, e.g. `with_fields(specs, arch="conv", optimizer="sgd")`
+    (a family without an `optimizer` field keeps its own); a value some family does not register is a UserError
+    naming the ones it does."""
+    out = []
     for spec in specs:
-        registered = {"arch": spec.entry.architectures, "precision": spec.entry.precisions}
+        registered = {"arch": spec.entry.architectures, "precision": spec.entry.precisions, "optimizer": spec.entry.optimizers}
+        declared = {f.name for f in dataclasses.fields(spec.entry.config_cls)}
         for field, value in fields.items():
-            if field in registered and value not in registered[field]:
+            if field in declared and field in registered and value not in registered[field]:
                 raise UserError(f"model {spec.label} has no {field} {value!r}; it takes: {', '.join(registered[field])}")
-    return [dataclasses.replace(s, overrides=s.overrides + tuple(fields.items())) for s in specs]
+        out.append(dataclasses.replace(spec, overrides=spec.overrides + tuple((k, v) for k, v in fields.items() if k in declared)))
+    return out

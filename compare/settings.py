@@ -31,7 +31,7 @@ class RunSettings:
     features: str = "evaluator"  # feature extractor of the quality metrics (compare.metrics.evaluator.FEATURES)
     data_options: DataOptions = DataOptions()  # --data-root, --download, --image-size, --channels
     curve_points: int = 8  # evaluations along the budget for the quality-vs-compute curves (the last is the final one)
-    early_curve_points: int = 0  # extra curve points evenly spaced in the budget's first EARLY_CURVE_FRACTION (a study's claim 3)
+    early_curve_points: int = 0  # extra curve points evenly spaced in claim 3's early window (compare.train.early_window; a study's)
     curve_samples: int | None = None  # samples per view at each curve point: must equal the final evaluation's N (check_curve_samples)
 
 
@@ -57,6 +57,8 @@ def check_settings(settings: RunSettings) -> torch.device:
         raise UserError(f"--width must be a positive number, got {settings.width}")
     if settings.early_curve_points < 0:
         raise UserError(f"early curve points must be 0 or more, got {settings.early_curve_points}")
+    if settings.early_curve_points and settings.budget.unit == "s":  # the early window is in steps, unknown before a seconds budget ends
+        raise UserError(f"early curve points need a budget of steps, images, epochs or flops, not {settings.budget}")
     if settings.checkpoint_every <= 0:
         raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
     return resolve_device(settings.device)

@@ -1,5 +1,5 @@
-from gan.model import (ARCHITECTURES, GAN, GENERATOR_LOSSES, LOSSES, PRECISIONS, Discriminator, GANConfig, Generator,
+from gan.model import (ARCHITECTURES, DEFAULT_LR, GAN, GENERATOR_LOSSES, LOSSES, OPTIMIZERS, PRECISIONS, Discriminator, GANConfig, Generator,
                        discriminator_loss, generator_loss, gradient_penalty)
 
 __all__ = ["ARCHITECTURES", "GAN", "GANConfig", "Generator", "Discriminator", "discriminator_loss", "generator_loss",
-           "gradient_penalty", "GENERATOR_LOSSES", "LOSSES", "PRECISIONS"]
+           "gradient_penalty", "GENERATOR_LOSSES", "LOSSES", "PRECISIONS", "OPTIMIZERS", "DEFAULT_LR"]

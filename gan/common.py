@@ -4,8 +4,8 @@ Every model family's package holds this same file, byte for byte (tests/test_fam
 it so): each family stays a standalone package that imports torch alone, so what they share is
 copied, not imported. Change one copy, then copy it over the others.
 
-Here: the autocast precisions and their optimiser step, the frozen-config base with the size
-fields every network reads, the architecture registry entry, the seeded construction of the
+Here: the autocast precisions and their optimiser step, the optimisers a config may name, the
+frozen-config base with the size fields every network reads, the architecture registry entry, the seeded construction of the
 networks, and the conv nets' layout (side s * 2^k, channels doubling up to a cap).
 """
 
@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Callable, ContextManager, Mapping, NamedTuple
+from typing import Any, Callable, ContextManager, Iterable, Mapping, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 # Autocast dtype of the forward passes; None runs them in float32 with no autocast at all.
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+# name -> (parameters, config, fused) -> optimiser. SGD is plain (no momentum): the textbook setting the source's
+# claim about the generator losses is stated in (Goodfellow et al. 2014, Algorithm 1); betas only matter for Adam.
+OPTIMIZERS: dict[str, Callable[[Iterable[nn.Parameter], Any, bool | None], torch.optim.Optimizer]] = {
+    "adam": lambda params, cfg, fused: torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, fused=fused),
+    "sgd": lambda params, cfg, fused: torch.optim.SGD(params, lr=cfg.lr, fused=fused),
+}
 
 MAX_CHANNEL_MULTIPLIER = 8  # DCGAN's widest layer is 8x the narrowest (512 vs 64 at 64x64)
 
@@ -32,16 +39,20 @@ class Architecture(NamedTuple):
 
 class ModelConfig:
     """Base of a family's frozen config dataclass, which declares the fields image_shape, latent_dim,
-    hidden, width, channels, arch and precision: their checks and the sizes the networks read."""
+    hidden, width, channels, arch, precision, optimizer, lr and betas: their checks and the sizes the networks read."""
 
-    def validate(self, architectures: Mapping[str, Architecture], **registries: Mapping[str, object]) -> None:
-        """ValueError unless every named field (and arch, precision) is a key of its registry, the sizes
-        are positive and the architecture can make image_shape."""
-        for field, registry in {**registries, "arch": architectures, "precision": PRECISIONS}.items():
+    def validate(self, architectures: Mapping[str, Architecture], default_lr: Mapping[str, float],
+                 **registries: Mapping[str, object]) -> None:
+        """ValueError unless every named field (and arch, precision, optimizer) is a key of its registry, the
+        sizes and lr are positive and the architecture can make image_shape. An lr of None becomes the
+        optimizer's default_lr, so the config holds (and a run records) the rate it trains with."""
+        for field, registry in {**registries, "arch": architectures, "precision": PRECISIONS, "optimizer": OPTIMIZERS}.items():
             if getattr(self, field) not in registry:
                 raise ValueError(f"{field} must be one of {', '.join(registry)}, got {getattr(self, field)!r}")
-        if self.width <= 0 or self.hidden <= 0 or self.latent_dim <= 0 or self.channels <= 0:
-            raise ValueError("width, hidden, channels and latent_dim must be positive")
+        if self.lr is None:
+            object.__setattr__(self, "lr", default_lr[self.optimizer])  # frozen: set once, while the config is made
+        if self.width <= 0 or self.hidden <= 0 or self.latent_dim <= 0 or self.channels <= 0 or not self.lr > 0:
+            raise ValueError("width, hidden, channels, latent_dim and lr must be positive")
         architectures[self.arch].check(self.image_shape)
 
     @property
@@ -71,11 +82,11 @@ def build_parts(arch: Architecture, config: ModelConfig, device: torch.device, s
 
 
 def mixed_precision(precision: str, device: torch.device) -> tuple[Callable[[], ContextManager], torch.amp.GradScaler, bool | None]:
-    """(autocast context factory, grad scaler, Adam's `fused`) for a precision name.
+    """(autocast context factory, grad scaler, the optimiser's `fused`) for a precision name.
 
     fp16 needs a grad scaler so that small gradients do not flush to zero (Micikevicius et al. 2018);
-    bf16 has float32's range and does not. On CUDA, Adam is fused: the fused kernel reads the scaler's
-    inf check on the device, where an unfused step would wait for the host to read it.
+    bf16 has float32's range and does not. On CUDA, the optimiser is fused: the fused kernel reads the
+    scaler's inf check on the device, where an unfused step would wait for the host to read it.
     """
     dtype = PRECISIONS[precision]
     autocast = contextlib.nullcontext if dtype is None else (lambda: torch.autocast(device.type, dtype=dtype))

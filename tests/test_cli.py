@@ -91,3 +91,35 @@ def test_listings_name_every_registered_thing():
     datasets = run_cli("datasets")
     assert datasets.exit_code == 0 and {line.split()[0] for line in datasets.output.splitlines()} == {
         "mnist5k", "digits", "mnist", "fashion-mnist", "cifar10", "celeba", "folder:PATH"}
+
+
+def test_run_with_sgd_records_the_optimizer_and_its_rate_in_config_and_report(tmp_path):
+    result = run_cli("run", "--models", "gan", "vae", *TINY, "--budget", "2steps", "--optimizer", "sgd", "--out", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    models = json.loads((tmp_path / "r" / "config.json").read_text())["models"]
+    assert {label: (m["optimizer"], m["lr"]) for label, m in models.items()} == {"gan": ("sgd", 0.05), "vae": ("sgd", 0.01)}
+    assert "gan: sgd lr 0.05; vae: sgd lr 0.01" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_sweep_with_sgd_trains_every_trial_with_it_and_names_it_in_the_trial_ids(tmp_path):
+    out = tmp_path / "s"
+    result = run_cli("sweep", "--models", "gan", "--widths", "1", "--seeds", "1", *TINY[:-1], "--budget", "2steps",
+                     "--optimizer", "sgd", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["settings"]["optimizer"] == "sgd" and [r["id"] for r in summary["trials"]] == ["gan-sgd-w1-s0"]
+    assert json.loads((out / "trials" / "gan-sgd-w1-s0" / "config.json").read_text())["models"]["gan"]["optimizer"] == "sgd"
+
+
+@pytest.mark.parametrize("command", [["run"], ["sweep"], ["study"]])
+def test_an_unknown_optimizer_is_one_line_naming_the_valid_ones(command, tmp_path):
+    result = run_cli(*command, "--optimizer", "rmsprop", "--dataset", "digits", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert "'rmsprop' is not one of 'adam', 'sgd'" in result.output and not (tmp_path / "x").exists()
+
+
+def test_a_bad_claim3_optimizer_list_is_one_line(tmp_path):
+    result = run_cli("study", "--claim3-optimizers", "adam,rmsprop", "--dataset", "digits", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2 and result.output.strip() == (
+        "Error: malformed --claim3-optimizers 'adam,rmsprop': give one or more of adam, sgd, separated by commas")
+    assert not (tmp_path / "x").exists()

@@ -25,8 +25,9 @@ def test_samples_have_image_shape_and_range():
     assert images.min() >= 0 and images.max() <= 1
 
 
-def test_train_step_changes_both_nets_and_sampling_changes_nothing():
-    gan = make_gan()
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_train_step_changes_both_nets_and_sampling_changes_nothing(optimizer):
+    gan = make_gan(optimizer=optimizer)
     before_g, before_d = weights(gan.generator), weights(gan.discriminator)
     gan.sample(16, torch.Generator().manual_seed(0))
     assert all(torch.equal(a, b) for a, b in zip(before_g, weights(gan.generator)))
@@ -77,3 +78,35 @@ def test_d_width_scales_the_discriminator_alone():
     assert all(torch.equal(a, b) for a, b in zip(base.generator.state_dict().values(), wide.generator.state_dict().values()))
     with pytest.raises(ValueError, match="d_width must be positive"):
         GANConfig(d_width=0.0)
+
+
+def test_the_optimizer_field_picks_the_optimiser_and_its_default_learning_rate():
+    adam, sgd, slow = make_gan(), make_gan(optimizer="sgd"), make_gan(optimizer="sgd", lr=0.01)
+    assert (adam.config.lr, sgd.config.lr, slow.config.lr) == (5e-4, 0.05, 0.01)
+    assert all(type(o) is torch.optim.Adam and o.param_groups[0]["betas"] == (0.5, 0.999) for o in (adam.opt_g, adam.opt_d))
+    for opt in (sgd.opt_g, sgd.opt_d, slow.opt_g):  # plain SGD: no momentum, no weight decay
+        assert type(opt) is torch.optim.SGD and opt.param_groups[0]["momentum"] == 0 and opt.param_groups[0]["weight_decay"] == 0
+    assert slow.opt_d.param_groups[0]["lr"] == 0.01
+    with pytest.raises(ValueError, match="optimizer must be one of adam, sgd, got 'rmsprop'"):
+        GANConfig(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="lr must be positive"):
+        GANConfig(optimizer="sgd", lr=0.0)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_state_saved_and_loaded_mid_training_continues_exactly(optimizer, tmp_path):
+    batches = [torch.rand(16, *SHAPE, generator=torch.Generator().manual_seed(i)) for i in range(6)]
+    straight = make_gan(optimizer=optimizer)
+    for b in batches:
+        straight.train_step(b)
+    first = make_gan(optimizer=optimizer)
+    for b in batches[:3]:
+        first.train_step(b)
+    torch.save(first.state_dict(), tmp_path / "state.pt")  # as a checkpoint holds it
+    resumed = GAN(first.config, seed=123)  # another seed: everything must come from the state
+    resumed.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True))
+    for b in batches[3:]:
+        resumed.train_step(b)
+    for name in ("generator", "discriminator"):
+        assert all(torch.equal(a, b) for a, b in zip(straight.parts()[name].state_dict().values(), resumed.parts()[name].state_dict().values()))
+    assert torch.equal(straight.sample(4), resumed.sample(4))

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -13,10 +14,10 @@ import gan.model
 from compare import pipeline
 from compare.cli import main
 from compare.metrics.evaluator import Extractor
-from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, EARLY_FRACTION, MIN_EARLY_POINTS
+from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, MIN_EARLY_POINTS
 from compare.sweep.executors import ExecutorOptions, LocalExecutor
-from compare.sweep.study import StudySettings, study
-from compare.train import EARLY_CURVE_FRACTION, eval_steps
+from compare.sweep.study import CURVE_POINTS, StudySettings, study
+from compare.train import early_window, eval_steps
 from compare.train.budget import Budget
 from compare.train.guard import Interrupted
 
@@ -41,39 +42,52 @@ def tiny(tmp_path_factory):
     return out, result.output
 
 
-def test_early_curve_points_merge_with_the_even_ones():
-    assert EARLY_CURVE_FRACTION == EARLY_FRACTION
-    assert eval_steps(60, 8, 6) == [2, 4, 6, 8, 10, 12, 15, 22, 30, 38, 45, 52]
-    assert eval_steps(4000, 8, 6)[:7] == [133, 267, 400, 500, 533, 667, 800]
+def test_early_curve_points_fill_the_first_1000_steps_whatever_the_budget():
+    # 8 early points in (0, min(1000, budget)], merged with the 7 even ones; the budget's end is the final evaluation.
+    assert eval_steps(4000, 8, 8) == [125, 250, 375, 500, 625, 750, 875, 1000, 1500, 2000, 2500, 3000, 3500]
+    assert eval_steps(100_000, 8, 8)[:9] == [125, 250, 375, 500, 625, 750, 875, 1000, 12500]
+    assert eval_steps(1500, 8, 8)[:5] == [125, 188, 250, 375, 500]
+    assert eval_steps(800, 8, 8) == [100, 200, 300, 400, 500, 600, 700]  # + 800: the window is the whole budget
+    assert eval_steps(60, 8, 8) == [8, 15, 22, 30, 38, 45, 52] and early_window(60) == 60 and early_window(5000) == 1000
+    for budget in (8, 60, 999, 1000, 1001, 4000, 10**6):
+        points = [*eval_steps(budget, 8, 8), budget]
+        assert sum(0 < s <= early_window(budget) for s in points) >= 8, budget
     assert eval_steps(40, 4) == eval_steps(40, 4, 0) == [10, 20, 30]  # `compare run`'s schedule is unchanged
 
 
 def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
     out, output = tiny
     summary = json.loads((out / "study.json").read_text())
-    assert summary["counts"] == {"trials": 10, "done": 10, "failed": 0, "run_now": 10}
-    assert sorted(r["id"] for r in summary["trials"]) == sorted(
-        [f"{m}-w{w}-s{s}" for m in ("gan", "vae") for w in ("0.5", "1") for s in (0, 1)] + ["gan-minimax-w1-s0", "gan-minimax-w1-s1"])
+    assert summary["counts"] == {"trials": 14, "done": 14, "failed": 0, "run_now": 14}
+    assert sorted(r["id"] for r in summary["trials"]) == sorted(  # Adam's width-1 gan serves claims 1, 2 and 3 (Adam)
+        [f"{m}-w{w}-s{s}" for m in ("gan", "vae") for w in ("0.5", "1") for s in (0, 1)]
+        + [f"{m}-w1-s{s}" for m in ("gan-minimax", "gan-sgd", "gan-minimax-sgd") for s in (0, 1)])
+    assert {r["id"]: r["optimizer"] for r in summary["trials"]}["gan-minimax-sgd-w1-s1"] == "sgd"
+    sgd = json.loads((out / "trials" / "gan-minimax-sgd-w1-s1" / "config.json").read_text())["models"]["gan:minimax"]
+    assert (sgd["optimizer"], sgd["lr"], sgd["generator_loss"]) == ("sgd", 0.05, "minimax")
     claims = summary["claims"]
-    assert [c["claim"] for c in claims] == [CLAIM_1, CLAIM_2, CLAIM_3]
+    assert [(c["claim"], c.get("optimizer")) for c in claims] == [(CLAIM_1, None), (CLAIM_2, None), (CLAIM_3, "adam"), (CLAIM_3, "sgd")]
     for c in claims:
         assert c["verdict"] in ("supported", "not supported", "mixed", "not decided", "not measured") and c["rule"].endswith(".")
-        assert c["numbers"] and all("ci95" in n and n["n"] == 2 for n in c["numbers"])
+        assert all("ci95" in n and n["n"] == 2 for n in c["numbers"])
+    assert claims[0]["numbers"] and claims[1]["numbers"]
     assert {n["subject"] for n in claims[0]["numbers"]} == {"vae-mean", "vae-pixels"}
-    steps = [p["steps"] for p in summary["along_budget"]["claim 3"]]
-    assert steps == [2, 4, 6, 8, 10, 12, 15, 22, 30, 38, 45, 52, 60] == [p["steps"] for p in summary["along_budget"]["claim 1"]]
-    metrics = json.loads((out / "trials" / "gan-minimax-w1-s1" / "metrics.json").read_text())
-    curve = metrics["models"]["gan:minimax"]["curve"]
-    assert sum(p["steps"] <= EARLY_FRACTION * 60 for p in curve) == MIN_EARLY_POINTS
-    assert all(set(p["views"]["gan:minimax"]) == CURVE_KEYS for p in curve)
+    assert list(summary["along_budget"]) == ["claim 1", "claim 3 (Adam)", "claim 3 (SGD)"]
+    for points in summary["along_budget"].values():
+        assert [p["steps"] for p in points] == [*eval_steps(60, CURVE_POINTS, MIN_EARLY_POINTS), 60]
+    for trial, label in (("gan-minimax-w1-s1", "gan:minimax"), ("gan-sgd-w1-s0", "gan")):
+        curve = json.loads((out / "trials" / trial / "metrics.json").read_text())["models"][label]["curve"]
+        assert sum(0 < p["steps"] <= early_window(60) for p in curve) >= MIN_EARLY_POINTS
+        assert all(set(p["views"][label]) == CURVE_KEYS for p in curve)
     assert summary["evaluator"]["weights_sha256"] and summary["versions"]["torch"] and summary["wall_seconds"] > 0
     assert [p.name for p in out.rglob("report.html")] == ["report.html"]
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == len(summary["figures"]) == 6  # 3 claims, the strip, 2 sample grids
-    assert page.index("Verdicts") < page.index("Setup") < page.index("default recipes") < page.index("Samples")
+    assert page.count("data:image/png;base64,") == len(summary["figures"]) == 7  # claims 1, 2, 3 twice, the strip, 2 sample grids
+    assert page.index("Verdicts") < page.index("claim 3 (Adam): ") < page.index("claim 3 (SGD): ") < page.index("Setup")
+    assert page.index("Setup") < page.index("claim 3 under adam, sgd") < page.index("default recipes") < page.index("Samples")
     lines = output.strip().splitlines()
-    assert [line.split("  ")[0] for line in lines[-4:-1]] == [c["verdict"] for c in claims]
-    assert lines[-1].startswith(f"wrote {out}/report.html")
+    assert [line.split("  ")[0] for line in lines[-5:-1]] == [c["verdict"] for c in claims]
+    assert lines[-2].endswith(f"{CLAIM_3} (sgd)") and lines[-1].startswith(f"wrote {out}/report.html")
 
 
 def test_a_finished_study_resumes_without_training(tiny, monkeypatch):
@@ -87,8 +101,26 @@ def test_a_finished_study_resumes_without_training(tiny, monkeypatch):
     result = CliRunner().invoke(main, ["study", "--resume", str(out)])
     assert result.exit_code == 0, result.output
     after = json.loads((out / "study.json").read_text())
-    assert after["counts"] == {"trials": 10, "done": 10, "failed": 0, "run_now": 0}
+    assert after["counts"] == {"trials": 14, "done": 14, "failed": 0, "run_now": 0}
     assert after["claims"] == before["claims"] and len(after["sessions"]) == len(before["sessions"]) + 1
+
+
+def test_a_study_from_before_the_optimizers_resumes_as_adam_only(tiny, tmp_path, monkeypatch):
+    old = tmp_path / "old"
+    shutil.copytree(tiny[0], old)
+    summary = json.loads((old / "study.json").read_text())
+    for key in ("optimizer", "claim3_optimizers"):
+        del summary["settings"][key]
+    del summary["content_sha256"]  # edited on purpose (compare.io)
+    (old / "study.json").write_text(json.dumps(summary))
+    monkeypatch.setattr(pipeline, "train_all", lambda *a, **k: pytest.fail("a finished trial was trained again"))
+    result = CliRunner().invoke(main, ["study", "--resume", str(old)])
+    assert result.exit_code == 0, result.output
+    after = json.loads((old / "study.json").read_text())
+    assert after["settings"]["claim3_optimizers"] == ["adam"] and after["counts"]["trials"] == 10
+    assert [c.get("optimizer") for c in after["claims"]] == [None, None, "adam"]
+    assert after["claims"] == summary["claims"][:3]  # the same trials judged the same way
+    assert list(after["along_budget"]) == ["claim 1", "claim 3 (Adam)"]
 
 
 def numbers(out: Path) -> dict:
@@ -108,14 +140,14 @@ def test_two_processes_give_the_serial_numbers(tiny, tmp_path):
     out = tmp_path / "par"
     result = CliRunner().invoke(main, [*TINY, "--jobs", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert numbers(out) == numbers(tiny[0]) and len(numbers(out)) == 10
+    assert numbers(out) == numbers(tiny[0]) and len(numbers(out)) == 14
     claims = lambda d: json.loads((d / "study.json").read_text())["claims"]  # noqa: E731
     assert claims(out) == claims(tiny[0])
 
 
 def small(tmp_path, **kw) -> StudySettings:
     return StudySettings(budget=Budget.parse("60steps"), dataset="digits", seeds=(0,), widths=(1.0,), batch_size=32,
-                         out=tmp_path / "small", **kw)
+                         out=tmp_path / "small", claim3_optimizers=("adam",), **kw)
 
 
 def test_a_stopped_study_resumes_the_stopped_trial_from_its_checkpoint(tmp_path, monkeypatch):
@@ -152,6 +184,7 @@ run_pipeline = pipeline.run
     (["--dataset", "nope"], "unknown dataset 'nope'"),
     (["--batch-size", "0"], "--batch-size must be positive"),
     (["--jobs", "99"], "--jobs 99 is outside"),
+    (["--tune", "2", "--optimizer", "sgd"], "--tune searches Adam's learning rates and betas; use it with --optimizer adam"),
 ])
 def test_bad_flags_are_one_line_and_write_nothing(tmp_path, args, message):
     out = tmp_path / "bad"
@@ -163,8 +196,8 @@ def test_bad_flags_are_one_line_and_write_nothing(tmp_path, args, message):
 def test_resume_of_what_is_not_a_study_and_study_flags_with_resume_are_refused(tmp_path):
     result = CliRunner().invoke(main, ["study", "--resume", str(tmp_path)])
     assert result.exit_code == 2 and "is not a study directory" in result.output
-    result = CliRunner().invoke(main, ["study", "--resume", str(tmp_path), "--seeds", "2"])
-    assert result.exit_code == 2 and "--seeds cannot be given with --resume" in result.output
+    result = CliRunner().invoke(main, ["study", "--resume", str(tmp_path), "--seeds", "2", "--claim3-optimizers", "sgd"])
+    assert result.exit_code == 2 and "--seeds, --claim3-optimizers cannot be given with --resume" in result.output
 
 
 def test_tuning_runs_equal_searches_and_the_study_uses_the_best(tmp_path):

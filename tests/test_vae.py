@@ -9,8 +9,8 @@ from vae import VAE, VAEConfig, vae_loss
 SHAPE = (1, 8, 8)
 
 
-def make_vae() -> VAE:
-    return VAE(VAEConfig(image_shape=SHAPE, hidden=32, latent_dim=4), seed=0)
+def make_vae(**fields) -> VAE:
+    return VAE(VAEConfig(image_shape=SHAPE, hidden=32, latent_dim=4, **fields), seed=0)
 
 
 def test_vae_satisfies_the_protocol():
@@ -177,3 +177,43 @@ def test_iwae_bound_tightens_with_k_on_average():
 def test_iwae_nll_rejects_k_below_one():
     with pytest.raises(ValueError, match="k and chunk"):
         make_vae().iwae_nll(_binary_images(2), k=0)
+
+
+def test_an_sgd_step_is_the_weights_less_lr_times_the_gradient():
+    # Plain SGD (no momentum): w <- w - lr * grad of the negative ELBO, on the step's own noise.
+    vae, twin = make_vae(optimizer="sgd"), make_vae(optimizer="sgd")
+    assert vae.config.lr == 0.01 and type(vae.opt) is torch.optim.SGD and vae.opt.param_groups[0]["momentum"] == 0
+    batch = torch.rand(16, *SHAPE, generator=torch.Generator().manual_seed(3))
+    z, mean, logvar = twin._encode_sample(batch, twin.train_rng)  # the noise train_step draws first
+    vae_loss(batch, twin.decoder(z), mean, logvar)["loss"].backward()
+    params = [p for part in twin.parts().values() for p in part.parameters()]
+    expected = [p.detach() - 0.01 * p.grad for p in params]
+    vae.train_step(batch)
+    got = [p.detach() for part in vae.parts().values() for p in part.parameters()]
+    assert all(not torch.equal(g, p.detach()) for g, p in zip(got, params))
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e, rtol=0, atol=1e-6)
+
+
+def test_an_unknown_optimizer_names_the_valid_ones():
+    with pytest.raises(ValueError, match="optimizer must be one of adam, sgd, got 'lbfgs'"):
+        VAEConfig(optimizer="lbfgs")
+    assert VAEConfig().lr == 1e-3 and VAEConfig(optimizer="sgd").lr == 0.01 and VAEConfig(optimizer="sgd", lr=0.2).lr == 0.2
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_state_saved_and_loaded_mid_training_continues_exactly(optimizer, tmp_path):
+    batches = [torch.rand(16, *SHAPE, generator=torch.Generator().manual_seed(i)) for i in range(6)]
+    straight = make_vae(optimizer=optimizer)
+    for b in batches:
+        straight.train_step(b)
+    first = make_vae(optimizer=optimizer)
+    for b in batches[:3]:
+        first.train_step(b)
+    torch.save(first.state_dict(), tmp_path / "state.pt")  # as a checkpoint holds it
+    resumed = VAE(first.config, seed=123)  # another seed: everything must come from the state
+    resumed.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True))
+    for b in batches[3:]:
+        resumed.train_step(b)
+    for name in ("encoder", "decoder"):
+        assert all(torch.equal(a, b) for a, b in zip(straight.parts()[name].state_dict().values(), resumed.parts()[name].state_dict().values()))

@@ -8,8 +8,8 @@ from exactly that distribution, the pixel-independent generation the source blam
 "discontinuous bad pixels"; `mode="mean"` returns the per-pixel probabilities, what most VAE
 papers show. Comparing both against a GAN is how the toolkit tests the claim.
 
-`arch` picks the networks (ARCHITECTURES: these MLPs or vae.conv's conv nets), `precision` the
-autocast dtype of the forward passes (PRECISIONS).
+`arch` picks the networks (ARCHITECTURES: these MLPs or vae.conv's conv nets), `optimizer` the
+optimiser (OPTIMIZERS: Adam or plain SGD), `precision` the autocast dtype of the forward passes (PRECISIONS).
 """
 
 from __future__ import annotations
@@ -23,11 +23,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vae.common import PRECISIONS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
+from vae.common import OPTIMIZERS, PRECISIONS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
 from vae.conv import ConvDecoder, ConvEncoder
 
 SAMPLE_MODES = ("mean", "pixels")
 PIXEL_CHUNK = 256  # images per seed of the pixel noise in sample(mode="pixels")
+
+
+# Plain SGD 0.01 (measured on mnist5k, width 1, batch 128): the negative ELBO falls from ~540 to ~160 nats within
+# 1,000 steps (Adam 1e-3: ~123); 0.02 trains a little faster but 0.05 diverges, so 0.01 keeps a margin.
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
 
 
 @dataclass(frozen=True)
@@ -37,14 +42,15 @@ class VAEConfig(ModelConfig):
     hidden: int = 256  # hidden units at width 1
     width: float = 1.0  # multiplier on `hidden`: sweeps and parameter matching change this alone
     beta: float = 1.0  # weight of the KL term; 1 is the ELBO (beta-VAE: Higgins et al. 2017)
-    lr: float = 1e-3
+    optimizer: str = "adam"  # a key of OPTIMIZERS
+    lr: float | None = None  # None: DEFAULT_LR of the optimizer
     betas: tuple[float, float] = (0.9, 0.999)
     arch: str = "mlp"  # a key of ARCHITECTURES
     channels: int = 64  # conv channels of the finest layer at width 1 (DCGAN's 64)
     precision: str = "fp32"  # a key of PRECISIONS
 
     def __post_init__(self) -> None:
-        self.validate(ARCHITECTURES)
+        self.validate(ARCHITECTURES, DEFAULT_LR)
         if self.beta < 0:
             raise ValueError("beta must be non-negative")
 
@@ -113,7 +119,7 @@ class VAE:
         self.encoder, self.decoder = parts["encoder"], parts["decoder"]
         self.autocast, self.scaler, fused = mixed_precision(config.precision, self.device)
         params = [*self.encoder.parameters(), *self.decoder.parameters()]
-        self.opt = torch.optim.Adam(params, lr=config.lr, betas=config.betas, fused=fused)
+        self.opt = OPTIMIZERS[config.optimizer](params, config, fused)
         # Training noise and default sampling noise come from separate streams, so that looking
         # at samples mid-run does not change what the run trains on.
         self.train_rng = torch.Generator(self.device).manual_seed(seed + 1)
@@ -128,7 +134,7 @@ class VAE:
         return mean + (0.5 * logvar).exp() * eps, mean, logvar  # reparameterisation trick
 
     def train_step(self, batch: Tensor) -> dict[str, Tensor]:
-        """One Adam step on the negative ELBO of `batch` (B, C, H, W) in [0, 1]; losses as 0-d tensors."""
+        """One optimiser step on the negative ELBO of `batch` (B, C, H, W) in [0, 1]; losses as 0-d tensors."""
         x = batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
         with self.autocast():  # forward passes under autocast (if any), the loss in float32
             z, mean, logvar = self._encode_sample(x, self.train_rng)

@@ -80,7 +80,8 @@ def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
     grads = {label: {c.get("seed", 0): g for m, c in runs if (g := early_grad(m, label)) is not None} for label in by_loss.values()}
     return Claim3Input(series["nonsaturating"], series["minimax"], budget,
                        None if floor is None else THRESHOLD_FLOOR_FACTOR * floor,
-                       "" if floor is None else f"({THRESHOLD_FLOOR_FACTOR}x the real-data floor {fmt(floor)})", grads)
+                       "" if floor is None else f"({THRESHOLD_FLOOR_FACTOR}x the real-data floor {fmt(floor)})", grads,
+                       config.get("models", {}).get(by_loss["nonsaturating"], {}).get("optimizer", "adam"))
 
 
 def claim_a(metrics: dict, config: dict) -> Verdict:

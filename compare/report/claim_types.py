@@ -179,6 +179,7 @@ class Claim3Input:
     fid_threshold: float | None = None
     threshold_note: str = ""
     grad_norms: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    optimizer: str = "adam"  # what trained both losses: Adam's scale invariance is why the gradient norms are context only
 
 
 @dataclass(frozen=True)

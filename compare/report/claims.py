@@ -30,6 +30,7 @@ from compare.report.claim_types import (
     view_kind,
 )
 from compare.stats import UNBOUNDED, Bounds, classify, detectable_difference, paired_difference, seeds_needed, summarize, zero_width
+from compare.train import EARLY_WINDOW_STEPS, early_window  # the window in steps lives beside the curve schedule that fills it
 
 __all__ = [  # the API a study or report uses; the types are defined in compare.report.claim_types
     "BudgetPoint", "Claim1Input", "Claim3Input", "Need", "Number", "Point", "Series", "SizeSweep", "TargetRow", "Verdict", "WidthResult",
@@ -63,7 +64,6 @@ MARGIN_2 = math.log(1.25)
 # Claim 3: 5% in FID, below the seed-to-seed spread of one model's FID (log-FID SD 0.05-0.1 in the default study).
 MARGIN_3 = math.log(1.05)
 
-EARLY_WINDOW_STEPS = 1000  # claim 3's "at the start": the first 1,000 steps (the whole budget when shorter), in steps
 MIN_EARLY_POINTS = 8  # curve points in the window, so a mean over them is not one noisy evaluation
 THRESHOLD_FLOOR_FACTOR = 20  # claim 3's context threshold: 20x the real-data floor FID, fixed before any result
 N_TARGETS = 8  # claim 2
@@ -76,11 +76,6 @@ HOW = {CLAIM_1: "compare study (or compare run --models gan vae --seeds 5: the c
        CLAIM_2: "compare study --widths 0.25,0.5,1,2 --seeds 5 (or compare sweep --models gan vae --widths ... --seeds 5)",
        CLAIM_3: f"compare study (its curve schedule evaluates >= {MIN_EARLY_POINTS} points in the first {EARLY_WINDOW_STEPS:,} steps "
                 "for gan and gan:minimax)"}
-
-
-def early_window(budget_steps: int) -> int:
-    """The steps claim 3 calls "the start": the first EARLY_WINDOW_STEPS, or the whole budget when shorter."""
-    return min(EARLY_WINDOW_STEPS, budget_steps)
 
 
 def _difference(name: str, base: Mapping[int, float], other: Mapping[int, float], key: str = "", subject: str = "") -> Number:
@@ -275,9 +270,10 @@ def judge_claim3(data: Claim3Input) -> Verdict:
                   for label, v in data.grad_norms.items() if v)
     window = early_window(data.budget_steps)
     early = sorted(s for s in ns.steps() & mm.steps() if 0 < s <= window)
+    adam_note = [ADAM_NOTE] if grads and data.optimizer == "adam" else []  # under SGD a steeper gradient is a larger step
     if len(early) < MIN_EARLY_POINTS:
         few = f"curve points both losses share in the first {window:,} of {data.budget_steps} steps: {len(early)}"
-        return Verdict(CLAIM_3, NOT_MEASURED, RULE_3, notes=(f"{few}; the rule needs {MIN_EARLY_POINTS}", *([ADAM_NOTE] if grads else [])),
+        return Verdict(CLAIM_3, NOT_MEASURED, RULE_3, notes=(f"{few}; the rule needs {MIN_EARLY_POINTS}", *adam_note),
                        how=HOW[CLAIM_3], context=grads)
     verdict, notes = _judge3(data, early, f" mean over {len(early)} points in the first {window:,} steps", RULE_3)
     notes.insert(0, f"early window: {len(early)} points, steps {early[0]}-{early[-1]} of {data.budget_steps}")
@@ -292,7 +288,7 @@ def judge_claim3(data: Claim3Input) -> Verdict:
         censored = ", ".join(f"{label} {sum(c for _, c in r.values())} of {len(r)} seeds" for label, r in reach.items())
         notes.append(f"threshold FID {fmt(data.fid_threshold)} {data.threshold_note}".rstrip()
                      + f"; censored at the budget (never reached): {censored}")
-    notes += [ADAM_NOTE] if grads else []
+    notes += adam_note
     return Verdict(CLAIM_3, verdict.verdict, RULE_3, verdict.numbers, verdict.n, tuple(notes) + verdict.notes, verdict.how,
                    context + grads)
 

@@ -24,11 +24,12 @@ def section_setup(runs: list[Run]) -> list[Block]:
         consumed = "; ".join(f"{label}: {fmt(m.get('steps'))} steps, {fmt(m.get('images_seen'))} images, "
                              f"{fmt(m.get('train_seconds'), 3)} s" for label, m in run.models.items())
         versions = c.get("versions", {})
+        optimizers = "; ".join(f"{label}: {m['optimizer']} lr {fmt(m.get('lr'))}" for label, m in c.get("models", {}).items() if "optimizer" in m)
         rows.append([run.name, f"{ds.get('name')} ({fmt(ds.get('train'))} train / {fmt(ds.get('heldout'))} held-out, "
                      f"{'x'.join(map(str, ds.get('image_shape', [])))})", c.get("budget", {}).get("spec", "?"), consumed,
-                     f"{c.get('device', {}).get('type')} ({c.get('device', {}).get('name')})", fmt(c.get("seed")),
+                     optimizers or "–", f"{c.get('device', {}).get('type')} ({c.get('device', {}).get('name')})", fmt(c.get("seed")),
                      f"torch {versions.get('torch')}, git {str(versions.get('git'))[:10]}"])
-    return [Heading("Setup"), Table(["run", "dataset", "budget", "consumed", "device", "seed", "versions"], rows)]
+    return [Heading("Setup"), Table(["run", "dataset", "budget", "consumed", "optimizer", "device", "seed", "versions"], rows)]
 
 
 def images(runs: list[Run], filename: str, alt: str) -> list[Block]:

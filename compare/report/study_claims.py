@@ -1,15 +1,16 @@
-"""A study's three verdicts: its trials' metrics.json files turned into the typed claim inputs, then judged.
+"""A study's verdicts: its trials' metrics.json files turned into the typed claim inputs, then judged.
 
 The rules are compare.report.claims'; this module only pairs the trials. Claim 1: the GAN and each VAE
-view at width 1, seed by seed, at every curve point (the last is the final evaluation, with its
-per-image intervals). Claim 3: gan and gan:minimax at width 1 (compare.report.claim_inputs.claim3_from_runs,
-on one merged run per seed: the threshold is THRESHOLD_FLOOR_FACTOR x the real floor FID at the same N).
-Claim 2: gan and vae at every width, total parameters against each seed's final FID.
+view at width 1 under the study's optimizer, seed by seed, at every curve point (the last is the final
+evaluation, with its per-image intervals). Claim 3, once per claim-3 optimizer: gan and gan:minimax at
+width 1 trained with it (compare.report.claim_inputs.claim3_from_runs, on one merged run per seed: the
+threshold is THRESHOLD_FLOOR_FACTOR x the real floor FID at the same N). Claim 2: gan and vae at every
+width, total parameters against each seed's final FID.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,28 @@ from compare.report.claims import (
 from compare.report.claim_types import family_of
 
 CLAIM_WIDTH = 1.0
+OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD"}  # how the report names an optimizer
+
+
+def claim3_name(optimizer: str) -> str:
+    """"claim 3 (SGD)": claim 3 as judged under one optimizer."""
+    return f"claim 3 ({OPTIMIZER_NAMES.get(optimizer, optimizer)})"
 
 
 @dataclass
 class Judged:
-    """The three verdicts (claims 1, 2, 3), the verdicts along the budget, and the inputs the figures draw."""
+    """The verdicts by name ("claim 1", "claim 2", then "claim 3 (Adam)", ... one per claim-3 optimizer, in that
+    order), the verdicts along the budget, and the claim-3 inputs the figures draw (by optimizer)."""
 
-    verdicts: tuple[Verdict, Verdict, Verdict]
+    verdicts: dict[str, Verdict]
     along_budget: dict[str, list[BudgetPoint]]
-    claim3: Claim3Input | None = None
+    claim3: dict[str, Claim3Input] = field(default_factory=dict)
+    optimizers: dict[str, str] = field(default_factory=dict)  # claim-3 verdict name -> its optimizer
+
+    def claims_json(self) -> list[dict]:
+        """study.json's "claims": each verdict's to_json(), a claim-3 entry with its `optimizer`."""
+        return [{**v.to_json(), **({"optimizer": self.optimizers[name]} if name in self.optimizers else {})}
+                for name, v in self.verdicts.items()]
 
 
 def _done(rows: list[dict], **match: Any) -> list[dict]:
@@ -78,19 +92,21 @@ def claim3_input(metrics: dict[tuple[str, int], dict], configs: dict[tuple[str, 
 
 def judge_study(settings, rows: list[dict], out: Path) -> Judged:
     """Every verdict of a study from its trial rows (study.json's "trials") and the width-1 trials' run files."""
-    metrics, configs = {}, {}
+    metrics, configs = {}, {}  # {optimizer: {(label, seed): file}}
     for r in _done(rows, width=CLAIM_WIDTH):
-        metrics[r["model"], r["seed"]] = read_run_json(out / r["run_dir"], "metrics.json")
-        configs[r["model"], r["seed"]] = read_run_json(out / r["run_dir"], "config.json")
+        metrics.setdefault(r["optimizer"], {})[r["model"], r["seed"]] = read_run_json(out / r["run_dir"], "metrics.json")
+        configs.setdefault(r["optimizer"], {})[r["model"], r["seed"]] = read_run_json(out / r["run_dir"], "config.json")
     budget = max((r["steps"] for r in _done(rows, width=CLAIM_WIDTH) if family_of(r["model"]) == "gan"), default=None)
-    c1 = claim1_input(metrics)
+    c1 = claim1_input(metrics.get(settings.optimizer, {}))
     v1 = judge_claim1(c1) if c1 else Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("no seed has both gan and vae trials done",),
                                               how=HOW[CLAIM_1])
-    c3 = claim3_input(metrics, configs)
-    v3 = judge_claim3(c3) if isinstance(c3, Claim3Input) else c3
-    along = {}
+    main = [r for r in rows if r["optimizer"] == settings.optimizer]
+    judged = Judged({"claim 1": v1, "claim 2": judge_claim2(size_sweeps_of(main, "parameters", "fid", ("gan", "vae")))}, {})
     if c1 and budget:
-        along["claim 1"] = claim1_along_budget(c1, budget)
-    if isinstance(c3, Claim3Input):
-        along["claim 3"] = claim3_along_budget(c3)
-    return Judged((v1, judge_claim2(size_sweeps_of(rows, "parameters", "fid", ("gan", "vae"))), v3), along, c3 if isinstance(c3, Claim3Input) else None)
+        judged.along_budget["claim 1"] = claim1_along_budget(c1, budget)
+    for optimizer in settings.claim3_optimizers:
+        name, c3 = claim3_name(optimizer), claim3_input(metrics.get(optimizer, {}), configs.get(optimizer, {}))
+        judged.verdicts[name], judged.optimizers[name] = judge_claim3(c3) if isinstance(c3, Claim3Input) else c3, optimizer
+        if isinstance(c3, Claim3Input):
+            judged.along_budget[name], judged.claim3[optimizer] = claim3_along_budget(c3), c3
+    return judged

@@ -1,9 +1,10 @@
 """A study's report: report.html (self-contained) and report.md in the study directory, figures under figures/.
 
-Order: the three verdicts first, each with its rule in one sentence, its numbers with 95% intervals and
-its figure (compare.report.claim_figures); the verdicts along the budget; the setup; the recipes (the
-tuning search or the default-recipes sentence); a side-by-side sample grid per width from one seed,
-sampled now from that seed's checkpoints (trials write no pictures); the trials.
+Order: the verdicts first (claim 3 once per claim-3 optimizer: "claim 3 (Adam)", "claim 3 (SGD)"), each
+with its rule in one sentence, its numbers with 95% intervals and its figure (compare.report.claim_figures);
+the verdicts along the budget; the setup; the recipes (the tuning search or the default-recipes sentence);
+a side-by-side sample grid per width from one seed, sampled now from that seed's checkpoints (trials
+write no pictures); the trials.
 """
 
 from __future__ import annotations
@@ -16,38 +17,39 @@ from compare.models import parse_model_specs
 from compare.report import Block, Heading, Image, Para, Table, embeddable, fmt, render_html, render_markdown
 from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure
 from compare.report.plots import save_side_by_side
-from compare.report.study_claims import Judged
+from compare.report.study_claims import Judged, OPTIMIZER_NAMES
 from compare.sample import GRID_SAMPLES, sample_views
 from compare.train.checkpoint import load_checkpoint
 
 FIGURES = "figures"
 DEFAULT_RECIPES = ("Both families use their default recipes (no tuning: pass --tune N for an equal random search per family): "
                    "the GAN lr 5e-4, Adam betas (0.5, 0.999), latent 64, discriminator as wide as the generator; "
-                   "the VAE lr 1e-3, Adam betas (0.9, 0.999), latent 16.")
+                   "the VAE lr 1e-3, Adam betas (0.9, 0.999), latent 16. Under plain SGD (no momentum): the GAN lr 0.05, the VAE lr 0.01.")
 
 
-def verdict_blocks(verdict, figure: Path | None, out: Path) -> list[Block]:
+def verdict_blocks(name: str, verdict, figure: Path | None, out: Path) -> list[Block]:
     rows = [[n.name, fmt(n.mean), f"[{fmt(n.ci95[0])}, {fmt(n.ci95[1])}]" if n.ci95 else "–", str(n.n)] for n in verdict.numbers]
     rows += [[f"context: {c.name}", fmt(c.mean), f"[{fmt(c.ci95[0])}, {fmt(c.ci95[1])}]" if c.ci95 else "–", str(c.n)]
              for c in verdict.context]
-    blocks: list[Block] = [Heading(f"{verdict.claim}: {verdict.verdict}", 3), Para(f"Rule: {verdict.rule}")]
+    blocks: list[Block] = [Heading(f"{name}: {verdict.claim}: {verdict.verdict}", 3), Para(f"Rule: {verdict.rule}")]
     if rows:
         blocks.append(Table(["reading", "mean", "95% interval", "seeds"], rows))
     blocks += [Para(note) for note in verdict.notes] + ([Para(f"Measure it with: {verdict.how}")] if verdict.how else [])
     if figure is not None and embeddable(figure, out):
-        blocks.append(Image(figure, f"{verdict.claim}: {verdict.verdict}"))
+        blocks.append(Image(figure, f"{name}: {verdict.verdict}"))
     return blocks
 
 
 def _figures(out: Path, judged: Judged) -> dict[str, Path]:
+    """{verdict name or "along_budget": its figure}: claim1.png, claim2.png, claim3_<optimizer>.png, along_budget.png."""
     folder = out / FIGURES
-    v1, v2, v3 = judged.verdicts
-    paths = {"claim1": folder / "claim1.png", "claim2": folder / "claim2.png"}
-    save_claim1_figure(v1, paths["claim1"])
-    save_claim2_figure(v2, paths["claim2"])
-    if judged.claim3 is not None:
-        paths["claim3"] = folder / "claim3.png"
-        save_claim3_figure(judged.claim3, v3, paths["claim3"])
+    paths = {"claim 1": folder / "claim1.png", "claim 2": folder / "claim2.png"}
+    save_claim1_figure(judged.verdicts["claim 1"], paths["claim 1"])
+    save_claim2_figure(judged.verdicts["claim 2"], paths["claim 2"])
+    for name, optimizer in judged.optimizers.items():
+        if optimizer in judged.claim3:
+            paths[name] = folder / f"claim3_{optimizer}.png"
+            save_claim3_figure(judged.claim3[optimizer], judged.verdicts[name], paths[name])
     if any(judged.along_budget.values()):
         paths["along_budget"] = folder / "along_budget.png"
         save_budget_strip(judged.along_budget, paths["along_budget"])
@@ -55,7 +57,8 @@ def _figures(out: Path, judged: Judged) -> dict[str, Path]:
 
 
 def sample_grids(out: Path, summary: dict, data: ImageDataset) -> list[Path]:
-    """Per width, the first seed's models side by side with held-out images, sampled from their checkpoints."""
+    """Per width, the first seed's models side by side with held-out images, sampled from their checkpoints; a
+    model trained with another optimizer than the study's (claim 3's) is labelled with it, e.g. "gan (SGD)"."""
     rows = [r for r in summary["trials"] if r["status"] == "done"]
     if not rows:
         return []
@@ -69,7 +72,8 @@ def sample_grids(out: Path, summary: dict, data: ImageDataset) -> list[Path]:
             ckpt = load_checkpoint(out / r["run_dir"] / spec.dirname / "ckpt.pt")
             model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device="cpu", seed=seed)
             model.load_state_dict(ckpt["state"])
-            grids.update(sample_views(spec, model, GRID_SAMPLES, seed))
+            other = "" if r["optimizer"] == summary["settings"]["optimizer"] else f" ({OPTIMIZER_NAMES[r['optimizer']]})"
+            grids.update({f"{view}{other}": images for view, images in sample_views(spec, model, GRID_SAMPLES, seed).items()})
         path = out / FIGURES / f"samples_w{width:g}.png"
         save_side_by_side(grids, path, title=f"width {width:g}, seed {seed}, {summary['settings']['budget']} each")
         paths.append(path)
@@ -81,8 +85,8 @@ def setup_rows(summary: dict) -> list[list[str]]:
     overhead = 1 - summary["train_seconds"] / summary["wall_seconds"] if summary["wall_seconds"] else None
     return [["dataset", s["dataset"]], ["budget", f"{s['budget']} per model (batch {s['batch_size']})"],
             ["seeds", ", ".join(map(str, s["seeds"]))], ["widths", ", ".join(f"{w:g}" for w in s["widths"])],
-            ["architecture", s["arch"]], ["trials", f"{summary['counts']['done']} done of {summary['counts']['trials']}, "
-                                                    f"{summary['counts']['failed']} failed ({summary['executor']})"],
+            ["architecture", s["arch"]], ["optimizer", f"{s['optimizer']} (claims 1 and 2); claim 3 under {', '.join(s['claim3_optimizers'])}"],
+            ["trials", f"{summary['counts']['done']} done of {summary['counts']['trials']}, {summary['counts']['failed']} failed ({summary['executor']})"],
             ["wall time", f"{summary['wall_seconds']:.1f} s over {len(summary['sessions'])} session(s); training {summary['train_seconds']:.1f} s"
                           + (f" (overhead {overhead:.0%})" if overhead is not None else "")],
             ["evaluator", f"{ev['name']} sha256 {ev['weights_sha256']} (held-out accuracy {fmt(ev.get('heldout_accuracy'))}), N={summary['eval_samples']}"],
@@ -108,8 +112,8 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
     grids = sample_grids(out, summary, data)
     blocks: list[Block] = [Heading("Verdicts"), Para("Each of the source's three claims, judged from paired differences over seeds "
                                                     "under the rule stated beside it; 'not decided' means the intervals do not separate.")]
-    for verdict, key in zip(judged.verdicts, ("claim1", "claim2", "claim3")):
-        blocks += verdict_blocks(verdict, figures.get(key), out)
+    for name, verdict in judged.verdicts.items():
+        blocks += verdict_blocks(name, verdict, figures.get(name), out)
     if judged.along_budget:
         steps = sorted({p.steps for points in judged.along_budget.values() for p in points})
         by = {name: {p.steps: p for p in points} for name, points in judged.along_budget.items()}

@@ -35,7 +35,7 @@ from compare.errors import UserError
 from compare.sweep.trials import load_record, run_trials
 from compare.io import read_json, write_json
 from compare.metrics import METRICS, SECTIONS
-from compare.models import ModelSpec
+from compare.models import ModelSpec, with_fields
 from compare.report import finished_trials, write_report
 from compare.report.plots import save_interval_curves
 from compare.report.claim_inputs import claim_b
@@ -63,17 +63,18 @@ class SweepSettings:
     quality: str = "fid"  # a key of metric_keys(): the quality metric in a model's metrics.json entry
     continuity: str = "lone_pixels_per_image"  # the same for the continuity metric
     size_by: str = "total"
+    optimizer: str = "adam"  # every model's optimiser (where its config has the field)
 
     def describe(self) -> dict[str, Any]:
         return {"models": [s.label for s in self.models], "widths": list(self.widths), "seeds": list(self.seeds),
                 "budget": str(self.budget), "dataset": self.dataset, "device": self.device, "batch_size": self.batch_size,
-                "quality": self.quality, "continuity": self.continuity, "size_by": self.size_by}
+                "quality": self.quality, "continuity": self.continuity, "size_by": self.size_by, "optimizer": self.optimizer}
 
     def run_settings(self) -> RunSettings:
         """What every trial's runner.run shares; each trial replaces models, width, seed and out. A sweep
         reads each trial's final numbers only, so its trials evaluate no points along their budget."""
-        return RunSettings(models=self.models, budget=self.budget, dataset=self.dataset, device=self.device,
-                           batch_size=self.batch_size, curve_points=1)
+        return RunSettings(models=tuple(with_fields(list(self.models), optimizer=self.optimizer)), budget=self.budget,
+                           dataset=self.dataset, device=self.device, batch_size=self.batch_size, curve_points=1)
 
 
 def parse_widths(text: str) -> tuple[float, ...]:
@@ -88,7 +89,9 @@ def parse_widths(text: str) -> tuple[float, ...]:
 
 
 def trial_id(spec: ModelSpec, width: float, seed: int) -> str:
-    return f"{spec.dirname}-w{width:g}-s{seed}"
+    """e.g. gan-minimax-w1-s0; a trial under another optimiser than Adam says which: gan-sgd-w1-s0."""
+    tag = f"-{spec.optimizer}" if spec.optimizer not in (None, "adam") else ""
+    return f"{spec.dirname}{tag}-w{width:g}-s{seed}"
 
 
 def lookup(entry: dict, key: str) -> float | None:
@@ -155,7 +158,7 @@ def resume_command(settings: SweepSettings, out: Path) -> str:
     return (f"compare sweep --models {' '.join(d['models'])} --widths {','.join(f'{w:g}' for w in d['widths'])} "
             f"--seeds {len(d['seeds'])} --seed {d['seeds'][0]} --dataset {d['dataset']} --budget {d['budget']} "
             f"--device {d['device']} --batch-size {d['batch_size']} --quality {d['quality']} --continuity {d['continuity']} "
-            f"--size-by {d['size_by']} --out {out}")
+            f"--size-by {d['size_by']} --optimizer {d['optimizer']} --out {out}")
 
 
 def _echo(message: str) -> None:
@@ -178,7 +181,7 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
 
 
 def _sweep_claimed(settings: SweepSettings, executor, out: Path, log: Callable[[str], None]) -> dict:
-    grid = [(spec, width, seed) for spec in settings.models for width in settings.widths for seed in settings.seeds]
+    grid = [(spec, width, seed) for spec in settings.run_settings().models for width in settings.widths for seed in settings.seeds]
     trials = [(trial_id(spec, width, seed),
                dataclasses.replace(settings.run_settings(), models=(spec,), width=width, seed=seed, out=out / "trials" / trial_id(spec, width, seed)))
               for spec, width, seed in grid]

@@ -1,8 +1,10 @@
 """`compare study`: every trial the source's three claims need, over seeds, under one budget, judged in one report.
 
-For every seed: `gan` and `vae` at every width (claim 2's capacity sweep) and `gan:minimax` at width 1
-(claim 3 is about the loss, not the size); claims 1 and 3 compare the models at width 1, whose trials
-also evaluate >= MIN_EARLY_POINTS curve points in the first EARLY_FRACTION of the budget. Each trial is
+For every seed: `gan` and `vae` at every width (claim 2's capacity sweep) under the study's optimizer, and
+`gan` and `gan:minimax` at width 1 under each of claim3_optimizers (claim 3 is about the loss, not the size;
+it is judged once per optimizer, since the source states it for plain SGD and the default recipes use Adam;
+the `gan` trial of claims 1 and 2 is reused). Claims 1 and 3 compare the models at width 1, whose trials
+also evaluate MIN_EARLY_POINTS curve points in claim 3's early window (compare.train.early_window). Each trial is
 a plain pipeline run (JSON and checkpoints, no pictures) through the sweep's executors; the study then
 judges the claims (compare.report.study_claims) and writes one report (compare.report.study_report).
 
@@ -33,7 +35,7 @@ from compare.io import read_json, write_json
 from compare.metrics.evaluator import FEATURES, load_extractor
 from compare.metrics.feature_cache import real_features
 from compare.metrics.scoring import eval_sample_count, reference_order
-from compare.models import ARCHITECTURES, ModelSpec, parse_model_specs, with_fields
+from compare.models import ARCHITECTURES, OPTIMIZERS, ModelSpec, parse_model_specs, with_fields
 from compare.pipeline import versions
 from compare.report.claims import MIN_EARLY_POINTS
 from compare.settings import RunSettings, check_settings
@@ -46,28 +48,34 @@ from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_direc
 STUDY_VERSION = 1
 CLAIM_WIDTH = 1.0  # claims 1 and 3 compare the models at each family's default size
 CURVE_POINTS = 8  # evenly spaced curve points of the width-1 trials (claims along the budget), plus MIN_EARLY_POINTS early ones
+BEFORE_OPTIMIZERS = {"optimizer": "adam", "claim3_optimizers": ["adam"]}  # a study.json written before these settings: Adam only
 
 
 @dataclass(frozen=True)
 class StudySettings:
     budget: Budget
     dataset: str = "mnist5k"
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     widths: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
     arch: str = "mlp"
     tune: int = 0  # random-search trials per family before the seeds (0: the default recipes)
     device: str = "auto"
     batch_size: int = 128
     out: Path | None = None  # default runs/study-<timestamp>
+    optimizer: str = "adam"  # of the gan and vae trials (claims 1 and 2)
+    claim3_optimizers: tuple[str, ...] = ("adam", "sgd")  # claim 3 is judged once under each
 
     def describe(self) -> dict[str, Any]:
         return {"budget": str(self.budget), "dataset": self.dataset, "seeds": list(self.seeds), "widths": list(self.widths),
-                "arch": self.arch, "tune": self.tune, "device": self.device, "batch_size": self.batch_size}
+                "arch": self.arch, "tune": self.tune, "device": self.device, "batch_size": self.batch_size,
+                "optimizer": self.optimizer, "claim3_optimizers": list(self.claim3_optimizers)}
 
     @classmethod
     def from_json(cls, saved: dict, out: Path) -> "StudySettings":
+        saved = {**BEFORE_OPTIMIZERS, **saved}
         return cls(Budget.parse(saved["budget"]), saved["dataset"], tuple(saved["seeds"]), tuple(float(w) for w in saved["widths"]),
-                   saved["arch"], saved["tune"], saved["device"], saved["batch_size"], Path(out))
+                   saved["arch"], saved["tune"], saved["device"], saved["batch_size"], Path(out), saved["optimizer"],
+                   tuple(saved["claim3_optimizers"]))
 
     def run_settings(self, spec: ModelSpec, width: float, seed: int, out: Path, curves: bool = False) -> RunSettings:
         """One trial: a single model; the width-1 trials also evaluate the curve points the claims read along the budget."""
@@ -87,6 +95,14 @@ def saved_settings(out: Path) -> StudySettings:
     return StudySettings.from_json(read_json(Path(out) / "study.json", "study.json", "restore it or start a new study")["settings"], out)
 
 
+def parse_optimizers(text: str) -> tuple[str, ...]:
+    """"adam,sgd" -> ("adam", "sgd"): known names, each once, at least one."""
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names or any(n not in OPTIMIZERS for n in names):
+        raise UserError(f"malformed --claim3-optimizers {text!r}: give one or more of {', '.join(OPTIMIZERS)}, separated by commas")
+    return names
+
+
 def check_study(settings: StudySettings) -> None:
     """Every check that needs no data, so a bad flag is refused before the study directory exists."""
     if not settings.seeds:
@@ -100,15 +116,20 @@ def check_study(settings: StudySettings) -> None:
         raise UserError(f"--tune must be 0 or more trials per family, got {settings.tune}")
     if settings.arch not in ARCHITECTURES:
         raise UserError(f"unknown --arch {settings.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
+    parse_optimizers(",".join(settings.claim3_optimizers))  # --optimizer: with_fields in default_specs names the valid ones
+    if settings.tune and settings.optimizer != "adam":
+        raise UserError("--tune searches Adam's learning rates and betas; use it with --optimizer adam")
     for width in settings.widths:
         check_settings(settings.run_settings(default_specs(settings)["gan"], width, settings.seeds[0], Path(".")))
 
 
-def default_specs(settings: StudySettings, recipes: dict[str, dict] | None = None) -> dict[str, ModelSpec]:
-    """The study's three models, each with --arch and its family's recipe (the tuned one, if any) as config overrides."""
+def default_specs(settings: StudySettings, recipes: dict[str, dict] | None = None, optimizer: str | None = None) -> dict[str, ModelSpec]:
+    """The study's three models under `optimizer` (default the study's), each with --arch and, under the study's optimizer,
+    its family's recipe (the tuned one, if any) as config overrides; under another, its defaults (a recipe's lr is one optimizer's)."""
+    optimizer = optimizer or settings.optimizer
     specs = {}
-    for spec in with_fields(parse_model_specs(["gan", "vae", "gan:minimax"]), arch=settings.arch):
-        recipe = (recipes or {}).get(spec.family, {})
+    for spec in with_fields(parse_model_specs(["gan", "vae", "gan:minimax"]), arch=settings.arch, optimizer=optimizer):
+        recipe = (recipes or {}).get(spec.family, {}) if optimizer == settings.optimizer else {}
         specs[spec.label] = dataclasses.replace(spec, overrides=spec.overrides + tuple(recipe_fields(recipe).items()))
     return specs
 
@@ -118,12 +139,15 @@ def recipe_fields(recipe: dict) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in recipe.items()}
 
 
-def plan_trials(settings: StudySettings, specs: dict[str, ModelSpec], out: Path) -> list[tuple[ModelSpec, float, int, RunSettings]]:
-    """(spec, width, seed, its run settings) of every trial, seed by seed."""
+def plan_trials(settings: StudySettings, recipes: dict[str, dict], out: Path) -> list[tuple[ModelSpec, float, int, RunSettings]]:
+    """(spec, width, seed, its run settings) of every trial, seed by seed: gan and vae at every width, then gan and
+    gan:minimax at width 1 under each claim-3 optimizer (the trials already planned are not repeated)."""
+    specs = {opt: default_specs(settings, recipes, opt) for opt in dict.fromkeys([settings.optimizer, *settings.claim3_optimizers])}
     grid = []
     for seed in settings.seeds:
-        grid += [(specs[label], w, seed) for label in ("gan", "vae") for w in settings.widths]
-        grid.append((specs["gan:minimax"], CLAIM_WIDTH, seed))
+        grid += [(specs[settings.optimizer][label], w, seed) for label in ("gan", "vae") for w in settings.widths]
+        grid += [trial for opt in settings.claim3_optimizers for label in ("gan", "gan:minimax")
+                 if (trial := (specs[opt][label], CLAIM_WIDTH, seed)) not in grid]
     return [(spec, w, seed, settings.run_settings(spec, w, seed, out / trial_id(spec, w, seed), curves=w == CLAIM_WIDTH))
             for spec, w, seed in grid]
 
@@ -133,8 +157,8 @@ def _open(settings: StudySettings) -> tuple[Path, dict | None]:
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("study-%Y%m%d-%H%M%S")
     if (out / "study.json").exists() and marker_kind(out) == "study":
         saved = read_json(out / "study.json", "study.json", "move it away, or pass another --out")
-        if saved["settings"] != settings.describe():
-            changed = [k for k, v in settings.describe().items() if saved["settings"].get(k) != v]
+        if (before := {**BEFORE_OPTIMIZERS, **saved["settings"]}) != settings.describe():
+            changed = [k for k, v in settings.describe().items() if before.get(k) != v]
             raise UserError(f"{out} holds a study with other settings ({', '.join(changed)}); resume it with "
                             f"`{resume_command(out)}`, or pass another --out")
         return out.resolve(), saved
@@ -180,7 +204,7 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
     warm_feature_cache(data, extractor, n_eval)
     tuning = tune(settings, default_specs(settings), executor, out, data, extractor, n_eval, (saved or {}).get("tuning"), log) if settings.tune else None
     recipes = {family: t["chosen"] for family, t in tuning["families"].items() if t.get("chosen")} if tuning else {}
-    planned = plan_trials(settings, default_specs(settings, recipes), out / "trials")
+    planned = plan_trials(settings, recipes, out / "trials")
     records, ran = run_trials([(trial_id(spec, w, s), run) for spec, w, s, run in planned], out / "trials", executor, log)
     rows = [_row(spec, w, s, records.get(trial_id(spec, w, s))) for spec, w, s, _ in planned]
     began = dt.datetime.now() - dt.timedelta(seconds=time.perf_counter() - started)  # when this session started
@@ -192,7 +216,7 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
                "recipes": {family: recipes.get(family) for family in ("gan", "vae")}, "tuning": tuning,
                "counts": {"trials": len(rows), "done": sum(r["status"] == "done" for r in rows),
                           "failed": sum(r["status"] == "failed" for r in rows), "run_now": ran},
-               "trials": rows, "claims": [v.to_json() for v in judged.verdicts],
+               "trials": rows, "claims": judged.claims_json(),
                "along_budget": {name: [p.to_json() for p in points] for name, points in judged.along_budget.items()}}
     summary["figures"] = write_study_report(out, summary, judged, data)
     summary["sessions"][-1]["seconds"] = round(time.perf_counter() - started, 3)  # the report is part of the session
@@ -204,7 +228,8 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
 def _row(spec: ModelSpec, width: float, seed: int, record: dict | None) -> dict:
     """A trial in study.json: its identity and status, and when done its size, budget spent and first-view numbers."""
     row: dict[str, Any] = {"id": trial_id(spec, width, seed), "model": spec.label, "family": spec.family, "width": width, "seed": seed,
-                           "status": record["status"] if record else "pending", "run_dir": f"trials/{trial_id(spec, width, seed)}"}
+                           "optimizer": spec.optimizer, "status": record["status"] if record else "pending",
+                           "run_dir": f"trials/{trial_id(spec, width, seed)}"}
     if record and record["status"] == "done":
         entry = record["summary"][spec.label]
         numbers = next(iter(entry["views"].values()))

@@ -25,7 +25,7 @@ from compare.train.cost import match_widths, size_table, train_step_flops
 from compare.train.guard import StopSignals
 from compare.train.loop import TrainRecord, progress_trainer, train
 
-if TYPE_CHECKING:  # annotations only: compare.settings imports compare.train.budget, which runs this package's import
+if TYPE_CHECKING:  # annotations only: compare.settings imports compare.train's submodules, so a real import here is a cycle
     from compare.settings import RunSettings
 
 
@@ -74,19 +74,28 @@ class Trained:
                 "failure": f"diverged at step {step} ({reason}); kept its last good checkpoint, step {r.steps}"}
 
 
-EARLY_CURVE_FRACTION = 0.2  # "at the start" of claim 3: compare.report.claims.EARLY_FRACTION (a test keeps them equal)
+# Claim 3's "start" in steps (compare.report.claims reads it from here): the first 1,000 steps, or the whole budget
+# when shorter. Fixed in steps, not as a share of the budget, so the window does not move when the budget changes.
+EARLY_WINDOW_STEPS = 1000
 
 
-def curve_fractions(points: int, early: int = 0) -> list[Fraction]:
-    """Fractions of the budget at which the curve points before the end fall: K-1 evenly spaced, merged with
-    `early` more evenly spaced in the first EARLY_CURVE_FRACTION (so the start of training is seen in detail)."""
-    early_share = Fraction(EARLY_CURVE_FRACTION).limit_denominator(1000)  # exact fractions: the same rounding as k / points always had
-    return sorted({Fraction(k, points) for k in range(1, points)} | {early_share * Fraction(k, early) for k in range(1, early + 1)})
+def early_window(budget_steps: int) -> int:
+    """The steps claim 3 calls "the start": the first EARLY_WINDOW_STEPS, or the whole budget when shorter."""
+    return min(EARLY_WINDOW_STEPS, budget_steps)
+
+
+def curve_fractions(points: int) -> list[Fraction]:
+    """Fractions of the budget at which the K - 1 evenly spaced curve points before the end fall."""
+    return [Fraction(k, points) for k in range(1, points)]
 
 
 def eval_steps(total_steps: int, points: int, early: int = 0) -> list[int]:
-    """The steps of the curve points before the end (the end is the final evaluation): see curve_fractions."""
-    return sorted({max(1, round(total_steps * f)) for f in curve_fractions(points, early)} - {total_steps})
+    """The steps of the curve points before the end (the end is the final evaluation): the evenly spaced ones
+    merged with `early` more evenly spaced in (0, early_window(total_steps)], so the start is seen in detail
+    whatever the budget (all `early` of them when the window has that many steps; the window's end may be the final one)."""
+    window = Fraction(early_window(total_steps))
+    early_steps = {max(1, round(window * Fraction(k, early))) for k in range(1, early + 1)}
+    return sorted(({max(1, round(total_steps * f)) for f in curve_fractions(points)} | early_steps) - {total_steps})
 
 
 def run_key(config: dict) -> dict:
@@ -153,7 +162,7 @@ def _continue_training(trained: Trained, images: Tensor, steps: int | None, sett
         def eval_due(step: int, elapsed: float) -> bool:
             return step in due_steps
     else:
-        thresholds = [seconds * float(f) for f in curve_fractions(settings.curve_points, settings.early_curve_points) if f < 1]
+        thresholds = [seconds * float(f) for f in curve_fractions(settings.curve_points)]  # no early points: check_settings
 
         def eval_due(step: int, elapsed: float) -> bool:  # the next point not yet taken (a resume has some)
             return len(record.curve) < len(thresholds) and elapsed >= thresholds[len(record.curve)]
