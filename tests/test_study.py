@@ -14,7 +14,7 @@ import gan.model
 from compare import pipeline
 from compare.cli import main
 from compare.metrics.evaluator import Extractor
-from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, MIN_EARLY_POINTS
+from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, MIN_EARLY_POINTS, VERDICTS
 from compare.sweep.executors import ExecutorOptions, LocalExecutor
 from compare.sweep.study import CURVE_POINTS, StudySettings, study
 from compare.train import early_window, eval_steps
@@ -68,9 +68,11 @@ def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
     claims = summary["claims"]
     assert [(c["claim"], c.get("optimizer")) for c in claims] == [(CLAIM_1, None), (CLAIM_2, None), (CLAIM_3, "adam"), (CLAIM_3, "sgd")]
     for c in claims:
-        assert c["verdict"] in ("supported", "not supported", "mixed", "not decided", "not measured") and c["rule"].endswith(".")
+        assert c["verdict"] in VERDICTS and c["rule"].endswith(".")
         assert all("ci95" in n and n["n"] == 2 for n in c["numbers"])
-    assert claims[0]["numbers"] and claims[1]["numbers"]
+    assert claims[0]["numbers"] and claims[2]["numbers"] and claims[3]["numbers"]  # claim 3 has its 8 early points at 60 steps
+    # Claim 2 at this size: the GAN at width 0.5 already beats every FID the VAE reaches, so no target is shared; it says so
+    assert claims[1]["numbers"] or (claims[1]["verdict"] == "not decided" and "no FID" in " ".join(claims[1]["notes"]))
     assert {n["subject"] for n in claims[0]["numbers"]} == {"vae-mean", "vae-pixels"}
     assert list(summary["along_budget"]) == ["claim 1", "claim 3 (Adam)", "claim 3 (SGD)"]
     for points in summary["along_budget"].values():
