@@ -91,6 +91,53 @@ def save_torch(path: Path, obj: Any) -> None:
     atomic_write(path, write)
 
 
+def content_sha256(obj: Any) -> str:
+    """SHA-256 over plain data (a checkpoint, a cache entry): every tensor's dtype, shape and bytes, every other value's
+    type and repr, in the order torch.save keeps (dict insertion order), so a load gives the saved hash."""
+    h = hashlib.sha256()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, torch.Tensor):
+            if x.layout != torch.strided or x.is_meta or x.is_quantized:  # .numpy() has no bytes for these
+                raise ValueError(f"a {x.layout} {x.dtype} tensor is not plain data this toolkit writes")
+            t = x.detach().cpu().contiguous().reshape(-1)
+            h.update(f"T{t.dtype}{tuple(x.shape)}:".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        elif isinstance(x, dict):
+            h.update(f"D{len(x)}:".encode())
+            for key, value in x.items():
+                walk(key)
+                walk(value)
+        elif isinstance(x, (list, tuple)):
+            h.update(f"{type(x).__name__}{len(x)}:".encode())
+            for item in x:
+                walk(item)
+        else:
+            h.update(f"{type(x).__name__}:{x!r};".encode())
+
+    walk(obj)
+    return h.hexdigest()
+
+
+def save_checked(path: Path, body: dict) -> None:
+    """torch.save of `body` with "sha256": content_sha256(body), inside the same atomically written file:
+    a crash can never leave the two disagreeing. load_checked reads it back."""
+    save_torch(path, {**body, "sha256": content_sha256(body)})
+
+
+def load_checked(path: Path) -> dict:
+    """The body save_checked wrote at `path`, on the CPU, tensors only (weights_only: nothing in it can run);
+    ValueError when the content does not hash to the sha256 saved in it. torch itself checks no checksum,
+    so flipped bytes inside a tensor would otherwise load as plausible numbers."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path} holds a {type(saved).__name__}, not a dict")
+    body = {k: v for k, v in saved.items() if k != "sha256"}
+    if saved.get("sha256") != content_sha256(body):
+        raise ValueError(f"{path} does not match the sha256 saved in it")
+    return body
+
+
 def read_json(path: Path, layout: str, then: str) -> dict:
     """The JSON file `path`, checked against its recorded hash and against LAYOUTS[layout] (the fields
     its readers rely on); anything else is one UserError naming the file (and field) and ending in `then`."""
