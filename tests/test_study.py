@@ -200,3 +200,73 @@ def test_real_features_are_extracted_once_across_runs(tmp_path, monkeypatch):
     assert real <= set(first_calls) and not real & set(second_calls)
     assert second_calls == ["samples of gan", "samples of gan"]  # the curve point's and the final evaluation's samples
     assert json.dumps(second["floor"]) == json.dumps(first["floor"])  # the cached features give the same numbers
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited child nobody reaped holds nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_jobs_2_study_leaves_no_worker_and_resumes_to_the_same_study(tiny, tmp_path):
+    if not Path("/proc/self/stat").exists() or LocalExecutor(ExecutorOptions(jobs=0)).jobs < 2:
+        pytest.skip("needs Linux's /proc and 2 cores")
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "compare", *TINY, "--jobs", "2", "--out", str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while not list(out.glob("trials/*/*/ckpt.pt")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    workers = _children(proc.pid)
+    proc.kill()  # SIGKILL: the parent cannot tell its workers anything
+    assert proc.wait() == -signal.SIGKILL and workers
+    stopped_by = time.monotonic() + 10
+    while any(map(_running, workers)) and time.monotonic() < stopped_by:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _running(pid)], "a worker of the killed study still runs after 10 s"
+    assert len(list((out / "trials").glob("*.json"))) < 10  # killed mid-study: the resume has trials to run
+    result = one_thread(lambda: CliRunner().invoke(main, ["study", "--resume", str(out)]))
+    assert result.exit_code == 0, result.output
+    assert numbers(out) == numbers(tiny[0]) and len(numbers(out)) == 10
+    claims = lambda d: json.loads((d / "study.json").read_text())["claims"]  # noqa: E731
+    assert claims(out) == claims(tiny[0])
+
+
+def test_a_lock_naming_a_live_worker_of_a_dead_owner_is_not_taken_over(tmp_path):
+    """A killed study's workers may still be stopping: a resume must not train beside them."""
+    import subprocess
+    import sys
+
+    from compare.errors import UserError
+    from compare.train.guard import RunLock
+
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / ".lock").write_text(f"999999999\n{worker.pid}\n")  # the owner is gone, its worker is not
+        with pytest.raises(UserError, match=f"still in use by process {worker.pid}, a worker of the stopped process 999999999"):
+            RunLock(tmp_path).__enter__()
+    finally:
+        worker.kill()
+        worker.wait()
+    with RunLock(tmp_path):  # once the worker has stopped, the lock is taken over
+        assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -25,9 +26,11 @@ import torch
 from compare import pipeline as runner
 from compare.errors import UserError
 from compare.settings import RunSettings
-from compare.train.guard import Interrupted
+from compare.train.guard import Interrupted, held_locks, join_locks
 
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a Ray cluster's port to answer before giving up
+PARENT_POLL = 0.5  # seconds between a worker's checks that its parent still lives
+ORPHAN_GRACE = 5.0  # seconds an orphaned worker gives its trial to reach a checkpoint before it quits outright
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,8 @@ class LocalExecutor:
                 yield run_trial(trial)
             return
         # spawn, not fork: a forked child inherits torch's OpenMP pool mid-state and can hang
-        with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_signals) as pool:
+        with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                                 initargs=(os.getpid(), held_locks())) as pool:
             futures = {pool.submit(run_trial, t): t for t in trials}
             try:
                 for future in as_completed(futures):
@@ -120,11 +124,26 @@ class LocalExecutor:
                 raise
 
 
-def _worker_signals() -> None:
+def _worker_start(parent: int, locks: list[str]) -> None:
     """A pool worker ignores Ctrl-C and a closed terminal between trials (the parent decides and forwards
-    the stop); during a trial, the trial's run handles them and stops at a checkpoint."""
+    the stop); during a trial, the trial's run handles them and stops at a checkpoint. It names itself in
+    its parent's locks and stops when its parent dies (_watch_parent)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    join_locks(locks)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
+
+
+def _watch_parent(parent: int) -> None:
+    """A killed parent (kill -9 sends its workers nothing) leaves this worker reparented: it then stops
+    itself as a SIGTERM to the study would (a running trial stops at a checkpoint, so --resume loses
+    nothing), and quits outright after ORPHAN_GRACE seconds if it is still there. Polling the parent pid
+    works on every POSIX system, unlike Linux's parent-death signal."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(ORPHAN_GRACE)
+    os._exit(128 + signal.SIGTERM)
 
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
