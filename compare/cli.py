@@ -16,7 +16,7 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
     from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
     from compare.errors import UserError
-    from compare.settings import RunSettings
+    from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE, RunSettings
     from compare.metrics.evaluator import FEATURES
     from compare.train.guard import Interrupted
     from compare.models import ARCHITECTURES, MODELS, PRECISIONS, parse_model_specs, with_fields
@@ -25,7 +25,6 @@ except KeyboardInterrupt:
     raise SystemExit(130) from None
 
 DEFAULT_BUDGET = "4000steps"
-MAX_SEED = 2**32 - 1  # torch seeds are 64-bit; a run derives further streams at seed + small offsets
 EVAL_SAMPLES_HELP = ("N, the samples per model view for the quality metrics, also the held-out and train images of the "
                      "real-data floor: between the feature dimension (128 for the evaluator) and the held-out size. [default: the held-out size]")
 FEATURES_HELP = "Feature space of the quality metrics: evaluator = a small CNN trained on the dataset's train split (cached); inception = torchmetrics' Inception-V3, needs torch-fidelity and its weights."
@@ -102,7 +101,7 @@ def main() -> None:
               help="Evaluations spread evenly over the budget for the quality-vs-compute curves; the last is the final evaluation (1: only that).")
 @click.option("--curve-samples", type=click.IntRange(min=2), default=None,
               help="Samples per view at each curve point: must equal --eval-samples (every number is compared at one N); leave it out.")
-@click.option("--seeds", default=1, type=click.IntRange(min=1),
+@click.option("--seeds", default=1, type=click.IntRange(1, MAX_SEEDS),
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES),
               help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN-style convolutional nets; image sides like 8, 28, 32, 64).")
@@ -226,7 +225,7 @@ def trial_options(command):
 @click.option("--models", "models", default="gan,vae", metavar="NAME [NAME ...]", help="Models to sweep, as for `compare run`.")
 @click.argument("more_models", nargs=-1, metavar="")
 @click.option("--widths", default="0.25,0.5,1,2,4", help="Width multipliers on every model's hidden size, comma-separated.")
-@click.option("--seeds", default=3, type=click.IntRange(min=1), help="Seeds per (model, width): --seed .. --seed+N-1.")
+@click.option("--seeds", default=3, type=click.IntRange(1, MAX_SEEDS), help="Seeds per (model, width): --seed .. --seed+N-1.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
 @click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial, as for `compare run`.")
@@ -267,11 +266,11 @@ def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int
 @main.command("study", context_settings={"show_default": True})
 @click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial (steps, images, epochs or flops; not seconds).")
-@click.option("--seeds", default=3, type=click.IntRange(min=1), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
+@click.option("--seeds", default=3, type=click.IntRange(1, MAX_SEEDS), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
 @click.option("--widths", default="0.25,0.5,1,2", help="Width multipliers of gan and vae (claim 2), comma-separated; must include 1 (claims 1 and 3).")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES), help="Networks of every model, as for `compare run`.")
-@click.option("--tune", default=0, type=click.IntRange(min=0), help="Random-search trials per family before the seeds (0: both families' default recipes).")
+@click.option("--tune", default=0, type=click.IntRange(0, MAX_TUNE), help="Random-search trials per family before the seeds (0: both families' default recipes).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Study directory; rerunning into it skips done trials and resumes stopped ones. [default: runs/study-<timestamp>]")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="DIR",

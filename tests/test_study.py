@@ -270,3 +270,40 @@ def test_a_lock_naming_a_live_worker_of_a_dead_owner_is_not_taken_over(tmp_path)
         worker.wait()
     with RunLock(tmp_path):  # once the worker has stopped, the lock is taken over
         assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tune", "100000000000000000000"], "Invalid value for '--tune': 100000000000000000000 is not in the range 0<=x<=1000"),
+    (["--seeds", "100000000000000000000"], "Invalid value for '--seeds': 100000000000000000000 is not in the range 1<=x<=1000"),
+    (["--widths", ",".join(str(k + 1) for k in range(65))], "--widths lists 65 widths, more than 64"),
+    (["--seed", "4294967295", "--seeds", "2"], "seed 4294967296 is outside 0..4294967295"),
+])
+def test_count_flags_and_seeds_are_bounded_before_anything_is_written(tmp_path, args, message):
+    out = tmp_path / "bounded"
+    result = CliRunner().invoke(main, ["study", "--dataset", "digits", *args, "--out", str(out)])
+    assert result.exit_code == 2 and result.output.startswith(f"Error: {message}") and result.output.count("\n") == 1, result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("field, value, message", [("seeds", [0, 4294967296], "seed 4294967296 is outside 0..4294967295"),
+                                                   ("tune", 10**20, "--tune must be 0 to 1000 trials per family")])
+def test_an_edited_study_json_out_of_bounds_is_refused(tmp_path, field, value, message):
+    from compare.io import write_json
+    from compare.train.guard import write_marker
+
+    out = tmp_path / "edited"
+    out.mkdir()
+    write_marker(out, "study")
+    settings = {**small(tmp_path).describe(), field: value}
+    write_json(out / "study.json", {"settings": settings, "trials": []})
+    result = CliRunner().invoke(main, ["study", "--resume", str(out)])
+    assert result.exit_code == 2 and result.output.startswith(f"Error: {message}"), result.output
+    assert sorted(p.name for p in out.iterdir()) == [".compare-run", "study.json"]
+
+
+def test_sweep_and_run_seeds_refuse_a_seed_past_the_last(tmp_path):
+    for command in (["sweep", "--models", "gan", "--widths", "1"], ["run", "--models", "gan"]):
+        out = tmp_path / command[0]
+        result = CliRunner().invoke(main, [*command, "--dataset", "digits", "--seed", "4294967295", "--seeds", "2", "--out", str(out)])
+        assert result.exit_code == 2 and result.output.startswith("Error: seed 4294967296 is outside"), result.output
+        assert not out.exists()
