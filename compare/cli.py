@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sys
+
+try:  # a deleted working directory makes torch's MKL loader die without a word: say so first
+    os.getcwd()
+except FileNotFoundError:
+    sys.stderr.write("Error: the current directory no longer exists; cd to an existing directory and run again\n")
+    raise SystemExit(2) from None
 
 try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a traceback of the import machinery
     import warnings
@@ -15,7 +22,7 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare.train.budget import Budget
     from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
     from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
-    from compare.errors import UserError
+    from compare.errors import ReaderGone, UserError, one_line
     from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE, RunSettings
     from compare.metrics.evaluator import FEATURES
     from compare.train.guard import Interrupted
@@ -41,33 +48,31 @@ class CompareGroup(click.Group):
         except Interrupted as e:  # a signal stopped a run, a sweep or a --seeds run at a checkpoint
             click.echo(f"Interrupted: {e}", err=True)
             code = e.exit_code
-        except UserError as e:
-            click.echo(f"Error: {e}", err=True)
-            code = 2
         except click.ClickException as e:
             click.echo(f"Error: {e.format_message()}", err=True)
             code = e.exit_code
         except click.Abort:
             click.echo("Aborted.", err=True)
             code = 130
-        except OSError as e:  # a path the user gave that cannot be read or written (a run's own writes say more: compare.train.guard)
-            click.echo(f"Error: {e.strerror or e}: {e.filename}; check the path and its permissions" if e.filename
-                       else f"Error: {e}", err=True)
-            code = 2
-        except (MemoryError, RuntimeError) as e:
-            if not _out_of_memory(e):
+        except Exception as e:
+            if (known := one_line(e)) is None:
                 raise
-            click.echo("Error: out of memory for these networks and batches; lower --width, --batch-size or --eval-samples "
-                       "(or use a machine with more memory)", err=True)
-            code = 2
+            message, code = known
+            if isinstance(e, ReaderGone):  # nothing more can reach stdout; let the exit's flush write nowhere
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            elif message:
+                click.echo(message, err=True)
         if standalone_mode:
             sys.exit(code)
         return code
 
-
-def _out_of_memory(e: BaseException) -> bool:
-    """Python's MemoryError, torch's CUDA OutOfMemoryError, or the RuntimeError torch's CPU allocator raises."""
-    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(e)
+    def invoke(self, ctx: click.Context):
+        try:
+            rv = super().invoke(ctx)
+            sys.stdout.flush()  # here, where a closed pipe is caught, not in the interpreter's exit
+            return rv
+        except BrokenPipeError:
+            raise ReaderGone() from None
 
 
 @click.group(cls=CompareGroup)

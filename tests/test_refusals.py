@@ -240,3 +240,31 @@ def test_user_error_class_is_what_the_cli_reports():
         load_checkpoint(Path("/no/such/ckpt.pt"))
 
 
+
+
+# -- the environment: a closed stdout, a deleted working directory ------------------------------
+
+def _compare(*args: str, cwd=None, before: str = "") -> "subprocess.CompletedProcess":
+    """`compare ARGS` in a fresh interpreter (after running `before` there), stdout and stderr captured."""
+    import subprocess
+    import sys
+
+    code = f"{before}import runpy, sys; sys.argv = ['compare', *{list(args)!r}]; runpy.run_module('compare', run_name='__main__')"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly():
+    # stdout is a pipe whose reader is gone before the first line: what `compare datasets | head -c 5` meets
+    result = _compare("datasets", before="import os; r, w = os.pipe(); os.dup2(w, 1); os.close(r); ")
+    assert result.returncode == 141 and result.stderr == "", result.stderr
+
+
+def test_a_deleted_working_directory_is_one_line(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    result = _compare("run", "--dataset", "digits", "--budget", "2steps", "--out", str(tmp_path / "run"), cwd=gone,
+                      before=f"import os; os.rmdir({str(gone)!r}); ")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "Error: the current directory no longer exists; cd to an existing directory and run again\n"
+    assert not (tmp_path / "run").exists()
