@@ -48,12 +48,6 @@ class CompareGroup(click.Group):
         except Interrupted as e:  # a signal stopped a run, a sweep or a --seeds run at a checkpoint
             click.echo(f"Interrupted: {e}", err=True)
             code = e.exit_code
-        except click.ClickException as e:
-            click.echo(f"Error: {e.format_message()}", err=True)
-            code = e.exit_code
-        except click.Abort:
-            click.echo("Aborted.", err=True)
-            code = 130
         except Exception as e:
             if (known := one_line(e)) is None:
                 raise
@@ -361,8 +355,9 @@ def evaluator_group() -> None:
 @evaluator_group.command("train")
 @click.argument("dataset")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Weights file to write (never an existing file). [default: evaluator-<dataset>.pt in the current directory]")
-def evaluator_train_cmd(dataset: str, out: Path | None) -> None:
+              help="Weights file to write, its info beside it as .json (.info.json for a .json OUT). [default: evaluator-<dataset>.pt in the current directory]")
+@click.option("--overwrite", is_flag=True, help="Replace the weights and info files if they exist.")
+def evaluator_train_cmd(dataset: str, out: Path | None, overwrite: bool) -> None:
     """Train DATASET's evaluator by the fixed recipe (seeded, CPU, one thread) into a new weights file; print its sha256 and accuracy.
 
     Runs never use the file by themselves. To ship it for mnist5k or digits, maintainers copy it to
@@ -371,17 +366,17 @@ def evaluator_train_cmd(dataset: str, out: Path | None) -> None:
     import re
 
     from compare.data import load_dataset
-    from compare.metrics.evaluator import SHIPPED_DIR, SHIPPED_SHA256, evaluator_path, save_evaluator, train_evaluator
+    from compare.metrics.evaluator import SHIPPED_DIR, SHIPPED_SHA256, evaluator_path, info_path, save_evaluator, train_evaluator
 
     data = load_dataset(check_dataset_name(dataset))
     out = out or Path(f"evaluator-{re.sub(r'[^A-Za-z0-9_.-]+', '_', dataset)}.pt")
-    if out.exists() or out.with_suffix(".json").exists():
-        raise UserError(f"{out} (or its .json) already exists; give another --out or move it away")
+    if not overwrite and (existing := [p for p in (out, info_path(out)) if os.path.lexists(p)]):
+        raise UserError(f"{existing[0]} already exists; give another --out, move it away, or pass --overwrite")
     net, info = train_evaluator(data)
-    save_evaluator(out, net, info)
+    save_evaluator(out, net, info, exclusive=not overwrite)  # checked again: a file that appeared meanwhile is kept
     accuracy = (f"held-out accuracy {info['heldout_accuracy']:.2%}" if info["heldout_accuracy"] is not None
                 else f"held-out reconstruction BCE {info['heldout_reconstruction_bce_per_pixel']:.4f}/pixel (no labels)")
-    click.echo(f"wrote {out} and {out.with_suffix('.json')}: {info['name']}, {accuracy}, {info['steps']} steps in {info['train_seconds']} s")
+    click.echo(f"wrote {out} and {info_path(out)}: {info['name']}, {accuracy}, {info['steps']} steps in {info['train_seconds']} s")
     click.echo(f"weights sha256 {info['weights_sha256']}")
     if data.name in SHIPPED_SHA256:
         click.echo(f"to ship it: copy it to {SHIPPED_DIR / (data.name + '.pt')} and set SHIPPED_SHA256[{data.name!r}] to this sha256")

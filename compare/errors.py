@@ -3,6 +3,8 @@ one place that turns any expected failure into that line and its exit code (comp
 
 from __future__ import annotations
 
+import click
+
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader closed the pipe (`| head`)
 OUT_OF_MEMORY = ("Error: out of memory for these networks and batches; lower --width, --batch-size or --eval-samples "
                  "(or use a machine with more memory)")
@@ -24,11 +26,17 @@ def out_of_memory(e: BaseException) -> bool:
 
 def one_line(e: BaseException) -> tuple[str | None, int] | None:
     """(the line for stderr, or None for silence; the exit code) of an expected failure; None for a bug,
-    whose traceback is worth more than a line. click's own exceptions are the CLI's to describe."""
+    whose traceback is worth more than a line."""
     if isinstance(e, UserError):
         return f"Error: {e}", 2
+    if isinstance(e, click.ClickException):  # a malformed flag, as click words it
+        return f"Error: {e.format_message()}", e.exit_code
+    if isinstance(e, click.Abort):
+        return "Aborted.", 130
     if isinstance(e, ReaderGone):  # it wants no more: no message, the code of a tool stopped by SIGPIPE
         return None, EXIT_BROKEN_PIPE
+    if isinstance(e, FileExistsError) and e.filename:  # an exclusive write (compare.io) found a file that appeared meanwhile
+        return f"Error: {e.filename} appeared while the command ran and was left as it is; pass another path or move it away", 2
     if isinstance(e, OSError):  # a path the user gave that cannot be read or written (a run's own writes say more: compare.train.guard)
         return (f"Error: {e.strerror or e}: {e.filename}; check the path and its permissions" if e.filename else f"Error: {e}"), 2
     if isinstance(e, (MemoryError, RuntimeError)) and out_of_memory(e):

@@ -35,8 +35,9 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)  # reading the umask means setting it: put it straight back
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write through `write(file)` to a temp file beside `path`, then rename it over `path`.
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None], exclusive: bool = False) -> None:
+    """Write through `write(file)` to a temp file beside `path`, then rename it over `path`; with `exclusive`,
+    link it there instead, which fails (FileExistsError) rather than replace a file that appeared meanwhile.
     An OSError names `path`, not the temp file, which the user never sees."""
     path = Path(path)
     tmp = None
@@ -48,7 +49,11 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)  # atomic, and never over an existing file
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException as e:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
@@ -61,8 +66,8 @@ def is_temp_name(name: str) -> bool:
     return TEMP_NAME.match(name) is not None
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    atomic_write(path, lambda f: f.write(data))
+def write_bytes(path: Path, data: bytes, exclusive: bool = False) -> None:
+    atomic_write(path, lambda f: f.write(data), exclusive)
 
 
 def json_digest(obj: Any) -> str:
@@ -71,15 +76,15 @@ def json_digest(obj: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def write_json(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: Any, exclusive: bool = False) -> None:
     """`obj` as indented JSON; a dict gets CONTENT_FIELD (any earlier one is replaced)."""
     if isinstance(obj, dict):
         body = {k: v for k, v in obj.items() if k != CONTENT_FIELD}
         obj = {**body, CONTENT_FIELD: json_digest(body)}
-    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode(), exclusive)
 
 
-def save_torch(path: Path, obj: Any) -> None:
+def save_torch(path: Path, obj: Any, exclusive: bool = False) -> None:
     def write(f: IO[bytes]) -> None:
         try:
             torch.save(obj, f)
@@ -88,7 +93,7 @@ def save_torch(path: Path, obj: Any) -> None:
                 raise
             raise OSError(errno.ENOSPC, "the write failed part-way (is the disk full?)", str(path)) from None
 
-    atomic_write(path, write)
+    atomic_write(path, write, exclusive)
 
 
 def content_sha256(obj: Any) -> str:

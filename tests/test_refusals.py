@@ -268,3 +268,45 @@ def test_a_deleted_working_directory_is_one_line(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr == "Error: the current directory no longer exists; cd to an existing directory and run again\n"
     assert not (tmp_path / "run").exists()
+
+
+# -- compare evaluator train --out ---------------------------------------------------------------
+
+@pytest.fixture
+def quick_evaluator(monkeypatch):
+    from compare.metrics import evaluator
+
+    monkeypatch.setattr(evaluator, "TRAIN_STEPS", 5)  # the files written, not the recipe, are under test
+    return evaluator
+
+
+def test_evaluator_train_out_json_writes_two_distinct_files(quick_evaluator, tmp_path):
+    out = tmp_path / "e.json"
+    result = run_cli("evaluator", "train", "digits", "--out", out)
+    assert result.exit_code == 0, result.output
+    info = tmp_path / "e.info.json"
+    assert f"wrote {out} and {info}" in result.output
+    assert torch.load(out, weights_only=True)["info"]["weights_sha256"] == json.loads(info.read_text())["weights_sha256"]
+
+
+def test_evaluator_train_refuses_an_existing_file_unless_overwrite(quick_evaluator, tmp_path):
+    out = tmp_path / "e.pt"
+    out.write_text("mine")
+    assert "already exists" in one_line_error(run_cli("evaluator", "train", "digits", "--out", out))
+    assert out.read_text() == "mine" and not out.with_suffix(".json").exists()
+    assert run_cli("evaluator", "train", "digits", "--out", out, "--overwrite").exit_code == 0
+    assert "state" in torch.load(out, weights_only=True)
+
+
+def test_evaluator_train_keeps_a_file_created_at_out_during_training(quick_evaluator, tmp_path, monkeypatch):
+    out = tmp_path / "e.pt"
+    train = quick_evaluator.train_evaluator
+
+    def train_while_someone_writes(data, *args):
+        out.write_text("written meanwhile")
+        return train(data, *args)
+
+    monkeypatch.setattr(quick_evaluator, "train_evaluator", train_while_someone_writes)
+    message = one_line_error(run_cli("evaluator", "train", "digits", "--out", out))
+    assert f"{out} appeared while the command ran and was left as it is" in message
+    assert out.read_text() == "written meanwhile" and [p.name for p in tmp_path.iterdir()] == ["e.pt"]  # no temp file left

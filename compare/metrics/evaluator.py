@@ -277,9 +277,15 @@ def train_evaluator(data: ImageDataset, content: str | None = None) -> tuple[Dom
     return net, info
 
 
-def save_evaluator(path: Path, net: DomainClassifier, info: dict) -> None:
-    save_torch(path, {"state": net.state_dict(), "info": info})
-    write_json(path.with_suffix(".json"), info)  # the accuracy beside the weights, readable without torch
+def info_path(path: Path) -> Path:
+    """Where save_evaluator writes the info beside weights `path`: <stem>.json, never `path` itself."""
+    return path.with_suffix(".info.json" if path.suffix == ".json" else ".json")
+
+
+def save_evaluator(path: Path, net: DomainClassifier, info: dict, exclusive: bool = False) -> None:
+    """With `exclusive`, a file that appeared at either path since the caller looked is never replaced."""
+    save_torch(path, {"state": net.state_dict(), "info": info}, exclusive)
+    write_json(info_path(path), info, exclusive)  # the accuracy beside the weights, readable without torch
 
 
 def read_evaluator(path: Path, data: ImageDataset, verify: bool = True) -> tuple[DomainClassifier, dict]:
