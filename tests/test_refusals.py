@@ -310,3 +310,13 @@ def test_evaluator_train_keeps_a_file_created_at_out_during_training(quick_evalu
     message = one_line_error(run_cli("evaluator", "train", "digits", "--out", out))
     assert f"{out} appeared while the command ran and was left as it is" in message
     assert out.read_text() == "written meanwhile" and [p.name for p in tmp_path.iterdir()] == ["e.pt"]  # no temp file left
+
+
+# -- damaged or foreign input that used to end in a traceback -------------------------------------
+
+def test_evaluate_refuses_another_models_checkpoint_in_one_line(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    shutil.copy(run / "vae" / "ckpt.pt", run / "gan" / "ckpt.pt")
+    message = one_line_error(run_cli("evaluate", run, "--quiet"))
+    assert f"{run / 'gan' / 'ckpt.pt'} comes from an incompatible config (label is 'vae'" in message
