@@ -320,3 +320,27 @@ def test_evaluate_refuses_another_models_checkpoint_in_one_line(tiny_run, tmp_pa
     shutil.copy(run / "vae" / "ckpt.pt", run / "gan" / "ckpt.pt")
     message = one_line_error(run_cli("evaluate", run, "--quiet"))
     assert f"{run / 'gan' / 'ckpt.pt'} comes from an incompatible config (label is 'vae'" in message
+
+
+def test_report_on_a_run_stopped_in_training_says_so_and_reports_what_is_finished(tmp_path, monkeypatch):
+    import signal
+
+    from compare.models import MODELS
+
+    vae_cls, steps = MODELS["vae"].model_cls, []
+    train_step = vae_cls.train_step
+
+    def stopped_at_step_5(self, batch):  # a Ctrl-C while the second model trains: the first is finished
+        steps.append(1)
+        if len(steps) == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+        return train_step(self, batch)
+
+    monkeypatch.setattr(vae_cls, "train_step", stopped_at_step_5)
+    run = tmp_path / "run"
+    assert run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", run, "--quiet").exit_code == 128 + signal.SIGINT
+    result = run_cli("report", run)
+    assert result.exit_code == 0, result.output
+    assert f"Warning: {run} is an unfinished run (stopped at step 4 of vae)" in result.output  # the last step it finished
+    assert f"continue it with: compare run --resume {run}" in result.output
+    assert "gan" in (run / "report.md").read_text()
