@@ -9,6 +9,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -345,3 +346,40 @@ def test_report_on_a_run_stopped_in_training_says_so_and_reports_what_is_finishe
     assert re.search(rf"Warning: {re.escape(str(run))} is an unfinished run \(stopped at step \d of vae\)", result.output)
     assert f"continue it with: compare run --resume {run}" in result.output
     assert "gan" in (run / "report.md").read_text()
+
+
+# -- compare score: only plain tensors, only regular files ----------------------------------------
+
+@pytest.fixture
+def reference_set(tmp_path):
+    path = tmp_path / "a.npy"
+    np.save(path, np.random.default_rng(0).integers(0, 256, (130, 8, 8), dtype=np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("kind, make", [
+    ("sparse_coo", lambda t: t.to_sparse()),
+    ("meta", lambda t: t.to("meta")),
+    ("quantized", lambda t: torch.quantize_per_tensor(t, 1 / 255, 0, torch.quint8)),
+])
+def test_score_refuses_a_tensor_that_is_not_plain_values_in_one_line(reference_set, tmp_path, kind, make):
+    b = tmp_path / "b.pt"
+    torch.save(make(torch.rand(130, 1, 8, 8)), b)
+    assert f"{b} holds a {kind} tensor, not plain image values" in one_line_error(run_cli("score", reference_set, b))
+
+
+def test_score_never_opens_a_fifo(reference_set, tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "b"
+    folder.mkdir()
+    os.mkfifo(folder / "x.png")  # nobody ever writes to it: opening it would wait forever
+    os.mkfifo(tmp_path / "fifo.npy")
+    code = ("import sys; from helpers import run_cli, one_line_error; "
+            "print(one_line_error(run_cli('score', sys.argv[1], sys.argv[2])))")
+    for b, message in ((folder, f"{folder / 'x.png'} is not a regular file"), (tmp_path / "fifo.npy", "is neither a folder nor a regular file")):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (Path(__file__).parents[1], Path(__file__).parent)))}
+        result = subprocess.run([sys.executable, "-c", code, str(reference_set), str(b)], env=env,
+                                capture_output=True, text=True, timeout=30)  # in a subprocess, so a hang fails instead of blocking
+        assert result.returncode == 0 and message in result.stdout, result.stdout + result.stderr
