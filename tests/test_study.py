@@ -307,3 +307,30 @@ def test_sweep_and_run_seeds_refuse_a_seed_past_the_last(tmp_path):
         result = CliRunner().invoke(main, [*command, "--dataset", "digits", "--seed", "4294967295", "--seeds", "2", "--out", str(out)])
         assert result.exit_code == 2 and result.output.startswith("Error: seed 4294967296 is outside"), result.output
         assert not out.exists()
+
+
+def test_a_full_disk_stops_the_study_in_one_line_and_it_resumes(tmp_path, monkeypatch):
+    import compare.io
+
+    real_fsync, failed = os.fsync, []
+
+    def fsync(fd):  # the disk fills up once the first trial has written its step-0 checkpoint
+        if "/trials/" in os.readlink(f"/proc/self/fd/{fd}") and list((tmp_path / "full" / "trials").glob("*/*/ckpt.pt")):
+            failed.append(fd)
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    if not Path("/proc/self/fd").exists():
+        pytest.skip("needs Linux's /proc")
+    monkeypatch.setattr(compare.io.os, "fsync", fsync)
+    out = tmp_path / "full"
+    args = ["study", "--dataset", "digits", "--budget", "60steps", "--seeds", "1", "--widths", "1", "--batch-size", "32", "--out", str(out)]
+    result = one_thread(lambda: CliRunner().invoke(main, args))
+    error = result.output.splitlines()[-1]  # after the study's progress lines: one error line, no traceback
+    assert result.exit_code == 2 and result.output.count("Error") == 1 and "Traceback" not in result.output, result.output
+    assert error.startswith("Error: cannot write") and "No space left on device" in error and error.endswith(f"continue with: compare study --resume {out}")
+    assert not list((out / "trials").glob("*.json"))  # no trial recorded as failed: the study stopped at the first
+    monkeypatch.setattr(compare.io.os, "fsync", real_fsync)
+    resumed = one_thread(lambda: CliRunner().invoke(main, ["study", "--resume", str(out)]))
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((out / "study.json").read_text())["counts"]["done"] == 3

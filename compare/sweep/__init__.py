@@ -168,7 +168,7 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
     check_sweep(settings)
     out = _open_sweep_dir(settings)
     resume = resume_command(settings, out)
-    with write_errors(out), RunLock(out), StopSignals() as stop:
+    with write_errors(out, f"continue with: {resume}"), RunLock(out), StopSignals() as stop:
         # Between trials there is nothing to finish: a signal stops the sweep at once. During a trial
         # the trial's own run takes the signal, checkpoints and raises Interrupted, which ends the sweep.
         stop.stop_at_once(lambda signum: Interrupted(signum, out, "between trials: every trial is done or checkpointed", resume))

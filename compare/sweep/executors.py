@@ -26,7 +26,7 @@ import torch
 from compare import pipeline as runner
 from compare.errors import UserError
 from compare.settings import RunSettings
-from compare.train.guard import Interrupted, held_locks, join_locks
+from compare.train.guard import Interrupted, WriteFailed, held_locks, join_locks
 
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a Ray cluster's port to answer before giving up
 PARENT_POLL = 0.5  # seconds between a worker's checks that its parent still lives
@@ -51,8 +51,8 @@ def run_trial(trial: Trial) -> dict:
     try:
         result = runner.run(trial.settings, show_progress=False, resume=trial.resume, artifacts=False)  # via the module, so tests can stand in for it
         record.update(status="done", summary=result.summary())
-    except Interrupted:
-        raise  # a stop of the whole sweep, not a failure of this trial: it stays resumable
+    except (Interrupted, WriteFailed):
+        raise  # a stop of the whole sweep (a signal, a full disk), not a failure of this trial: it stays resumable
     except Exception as e:  # any failure of one trial is data about that trial, not the end of the sweep
         record.update(status="failed", error=f"{type(e).__name__}: {e}", user_error=isinstance(e, UserError),
                       traceback=traceback.format_exc())
@@ -111,16 +111,16 @@ class LocalExecutor:
                 for future in as_completed(futures):
                     try:
                         yield future.result()
-                    except Interrupted:
+                    except (Interrupted, WriteFailed):
                         raise
                     except Exception as e:  # the worker process died (killed, out of memory): only its trials fail
                         yield failed_record(futures[future], e)
-            except Interrupted as stop:  # stop every trial: none waiting starts, each running one checkpoints
+            except (Interrupted, WriteFailed) as stop:  # stop every trial: none waiting starts, each running one checkpoints
                 for future in futures:
                     future.cancel()
                 for process in list(pool._processes.values()):  # private, but the pool's only handle on its workers
                     with contextlib.suppress(ProcessLookupError):
-                        os.kill(process.pid, stop.signum)
+                        os.kill(process.pid, getattr(stop, "signum", signal.SIGTERM))
                 raise
 
 
@@ -213,11 +213,11 @@ class RayExecutor:
                 trial = pending.pop(done[0])
                 try:
                     yield ray.get(done[0])
-                except Interrupted:
+                except (Interrupted, WriteFailed):  # Ray's task error is an instance of its cause
                     raise
                 except Exception as e:  # the task's worker died or the node was lost
                     yield failed_record(trial, e)
-        except Interrupted:
+        except (Interrupted, WriteFailed):
             for ref in pending:  # Ray interrupts a running task as Ctrl-C would; its run stops at a checkpoint
                 ray.cancel(ref)
             raise

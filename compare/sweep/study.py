@@ -153,7 +153,7 @@ def study(settings: StudySettings, executor, log: Callable[[str], None] = lambda
     extractor = load_extractor("evaluator", data, device, on_train=log)
     n_eval = eval_sample_count(None, data, FEATURES["evaluator"].feature_dim)
     out, saved = _open(settings)
-    with write_errors(out), RunLock(out), StopSignals() as stop:
+    with write_errors(out, f"continue with: {resume_command(out)}"), RunLock(out), StopSignals() as stop:
         stop.stop_at_once(lambda signum: Interrupted(signum, out, "between trials: every trial is done or checkpointed", resume_command(out)))
         try:
             return _study_claimed(settings, executor, out, saved, data, extractor, n_eval, started, log)

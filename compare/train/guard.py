@@ -301,15 +301,32 @@ def claimed_run_dir(out: Path, resume: bool = False, overwrite: bool = False) ->
         yield out
 
 
+class WriteFailed(UserError):
+    """A disk that is full or not writable. Unlike other failures of one trial it stops a whole sweep or
+    study (compare.sweep.executors): every later trial would only fail the same way."""
+
+    def __init__(self, filename: object, strerror: str, then: str):
+        self.filename, self.strerror, self._args = filename, strerror, (filename, strerror, then)
+        super().__init__(f"cannot write {filename}: {strerror}; files written before are intact: "
+                         f"make room or fix permissions, then {then}")
+
+    def __reduce__(self):  # back from a worker process whole
+        return WriteFailed, self._args
+
+
 @contextlib.contextmanager
-def write_errors(out: Path) -> Iterator[None]:
+def write_errors(out: Path, then: str | None = None) -> Iterator[None]:
     """A disk that is full or not writable becomes one line; compare.io's atomic writes leave every
-    earlier file whole, so the run can continue with --resume once there is room."""
+    earlier file whole, so the run can continue with --resume once there is room. `then` says how
+    (default: resume the run `out`); a trial's WriteFailed inside is reworded with it."""
     try:
         yield
+    except WriteFailed as e:
+        if then is None:
+            raise
+        raise WriteFailed(e.filename, e.strerror, then) from None
     except OSError as e:
         if e.errno not in WRITE_ERRNOS:
             raise
-        then = f"continue with: compare run --resume {out}" if is_run_dir(out) else "run again"
-        raise UserError(f"cannot write {e.filename or out}: {e.strerror}; files written before are intact: "
-                        f"make room or fix permissions, then {then}") from None
+        then = then or (f"continue with: compare run --resume {out}" if is_run_dir(out) else "run again")
+        raise WriteFailed(e.filename or out, e.strerror, then) from None
