@@ -361,11 +361,12 @@ def evaluator_train_cmd(dataset: str, out: Path | None, overwrite: bool) -> None
     """Train DATASET's evaluator by the fixed recipe (seeded, CPU, one thread) into a new weights file; print its sha256 and accuracy.
 
     Runs never use the file by themselves. To ship it for mnist5k or digits, maintainers copy it to
-    compare/evaluator_weights/DATASET.pt and pin the printed sha256 in SHIPPED_SHA256 (compare/evaluator.py);
+    compare/evaluator_weights/DATASET.pt and pin the two printed sha256s in compare/metrics/evaluator.py;
     for any other dataset, copying it over the cached evaluator named in the output makes runs use it."""
     import re
 
     from compare.data import load_dataset
+    from compare.io import json_digest
     from compare.metrics.evaluator import SHIPPED_DIR, SHIPPED_SHA256, evaluator_path, info_path, save_evaluator, train_evaluator
 
     data = load_dataset(check_dataset_name(dataset))
@@ -379,7 +380,7 @@ def evaluator_train_cmd(dataset: str, out: Path | None, overwrite: bool) -> None
     click.echo(f"wrote {out} and {info_path(out)}: {info['name']}, {accuracy}, {info['steps']} steps in {info['train_seconds']} s")
     click.echo(f"weights sha256 {info['weights_sha256']}")
     if data.name in SHIPPED_SHA256:
-        click.echo(f"to ship it: copy it to {SHIPPED_DIR / (data.name + '.pt')} and set SHIPPED_SHA256[{data.name!r}] to this sha256")
+        click.echo(f"to ship it: copy it to {SHIPPED_DIR / (data.name + '.pt')}; pin this sha256 in SHIPPED_SHA256[{data.name!r}], {json_digest(info)} in SHIPPED_INFO_SHA256")
     else:
         click.echo(f"to use it: copy it to {evaluator_path(data.name)} (the evaluator runs on {data.name} train once and then reuse)")
 

@@ -124,6 +124,15 @@ def content_sha256(obj: Any) -> str:
     return h.hexdigest()
 
 
+def weights_sha256(module: torch.nn.Module) -> str:
+    """SHA-256 over every tensor of the state dict in name order: the same weights give the same hash on any machine."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_checked(path: Path, body: dict) -> None:
     """torch.save of `body` with "sha256": content_sha256(body), inside the same atomically written file:
     a crash can never leave the two disagreeing. load_checked reads it back."""

@@ -383,3 +383,15 @@ def test_score_never_opens_a_fifo(reference_set, tmp_path):
         result = subprocess.run([sys.executable, "-c", code, str(reference_set), str(b)], env=env,
                                 capture_output=True, text=True, timeout=30)  # in a subprocess, so a hang fails instead of blocking
         assert result.returncode == 0 and message in result.stdout, result.stdout + result.stderr
+
+
+def test_an_edited_info_of_a_shipped_evaluator_is_refused(tmp_path, monkeypatch):
+    from compare.data import load_dataset
+    from compare.metrics import evaluator
+
+    saved = torch.load(evaluator.SHIPPED_DIR / "digits.pt", weights_only=True)
+    saved["info"] = {**saved["info"], "name": "evaluator:<b>forged</b>", "heldout_accuracy": 0.123}  # the weights untouched
+    torch.save(saved, tmp_path / "digits.pt")
+    monkeypatch.setattr(evaluator, "SHIPPED_DIR", tmp_path)  # a copy of the package with that one file edited
+    with pytest.raises(UserError, match="has an edited info"):
+        evaluator.load_extractor("evaluator", load_dataset("digits"))
