@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sys
+
+try:  # a deleted working directory makes torch's MKL loader die without a word: say so first
+    os.getcwd()
+except FileNotFoundError:
+    sys.stderr.write("Error: the current directory no longer exists; cd to an existing directory and run again\n")
+    raise SystemExit(2) from None
 
 try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a traceback of the import machinery
     import warnings
@@ -15,8 +22,8 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare.train.budget import Budget
     from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
     from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
-    from compare.errors import UserError, out_of_memory
-    from compare.settings import RunSettings
+    from compare.errors import ReaderGone, UserError, one_line
+    from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE, RunSettings
     from compare.metrics.evaluator import FEATURES
     from compare.train.guard import Interrupted
     from compare.models import ARCHITECTURES, MODELS, OPTIMIZERS, PRECISIONS, parse_model_specs, with_fields
@@ -25,7 +32,6 @@ except KeyboardInterrupt:
     raise SystemExit(130) from None
 
 DEFAULT_BUDGET = "4000steps"
-MAX_SEED = 2**32 - 1  # torch seeds are 64-bit; a run derives further streams at seed + small offsets
 EVAL_SAMPLES_HELP = ("N, the samples per model view for the quality metrics, also the held-out and train images of the "
                      "real-data floor: between the feature dimension (128 for the evaluator) and the held-out size. [default: the held-out size]")
 OPTIMIZER_HELP = "Optimiser of every model: adam, or plain SGD (no momentum); each family's default learning rate for it."
@@ -43,28 +49,25 @@ class CompareGroup(click.Group):
         except Interrupted as e:  # a signal stopped a run, a sweep or a --seeds run at a checkpoint
             click.echo(f"Interrupted: {e}", err=True)
             code = e.exit_code
-        except UserError as e:
-            click.echo(f"Error: {e}", err=True)
-            code = 2
-        except click.ClickException as e:
-            click.echo(f"Error: {e.format_message()}", err=True)
-            code = e.exit_code
-        except click.Abort:
-            click.echo("Aborted.", err=True)
-            code = 130
-        except OSError as e:  # a path the user gave that cannot be read or written (a run's own writes say more: compare.train.guard)
-            click.echo(f"Error: {e.strerror or e}: {e.filename}; check the path and its permissions" if e.filename
-                       else f"Error: {e}", err=True)
-            code = 2
-        except (MemoryError, RuntimeError) as e:
-            if not out_of_memory(e):
+        except Exception as e:
+            if (known := one_line(e)) is None:
                 raise
-            click.echo("Error: out of memory for these networks and batches; lower --width, --batch-size or --eval-samples "
-                       "(or use a machine with more memory)", err=True)
-            code = 2
+            message, code = known
+            if isinstance(e, ReaderGone):  # nothing more can reach stdout; let the exit's flush write nowhere
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            elif message:
+                click.echo(message, err=True)
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def invoke(self, ctx: click.Context):
+        try:
+            rv = super().invoke(ctx)
+            sys.stdout.flush()  # here, where a closed pipe is caught, not in the interpreter's exit
+            return rv
+        except BrokenPipeError:
+            raise ReaderGone() from None
 
 
 @click.group(cls=CompareGroup)
@@ -98,7 +101,7 @@ def main() -> None:
               help="Evaluations spread evenly over the budget for the quality-vs-compute curves; the last is the final evaluation (1: only that).")
 @click.option("--curve-samples", type=click.IntRange(min=2), default=None,
               help="Samples per view at each curve point: must equal --eval-samples (every number is compared at one N); leave it out.")
-@click.option("--seeds", default=1, type=click.IntRange(min=1),
+@click.option("--seeds", default=1, type=click.IntRange(1, MAX_SEEDS),
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES),
               help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN-style convolutional nets; image sides like 8, 28, 32, 64).")
@@ -222,7 +225,7 @@ def trial_options(command):
 @click.option("--models", "models", default="gan,vae", metavar="NAME [NAME ...]", help="Models to sweep, as for `compare run`.")
 @click.argument("more_models", nargs=-1, metavar="")
 @click.option("--widths", default="0.25,0.5,1,2,4", help="Width multipliers on every model's hidden size, comma-separated.")
-@click.option("--seeds", default=3, type=click.IntRange(min=1), help="Seeds per (model, width): --seed .. --seed+N-1.")
+@click.option("--seeds", default=3, type=click.IntRange(1, MAX_SEEDS), help="Seeds per (model, width): --seed .. --seed+N-1.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
 @click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial, as for `compare run`.")
@@ -264,11 +267,11 @@ def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int
 @main.command("study", context_settings={"show_default": True})
 @click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial (steps, images, epochs or flops; not seconds).")
-@click.option("--seeds", default=5, type=click.IntRange(min=1), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
+@click.option("--seeds", default=5, type=click.IntRange(1, MAX_SEEDS), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
 @click.option("--widths", default="0.25,0.5,1,2", help="Width multipliers of gan and vae (claim 2), comma-separated; must include 1 (claims 1 and 3).")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES), help="Networks of every model, as for `compare run`.")
-@click.option("--tune", default=0, type=click.IntRange(min=0), help="Random-search trials per family before the seeds (0: both families' default recipes).")
+@click.option("--tune", default=0, type=click.IntRange(0, MAX_TUNE), help="Random-search trials per family before the seeds (0: both families' default recipes).")
 @click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help="Optimiser of the gan and vae trials of claims 1 and 2 (adam or plain sgd).")
 @click.option("--claim3-optimizers", default="adam,sgd", help="Optimisers claim 3 is judged under, comma-separated: gan and gan:minimax at width 1 with each.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -357,30 +360,32 @@ def evaluator_group() -> None:
 @evaluator_group.command("train")
 @click.argument("dataset")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Weights file to write (never an existing file). [default: evaluator-<dataset>.pt in the current directory]")
-def evaluator_train_cmd(dataset: str, out: Path | None) -> None:
+              help="Weights file to write, its info beside it as .json (.info.json for a .json OUT). [default: evaluator-<dataset>.pt in the current directory]")
+@click.option("--overwrite", is_flag=True, help="Replace the weights and info files if they exist.")
+def evaluator_train_cmd(dataset: str, out: Path | None, overwrite: bool) -> None:
     """Train DATASET's evaluator by the fixed recipe (seeded, CPU, one thread) into a new weights file; print its sha256 and accuracy.
 
     Runs never use the file by themselves. To ship it for mnist5k or digits, maintainers copy it to
-    compare/evaluator_weights/DATASET.pt and pin the printed sha256 in SHIPPED_SHA256 (compare/evaluator.py);
+    compare/evaluator_weights/DATASET.pt and pin the two printed sha256s in compare/metrics/evaluator.py;
     for any other dataset, copying it over the cached evaluator named in the output makes runs use it."""
     import re
 
     from compare.data import load_dataset
-    from compare.metrics.evaluator import SHIPPED_DIR, SHIPPED_SHA256, evaluator_path, save_evaluator, train_evaluator
+    from compare.io import json_digest
+    from compare.metrics.evaluator import SHIPPED_DIR, SHIPPED_SHA256, evaluator_path, info_path, save_evaluator, train_evaluator
 
     data = load_dataset(check_dataset_name(dataset))
     out = out or Path(f"evaluator-{re.sub(r'[^A-Za-z0-9_.-]+', '_', dataset)}.pt")
-    if out.exists() or out.with_suffix(".json").exists():
-        raise UserError(f"{out} (or its .json) already exists; give another --out or move it away")
+    if not overwrite and (existing := [p for p in (out, info_path(out)) if os.path.lexists(p)]):
+        raise UserError(f"{existing[0]} already exists; give another --out, move it away, or pass --overwrite")
     net, info = train_evaluator(data)
-    save_evaluator(out, net, info)
+    save_evaluator(out, net, info, exclusive=not overwrite)  # checked again: a file that appeared meanwhile is kept
     accuracy = (f"held-out accuracy {info['heldout_accuracy']:.2%}" if info["heldout_accuracy"] is not None
                 else f"held-out reconstruction BCE {info['heldout_reconstruction_bce_per_pixel']:.4f}/pixel (no labels)")
-    click.echo(f"wrote {out} and {out.with_suffix('.json')}: {info['name']}, {accuracy}, {info['steps']} steps in {info['train_seconds']} s")
+    click.echo(f"wrote {out} and {info_path(out)}: {info['name']}, {accuracy}, {info['steps']} steps in {info['train_seconds']} s")
     click.echo(f"weights sha256 {info['weights_sha256']}")
     if data.name in SHIPPED_SHA256:
-        click.echo(f"to ship it: copy it to {SHIPPED_DIR / (data.name + '.pt')} and set SHIPPED_SHA256[{data.name!r}] to this sha256")
+        click.echo(f"to ship it: copy it to {SHIPPED_DIR / (data.name + '.pt')}; pin this sha256 in SHIPPED_SHA256[{data.name!r}], {json_digest(info)} in SHIPPED_INFO_SHA256")
     else:
         click.echo(f"to use it: copy it to {evaluator_path(data.name)} (the evaluator runs on {data.name} train once and then reuse)")
 

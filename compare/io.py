@@ -35,8 +35,9 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)  # reading the umask means setting it: put it straight back
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write through `write(file)` to a temp file beside `path`, then rename it over `path`.
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None], exclusive: bool = False) -> None:
+    """Write through `write(file)` to a temp file beside `path`, then rename it over `path`; with `exclusive`,
+    link it there instead, which fails (FileExistsError) rather than replace a file that appeared meanwhile.
     An OSError names `path`, not the temp file, which the user never sees."""
     path = Path(path)
     tmp = None
@@ -48,7 +49,11 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)  # atomic, and never over an existing file
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException as e:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
@@ -61,8 +66,8 @@ def is_temp_name(name: str) -> bool:
     return TEMP_NAME.match(name) is not None
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    atomic_write(path, lambda f: f.write(data))
+def write_bytes(path: Path, data: bytes, exclusive: bool = False) -> None:
+    atomic_write(path, lambda f: f.write(data), exclusive)
 
 
 def json_digest(obj: Any) -> str:
@@ -71,15 +76,15 @@ def json_digest(obj: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def write_json(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: Any, exclusive: bool = False) -> None:
     """`obj` as indented JSON; a dict gets CONTENT_FIELD (any earlier one is replaced)."""
     if isinstance(obj, dict):
         body = {k: v for k, v in obj.items() if k != CONTENT_FIELD}
         obj = {**body, CONTENT_FIELD: json_digest(body)}
-    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode(), exclusive)
 
 
-def save_torch(path: Path, obj: Any) -> None:
+def save_torch(path: Path, obj: Any, exclusive: bool = False) -> None:
     def write(f: IO[bytes]) -> None:
         try:
             torch.save(obj, f)
@@ -88,7 +93,63 @@ def save_torch(path: Path, obj: Any) -> None:
                 raise
             raise OSError(errno.ENOSPC, "the write failed part-way (is the disk full?)", str(path)) from None
 
-    atomic_write(path, write)
+    atomic_write(path, write, exclusive)
+
+
+def content_sha256(obj: Any) -> str:
+    """SHA-256 over plain data (a checkpoint, a cache entry): every tensor's dtype, shape and bytes, every other value's
+    type and repr, in the order torch.save keeps (dict insertion order), so a load gives the saved hash."""
+    h = hashlib.sha256()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, torch.Tensor):
+            if x.layout != torch.strided or x.is_meta or x.is_quantized:  # .numpy() has no bytes for these
+                raise ValueError(f"a {x.layout} {x.dtype} tensor is not plain data this toolkit writes")
+            t = x.detach().cpu().contiguous().reshape(-1)
+            h.update(f"T{t.dtype}{tuple(x.shape)}:".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        elif isinstance(x, dict):
+            h.update(f"D{len(x)}:".encode())
+            for key, value in x.items():
+                walk(key)
+                walk(value)
+        elif isinstance(x, (list, tuple)):
+            h.update(f"{type(x).__name__}{len(x)}:".encode())
+            for item in x:
+                walk(item)
+        else:
+            h.update(f"{type(x).__name__}:{x!r};".encode())
+
+    walk(obj)
+    return h.hexdigest()
+
+
+def weights_sha256(module: torch.nn.Module) -> str:
+    """SHA-256 over every tensor of the state dict in name order: the same weights give the same hash on any machine."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_checked(path: Path, body: dict) -> None:
+    """torch.save of `body` with "sha256": content_sha256(body), inside the same atomically written file:
+    a crash can never leave the two disagreeing. load_checked reads it back."""
+    save_torch(path, {**body, "sha256": content_sha256(body)})
+
+
+def load_checked(path: Path) -> dict:
+    """The body save_checked wrote at `path`, on the CPU, tensors only (weights_only: nothing in it can run);
+    ValueError when the content does not hash to the sha256 saved in it. torch itself checks no checksum,
+    so flipped bytes inside a tensor would otherwise load as plausible numbers."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path} holds a {type(saved).__name__}, not a dict")
+    body = {k: v for k, v in saved.items() if k != "sha256"}
+    if saved.get("sha256") != content_sha256(body):
+        raise ValueError(f"{path} does not match the sha256 saved in it")
+    return body
 
 
 def read_json(path: Path, layout: str, then: str) -> dict:

@@ -14,6 +14,13 @@ from compare.models import ModelSpec
 from compare.train.budget import Budget
 from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY
 
+MAX_SEED = 2**32 - 1  # torch seeds are 64-bit; a run derives further streams at seed + small offsets
+# Bounds on the count flags of the multi-trial commands, checked before any directory is made: a count
+# past them is a typo, and unchecked it would only grow in memory (trial lists, draws) until killed.
+MAX_SEEDS = 1000
+MAX_TUNE = 1000
+MAX_WIDTHS = 64
+
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -51,6 +58,7 @@ def check_settings(settings: RunSettings) -> torch.device:
     One function for `compare run` and `compare sweep`, so a sweep refuses a bad flag once, before
     its directory exists, with the same message as a run, instead of failing in every trial.
     """
+    check_seeds((settings.seed,))
     if settings.batch_size <= 0:
         raise UserError(f"--batch-size must be positive, got {settings.batch_size}")
     if not (settings.width > 0 and math.isfinite(settings.width)):
@@ -62,3 +70,12 @@ def check_settings(settings: RunSettings) -> torch.device:
     if settings.checkpoint_every <= 0:
         raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
     return resolve_device(settings.device)
+
+
+def check_seeds(seeds: tuple[int, ...] | list[int]) -> None:
+    """Every seed in 0..MAX_SEED, the range `compare run --seed` takes, and at most MAX_SEEDS of them: --seed
+    MAX_SEED --seeds 2 would otherwise train seed MAX_SEED + 1, which `run` refuses."""
+    if len(seeds) > MAX_SEEDS:
+        raise UserError(f"--seeds {len(seeds)} is more than {MAX_SEEDS}, the most one command takes")
+    if bad := [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED]:
+        raise UserError(f"seed {bad[0]} is outside 0..{MAX_SEED} (the seeds are --seed .. --seed+N-1); lower --seed or --seeds")

@@ -5,9 +5,11 @@ import fcntl
 import json
 import os
 import pickle
+import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -240,3 +242,156 @@ def test_user_error_class_is_what_the_cli_reports():
         load_checkpoint(Path("/no/such/ckpt.pt"))
 
 
+
+
+# -- the environment: a closed stdout, a deleted working directory ------------------------------
+
+def _compare(*args: str, cwd=None, before: str = "") -> "subprocess.CompletedProcess":
+    """`compare ARGS` in a fresh interpreter (after running `before` there), stdout and stderr captured."""
+    import subprocess
+    import sys
+
+    code = f"{before}import runpy, sys; sys.argv = ['compare', *{list(args)!r}]; runpy.run_module('compare', run_name='__main__')"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly():
+    # stdout is a pipe whose reader is gone before the first line: what `compare datasets | head -c 5` meets
+    result = _compare("datasets", before="import os; r, w = os.pipe(); os.dup2(w, 1); os.close(r); ")
+    assert result.returncode == 141 and result.stderr == "", result.stderr
+
+
+def test_a_deleted_working_directory_is_one_line(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    result = _compare("run", "--dataset", "digits", "--budget", "2steps", "--out", str(tmp_path / "run"), cwd=gone,
+                      before=f"import os; os.rmdir({str(gone)!r}); ")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "Error: the current directory no longer exists; cd to an existing directory and run again\n"
+    assert not (tmp_path / "run").exists()
+
+
+# -- compare evaluator train --out ---------------------------------------------------------------
+
+@pytest.fixture
+def quick_evaluator(monkeypatch):
+    from compare.metrics import evaluator
+
+    monkeypatch.setattr(evaluator, "TRAIN_STEPS", 5)  # the files written, not the recipe, are under test
+    return evaluator
+
+
+def test_evaluator_train_out_json_writes_two_distinct_files(quick_evaluator, tmp_path):
+    out = tmp_path / "e.json"
+    result = run_cli("evaluator", "train", "digits", "--out", out)
+    assert result.exit_code == 0, result.output
+    info = tmp_path / "e.info.json"
+    assert f"wrote {out} and {info}" in result.output
+    assert torch.load(out, weights_only=True)["info"]["weights_sha256"] == json.loads(info.read_text())["weights_sha256"]
+
+
+def test_evaluator_train_refuses_an_existing_file_unless_overwrite(quick_evaluator, tmp_path):
+    out = tmp_path / "e.pt"
+    out.write_text("mine")
+    assert "already exists" in one_line_error(run_cli("evaluator", "train", "digits", "--out", out))
+    assert out.read_text() == "mine" and not out.with_suffix(".json").exists()
+    assert run_cli("evaluator", "train", "digits", "--out", out, "--overwrite").exit_code == 0
+    assert "state" in torch.load(out, weights_only=True)
+
+
+def test_evaluator_train_keeps_a_file_created_at_out_during_training(quick_evaluator, tmp_path, monkeypatch):
+    out = tmp_path / "e.pt"
+    train = quick_evaluator.train_evaluator
+
+    def train_while_someone_writes(data, *args):
+        out.write_text("written meanwhile")
+        return train(data, *args)
+
+    monkeypatch.setattr(quick_evaluator, "train_evaluator", train_while_someone_writes)
+    message = one_line_error(run_cli("evaluator", "train", "digits", "--out", out))
+    assert f"{out} appeared while the command ran and was left as it is" in message
+    assert out.read_text() == "written meanwhile" and [p.name for p in tmp_path.iterdir()] == ["e.pt"]  # no temp file left
+
+
+# -- damaged or foreign input that used to end in a traceback -------------------------------------
+
+def test_evaluate_refuses_another_models_checkpoint_in_one_line(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    shutil.copy(run / "vae" / "ckpt.pt", run / "gan" / "ckpt.pt")
+    message = one_line_error(run_cli("evaluate", run, "--quiet"))
+    assert f"{run / 'gan' / 'ckpt.pt'} comes from an incompatible config (label is 'vae'" in message
+
+
+def test_report_on_a_run_stopped_in_training_says_so_and_reports_what_is_finished(tmp_path, monkeypatch):
+    import signal
+
+    from compare.models import MODELS
+
+    vae_cls, steps = MODELS["vae"].model_cls, []
+    train_step = vae_cls.train_step
+
+    def stopped_at_step_5(self, batch):  # a Ctrl-C while the second model trains: the first is finished
+        steps.append(1)
+        if len(steps) == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+        return train_step(self, batch)
+
+    monkeypatch.setattr(vae_cls, "train_step", stopped_at_step_5)
+    run = tmp_path / "run"
+    assert run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", run, "--quiet").exit_code == 128 + signal.SIGINT
+    result = run_cli("report", run)
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"Warning: {re.escape(str(run))} is an unfinished run \(stopped at step \d of vae\)", result.output)
+    assert f"continue it with: compare run --resume {run}" in result.output
+    assert "gan" in (run / "report.md").read_text()
+
+
+# -- compare score: only plain tensors, only regular files ----------------------------------------
+
+@pytest.fixture
+def reference_set(tmp_path):
+    path = tmp_path / "a.npy"
+    np.save(path, np.random.default_rng(0).integers(0, 256, (130, 8, 8), dtype=np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("kind, make", [
+    ("sparse_coo", lambda t: t.to_sparse()),
+    ("meta", lambda t: t.to("meta")),
+    ("quantized", lambda t: torch.quantize_per_tensor(t, 1 / 255, 0, torch.quint8)),
+])
+def test_score_refuses_a_tensor_that_is_not_plain_values_in_one_line(reference_set, tmp_path, kind, make):
+    b = tmp_path / "b.pt"
+    torch.save(make(torch.rand(130, 1, 8, 8)), b)
+    assert f"{b} holds a {kind} tensor, not plain image values" in one_line_error(run_cli("score", reference_set, b))
+
+
+def test_score_never_opens_a_fifo(reference_set, tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "b"
+    folder.mkdir()
+    os.mkfifo(folder / "x.png")  # nobody ever writes to it: opening it would wait forever
+    os.mkfifo(tmp_path / "fifo.npy")
+    code = ("import sys; from helpers import run_cli, one_line_error; "
+            "print(one_line_error(run_cli('score', sys.argv[1], sys.argv[2])))")
+    for b, message in ((folder, f"{folder / 'x.png'} is not a regular file"), (tmp_path / "fifo.npy", "is neither a folder nor a regular file")):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (Path(__file__).parents[1], Path(__file__).parent)))}
+        result = subprocess.run([sys.executable, "-c", code, str(reference_set), str(b)], env=env,
+                                capture_output=True, text=True, timeout=30)  # in a subprocess, so a hang fails instead of blocking
+        assert result.returncode == 0 and message in result.stdout, result.stdout + result.stderr
+
+
+def test_an_edited_info_of_a_shipped_evaluator_is_refused(tmp_path, monkeypatch):
+    from compare.data import load_dataset
+    from compare.metrics import evaluator
+
+    saved = torch.load(evaluator.SHIPPED_DIR / "digits.pt", weights_only=True)
+    saved["info"] = {**saved["info"], "name": "evaluator:<b>forged</b>", "heldout_accuracy": 0.123}  # the weights untouched
+    torch.save(saved, tmp_path / "digits.pt")
+    monkeypatch.setattr(evaluator, "SHIPPED_DIR", tmp_path)  # a copy of the package with that one file edited
+    with pytest.raises(UserError, match="has an edited info"):
+        evaluator.load_extractor("evaluator", load_dataset("digits"))

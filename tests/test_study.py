@@ -235,3 +235,137 @@ def test_real_features_are_extracted_once_across_runs(tmp_path, monkeypatch):
     assert real <= set(first_calls) and not real & set(second_calls)
     assert second_calls == ["samples of gan", "samples of gan"]  # the curve point's and the final evaluation's samples
     assert json.dumps(second["floor"]) == json.dumps(first["floor"])  # the cached features give the same numbers
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited child nobody reaped holds nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_jobs_2_study_leaves_no_worker_and_resumes_to_the_same_study(tiny, tmp_path):
+    if not Path("/proc/self/stat").exists() or LocalExecutor(ExecutorOptions(jobs=0)).jobs < 2:
+        pytest.skip("needs Linux's /proc and 2 cores")
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "compare", *TINY, "--jobs", "2", "--out", str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while not list(out.glob("trials/*/*/ckpt.pt")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    workers = _children(proc.pid)
+    proc.kill()  # SIGKILL: the parent cannot tell its workers anything
+    assert proc.wait() == -signal.SIGKILL and workers
+    stopped_by = time.monotonic() + 10
+    while any(map(_running, workers)) and time.monotonic() < stopped_by:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _running(pid)], "a worker of the killed study still runs after 10 s"
+    assert len(list((out / "trials").glob("*.json"))) < 10  # killed mid-study: the resume has trials to run
+    result = one_thread(lambda: CliRunner().invoke(main, ["study", "--resume", str(out)]))
+    assert result.exit_code == 0, result.output
+    assert numbers(out) == numbers(tiny[0]) and len(numbers(out)) == 10
+    claims = lambda d: json.loads((d / "study.json").read_text())["claims"]  # noqa: E731
+    assert claims(out) == claims(tiny[0])
+
+
+def test_a_lock_naming_a_live_worker_of_a_dead_owner_is_not_taken_over(tmp_path):
+    """A killed study's workers may still be stopping: a resume must not train beside them."""
+    import subprocess
+    import sys
+
+    from compare.errors import UserError
+    from compare.train.guard import RunLock
+
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / ".lock").write_text(f"999999999\n{worker.pid}\n")  # the owner is gone, its worker is not
+        with pytest.raises(UserError, match=f"still in use by process {worker.pid}, a worker of the stopped process 999999999"):
+            RunLock(tmp_path).__enter__()
+    finally:
+        worker.kill()
+        worker.wait()
+    with RunLock(tmp_path):  # once the worker has stopped, the lock is taken over
+        assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tune", "100000000000000000000"], "Invalid value for '--tune': 100000000000000000000 is not in the range 0<=x<=1000"),
+    (["--seeds", "100000000000000000000"], "Invalid value for '--seeds': 100000000000000000000 is not in the range 1<=x<=1000"),
+    (["--widths", ",".join(str(k + 1) for k in range(65))], "--widths lists 65 widths, more than 64"),
+    (["--seed", "4294967295", "--seeds", "2"], "seed 4294967296 is outside 0..4294967295"),
+])
+def test_count_flags_and_seeds_are_bounded_before_anything_is_written(tmp_path, args, message):
+    out = tmp_path / "bounded"
+    result = CliRunner().invoke(main, ["study", "--dataset", "digits", *args, "--out", str(out)])
+    assert result.exit_code == 2 and result.output.startswith(f"Error: {message}") and result.output.count("\n") == 1, result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("field, value, message", [("seeds", [0, 4294967296], "seed 4294967296 is outside 0..4294967295"),
+                                                   ("tune", 10**20, "--tune must be 0 to 1000 trials per family")])
+def test_an_edited_study_json_out_of_bounds_is_refused(tmp_path, field, value, message):
+    from compare.io import write_json
+    from compare.train.guard import write_marker
+
+    out = tmp_path / "edited"
+    out.mkdir()
+    write_marker(out, "study")
+    settings = {**small(tmp_path).describe(), field: value}
+    write_json(out / "study.json", {"settings": settings, "trials": []})
+    result = CliRunner().invoke(main, ["study", "--resume", str(out)])
+    assert result.exit_code == 2 and result.output.startswith(f"Error: {message}"), result.output
+    assert sorted(p.name for p in out.iterdir()) == [".compare-run", "study.json"]
+
+
+def test_sweep_and_run_seeds_refuse_a_seed_past_the_last(tmp_path):
+    for command in (["sweep", "--models", "gan", "--widths", "1"], ["run", "--models", "gan"]):
+        out = tmp_path / command[0]
+        result = CliRunner().invoke(main, [*command, "--dataset", "digits", "--seed", "4294967295", "--seeds", "2", "--out", str(out)])
+        assert result.exit_code == 2 and result.output.startswith("Error: seed 4294967296 is outside"), result.output
+        assert not out.exists()
+
+
+def test_a_full_disk_stops_the_study_in_one_line_and_it_resumes(tmp_path, monkeypatch):
+    import compare.io
+
+    real_fsync, failed = os.fsync, []
+
+    def fsync(fd):  # the disk fills up once the first trial has written its step-0 checkpoint
+        if "/trials/" in os.readlink(f"/proc/self/fd/{fd}") and list((tmp_path / "full" / "trials").glob("*/*/ckpt.pt")):
+            failed.append(fd)
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    if not Path("/proc/self/fd").exists():
+        pytest.skip("needs Linux's /proc")
+    monkeypatch.setattr(compare.io.os, "fsync", fsync)
+    out = tmp_path / "full"
+    args = ["study", "--dataset", "digits", "--budget", "60steps", "--seeds", "1", "--widths", "1", "--batch-size", "32", "--out", str(out)]
+    result = one_thread(lambda: CliRunner().invoke(main, args))
+    error = result.output.splitlines()[-1]  # after the study's progress lines: one error line, no traceback
+    assert result.exit_code == 2 and result.output.count("Error") == 1 and "Traceback" not in result.output, result.output
+    assert error.startswith("Error: cannot write") and "No space left on device" in error and error.endswith(f"continue with: compare study --resume {out}")
+    assert not list((out / "trials").glob("*.json"))  # no trial recorded as failed: the study stopped at the first
+    monkeypatch.setattr(compare.io.os, "fsync", real_fsync)
+    resumed = one_thread(lambda: CliRunner().invoke(main, ["study", "--resume", str(out)]))
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((out / "study.json").read_text())["counts"]["done"] == 3

@@ -34,6 +34,8 @@ def _pick(arrays: dict, path: Path):
 
 def _read_folder(path: Path) -> np.ndarray:
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if special := [p for p in files if not p.is_file()]:  # opening a FIFO would wait forever for a writer
+        raise UserError(f"{special[0]} is not a regular file (a pipe, device, socket or folder); move it out of {path}")
     if not files:
         raise UserError(f"no {'/'.join(s[1:].upper() for s in IMAGE_SUFFIXES)} images in folder {path}")
     images = []
@@ -90,6 +92,10 @@ def to_images(array, where: str) -> Tensor:
     """Any supported array layout and dtype -> (N, C, H, W) float32 in [0, 1]; bad input is a UserError."""
     if not isinstance(array, (np.ndarray, Tensor)):
         raise UserError(f"{where} holds {type(array).__name__}, not an image array")
+    if isinstance(array, Tensor) and (array.layout != torch.strided or array.is_meta or array.is_quantized):
+        kind = "meta" if array.is_meta else "quantized" if array.is_quantized else str(array.layout).removeprefix("torch.")
+        raise UserError(f"{where} holds a {kind} tensor, not plain image values; save a dense one "
+                        "(torch.save(t.to_dense()), t.dequantize(), or the real data for a meta tensor)")
     numeric = array.dtype.kind in "biuf" if isinstance(array, np.ndarray) else not array.dtype.is_complex
     if not numeric:  # strings, objects, dates, complex: nothing an image can be
         raise UserError(f"{where} holds {array.dtype} values; images must be numbers: integers in 0..255 or floats in [0, 1]")
@@ -127,4 +133,6 @@ def load_image_set(path: Path | str) -> Tensor:
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path} does not exist")
+    if not (path.is_dir() or path.is_file()):  # a FIFO would block the read forever
+        raise UserError(f"{path} is neither a folder nor a regular file; give a folder of images or an array file")
     return to_images(_read_folder(path) if path.is_dir() else _read_array(path), str(path))

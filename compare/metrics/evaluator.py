@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from compare.data import CACHE_VERSION, HELDOUT_FRACTION, SPLIT_SEED, ImageDataset, batches, cache_dir, in_memory
 from compare.errors import UserError
-from compare.io import save_torch, write_json
+from compare.io import json_digest, save_torch, weights_sha256, write_json
 from compare.metrics.quality import Features
 from compare.data.sources import image_files_under
 
@@ -169,15 +169,6 @@ def _train_classifier(data: ImageDataset, steps: int, seed: int) -> tuple[Domain
     return net, record
 
 
-def weights_sha256(module: nn.Module) -> str:
-    """SHA-256 over every tensor of the state dict in name order: the same weights give the same hash on any machine."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 # The embedded datasets' evaluators ship in the package (compare/metrics/evaluator_weights/<dataset>.pt, written
 # by `compare evaluator train DATASET`), so every machine scores them in one feature space; the hash of
 # their tensors (weights_sha256) is pinned here and checked on every load.
@@ -185,6 +176,11 @@ SHIPPED_DIR = Path(__file__).parent / "evaluator_weights"
 SHIPPED_SHA256 = {
     "mnist5k": "0d328f31b7c66edb1354995d022f5e000849bb302d9334522de0ddcacbbac70b",
     "digits": "a58d890d400c61c520e6201f69ffb2f3b682350600681e567f466773d532a959",
+}
+# The info saved with them is what every protocol prints (name, held-out accuracy): pinned too (compare.io.json_digest).
+SHIPPED_INFO_SHA256 = {
+    "mnist5k": "95feba5edfee4414749f6202b6e7498a047dea507fd64fcea4789a27dd028168",
+    "digits": "3f1359a21dc02f44d3f983186b8996f90db77a2c07ef3ef2f3fd28a76bfce11a",
 }
 
 
@@ -277,9 +273,15 @@ def train_evaluator(data: ImageDataset, content: str | None = None) -> tuple[Dom
     return net, info
 
 
-def save_evaluator(path: Path, net: DomainClassifier, info: dict) -> None:
-    save_torch(path, {"state": net.state_dict(), "info": info})
-    write_json(path.with_suffix(".json"), info)  # the accuracy beside the weights, readable without torch
+def info_path(path: Path) -> Path:
+    """Where save_evaluator writes the info beside weights `path`: <stem>.json, never `path` itself."""
+    return path.with_suffix(".info.json" if path.suffix == ".json" else ".json")
+
+
+def save_evaluator(path: Path, net: DomainClassifier, info: dict, exclusive: bool = False) -> None:
+    """With `exclusive`, a file that appeared at either path since the caller looked is never replaced."""
+    save_torch(path, {"state": net.state_dict(), "info": info}, exclusive)
+    write_json(info_path(path), info, exclusive)  # the accuracy beside the weights, readable without torch
 
 
 def read_evaluator(path: Path, data: ImageDataset, verify: bool = True) -> tuple[DomainClassifier, dict]:
@@ -305,6 +307,8 @@ def load_shipped_evaluator(data: ImageDataset) -> tuple[DomainClassifier, dict]:
     if weights_sha256(net) != SHIPPED_SHA256[data.name]:
         raise UserError(f"the shipped {data.name} evaluator {path} has weights sha256 {weights_sha256(net)[:12]}, not the "
                         f"{SHIPPED_SHA256[data.name][:12]} this version ships: the file is damaged or replaced; {fix}")
+    if json_digest(info) != SHIPPED_INFO_SHA256[data.name]:
+        raise UserError(f"the shipped {data.name} evaluator {path} has an edited info (its name, accuracy, ...): not what this version ships; {fix}")
     return net, {**info, "weights_sha256": SHIPPED_SHA256[data.name], "source": "shipped"}
 
 

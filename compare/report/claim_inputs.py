@@ -48,7 +48,7 @@ def claim1_from_runs(runs: Sequence[Run]) -> Claim1Input | None:
         ci = {k: tuple(numbers[f"{k}_ci95"]) for k in ARTIFACT_KEYS if numbers.get(f"{k}_ci95")}
         return [Point(m["models"][label].get("steps", 0), {k: numbers.get(k) for k in ARTIFACT_KEYS}, ci)] if numbers else []
 
-    views = [(v, label) for label in vaes for v in metrics["models"][label]["views"]]
+    views = [(v, label) for label in vaes for v in metrics["models"][label].get("views") or ()]  # none yet: an unfinished run
     return Claim1Input(_merge(gan, [(c.get("seed", 0), points(m, gan, gan)) for m, c in runs]),
                        tuple(_merge(v, [(c.get("seed", 0), points(m, v, label)) for m, c in runs]) for v, label in views),
                        _merge("real", [(c.get("seed", 0), points(m, None, gan)) for m, c in runs]))
@@ -67,7 +67,9 @@ def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
     budget = max(m["models"][label].get("steps", 0) for m, _ in runs for label in by_loss.values())
 
     def curve(m: dict, label: str) -> list[Point]:
-        view = m["models"][label]["views"][0]
+        if not (views := m["models"][label].get("views")):  # not evaluated yet: an unfinished run
+            return []
+        view = views[0]
         return [Point(p["steps"], {k: p["views"][view].get(k) for k in (FID, KID, CONFIDENCE)}) for p in m["models"][label].get("curve") or []]
 
     def early_grad(m: dict, label: str) -> float | None:

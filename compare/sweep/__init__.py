@@ -42,7 +42,7 @@ from compare.report.claim_inputs import claim_b
 from compare.report.tables import seed_table
 from compare.sweep.seeds import first_view_numbers, run_seeds, seed_numbers, seeds_to_resume, summarize_seeds
 from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_directory, write_errors
-from compare.settings import RunSettings, check_settings
+from compare.settings import RunSettings, check_seeds, check_settings
 from compare.stats import METHOD, summarize
 
 SWEEP_VERSION = 1
@@ -128,6 +128,7 @@ def check_sweep(settings: SweepSettings) -> None:
         raise UserError(f"unknown --size-by {settings.size_by!r}; choose one of: {', '.join(SIZE_BY)}")
     if not settings.seeds:
         raise UserError("--seeds must be at least 1")
+    check_seeds(settings.seeds)
     keys = metric_keys()
     for flag, key in (("--quality", settings.quality), ("--continuity", settings.continuity)):
         if key not in keys:
@@ -170,7 +171,7 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
     check_sweep(settings)
     out = _open_sweep_dir(settings)
     resume = resume_command(settings, out)
-    with write_errors(out), RunLock(out), StopSignals() as stop:
+    with write_errors(out, f"continue with: {resume}"), RunLock(out), StopSignals() as stop:
         # Between trials there is nothing to finish: a signal stops the sweep at once. During a trial
         # the trial's own run takes the signal, checkpoints and raises Interrupted, which ends the sweep.
         stop.stop_at_once(lambda signum: Interrupted(signum, out, "between trials: every trial is done or checkpointed", resume))

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -25,9 +26,11 @@ import torch
 from compare import pipeline as runner
 from compare.errors import UserError
 from compare.settings import RunSettings
-from compare.train.guard import Interrupted
+from compare.train.guard import Interrupted, WriteFailed, held_locks, join_locks
 
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a Ray cluster's port to answer before giving up
+PARENT_POLL = 0.5  # seconds between a worker's checks that its parent still lives
+ORPHAN_GRACE = 5.0  # seconds an orphaned worker gives its trial to reach a checkpoint before it quits outright
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,8 @@ def run_trial(trial: Trial) -> dict:
     try:
         result = runner.run(trial.settings, show_progress=False, resume=trial.resume, artifacts=False)  # via the module, so tests can stand in for it
         record.update(status="done", summary=result.summary())
-    except Interrupted:
-        raise  # a stop of the whole sweep, not a failure of this trial: it stays resumable
+    except (Interrupted, WriteFailed):
+        raise  # a stop of the whole sweep (a signal, a full disk), not a failure of this trial: it stays resumable
     except Exception as e:  # any failure of one trial is data about that trial, not the end of the sweep
         record.update(status="failed", error=f"{type(e).__name__}: {e}", user_error=isinstance(e, UserError),
                       traceback=traceback.format_exc())
@@ -101,30 +104,46 @@ class LocalExecutor:
                 yield run_trial(trial)
             return
         # spawn, not fork: a forked child inherits torch's OpenMP pool mid-state and can hang
-        with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_signals) as pool:
+        with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                                 initargs=(os.getpid(), held_locks())) as pool:
             futures = {pool.submit(run_trial, t): t for t in trials}
             try:
                 for future in as_completed(futures):
                     try:
                         yield future.result()
-                    except Interrupted:
+                    except (Interrupted, WriteFailed):
                         raise
                     except Exception as e:  # the worker process died (killed, out of memory): only its trials fail
                         yield failed_record(futures[future], e)
-            except Interrupted as stop:  # stop every trial: none waiting starts, each running one checkpoints
+            except (Interrupted, WriteFailed) as stop:  # stop every trial: none waiting starts, each running one checkpoints
                 for future in futures:
                     future.cancel()
                 for process in list(pool._processes.values()):  # private, but the pool's only handle on its workers
                     with contextlib.suppress(ProcessLookupError):
-                        os.kill(process.pid, stop.signum)
+                        os.kill(process.pid, getattr(stop, "signum", signal.SIGTERM))
                 raise
 
 
-def _worker_signals() -> None:
+def _worker_start(parent: int, locks: list[str]) -> None:
     """A pool worker ignores Ctrl-C and a closed terminal between trials (the parent decides and forwards
-    the stop); during a trial, the trial's run handles them and stops at a checkpoint."""
+    the stop); during a trial, the trial's run handles them and stops at a checkpoint. It names itself in
+    its parent's locks and stops when its parent dies (_watch_parent)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    join_locks(locks)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
+
+
+def _watch_parent(parent: int) -> None:
+    """A killed parent (kill -9 sends its workers nothing) leaves this worker reparented: it then stops
+    itself as a SIGTERM to the study would (a running trial stops at a checkpoint, so --resume loses
+    nothing), and quits outright after ORPHAN_GRACE seconds if it is still there. Polling the parent pid
+    works on every POSIX system, unlike Linux's parent-death signal."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(ORPHAN_GRACE)
+    os._exit(128 + signal.SIGTERM)
 
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
@@ -194,11 +213,11 @@ class RayExecutor:
                 trial = pending.pop(done[0])
                 try:
                     yield ray.get(done[0])
-                except Interrupted:
+                except (Interrupted, WriteFailed):  # Ray's task error is an instance of its cause
                     raise
                 except Exception as e:  # the task's worker died or the node was lost
                     yield failed_record(trial, e)
-        except Interrupted:
+        except (Interrupted, WriteFailed):
             for ref in pending:  # Ray interrupts a running task as Ctrl-C would; its run stops at a checkpoint
                 ray.cancel(ref)
             raise

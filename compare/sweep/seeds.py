@@ -13,7 +13,7 @@ from compare import pipeline as runner
 from compare.errors import UserError
 from compare.io import read_run_json, write_json
 from compare.results import summary_from_metrics
-from compare.settings import RunSettings
+from compare.settings import RunSettings, check_seeds
 from compare.stats import METHOD, numeric_leaves, paired_difference, summarize
 from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_directory, read_marker, write_errors, write_marker
 
@@ -49,6 +49,7 @@ def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -
     if n_seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {n_seeds}")
     seeds = list(range(settings.seed, settings.seed + n_seeds))
+    check_seeds(seeds)  # before the directory exists: the last seed must be one `compare run` takes
     out, _ = claimed_directory(Path(settings.out or dt.datetime.now().strftime("runs/seeds-%Y%m%d-%H%M%S")), "seeds", resume=True)
     with write_errors(out), RunLock(out), StopSignals() as stop:
         def stopped(signum: int, where: str = "between seeds: every seed run is finished or checkpointed") -> Interrupted:

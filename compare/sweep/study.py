@@ -38,7 +38,7 @@ from compare.metrics.scoring import eval_sample_count, reference_order
 from compare.models import ARCHITECTURES, OPTIMIZERS, ModelSpec, parse_model_specs, with_fields
 from compare.pipeline import versions
 from compare.report.claims import MIN_EARLY_POINTS
-from compare.settings import RunSettings, check_settings
+from compare.settings import MAX_TUNE, MAX_WIDTHS, RunSettings, check_seeds, check_settings
 from compare.sweep import trial_id
 from compare.sweep.trials import run_trials
 from compare.sweep.tuning import tune
@@ -107,13 +107,16 @@ def check_study(settings: StudySettings) -> None:
     """Every check that needs no data, so a bad flag is refused before the study directory exists."""
     if not settings.seeds:
         raise UserError("--seeds must be at least 1")
+    check_seeds(settings.seeds)  # also those of an edited study.json
+    if not 0 <= settings.tune <= MAX_TUNE:
+        raise UserError(f"--tune must be 0 to {MAX_TUNE} trials per family, got {settings.tune}")
+    if len(settings.widths) > MAX_WIDTHS:
+        raise UserError(f"--widths lists {len(settings.widths)} widths, more than {MAX_WIDTHS}")
     if CLAIM_WIDTH not in settings.widths:
         raise UserError("--widths must include 1: claims 1 and 3 compare the models at width 1 (e.g. --widths 0.25,0.5,1,2)")
     if settings.budget.unit == "s":
         raise UserError(f"a study needs a budget of steps, images, epochs or flops, not {settings.budget}: its claims pair the "
                         "models' curve points by step, and a seconds budget gives each model other steps (and other numbers each run)")
-    if settings.tune < 0:
-        raise UserError(f"--tune must be 0 or more trials per family, got {settings.tune}")
     if settings.arch not in ARCHITECTURES:
         raise UserError(f"unknown --arch {settings.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
     parse_optimizers(",".join(settings.claim3_optimizers))  # --optimizer: with_fields in default_specs names the valid ones
@@ -174,7 +177,7 @@ def study(settings: StudySettings, executor, log: Callable[[str], None] = lambda
     extractor = load_extractor("evaluator", data, device, on_train=log)
     n_eval = eval_sample_count(None, data, FEATURES["evaluator"].feature_dim)
     out, saved = _open(settings)
-    with write_errors(out), RunLock(out), StopSignals() as stop:
+    with write_errors(out, f"continue with: {resume_command(out)}"), RunLock(out), StopSignals() as stop:
         stop.stop_at_once(lambda signum: Interrupted(signum, out, "between trials: every trial is done or checkpointed", resume_command(out)))
         try:
             return _study_claimed(settings, executor, out, saved, data, extractor, n_eval, started, log)

@@ -95,12 +95,46 @@ class StopSignals:
 _HELD: set[Path] = set()  # lock files this process holds: a nested RunLock of the same directory is a no-op
 
 
+def held_locks() -> list[str]:
+    """The lock files this process holds (for its worker processes to join, see join_locks)."""
+    return sorted(str(p) for p in _HELD)
+
+
+def join_locks(paths: list[str]) -> None:
+    """Add this process's pid to the lock files `paths` its parent holds: a worker that outlives a killed
+    parent then keeps the directory from being taken over (RunLock) until it has stopped too."""
+    for path in paths:
+        with contextlib.suppress(OSError):  # gone already: the parent has released it
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, f"{os.getpid()}\n".encode())  # one small O_APPEND write: never interleaved
+            finally:
+                os.close(fd)
+
+
+def _alive(pid: str) -> bool:
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    with contextlib.suppress(OSError, IndexError):  # Linux: a zombie (exited, not yet reaped) holds nothing
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        pass
+    return True
+
+
 class RunLock:
-    """An exclusive flock on `<dir>/.lock`, which holds the owner's pid; every command that writes
-    into a run, sweep or --seeds directory holds it while it does.
+    """An exclusive flock on `<dir>/.lock`, which holds the owner's pid (then the pids of its worker
+    processes, join_locks); every command that writes into a run, sweep or --seeds directory holds it
+    while it does.
 
     The kernel releases a flock when its process ends, however it ends (SIGKILL included), so a
-    lock file left behind by a dead process is stale by construction and is simply taken over.
+    lock file left behind by a dead process is stale by construction and is taken over, unless one
+    of the workers it names still runs: a killed study's workers stop within seconds of their parent
+    (compare.sweep.executors), and until then a resume would train beside them.
     Taking the lock also removes the temp files a killed writer left in the directory and its
     folders (only names of compare.io's temp pattern): no one else can be writing them now.
     """
@@ -117,7 +151,7 @@ class RunLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+                holder = (os.pread(fd, 32, 0).decode(errors="replace").split() or ["unknown"])[0]
                 os.close(fd)
                 raise UserError(f"run directory {self.path.parent} is in use by process {holder}; "
                                 f"wait for it to finish or stop it, then try again") from None
@@ -127,8 +161,13 @@ class RunLock:
                 if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
                     break
             os.close(fd)
+        owner, *workers = os.pread(fd, 4096, 0).decode(errors="replace").split() or ["unknown"]
+        if running := [pid for pid in workers if _alive(pid)]:
+            os.close(fd)
+            raise UserError(f"run directory {self.path.parent} is still in use by process {running[0]}, a worker of the "
+                            f"stopped process {owner}; workers stop within seconds of their parent: try again then")
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
         _HELD.add(self.path.resolve())
         remove_stale_temps(self.path.parent)
@@ -262,15 +301,32 @@ def claimed_run_dir(out: Path, resume: bool = False, overwrite: bool = False) ->
         yield out
 
 
+class WriteFailed(UserError):
+    """A disk that is full or not writable. Unlike other failures of one trial it stops a whole sweep or
+    study (compare.sweep.executors): every later trial would only fail the same way."""
+
+    def __init__(self, filename: object, strerror: str, then: str):
+        self.filename, self.strerror, self._args = filename, strerror, (filename, strerror, then)
+        super().__init__(f"cannot write {filename}: {strerror}; files written before are intact: "
+                         f"make room or fix permissions, then {then}")
+
+    def __reduce__(self):  # back from a worker process whole
+        return WriteFailed, self._args
+
+
 @contextlib.contextmanager
-def write_errors(out: Path) -> Iterator[None]:
+def write_errors(out: Path, then: str | None = None) -> Iterator[None]:
     """A disk that is full or not writable becomes one line; compare.io's atomic writes leave every
-    earlier file whole, so the run can continue with --resume once there is room."""
+    earlier file whole, so the run can continue with --resume once there is room. `then` says how
+    (default: resume the run `out`); a trial's WriteFailed inside is reworded with it."""
     try:
         yield
+    except WriteFailed as e:
+        if then is None:
+            raise
+        raise WriteFailed(e.filename, e.strerror, then) from None
     except OSError as e:
         if e.errno not in WRITE_ERRNOS:
             raise
-        then = f"continue with: compare run --resume {out}" if is_run_dir(out) else "run again"
-        raise UserError(f"cannot write {e.filename or out}: {e.strerror}; files written before are intact: "
-                        f"make room or fix permissions, then {then}") from None
+        then = then or (f"continue with: compare run --resume {out}" if is_run_dir(out) else "run again")
+        raise WriteFailed(e.filename or out, e.strerror, then) from None
