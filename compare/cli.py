@@ -20,6 +20,7 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare.metrics.evaluator import FEATURES
     from compare.train.guard import Interrupted
     from compare.models import ARCHITECTURES, MODELS, PRECISIONS, parse_model_specs, with_fields
+    from compare.calibrate.cli import calibrate  # its own module: cli.py stays under 400 lines
 except KeyboardInterrupt:
     sys.stderr.write("Interrupted during start-up; nothing was done\n")
     raise SystemExit(130) from None
@@ -71,7 +72,7 @@ def _out_of_memory(e: BaseException) -> bool:
     return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(e)
 
 
-@click.group(cls=CompareGroup)
+@click.group(cls=CompareGroup, commands=[calibrate])  # compare.calibrate.cli: `compare calibrate`
 @click.version_option(package_name="gan-vae-compare")
 def main() -> None:
     """Compare GANs and VAEs under matched training budgets: samples, quality, pixel artifacts, size."""
@@ -168,7 +169,6 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
         else:
             settings = resume_settings(RunSettings, resume, given)
     if seeds > 1:
-
         result = run_seeds(settings, seeds, show_progress=not quiet)
         click.echo(f"wrote {result['out']}/: seed-*/ (one run per seed), seeds.json")
         click.echo(text_table(seed_table(result)))
