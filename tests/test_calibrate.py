@@ -3,6 +3,7 @@ and the planted salt of claim 1's positive control counted back exactly."""
 
 import json
 import shutil
+import signal
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ import compare.calibrate.run as calibration
 from compare.calibrate import ControlResult
 from compare.metrics.continuity import bad_pixel_counts
 from compare.report.claims import NOT_SUPPORTED, SUPPORTED, Verdict
+from compare.train.guard import Interrupted
 from helpers import one_line_error, run_cli
 
 COLUMNS = ["control", "expected", "got", "counts", "result"]
@@ -136,6 +138,15 @@ def test_bad_input_is_one_line_and_touches_nothing(tmp_path, monkeypatch):
     one_line_error(run_cli("calibrate", "--quick", "--out", other, "--overwrite"))
     assert [p.name for p in other.iterdir()] == ["keep.txt"] and (other / "keep.txt").read_text() == "keep"
     one_line_error(run_cli("calibrate", "--seed", "-1"))
+
+
+def test_a_stop_says_how_to_run_it_again(tmp_path, monkeypatch):
+    def stopped(*args):
+        raise Interrupted(signal.SIGINT, tmp_path / "cal" / "trials" / "gan-lr0.001-seed0", "at step 5 of 'gan'")
+
+    monkeypatch.setattr(calibration, "trained_controls", stopped)
+    message = one_line_error(run_cli("calibrate", "--quick", "--quiet", "--out", tmp_path / "cal"), code=130)
+    assert f"compare calibrate --quick --seed 0 --out {tmp_path / 'cal'} --overwrite" in message and "compare run" not in message
 
 
 def test_table_and_last_line_say_which_control_failed():

@@ -8,7 +8,7 @@ answer is known in advance.
                        difference to find, but not identical curves): not decided
     claim 1, negative: GAN seeds A as "gan", GAN seeds B as "vae-mean": not decided, and each pair alone
                        (one seed) never decides
-    claim 1, positive: seeds B with SALT lone ink pixels planted per image, counted by compare.metrics'
+    claim 1, positive: seeds B with ControlPlan.salt lone ink pixels planted per image, counted by compare.metrics'
                        bad-pixel functions: "supported"
 
 Both claim-3 roles are the flipped-label GAN: the minimax series is just fed a slower copy of it, so
@@ -34,8 +34,8 @@ from compare.metrics.scoring import heldout_evaluated
 from compare.models import parse_model_specs
 from compare.report.claim_inputs import claim3_from_runs
 from compare.report.claims import (
-    ARTIFACT_KEYS, LONE_PIXELS, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_SUPPORTED, SPECKS, SUPPORTED, Claim1Input,
-    Claim3Input, Point, Series, Verdict, judge_claim1, judge_claim3,
+    ARTIFACT_KEYS, LONE_PIXELS, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, SUPPORTED, Claim1Input, Claim3Input, Point, Series, Verdict,
+    judge_claim1, judge_claim3,
 )
 from compare.sample import sample_views, samples_per_view
 from compare.sweep.executors import ExecutorOptions, LocalExecutor
@@ -44,8 +44,9 @@ from compare.sweep.trials import run_trials
 from compare.train.budget import Budget
 from compare.train.checkpoint import load_checkpoint
 
-DECIDED = (SUPPORTED, NOT_SUPPORTED, MIXED)  # what a control with nothing to find must never say
-UNDECIDED = (NOT_DECIDED, NO_PRACTICAL_DIFFERENCE)  # its passing answers ("not measured" is a broken control, not a pass)
+# A control with nothing to find passes on these; "supported", "not supported" or "mixed" invent a difference, and
+# "not measured" is a broken control, not a pass.
+UNDECIDED = (NOT_DECIDED, NO_PRACTICAL_DIFFERENCE)
 NOT_DECIDED_TEXT = f"{NOT_DECIDED} (or {NO_PRACTICAL_DIFFERENCE})"
 
 

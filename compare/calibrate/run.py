@@ -33,7 +33,7 @@ from compare.errors import UserError
 from compare.io import is_temp_name, write_bytes, write_json
 from compare.pipeline import versions
 from compare.report.render import Block, Heading, Para, Table, render_html, render_markdown, text_table
-from compare.train.guard import LOCK_NAME, MARKER_NAME, RunLock, claimed_directory, marker_kind, write_errors
+from compare.train.guard import LOCK_NAME, MARKER_NAME, Interrupted, RunLock, claimed_directory, marker_kind, write_errors
 
 KIND = "calibration"  # the directory marker's kind (compare.train.guard)
 VERSION = 1
@@ -125,6 +125,10 @@ def calibrate(settings: CalibrationSettings, log: Callable[[str], None] = lambda
                 t = time.perf_counter()
                 results += run()
                 seconds[name] = round(time.perf_counter() - t, 3)
+        except Interrupted as e:  # a trial stopped at its checkpoint; a calibration has no resume of its own: it starts again
+            flags = (" --quick" if settings.quick else "") + (f" --dataset {settings.dataset}" if settings.dataset else "")
+            again = f"compare calibrate{flags} --seed {settings.seed} --out {out} --overwrite (starts again)"
+            raise Interrupted(e.signum, out, f"during the {name} controls, before any verdict", again) from None
         finally:
             torch.set_num_threads(threads)
         summary = {"kind": KIND, "version": VERSION, "settings": settings.describe(), "versions": versions(),
