@@ -115,7 +115,7 @@ def calibrate(settings: CalibrationSettings, log: Callable[[str], None] = lambda
     started, threads = time.perf_counter(), torch.get_num_threads()
     out = claim_out(out, settings.overwrite)
     with write_errors(out), RunLock(out):
-        torch.set_num_threads(1)  # one thread: the stated timing, and the same numbers on every machine of that many cores
+        torch.set_num_threads(1)  # one thread: the stated timing, and numbers that do not depend on the core count
         try:
             seconds, results = {}, []
             for name, run in (("trained", lambda: trained_controls(plan, data, settings.seed, out / "trials", log)),
