@@ -1,0 +1,32 @@
+"""The `compare calibrate` command (registered on the `compare` group by compare.cli): flags in, table out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("calibrate", context_settings={"show_default": True})
+@click.option("--dataset", default=None, help="Dataset the trained controls train on. [default: mnist5k; digits with --quick]")
+@click.option("--quick", is_flag=True, help="Tiny budgets on 8x8 digits (under a minute): the version the test suite runs.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Directory for calibration.json/.md/.html and the trained controls (new or empty; see --overwrite). "
+                   "[default: runs/calibration-<timestamp>]")
+@click.option("--overwrite", is_flag=True, help="Replace the calibration already in --out (a directory that is not one is never touched).")
+@click.option("--seed", default=0, type=click.IntRange(0, 2**32 - 1), help="First seed of the trained controls and the simulations.")
+@click.option("--quiet", is_flag=True, help="No progress messages.")
+def calibrate(dataset: str | None, quick: bool, out: Path | None, overwrite: bool, seed: int, quiet: bool) -> None:
+    """Run the toolkit's known-answer controls (claims 1-3 and interval coverage) and print control / expected / got / counts.
+
+    Exit codes: 0 every control passed; 1 some control failed (the last line says which); 2 bad input."""
+    from compare.calibrate.run import CalibrationSettings, calibrate as run_calibration
+
+    result = run_calibration(CalibrationSettings(quick=quick, dataset=dataset, seed=seed, out=out, overwrite=overwrite),
+                             log=(lambda m: None) if quiet else (lambda m: click.echo(m, err=True)))
+    click.echo(result["table"])
+    click.echo(f"wrote {result['out']}/calibration.json, calibration.md, calibration.html ({result['wall_seconds']:.0f} s)")
+    click.echo(result["summary"])
+    if not result["passed"]:
+        sys.exit(1)
