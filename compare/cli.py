@@ -19,7 +19,7 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
 
     import click
 
-    from compare.train.budget import Budget
+    from compare.train.budget import UNITS, Budget
     from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
     from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
     from compare.errors import ReaderGone, UserError, one_line
@@ -71,16 +71,32 @@ class CompareGroup(click.Group):
             raise ReaderGone() from None
 
 
-@click.group(cls=CompareGroup, commands=[calibrate])  # compare.calibrate.cli: `compare calibrate`
+@click.group(cls=CompareGroup, commands=[calibrate], invoke_without_command=True)  # compare.calibrate.cli: `compare calibrate`
 @click.version_option(package_name="gan-vae-compare")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Compare GANs and VAEs under matched training budgets: samples, quality, pixel artifacts, size."""
+    if ctx.invoked_subcommand is None:  # a bare `compare` asks what there is: the help, not an error
+        click.echo(ctx.get_help())
+
+
+def model_options(command):
+    """--models for run and sweep: separate words, a comma list, or the flag repeated (each adds); the command gets `model_words`."""
+    @click.option("--models", "models", multiple=True, default=("gan,vae",), metavar="NAME [NAME ...]",
+                  help="Models, as separate words or comma-separated: `--models gan vae`, `--models gan,vae`, `--models gan gan:minimax`. See `compare models`.")
+    @click.argument("more_models", nargs=-1, metavar="")
+    @functools.wraps(command)
+    def with_models(*args, models: tuple[str, ...], more_models: tuple[str, ...], **kwargs):
+        if unit := next((w for w in more_models if w.lower() in UNITS), None):  # `--budget 4000 steps`
+            raise UserError(f"{unit!r} is a budget unit, not a model: write the budget without a space, e.g. --budget 4000{unit}")
+        if more_models and not _given_by_user("models"):  # `compare run gan vae`: the flag forgotten
+            raise UserError(f"model names go after --models: --models {' '.join(more_models)}")
+        return command(*args, model_words=[*models, *more_models], **kwargs)
+    return with_models
 
 
 @main.command("run", context_settings={"show_default": True})
-@click.option("--models", "models", default="gan,vae", metavar="NAME [NAME ...]",
-              help="Models to train, as separate words or comma-separated: `--models gan vae`, `--models gan,vae`, `--models gan gan:minimax`. See `compare models`.")
-@click.argument("more_models", nargs=-1, metavar="")
+@model_options
 @click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every model: a number and a unit (steps, images, epochs, s = seconds of training, flops = measured training FLOPs), e.g. 3000steps, 20epochs, 90s, 2e13flops.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="Seed of weights, data order, noise and samples: the same seed on the CPU gives bit-identical samples.")
@@ -114,7 +130,7 @@ def main() -> None:
 @click.option("--download", is_flag=True, help="Download a missing torchvision dataset into --data-root; nothing is downloaded without it.")
 @click.option("--image-size", type=int, default=None, help="Side in pixels that celeba and folder:PATH images are resized and centre-cropped to. [default: 64]")
 @click.option("--channels", type=int, default=None, help="1 (grey) or 3 (RGB) for celeba and folder:PATH images. [default: 3]")
-def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str, seed: int, device: str,
+def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device: str,
             out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
             overwrite: bool, match_params: str, quiet: bool, seeds: int, eval_samples: int | None,
             features: str, curve_points: int, curve_samples: int | None, arch: str, precision: str, optimizer: str,
@@ -132,8 +148,8 @@ def run_cmd(models: str, more_models: tuple[str, ...], dataset: str, budget: str
     data_options = DataOptions(root=data_root, download=download, image_size=image_size, channels=channels)
     check_data_options(dataset, data_options)
     flags = dict(
-        models=tuple(with_fields(parse_model_specs([models, *more_models]), arch=arch, precision=precision, optimizer=optimizer)),
         budget=Budget.parse(budget),
+        models=tuple(with_fields(parse_model_specs(model_words), arch=arch, precision=precision, optimizer=optimizer)),
         dataset=check_dataset_name(dataset),
         seed=seed,
         device=device,
@@ -223,8 +239,7 @@ def trial_options(command):
 
 
 @main.command("sweep", context_settings={"show_default": True})
-@click.option("--models", "models", default="gan,vae", metavar="NAME [NAME ...]", help="Models to sweep, as for `compare run`.")
-@click.argument("more_models", nargs=-1, metavar="")
+@model_options
 @click.option("--widths", default="0.25,0.5,1,2,4", help="Width multipliers on every model's hidden size, comma-separated.")
 @click.option("--seeds", default=3, type=click.IntRange(1, MAX_SEEDS), help="Seeds per (model, width): --seed .. --seed+N-1.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
@@ -239,13 +254,13 @@ def trial_options(command):
               help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
 @click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help=OPTIMIZER_HELP)
 @trial_options
-def sweep_cmd(models: str, more_models: tuple[str, ...], widths: str, seeds: int, seed: int, dataset: str, budget: str, device: str,
+def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, dataset: str, budget: str, device: str,
               batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, optimizer: str, make_pool) -> None:
     """Train every (model, width, seed) under one budget; plot quality and continuity against size; decide claim (b)."""
     from compare.sweep import SweepSettings, parse_widths, sweep
 
     settings = SweepSettings(
-        models=tuple(parse_model_specs([models, *more_models])), widths=parse_widths(widths),
+        models=tuple(parse_model_specs(model_words)), widths=parse_widths(widths),
         seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget), dataset=check_dataset_name(dataset),
         device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by, optimizer=optimizer,
     )

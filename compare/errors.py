@@ -1,7 +1,11 @@
-"""The one exception type for bad input (the CLI prints its message as one line and exits 2), and the
-one place that turns any expected failure into that line and its exit code (compare.cli)."""
+"""The one exception type for bad input (the CLI prints its message as one line and exits 2), the
+"did you mean" hint every unknown-name message shares, and the one place that turns any expected failure
+into that line and its exit code (compare.cli)."""
 
 from __future__ import annotations
+
+import difflib
+from typing import Iterable
 
 import click
 
@@ -12,6 +16,14 @@ OUT_OF_MEMORY = ("Error: out of memory for these networks and batches; lower --w
 
 class UserError(Exception):
     """Something the user gave (a name, a budget, a path) is wrong; the message says what to do."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """" (did you mean 'vae'?)" for the closest registered name, compared case-insensitively (`GAN`, `vea`);
+    "" when nothing is close. Appended to an unknown-name message, so the valid names still follow it."""
+    by_lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 
 class ReaderGone(Exception):

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from compare.errors import UserError
+from compare.errors import UserError, did_you_mean
 from compare.protocol import GenerativeModel
 import gan
 import vae
@@ -105,12 +105,14 @@ def parse_model_specs(words: list[str]) -> list[ModelSpec]:
         family, _, variant = label.partition(":")
         entry = MODELS.get(family)
         if entry is None:
-            raise UserError(f"unknown model {family!r}; choose from: {', '.join(MODELS)} (see `compare models`)")
+            raise UserError(f"unknown model {family!r}{did_you_mean(family, MODELS)}; choose from: {', '.join(MODELS)} "
+                            "(see `compare models`)")
         overrides: tuple[tuple[str, Any], ...] = ()
         if variant:
             if variant not in entry.variants:
                 valid = ", ".join(f"{family}:{v}" for v in entry.variants) or f"none for {family}"
-                raise UserError(f"unknown variant {label!r}; valid variants: {valid}")
+                hint = did_you_mean(label, [f"{family}:{v}" for v in entry.variants])
+                raise UserError(f"unknown variant {label!r}{hint}; valid variants: {valid}")
             overrides = ((entry.variant_field, variant),)
         specs.append(ModelSpec(label, family, overrides))
     dupes = sorted({s.label for s in specs if labels.count(s.label) > 1})

@@ -51,7 +51,7 @@ def test_models_spellings(spelling, tmp_path):
     (["--models", "gan:hinged"], "unknown variant 'gan:hinged'"),
     (["--models", "gan", "gan"], "listed twice"),
     (["--dataset", "imagenet"], "unknown dataset 'imagenet'; choose one of: mnist5k, digits"),
-    (["--budget", "3000"], "malformed budget '3000'"),
+    (["--budget", "3000"], "budget '3000' has no unit: did you mean 3000steps?"),
     (["--budget", "fast"], "malformed budget 'fast'"),
     (["--budget", "0steps"], "budget must be positive"),
     (["--batch-size", "0"], "--batch-size must be positive"),

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from compare.data import sources
-from compare.errors import UserError
+from compare.errors import UserError, did_you_mean
 from compare.io import write_bytes
 from compare.data.sources import ImageFiles, Splits, StreamedImages
 
@@ -207,7 +207,7 @@ def _parse_dataset_name(name: str) -> tuple[str, str]:
     entry = DATASETS.get(key)
     if entry is None:
         valid = ", ".join(dataset_usage(k) for k in DATASETS)
-        raise UserError(f"unknown dataset {name!r}; choose one of: {valid} (see `compare datasets`)")
+        raise UserError(f"unknown dataset {name!r}{did_you_mean(key, DATASETS)}; choose one of: {valid} (see `compare datasets`)")
     if entry.argument and not argument:
         raise UserError(f"dataset {key!r} needs a {entry.argument}: write {dataset_usage(key)}")
     if colon and not entry.argument:

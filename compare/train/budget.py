@@ -14,9 +14,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from compare.errors import UserError
+from compare.errors import UserError, did_you_mean
 
 UNITS = ("steps", "images", "epochs", "s", "flops")
+_NUMBER = re.compile(r"^\s*[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?\s*$", re.IGNORECASE)
 _PATTERN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]+)\s*$", re.IGNORECASE)
 
 
@@ -28,7 +29,13 @@ class Budget:
     @classmethod
     def parse(cls, text: str) -> "Budget":
         match = _PATTERN.match(text)
-        if not match or match.group(2).lower() not in UNITS:
+        if _NUMBER.match(text):  # `--budget 4000`: the unit left out (or split off: `--budget 4000 steps`)
+            raise UserError(f"budget {text!r} has no unit: did you mean {text.strip()}steps? (units: {', '.join(UNITS)}, "
+                            "written without a space)")
+        if match and match.group(2).lower() not in UNITS:
+            raise UserError(f"malformed budget {text!r}: unknown unit {match.group(2)!r}{did_you_mean(match.group(2), UNITS)}; "
+                            f"units: {', '.join(UNITS)}, e.g. 3000steps")
+        if not match:
             raise UserError(f"malformed budget {text!r}: write a number and a unit ({', '.join(UNITS)}), "
                             "e.g. 3000steps, 20epochs, 90s or 2e13flops")
         amount, unit = float(match.group(1)), match.group(2).lower()
