@@ -1,9 +1,11 @@
-"""The `compare` command: a thin click layer over compare.pipeline and the registries."""
+"""The `compare` command: a thin click layer over compare.pipeline and the registries.
+
+This module holds the group and the single-run commands; compare.cli.trials the multi-trial ones (sweep, study),
+compare.calibrate.cli `compare calibrate`, compare.cli.options the flags and helpers they share."""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import sys
 
@@ -19,25 +21,22 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
 
     import click
 
-    from compare.train.budget import UNITS, Budget
+    from compare.train.budget import Budget
     from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
     from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
     from compare.errors import ReaderGone, UserError, one_line
-    from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE, RunSettings
+    from compare.settings import MAX_SEED, MAX_SEEDS, RunSettings
     from compare.metrics.evaluator import FEATURES
     from compare.train.guard import Interrupted
     from compare.models import ARCHITECTURES, MODELS, OPTIMIZERS, PRECISIONS, parse_model_specs, with_fields
-    from compare.calibrate.cli import calibrate  # its own module: cli.py stays under 400 lines
+    from compare.calibrate.cli import calibrate
+    from compare.cli.options import (
+        DEFAULT_BUDGET, EVAL_SAMPLES_HELP, FEATURES_HELP, OPTIMIZER_HELP, given_by_user, model_options, say,
+    )
+    from compare.cli.trials import study_cmd, sweep_cmd
 except KeyboardInterrupt:
     sys.stderr.write("Interrupted during start-up; nothing was done\n")
     raise SystemExit(130) from None
-
-DEFAULT_BUDGET = "4000steps"
-EVAL_SAMPLES_HELP = ("N, the samples per model view for the quality metrics, also the held-out and train images of the "
-                     "real-data floor: between the feature dimension (128 for the evaluator) and the held-out size. [default: the held-out size]")
-OPTIMIZER_HELP = "Optimiser of every model: adam, or plain SGD (no momentum); each family's default learning rate for it."
-FEATURES_HELP = "Feature space of the quality metrics: evaluator = a small CNN trained on the dataset's train split (cached); inception = torchmetrics' Inception-V3, needs torch-fidelity and its weights."
-
 
 class CompareGroup(click.Group):
     """Every bad input ends as one line on stderr and exit code 2, never a traceback or a usage dump."""
@@ -71,28 +70,13 @@ class CompareGroup(click.Group):
             raise ReaderGone() from None
 
 
-@click.group(cls=CompareGroup, commands=[calibrate], invoke_without_command=True)  # compare.calibrate.cli: `compare calibrate`
+@click.group(cls=CompareGroup, commands=[calibrate, sweep_cmd, study_cmd], invoke_without_command=True)
 @click.version_option(package_name="gan-vae-compare")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Compare GANs and VAEs under matched training budgets: samples, quality, pixel artifacts, size."""
     if ctx.invoked_subcommand is None:  # a bare `compare` asks what there is: the help, not an error
         click.echo(ctx.get_help())
-
-
-def model_options(command):
-    """--models for run and sweep: separate words, a comma list, or the flag repeated (each adds); the command gets `model_words`."""
-    @click.option("--models", "models", multiple=True, default=("gan,vae",), metavar="NAME [NAME ...]",
-                  help="Models, as separate words or comma-separated: `--models gan vae`, `--models gan,vae`, `--models gan gan:minimax`. See `compare models`.")
-    @click.argument("more_models", nargs=-1, metavar="")
-    @functools.wraps(command)
-    def with_models(*args, models: tuple[str, ...], more_models: tuple[str, ...], **kwargs):
-        if unit := next((w for w in more_models if w.lower() in UNITS), None):  # `--budget 4000 steps`
-            raise UserError(f"{unit!r} is a budget unit, not a model: write the budget without a space, e.g. --budget 4000{unit}")
-        if more_models and not _given_by_user("models"):  # `compare run gan vae`: the flag forgotten
-            raise UserError(f"model names go after --models: --models {' '.join(more_models)}")
-        return command(*args, model_words=[*models, *more_models], **kwargs)
-    return with_models
 
 
 @main.command("run", context_settings={"show_default": True})
@@ -173,7 +157,7 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
     if resume is None:
         settings = RunSettings(**flags)
     else:
-        typed = {name for name in click.get_current_context().params if _given_by_user(name)}
+        typed = {name for name in click.get_current_context().params if given_by_user(name)}
         given = {name: value for name, value in flags.items() if name in typed or (name == "models" and "more_models" in typed)}
         if seeded := seeds_to_resume(resume):  # a --seeds directory: every seed shares the first one's settings
             first_run, saved_seeds = seeded
@@ -203,12 +187,6 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
         sys.exit(EXIT_DIVERGED)
 
 
-def _given_by_user(param: str) -> bool:
-    """Whether the user gave this parameter (rather than click filling in its default)."""
-    source = click.get_current_context().get_parameter_source(param)
-    return source not in (None, click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
-
-
 @main.command("report")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -219,103 +197,6 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 
     html_path, md_path = write_report(list(run_dirs), out)
     click.echo(f"wrote {html_path} and {md_path}")
-
-
-def trial_options(command):
-    """How and where the trials of sweep and study run; the command calls make_pool() once its own flags are checked."""
-    @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where each trial trains.")
-    @click.option("--batch-size", default=128, type=int, help="Batch size of every trial.")
-    @click.option("--executor", default="local", help="Where trials run: local (this machine) or ray (Ray tasks; pip install '.[ray]').")
-    @click.option("--jobs", default=1, type=int, help="local: trials at once in separate processes (0: one per core), torch threads split between them.")
-    @click.option("--address", default=None, help="ray: address of an existing cluster. [default: start a local Ray instance]")
-    @click.option("--cpus-per-trial", default=1.0, type=float, help="ray: CPUs each trial asks for (also its torch threads).")
-    @click.option("--gpus-per-trial", default=0.0, type=float, help="ray: GPUs each trial asks for (fractions share a GPU).")
-    @functools.wraps(command)
-    def with_pool(*args, executor: str, jobs: int, address: str | None, cpus_per_trial: float, gpus_per_trial: float, **kwargs):
-        from compare.sweep.executors import ExecutorOptions, make_executor
-        options = ExecutorOptions(jobs=jobs, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
-        return command(*args, make_pool=lambda: make_executor(executor, options), **kwargs)
-    return with_pool
-
-
-@main.command("sweep", context_settings={"show_default": True})
-@model_options
-@click.option("--widths", default="0.25,0.5,1,2,4", help="Width multipliers on every model's hidden size, comma-separated.")
-@click.option("--seeds", default=3, type=click.IntRange(1, MAX_SEEDS), help="Seeds per (model, width): --seed .. --seed+N-1.")
-@click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
-@click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
-@click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial, as for `compare run`.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Sweep directory; rerunning into it skips done trials and retries failed ones. [default: runs/sweep-<timestamp>]")
-@click.option("--quality", default="fid",
-              help="Quality metric: a registered metric key with a better direction (fid, kid_x1e3, precision, ...), or its path in a model's metrics.json entry (quality.fid).")
-@click.option("--continuity", default="lone_pixels_per_image", help="Continuity metric, the same way (lone_pixels_per_image, specks_per_image, fragments_per_image, ...).")
-@click.option("--size-by", default="total",
-              help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
-@click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help=OPTIMIZER_HELP)
-@trial_options
-def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, dataset: str, budget: str, device: str,
-              batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, optimizer: str, make_pool) -> None:
-    """Train every (model, width, seed) under one budget; plot quality and continuity against size; decide claim (b)."""
-    from compare.sweep import SweepSettings, parse_widths, sweep
-
-    settings = SweepSettings(
-        models=tuple(parse_model_specs(model_words)), widths=parse_widths(widths),
-        seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget), dataset=check_dataset_name(dataset),
-        device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by, optimizer=optimizer,
-    )
-    result = sweep(settings, make_pool())
-    counts = result["counts"]
-    click.echo(f"wrote {result['out']}/: sweep.json, {', '.join(result['plots']) or 'no plots'}, trials/")
-    click.echo(f"  {counts['trials']} trials: {counts['done']} done ({counts['skipped_as_done']} from before), {counts['failed']} failed")
-    for key, ids in result["missing_metrics"].items():
-        click.echo(f"  {key} is missing from {len(ids)} done trials (e.g. {ids[0]}); see --quality / --continuity")
-    claim = result["claim_b"]  # compare.report.claims.judge_claim2's Verdict, as sweep.json stores it
-    click.echo(f"claim (b), {claim['claim']}: {claim['verdict']}" + "".join(f"\n  {note}" for note in claim["notes"]))
-    failed = [r for r in result["trials"] if r["status"] == "failed"]
-    if failed:
-        if all(r["user_error"] for r in failed) and len({r["error"] for r in failed}) == 1 and not counts["done"]:
-            raise UserError(failed[0]["error"].removeprefix("UserError: "))
-        raise click.ClickException(f"{len(failed)} trials failed (first: {failed[0]['id']}: {failed[0]['error']}); "
-                                   "rerun the same command to retry them")
-
-
-@main.command("study", context_settings={"show_default": True})
-@click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
-@click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial (steps, images, epochs or flops; not seconds).")
-@click.option("--seeds", default=5, type=click.IntRange(1, MAX_SEEDS), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
-@click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
-@click.option("--widths", default="0.25,0.5,1,2", help="Width multipliers of gan and vae (claim 2), comma-separated; must include 1 (claims 1 and 3).")
-@click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES), help="Networks of every model, as for `compare run`.")
-@click.option("--tune", default=0, type=click.IntRange(0, MAX_TUNE), help="Random-search trials per family before the seeds (0: both families' default recipes).")
-@click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help="Optimiser of the gan and vae trials of claims 1 and 2 (adam or plain sgd).")
-@click.option("--claim3-optimizers", default="adam,sgd", help="Optimisers claim 3 is judged under, comma-separated: gan and gan:minimax at width 1 with each.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Study directory; rerunning into it skips done trials and resumes stopped ones. [default: runs/study-<timestamp>]")
-@click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="DIR",
-              help="Finish the study in DIR with the settings in its study.json (only executor flags may be given besides).")
-@trial_options
-def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arch: str, tune: int, optimizer: str, claim3_optimizers: str,
-              device: str, batch_size: int, out: Path | None, resume: Path | None, make_pool) -> None:
-    """Train gan and vae at every width and gan and gan:minimax at width 1 under each claim-3 optimiser for every seed under one budget, and judge the source's three claims."""
-    from compare.sweep import parse_widths
-    from compare.sweep.study import StudySettings, parse_optimizers, saved_settings, study
-
-    if resume is not None:
-        executor_flags = ("resume", "executor", "jobs", "address", "cpus_per_trial", "gpus_per_trial")
-        if given := [f"--{n.replace('_', '-')}" for n in click.get_current_context().params if n not in executor_flags and _given_by_user(n)]:
-            raise UserError(f"{', '.join(given)} cannot be given with --resume: a resumed study keeps the settings in its study.json")
-        settings = saved_settings(resume)
-    else:
-        settings = StudySettings(budget=Budget.parse(budget), dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
-                                 widths=parse_widths(widths), arch=arch, tune=tune, device=device, batch_size=batch_size, out=out,
-                                 optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers))
-    result = study(settings, make_pool())
-    for claim in result["claims"]:
-        click.echo(f"{claim['verdict']:<14} {claim['claim']}" + (f" ({claim['optimizer']})" if "optimizer" in claim else ""))
-    click.echo(f"wrote {result['out']}/report.html (and study.json, report.md, figures/, trials/)")
-    if result["counts"]["failed"]:
-        raise click.ClickException(f"{result['counts']['failed']} trials failed (see study.json); rerun `compare study --resume {result['out']}` to retry them")
 
 
 @main.command("models")
@@ -331,10 +212,6 @@ def datasets_cmd() -> None:
     """List the registered datasets."""
     for name, entry in DATASETS.items():
         click.echo(f"{dataset_usage(name):<14} {entry.description}")
-
-
-def _say(quiet: bool):
-    return None if quiet else (lambda message: click.echo(message, err=True))
 
 
 @main.command("score", context_settings={"show_default": True})
@@ -360,7 +237,7 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     a, b = load_image_set(real), load_image_set(fake)
     check_comparable(a, b, FEATURES[features].feature_dim)
     data = load_dataset(check_dataset_name(dataset))
-    extractor = load_extractor(features, data, resolve_device(device), _say(quiet), images={"A's images": a, "B's images": b})
+    extractor = load_extractor(features, data, resolve_device(device), say(quiet), images={"A's images": a, "B's images": b})
     result = score_sets(a, b, data, extractor)
     pixels = continuity_report({"B": b}, a)  # A, the reference, plays the part of the real images
     result["continuity"] = {k: pixels[k] for k in ("protocol", "real", "views", "ratios", "sensitivity")}
@@ -417,5 +294,5 @@ def evaluate_cmd(run_dir: Path, eval_samples: int | None, features: str | None, 
     from compare.pipeline import evaluate_run
     from compare.report.text import quality_report
 
-    quality = evaluate_run(run_dir, eval_samples, features, device, _say(quiet))
+    quality = evaluate_run(run_dir, eval_samples, features, device, say(quiet))
     click.echo(f"wrote {run_dir}/metrics.json, metrics.md\n\n{quality_report(quality)}")

@@ -1,0 +1,94 @@
+"""`compare sweep` and `compare study`: many trials of the run pipeline, each through the shared trial loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from compare.cli.options import DEFAULT_BUDGET, OPTIMIZER_HELP, given_by_user, model_options, trial_options
+from compare.data import check_dataset_name
+from compare.errors import UserError
+from compare.models import ARCHITECTURES, OPTIMIZERS, parse_model_specs
+from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE
+from compare.train.budget import Budget
+
+
+@click.command("sweep", context_settings={"show_default": True})
+@model_options
+@click.option("--widths", default="0.25,0.5,1,2,4", help="Width multipliers on every model's hidden size, comma-separated.")
+@click.option("--seeds", default=3, type=click.IntRange(1, MAX_SEEDS), help="Seeds per (model, width): --seed .. --seed+N-1.")
+@click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
+@click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
+@click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial, as for `compare run`.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Sweep directory; rerunning into it skips done trials and retries failed ones. [default: runs/sweep-<timestamp>]")
+@click.option("--quality", default="fid",
+              help="Quality metric: a registered metric key with a better direction (fid, kid_x1e3, precision, ...), or its path in a model's metrics.json entry (quality.fid).")
+@click.option("--continuity", default="lone_pixels_per_image", help="Continuity metric, the same way (lone_pixels_per_image, specks_per_image, fragments_per_image, ...).")
+@click.option("--size-by", default="total",
+              help="Network size on the x axis: total (all trained parameters) or generator (only the sampling network: GAN generator, VAE decoder).")
+@click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help=OPTIMIZER_HELP)
+@trial_options
+def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, dataset: str, budget: str, device: str,
+              batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, optimizer: str, make_pool) -> None:
+    """Train every (model, width, seed) under one budget; plot quality and continuity against size; decide claim (b)."""
+    from compare.sweep import SweepSettings, parse_widths, sweep
+
+    settings = SweepSettings(
+        models=tuple(parse_model_specs(model_words)), widths=parse_widths(widths),
+        seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget), dataset=check_dataset_name(dataset),
+        device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by, optimizer=optimizer,
+    )
+    result = sweep(settings, make_pool())
+    counts = result["counts"]
+    click.echo(f"wrote {result['out']}/: sweep.json, {', '.join(result['plots']) or 'no plots'}, trials/")
+    click.echo(f"  {counts['trials']} trials: {counts['done']} done ({counts['skipped_as_done']} from before), {counts['failed']} failed")
+    for key, ids in result["missing_metrics"].items():
+        click.echo(f"  {key} is missing from {len(ids)} done trials (e.g. {ids[0]}); see --quality / --continuity")
+    claim = result["claim_b"]  # compare.report.claims.judge_claim2's Verdict, as sweep.json stores it
+    click.echo(f"claim (b), {claim['claim']}: {claim['verdict']}" + "".join(f"\n  {note}" for note in claim["notes"]))
+    failed = [r for r in result["trials"] if r["status"] == "failed"]
+    if failed:
+        if all(r["user_error"] for r in failed) and len({r["error"] for r in failed}) == 1 and not counts["done"]:
+            raise UserError(failed[0]["error"].removeprefix("UserError: "))
+        raise click.ClickException(f"{len(failed)} trials failed (first: {failed[0]['id']}: {failed[0]['error']}); "
+                                   "rerun the same command to retry them")
+
+
+@click.command("study", context_settings={"show_default": True})
+@click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
+@click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial (steps, images, epochs or flops; not seconds).")
+@click.option("--seeds", default=5, type=click.IntRange(1, MAX_SEEDS), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
+@click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
+@click.option("--widths", default="0.25,0.5,1,2", help="Width multipliers of gan and vae (claim 2), comma-separated; must include 1 (claims 1 and 3).")
+@click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES), help="Networks of every model, as for `compare run`.")
+@click.option("--tune", default=0, type=click.IntRange(0, MAX_TUNE), help="Random-search trials per family before the seeds (0: both families' default recipes).")
+@click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help="Optimiser of the gan and vae trials of claims 1 and 2 (adam or plain sgd).")
+@click.option("--claim3-optimizers", default="adam,sgd", help="Optimisers claim 3 is judged under, comma-separated: gan and gan:minimax at width 1 with each.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Study directory; rerunning into it skips done trials and resumes stopped ones. [default: runs/study-<timestamp>]")
+@click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Finish the study in DIR with the settings in its study.json (only executor flags may be given besides).")
+@trial_options
+def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arch: str, tune: int, optimizer: str, claim3_optimizers: str,
+              device: str, batch_size: int, out: Path | None, resume: Path | None, make_pool) -> None:
+    """Train gan and vae at every width and gan and gan:minimax at width 1 under each claim-3 optimiser for every seed under one budget, and judge the source's three claims."""
+    from compare.sweep import parse_widths
+    from compare.sweep.study import StudySettings, parse_optimizers, saved_settings, study
+
+    if resume is not None:
+        executor_flags = ("resume", "executor", "jobs", "address", "cpus_per_trial", "gpus_per_trial")
+        if given := [f"--{n.replace('_', '-')}" for n in click.get_current_context().params if n not in executor_flags and given_by_user(n)]:
+            raise UserError(f"{', '.join(given)} cannot be given with --resume: a resumed study keeps the settings in its study.json")
+        settings = saved_settings(resume)
+    else:
+        settings = StudySettings(budget=Budget.parse(budget), dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
+                                 widths=parse_widths(widths), arch=arch, tune=tune, device=device, batch_size=batch_size, out=out,
+                                 optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers))
+    result = study(settings, make_pool())
+    for claim in result["claims"]:
+        click.echo(f"{claim['verdict']:<14} {claim['claim']}" + (f" ({claim['optimizer']})" if "optimizer" in claim else ""))
+    click.echo(f"wrote {result['out']}/report.html (and study.json, report.md, figures/, trials/)")
+    if result["counts"]["failed"]:
+        raise click.ClickException(f"{result['counts']['failed']} trials failed (see study.json); rerun `compare study --resume {result['out']}` to retry them")
