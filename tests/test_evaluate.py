@@ -72,7 +72,8 @@ def test_views_are_scored_beside_the_real_floor_at_one_n_with_their_protocol_and
     assert q["views"]["noisy"]["fid"]["values"]["fid"] > q["floor"]["fid"]["values"]["fid"]
     proto = q["views"]["noisy"]["precision_recall"]["protocol"]
     assert proto == {"extractor": "evaluator:digits", "weights_sha256": ext.weights_sha256, "n_real": n, "n_fake": n, "k": 3,
-                     "bootstrap": {"resamples": 50, "seed": 0, "resampled": ["real", "fake"], "interval": "bias-corrected percentile"}}
+                     "bootstrap": {"resamples": 1000, "seed": 0, "resampled": "the judged set only (the reference set is pinned)",
+                                   "interval": "bias-corrected percentile, clipped to the value's range"}}
     assert q["floor"]["fid"]["protocol"]["n_real"] == q["floor"]["fid"]["protocol"]["n_fake"] == n
     assert q["views"]["noisy"]["memorisation"]["protocol"] == {"extractor": "evaluator:digits", "weights_sha256": ext.weights_sha256,
                                                                 "n_fake": n, "n_train": len(data.train), "n_heldout": n}
@@ -81,10 +82,10 @@ def test_views_are_scored_beside_the_real_floor_at_one_n_with_their_protocol_and
     for entry in (q["floor"], q["views"]["noisy"]):
         for metric in ("fid", "kid", "precision_recall", "density_coverage"):
             for key, interval in entry[metric]["intervals"].items():
-                assert interval["resamples"] == 50 and interval["ci95"][0] <= interval["ci95"][1] and interval["se"] > 0, (metric, key)
+                assert interval["resamples"] == 1000 and interval["ci95"][0] <= interval["ci95"][1] and interval["se"] > 0, (metric, key)
     report = quality_report(q)
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in report.splitlines() if line.startswith("|")]
-    assert rows[0] == ["metric", "unit", "better", "real floor", "copy", "noisy"] and ["fid", "", "↓"] in [r[:3] for r in rows]
+    assert rows[0] == ["metric", "unit", "better", "real floor", "copy", "noisy"] and [f"FID at N = {n}", "", "↓"] in [r[:3] for r in rows]
     assert f"held-out accuracy {ext.info['heldout_accuracy']:.2%}" in report
 
 

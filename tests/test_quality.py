@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import linalg
 
-from compare.metrics import METRICS, bootstrap, quality
+from compare.metrics import METRICS, bootstrap, manifold, quality
 from compare.metrics.quality import (Features, classifier_score, mean_confidence, density_coverage, density_coverage_weighted, fid, fid_weighted,
                                      frechet_distance, full_set, kid, kid_weighted, mean_cov, memorisation, mode_coverage, modes_hit,
                                      precision_recall, precision_recall_weighted)
@@ -184,25 +184,51 @@ def _kid_of_different_images(x, wx, y, wy):
     return float((within(x, ix) + within(y, iy) - 2 * k(x[ix], y[iy]).mean()) * 1e3)
 
 
-def test_weighted_knn_metrics_count_drawn_points_against_the_full_sets_manifolds(monkeypatch):
-    # A resample reweights the points counted; the k-NN balls stay the full sets' (density: each real ball as often as drawn).
+def _knn_by_brute_force(real, wr, fake, wf, kp=3, kd=5):
+    """Precision, recall, density, coverage of the explicitly resampled multisets, every pair written out:
+    each draw's ball reaches its k-th nearest OTHER draw (copies of it at 0), as on any set with repeats."""
+    ir, if_ = torch.arange(len(real)).repeat_interleave(wr.long()), torch.arange(len(fake)).repeat_interleave(wf.long())
+    r, f = real[ir], fake[if_]
+
+    def radii(z, k):
+        d = torch.cdist(z, z)
+        d.fill_diagonal_(math.inf)
+        return d.sort(1).values[:, k - 1]
+
+    d_fr = torch.cdist(f, r)
+    precision = float((d_fr <= radii(r, kp)[None]).any(1).double().mean())
+    recall = float((d_fr.T <= radii(f, kp)[None]).any(1).double().mean())
+    r5 = radii(r, kd)
+    return {"precision": precision, "recall": recall, "density": float((d_fr < r5[None]).sum()) / (kd * len(f)),
+            "coverage": float((d_fr < r5[None]).any(0).double().mean())}
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_weighted_knn_metrics_equal_the_metrics_of_the_explicitly_resampled_sets(monkeypatch, pinned):
+    # Every resample builds its manifolds from its own draws: radii recomputed within it (issue 19), copies at distance 0.
     monkeypatch.setattr(quality, "CHUNK", 7)
+    monkeypatch.setattr(manifold, "ROWS", 7)
+    monkeypatch.setattr(manifold, "COLUMNS", 2)
     real, fake = gaussian(60, 3, 0), gaussian(45, 3, 1, shift=0.7)
     w_real, w_fake = bootstrap.resample_pair(60, 45, resamples=4)
-    w_real, w_fake = torch.cat([full_set(60), w_real], 1), torch.cat([full_set(45), w_fake], 1)
-    d_rr, d_ff, d_fr = torch.cdist(real, real), torch.cdist(fake, fake), torch.cdist(fake, real)
-    r3, f3, r5 = d_rr.sort(1).values[:, 3], d_ff.sort(1).values[:, 3], d_rr.sort(1).values[:, 5]
-    fake_in, real_in = (d_fr <= r3[None]).any(1).double(), (d_fr.T <= f3[None]).any(1).double()
-    covered = (d_fr < r5[None]).any(0).double()
-    pr = precision_recall_weighted(feats(real), feats(fake), w_real, w_fake)
-    dc = density_coverage_weighted(feats(real), feats(fake), w_real, w_fake)
+    w_real = full_set(60) if pinned else torch.cat([full_set(60), w_real], 1)
+    w_fake = torch.cat([full_set(45), w_fake], 1)
+    got = {**precision_recall_weighted(feats(real), feats(fake), w_real, w_fake),
+           **density_coverage_weighted(feats(real), feats(fake), w_real, w_fake)}
     for c in range(5):
-        wr, wf = w_real[:, c], w_fake[:, c]
-        assert float(pr["precision"][c]) == pytest.approx(float(wf @ fake_in) / 45, rel=1e-12)
-        assert float(pr["recall"][c]) == pytest.approx(float(wr @ real_in) / 60, rel=1e-12)
-        assert float(dc["density"][c]) == pytest.approx(float(wf @ (d_fr < r5[None]).double() @ wr) / (5 * 45), rel=1e-12)
-        assert float(dc["coverage"][c]) == pytest.approx(float(wr @ covered) / 60, rel=1e-12)
-    assert len(set(pr["precision"].tolist())) > 2  # the resamples differ
+        expected = _knn_by_brute_force(real, w_real[:, 0 if pinned else c], fake, w_fake[:, c])
+        assert {k: float(v[c]) for k, v in got.items()} == pytest.approx(expected, rel=1e-12), c
+    assert got["precision"][0] == precision_recall(feats(real), feats(fake))["precision"]
+    assert len(set(got["recall"].tolist())) > 2  # the resamples differ
+
+
+def test_resampled_radii_count_copies_and_every_drawn_neighbour():
+    x = torch.tensor([[0.0], [1.0], [3.0], [7.0]], dtype=torch.float64)
+    w = torch.tensor([[1.0, 2.0, 0.0], [1.0, 0.0, 2.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    # k = 2: column 0 the whole set. Column 1 draws point 0 twice and not point 1: point 0's copy is one neighbour at 0
+    # and the undrawn point 1 none, so its radius reaches 3; point 1's two neighbours are point 0's two draws, at 1.
+    # Column 2 draws point 1 twice: its copy and point 2 (at 2), point 0's both at 1.
+    assert manifold.ball_radii(x, w, 2).tolist() == [[3.0, 3.0, 1.0], [2.0, 1.0, 2.0], [3.0, 3.0, 2.0], [6.0, 7.0, 6.0]]
 
 
 def test_bootstrap_intervals_hold_the_value_of_a_stable_case():
@@ -214,8 +240,9 @@ def test_bootstrap_intervals_hold_the_value_of_a_stable_case():
         for key, value in scores[metric]["values"].items():
             low, high = scores[metric]["intervals"][key]["ci95"]
             assert low < value < high and 0 < scores[metric]["intervals"][key]["se"] < high - low, (key, low, value, high)
-    assert scores["fid"]["protocol"]["bootstrap"] == {"resamples": bootstrap.RESAMPLES, "seed": 0, "resampled": ["real", "fake"],
-                                                      "interval": "bias-corrected percentile"}
+    assert scores["fid"]["protocol"]["bootstrap"] == {"resamples": 1000, "seed": 0, "resampled": bootstrap.PINNED,
+                                                      "interval": "bias-corrected percentile, clipped to the value's range"}
+    assert scores["fid"]["protocol"]["estimates"]["fid"] == "FID at N = 2000 against this reference set, over redraws of the judged set"
     assert "intervals" not in scores["classifier_score"]
 
 
@@ -282,3 +309,101 @@ def test_memorisation_is_zero_for_copies_of_train_images():
     out = memorisation(copies, train, heldout)
     assert out["nn_train_fake"] == 0.0 and out["memorisation_ratio"] == 0.0 and out["nn_train_real"] > 0
     assert memorisation(heldout, train, heldout)["memorisation_ratio"] == 1.0
+
+
+def _old_fid(x, y):
+    """FID through the eigenvalues of the non-symmetric S1 S2 (torchmetrics' way, this package's before issue 19)."""
+    (m1, s1), (m2, s2) = mean_cov(x), mean_cov(y)
+    return float((m1 - m2).square().sum() + s1.trace() + s2.trace() - 2 * torch.linalg.eigvals(s1 @ s2).sqrt().real.sum())
+
+
+def _relu_features(n, seed, shift=0.0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, 128, generator=g, dtype=torch.float64) * torch.linspace(0.2, 3, 128, dtype=torch.float64) + shift).relu()
+
+
+def test_the_symmetric_form_equals_the_eigenvalues_of_the_product_and_resamples_take_either_side():
+    x, y = _relu_features(300, 0), _relu_features(250, 1, shift=0.3)
+    assert fid(feats(x), feats(y))["fid"] == pytest.approx(_old_fid(x, y), rel=1e-6)
+    w = bootstrap.resample_pair(250, 300, resamples=3)[0]
+    by_fake = fid_weighted(feats(x), feats(y), full_set(300), w)["fid"]  # the reference whole, its square root once
+    by_real = fid_weighted(feats(y), feats(x), w, full_set(300))["fid"]
+    for c in range(3):  # the resamples' eigenvalues in float32 (compare.metrics.frechet): within 0.1 of a FID whose resamples spread by units
+        expected = _old_fid(x, _explicit_resample(y, w[:, c]))
+        assert float(by_fake[c]) == pytest.approx(expected, abs=0.1) and float(by_real[c]) == pytest.approx(expected, abs=0.1)
+    whole = fid_weighted(feats(x), feats(y), full_set(300), torch.cat([full_set(250), w], dim=1))["fid"]
+    assert float(whole[0]) == fid(feats(x), feats(y))["fid"]  # the value's column: float64, exact
+
+
+def test_kid_divides_the_features_by_the_extractors_scale():
+    x, y = gaussian(80, 6, 0).abs() * 3, gaussian(70, 6, 1, shift=0.5).abs() * 3
+    scaled = kid(feats(x), feats(y), feature_sd=3.0)["kid_x1e3"]
+    assert scaled == pytest.approx(kid(feats(x / 3), feats(y / 3))["kid_x1e3"], rel=1e-12)
+    assert scaled == pytest.approx(1e3 * _unbiased_mmd2_by_pairs(x / 3, y / 3), rel=1e-12)
+    assert kid(feats(x), feats(y))["kid_x1e3"] > 20 * scaled  # the kernel's cubic term shrinks by 3^6 on these features
+    # A set against itself: 2 (mean k over pairs of different images - mean k(x, x)) / n, just below 0, -> 0 as 1 / n.
+    k = (x / 3) @ (x / 3).T / 6 + 1
+    k = k ** 3
+    pairs = (k.sum() - k.trace()) / (80 * 79)
+    assert kid(feats(x), feats(x), feature_sd=3.0)["kid_x1e3"] == pytest.approx(1e3 * 2 * float(pairs - k.diagonal().mean()) / 80, rel=1e-9)
+
+
+def test_intervals_stay_in_the_values_range():
+    values = torch.tensor([-0.2, 0.1, 0.5, 1.3], dtype=torch.float64)
+    assert bootstrap.interval(values, 0.2, (0.0, 1.0))["ci95"] == [0.0, 1.0]
+    assert bootstrap.interval(values, 0.2)["ci95"][0] < 0  # unbounded (KID): not clipped
+    fid_inf, ci = bootstrap.large_n(1.0, torch.tensor([3.0, 4.0, 5.0]), torch.tensor([2.0, 3.0, 4.0]))
+    assert fid_inf == 0.0 and ci["bias"] == pytest.approx(5.0) and ci["ci95"] == [0.0, 0.0]  # 1 - 5 < 0: at its bound
+
+
+def test_pinned_reference_resamples_the_judged_set_only_and_fid_inf_removes_both_sides_bias():
+    from compare.metrics.scoring import score_features
+
+    real, fake = feats(gaussian(400, 8, 0)), feats(gaussian(400, 8, 1, shift=0.2))
+    sets = {"real": real, "fake": fake, "train": real, "heldout": real}
+    pinned, both = score_features(sets, {"name": "given", "weights_sha256": "-"}), score_features(sets, {"name": "given", "weights_sha256": "-"}, pinned=False)
+    w_real, w_fake = bootstrap.resample_pair(400, 400)
+    kid_fake = kid_weighted(real, fake, full_set(400), w_fake)["kid_x1e3"]
+    expected = bootstrap.interval(kid_fake, pinned["kid"]["values"]["kid_x1e3"])
+    assert pinned["kid"]["intervals"]["kid_x1e3"]["ci95"] == pytest.approx(expected["ci95"], rel=1e-12)
+    assert both["kid"]["intervals"]["kid_x1e3"]["se"] > pinned["kid"]["intervals"]["kid_x1e3"]["se"]
+    by_fake, by_real = fid_weighted(real, fake, full_set(400), w_fake)["fid"], fid_weighted(real, fake, w_real, full_set(400))["fid"]
+    value = pinned["fid"]["values"]["fid"]
+    bias = float(by_fake.mean() + by_real.mean()) - 2 * value
+    assert pinned["fid"]["values"]["fid_inf"] == pytest.approx(value - bias, rel=1e-12) == both["fid"]["values"]["fid_inf"]
+    assert pinned["fid"]["intervals"]["fid"]["se"] == pytest.approx(float(by_fake.std()), rel=1e-12)
+    # The population FID of these Gaussians is 8 * 0.2^2 = 0.32; the value at N = 400 sits far above it, fid_inf near it.
+    low, high = pinned["fid"]["intervals"]["fid_inf"]["ci95"]
+    assert low <= 0.32 <= high and abs(pinned["fid"]["values"]["fid_inf"] - 0.32) < value - 0.32
+
+
+@pytest.mark.parametrize("name", ["digits", pytest.param("mnist5k", marks=pytest.mark.slow)])
+def test_the_shipped_kid_scale_is_the_sd_of_the_evaluators_train_features(name):
+    from compare.data import in_memory, load_dataset
+    from compare.metrics import evaluator
+
+    data = load_dataset(name)
+    extractor = evaluator.load_domain_evaluator(data)
+    sd = extractor.extract(in_memory(data.train)).features.double().std().item()
+    assert extractor.info["feature_sd"] == evaluator.SHIPPED_FEATURE_SD[name] == pytest.approx(sd, rel=1e-9)
+
+
+def test_an_evaluator_trained_on_first_use_caches_its_kid_scale_and_an_older_cache_is_retrained(monkeypatch, tmp_path):
+    import dataclasses
+
+    from compare.data import in_memory, load_dataset
+    from compare.io import save_torch
+    from compare.metrics import evaluator
+
+    monkeypatch.setenv("COMPARE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(evaluator, "TRAIN_STEPS", 10)  # a cheap evaluator: only its scale is under test
+    data = dataclasses.replace(load_dataset("digits"), name="digits-copy")
+    messages = []
+    first = evaluator.load_domain_evaluator(data, on_train=messages.append)
+    sd = first.extract(in_memory(data.train)).features.double().std().item()
+    path = evaluator.evaluator_path("digits-copy")
+    assert first.info["feature_sd"] == pytest.approx(sd, rel=1e-9) and torch.load(path, weights_only=True)["info"]["feature_sd"] == first.info["feature_sd"]
+    saved = torch.load(path, weights_only=True)
+    save_torch(path, {"state": saved["state"], "info": {k: v for k, v in saved["info"].items() if k != "feature_sd"}})  # as before issue 19
+    again = evaluator.load_domain_evaluator(data, on_train=messages.append)
+    assert len(messages) == 2 and again.info["feature_sd"] == first.info["feature_sd"]

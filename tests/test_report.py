@@ -106,7 +106,8 @@ def test_quality_table_shows_each_value_with_its_interval_unit_and_direction():
     table = quality_table(COLUMNS)
     assert table.headers == ["metric", "unit", "better", "real floor", "gan", "vae-mean", "vae-pixels"]
     rows = {row[0]: row[1:] for row in table.rows}
-    assert rows["fid"] == ["", "↓", "13.2 [11.6, 14.8]", "40 [35, 45]", "48.25 [44, 52]", "91 [86, 97]"]
+    # The row names what its interval covers: FID at this N (fid_inf, FID as N -> infinity, has its own row).
+    assert rows["FID at N = 500"] == ["", "↓", "13.2 [11.6, 14.8]", "40 [35, 45]", "48.25 [44, 52]", "91 [86, 97]"]
     assert rows["kid_x1e3"] == ["x10^3", "↓", "2", "2", "2", "2"]  # no interval stored: the value alone
 
 
@@ -169,7 +170,7 @@ def test_report_shows_the_likelihood_only_when_measured(tmp_path):
     with_it = constructed_run(tmp_path / "with", quality=quality, likelihood=LIKELIHOOD)
     md = write_report([with_it])[1].read_text()
     assert "## Held-out likelihood" in md and "| vae | 95.2 [94.4, 96] | 90.1 [89.3, 90.9] | 100 | 1,000 |" in md
-    assert "| fid |  | ↓ | 13.2 [11.6, 14.8] | 40 [35, 45] | 48.25 [44, 52] | 91 [86, 97] |" in md
+    assert "| FID at N = 500 |  | ↓ | 13.2 [11.6, 14.8] | 40 [35, 45] | 48.25 [44, 52] | 91 [86, 97] |" in md
     assert "fid: gan and vae-mean overlap; every other pair is separated." in md
     without = constructed_run(tmp_path / "without", quality=quality)
     assert "likelihood" not in write_report([without])[1].read_text().lower()

@@ -202,9 +202,9 @@ def test_bad_widths_are_a_user_error(text):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--quality", "nope"], ("unknown --quality 'nope'; choose one of: fid, kid_x1e3, precision, recall, density, coverage, "
+    (["--quality", "nope"], ("unknown --quality 'nope'; choose one of: fid, fid_inf, kid_x1e3, precision, recall, density, coverage, "
                              "classifier_score, mean_confidence, modes_hit, class_kl, lone_pixels_per_image, lone_ink_per_image, lone_holes_per_image, specks_per_image")),
-    (["--continuity", "nope.x"], "unknown --continuity 'nope.x'; choose one of: fid, kid_x1e3"),
+    (["--continuity", "nope.x"], "unknown --continuity 'nope.x'; choose one of: fid, fid_inf, kid_x1e3"),
     (["--continuity", "tv_per_pixel"], "unknown --continuity 'tv_per_pixel'"),  # in the entry, but no better direction
     (["--batch-size", "0"], "--batch-size must be positive, got 0"),
     (["--device", "cuda"], "--device cuda was asked for but CUDA is not available here"),

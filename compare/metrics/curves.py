@@ -40,7 +40,7 @@ def make_point_evaluator(data: ImageDataset, extractor: Extractor, n: int) -> Ca
     def evaluate_view(view: str, images) -> dict:
         fake = extractor.extract(images, f"samples of {view}")
         counts = bad_pixel_counts(images)  # the registered lone_pixels / specks rates, counted once
-        values = {**fid(reference, fake), **kid(reference, fake), **mean_confidence(fake),
+        values = {**fid(reference, fake), **kid(reference, fake, extractor.info.get("feature_sd", 1.0)), **mean_confidence(fake),
                   **{key: float(counts[key].double().mean()) for key in ("lone_pixels_per_image", "specks_per_image")}}
         return {k: None if math.isnan(v) else v for k, v in values.items()}  # as the final evaluation stores them
 

@@ -182,6 +182,8 @@ SHIPPED_INFO_SHA256 = {
     "mnist5k": "95feba5edfee4414749f6202b6e7498a047dea507fd64fcea4789a27dd028168",
     "digits": "3f1359a21dc02f44d3f983186b8996f90db77a2c07ef3ef2f3fd28a76bfce11a",
 }
+# KID's feature scale (quality.kid_weighted): the SD of every entry of the train split's features (as train_evaluator).
+SHIPPED_FEATURE_SD = {"mnist5k": 2.398275896265017, "digits": 1.2535148150181017}
 
 
 def evaluator_key(dataset: str, content: str | None = None) -> str:
@@ -270,7 +272,8 @@ def train_evaluator(data: ImageDataset, content: str | None = None) -> tuple[Dom
     net, record = train_classifier(data, steps=TRAIN_STEPS)
     info = {"name": f"evaluator:{data.name}", "dataset": data.name, "version": EVALUATOR_VERSION, "key": evaluator_key(data.name, content),
             "image_shape": list(data.image_shape), "feature_dim": FEATURE_DIM, **record, "weights_sha256": weights_sha256(net)}
-    return net, info
+    train = _classifier_extractor(net, info, torch.device("cpu")).extract(in_memory(data.train).cpu(), "train images")
+    return net, {**info, "feature_sd": train.features.double().std().item()}  # KID's feature scale, as SHIPPED_FEATURE_SD
 
 
 def info_path(path: Path) -> Path:
@@ -309,7 +312,8 @@ def load_shipped_evaluator(data: ImageDataset) -> tuple[DomainClassifier, dict]:
                         f"{SHIPPED_SHA256[data.name][:12]} this version ships: the file is damaged or replaced; {fix}")
     if json_digest(info) != SHIPPED_INFO_SHA256[data.name]:
         raise UserError(f"the shipped {data.name} evaluator {path} has an edited info (its name, accuracy, ...): not what this version ships; {fix}")
-    return net, {**info, "weights_sha256": SHIPPED_SHA256[data.name], "source": "shipped"}
+    return net, {**info, "weights_sha256": SHIPPED_SHA256[data.name], "source": "shipped",
+            "feature_sd": SHIPPED_FEATURE_SD[data.name]}
 
 
 def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None) -> Extractor:
@@ -323,6 +327,7 @@ def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu"
     if path.exists():
         try:
             net, info = read_evaluator(path, data)
+            float(info["feature_sd"])  # one cached before KID had a feature scale is trained again
         except Exception:  # unpickling, zip, shape or key errors alike: a corrupt cache is retrained below, never trusted
             info = None
     if info is None:
@@ -364,7 +369,7 @@ def load_inception(data: ImageDataset, device: torch.device | str = "cpu", on_tr
         return features.reshape(len(x), -1), torch.softmax(logits.float(), dim=1)
 
     info = {"name": "inception-v3", "source": "downloaded: torchmetrics NoTrainInceptionV3 (torch-fidelity inception-v3-compat)",
-            "feature_dim": 2048, "weights_sha256": weights_sha256(net)}
+            "feature_dim": 2048, "weights_sha256": weights_sha256(net), "feature_sd": 1.0}  # KID on raw pool features, as is standard
     return Extractor(run, None, info, device, batch_size=INCEPTION_BATCH)
 
 

@@ -27,9 +27,12 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from compare.metrics.frechet import fid_of_resamples, frechet_distance, mean_cov
+from compare.metrics.manifold import ball_radii, inside_any, weighted_ball_pairs
 from compare.metrics.registry import Key, Metric
 
 CHUNK = 1024  # rows per cdist / kernel block: a (1024, N) float64 block is 40 MB at N = 5,000
+SHARE = (0.0, 1.0)  # the range of a share: its interval is clipped to it
 KID_SCALE = 1e3  # KID is reported as MMD^2 x 10^3 (its key says so: kid_x1e3), as in most papers' tables
 
 
@@ -65,68 +68,53 @@ def _nan_columns(columns: int, *keys: str) -> dict[str, Tensor]:
     return {k: torch.full((columns,), math.nan, dtype=torch.float64) for k in keys}
 
 
-def mean_cov(x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """Mean (D,) and unbiased covariance (D, D) of the rows of x, in float64; with `weights` (N,), of
-    the set holding row i weights[i] times (sum(weights) rows in all)."""
-    x = x.double()
-    if weights is None:
-        weights = torch.ones(len(x), dtype=torch.float64)
-    n = weights.sum()
-    mean = (weights[:, None] * x).sum(dim=0) / n
-    centred = x - mean
-    return mean, (centred * weights[:, None]).T @ centred / (n - 1)
-
-
-def frechet_distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -> float:
-    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) (Dowson & Landau 1982): the squared Wasserstein-2
-    distance between two Gaussians. Tr((S1 S2)^(1/2)) is the sum of the square roots of the
-    eigenvalues of S1 S2 (real and non-negative for covariances, up to rounding), as in torchmetrics.
-
-    The distance is >= 0; the square root turns the rounding of eigenvalues that are truly 0 (dead
-    ReLU features) into errors of up to ~1e-6, so a negative result is clamped to 0, and two identical
-    Gaussians give exactly 0 without the eigenvalues' rounding."""
-    if torch.equal(mu1, mu2) and torch.equal(sigma1, sigma2):
-        return 0.0
-    trace_sqrt = torch.linalg.eigvals(sigma1 @ sigma2).sqrt().real.sum()
-    return max(0.0, float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * trace_sqrt))
-
-
 def fid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor) -> dict[str, Tensor]:
-    """FID of every column of weights: {"fid": (C,)}."""
+    """FID of every column of weights: {"fid": (C,)}. One side is the whole set (weights of one column of
+    ones) and the other resampled, as compare.metrics.scoring always asks; two resampled sides are
+    scored column by column (slow: a square root per column)."""
     if len(real) < 2 or len(fake) < 2:
-        return _nan_columns(w_real.shape[1], "fid")
+        return _nan_columns(max(w_real.shape[1], w_fake.shape[1]), "fid")
+    whole = lambda w: w.shape[1] == 1 and bool((w == 1).all())  # noqa: E731
+    if whole(w_real):
+        return {"fid": fid_of_resamples(real.features, fake.features, w_fake)}
+    if whole(w_fake):
+        return {"fid": fid_of_resamples(fake.features, real.features, w_real)}
     return {"fid": torch.tensor([frechet_distance(*mean_cov(real.features, w_real[:, c]), *mean_cov(fake.features, w_fake[:, c]))
                                  for c in range(w_real.shape[1])], dtype=torch.float64)}
 
 
 def fid(real: Features, fake: Features) -> dict[str, float]:
-    """Frechet distance between Gaussians fitted to the two feature sets (Heusel et al. 2017), in float64.
+    """Frechet distance between Gaussians fitted to the two feature sets (Heusel et al. 2017), in float64
+    (compare.metrics.frechet: the symmetric form of the trace of the square root).
 
     The same formula and numbers as torchmetrics' FrechetInceptionDistance fed the same features
     (tests/test_quality.py checks it), computed here because importing torchmetrics alone costs
     seconds of the 15 s that scoring 5,000 images may take."""
-    return _point(fid_weighted, real, fake)
+    return {"fid": frechet_distance(*mean_cov(real.features), *mean_cov(fake.features))}
 
 
 def _cubic_kernel_form(x: Tensor, y: Tensor, wx: Tensor, wy: Tensor) -> Tensor:
     """(C,) wx[:, c]^T K wy[:, c] for the kernel k(a, b) = (a.b / D + 1)^3 of Binkowski et al. 2018, K in row blocks."""
-    out = torch.zeros(wx.shape[1], dtype=torch.float64)
+    out = torch.zeros(max(wx.shape[1], wy.shape[1]), dtype=torch.float64)
     for start, rows in _rows(x):
         kernel = (rows @ y.T / x.shape[1] + 1) ** 3  # (chunk, N_y)
         out += (wx[start:start + len(rows)] * (kernel @ wy)).sum(dim=0)
     return out
 
 
-def kid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor) -> dict[str, Tensor]:
-    """Unbiased MMD^2 x 10^3 of every column of weights: {"kid_x1e3": (C,)}.
+def kid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor, feature_sd: float = 1.0) -> dict[str, Tensor]:
+    """Unbiased MMD^2 x 10^3 of every column of weights: {"kid_x1e3": (C,)}, on the features divided by
+    `feature_sd` (the extractor's constant, compare.metrics.evaluator.feature_sd: the kernel's a.b / D
+    was made for features of unit scale; the evaluator's raw features have mean |x|^2 / D = 8.6, which
+    put KID x 10^3 at 26,000-93,000). Unbiased, so it can fall below 0 (a set against itself does).
 
     A column is a multiset of images. Its within-set term averages k over pairs of DIFFERENT images:
     (w^T K w - sum_i w_i^2 k(x_i, x_i)) / (n^2 - sum_i w_i^2). Pairing a repeated image with its own
     copies would add k(x, x), far above any k between two images, and push every resample up; with
     all weights 1 this is the usual U-statistic."""
     if len(real) < 2 or len(fake) < 2:
-        return _nan_columns(w_real.shape[1], "kid_x1e3")
-    x, y = real.features.double(), fake.features.double()
+        return _nan_columns(max(w_real.shape[1], w_fake.shape[1]), "kid_x1e3")
+    x, y = real.features.double() / feature_sd, fake.features.double() / feature_sd
     m, n = w_real.sum(dim=0), w_fake.sum(dim=0)  # (C,) set sizes: N_real and N_fake in every column
 
     def within(z: Tensor, w: Tensor, size: Tensor) -> Tensor:
@@ -138,25 +126,17 @@ def kid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor)
     return {"kid_x1e3": mmd2 * KID_SCALE}
 
 
-def kid(real: Features, fake: Features) -> dict[str, float]:
+def kid(real: Features, fake: Features, feature_sd: float = 1.0) -> dict[str, float]:
     """Kernel Inception Distance (Binkowski et al. 2018): the unbiased MMD^2 with the cubic polynomial
     kernel between the full sets, x 10^3 (key kid_x1e3). Deterministic: no random subsets; on equal-size
     sets the same number as torchmetrics' KernelInceptionDistance with one subset of the whole set
-    (tests/test_quality.py checks it)."""
-    return _point(kid_weighted, real, fake)
+    (tests/test_quality.py checks it) on features divided by `feature_sd`."""
+    return _point(kid_weighted, real, fake, feature_sd=feature_sd)
 
 
 def _rows(x: Tensor):
     for start in range(0, len(x), CHUNK):
         yield start, x[start:start + CHUNK]
-
-
-def kth_neighbour_distance(x: Tensor, k: int) -> Tensor:
-    """(N,) distance of each row of x to its k-th nearest other row (the point itself, at 0, is skipped)."""
-    out = torch.empty(len(x), dtype=x.dtype)
-    for start, rows in _rows(x):
-        out[start:start + len(rows)] = torch.cdist(rows, x).topk(k + 1, dim=1, largest=False).values[:, k]
-    return out
 
 
 def nearest_index(x: Tensor, y: Tensor) -> Tensor:
@@ -182,21 +162,15 @@ def precision_recall_weighted(real: Features, fake: Features, w_real: Tensor, w_
     Each set's manifold is the union of balls around its points, each ball reaching that point's
     k-th nearest neighbour in the same set. Precision: the share of fake points inside the real
     manifold (quality). Recall: the share of real points inside the fake manifold (diversity).
-    Weights resample the points counted (fakes for precision, reals for recall); the manifolds stay
-    the full sets': a draw with replacement holds only ~63% of the points, whose union of balls
-    would shrink and bias every resample low.
+    A resample's manifold is built from that resample, its radii recomputed within it
+    (compare.metrics.manifold); a set of one column of ones is the whole set, in every column.
     """
     if len(real) <= k or len(fake) <= k:
-        return _nan_columns(w_real.shape[1], "precision", "recall")
+        return _nan_columns(max(w_real.shape[1], w_fake.shape[1]), "precision", "recall")
     r, f = _as64(real), _as64(fake)
-    real_radii, fake_radii = kth_neighbour_distance(r, k), kth_neighbour_distance(f, k)
-    fake_inside = torch.zeros(len(f), dtype=torch.bool)
-    real_inside = torch.zeros(len(r), dtype=torch.bool)
-    for start, rows in _rows(f):  # one (chunk, N_real) block serves both directions
-        d = torch.cdist(rows, r)
-        fake_inside[start:start + len(rows)] = (d <= real_radii[None, :]).any(dim=1)
-        real_inside |= (d <= fake_radii[start:start + len(rows), None]).any(dim=0)
-    return {"precision": fake_inside.double() @ w_fake / w_fake.sum(dim=0), "recall": real_inside.double() @ w_real / w_real.sum(dim=0)}
+    fake_inside = inside_any(f, r, ball_radii(r, w_real, k), w_real > 0)  # (N_fake, C) in the real manifold
+    real_inside = inside_any(r, f, ball_radii(f, w_fake, k), w_fake > 0)
+    return {"precision": (fake_inside * w_fake).sum(dim=0) / w_fake.sum(dim=0), "recall": (real_inside * w_real).sum(dim=0) / w_real.sum(dim=0)}
 
 
 def precision_recall(real: Features, fake: Features, k: int = 3) -> dict[str, float]:
@@ -210,23 +184,16 @@ def density_coverage_weighted(real: Features, fake: Features, w_real: Tensor, w_
     Density: how many real k-NN balls contain each fake point, divided by k and averaged (1 when
     fakes sit like real points do; above 1 when they crowd dense regions). Coverage: the share of
     real balls that contain at least one fake point. Both use only the real set's radii, so they
-    resist the outliers that inflate precision and recall. Weights resample both sets for density
-    (each real ball counted as often as drawn) and the real balls counted for coverage, whose fake
-    set stays whole (see precision_recall_weighted).
+    resist the outliers that inflate precision and recall. A resampled real set's radii are recomputed
+    within each resample, and each ball and each fake counts as often as drawn (compare.metrics.manifold).
     """
     if len(real) <= k or len(fake) < 1:
-        return _nan_columns(w_real.shape[1], "density", "coverage")
+        return _nan_columns(max(w_real.shape[1], w_fake.shape[1]), "density", "coverage")
     r, f = _as64(real), _as64(fake)
-    radii = kth_neighbour_distance(r, k)
-    w_balls = w_real.float()  # multiplicities of the balls: small integers, exact in float32, whose products are fast
-    inside = torch.zeros(w_real.shape[1], dtype=torch.float64)  # (C,) weighted (fake, real ball) pairs with the fake inside
-    nearest_fake = torch.full((len(r),), math.inf, dtype=torch.float64)
-    for start, rows in _rows(f):
-        d = torch.cdist(rows, r)  # (chunk, N_real)
-        balls_holding = (d < radii[None, :]).float() @ w_balls  # (chunk, C) weighted count of real balls holding each fake
-        inside += (w_fake[start:start + len(rows)] * balls_holding.double()).sum(dim=0)
-        nearest_fake = torch.minimum(nearest_fake, d.min(dim=0).values)
-    return {"density": inside / (k * w_fake.sum(dim=0)), "coverage": (nearest_fake < radii).double() @ w_real / w_real.sum(dim=0)}
+    radii = ball_radii(r, w_real, k)
+    covered = inside_any(r, f, radii, w_fake > 0, by_point=True, strict=True)  # (N_real, C) a drawn fake in the ball
+    return {"density": weighted_ball_pairs(f, r, radii, w_fake, w_real) / (k * w_fake.sum(dim=0)),
+            "coverage": (covered * w_real).sum(dim=0) / w_real.sum(dim=0)}
 
 
 def density_coverage(real: Features, fake: Features, k: int = 5) -> dict[str, float]:
@@ -291,16 +258,20 @@ def memorisation(fake: Features, train: Features, heldout: Features) -> dict[str
 
 
 QUALITY_METRICS: dict[str, Metric] = {
-    "fid": Metric("features", fid, "Frechet distance of Gaussians fitted to the features (Heusel et al. 2017)",
-                  {"fid": Key("lower", headline=True)}, inputs=("real", "fake"), weighted=fid_weighted),
-    "kid": Metric("features", kid, "unbiased kernel (cubic polynomial) MMD^2 x 10^3 between the full sets (Binkowski et al. 2018)",
-                  {"kid_x1e3": Key("lower", "x10^3", headline=True)}, inputs=("real", "fake"), weighted=kid_weighted),
+    "fid": Metric("features", fid, "Frechet distance of Gaussians fitted to the features (Heusel et al. 2017); fid_inf: as N -> infinity",
+                  {"fid": Key("lower", headline=True, bounds=(0.0, None), label="FID at N = {n}"),
+                   "fid_inf": Key("lower", bounds=(0.0, None), label="fid_inf: FID as N → ∞")},
+                  inputs=("real", "fake"), weighted=fid_weighted),
+    "kid": Metric("features", kid, "unbiased kernel (cubic polynomial) MMD^2 x 10^3 between the full sets, features / the extractor's "
+                  "feature_sd (Binkowski et al. 2018)", {"kid_x1e3": Key("lower", "x10^3", headline=True)}, inputs=("real", "fake"),
+                  weighted=kid_weighted, extractor_params=("feature_sd",)),
     "precision_recall": Metric("features", precision_recall, "improved precision (quality) and recall (diversity), k-NN manifolds (Kynkaanniemi et al. 2019)",
-                               {"precision": Key("higher", "share", headline=True), "recall": Key("higher", "share", headline=True)},
+                               {"precision": Key("higher", "share", headline=True, bounds=SHARE),
+                                "recall": Key("higher", "share", headline=True, bounds=SHARE)},
                                inputs=("real", "fake"), params={"k": 3}, weighted=precision_recall_weighted),
     "density_coverage": Metric("features", density_coverage, "density and coverage of the real k-NN balls (Naeem et al. 2020)",
-                               {"density": Key("higher"), "coverage": Key("higher", "share")}, inputs=("real", "fake"), params={"k": 5},
-                               weighted=density_coverage_weighted),
+                               {"density": Key("higher", bounds=(0.0, None)), "coverage": Key("higher", "share", bounds=SHARE)},
+                               inputs=("real", "fake"), params={"k": 5}, weighted=density_coverage_weighted),
     "classifier_score": Metric("features", classifier_score, "Inception-score formula on the extractor's class probabilities (Salimans et al. 2016)",
                                {"classifier_score": Key("higher")}, inputs=("fake",)),
     "confidence": Metric("features", mean_confidence, "mean over samples of the evaluator's top class probability (1: every sample recognised)",

@@ -16,6 +16,8 @@ class Key:
     better: str = ""  # "lower" | "higher" | "": no better value of its own (blur: the real images' value is the target)
     unit: str = ""  # shown beside its name: "x10^3", "per image", "share of images"
     headline: bool = False  # a headline number: the report says whose intervals overlap
+    bounds: tuple[float | None, float | None] = (None, None)  # the range the value can take: its interval is clipped to it
+    label: str = ""  # the table's name of the row, where the key alone would not say what it estimates ({n}: the set size)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Metric:
     # features metrics with a bootstrap: weighted(real, fake, w_real, w_fake, **params) -> {key: (C,) tensor},
     # one value per column of multiplicity weights (see compare.metrics.quality, compare.metrics.bootstrap)
     weighted: Callable[..., dict] | None = None
+    extractor_params: tuple[str, ...] = ()  # keyword arguments of fn taken from the extractor's info (KID's feature_sd)
 
     @property
     def better(self) -> dict[str, str]:

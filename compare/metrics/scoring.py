@@ -10,7 +10,8 @@ Protocol of `compare run` / `compare evaluate` (one extractor for everything, se
   the same reference: what a perfect model would get.
 - The memorisation check compares the samples' nearest-train-image distances with those of the N
   held-out images (so its floor is exactly 1).
-- FID, KID, precision/recall and density/coverage carry a bootstrap interval (compare.metrics.bootstrap).
+- FID, KID, precision/recall and density/coverage carry a bootstrap interval (compare.metrics.bootstrap) of
+  the samples only, the reference set being pinned; FID also its large-N value fid_inf with its interval.
 Every metric's numbers are stored with their protocol: extractor, its weights' SHA-256, set sizes, k.
 """
 
@@ -85,31 +86,63 @@ def eval_sample_count(eval_samples: int | None, data: ImageDataset, feature_dim:
     return eval_samples
 
 
-def score_features(sets: dict[str, Features], extractor_info: dict, resamples: int = bootstrap.RESAMPLES) -> dict[str, dict]:
+def _estimates(n: int, pinned: bool) -> dict[str, str]:
+    against = "this reference set, over redraws of the judged set" if pinned else "over redraws of both sets"
+    return {"fid": f"FID at N = {n} against {against}",
+            "fid_inf": "FID as N -> infinity: the value less the bootstrap's estimate of both sets' finite-N bias"}
+
+
+def score_features(sets: dict[str, Features], extractor_info: dict, resamples: int = bootstrap.RESAMPLES,
+                   pinned: bool = True, names: tuple[str, ...] | None = None) -> dict[str, dict]:
     """Every features metric on the named sets: {metric: {"values": {...}, "protocol": {...}}}; NaN -> null.
 
     A metric with a weighted form (FID, KID, precision/recall, density/coverage) also gets
-    "intervals": {key: {"ci95": [low, high], "se": .., "resamples": B} or null}, from a bootstrap of
-    the "real" and "fake" sets (compare.metrics.bootstrap) scored in the same pass as the value."""
+    "intervals": {key: {"ci95": [low, high], "se": .., "bias": .., "resamples": B} or null} from a
+    bootstrap scored in the same pass as the value (compare.metrics.bootstrap): of the "fake" set only
+    where the "real" set is `pinned` (compare run's reference), of both otherwise (compare score). A key
+    with a large-N key beside it (fid, fid_inf) gets that value and interval from resamples of each side
+    with the other whole; for two resampled sets its own interval adds the two sides' deviations too.
+    `names` limits the metrics scored (compare.calibrate.coverage scores a few, many times)."""
     real, fake = sets["real"], sets["fake"]
     w_real, w_fake = bootstrap.resample_pair(len(real), len(fake), resamples)
-    w_real, w_fake = torch.cat([full_set(len(real)), w_real], dim=1), torch.cat([full_set(len(fake)), w_fake], dim=1)
+    whole_real, whole_fake = full_set(len(real)), full_set(len(fake))
+    judged = torch.cat([whole_fake, w_fake], dim=1)  # column 0: the full set (the value); the others: the resamples
     scores = {}
     for name, metric in feature_metrics().items():
+        if names is not None and name not in names:
+            continue
+        params = {**metric.params, **{p: extractor_info.get(p, 1.0) for p in metric.extractor_params}}
         protocol = {"extractor": extractor_info["name"], "weights_sha256": extractor_info["weights_sha256"],
-                    **{f"n_{i}": len(sets[i]) for i in metric.inputs}, **metric.params}
+                    **{f"n_{i}": len(sets[i]) for i in metric.inputs}, **params}
+        intervals = None
         if metric.weighted is None:
-            values, intervals = metric.fn(*(sets[i] for i in metric.inputs), **metric.params), None
-        else:  # column 0: the full sets (the value); the others: the resamples
-            columns = metric.weighted(real, fake, w_real, w_fake, **metric.params)
+            values = metric.fn(*(sets[i] for i in metric.inputs), **params)
+        elif large := [k for k in metric.keys if f"{k}_inf" in metric.keys]:
+            by_fake = metric.weighted(real, fake, whole_real, judged, **params)
+            by_real = metric.weighted(real, fake, w_real, whole_fake, **params)
+            values, intervals = {}, {}
+            for k in large:
+                values[k] = by_fake[k][0].item()
+                values[f"{k}_inf"], intervals[f"{k}_inf"] = bootstrap.large_n(values[k], by_fake[k][1:], by_real[k])
+                intervals[k] = (bootstrap.interval(by_fake[k][1:], values[k], metric.keys[k].bounds) if pinned or intervals[f"{k}_inf"] is None
+                                else bootstrap.around(values[k], *_both_sides(by_fake[k][1:], by_real[k], values[k]), metric.keys[k].bounds))
+            protocol["estimates"] = _estimates(len(fake), pinned)
+        else:
+            columns = metric.weighted(real, fake, whole_real if pinned else torch.cat([whole_real, w_real], dim=1), judged, **params)
             values = {k: v[0].item() for k, v in columns.items()}
-            intervals = {k: bootstrap.interval(v[1:], values[k]) for k, v in columns.items()}
-            protocol["bootstrap"] = {"resamples": resamples, "seed": bootstrap.SEED, "resampled": ["real", "fake"],
-                                     "interval": "bias-corrected percentile"}
+            intervals = {k: bootstrap.interval(v[1:], values[k], metric.keys[k].bounds) for k, v in columns.items()}
+        if intervals is not None:
+            protocol["bootstrap"] = {"resamples": resamples, "seed": bootstrap.SEED, "resampled": bootstrap.PINNED if pinned else bootstrap.BOTH,
+                                     "interval": "bias-corrected percentile, clipped to the value's range"}
         scores[name] = {"values": {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}, "protocol": protocol}
         if intervals is not None:
             scores[name]["intervals"] = intervals
     return scores
+
+
+def _both_sides(by_fake: Tensor, by_real: Tensor, value: float) -> tuple[Tensor, float]:
+    """Deviations and bias of two sets resampled at once, to first order: each side's, resample by resample, added."""
+    return (by_fake - by_fake.mean()) + (by_real - by_real.mean()), float(by_fake.mean() + by_real.mean()) - 2 * value
 
 
 def reference_order(n_train: int) -> Tensor:
@@ -197,4 +230,5 @@ def score_sets(real: Tensor, fake: Tensor, data: ImageDataset, extractor: Extrac
     check_comparable(real, fake, extractor.info["feature_dim"])
     real_f, fake_f = extractor.extract(real, "A's images"), extractor.extract(fake, "B's images")
     train = extractor.extract(in_memory(data.train), "train images")
-    return {"extractor": extractor.info, "metrics": score_features({"real": real_f, "fake": fake_f, "train": train, "heldout": real_f}, extractor.info)}
+    return {"extractor": extractor.info, "metrics": score_features({"real": real_f, "fake": fake_f, "train": train, "heldout": real_f}, extractor.info,
+                                                                       pinned=False)}

@@ -92,7 +92,7 @@ def section_quality(runs: list[Run]) -> list[Block]:
                            + (f", held-out accuracy {accuracy:.2%}" if accuracy is not None else ", no labels: class metrics n/a")
                            + f"); {protocol.get('n_fake')} samples per view against {protocol.get('n_real')} train images; "
                            "the real floor is held-out against train images at the same count, what a perfect model scores. "
-                           "[low, high] is a 95% bootstrap interval over the sample and reference sets."))
+                           "[low, high] is a 95% bootstrap interval over the samples against the pinned reference set (fid_inf's: over both sets)."))
         blocks += [quality_table(columns), *_overlaps(overlap_sentences(quality_intervals(columns)))]
     return blocks
 

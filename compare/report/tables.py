@@ -26,10 +26,10 @@ from compare.report.render import Table
 Interval = tuple[float, float] | None
 
 
-def _describe(k: str) -> list[str]:
-    """The name, unit and arrow cells of a key's row."""
+def _describe(k: str, n: int | None = None) -> list[str]:
+    """The name (its label where it has one, at set size n), unit and arrow cells of a key's row."""
     key = key_info(k)
-    return [k, key.unit, ARROWS.get(key.better, "")]
+    return [key.label.format(n=n) if key.label and n is not None else k, key.unit, ARROWS.get(key.better, "")]
 
 
 # ---- feature-space quality ----
@@ -41,7 +41,7 @@ def _quality_interval(entry: Mapping, k: str) -> Interval:
 def quality_table(columns: Mapping[str, Mapping[str, dict]]) -> Table:
     """One row per number of the first set's metrics, one column per scored set ({name: {metric: {"values", "intervals"}}})."""
     first = next(iter(columns.values()))
-    rows = [[*_describe(k), *(with_interval(col.get(metric, {}).get("values", {}).get(k), _quality_interval(col.get(metric, {}), k))
+    rows = [[*_describe(k, entry.get("protocol", {}).get("n_fake")), *(with_interval(col.get(metric, {}).get("values", {}).get(k), _quality_interval(col.get(metric, {}), k))
                               for col in columns.values())]
             for metric, entry in first.items() for k in entry["values"]]
     return Table(["metric", "unit", "better", *columns], rows)

@@ -17,7 +17,8 @@ from compare.report.tables import (likelihood_table, overlap_sentences, pixel_in
                                    quality_table, sensitivity_table)
 
 FLOOR = "real floor"
-INTERVALS = "[low, high]: 95% bootstrap interval over the sample and reference sets."
+INTERVALS = ("[low, high]: 95% bootstrap interval; a run's over its samples against the pinned reference set, `compare score`'s "
+             "over both sets; fid_inf's (FID as N → ∞) over both sets.")
 
 
 def extractor_line(info: dict) -> str:

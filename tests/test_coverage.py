@@ -1,0 +1,53 @@
+"""compare.calibrate.coverage: the coverage of every interval of its named target, quick mode (digits, 8 redraws)."""
+
+import pytest
+
+from compare.calibrate import ControlResult
+from compare.calibrate.coverage import QUICK, TOLERANCE, interval_coverage
+
+KEYS = ["fid", "kid_x1e3", "precision", "recall", "fid_inf", "lone_pixels_per_image"]
+
+
+@pytest.fixture(scope="module")
+def results():
+    return interval_coverage(quick=True)
+
+
+def test_every_interval_is_checked_for_real_vs_real_and_for_gan_samples(results):
+    assert all(isinstance(r, ControlResult) for r in results)
+    assert [(r.details["case"], r.details["key"]) for r in results] == [(case, key) for case in ("real", "gan") for key in KEYS]
+    for r in results:
+        d = r.details
+        assert d["redraws"] == QUICK.redraws and d["hits"] + d["misses_below"] + d["misses_above"] == QUICK.redraws
+        assert r.counts == f"{d['hits']} of {QUICK.redraws} redraws" and r.got == f"{d['hits'] / QUICK.redraws:.1%}"
+        assert r.to_json()["details"]["target"] == d["target"] and "N = 180" in r.control
+    assert TOLERANCE == (0.90, 0.99)
+
+
+def test_the_large_n_targets_are_zero_for_real_vs_real_and_below_the_finite_n_fid_for_the_gan(results):
+    by = {(r.details["case"], r.details["key"]): r.details for r in results}
+    assert by["real", "fid_inf"]["target"] == 0.0  # one distribution against itself
+    assert by["real", "fid"]["mean_value"] > 1  # while FID at N = 180 of real vs real is well above it: its bias
+    assert 0 < by["gan", "fid_inf"]["target"]
+
+
+def test_the_intervals_that_quick_mode_can_vouch_for_cover_their_targets(results):
+    # The seeded quick run's outcome; with 8 redraws a pass says only that no interval is grossly off (see the module).
+    passed = {(r.details["case"], r.details["key"]): r.passed for r in results}
+    for case in ("real", "gan"):
+        for key in ("fid", "kid_x1e3", "precision", "fid_inf", "lone_pixels_per_image"):
+            assert passed[case, key], (case, key)
+
+
+def test_the_simulations_pinned_fid_is_the_runs():
+    import torch
+
+    from compare.calibrate.coverage import _pinned_fid
+    from compare.metrics.quality import Features
+    from compare.metrics.scoring import score_features
+
+    g = torch.Generator().manual_seed(0)
+    real, fake = (Features(torch.randn(150, 8, generator=g) + shift, torch.ones(150, 1)) for shift in (0.0, 0.3))
+    run = score_features({"real": real, "fake": fake}, {"name": "given", "weights_sha256": "-"}, 200, names=("fid",))["fid"]
+    value, ci = _pinned_fid(real, fake, 200)
+    assert value == run["values"]["fid"] and ci == pytest.approx(run["intervals"]["fid"]["ci95"], rel=1e-9)
