@@ -169,9 +169,8 @@ def _train_classifier(data: ImageDataset, steps: int, seed: int) -> tuple[Domain
     return net, record
 
 
-# The embedded datasets' evaluators ship in the package (compare/metrics/evaluator_weights/<dataset>.pt, written
-# by `compare evaluator train DATASET`), so every machine scores them in one feature space; the hash of
-# their tensors (weights_sha256) is pinned here and checked on every load.
+# The embedded datasets' evaluators ship in the package (evaluator_weights/<dataset>.pt, from `compare evaluator train`),
+# so every machine scores in one feature space; their tensors' hash (weights_sha256) is pinned and checked on every load.
 SHIPPED_DIR = Path(__file__).parent / "evaluator_weights"
 SHIPPED_SHA256 = {
     "mnist5k": "0d328f31b7c66edb1354995d022f5e000849bb302d9334522de0ddcacbbac70b",
@@ -334,10 +333,8 @@ def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu"
         if on_train:
             on_train(f"training the {data.name} evaluator once (cached in {path.parent})")
         net, info = train_evaluator(data, key)
-        try:
+        with contextlib.suppress(OSError):  # a read-only cache only costs the next run the training again
             save_evaluator(path, net, info)
-        except OSError:
-            pass  # a read-only cache only costs the next run the training again
     return _classifier_extractor(net, {**info, "source": "trained"}, torch.device(device))
 
 

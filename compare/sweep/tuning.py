@@ -58,7 +58,7 @@ def heldout_kid(run_dir: Path, spec, seed: int, data, extractor, n: int) -> floa
     model.load_state_dict(ckpt["state"])
     images = next(iter(sample_views(spec, model, n, seed).values()))
     heldout = real_features(extractor, in_memory(data.heldout), "held-out images", data.name).subset(torch.arange(n))
-    value = kid(heldout, extractor.extract(images, "tuning samples"))["kid_x1e3"]
+    value = kid(heldout, extractor.extract(images, "tuning samples"), extractor.info.get("feature_sd", 1.0))["kid_x1e3"]  # the report's scale
     return None if math.isnan(value) else value
 
 
