@@ -130,7 +130,7 @@ def with_fields(specs: list[ModelSpec], **fields: Any) -> list[ModelSpec]:
         registered = {"arch": spec.entry.architectures, "precision": spec.entry.precisions, "optimizer": spec.entry.optimizers}
         declared = {f.name for f in dataclasses.fields(spec.entry.config_cls)}
         for field, value in fields.items():
-            if field in declared and field in registered and value not in registered[field]:
+            if field in declared and registered.get(field) and value not in registered[field]:  # () registers no list: any value
                 raise UserError(f"model {spec.label} has no {field} {value!r}; it takes: {', '.join(registered[field])}")
         out.append(dataclasses.replace(spec, overrides=spec.overrides + tuple((k, v) for k, v in fields.items() if k in declared)))
     return out

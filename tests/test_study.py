@@ -279,10 +279,10 @@ def test_kill_9_of_a_jobs_2_study_leaves_no_worker_and_resumes_to_the_same_study
     while any(map(_running, workers)) and time.monotonic() < stopped_by:
         time.sleep(0.1)
     assert not [pid for pid in workers if _running(pid)], "a worker of the killed study still runs after 10 s"
-    assert len(list((out / "trials").glob("*.json"))) < 10  # killed mid-study: the resume has trials to run
+    assert len(list((out / "trials").glob("*.json"))) < 14  # killed mid-study: the resume has trials to run
     result = one_thread(lambda: CliRunner().invoke(main, ["study", "--resume", str(out)]))
     assert result.exit_code == 0, result.output
-    assert numbers(out) == numbers(tiny[0]) and len(numbers(out)) == 10
+    assert numbers(out) == numbers(tiny[0]) and len(numbers(out)) == 14
     claims = lambda d: json.loads((d / "study.json").read_text())["claims"]  # noqa: E731
     assert claims(out) == claims(tiny[0])
 
@@ -368,4 +368,4 @@ def test_a_full_disk_stops_the_study_in_one_line_and_it_resumes(tmp_path, monkey
     monkeypatch.setattr(compare.io.os, "fsync", real_fsync)
     resumed = one_thread(lambda: CliRunner().invoke(main, ["study", "--resume", str(out)]))
     assert resumed.exit_code == 0, resumed.output
-    assert json.loads((out / "study.json").read_text())["counts"]["done"] == 3
+    assert json.loads((out / "study.json").read_text())["counts"]["done"] == 5  # gan, vae, gan:minimax; SGD's gan and gan:minimax

@@ -64,7 +64,11 @@ def psd_sqrt(s: Tensor) -> Tensor:
 def trace_sqrt(m: Tensor) -> Tensor:
     """Tr(m^(1/2)) of symmetric PSD matrices (..., D, D), in float64: the sum of the roots of their eigenvalues.
     eigvalsh reads one triangle only, so a product such as R S R, symmetric up to rounding, needs no symmetrising."""
-    return torch.linalg.eigvalsh(m).clamp(min=0).sqrt().sum(dim=-1).double()
+    try:
+        values = torch.linalg.eigvalsh(m)
+    except torch.linalg.LinAlgError:  # float32 on a rank-deficient product (fewer images than features) may not converge
+        values = torch.linalg.eigvalsh(m.double())
+    return values.clamp(min=0).sqrt().sum(dim=-1).double()
 
 
 def frechet_distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -> float:

@@ -90,13 +90,16 @@ def render_html(title: str, blocks: list[Block]) -> str:
             + "\n".join(parts) + "\n</body></html>\n")
 
 
-def _md_cell(text: str) -> str:
-    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+def _md_cell(text: str, escape_html: bool = True) -> str:
+    text = html.escape(str(text), quote=False) if escape_html else str(text)
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def markdown_table(table: Table, aligned: bool = False) -> list[str]:
-    """The table's Markdown lines; aligned pads every column to one width, for a terminal (still valid Markdown)."""
-    rows = [list(map(_md_cell, table.headers)), *([_md_cell(c) for c in row] for row in table.rows)]
+    """The table's Markdown lines; aligned pads every column to one width, for a terminal (still valid Markdown,
+    and plain text: a terminal shows "<=" where a Markdown file needs "&lt;=")."""
+    cell = (lambda c: _md_cell(c, escape_html=False)) if aligned else _md_cell
+    rows = [list(map(cell, table.headers)), *([cell(c) for c in row] for row in table.rows)]
     widths = [max(len(r[i]) for r in rows) if aligned else 0 for i in range(len(table.headers))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |" for cells in rows]
     rule = "|" + "|".join("-" * (w + 2) if aligned else " --- " for w in widths) + "|"
