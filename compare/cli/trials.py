@@ -88,7 +88,8 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arc
                                  optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers))
     result = study(settings, make_pool())
     for claim in result["claims"]:
-        click.echo(f"{claim['verdict']:<14} {claim['claim']}" + (f" ({claim['optimizer']})" if "optimizer" in claim else ""))
+        # 23 characters: "no practical difference", the longest verdict
+        click.echo(f"{claim['verdict']:<23}  {claim['claim']}" + (f" ({claim['optimizer']})" if "optimizer" in claim else ""))
     click.echo(f"wrote {result['out']}/report.html (and study.json, report.md, figures/, trials/)")
     if result["counts"]["failed"]:
         raise click.ClickException(f"{result['counts']['failed']} trials failed (see study.json); rerun `compare study --resume {result['out']}` to retry them")
