@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from compare.settings import MAX_SEED
+
 
 @click.command("calibrate", context_settings={"show_default": True})
 @click.option("--dataset", default=None, help="Dataset the trained controls train on. [default: mnist5k; digits with --quick]")
@@ -15,7 +17,7 @@ import click
               help="Directory for calibration.json/.md/.html and the trained controls (new or empty; see --overwrite). "
                    "[default: runs/calibration-<timestamp>]")
 @click.option("--overwrite", is_flag=True, help="Replace the calibration already in --out (a directory that is not one is never touched).")
-@click.option("--seed", default=0, type=click.IntRange(0, 2**32 - 1), help="First seed of the trained controls and the simulations.")
+@click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed of the trained controls and the simulations.")
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def calibrate(dataset: str | None, quick: bool, out: Path | None, overwrite: bool, seed: int, quiet: bool) -> None:
     """Run the toolkit's known-answer controls (claims 1-3 and interval coverage) and print control / expected / got / counts.
