@@ -1,8 +1,11 @@
 """Model registry: every family the runner can train, by name, with its config, class and sample views.
 
-A model spec on the command line is `name` or `name:variant`; the variant sets the family's
-`variant_field` (for the GAN, its generator loss: `gan:minimax`, `gan:wgan-gp`). Fields common to
-every model of a run (`--arch conv`, `--precision bf16`, `--optimizer sgd`) are set with `with_fields`.
+A model spec on the command line is `name`, `name:variant` or `PKG.MODULE:CLASS`. The variant sets the family's
+`variant_field` (for the GAN, its generator loss: `gan:minimax`, `gan:wgan-gp`); a dotted module before the colon
+names a user's class instead, imported and registered on first use, as are the names installed packages announce
+(compare.plugins). Every model, the built-in gan and vae included, enters through `register_model`, which checks
+the contract (compare.protocol.check_model_class). Fields common to every model of a run (`--arch conv`,
+`--precision bf16`, `--optimizer sgd`) are set with `with_fields`, on the configs that declare them.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from typing import Any
 
 import torch
 
+from compare import plugins
 from compare.errors import UserError, did_you_mean
-from compare.protocol import GenerativeModel
+from compare.protocol import GenerativeModel, check_model_class
 import gan
 import vae
-from gan import GAN, GANConfig, GENERATOR_LOSSES
-from vae import SAMPLE_MODES, VAE, VAEConfig
+from gan import GAN, GENERATOR_LOSSES
+from vae import VAE
 
 
 @dataclass(frozen=True)
@@ -26,33 +30,80 @@ class ModelEntry:
     description: str
     config_cls: type
     model_cls: type
-    sampler_part: str  # the part that generates images: what `--match-params generator` matches
+    sampler_part: str | None  # the part that generates images: what `--match-params generator` matches; None: not named
     sample_modes: tuple[str, ...] = ()  # () means sample() takes no mode; else one view per mode
     variant_field: str | None = None
     variants: tuple[str, ...] = ()
     architectures: tuple[str, ...] = ("mlp",)  # values of the config's `arch` field
     precisions: tuple[str, ...] = ("fp32",)  # values of the config's `precision` field
     optimizers: tuple[str, ...] = ()  # values of the config's `optimizer` field; () when it has none
+    kind: str = ""  # "gan" / "vae": the family the claims count it in ("" or another kind: judged by no claim)
 
 
-MODELS: dict[str, ModelEntry] = {
-    "gan": ModelEntry(
-        "fully connected GAN from the source text: BCE discriminator, flipped-label (nonsaturating) generator loss; "
-        "--arch conv for DCGAN nets",
-        GANConfig, GAN, "generator", variant_field="generator_loss", variants=GENERATOR_LOSSES,
-        architectures=tuple(gan.ARCHITECTURES), precisions=tuple(gan.PRECISIONS), optimizers=tuple(gan.OPTIMIZERS),
-    ),
-    "vae": ModelEntry(
-        "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means and as independent pixel draws; "
-        "--arch conv for conv nets",
-        VAEConfig, VAE, "decoder", sample_modes=SAMPLE_MODES,
-        architectures=tuple(vae.ARCHITECTURES), precisions=tuple(vae.PRECISIONS), optimizers=tuple(vae.OPTIMIZERS),
-    ),
-}
-# Every --arch / --precision / --optimizer value some family takes (a family that lacks one says so when asked for it).
+MODELS: dict[str, ModelEntry] = {}
+BUILT_IN = {"gan": GAN, "vae": VAE}  # registered below, through the same path as a user's model
+
+
+def register_model(name: str, cls: type, description: str | None = None, *, variant_field: str | None = None,
+                   variants: tuple[str, ...] = (), architectures: tuple[str, ...] = (), precisions: tuple[str, ...] = (),
+                   optimizers: tuple[str, ...] = ()) -> ModelEntry:
+    """Make `cls` trainable as `--models NAME` after checking its contract (a one-line UserError names what is
+    missing). Its class attributes say the rest: `kind`, `config_class`, and optionally `sample_modes` (one
+    view per mode) and `sampler_part` (the part of parts() that makes images). `architectures` / `precisions`
+    / `optimizers` list the values --arch / --precision / --optimizer may take ((): whatever the config accepts)."""
+    check_model_class(cls, name)
+    if ":" in name and not plugins.is_import_path(name):  # `name:variant` syntax: the part before a colon is looked up
+        raise UserError(f"model name {name!r} has a colon; choose a name without one")
+    if name in BUILT_IN and cls is not BUILT_IN[name]:  # a user's name registered again replaces itself (a notebook's rerun cell)
+        raise UserError(f"model name {name!r} is a built-in model's; register {cls.__qualname__} under another")
+    MODELS[name] = ModelEntry(description or plugins.describe(cls), cls.config_class, cls, getattr(cls, "sampler_part", None),
+                              tuple(getattr(cls, "sample_modes", ())), variant_field, tuple(variants), tuple(architectures),
+                              tuple(precisions), tuple(optimizers), cls.kind)
+    if name not in BUILT_IN:  # a worker of a sweep registers the built-ins itself
+        plugins.note(f"{__name__}:register_model", name, cls)
+    return MODELS[name]
+
+
+register_model("gan", GAN, "fully connected GAN from the source text: BCE discriminator, flipped-label (nonsaturating) generator "
+               "loss; --arch conv for DCGAN nets", variant_field="generator_loss", variants=GENERATOR_LOSSES,
+               architectures=tuple(gan.ARCHITECTURES), precisions=tuple(gan.PRECISIONS), optimizers=tuple(gan.OPTIMIZERS))
+register_model("vae", VAE, "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means and as independent pixel draws; "
+               "--arch conv for conv nets",
+               architectures=tuple(vae.ARCHITECTURES), precisions=tuple(vae.PRECISIONS), optimizers=tuple(vae.OPTIMIZERS))
+# Every --arch / --precision / --optimizer value some built-in family takes (a family that lacks one says so when asked for it).
 ARCHITECTURES = tuple(dict.fromkeys(a for e in MODELS.values() for a in e.architectures))
 PRECISIONS = tuple(dict.fromkeys(p for e in MODELS.values() for p in e.precisions))
 OPTIMIZERS = tuple(dict.fromkeys(o for e in MODELS.values() for o in e.optimizers))
+
+
+def lookup(name: str) -> ModelEntry | None:
+    """The entry of a registered name, of `PKG.MODULE:CLASS` (imported and registered now), or of a name an
+    installed package announces; None for a name nothing knows. A bad plugin is a UserError."""
+    return plugins.find(name, MODELS, register_model, plugins.MODEL_GROUP, "model")
+
+
+def known_names() -> list[str]:
+    """Every name `--models` takes as it is: the registered ones and those installed packages announce."""
+    return list(dict.fromkeys([*MODELS, *plugins.announced(plugins.MODEL_GROUP)]))
+
+
+def lookup_view(label: str) -> ModelEntry | None:
+    """The entry of the model a model or view label belongs to: gan:hinge, vae-pixels and vae:big-mean -> their
+    family's, mypkg.models:MyVAE -> its class's; None for a label no registered model makes."""
+    for name in filter(None, (label, label.rpartition("-")[0])):  # the model's own label, or a view's (label-mode)
+        try:
+            entry = lookup(name if plugins.is_import_path(name) else name.partition(":")[0])
+        except UserError:  # not a model's label, or a run of a plugin this process cannot import: no entry here
+            entry = None
+        if entry is not None and (name == label or label.rpartition("-")[2] in entry.sample_modes):
+            return entry
+    return None
+
+
+def kind_of(label: str) -> str | None:
+    """The kind ("gan", "vae", ...) the model of a model or view label declares; None for an unknown label or an empty kind."""
+    entry = lookup_view(label)
+    return entry.kind if entry and entry.kind else None
 
 
 @dataclass(frozen=True)
@@ -65,11 +116,19 @@ class ModelSpec:
 
     @property
     def entry(self) -> ModelEntry:
-        return MODELS[self.family]
+        return MODELS[self.family] if self.family in MODELS else lookup(self.family)  # a plugin in a fresh process
 
     @property
     def dirname(self) -> str:
         return self.label.replace(":", "-")
+
+    @property
+    def sampler_part(self) -> str:
+        """The part of parts() that makes images (GAN generator, VAE decoder); a UserError for a model that names none."""
+        if self.entry.sampler_part is None:
+            raise UserError(f"model {self.label} names no sampler_part (the part of its parts() that makes images), which "
+                            "--match-params generator and --size-by generator need; add that class attribute, or use total")
+        return self.entry.sampler_part
 
     @property
     def optimizer(self) -> str | None:
@@ -99,14 +158,14 @@ def parse_model_specs(words: list[str]) -> list[ModelSpec]:
     """`["gan", "vae"]`, `["gan,vae"]` or `["gan", "gan:minimax"]` -> specs; bad names raise UserError."""
     labels = [w.strip() for word in words for w in word.split(",") if w.strip()]
     if not labels:
-        raise UserError(f"no models given; choose from: {', '.join(MODELS)} (see `compare models`)")
+        raise UserError(f"no models given; choose from: {', '.join(known_names())} (see `compare models`)")
     specs = []
     for label in labels:
-        family, _, variant = label.partition(":")
-        entry = MODELS.get(family)
+        family, _, variant = (label, "", "") if plugins.is_import_path(label) else label.partition(":")
+        entry = lookup(family)
         if entry is None:
-            raise UserError(f"unknown model {family!r}{did_you_mean(family, MODELS)}; choose from: {', '.join(MODELS)} "
-                            "(see `compare models`)")
+            raise UserError(f"unknown model {family!r}{did_you_mean(family, known_names())}; choose from: {', '.join(known_names())} "
+                            "(see `compare models`), or name your own class as PKG.MODULE:CLASS")
         overrides: tuple[tuple[str, Any], ...] = ()
         if variant:
             if variant not in entry.variants:

@@ -193,6 +193,12 @@ class GAN:
     """Generator + discriminator with their optimisers; one `train_step` is the loss's `critic_steps` D updates
     (one for the source's BCE pair) then one G update."""
 
+    # What a model registry reads (compare's protocol): the family the claims count it in, its config, and
+    # the part that makes images (what a parameter match of generators matches).
+    kind = "gan"
+    config_class = GANConfig
+    sampler_part = "generator"
+
     def __init__(self, config: GANConfig, device: str | torch.device = "cpu", seed: int = 0):
         self.config = config
         self.device = torch.device(device)

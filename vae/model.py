@@ -112,6 +112,13 @@ def vae_loss(x: Tensor, logits: Tensor, mean: Tensor, logvar: Tensor, beta: floa
 class VAE:
     """Encoder + decoder with one optimiser; one `train_step` is one gradient step on the negative ELBO."""
 
+    # What a model registry reads (compare's protocol): the family the claims count it in, its config, the
+    # views of sample(mode=...), and the part that makes images (what a parameter match of generators matches).
+    kind = "vae"
+    config_class = VAEConfig
+    sample_modes = SAMPLE_MODES
+    sampler_part = "decoder"
+
     def __init__(self, config: VAEConfig, device: str | torch.device = "cpu", seed: int = 0):
         self.config = config
         self.device = torch.device(device)

@@ -13,6 +13,7 @@ DEFAULT_BUDGET = "4000steps"
 EVAL_SAMPLES_HELP = ("N, the samples per model view for the quality metrics, also the held-out and train images of the "
                      "real-data floor: between the feature dimension (128 for the evaluator) and the held-out size. [default: the held-out size]")
 OPTIMIZER_HELP = "Optimiser of every model: adam, or plain SGD (no momentum); each family's default learning rate for it."
+DATASET_HELP = "Dataset name (see `compare datasets`), or your own function returning images as PKG.MODULE:FUNCTION."
 FEATURES_HELP = "Feature space of the quality metrics: evaluator = a small CNN trained on the dataset's train split (cached); inception = torchmetrics' Inception-V3, needs torch-fidelity and its weights."
 
 
@@ -25,7 +26,8 @@ def given_by_user(param: str) -> bool:
 def model_options(command):
     """--models for run and sweep: separate words, a comma list, or the flag repeated (each adds); the command gets `model_words`."""
     @click.option("--models", "models", multiple=True, default=("gan,vae",), metavar="NAME [NAME ...]",
-                  help="Models, as separate words or comma-separated: `--models gan vae`, `--models gan,vae`, `--models gan gan:minimax`. See `compare models`.")
+                  help="Models, as separate words or comma-separated: `--models gan vae`, `--models gan,vae`, `--models gan gan:minimax`; "
+                       "your own class as PKG.MODULE:CLASS (`--models mypkg.models:MyVAE gan`). See `compare models`.")
     @click.argument("more_models", nargs=-1, metavar="")
     @functools.wraps(command)
     def with_models(*args, models: tuple[str, ...], more_models: tuple[str, ...], **kwargs):

@@ -4,7 +4,7 @@ Inputs: a Series is one model or view measured on several seeds, seed -> Points 
 Claim1Input / Claim3Input group the series a claim compares; SizeSweep / WidthResult are a capacity sweep.
 Results: a Verdict carries Numbers (a reading with its 95% interval over seeds), notes, and for claim 2 one
 TargetRow per FID target with each family's Need; BudgetPoint is a verdict at one curve point. Every result
-has to_json(), where an infinite interval end is null. Families come from compare.models.
+has to_json(), where an infinite interval end is null. Families are the models' kinds (compare.models.kind_of).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from compare.models import MODELS
+from compare.models import kind_of, lookup_view
 from compare.report.numbers import with_interval
 from compare.stats import METHOD as T_METHOD
 
@@ -100,19 +100,18 @@ class Verdict:
 
 
 def family_of(label: str) -> str | None:
-    """The registered family of a model or view label: gan:hinge -> gan, vae-pixels -> vae, vae:big-mean -> vae."""
-    name = label.partition(":")[0]
-    for family, entry in MODELS.items():
-        if name == family or name in {f"{family}-{mode}" for mode in entry.sample_modes}:
-            return family
-    return None
+    """The family ("gan" / "vae") a model or view label counts in: its model's declared `kind`, never its name, so a
+    user's model (mypkg.models:MyVAE) is judged like the built-ins: gan:hinge -> gan, vae-pixels -> vae, vae:big-mean -> vae."""
+    return kind_of(label)
 
 
 def view_kind(label: str) -> str:
-    """A view's sample mode from its label ("vae-pixels" -> "pixels"); a bare label is its family's first
-    mode, its usual output (the VAE's per-pixel means); "" for a family without modes (the GAN)."""
-    modes = MODELS[family_of(label) or ""].sample_modes if family_of(label) else ()
+    """A view's sample mode from its label ("vae-pixels" -> "pixels"); a bare label is its model's first
+    mode, its usual output (the VAE's per-pixel means); "" for a model without modes (the GAN, a user's
+    VAE whose sample() has no `mode`: its one output)."""
     tail = label.rpartition("-")[2]
+    entry = lookup_view(label)
+    modes = entry.sample_modes if entry else ()
     return tail if tail in modes else (modes[0] if modes else "")
 
 

@@ -13,7 +13,7 @@ the claim, with its Student t 95% interval and a minimum effect (MARGIN_1/2/3) f
 is "for" (wholly above +margin), "against" (wholly below -margin), "within" (inside ±margin: an equivalence test, "no
 practical difference") or "open" (compare.stats.classify, which says why beyond the margin rather than beyond 0),
 always "open" for one seed or a zero-width interval; _combine turns the readings into the verdict.
-Families are recognised through compare.models (any gan:* is a GAN, any vae label or view a VAE), never by label.
+Families are the kinds the models declare (compare.models.kind_of: a user's kind = "vae" model is a VAE), never their labels.
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ MARGIN_2 = math.log(1.25)
 # Claim 3: 5% in FID, below the seed-to-seed spread of one model's FID (log-FID SD 0.05-0.1 in the default study).
 MARGIN_3 = math.log(1.05)
 
+# Claim 1's deciding views: the VAE's usual output, its per-pixel means; "" is the one output of a VAE whose sample()
+# has no modes (a user's), which is then its usual output.
+DECIDING_VIEWS = ("mean", "")
 MIN_EARLY_POINTS = 8  # curve points in the window, so a mean over them is not one noisy evaluation
 THRESHOLD_FLOOR_FACTOR = 20  # claim 3's context threshold: 20x the real-data floor FID, fixed before any result
 N_TARGETS = 8  # claim 2
@@ -177,7 +180,7 @@ def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
     _check_family(data.gan, "gan")
     for view in data.vae_views:
         _check_family(view, "vae")
-    means = [v for v in data.vae_views if v.view == "mean"]
+    means = [v for v in data.vae_views if v.view in DECIDING_VIEWS]
     gan = data.gan.at(steps)
     missing = [s.label for s in (data.gan, *data.vae_views) if not all(s.values(k, steps) for k in ARTIFACT_KEYS)]
     if not means or missing:
@@ -193,7 +196,7 @@ def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
             if number.n == 1 and all(key in p.ci95 for p in (points[number.seeds[0]], gan[number.seeds[0]])):
                 number = _mover(name, points[number.seeds[0]], gan[number.seeds[0]], key, number.seeds[0], view.label)  # description only
             numbers.append(number)
-            if view.view == "mean":
+            if view.view in DECIDING_VIEWS:
                 deciding.append(number)
     n = min(x.n for x in numbers)
     if n == 0:

@@ -126,6 +126,9 @@ def check_sweep(settings: SweepSettings) -> None:
     """Every check that needs no trial, so that a bad flag is refused before the sweep directory exists."""
     if settings.size_by not in SIZE_BY:
         raise UserError(f"unknown --size-by {settings.size_by!r}; choose one of: {', '.join(SIZE_BY)}")
+    if settings.size_by == "generator":
+        for spec in settings.models:
+            spec.sampler_part  # noqa: B018 - a model that names no sampler part is refused before any trial runs
     if not settings.seeds:
         raise UserError("--seeds must be at least 1")
     check_seeds(settings.seeds)
@@ -209,7 +212,7 @@ def _trial_row(settings: SweepSettings, spec: ModelSpec, width: float, seed: int
         entry = record["summary"][spec.label]
         parameters = entry["parameters"]
         row.update(parameters=parameters,
-                   size=parameters["total"] if settings.size_by == "total" else parameters[spec.entry.sampler_part],
+                   size=parameters["total"] if settings.size_by == "total" else parameters[spec.sampler_part],
                    quality=lookup(entry, settings.quality), continuity=lookup(entry, settings.continuity),
                    steps=entry.get("steps"), train_seconds=entry.get("train_seconds"), seconds=record.get("seconds"))
     elif record:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import threading
+import tempfile
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -25,6 +27,7 @@ import torch
 
 from compare import pipeline as runner
 from compare.errors import UserError
+from compare.plugins import Plugin, registered, restore, ship_paths
 from compare.settings import RunSettings
 from compare.train.guard import Interrupted, WriteFailed, held_locks, join_locks
 
@@ -39,6 +42,7 @@ class Trial:
     settings: RunSettings  # `out` is the trial's own run directory, absolute (Ray workers have another cwd)
     threads: int | None = None  # torch threads for this trial; None keeps the process's setting
     resume: bool = False  # continue the trial's run directory from its checkpoints (a signal stopped it)
+    plugins: tuple[Plugin, ...] = ()  # the user's models and datasets the launching process registered (compare.plugins)
 
 
 def run_trial(trial: Trial) -> dict:
@@ -49,6 +53,7 @@ def run_trial(trial: Trial) -> dict:
         torch.set_num_threads(trial.threads)
     record = {"id": trial.id, "threads": torch.get_num_threads(), "host": os.uname().nodename}
     try:
+        restore(trial.plugins)  # a spawned or Ray worker imports the user's code: a failure is this trial's, said in one line
         result = runner.run(trial.settings, show_progress=False, resume=trial.resume, artifacts=False)  # via the module, so tests can stand in for it
         record.update(status="done", summary=result.summary())
     except (Interrupted, WriteFailed):
@@ -98,7 +103,7 @@ class LocalExecutor:
         self.description = f"local, {jobs} at a time" + (f", {self.threads} torch threads each" if self.threads else "")
 
     def map(self, trials: Iterable[Trial]) -> Iterator[dict]:
-        trials = [replace(t, threads=self.threads) for t in trials]
+        trials = [replace(t, threads=self.threads, plugins=registered()) for t in trials]
         if self.jobs == 1:
             for trial in trials:
                 yield run_trial(trial)
@@ -162,13 +167,23 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
                         f"fix --address, or drop it to start a local Ray instance") from None
 
 
-def _package_dirs() -> list[str]:
-    """The source folders of gan, vae and compare, shipped to Ray workers so they run this very code."""
+def runtime_env(plugins: Iterable[Plugin]) -> dict:
+    """Ray's runtime_env for the trials: the source folders of gan, vae and compare, so the workers run this very
+    code, and those of the user's models and datasets (compare.plugins.ship_paths). Ray's py_modules takes
+    folders only, so single-file modules travel in a working_dir of their own, which Ray puts on the workers'
+    sys.path (the trials' run directories are absolute: the workers' cwd does not matter)."""
     import gan
     import vae
     import compare
 
-    return [str(Path(m.__file__).parent) for m in (gan, vae, compare)]
+    folders, files = ship_paths(plugins)
+    env: dict = {"py_modules": list(dict.fromkeys([*(str(Path(m.__file__).parent) for m in (gan, vae, compare)), *folders]))}
+    if files:
+        staging = Path(tempfile.mkdtemp(prefix="compare-ray-modules-"))
+        for file in files:
+            shutil.copy2(file, staging / Path(file).name)
+        env["working_dir"] = str(staging)
+    return env
 
 
 class RayExecutor:
@@ -198,16 +213,18 @@ class RayExecutor:
     def map(self, trials: Iterable[Trial]) -> Iterator[dict]:
         import ray
 
-        trials = [replace(t, threads=self.threads) for t in trials]
+        trials = [replace(t, threads=self.threads, plugins=registered()) for t in trials]
         if not trials:
             return
         started = not ray.is_initialized()
-        if started:
-            ray.init(address=self.options.address, runtime_env={"py_modules": _package_dirs()},
-                     include_dashboard=False, log_to_driver=False, logging_level="warning")
+        env = runtime_env(registered()) if started else {}
+        pending: dict = {}
         try:
+            if started:  # Ray packs and uploads the env's folders here, once
+                ray.init(address=self.options.address, runtime_env=env, include_dashboard=False, log_to_driver=False,
+                         logging_level="warning")
             task = ray.remote(num_cpus=self.options.cpus_per_trial, num_gpus=self.options.gpus_per_trial)(run_trial)
-            pending = {task.remote(t): t for t in trials}
+            pending.update((task.remote(t), t) for t in trials)
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 trial = pending.pop(done[0])
@@ -224,6 +241,8 @@ class RayExecutor:
         finally:
             if started:
                 ray.shutdown()
+            if "working_dir" in env:
+                shutil.rmtree(env["working_dir"], ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,8 @@ def parameter_counts(model: GenerativeModel) -> dict[str, int]:
 
 
 def _matched_count(spec: ModelSpec, image_shape, width: float, mode: str) -> int:
-    counts = parameter_counts(spec.build(image_shape, "cpu", seed=0, width=width))
-    return counts["total"] if mode == "total" else counts[spec.entry.sampler_part]
+    part = "total" if mode == "total" else spec.sampler_part  # before the build: a model that names none is refused at once
+    return parameter_counts(spec.build(image_shape, "cpu", seed=0, width=width))[part]
 
 
 def match_widths(specs: list[ModelSpec], image_shape, mode: str, width: float = 1.0) -> dict[str, float]:
@@ -72,7 +72,10 @@ def match_widths(specs: list[ModelSpec], image_shape, mode: str, width: float = 
         return widths
     target = _matched_count(specs[0], image_shape, width, mode)
     for spec in specs[1:]:
-        base = spec.config(image_shape).hidden
+        base = getattr(spec.config(image_shape), "hidden", None)
+        if not isinstance(base, int):
+            raise UserError(f"--match-params needs {spec.label}'s config to have `hidden`, its hidden size at width 1 "
+                            "(the search sets width = hidden size / hidden); add that field, or use --match-params none")
         lo, hi = 1, base  # hidden sizes; grow hi until it reaches the target (cheap builds only)
         while _matched_count(spec, image_shape, hi / base, mode) < target:
             lo, hi = hi + 1, hi * 2
