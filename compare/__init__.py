@@ -7,7 +7,8 @@ import importlib
 
 _EXPORTS = {"Budget": "compare.train.budget", "DATASETS": "compare.data", "DataOptions": "compare.data", "ImageDataset": "compare.data",
             "load_dataset": "compare.data", "UserError": "compare.errors", "MODELS": "compare.models", "ModelSpec": "compare.models",
-            "parse_model_specs": "compare.models", "GenerativeModel": "compare.protocol"}
+            "parse_model_specs": "compare.models", "GenerativeModel": "compare.protocol", "register_model": "compare.models",
+            "register_dataset": "compare.data"}
 
 __all__ = sorted(_EXPORTS)
 

@@ -29,9 +29,10 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare.metrics.evaluator import FEATURES
     from compare.train.guard import Interrupted
     from compare.models import ARCHITECTURES, MODELS, OPTIMIZERS, PRECISIONS, parse_model_specs, with_fields
+    from compare import plugins
     from compare.calibrate.cli import calibrate
     from compare.cli.options import (
-        DEFAULT_BUDGET, EVAL_SAMPLES_HELP, FEATURES_HELP, OPTIMIZER_HELP, given_by_user, model_options, say,
+        DATASET_HELP, DEFAULT_BUDGET, EVAL_SAMPLES_HELP, FEATURES_HELP, OPTIMIZER_HELP, given_by_user, model_options, say,
     )
     from compare.cli.trials import study_cmd, sweep_cmd
 except KeyboardInterrupt:
@@ -81,7 +82,7 @@ def main(ctx: click.Context) -> None:
 
 @main.command("run", context_settings={"show_default": True})
 @model_options
-@click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
+@click.option("--dataset", default="mnist5k", help=DATASET_HELP)
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every model: a number and a unit (steps, images, epochs, s = seconds of training, flops = measured training FLOPs), e.g. 3000steps, 20epochs, 90s, 2e13flops.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="Seed of weights, data order, noise and samples: the same seed on the CPU gives bit-identical samples.")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train; auto takes CUDA when present.")
@@ -201,17 +202,27 @@ def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 
 @main.command("models")
 def models_cmd() -> None:
-    """List the registered model families and their variants."""
+    """List the registered model families and their variants, and the models installed packages announce.
+
+    Your own model: --models PKG.MODULE:CLASS (docs/reference.md, 'Bring your own model or dataset')."""
     for name, entry in MODELS.items():
         variants = f"  [variants: {', '.join(f'{name}:{v}' for v in entry.variants)}]" if entry.variants else ""
         click.echo(f"{name:<8} {entry.description}{variants}")
+    for name, source in plugins.announced(plugins.MODEL_GROUP).items():
+        if name not in MODELS:  # one used already is registered, and listed above
+            click.echo(f"{name:<8} {source} (installed package)")
 
 
 @main.command("datasets")
 def datasets_cmd() -> None:
-    """List the registered datasets."""
+    """List the registered datasets, and the datasets installed packages announce.
+
+    Your own dataset: --dataset PKG.MODULE:FUNCTION (docs/reference.md, 'Bring your own model or dataset')."""
     for name, entry in DATASETS.items():
         click.echo(f"{dataset_usage(name):<14} {entry.description}")
+    for name, source in plugins.announced(plugins.DATASET_GROUP).items():
+        if name not in DATASETS:
+            click.echo(f"{name:<14} {source} (installed package)")
 
 
 @main.command("score", context_settings={"show_default": True})

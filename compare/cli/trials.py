@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from compare.cli.options import DEFAULT_BUDGET, OPTIMIZER_HELP, given_by_user, model_options, trial_options
+from compare.cli.options import DATASET_HELP, DEFAULT_BUDGET, OPTIMIZER_HELP, given_by_user, model_options, trial_options
 from compare.data import check_dataset_name
 from compare.errors import UserError
 from compare.models import ARCHITECTURES, OPTIMIZERS, parse_model_specs
@@ -19,7 +19,7 @@ from compare.train.budget import Budget
 @click.option("--widths", default="0.25,0.5,1,2,4", help="Width multipliers on every model's hidden size, comma-separated.")
 @click.option("--seeds", default=3, type=click.IntRange(1, MAX_SEEDS), help="Seeds per (model, width): --seed .. --seed+N-1.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
-@click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
+@click.option("--dataset", default="mnist5k", help=DATASET_HELP)
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial, as for `compare run`.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Sweep directory; rerunning into it skips done trials and retries failed ones. [default: runs/sweep-<timestamp>]")
@@ -57,7 +57,7 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
 
 
 @click.command("study", context_settings={"show_default": True})
-@click.option("--dataset", default="mnist5k", help="Dataset name; see `compare datasets`.")
+@click.option("--dataset", default="mnist5k", help=DATASET_HELP)
 @click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every trial (steps, images, epochs or flops; not seconds).")
 @click.option("--seeds", default=5, type=click.IntRange(1, MAX_SEEDS), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")

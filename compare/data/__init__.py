@@ -4,7 +4,9 @@ Embedded offline sets (mnist5k, digits): each loader returns (images, labels) as
 (N, C, H, W) float32 in [0, 1]; the first load is cached as .npz under the user cache dir (mnist5k
 parses a text file for seconds), and a fixed seed splits off the held-out images.
 torchvision sets (mnist, fashion-mnist, cifar10, celeba) and `folder:PATH` are read by compare.data.sources
-from --data-root or PATH; those with an official test split use it as the held-out split.
+from --data-root or PATH; those with an official test split use it as the held-out split. A user's dataset is a
+function returning images (and optionally labels): `register_dataset(name, fn)`, `--dataset PKG.MODULE:NAME`, or
+an installed package's entry point (compare.plugins).
 Every split is one tensor on the device, or, when too large to hold, a compare.data.sources.StreamedImages;
 `batches()` cuts training batches from either, so the training loop never asks which.
 """
@@ -12,6 +14,7 @@ Every split is one tensor on the device, or, when too large to hold, a compare.d
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import itertools
 import os
@@ -24,9 +27,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from compare import plugins
 from compare.data import sources
 from compare.errors import UserError, did_you_mean
 from compare.io import write_bytes
+from compare.data.imagesets import to_images
 from compare.data.sources import ImageFiles, Splits, StreamedImages
 
 HELDOUT_FRACTION = 0.1
@@ -195,6 +200,57 @@ def _cached_arrays(name: str, loader: Callable[[], tuple[np.ndarray, np.ndarray]
     return images, labels
 
 
+BUILT_IN = frozenset(DATASETS)  # names a user's dataset may not take (one registered again replaces itself: a notebook's rerun cell)
+
+
+def _user_loader(fn: Callable[[], object], name: str) -> Callable[[DataOptions, str], Splits]:
+    """A user's `fn() -> images | (images, labels)` as a loader: images (N, C, H, W) (or any layout `compare score`
+    reads) as floats in [0, 1] or uint8, labels (N,) integers or None; split like the embedded sets."""
+    def load(options: DataOptions, argument: str) -> Splits:
+        out = fn()
+        images, labels = out if isinstance(out, tuple) and len(out) == 2 else (out, None)
+        images = to_images(images, f"dataset {name!r}'s images")
+        if labels is not None:
+            labels = torch.as_tensor(np.asarray(labels))
+            if labels.shape != (len(images),) or labels.is_floating_point() or labels.is_complex():
+                raise UserError(f"dataset {name!r} returned labels of shape {tuple(labels.shape)} ({labels.dtype}); "
+                                f"give one integer class per image, shape ({len(images)},), or no labels")
+            labels = labels.long()
+        if len(images) < 2:
+            raise UserError(f"dataset {name!r} returned {len(images)} image; it needs at least 2 (train and held-out)")
+        held, train = _split_order(len(images))
+        return Splits(images[train], None if labels is None else labels[train], images[held], None if labels is None else labels[held])
+
+    return load
+
+
+def register_dataset(name: str, fn: Callable[[], object], description: str | None = None) -> DatasetEntry:
+    """Make `fn` trainable as `--dataset NAME`: called with no arguments, it returns images, (N, C, H, W) floats in
+    [0, 1] or uint8 0..255, or (images, labels) with one integer class per image (labels turn on the class-based
+    metrics). A fixed seed splits off HELDOUT_FRACTION of them as the held-out set."""
+    if not callable(fn) or inspect.isclass(fn):
+        raise UserError(f"dataset {name!r} is a {'class' if inspect.isclass(fn) else type(fn).__name__}, not a function; "
+                        "name a function returning images (MODULE:FUNCTION)")
+    try:
+        inspect.signature(fn).bind()
+    except TypeError:
+        raise UserError(f"dataset {name!r} ({plugins.source_of(fn)}) must be callable with no arguments; give its parameters defaults") from None
+    except ValueError:  # a signature inspect cannot read (a builtin): its call will say
+        pass
+    if ":" in name and not plugins.is_import_path(name):  # `folder:PATH` syntax: the name before a colon is looked up
+        raise UserError(f"dataset name {name!r} has a colon; choose a name without one")
+    if name in BUILT_IN:
+        raise UserError(f"dataset name {name!r} is a built-in dataset's; register yours under another")
+    DATASETS[name] = DatasetEntry(_user_loader(fn, name), description or plugins.describe(fn))
+    plugins.note(f"{__name__}:register_dataset", name, fn)
+    return DATASETS[name]
+
+
+def _lookup(key: str) -> DatasetEntry | None:
+    """A registered dataset, a `PKG.MODULE:FUNCTION` (imported and registered now) or one an installed package announces."""
+    return plugins.find(key, DATASETS, register_dataset, plugins.DATASET_GROUP, "dataset")
+
+
 def dataset_usage(key: str) -> str:
     """How a registered dataset is named on the command line: `mnist`, `folder:PATH`."""
     argument = DATASETS[key].argument
@@ -202,12 +258,13 @@ def dataset_usage(key: str) -> str:
 
 
 def _parse_dataset_name(name: str) -> tuple[str, str]:
-    """`folder:~/faces` -> ("folder", "~/faces"); validated against the registry."""
-    key, colon, argument = name.partition(":")
-    entry = DATASETS.get(key)
+    """`folder:~/faces` -> ("folder", "~/faces"), `mypkg.data:faces` -> ("mypkg.data:faces", ""); validated against the registry."""
+    key, colon, argument = (name, "", "") if plugins.is_import_path(name) else name.partition(":")
+    entry = _lookup(key)
     if entry is None:
-        valid = ", ".join(dataset_usage(k) for k in DATASETS)
-        raise UserError(f"unknown dataset {name!r}{did_you_mean(key, DATASETS)}; choose one of: {valid} (see `compare datasets`)")
+        valid = ", ".join([*(dataset_usage(k) for k in DATASETS), *plugins.announced(plugins.DATASET_GROUP)])
+        raise UserError(f"unknown dataset {name!r}{did_you_mean(key, DATASETS)}; choose one of: {valid} (see `compare datasets`), "
+                        "or name your own function as PKG.MODULE:FUNCTION")
     if entry.argument and not argument:
         raise UserError(f"dataset {key!r} needs a {entry.argument}: write {dataset_usage(key)}")
     if colon and not entry.argument:
