@@ -116,7 +116,7 @@ class ModelSpec:
 
     @property
     def entry(self) -> ModelEntry:
-        return MODELS[self.family] if self.family in MODELS else lookup(self.family)  # a plugin in a fresh process
+        return lookup(self.family)  # registered, or a plugin imported now (a fresh process resuming or loading its run)
 
     @property
     def dirname(self) -> str:

@@ -261,6 +261,42 @@ def test_ray_ships_the_plugins_package_folder_and_single_file_modules(tmp_path, 
         sys.modules.pop("loose_plugin", None)
 
 
+class FakeRay:
+    """Just enough of Ray's API for RayExecutor.map, running each task here at once: what it was started with is kept."""
+
+    def __init__(self):
+        self.started_with, self.running = None, False
+
+    def is_initialized(self):
+        return self.running
+
+    def init(self, **kwargs):
+        self.started_with, self.running = kwargs, True
+        assert os.path.isdir(kwargs["runtime_env"].get("working_dir", ".")), "the staged modules must exist while Ray starts"
+
+    def remote(self, **_):  # a task's ref: an object holding the task's result, hashable as Ray's refs are
+        return lambda fn: type("Task", (), {"remote": staticmethod(lambda *a: type("Ref", (), {"result": fn(*a)})())})
+
+    def wait(self, refs, num_returns):
+        return refs[:num_returns], refs[num_returns:]
+
+    def get(self, ref):
+        return ref.result
+
+    def shutdown(self):
+        self.running = False
+
+
+def test_ray_starts_with_the_plugins_folders_and_hands_the_registrations_to_each_task(monkeypatch):
+    register_model("tiny", TinyVAE)
+    fake = FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr(executors, "run_trial", lambda trial: {"id": trial.id, "status": "done", "plugins": trial.plugins})
+    records = list(executors.RayExecutor(executors.ExecutorOptions()).map([executors.Trial("t", None)]))
+    assert records[0]["plugins"] == (("compare.models:register_model", "tiny", PLUGIN),)
+    assert str(ROOT / "examples") in fake.started_with["runtime_env"]["py_modules"] and not fake.running
+
+
 # ---- end to end ----
 
 @pytest.mark.slow  # the evaluation of a real run: ~25 s on one core

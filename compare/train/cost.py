@@ -72,7 +72,7 @@ def match_widths(specs: list[ModelSpec], image_shape, mode: str, width: float = 
         return widths
     target = _matched_count(specs[0], image_shape, width, mode)
     for spec in specs[1:]:
-        base = getattr(spec.config(image_shape), "hidden", None)
+        base = getattr(spec.config(image_shape, width=1.0), "hidden", None)  # a config need not default its width
         if not isinstance(base, int):
             raise UserError(f"--match-params needs {spec.label}'s config to have `hidden`, its hidden size at width 1 "
                             "(the search sets width = hidden size / hidden); add that field, or use --match-params none")
