@@ -33,12 +33,14 @@ from compare.report.write import write_interrupted, write_run
 from compare.results import RunResult
 from compare.sample import sample_views, samples_per_view
 from compare.settings import RunSettings, check_settings, resolve_device
-from compare.train import Plan, Trained, plan, run_key, train_model
+from compare.train import Plan, Trained, budget_extended, plan, run_key, train_model
 from compare.train.budget import check_matched
 from compare.train.checkpoint import (check_compatible, data_options_from_json, load_checkpoint, read_run_config, restore,
                                       settings_to_json)
 from compare.train.cost import reset_peak_memory
 from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_run_dir, write_errors
+from compare.watch.files import Watch
+from compare.watch.terminal import Display
 
 
 def _git_hash() -> str | None:
@@ -82,24 +84,54 @@ def run_config(settings: RunSettings, data: ImageDataset, device: torch.device, 
 
 
 def _resumed_config(out: Path, config: dict) -> dict:
-    """The config.json of the run being resumed, checked against what this process resolved for it."""
+    """The config.json of the run being resumed, checked against what this process resolved for it; a larger
+    budget extends the run (compare.train.budget_extended) and is recorded under "extended"."""
     saved = read_run_config(out)
-    check_compatible({"models": saved.get("models"), "run": run_key(saved)}, out / "config.json",
+    extended = budget_extended(saved, config)
+    saved_run = {**run_key(saved), "steps": run_key(config)["steps"]} if extended else run_key(saved)
+    check_compatible({"models": saved.get("models"), "run": saved_run}, out / "config.json",
                      {"models": config["models"], "run": run_key(config)})
-    return {**saved, "settings": config["settings"], "resumed": [*saved.get("resumed", []), config["created"]]}
+    resumed = {**saved, "settings": config["settings"], "resumed": [*saved.get("resumed", []), config["created"]]}
+    if extended:
+        resumed["extended"] = [*saved.get("extended", []), {"from": saved["budget"], "at": config["created"]}]
+        resumed["budget"] = config["budget"]
+    return resumed
+
+
+def finished_run(run_dir: Path) -> tuple[Path, list[str]] | None:
+    """For a run with nothing left to do (every model at its planned steps or diverged, metrics.json complete): its
+    report (report.html, or metrics.json for a run written without pictures) and its diverged models; else None."""
+    run_dir = Path(run_dir)
+    try:
+        config, metrics = read_run_json(run_dir, "config.json"), read_run_json(run_dir, "metrics.json")
+    except UserError:
+        return None  # no metrics.json yet (stopped before or during evaluation), or unreadable: the resume sees to it
+    planned, models = config.get("budget", {}).get("steps") or {}, metrics.get("models") or {}
+    if "interrupted" in metrics or not planned or set(models) != set(planned):
+        return None
+    for label, steps in planned.items():
+        m = models[label]
+        if m.get("status") != "diverged" and not (m.get("status") == "finished" and steps in (None, m.get("steps"))):
+            return None  # e.g. killed while an extension trained: metrics.json is still the smaller budget's
+    report = run_dir / "report.html" if (run_dir / "report.html").is_file() else run_dir / "metrics.json"
+    return report, [label for label, m in models.items() if m.get("status") == "diverged"]
 
 
 def run(settings: RunSettings, show_progress: bool = True, resume: bool = False, overwrite: bool = False,
-        artifacts: bool = True) -> RunResult:
+        artifacts: bool = True, tensorboard: bool = False) -> RunResult:
     """Train, sample, evaluate and write every model of `settings`.
 
     `resume`: settings.out is an earlier run (compare.train.checkpoint.resume_settings reads its settings);
     finished and diverged models are loaded, not retrained, unfinished ones continue from their
-    checkpoints. `overwrite` replaces an earlier run at settings.out. `artifacts=False` writes only the
-    JSON files and checkpoints (what a sweep or study trial keeps), no pictures and no report.
+    checkpoints; with a larger budget than the run's, finished models train on to it. `overwrite` replaces
+    an earlier run at settings.out. `artifacts=False` writes only the JSON files and checkpoints (what a
+    sweep or study trial keeps), no pictures, no report and no progress/ (compare.watch.files), which
+    `tensorboard` adds TensorBoard event files to. `show_progress`: bars and phase lines on stderr.
     SIGINT / SIGTERM stop the run at a checkpoint and raise compare.train.guard.Interrupted.
     """
     device = check_settings(settings)
+    out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    watch = Watch(out, tensorboard) if artifacts else None  # writes nothing yet; tensorboard missing is refused here, before any work
     data: ImageDataset = load_dataset(settings.dataset, device, settings.data_options)
     if settings.batch_size > len(data.train):
         raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
@@ -108,26 +140,38 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
     check_curve_samples(settings.curve_samples, n_eval)
     # Before any training: a missing extractor (Inception weights) must stop the run now, not after it.
     extractor = load_extractor(settings.features, data, device, on_train=(lambda m: click.echo(m, err=True)) if show_progress else None)
-    out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with claimed_run_dir(out, resume, overwrite), StopSignals() as stop:
         config = run_config(settings, data, device, run_plan, n_eval)
         if resume:
             config = _resumed_config(out, config)
         write_json(out / "config.json", config)
-        trained = train_all(settings, data, device, run_plan, config, out, extractor, n_eval, stop, show_progress)
-        # Evaluation has no step to finish: a signal stops it at once; a resume loads the trained models.
-        stop.stop_at_once(lambda signum: Interrupted(signum, out, "during evaluation: every model is trained and checkpointed"))
-        check_matched(settings.budget, {label: t.consumed for label, t in trained.items() if t.record.status == "finished"})
-        n_samples = samples_per_view(n_eval, len(in_memory(data.heldout)))
-        views = {view: images for t in trained.values() for view, images in sample_views(t.spec, t.model, n_samples, settings.seed).items()}
-        scores = evaluate(views, data, extractor, n_eval, {label: t.model for label, t in trained.items()})
-        result = RunResult(out, config, trained, views, scores)
-        write_run(result, data, artifacts=artifacts)
+        display = Display() if show_progress else None
+        try:
+            trained = train_all(settings, data, device, run_plan, config, out, extractor, n_eval, stop, display, watch)
+            # Evaluation has no step to finish: a signal stops it at once; a resume loads the trained models.
+            stop.stop_at_once(lambda signum: Interrupted(signum, out, "during evaluation: every model is trained and checkpointed"))
+            check_matched(settings.budget, {label: t.consumed for label, t in trained.items() if t.record.status == "finished"})
+            n_samples = samples_per_view(n_eval, len(in_memory(data.heldout)))
+            views = {view: images for t in trained.values() for view, images in sample_views(t.spec, t.model, n_samples, settings.seed).items()}
+            if display:
+                display.line(f"final evaluation: {', '.join(views)} against {n_eval:,} real images")
+            scores = evaluate(views, data, extractor, n_eval, {label: t.model for label, t in trained.items()})
+            result = RunResult(out, config, trained, views, scores)
+            if watch:  # the final evaluation is every curve's last point
+                for label, t in trained.items():
+                    final = result.curve(label)[-1]
+                    watch.point(label, t.spec.dirname, t.consumed, {v: views[v] for v in final["views"]}, final["views"])
+            if display and artifacts:
+                display.line("writing the figures and the report")
+            write_run(result, data, artifacts=artifacts)
+        finally:
+            if watch:
+                watch.close()
         return result
 
 
 def train_all(settings: RunSettings, data: ImageDataset, device: torch.device, run_plan: Plan, config: dict, out: Path,
-              extractor, n_eval: int, stop: StopSignals, show_progress: bool) -> dict[str, Trained]:
+              extractor, n_eval: int, stop: StopSignals, display: Display | None, watch: Watch | None) -> dict[str, Trained]:
     """The train stage over every model of the run, one after another; a signal ends it at a checkpoint
     with a partial metrics.json (compare.train.guard.Interrupted)."""
     point_eval = make_point_evaluator(data, extractor, n_eval)
@@ -135,8 +179,9 @@ def train_all(settings: RunSettings, data: ImageDataset, device: torch.device, r
     for spec in settings.models:
         resident = reset_peak_memory(device)  # so each model's size table has its own peak, less the data's
         model = spec.build(data.image_shape, device, settings.seed, width=run_plan.widths[spec.label])
-        t = train_model(spec, model, data, run_plan, settings, config, out, stop, show_progress,
-                        _curve_point(point_eval, spec, model, n_eval, settings.seed) if settings.curve_points > 1 or settings.early_curve_points else None,
+        curve = settings.curve_points > 1 or settings.early_curve_points
+        point = _curve_point(point_eval, spec, model, n_eval, settings.seed, run_plan.steps[spec.label], display, watch) if curve else None
+        t = train_model(spec, model, data, run_plan, settings, config, out, stop, display, point,
                         resident_bytes=resident)  # the peak includes the curve points' sampling
         if t.record.status == "training":  # a signal stopped it at a checkpoint
             write_interrupted(out, settings.models, trained, t, stop.requested)
@@ -145,8 +190,18 @@ def train_all(settings: RunSettings, data: ImageDataset, device: torch.device, r
     return trained
 
 
-def _curve_point(point_eval, spec: ModelSpec, model: GenerativeModel, n: int, seed: int):
-    return lambda: point_eval(sample_views(spec, model, n, seed))
+def _curve_point(point_eval, spec: ModelSpec, model: GenerativeModel, n: int, seed: int, steps: int | None,
+                 display: Display | None, watch: Watch | None):
+    """consumed -> the model's curve point, shown on the terminal and written to progress/ as it is taken."""
+    def point(consumed: dict) -> dict:
+        views = sample_views(spec, model, n, seed)
+        scores = point_eval(views)
+        if display:
+            display.curve_point(int(consumed["steps"]), steps, scores)
+        if watch:
+            watch.point(spec.label, spec.dirname, consumed, views, scores)
+        return scores
+    return point
 
 
 def evaluate_run(run_dir: Path, eval_samples: int | None = None, features: str | None = None, device: str = "auto",

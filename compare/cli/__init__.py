@@ -92,11 +92,13 @@ def main(ctx: click.Context) -> None:
 @click.option("--checkpoint-every", default=DEFAULT_CHECKPOINT_EVERY, type=int,
               help="Steps between checkpoints (one is also written at the end and on Ctrl-C or SIGTERM): a hard kill loses at most this many steps.")
 @click.option("--resume", "resume", type=click.Path(path_type=Path), default=None, metavar="RUN_DIR",
-              help="Continue the unfinished models of RUN_DIR with the settings in its config.json; finished models are kept. Other flags may be left out; one that contradicts the run is an error.")
+              help="Continue the unfinished models of RUN_DIR with the settings in its config.json; finished models are kept. Other flags may be left out; one that contradicts the run is an error, except a larger --budget, which trains every model of a run on to it and continues the curves.")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out (a directory that is not a run is never replaced).")
 @click.option("--match-params", default="none", type=click.Choice(["none", "generator", "total"]),
               help="Scale each model's width so its sampling network (generator / decoder) or all its networks have the first model's parameter count, within 5%.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--log", "log", type=click.Choice(["tensorboard"]), default=None,
+              help="Also log every curve point's scalars and sample grids for TensorBoard, under RUN_DIR/tensorboard/ (needs: pip install tensorboard). RUN_DIR/progress/ has them in any case.")
 @click.option("--eval-samples", type=int, default=None, help=EVAL_SAMPLES_HELP)
 @click.option("--features", default="evaluator", type=click.Choice(list(FEATURES)), help=FEATURES_HELP)
 @click.option("--curve-points", default=8, type=click.IntRange(min=1),
@@ -117,7 +119,7 @@ def main(ctx: click.Context) -> None:
 @click.option("--channels", type=int, default=None, help="1 (grey) or 3 (RGB) for celeba and folder:PATH images. [default: 3]")
 def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device: str,
             out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
-            overwrite: bool, match_params: str, quiet: bool, seeds: int, eval_samples: int | None,
+            overwrite: bool, match_params: str, quiet: bool, log: str | None, seeds: int, eval_samples: int | None,
             features: str, curve_points: int, curve_samples: int | None, arch: str, precision: str, optimizer: str,
             data_root: Path | None, download: bool, image_size: int | None, channels: int | None) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
@@ -128,7 +130,7 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
     """
     from compare.train.guard import EXIT_DIVERGED
     from compare.train.cost import parameter_counts
-    from compare.pipeline import run  # deferred: keeps `compare --help` and listings fast
+    from compare.pipeline import finished_run, run  # deferred: keeps `compare --help` and listings fast
 
     data_options = DataOptions(root=data_root, download=download, image_size=image_size, channels=channels)
     check_data_options(dataset, data_options)
@@ -168,13 +170,26 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
                 raise UserError(f"--out conflicts with --resume {resume}: a resumed run stays in its directory")
             settings, seeds = dataclasses.replace(resume_settings(RunSettings, first_run, given), out=Path(resume)), saved_seeds
         else:
+            budget_given = given.pop("budget", None)  # a larger budget extends the run (compare.train.budget_extended)
             settings = resume_settings(RunSettings, resume, given)
+            if budget_given is not None and budget_given != settings.budget:
+                settings = dataclasses.replace(settings, budget=budget_given)
+            elif finished := finished_run(resume):  # nothing to train or evaluate: say so rather than redo the evaluation
+                report, diverged = finished
+                click.echo(f"{resume} is finished ({settings.budget} each); its report: {report}. To train on, give a larger "
+                           f"budget: compare run --resume {resume} --budget <more than {settings.budget}>")
+                if diverged:  # as the run itself ended: the failure is still the answer
+                    click.echo(f"Error: {', '.join(diverged)} diverged (see metrics.json); the other models finished", err=True)
+                    sys.exit(EXIT_DIVERGED)
+                return
+    if log is not None and seeds > 1:
+        raise UserError("--log tensorboard is for a single run; a --seeds run writes no pictures of its own")
     if seeds > 1:
         result = run_seeds(settings, seeds, show_progress=not quiet)
         click.echo(f"wrote {result['out']}/: seed-*/ (one run per seed), seeds.json")
         click.echo(text_table(seed_table(result)))
         return
-    result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite)
+    result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite, tensorboard=log == "tensorboard")
     click.echo(f"wrote {result.out}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, metrics.md, config.json")
     for label, t in result.trained.items():
         failure = t.status_fields().get("failure")

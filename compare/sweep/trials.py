@@ -11,6 +11,7 @@ from compare.errors import UserError
 from compare.io import read_json, write_json
 from compare.settings import RunSettings
 from compare.sweep.executors import Trial
+from compare.watch.terminal import TrialsBar
 
 
 def load_record(path: Path) -> dict | None:
@@ -46,12 +47,15 @@ def run_trials(trials: list[tuple[str, RunSettings]], folder: Path, executor, lo
             set_aside(folder / tid)
         todo.append(Trial(tid, run, resume=stopped))
     log(f"{folder}: {len(trials)} trials, {len(records)} already done, {len(todo)} to run ({executor.description})")
-    for k, record in enumerate(executor.map(todo), start=1):
-        record["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-        write_json(folder / f"{record['id']}.json", record)
-        records[record["id"]] = record
-        log(f"  [{k}/{len(todo)}] {record['id']} " + (f"done in {record['seconds']:.1f}s" if record["status"] == "done"
-                                                      else f"FAILED: {record['error']}"))
-        if on_record:
-            on_record(records)
+    progress = TrialsBar(len(todo), log)  # the overall bar and ETA; each trial's line with its headline numbers
+    try:
+        for record in executor.map(todo):
+            record["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+            write_json(folder / f"{record['id']}.json", record)
+            records[record["id"]] = record
+            progress.finished(record)
+            if on_record:
+                on_record(records)
+    finally:
+        progress.close()
     return records, len(todo)

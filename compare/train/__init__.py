@@ -17,16 +17,18 @@ from typing import TYPE_CHECKING, Any, Callable
 from torch import Tensor
 
 from compare.data import ImageDataset
+from compare.errors import UserError
 from compare.models import ModelSpec
 from compare.protocol import GenerativeModel
 from compare.train.budget import consumed
 from compare.train.checkpoint import check_compatible, load_checkpoint, restore, save_checkpoint, unhealthy
 from compare.train.cost import match_widths, size_table, train_step_flops
 from compare.train.guard import StopSignals
-from compare.train.loop import TrainRecord, progress_trainer, train
+from compare.train.loop import TrainRecord, train
 
 if TYPE_CHECKING:  # annotations only: compare.settings imports compare.train's submodules, so a real import here is a cycle
     from compare.settings import RunSettings
+    from compare.watch.terminal import Display
 
 
 @dataclass(frozen=True)
@@ -104,13 +106,42 @@ def run_key(config: dict) -> dict:
             "steps": config.get("budget", {}).get("steps"), "device": config.get("device", {}).get("type")}
 
 
+def _grown(old, new) -> bool:
+    """Whether planned steps {label: steps} `new` are `old`'s with at least one model given more (a budget extended)."""
+    if not (isinstance(old, dict) and isinstance(new, dict)) or old.keys() != new.keys() or old == new:
+        return False
+    return all(isinstance(v, int) and isinstance(new[k], int) and new[k] >= v for k, v in old.items())
+
+
+def budget_extended(saved: dict, config: dict) -> bool:
+    """Whether `config` trains the run whose config.json is `saved` on to a larger budget. A smaller budget, or a
+    change of a seconds budget (its curve points are placed by the clock, so none can be continued), is a UserError.
+    The data order and every model's RNG streams run on from the checkpoint, so the models end as a run
+    straight to the larger budget ends."""
+    old, new = saved.get("budget", {}), config.get("budget", {})
+    old_steps, new_steps = old.get("steps"), new.get("steps")
+    if old_steps == new_steps or not (isinstance(old_steps, dict) and isinstance(new_steps, dict)) or old_steps.keys() != new_steps.keys():
+        return False  # the same budget (or other models, which the config check refuses)
+    if None in (*old_steps.values(), *new_steps.values()):
+        raise UserError(f"cannot change the budget of a run from {old.get('spec')} to {new.get('spec')}: only a budget of steps, "
+                        "images, epochs or flops can be extended (a seconds budget's curve points follow the clock)")
+    if shorter := [label for label, n in new_steps.items() if n < old_steps[label]]:
+        label = shorter[0]
+        raise UserError(f"--budget {new.get('spec')} is smaller than the {old.get('spec')} this run was trained to ({label}: "
+                        f"{new_steps[label]:,} steps < {old_steps[label]:,}); a run can only be extended")
+    return True
+
+
 def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run_plan: Plan, settings: RunSettings,
-                config: dict, out: Path, stop: StopSignals, show_progress: bool,
-                evaluate_point: Callable[[], dict] | None = None, resident_bytes: int = 0) -> Trained:
+                config: dict, out: Path, stop: StopSignals, display: Display | None = None,
+                evaluate_point: Callable[[dict], dict] | None = None, resident_bytes: int = 0) -> Trained:
     """Train `model` from its checkpoint, if it has one, up to its planned steps, checkpointing as it goes.
 
     A finished model gets its size table, measured once and checkpointed, so a resumed run reports the
-    same figures. `evaluate_point()` scores the model for one point of its quality-vs-compute curve.
+    same figures. A model finished under a smaller budget (the run extended, compare.train.budget_extended)
+    trains on: its final evaluation becomes a curve point and its size table is measured again at the end.
+    `evaluate_point(consumed)` scores the model for one point of its quality-vs-compute curve.
+    `display` shows a bar and says what a resume found.
     """
     images, steps, step_flops = data.train, run_plan.steps[spec.label], run_plan.flops_per_step[spec.label]
     path = out / spec.dirname / "ckpt.pt"
@@ -120,20 +151,32 @@ def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run
         save_checkpoint(path, {**identity, **dataclasses.asdict(record), "epochs": record.images / len(images),
                                "state": model.state_dict()})
 
-    if path.exists():
+    resumed = path.exists()
+    if resumed:
         ckpt = load_checkpoint(path)
-        check_compatible(ckpt, path, identity)
+        saved_run = ckpt.get("run") if isinstance(ckpt.get("run"), dict) else {}
+        # A checkpoint written before the run's budget was extended names the smaller one: it is continued.
+        expected = {**identity, "run": {**identity["run"], "steps": saved_run.get("steps")}} if _grown(
+            saved_run.get("steps"), identity["run"]["steps"]) else identity
+        check_compatible(ckpt, path, expected)
         restore(model, ckpt, path)
         record = TrainRecord(**{f.name: ckpt[f.name] for f in dataclasses.fields(TrainRecord) if f.name in ckpt})
     else:
         record = TrainRecord()
         save(record)  # step 0: a model that diverges before its first checkpoint still has a good one
     trained = Trained(spec, model, record, run_plan.widths[spec.label], step_flops, len(images), settings.batch_size)
+    extending = record.status == "finished" and steps is not None and record.steps < steps
+    if display is not None and resumed:
+        display.line(_resume_line(spec.label, record, steps, extending))
+    if extending:
+        if evaluate_point:  # the smaller budget's final evaluation, scored as every curve point is
+            record.curve.append({**trained.consumed, "views": evaluate_point(trained.consumed)})
+        record.status, record.size = "training", None
     if record.status == "training" and stop.requested is None:
         def on_eval(r: TrainRecord) -> None:  # one point of the quality-vs-compute curve
-            r.curve.append({**trained.consumed, "views": evaluate_point()})
+            r.curve.append({**trained.consumed, "views": evaluate_point(trained.consumed)})
 
-        trained.record = _continue_training(trained, images, steps, settings, save, stop, show_progress, path,
+        trained.record = _continue_training(trained, images, steps, settings, save, stop, display, path,
                                             on_eval if evaluate_point else None)
     record = trained.record
     if record.status == "finished" and record.size is None:
@@ -142,8 +185,20 @@ def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run
     return trained
 
 
+def _resume_line(label: str, record: TrainRecord, steps: int | None, extending: bool) -> str:
+    """What a resume does with one model, e.g. "gan finished at step 4,000: kept", "resuming vae from step 409 of 4,000"."""
+    of = f" of {steps:,}" if steps else ""
+    if record.status == "diverged":
+        return f"{label} diverged: kept at its last good checkpoint, step {record.steps:,}"
+    if extending:
+        return f"{label} finished at step {record.steps:,}: training on to step {steps:,}"
+    if record.status == "finished":
+        return f"{label} finished at step {record.steps:,}: kept"
+    return f"resuming {label} from step {record.steps:,}{of}"
+
+
 def _continue_training(trained: Trained, images: Tensor, steps: int | None, settings: RunSettings, save: Callable[[TrainRecord], None],
-                       stop: StopSignals, show_progress: bool, path: Path,
+                       stop: StopSignals, display: Display | None, path: Path,
                        on_eval: Callable[[TrainRecord], None] | None) -> TrainRecord:
     """The training part of train_model: checkpoints on the way, back to the last good one on divergence,
     curve points at K - 1 evenly spaced points of the budget (in steps, or seconds for a seconds budget)."""
@@ -170,10 +225,9 @@ def _continue_training(trained: Trained, images: Tensor, steps: int | None, sett
     kwargs: dict[str, Any] = dict(record=record, max_seconds=seconds, checkpoint_every=settings.checkpoint_every,
                                   on_checkpoint=on_checkpoint, stop=stop, eval_due=eval_due if on_eval else None, on_eval=on_eval)
     max_steps = sys.maxsize if steps is None else steps  # a seconds budget stops on the clock
-    if show_progress:
-        bar, on_log = progress_trainer(trained.spec.label, steps, seconds)
-        with bar:
-            record = train(model, images, max_steps, settings.batch_size, settings.seed, on_log, **kwargs)
+    if display is not None:
+        with display.training(trained.spec.label, steps, seconds, record.steps, record.seconds) as bar:
+            record = train(model, images, max_steps, settings.batch_size, settings.seed, bar.update, **kwargs)
     else:
         record = train(model, images, max_steps, settings.batch_size, settings.seed, **kwargs)
     if record.status == "diverged":  # back to the last good checkpoint, marked so a resume leaves it be

@@ -9,6 +9,7 @@ when unpickled is refused, never executed. It holds
                            flipped bytes inside a tensor would load silently; a mismatch is refused
     label, config, run     what the training depends on: the model's resolved config and, in `run`,
                            dataset, split sizes, seed, batch size, budget in steps and device type
+                           (fewer steps than the run's plan: the run was extended, and it trains on)
     status, diverged       "training" | "finished" | "diverged", and {"step", "reason"} once diverged
     steps, images, epochs  the budget spent, in every unit
     seconds, losses, history   training time so far and the loss readings (TrainRecord)

@@ -7,7 +7,7 @@ for SIGTERM, 129 for SIGHUP) interrupted, resumable.
 
 A directory the toolkit made (a run, a sweep, a --seeds directory) holds MARKER_NAME, written when
 it is claimed: only such a directory is ever emptied by --overwrite, and then only of files the
-toolkit writes (OWNED_NAMES, OWNED_SUFFIXES, model folders of a checkpoint): anything else there is
+toolkit writes (OWNED_NAMES, OWNED_SUFFIXES, model folders of a checkpoint, progress/ and tensorboard/): anything else there is
 the user's, and the overwrite is refused with nothing deleted.
 """
 
@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 
 from compare.errors import UserError
 from compare.io import is_temp_name
+from compare.watch import CURVE_LINES, PROGRESS_DIR, TENSORBOARD_DIR, TENSORBOARD_PREFIX
 
 EXIT_DIVERGED = 3
 LOCK_NAME = ".lock"
@@ -261,6 +262,12 @@ def foreign_files(out: Path) -> list[Path]:
         elif p.is_file():
             if not (p.name in OWNED_NAMES or p.suffix in OWNED_SUFFIXES or is_temp_name(p.name)):
                 foreign.append(p)
+        elif p.name == PROGRESS_DIR:  # compare.watch.files: the curve points' grids and lines
+            foreign += [q for q in sorted(p.rglob("*")) if not (q.parent == p and q.is_file() and not q.is_symlink() and (
+                q.suffix in OWNED_SUFFIXES or q.name == CURVE_LINES or is_temp_name(q.name)))]
+        elif p.name == TENSORBOARD_DIR:  # a folder of event files per model
+            foreign += [q for q in sorted(p.rglob("*")) if q.is_symlink() or not (
+                (q.parent == p and q.is_dir()) or (q.parent.parent == p and q.is_file() and q.name.startswith(TENSORBOARD_PREFIX)))]
         else:  # a model folder holds its checkpoint only
             foreign += [q for q in sorted(p.rglob("*")) if not (q.parent == p and q.is_file() and not q.is_symlink()
                                                                 and (q.name == CHECKPOINT_NAME or is_temp_name(q.name)))]

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import click
 import torch
 from torch import Tensor
 
@@ -126,27 +124,4 @@ def _grad_norms(model: GenerativeModel) -> dict[str, Tensor]:
         if grads:
             norms[name] = torch.linalg.vector_norm(torch.cat(grads))
     return norms
-
-
-def progress_trainer(label: str, steps: int | None, seconds: float | None):
-    """A click progress bar (to stderr) over the budget's steps, or its seconds for a seconds budget,
-    showing steps/s and the latest losses; returns (bar, on_log)."""
-    shown = {"done": 0}
-    done_of = (lambda r: r.steps) if seconds is None else (lambda r: min(int(r.seconds), int(seconds)))
-
-    def describe(record: TrainRecord | None) -> str:
-        if record is None or record.seconds == 0:
-            return ""
-        losses = "  ".join(f"{k} {v:.3f}" for k, v in record.losses.items())
-        return f"{record.steps / record.seconds:6.0f} steps/s  {losses}"
-
-    length = steps if seconds is None else int(seconds)
-    bar = click.progressbar(length=length, label=f"{label:>12}", file=sys.stderr, item_show_func=describe, show_eta=True)
-
-    def on_log(record: TrainRecord) -> None:
-        bar.update(done_of(record) - shown["done"], record)
-        shown["done"] = done_of(record)
-
-    return bar, on_log
-
 
