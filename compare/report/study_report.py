@@ -28,12 +28,11 @@ DEFAULT_RECIPES = ("Both families use their default recipes (no tuning: pass --t
 
 
 def verdict_blocks(name: str, verdict, figure: Path | None, out: Path) -> list[Block]:
-    rows = [[n.name, fmt(n.mean), f"[{fmt(n.ci95[0])}, {fmt(n.ci95[1])}]" if n.ci95 else "–", str(n.n)] for n in verdict.numbers]
-    rows += [[f"context: {c.name}", fmt(c.mean), f"[{fmt(c.ci95[0])}, {fmt(c.ci95[1])}]" if c.ci95 else "–", str(c.n)]
-             for c in verdict.context]
+    rows = [[n.name, fmt(n.mean, n.ci95, signed=n.signed), str(n.n)] for n in verdict.numbers]
+    rows += [[f"context: {c.name}", fmt(c.mean, c.ci95, signed=c.signed), str(c.n)] for c in verdict.context]
     blocks: list[Block] = [Heading(f"{name}: {verdict.claim}: {verdict.verdict}", 3), Para(f"Rule: {verdict.rule}")]
     if rows:
-        blocks.append(Table(["reading", "mean", "95% interval", "seeds"], rows))
+        blocks.append(Table(["reading", "mean [95% interval]", "seeds"], rows))
     blocks += [Para(note) for note in verdict.notes] + ([Para(f"Measure it with: {verdict.how}")] if verdict.how else [])
     if figure is not None and embeddable(figure, out):
         blocks.append(Image(figure, f"{name}: {verdict.verdict}"))
