@@ -2,6 +2,7 @@
 report's path as its last line (the tables with --verbose); `compare score` prints one number, one table or flat keys."""
 
 import json
+import math
 import re
 
 import pytest
@@ -108,3 +109,29 @@ def test_score_default_is_one_short_table(sets):
     assert rows["FID at N = 180"] == ["↓", fmt(out["fid"], (out["fid_ci95_low"], out["fid_ci95_high"])), "–"]
     assert rows["lone pixels per image"][2] == fmt(out["A_lone_pixels_per_image"], (out["A_lone_pixels_per_image_ci95_low"],
                                                                                       out["A_lone_pixels_per_image_ci95_high"]))
+
+
+def test_each_verdict_line_carries_its_deciding_number_in_words():
+    from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, FID, LONE_PIXELS
+    from compare.report.summary import verdict_line
+
+    def number(key, subject, mean, ci, n):
+        return {"key": key, "subject": subject, "mean": mean, "ci95": ci, "n": n}
+
+    one = {"claim": CLAIM_1, "verdict": "not decided", "n": 1, "notes": [], "targets": [],
+           "numbers": [number(LONE_PIXELS, "vae-pixels", -2.0, [-2.2, -1.8], 1), number(LONE_PIXELS, "vae-mean", -5.366, [-5.642, -5.085], 1)]}
+    assert verdict_line("Claim 1", one).replace("\n    ", " ") == (
+        "Claim 1 (VAE samples show more bad pixels): not decided. VAE means: 5.37 fewer lone pixels per image than the GAN "
+        "[5.08, 5.64]; one seed")  # the means decide, not the pixel draws; the interval turned with the words
+    two = {"claim": CLAIM_2, "verdict": "supported", "n": 5, "notes": [], "numbers": [],
+           "targets": [{"target_fid": fid, "log_ratio": {"mean": math.log(ratio)}, "ratio_ci95": [ratio - 0.4, ratio + 0.5]}
+                       for fid, ratio in ((40.0, 1.5), (30.0, 1.9), (20.0, 2.5))]}
+    assert "the VAE needs 1.90 [1.50, 2.40] times the GAN's parameters at FID 30.0 (the middle of 3 targets); 5 seeds" in (
+        verdict_line("Claim 2", two).replace("\n    ", " "))
+    three = {"claim": CLAIM_3, "verdict": "supported", "n": 5, "notes": [], "targets": [],
+             "numbers": [number(FID, "", math.log(1.10), [math.log(1.05), math.log(1.15)], 5)]}
+    assert verdict_line("Claim 3 (Adam)", three).replace("\n    ", " ") == (
+        "Claim 3 (Adam) (the flipped-label loss learns faster): supported. 10.0% higher early FID with log(1 - D(G(z))) than "
+        "with the flipped label [5.0%, 15.0%]; 5 seeds")
+    for verdict in (one, two, three):
+        assert max(len(line) for line in verdict_line("Claim 3 (Adam)", verdict).splitlines()) <= WIDTH

@@ -355,5 +355,6 @@ def test_run_with_seeds_summarises_every_metric(tmp_path):
     kl = summary["models"]["vae"]["final_losses.kl"]
     assert kl["n"] == 2 and math.isclose(kl["std"], abs(kl["values"][0] - kl["values"][1]) / math.sqrt(2))
     assert "train_seconds" in summary["differences"]["vae - gan"]
-    assert result.output.splitlines()[-1] == str(out / "report.html")  # the report's path last
+    lines = result.output.splitlines()
+    assert lines[-1] == str(out / "report.html") and max(map(len, lines[:-1])) <= 80  # the report's path last, the rest in 80 columns
     assert "| lone pixels per image " in result.output and "Claim 1 (VAE samples show more bad pixels): " in result.output

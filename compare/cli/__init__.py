@@ -174,8 +174,7 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
         if verbose:
             click.echo(text_table(seed_table(result)) + "\n")
         click.echo(seeds_summary(result))
-        click.echo(f"\nEvery number over seeds is in seeds.json, one run per seed in seed-*/ (--verbose prints the table); the report:\n"
-                   f"{Path(result['out']) / 'report.html'}")
+        click.echo(f"\nEvery number: seeds.json (or --verbose), each seed's run: seed-*/. The report:\n{Path(result['out']) / 'report.html'}")
         return
     result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite)
     from compare.report.summary import run_summary

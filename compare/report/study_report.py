@@ -86,7 +86,7 @@ def setup_rows(summary: dict) -> list[list[str]]:
             ["seeds", ", ".join(map(str, s["seeds"]))], ["widths", ", ".join(f"{w:g}" for w in s["widths"])],
             ["architecture", s["arch"]], ["optimizer", f"{s['optimizer']} (claims 1 and 2); claim 3 under {', '.join(s['claim3_optimizers'])}"],
             ["trials", f"{summary['counts']['done']} done of {summary['counts']['trials']}, {summary['counts']['failed']} failed ({summary['executor']})"],
-            ["wall time", f"{summary['wall_seconds']:.1f} s over {len(summary['sessions'])} session(s); training {summary['train_seconds']:.1f} s"
+            ["wall time", f"{fmt(summary['wall_seconds'])} s over {len(summary['sessions'])} session(s); training {fmt(summary['train_seconds'])} s"
                           + (f" (overhead {overhead:.0%})" if overhead is not None else "")],
             ["evaluator", f"{ev['name']} sha256 {ev['weights_sha256']} (held-out accuracy {fmt(ev.get('heldout_accuracy'))}), N={summary['eval_samples']}"],
             ["versions", ", ".join(f"{k} {v}" for k, v in versions.items())]]
