@@ -50,8 +50,9 @@ def test_quick_calibration_writes_its_table_json_and_report(quick):
     assert result.exit_code == (0 if summary["passed"] else 1), result.output
     lines = result.stdout.strip().splitlines()
     assert [c.strip() for c in lines[0].strip("|").split("|")] == COLUMNS
-    assert lines[-1] == summary["summary"]
-    assert ("FAILED" in lines[-1]) == (not summary["passed"]) and ("passed" in lines[-1]) == summary["passed"]
+    assert lines[-1] == str(out / "calibration.html")  # the report's path last, the verdict two lines above it
+    assert lines[-3].startswith(summary["summary"] + " (") and lines[-3].endswith(" s)")
+    assert ("FAILED" in lines[-3]) == (not summary["passed"]) and ("passed" in lines[-3]) == summary["passed"]
     assert summary["kind"] == "calibration" and summary["settings"]["quick"] and summary["settings"]["dataset"] == "digits"
     assert summary["wall_seconds"] > 0 and set(summary["seconds"]) == {"trained", "simulated", "coverage"}
     assert "torch" in summary["versions"]
@@ -109,8 +110,8 @@ def test_a_control_that_fails_makes_the_command_exit_1(cached_controls, monkeypa
     monkeypatch.setattr(controls, "judge_claim1", wrong)
     result = run_cli("calibrate", "--quick", "--quiet", "--out", tmp_path / "cal")
     assert result.exit_code == 1, result.output
-    last = result.stdout.strip().splitlines()[-1]
-    assert "FAILED" in last and "claim 1 +" in last
+    lines = result.stdout.strip().splitlines()
+    assert "FAILED" in lines[-3] and "claim 1 +" in lines[-3] and lines[-1] == str(tmp_path / "cal" / "calibration.html")
     summary = json.loads((tmp_path / "cal" / "calibration.json").read_text())
     assert not summary["passed"]
     salt = next(c for c in summary["controls"] if c["control"].startswith("claim 1 +"))

@@ -107,7 +107,7 @@ def test_claim1_not_decided_shows_the_smallest_difference_the_design_decides():
     assert v.verdict == "not decided"
     by_hand = 0.5 + (4.302652729749462 + 1.0606601717798212) * math.sqrt(7 / 3) / math.sqrt(3)
     note = next(n for n in v.notes if n.startswith("smallest true difference"))
-    assert f"{LONE_PIXELS} {by_hand:.3g} per image" in note and f"{SPECKS} " in note
+    assert f"lone pixels: {by_hand:.3g} per image" in note and "specks: " in note  # 5.23: 3 significant digits, no interval
 
 
 def test_claim1_one_seed_never_decides_and_keeps_its_per_image_intervals_as_description():
@@ -137,7 +137,8 @@ def test_claim1_shows_each_family_against_the_real_floor():
     gan_lone = ratios["gan", LONE_PIXELS]
     assert gan_lone.values == pytest.approx((50, 44, 60)) and gan_lone.mean == pytest.approx(154 / 3)
     assert gan_lone.ci95[0] > 0 and ratios["gan", SPECKS].values == pytest.approx((50, 60)) and ratios["gan", SPECKS].ci95[0] == 0.0
-    assert any(line.startswith("context: gan lone_pixels_per_image / real floor: +51.33") for line in v.evidence())
+    # in words, rounded where the interval's half-width (20) puts the second digit: the ones
+    assert "context: GAN, lone pixels per image, ratio to real: 51 [31, 71] (3 seeds)" in v.evidence()
     assert claim1(GAN, plus(GAN, MORE, MORE), plus(GAN, MORE, MORE)).context == ()  # no floor given, nothing shown
 
 
@@ -164,7 +165,7 @@ def run_metrics(order, ci=True, gan_lone=1.0, vae_lone=5.0):
 
 def test_single_run_adapter_uses_the_nonsaturating_gan_even_when_a_variant_is_listed_first():
     v = claim_a(*run_metrics(["gan:minimax", "gan", "vae"]))
-    assert v.verdict == "not decided" and "not decided: one seed" in v.notes and v.numbers[0].name == "vae-mean - gan lone_pixels_per_image"
+    assert v.verdict == "not decided" and "not decided: one seed" in v.notes and v.numbers[0].name == "VAE means minus GAN, lone pixels per image"
     assert list(v.numbers[0].ci95) == pytest.approx([4 - math.hypot(0.2, 0.2), 4 + math.hypot(0.2, 0.2)])  # described, not deciding
     assert {(c.subject, c.key): c.mean for c in v.context}[("gan", LONE_PIXELS)] == pytest.approx(20)  # 1.0 against the floor's 0.05
     assert claim_a(*run_metrics(["gan", "vae"], ci=False)).verdict == "not decided"
@@ -394,7 +395,7 @@ def test_claim2_not_decided_shows_the_smallest_ratio_the_design_decides():
     assert v.verdict == "not decided" and {r.outcome for r in v.targets} == {"overlap"}
     per_seed = [math.log(1.3) + 2 * (math.log(g) - math.log(f)) for f, g in zip((1.0, 1.2, 0.9), (1.1, 0.85, 1.0))]
     ratio = math.exp(math.log(1.25) + (4.302652729749462 + 1.0606601717798212) * statistics.stdev(per_seed) / math.sqrt(3))
-    assert any(n.startswith("smallest true difference") and f"x{ratio:.3g} parameters to x{ratio:.3g}" in n for n in v.notes)
+    assert any(n.startswith("smallest true difference") and f"{ratio:.3g}x parameters to {ratio:.3g}x" in n for n in v.notes)
 
 
 def test_claim2_not_measured_without_a_family_or_with_one_width_and_not_decided_with_one_seed():

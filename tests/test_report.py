@@ -30,7 +30,8 @@ def test_run_writes_report_with_every_section_and_model(run_dir):
     for model in ["gan", "vae"]:
         assert f"<td>{model}</td>" in html and f"| {model} |" in md
     assert "| claim | from | verdict | rule | evidence |" in md  # the rule in its own column, not in the evidence
-    assert "Which 95% intervals overlap: fid: " in md and "lone_pixels_per_image: " in md
+    assert "Which 95% intervals overlap: FID: " in md and "lone pixels per image: " in md  # metrics in words
+    assert "lone_pixels_per_image" not in md and 'title="lone_pixels_per_image"' in html  # the raw key: the HTML's tooltip
 
 
 def test_user_text_is_escaped_and_page_has_no_script(run_dir):
@@ -84,7 +85,7 @@ def test_report_of_a_seeds_directory_has_intervals_and_a_seed_verdict(tmp_path):
                                        "--batch-size", "32", "--quiet", "--seeds", "2", "--curve-points", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     md = (out / "report.md").read_text()
-    assert "## Seed statistics" in md and "| continuity.lone_pixels_per_image |" in md and "vae - gan" in md
+    assert "## Seed statistics" in md and "| lone pixels per image |" in md and "vae - gan" in md
     assert "| seeds (seeds) |" in md  # claim (a) judged over the seeds, not per run
     assert md.count("| seed-0, seed-1 |") >= 1  # same verdict in both runs: one row naming both
 
@@ -104,21 +105,23 @@ COLUMNS = {"real floor": scores(13.2, [11.6, 14.8]), "gan": scores(40.0, [35.0, 
 
 def test_quality_table_shows_each_value_with_its_interval_unit_and_direction():
     table = quality_table(COLUMNS)
-    assert table.headers == ["metric", "unit", "better", "real floor", "gan", "vae-mean", "vae-pixels"]
+    assert table.headers == ["metric", "better", "real floor", "gan", "vae-mean", "vae-pixels"]  # no row has a unit: no unit column
     rows = {row[0]: row[1:] for row in table.rows}
-    # The row names what its interval covers: FID at this N (fid_inf, FID as N -> infinity, has its own row).
-    assert rows["FID at N = 500"] == ["", "↓", "13.2 [11.6, 14.8]", "40 [35, 45]", "48.25 [44, 52]", "91 [86, 97]"]
-    assert rows["kid_x1e3"] == ["x10^3", "↓", "2", "2", "2", "2"]  # no interval stored: the value alone
+    # The row names what its interval covers: FID at this N (fid_inf, FID as N -> infinity, has its own row); each value
+    # and its ends rounded to the tenths, where the half-width (0.8 to 5) has its second significant digit.
+    assert rows["FID at N = 500"] == ["↓", "13.2 [11.6, 14.8]", "40.0 [35.0, 45.0]", "48.2 [44.0, 52.0]", "91.0 [86.0, 97.0]"]
+    assert rows["KID × 1,000"] == ["↓", "2.00", "2.00", "2.00", "2.00"]  # no interval stored: the value alone, 3 significant digits
+    assert table.tips == ["fid", "kid_x1e3"]  # the raw keys, the HTML's tooltips
 
 
 def test_overlap_sentence_names_the_overlapping_pairs():
     assert overlap_sentences(quality_intervals(COLUMNS)) == [
-        "fid: gan and vae-mean overlap; every other pair is separated.",
-        "kid_x1e3: fewer than two intervals to compare."]
-    assert overlap_sentence("fid", {"gan": (1, 2), "vae": (2, 3)}) == "fid: gan and vae overlap."  # touching ends overlap
-    assert overlap_sentence("fid", {"gan": (1, 2), "vae": (2.5, 3)}) == "fid: gan and vae are separated."
-    assert overlap_sentence("fid", {"a": (1, 2), "b": (3, 4), "c": (5, 6)}) == "fid: every pair is separated."
-    assert overlap_sentence("fid", {"a": (1, 5), "b": (3, 4), "c": (2, 6), "d": None}) == "fid: every pair overlaps (no interval: d)."
+        "FID: gan and vae-mean overlap; every other pair is separated.",
+        "KID × 1,000: fewer than two intervals to compare."]
+    assert overlap_sentence("fid", {"gan": (1, 2), "vae": (2, 3)}) == "FID: gan and vae overlap."  # touching ends overlap
+    assert overlap_sentence("fid", {"gan": (1, 2), "vae": (2.5, 3)}) == "FID: gan and vae are separated."
+    assert overlap_sentence("fid", {"a": (1, 2), "b": (3, 4), "c": (5, 6)}) == "FID: every pair is separated."
+    assert overlap_sentence("fid", {"a": (1, 5), "b": (3, 4), "c": (2, 6), "d": None}) == "FID: every pair overlaps (no interval: d)."
 
 
 CONTINUITY = {
@@ -136,14 +139,16 @@ CONTINUITY = {
 def test_pixel_tables_take_their_rows_from_the_registry_groups():
     bad = pixel_table(CONTINUITY, "bad pixels", "real")
     assert bad.headers == ["pixel metric", "unit", "better", "real", "gan", "vae-pixels"]
-    assert bad.rows == [  # the registry's bad-pixel keys the report holds, in registry order
-        ["lone_pixels_per_image", "per image", "↓", "0.03 [0.01, 0.05]", "5.5 [5.1, 5.9] (x183.3)", "2.7 [2.4, 3] (x90)"],
-        ["specks_per_image", "per image", "↓", "0 [0, 0]", "1.25 [1, 1.5] (ratio n/a)", "1.5 [1.25, 1.75] (ratio n/a)"]]
+    assert bad.rows == [  # the registry's bad-pixel keys the report holds, in registry order, in words; ratios as "183x"
+        ["lone pixels", "per image", "↓", "0.030 [0.010, 0.050]", "5.50 [5.10, 5.90] (183x)", "2.70 [2.40, 3.00] (90.0x)"],
+        ["specks", "per image", "↓", "0 [0, 0]", "1.25 [1.00, 1.50] (ratio n/a)", "1.50 [1.25, 1.75] (ratio n/a)"]]
+    assert bad.tips == ["lone_pixels_per_image", "specks_per_image"]
     blur = pixel_table(CONTINUITY, "blur", "real")
-    assert [row[:4] for row in blur.rows] == [["tv_per_pixel", "", "", "0.2"], ["spectrum_distance", "decades", "", "n/a"]]
+    assert blur.headers == ["pixel metric", "unit", "real", "gan", "vae-pixels"]  # blur has no better direction: no empty column
+    assert [row[:3] for row in blur.rows] == [["total variation", "per pixel", "0.200"], ["spectrum distance to real", "decades", "n/a"]]
     assert overlap_sentences(pixel_intervals(CONTINUITY, "real")) == [
-        "lone_pixels_per_image: every pair is separated.",
-        "specks_per_image: gan and vae-pixels overlap; every other pair is separated."]
+        "lone pixels: every pair is separated.",
+        "specks: gan and vae-pixels overlap; every other pair is separated."]
 
 
 LIKELIHOOD = {"vae": {"neg_elbo_nats": 95.2, "iwae_nll_nats": 90.1, "k": 100, "n": 1000,
@@ -152,7 +157,7 @@ LIKELIHOOD = {"vae": {"neg_elbo_nats": 95.2, "iwae_nll_nats": 90.1, "k": 100, "n
 
 def test_likelihood_table():
     table = likelihood_table(LIKELIHOOD)
-    assert table.rows == [["vae", "95.2 [94.4, 96]", "90.1 [89.3, 90.9]", "100", "1,000"]]
+    assert table.rows == [["vae", "95.20 [94.40, 96.00]", "90.10 [89.30, 90.90]", "100", "1,000"]]
     assert "IWAE NLL (nats/image, ↓)" in table.headers
 
 
@@ -169,9 +174,9 @@ def test_report_shows_the_likelihood_only_when_measured(tmp_path):
                "floor": COLUMNS["real floor"], "views": {k: v for k, v in COLUMNS.items() if k != "real floor"}}
     with_it = constructed_run(tmp_path / "with", quality=quality, likelihood=LIKELIHOOD)
     md = write_report([with_it])[1].read_text()
-    assert "## Held-out likelihood" in md and "| vae | 95.2 [94.4, 96] | 90.1 [89.3, 90.9] | 100 | 1,000 |" in md
-    assert "| FID at N = 500 |  | ↓ | 13.2 [11.6, 14.8] | 40 [35, 45] | 48.25 [44, 52] | 91 [86, 97] |" in md
-    assert "fid: gan and vae-mean overlap; every other pair is separated." in md
+    assert "## Held-out likelihood" in md and "| vae | 95.20 [94.40, 96.00] | 90.10 [89.30, 90.90] | 100 | 1,000 |" in md
+    assert "| FID at N = 500 | ↓ | 13.2 [11.6, 14.8] | 40.0 [35.0, 45.0] | 48.2 [44.0, 52.0] | 91.0 [86.0, 97.0] |" in md
+    assert "FID: gan and vae-mean overlap; every other pair is separated." in md
     without = constructed_run(tmp_path / "without", quality=quality)
     assert "likelihood" not in write_report([without])[1].read_text().lower()
 

@@ -88,8 +88,13 @@ def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
     assert page.index("Verdicts") < page.index("claim 3 (Adam): ") < page.index("claim 3 (SGD): ") < page.index("Setup")
     assert page.index("Setup") < page.index("claim 3 under adam, sgd") < page.index("default recipes") < page.index("Samples")
     lines = output.strip().splitlines()
-    assert [line.split("  ")[0] for line in lines[-5:-1]] == [c["verdict"] for c in claims]
-    assert lines[-2].endswith(f"{CLAIM_3} (sgd)") and lines[-1].startswith(f"wrote {out}/report.html")
+    assert lines[-1] == str(out / "report.html")  # the report's path last
+    verdicts = [line.partition("): ")[2] for line in lines if line.startswith("Claim ")]  # one line each, wrapped to 80 columns
+    assert [line.partition(" (")[0] for line in lines if line.startswith("Claim ")] == ["Claim 1", "Claim 2", "Claim 3", "Claim 3"]
+    assert all(v.startswith(c["verdict"]) for v, c in zip(verdicts, claims)) and "Claim 3 (SGD) (" in output
+    assert max(map(len, lines[-12:-1])) <= 80
+    if claims[0]["verdict"] != "not measured":  # claim 1's deciding number in words, over the 2 seeds
+        assert "lone pixels per image than the GAN [" in output and "; 2 seeds" in output
 
 
 def test_a_finished_study_resumes_without_training(tiny, monkeypatch):

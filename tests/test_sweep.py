@@ -251,7 +251,7 @@ def test_sweep_command_prints_the_verdict_and_fails_when_a_trial_fails(monkeypat
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "8 trials: 8 done (7 from before), 0 failed" in result.output
-    assert "claim (b), a VAE needs a larger network than a GAN for the same sample quality: " in result.output
+    assert "\nClaim 2 (a VAE needs a larger network): " in result.output and max(map(len, result.output.splitlines()[-4:])) <= 80
 
 
 def test_seed_summary_and_table_mark_differences_that_may_be_zero():
@@ -268,9 +268,11 @@ def test_seed_summary_and_table_mark_differences_that_may_be_zero():
     assert table.headers == ["metric", "gan", "vae", "vae - gan"]
     rows = {row[0]: row[1:] for row in table.rows}
     # the registered fid first, then what varies over seeds; steps does not vary: left out
-    assert list(rows) == ["quality.fid", "final_losses.g", "quality.kid"]
-    assert rows["quality.fid"] == ["20 [17.52, 22.48]", "40 [37.52, 42.48]", "+20 [20, 20] n.s."]  # t(0.975, 2) = 4.303, std 1
-    assert rows["quality.kid"][2].endswith(" n.s.") and rows["final_losses.g"][1] == "n/a"  # the VAE reports no loss "g"
+    assert list(rows) == ["FID", "final g loss", "quality kid"]  # in words; the raw keys are the rows' tooltips
+    assert table.tips == ["quality.fid", "final_losses.g", "quality.kid"]
+    # t(0.975, 2) = 4.303, std 1; a zero-width interval sets no place: each number alone, 3 significant digits
+    assert rows["FID"] == ["20.0 [17.5, 22.5]", "40.0 [37.5, 42.5]", "+20.0 [20.0, 20.0] n.s."]
+    assert rows["quality kid"][2].endswith(" n.s.") and rows["final g loss"][1] == "n/a"  # the VAE reports no loss "g"
 
 
 # ---- real training on digits -------------------------------------------------------------------------
@@ -353,4 +355,6 @@ def test_run_with_seeds_summarises_every_metric(tmp_path):
     kl = summary["models"]["vae"]["final_losses.kl"]
     assert kl["n"] == 2 and math.isclose(kl["std"], abs(kl["values"][0] - kl["values"][1]) / math.sqrt(2))
     assert "train_seconds" in summary["differences"]["vae - gan"]
-    assert "final_losses.kl" in result.output and "metric" in result.output.splitlines()[1]
+    lines = result.output.splitlines()
+    assert lines[-1] == str(out / "report.html") and max(map(len, lines[:-1])) <= 80  # the report's path last, the rest in 80 columns
+    assert "| lone pixels per image " in result.output and "Claim 1 (VAE samples show more bad pixels): " in result.output

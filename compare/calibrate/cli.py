@@ -22,13 +22,15 @@ from compare.settings import MAX_SEED
 def calibrate(dataset: str | None, quick: bool, out: Path | None, overwrite: bool, seed: int, quiet: bool) -> None:
     """Run the toolkit's known-answer controls (claims 1-3 and interval coverage) and print control / expected / got / counts.
 
-    Exit codes: 0 every control passed; 1 some control failed (the last line says which); 2 bad input."""
+    Exit codes: 0 every control passed; 1 some control failed (the line above the report's path says which); 2 bad input."""
     from compare.calibrate.run import CalibrationSettings, calibrate as run_calibration
 
     result = run_calibration(CalibrationSettings(quick=quick, dataset=dataset, seed=seed, out=out, overwrite=overwrite),
                              log=(lambda m: None) if quiet else (lambda m: click.echo(m, err=True)))
+    from compare.report.numbers import fmt
+
     click.echo(result["table"])
-    click.echo(f"wrote {result['out']}/calibration.json, calibration.md, calibration.html ({result['wall_seconds']:.0f} s)")
-    click.echo(result["summary"])
+    click.echo(f"{result['summary']} ({fmt(result['wall_seconds'])} s)")
+    click.echo(f"Every control in calibration.json and calibration.md. The report:\n{Path(result['out']) / 'calibration.html'}")
     if not result["passed"]:
         sys.exit(1)

@@ -99,6 +99,7 @@ def main(ctx: click.Context) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--log", "log", type=click.Choice(["tensorboard"]), default=None,
               help="Also log every curve point's scalars and sample grids for TensorBoard, under RUN_DIR/tensorboard/ (needs: pip install tensorboard). RUN_DIR/progress/ has them in any case.")
+@click.option("--verbose", is_flag=True, help="Also print every table of metrics.md (quality, bad pixels, likelihood) before the summary.")
 @click.option("--eval-samples", type=int, default=None, help=EVAL_SAMPLES_HELP)
 @click.option("--features", default="evaluator", type=click.Choice(list(FEATURES)), help=FEATURES_HELP)
 @click.option("--curve-points", default=8, type=click.IntRange(min=1),
@@ -119,7 +120,7 @@ def main(ctx: click.Context) -> None:
 @click.option("--channels", type=int, default=None, help="1 (grey) or 3 (RGB) for celeba and folder:PATH images. [default: 3]")
 def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device: str,
             out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
-            overwrite: bool, match_params: str, quiet: bool, log: str | None, seeds: int, eval_samples: int | None,
+            overwrite: bool, match_params: str, quiet: bool, log: str | None, verbose: bool, seeds: int, eval_samples: int | None,
             features: str, curve_points: int, curve_samples: int | None, arch: str, precision: str, optimizer: str,
             data_root: Path | None, download: bool, image_size: int | None, channels: int | None) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
@@ -129,7 +130,6 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
     interrupted, continue with --resume (also of an OUT of --seeds).
     """
     from compare.train.guard import EXIT_DIVERGED
-    from compare.train.cost import parameter_counts
     from compare.pipeline import finished_run, run  # deferred: keeps `compare --help` and listings fast
 
     data_options = DataOptions(root=data_root, download=download, image_size=image_size, channels=channels)
@@ -154,6 +154,7 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
     if resume is not None and overwrite:
         raise UserError("--resume and --overwrite contradict each other: a resume continues the run, --overwrite replaces it")
     from compare.report.render import text_table
+    from compare.report.summary import seeds_summary
     from compare.report.tables import seed_table
     from compare.sweep.seeds import run_seeds, seeds_to_resume
 
@@ -186,18 +187,20 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
         raise UserError("--log tensorboard is for a single run; a --seeds run writes no pictures of its own")
     if seeds > 1:
         result = run_seeds(settings, seeds, show_progress=not quiet)
-        click.echo(f"wrote {result['out']}/: seed-*/ (one run per seed), seeds.json")
-        click.echo(text_table(seed_table(result)))
+        if verbose:
+            click.echo(text_table(seed_table(result)) + "\n")
+        click.echo(seeds_summary(result))
+        click.echo(f"\nEvery number: seeds.json (or --verbose), each seed's run: seed-*/. The report:\n{Path(result['out']) / 'report.html'}")
         return
     result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite, tensorboard=log == "tensorboard")
-    click.echo(f"wrote {result.out}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, metrics.md, config.json")
-    for label, t in result.trained.items():
-        failure = t.status_fields().get("failure")
-        click.echo(f"  {label:<14} {t.record.steps} steps in {t.record.seconds:.1f}s  ({parameter_counts(t.model)['total']:,} parameters)"
-                   + (f"  {failure}" if failure else ""))
+    from compare.report.summary import run_summary
     from compare.report.text import run_text
 
-    click.echo("\n" + run_text(result.metrics_json()))
+    metrics = result.metrics_json()
+    if verbose:
+        click.echo(run_text(metrics) + "\n")
+    click.echo(run_summary(metrics, result.config))
+    click.echo(f"\nTables: metrics.md (or --verbose). Pictures and the report:\n{result.out / 'report.html'}")
     if failed := [label for label, t in result.trained.items() if t.record.status == "diverged"]:
         click.echo(f"Error: {', '.join(failed)} diverged (see metrics.json); the other models finished", err=True)
         sys.exit(EXIT_DIVERGED)
@@ -246,29 +249,42 @@ def datasets_cmd() -> None:
 @click.option("--dataset", default="mnist5k", help="Dataset whose evaluator gives the features and whose train split the memorisation check uses; its images must be the size of A's and B's.")
 @click.option("--features", default="evaluator", type=click.Choice(list(FEATURES)), help=FEATURES_HELP)
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run the extractor.")
-@click.option("--json", "as_json", is_flag=True, help="Print the numbers and their protocol as JSON instead of a table.")
+@click.option("--metric", default=None, metavar="KEY",
+              help="Print only this number, unrounded (as pytorch-fid prints FID): fid, fid_inf, kid_x1e3, precision, lone_pixels_per_image, ...")
+@click.option("--json", "as_json", is_flag=True, help="Print every number as flat JSON keys (fid, fid_ci95_low, fid_ci95_high, ..., A_<key> for A's own) with the protocol.")
 @click.option("--quiet", is_flag=True, help="No progress messages.")
-def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, as_json: bool, quiet: bool) -> None:
+def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, metric: str | None, as_json: bool, quiet: bool) -> None:
     """Score image set B against the reference set A (folders of PNG/JPEG, or .npz / .npy / .pt arrays) with every quality metric."""
     import json
 
     from compare.metrics.continuity import continuity_report
     from compare.data import load_dataset
     from compare.metrics.scoring import check_comparable, score_sets
-    from compare.report.text import continuity_text, score_report
+    from compare.report.render import text_table
+    from compare.report.score import JUDGED, REFERENCE, check_metric, flat_scores, score_table
+    from compare.report.text import extractor_line
     from compare.metrics.evaluator import load_extractor
     from compare.data.imagesets import load_image_set
     from compare.settings import resolve_device
 
+    if metric is not None and as_json:
+        raise UserError("--metric and --json contradict each other: --metric prints one number, --json every number")
+    metric = metric and check_metric(metric)
     a, b = load_image_set(real), load_image_set(fake)
     check_comparable(a, b, FEATURES[features].feature_dim)
     data = load_dataset(check_dataset_name(dataset))
     extractor = load_extractor(features, data, resolve_device(device), say(quiet), images={"A's images": a, "B's images": b})
     result = score_sets(a, b, data, extractor)
-    pixels = continuity_report({"B": b}, a)  # A, the reference, plays the part of the real images
-    result["continuity"] = {k: pixels[k] for k in ("protocol", "real", "views", "ratios", "sensitivity")}
-    click.echo(json.dumps({"A": str(real), "B": str(fake), **result}, indent=2) if as_json
-               else score_report(result) + "\n\n" + continuity_text(pixels, reference="A"))
+    pixels = continuity_report({JUDGED: b}, a)  # A, the reference, plays the part of the real images
+    numbers = flat_scores(result, pixels)
+    if metric is not None:
+        click.echo(numbers[metric])
+    elif as_json:
+        click.echo(json.dumps({REFERENCE: str(real), JUDGED: str(fake), **numbers}, indent=2))
+    else:
+        click.echo("\n".join([extractor_line(result["extractor"]), f"A: {numbers['n_real']} reference images, B: {numbers['n_fake']} images judged.",
+                              "", text_table(score_table(result, pixels)), "",
+                              "[low, high]: 95% bootstrap interval over both sets; --json prints every number, unrounded."]))
 
 
 @main.group("evaluator")

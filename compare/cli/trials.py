@@ -32,7 +32,7 @@ from compare.train.budget import Budget
 @trial_options
 def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, dataset: str, budget: str, device: str,
               batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, optimizer: str, make_pool) -> None:
-    """Train every (model, width, seed) under one budget; plot quality and continuity against size; decide claim (b)."""
+    """Train every (model, width, seed) under one budget; plot quality and continuity against size; judge claim 2 (a VAE needs a larger network)."""
     from compare.sweep import SweepSettings, parse_widths, sweep
 
     settings = SweepSettings(
@@ -40,14 +40,18 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
         seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget), dataset=check_dataset_name(dataset),
         device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by, optimizer=optimizer,
     )
+    from compare.report.summary import verdict_line
+
     result = sweep(settings, make_pool())
     counts = result["counts"]
-    click.echo(f"wrote {result['out']}/: sweep.json, {', '.join(result['plots']) or 'no plots'}, trials/")
-    click.echo(f"  {counts['trials']} trials: {counts['done']} done ({counts['skipped_as_done']} from before), {counts['failed']} failed")
+    click.echo(f"{counts['trials']} trials: {counts['done']} done ({counts['skipped_as_done']} from before), {counts['failed']} failed")
     for key, ids in result["missing_metrics"].items():
         click.echo(f"  {key} is missing from {len(ids)} done trials (e.g. {ids[0]}); see --quality / --continuity")
-    claim = result["claim_b"]  # compare.report.claims.judge_claim2's Verdict, as sweep.json stores it
-    click.echo(f"claim (b), {claim['claim']}: {claim['verdict']}" + "".join(f"\n  {note}" for note in claim["notes"]))
+    click.echo(verdict_line("Claim 2", result["claim_b"]))  # compare.report.claims.judge_claim2's Verdict, as sweep.json stores it
+    out = Path(result["out"])
+    report = out / "report.html"
+    click.echo("Every trial is in sweep.json and trials/" + (", the curves in sweep_*.png." if result["plots"] else "."))
+    click.echo(f"The report:\n{report}" if report.exists() else "No report: no trial finished.")
     failed = [r for r in result["trials"] if r["status"] == "failed"]
     if failed:
         if all(r["user_error"] for r in failed) and len({r["error"] for r in failed}) == 1 and not counts["done"]:
@@ -86,10 +90,13 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arc
         settings = StudySettings(budget=Budget.parse(budget), dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
                                  widths=parse_widths(widths), arch=arch, tune=tune, device=device, batch_size=batch_size, out=out,
                                  optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers))
+    from compare.report.study_claims import claim3_name
+    from compare.report.summary import verdict_line
+
     result = study(settings, make_pool())
-    for claim in result["claims"]:
-        # 23 characters: "no practical difference", the longest verdict
-        click.echo(f"{claim['verdict']:<23}  {claim['claim']}" + (f" ({claim['optimizer']})" if "optimizer" in claim else ""))
-    click.echo(f"wrote {result['out']}/report.html (and study.json, report.md, figures/, trials/)")
+    for i, claim in enumerate(result["claims"], 1):
+        name = claim3_name(claim["optimizer"]) if "optimizer" in claim else f"claim {i}"
+        click.echo(verdict_line(name[0].upper() + name[1:], claim))
+    click.echo(f"Every number is in study.json, figures/ and trials/. The report:\n{Path(result['out']) / 'report.html'}")
     if result["counts"]["failed"]:
         raise click.ClickException(f"{result['counts']['failed']} trials failed (see study.json); rerun `compare study --resume {result['out']}` to retry them")

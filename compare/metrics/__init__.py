@@ -33,4 +33,14 @@ def key_info(key: str) -> Key:
     return Key()
 
 
-__all__ = ["GROUPS", "METRICS", "SECTIONS", "Key", "Metric", "key_info", "keys_of"]
+def label_of(key: str, n: int | None = None) -> str:
+    """A key in words with its unit: "lone pixels per image", "precision (share of samples)", "FID" ("FID at N = n" given
+    the set size); a key no metric lists, as it is."""
+    info = key_info(key)
+    name = info.name(key, n)
+    if not info.unit:
+        return name
+    return f"{name} {info.unit}" if info.unit.startswith("per ") else f"{name} ({info.unit})"
+
+
+__all__ = ["GROUPS", "METRICS", "SECTIONS", "Key", "Metric", "key_info", "keys_of", "label_of"]

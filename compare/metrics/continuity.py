@@ -167,9 +167,15 @@ BAD_PIXEL_KEYS = {  # registered name -> its keys: each a per-image count (compa
 HEADLINE = ("lone_pixels_per_image", "specks_per_image", "fragments_per_image")  # the report compares their intervals
 
 
+LABELS = {"lone_pixels_per_image": "lone pixels", "lone_ink_per_image": "lone ink pixels", "lone_holes_per_image": "lone holes",
+          "specks_per_image": "specks", "fragments_per_image": "fragments", "fragmented_share": "images with a fragment",
+          "blank_share": "blank images"}
+
+
 def _counts(name: str) -> dict[str, Key]:
     """A bad-pixel metric's keys: lower is better; a share of images, else a count per image."""
-    return {k: Key("lower", "share of images" if k.endswith("_share") else "per image", headline=k in HEADLINE) for k in BAD_PIXEL_KEYS[name]}
+    return {k: Key("lower", "share of images" if k.endswith("_share") else "per image", headline=k in HEADLINE, label=LABELS[k])
+            for k in BAD_PIXEL_KEYS[name]}
 
 
 # Blur keys have no better direction: blur lowers tv / laplacian / hf_share and pixel noise raises
@@ -184,12 +190,13 @@ CONTINUITY_METRICS: dict[str, Metric] = {
     "fragments": Metric("pixels", _rates(piece_counts, *BAD_PIXEL_KEYS["fragments"]),
                         f"ink components of > {SPECK_MAX_PIXELS} pixels besides the largest, per image; the share of images "
                         "with one; the share with no ink", _counts("fragments"), "bad pixels"),
-    "total_variation": Metric("pixels", _total_variation, "anisotropic total variation per pixel", {"tv_per_pixel": Key()}, "blur"),
+    "total_variation": Metric("pixels", _total_variation, "anisotropic total variation per pixel", {"tv_per_pixel": Key(unit="per pixel", label="total variation")}, "blur"),
     "laplacian_variance": Metric("pixels", _laplacian_variance, "variance of the Laplacian per image (blur: low; Tolstikhin et al. 2018)",
-                                 {"laplacian_var": Key()}, "blur"),
+                                 {"laplacian_var": Key(label="Laplacian variance")}, "blur"),
     # spectrum_distance is computed beside fn, against the real set's spectrum (continuity_report)
     "spectrum": Metric("pixels", _spectrum, f"share of non-DC power above {HF_CUTOFF} cycles/pixel (Durall et al. 2020)",
-                       {"hf_share": Key(unit="share of power"), "spectrum_distance": Key(unit="decades")}, "blur"),
+                       {"hf_share": Key(unit="share of power", label="high-frequency power"),
+                        "spectrum_distance": Key(unit="decades", label="spectrum distance to real")}, "blur"),
 }
 SENSITIVE_KEYS = HEADLINE  # the bad-pixel rates repeated at SENSITIVITY_THRESHOLDS
 

@@ -2,7 +2,8 @@
 
     render.py    blocks (Heading, Para, Table, Image) and their HTML, Markdown and terminal renderings
     numbers.py   the one number formatter
-    tables.py    every table of numbers, from the metric registry (text.py: as the CLI prints them)
+    tables.py    every table of numbers, from the metric registry (text.py: as metrics.md and --verbose print them)
+    summary.py   what each command prints last, in words;  score.py: `compare score`'s number, table and flat keys
     runs.py      reading the directories;  sections.py, evidence.py: the sections
     claims.py    the claims' rules (claim_types.py, claim_inputs.py), figures in *figures.py, write.py the write stage
 """

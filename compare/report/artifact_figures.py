@@ -9,6 +9,7 @@ from torch import Tensor
 
 from compare.metrics.bad_pixels import SPECK_MAX_PIXELS, lone_masks, pieces
 from compare.metrics.continuity import BINARY_THRESHOLD, HF_CUTOFF, artifact_scores, gray, ink
+from compare.report.numbers import fmt
 from compare.report.plots import plt, save_figure, save_side_by_side
 
 
@@ -58,7 +59,7 @@ def save_artifact_maps(label: str, images: Tensor, out: Path) -> list[str]:
     worst = worst_indices(images)
     scores = artifact_scores(images[worst])
     title = (f"{label}: the {len(worst)} of {len(images)} images with the most lone pixels + specks "
-             f"({scores.max():.0f} .. {scores.min():.0f})\n{ARTIFACT_LEGEND}")
+             f"({fmt(int(scores.max()))} .. {fmt(int(scores.min()))})\n{ARTIFACT_LEGEND}")
     save_side_by_side({f"worst {len(worst)}": images[worst], "flagged": artifact_overlay(images[worst])}, out / names[1],
                       title=title, panel_inches=4)
     return names
@@ -70,7 +71,7 @@ def save_spectrum_plot(report: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(spectra["frequency"], spectra["real"], color="black", linewidth=2.5, label="real (held-out)")
     for label, numbers in report["views"].items():
-        ax.plot(spectra["frequency"], spectra[label], marker=".", label=f"{label}  (distance {numbers['spectrum_distance']:.3f})")
+        ax.plot(spectra["frequency"], spectra[label], marker=".", label=f"{label}  (distance {fmt(numbers['spectrum_distance'])} decades)")
     ax.axvline(HF_CUTOFF, color="grey", linestyle="--", linewidth=1, label=f"high-frequency share: power right of {HF_CUTOFF}")
     ax.set_xlabel("spatial frequency (cycles / pixel)")
     ax.set_ylabel("log10 mean power")

@@ -13,6 +13,8 @@ from typing import Mapping, Sequence
 
 from matplotlib.ticker import NullFormatter
 
+from compare.metrics import label_of
+from compare.report.claim_types import in_words
 from compare.report.numbers import fmt
 from compare.report.claims import (
     ARTIFACT_KEYS, FID, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, BudgetPoint,
@@ -38,13 +40,13 @@ def save_claim1_figure(verdict: Verdict, path: Path) -> None:
                 ax.errorbar([x + 0.15], [number.mean], yerr=[[number.mean - low], [high - number.mean]], fmt="o", color="tab:blue",
                             capsize=4, zorder=3, label="mean, 95% interval" if x == 0 else None)
         ax.axhline(0, color="k", linewidth=0.8)
-        ax.set_xticks(range(len(numbers)), [n.subject for n in numbers])
+        ax.set_xticks(range(len(numbers)), [in_words(n.subject) for n in numbers])
         ax.set_xlim(-0.6, max(len(numbers), 1) - 0.4)
-        ax.set_ylabel(f"VAE minus GAN, {key}")
+        ax.set_ylabel(f"VAE minus GAN, {label_of(key)}")
         ax.grid(alpha=0.3, axis="y")
         if numbers:
             ax.legend(fontsize=8)
-    fig.suptitle(f"claim 1: {verdict.verdict} (n={verdict.n} seeds)", fontsize=10)
+    fig.suptitle(f"claim 1: {verdict.verdict} ({verdict.n} seeds)", fontsize=10)
     save_figure(fig, path)
 
 
@@ -74,7 +76,7 @@ def save_claim3_figure(data: Claim3Input, verdict: Verdict, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("training steps")
     ax.set_ylabel("FID (lower is better)")
-    ax.set_title(f"claim 3: {verdict.verdict} (n={verdict.n} seeds; mean and 95% interval)", fontsize=10)
+    ax.set_title(f"claim 3: {verdict.verdict} ({verdict.n} seeds; mean and 95% interval)", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     save_figure(fig, path)
@@ -93,11 +95,11 @@ def save_claim2_figure(verdict: Verdict, path: Path) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     if rows:  # the targets span less than a decade: label them, not matplotlib's overlapping log-axis minor ticks
-        ax.set_xticks(targets, [f"{t:.3g}" for t in targets])
+        ax.set_xticks(targets, [fmt(t) for t in targets])
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("FID target (lower is harder)")
     ax.set_ylabel("parameters needed")
-    ax.set_title(f"claim 2: {verdict.verdict} (n={verdict.n} seeds; Student t 95% bands over seeds)", fontsize=10)
+    ax.set_title(f"claim 2: {verdict.verdict} ({verdict.n} seeds; Student t 95% bands over seeds)", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     if rows:  # a claim 2 without targets draws nothing to label
         ax.legend(fontsize=8)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from compare.models import kind_of, lookup_view
-from compare.report.numbers import with_interval
+from compare.report.numbers import fmt
 from compare.stats import METHOD as T_METHOD
 
 
@@ -35,10 +35,12 @@ class Number:
     seeds: tuple[int, ...] = ()  # the seeds of `values`, in order
     key: str = ""  # the metric read (LONE_PIXELS, FID, "steps", ...), for tables and figures
     subject: str = ""  # what it is about: a VAE view, a target
+    signed: bool = True  # a difference, shown with its sign; False: a mean (a ratio to the real floor, a gradient norm)
 
     def text(self) -> str:
-        text = with_interval(self.mean, self.ci95, signed=True) + ("" if self.ci95 else " (no interval)")
-        return f"{self.name}: {text} (n={self.n})"
+        """"VAE means minus GAN, lone pixels per image: -5.37 [-5.64, -5.08] (1 seed)"."""
+        text = fmt(self.mean, self.ci95, signed=self.signed) + ("" if self.ci95 else " (no interval)")
+        return f"{self.name}: {text} ({self.n} seed{'' if self.n == 1 else 's'})"
 
     def to_json(self) -> dict[str, Any]:
         ci = None if self.ci95 is None else [_finite(self.ci95[0]), _finite(self.ci95[1])]
@@ -113,6 +115,19 @@ def view_kind(label: str) -> str:
     entry = lookup_view(label)
     modes = entry.sample_modes if entry else ()
     return tail if tail in modes else (modes[0] if modes else "")
+
+
+MODE_WORDS = {"mean": "means", "pixels": "pixel draws"}  # a VAE view's sample mode in words
+
+
+def in_words(label: str) -> str:
+    """A model or view label as the evidence names it: "gan" -> "GAN", "vae-mean" (or "vae", whose usual output is its
+    means) -> "VAE means", "vae-pixels" -> "VAE pixel draws"; a variant keeps its label: "vae:big-pixels" -> "vae:big pixel draws"."""
+    family, kind = family_of(label), view_kind(label)
+    if family is None:
+        return label
+    base = label.removesuffix(f"-{kind}")
+    return " ".join(filter(None, (family.upper() if base == family else base, MODE_WORDS.get(kind, kind))))
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from compare.metrics import key_info, label_of
 from compare.report.numbers import fmt
 from compare.report.claim_types import (
     BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
-    view_kind,
+    in_words, view_kind,
 )
 from compare.stats import UNBOUNDED, Bounds, classify, detectable_difference, paired_difference, seeds_needed, summarize, zero_width
 from compare.train import EARLY_WINDOW_STEPS, early_window  # the window in steps lives beside the curve schedule that fills it
@@ -92,7 +93,7 @@ def _summary(name: str, by_seed: Mapping[int, float], key: str, subject: str = "
     """The mean over seeds with its Student t 95% interval, clipped to `bounds` (compare.stats)."""
     st = summarize((by_seed[s] for s in sorted(by_seed)), bounds)
     return Number(name, st["mean"], tuple(st["ci95"]) if st["ci95"] else None, st["n"], tuple(st["values"]), seeds=tuple(sorted(by_seed)),
-                  key=key, subject=subject)
+                  key=key, subject=subject, signed=False)
 
 
 def _state(number: Number, margin: float) -> str:
@@ -134,7 +135,7 @@ def _seed_notes(deciding: Sequence[Number], verdict: str, margin: float, show: C
     if verdict == NOT_DECIDED and spread:
         found = [(x, margin + detectable_difference(sd, x.n)) for x, sd in spread]
         what = (f"{show(min(d for _, d in found))} to {show(max(d for _, d in found))} across {len(found)} readings" if len(found) > 2
-                else ", ".join(f"{x.key or x.name} {show(d)}" for x, d in found))
+                else ", ".join(f"{key_info(x.key).name(x.key) if x.key else x.name}: {show(d)}" for x, d in found))
         notes.append(f"smallest true difference this design decides (80% power, 5% two-sided, at the measured seed spread): {what}")
     return notes
 
@@ -171,7 +172,7 @@ def _floor_ratios(data: Claim1Input, steps: int | None) -> tuple[Number, ...]:
         for key in ARTIFACT_KEYS:
             ratios = {s: v / real[s].values[key] for s, v in series.values(key, steps).items() if s in real and real[s].values.get(key)}
             if ratios:
-                out.append(_summary(f"{series.label} {key} / real floor", ratios, key, series.label, (0.0, None)))
+                out.append(_summary(f"{in_words(series.label)}, {label_of(key)}, ratio to real", ratios, key, series.label, (0.0, None)))
     return tuple(out)
 
 
@@ -191,7 +192,7 @@ def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
     for view in data.vae_views:
         points = view.at(steps)
         for key in ARTIFACT_KEYS:
-            name = f"{view.label} - {data.gan.label} {key}"
+            name = f"{in_words(view.label)} minus {in_words(data.gan.label)}, {label_of(key)}"
             number = _difference(name, data.gan.values(key, steps), view.values(key, steps), key, view.label)
             if number.n == 1 and all(key in p.ci95 for p in (points[number.seeds[0]], gan[number.seeds[0]])):
                 number = _mover(name, points[number.seeds[0]], gan[number.seeds[0]], key, number.seeds[0], view.label)  # description only
@@ -203,7 +204,7 @@ def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
         return Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("no seed has both the GAN and every VAE view measured",), how=HOW[CLAIM_1])
     verdict = _combine([_state(x, MARGIN_1) for x in numbers], [_state(x, MARGIN_1) for x in deciding])
     notes = [f"{n} seeds; paired differences VAE minus GAN; the per-pixel means decide, the pixel draws can make it mixed",
-             *_seed_notes(deciding, verdict, MARGIN_1, lambda d: f"{d:.3g} per image")]
+             *_seed_notes(deciding, verdict, MARGIN_1, lambda d: f"{fmt(d)} per image")]
     return Verdict(CLAIM_1, verdict, RULE_1, tuple(numbers), n, tuple(notes), context=_floor_ratios(data, steps))
 
 
@@ -219,7 +220,7 @@ RULE_3_POINT = ("The same at each curve point: log FID minimax minus flipped lab
 
 
 def _fid_percent(d: float) -> str:
-    return f"{math.expm1(d):.1%} in FID"
+    return f"{fmt(100 * math.expm1(d))}% in FID"
 
 
 def steps_to_reach(points: Sequence[Point], threshold: float, budget_steps: int) -> tuple[float, bool]:
@@ -252,10 +253,10 @@ def _mean_over(series: Series, key: str, steps: Sequence[int], log: bool = False
 def _judge3(data: Claim3Input, steps: Sequence[int], where: str, rule: str) -> tuple[Verdict, list[str]]:
     """Claim 3's primary reading over `steps` (one step: at that point), KID and confidence as context."""
     ns, mm = data.nonsaturating, data.minimax
-    primary = _difference(f"log fid{where}: minimax - flipped label", _mean_over(ns, FID, steps, True),
+    primary = _difference(f"log FID{where}, minimax minus flipped label", _mean_over(ns, FID, steps, True),
                           _mean_over(mm, FID, steps, True), FID)
-    context = [_difference(f"{KID}{where}: minimax - flipped label", _mean_over(ns, KID, steps), _mean_over(mm, KID, steps), KID),
-               _difference(f"{CONFIDENCE}{where}: flipped label - minimax", _mean_over(mm, CONFIDENCE, steps),
+    context = [_difference(f"{label_of(KID)}{where}, minimax minus flipped label", _mean_over(ns, KID, steps), _mean_over(mm, KID, steps), KID),
+               _difference(f"{label_of(CONFIDENCE)}{where}, flipped label minus minimax", _mean_over(mm, CONFIDENCE, steps),
                            _mean_over(ns, CONFIDENCE, steps), CONFIDENCE)]
     if primary.n == 0:
         return Verdict(CLAIM_3, NOT_MEASURED, rule, notes=(f"no FID on every point{where}",), how=HOW[CLAIM_3]), []
@@ -286,7 +287,7 @@ def judge_claim3(data: Claim3Input) -> Verdict:
     else:
         reach = {s.label: {seed: steps_to_reach(pts, data.fid_threshold, data.budget_steps) for seed, pts in s.by_seed.items()}
                  for s in (ns, mm)}
-        context += (_difference(f"steps to FID <= {fmt(data.fid_threshold)}: minimax - flipped label",
+        context += (_difference(f"steps to FID <= {fmt(data.fid_threshold)}, minimax minus flipped label",
                                 {k: v[0] for k, v in reach[ns.label].items()}, {k: v[0] for k, v in reach[mm.label].items()}, "steps"),)
         censored = ", ".join(f"{label} {sum(c for _, c in r.values())} of {len(r)} seeds" for label, r in reach.items())
         notes.append(f"threshold FID {fmt(data.fid_threshold)} {data.threshold_note}".rstrip()
@@ -371,12 +372,12 @@ def judge_claim2(sweeps: Sequence[SizeSweep], targets: int = N_TARGETS) -> Verdi
     rows = []
     for t in goals:
         need = {f: _crossing(log_p, log_f, math.log(t)) for f, (log_p, log_f) in curves.items()}
-        ratio = _difference(f"log(params {vae.label} / {gan.label}) at FID {fmt(t)}", dict(zip(seeds, need["gan"])),
+        ratio = _difference(f"log of {vae.label} / {gan.label} parameters at FID {fmt(t)}", dict(zip(seeds, need["gan"])),
                             dict(zip(seeds, need["vae"])), "log_params_ratio", f"FID {fmt(t)}")
         rows.append(TargetRow(float(t), _need(need["gan"]), _need(need["vae"]), ratio, OUTCOMES[_state(ratio, MARGIN_2)]))
     verdict = _combine([_state(r.log_ratio, MARGIN_2) for r in rows])
     notes = [f"{names}: {len(goals)} FID targets log-spaced inside {fmt(math.exp(hardest))} (the worst seed's best) to "
              f"{fmt(math.exp(easiest))} (the best seed's smallest width); VAE needs "
              + ", ".join(f"{o} at {sum(r.outcome == o for r in rows)}" for o in OUTCOMES.values()),
-             *_seed_notes([r.log_ratio for r in rows], verdict, MARGIN_2, lambda d: f"x{math.exp(d):.3g} parameters")]
+             *_seed_notes([r.log_ratio for r in rows], verdict, MARGIN_2, lambda d: f"{fmt(math.exp(d))}x parameters")]
     return Verdict(CLAIM_2, verdict, RULE_2, tuple(r.log_ratio for r in rows), len(seeds), tuple(notes), targets=tuple(rows))

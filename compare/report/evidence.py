@@ -41,12 +41,6 @@ def section_seeds(seeds: list[Seeds]) -> list[Block]:
     return blocks
 
 
-def _need(need: dict) -> str:
-    """Parameters one family needs at a target over seeds, "2,828 [2,100, 3,900]"."""
-    low, high = need["ci95"]
-    return f"{fmt(round(need['params']))} [{fmt(round(low))}, {fmt(round(high))}]"
-
-
 def section_sweep(sweeps: list[Sweep]) -> list[Block]:
     if not sweeps:
         return []
@@ -55,7 +49,7 @@ def section_sweep(sweeps: list[Sweep]) -> list[Block]:
         claim = sweep.summary["claim_b"]
         blocks.append(Para(f"{sweep.path.name}: {claim['claim']}: {claim['verdict']}. Rule: {claim['rule']} "
                            + " ".join(f"{note}." for note in claim["notes"])))
-        rows = [[fmt(t["target_fid"]), _need(t["gan"]), _need(t["vae"]),
+        rows = [[fmt(t["target_fid"]), fmt(t["gan"]["params"], t["gan"]["ci95"]), fmt(t["vae"]["params"], t["vae"]["ci95"]),
                  f"[{fmt(t['ratio_ci95'][0])}, {fmt(t['ratio_ci95'][1])}]", t["outcome"]]
                 for t in claim["targets"]]
         if rows:

@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
+from compare.metrics import label_of
+from compare.report.numbers import fmt
 from compare.report.plots import grid_array, save_figure, save_grid
 from compare.metrics.curves import CURVE_METRICS
 from compare.protocol import GenerativeModel
@@ -77,7 +79,7 @@ def save_nearest_neighbours(views: dict[str, Tensor], train: Tensor, path: Path,
         idx = nearest_index(flat_samples, flat_train)
         dist = (flat_samples - flat_train[idx]).norm(dim=1)
         ax.imshow(grid_array(torch.cat([images[:n], train.cpu()[idx]]), nrow=n), interpolation="nearest")
-        ax.set_title(f"{view}: samples (top) and nearest train image (bottom), mean L2 {dist.mean():.2f}", fontsize=9)
+        ax.set_title(f"{view}: samples (top) and nearest train image (bottom), mean L2 {fmt(float(dist.mean()))}", fontsize=9)
         ax.axis("off")
     save_figure(fig, path)
 
@@ -104,7 +106,7 @@ def save_curves(curves: dict[str, list[dict]], path: Path) -> None:
                     ys = [p["views"][view][metric] for p in points]
                     ax.plot(xs, ys, marker="o", markersize=3, label=view)
             ax.set_xlabel(label)
-            ax.set_ylabel(metric)
+            ax.set_ylabel(label_of(metric))
             ax.grid(alpha=0.3)
             if metric == "fid":
                 ax.set_yscale("log")

@@ -13,7 +13,7 @@ import html
 import os
 import urllib.parse
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
@@ -35,6 +35,7 @@ class Para:
 class Table:
     headers: list[str]
     rows: list[list[str]]
+    tips: list[str] = field(default_factory=list)  # per row, the raw key its words stand for: the HTML's tooltip on its first cell
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ def render_html(title: str, blocks: list[Block]) -> str:
             parts.append(f"<p>{e(b.text)}</p>")
         elif isinstance(b, Table):
             head = "".join(f"<th>{e(h)}</th>" for h in b.headers)
-            body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b.rows)
+            tips = [f' title="{e(tip)}"' if tip else "" for tip in b.tips] + [""] * len(b.rows)
+            body = "".join("<tr>" + "".join(f"<td{tip if i == 0 else ''}>{e(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+                           for row, tip in zip(b.rows, tips))
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif isinstance(b, Image):
             parts.append(f'<figure><img src="{_data_uri(b.path)}" alt="{e(b.alt)}"><figcaption>{e(b.alt)}</figcaption></figure>')

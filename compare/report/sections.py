@@ -22,7 +22,7 @@ def section_setup(runs: list[Run]) -> list[Block]:
         c = run.config
         ds = c.get("dataset", {})
         consumed = "; ".join(f"{label}: {fmt(m.get('steps'))} steps, {fmt(m.get('images_seen'))} images, "
-                             f"{fmt(m.get('train_seconds'), 3)} s" for label, m in run.models.items())
+                             f"{fmt(m.get('train_seconds'))} s" for label, m in run.models.items())
         versions = c.get("versions", {})
         optimizers = "; ".join(f"{label}: {m['optimizer']} lr {fmt(m.get('lr'))}" for label, m in c.get("models", {}).items() if "optimizer" in m)
         rows.append([run.name, f"{ds.get('name')} ({fmt(ds.get('train'))} train / {fmt(ds.get('heldout'))} held-out, "
@@ -49,7 +49,7 @@ def section_samples(runs: list[Run]) -> list[Block]:
 
 def section_training(runs: list[Run]) -> list[Block]:
     rows = [[run.name, label, m.get("failure") or m.get("status", "finished"), fmt(m.get("steps")), fmt(m.get("steps_per_second")),
-             ", ".join(f"{k} {fmt(v)}" for k, v in m.get("final_losses", {}).items())]
+             ", ".join(f"{k.replace('_', ' ')} {fmt(v)}" for k, v in m.get("final_losses", {}).items())]
             for run in runs for label, m in run.models.items()]
     return [Heading("Training"), Table(["run", "model", "status", "steps", "steps/s", "final losses"], rows),
             *images(runs, "loss_curves.png", "training losses")]
@@ -92,7 +92,7 @@ def section_quality(runs: list[Run]) -> list[Block]:
                            + (f", held-out accuracy {accuracy:.2%}" if accuracy is not None else ", no labels: class metrics n/a")
                            + f"); {protocol.get('n_fake')} samples per view against {protocol.get('n_real')} train images; "
                            "the real floor is held-out against train images at the same count, what a perfect model scores. "
-                           "[low, high] is a 95% bootstrap interval over the samples against the pinned reference set (fid_inf's: over both sets)."))
+                           "[low, high] is a 95% bootstrap interval over the samples against the pinned reference set (that of FID as N → ∞: over both sets)."))
         blocks += [quality_table(columns), *_overlaps(overlap_sentences(quality_intervals(columns)))]
     return blocks
 
@@ -147,9 +147,9 @@ def section_continuity(runs: list[Run]) -> list[Block]:
         Heading("Pixel continuity"),
         Para("Bad pixels, counted per image on the images binarised at 0.5: lone pixels (all 8 neighbours the other value: "
              "lone ink on the background, lone holes in a stroke), specks (ink pieces of 1-3 pixels) and fragments (pieces "
-             "of 4+ pixels besides the main stroke); [low, high] is a 95% bootstrap interval over images, (xR) the ratio to "
+             "of 4+ pixels besides the main stroke); [low, high] is a 95% bootstrap interval over images, (Rx) the ratio to "
              "the held-out real images. Clean strokes, stroke ends and corners count zero. Blur and spectrum are measured "
-             "apart and never counted as bad pixels: blur lowers all three, pixel noise raises them, so the real value (x1) "
+             "apart and never counted as bad pixels: blur lowers all three, pixel noise raises them, so the real value (1x) "
              "is the target; the real column's spectrum distance is the train-vs-held-out floor. Last, the bad-pixel rates "
              "binarised at 0.3 and 0.7 instead of 0.5: how much they depend on the threshold.")]
     for run in measured:

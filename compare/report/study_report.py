@@ -28,12 +28,11 @@ DEFAULT_RECIPES = ("Both families use their default recipes (no tuning: pass --t
 
 
 def verdict_blocks(name: str, verdict, figure: Path | None, out: Path) -> list[Block]:
-    rows = [[n.name, fmt(n.mean), f"[{fmt(n.ci95[0])}, {fmt(n.ci95[1])}]" if n.ci95 else "–", str(n.n)] for n in verdict.numbers]
-    rows += [[f"context: {c.name}", fmt(c.mean), f"[{fmt(c.ci95[0])}, {fmt(c.ci95[1])}]" if c.ci95 else "–", str(c.n)]
-             for c in verdict.context]
+    rows = [[n.name, fmt(n.mean, n.ci95, signed=n.signed), str(n.n)] for n in verdict.numbers]
+    rows += [[f"context: {c.name}", fmt(c.mean, c.ci95, signed=c.signed), str(c.n)] for c in verdict.context]
     blocks: list[Block] = [Heading(f"{name}: {verdict.claim}: {verdict.verdict}", 3), Para(f"Rule: {verdict.rule}")]
     if rows:
-        blocks.append(Table(["reading", "mean", "95% interval", "seeds"], rows))
+        blocks.append(Table(["reading", "mean [95% interval]", "seeds"], rows))
     blocks += [Para(note) for note in verdict.notes] + ([Para(f"Measure it with: {verdict.how}")] if verdict.how else [])
     if figure is not None and embeddable(figure, out):
         blocks.append(Image(figure, f"{name}: {verdict.verdict}"))
@@ -87,7 +86,7 @@ def setup_rows(summary: dict) -> list[list[str]]:
             ["seeds", ", ".join(map(str, s["seeds"]))], ["widths", ", ".join(f"{w:g}" for w in s["widths"])],
             ["architecture", s["arch"]], ["optimizer", f"{s['optimizer']} (claims 1 and 2); claim 3 under {', '.join(s['claim3_optimizers'])}"],
             ["trials", f"{summary['counts']['done']} done of {summary['counts']['trials']}, {summary['counts']['failed']} failed ({summary['executor']})"],
-            ["wall time", f"{summary['wall_seconds']:.1f} s over {len(summary['sessions'])} session(s); training {summary['train_seconds']:.1f} s"
+            ["wall time", f"{fmt(summary['wall_seconds'])} s over {len(summary['sessions'])} session(s); training {fmt(summary['train_seconds'])} s"
                           + (f" (overhead {overhead:.0%})" if overhead is not None else "")],
             ["evaluator", f"{ev['name']} sha256 {ev['weights_sha256']} (held-out accuracy {fmt(ev.get('heldout_accuracy'))}), N={summary['eval_samples']}"],
             ["versions", ", ".join(f"{k} {v}" for k, v in versions.items())]]

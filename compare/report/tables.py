@@ -5,12 +5,14 @@ numbers from compare.report.numbers; each builder returns a render.Table that th
 (render.text_table), metrics.md holds, and the report renders to HTML and Markdown.
 
     quality_table      feature-space metrics: one column per scored set (the real floor, each view)
-    pixel_table        a continuity group ("bad pixels", "blur") beside the reference, (xR) the ratio to it
+    pixel_table        a continuity group ("bad pixels", "blur") beside the reference, (Rx) the ratio to it
     sensitivity_table  the bad-pixel rates binarised at the other thresholds
     seed_table         `run --seeds`: mean [interval] per model, paired differences, n.s.
     likelihood_table   the VAE's held-out ELBO and IWAE bound
 Every value with an interval is shown `value [low, high]`; overlap_sentences says, per headline
-metric, which pairs of sets have overlapping 95% intervals.
+metric, which pairs of sets have overlapping 95% intervals. Rows are named in words (the registry's labels), each
+row's raw key kept as its tooltip; constant rows (Key.constant) are left out, and so is a unit or better column
+that no row of the table fills.
 """
 
 from __future__ import annotations
@@ -18,39 +20,53 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Mapping
 
-from compare.metrics import METRICS, SECTIONS, Key, key_info, keys_of
+from compare.metrics import METRICS, SECTIONS, Key, key_info, keys_of, label_of
 from compare.metrics.bad_pixels import CI_SUFFIX
-from compare.report.numbers import ARROWS, fmt, interval, with_interval
+from compare.report.numbers import ARROWS, fmt, interval
 from compare.report.render import Table
 
 Interval = tuple[float, float] | None
+DESCRIBED = ("unit", "better")  # the columns _described fills after a row's name
 
 
 def _describe(k: str, n: int | None = None) -> list[str]:
-    """The name (its label where it has one, at set size n), unit and arrow cells of a key's row."""
+    """The name (its label, at set size n), unit and arrow cells of a key's row."""
     key = key_info(k)
-    return [key.label.format(n=n) if key.label and n is not None else k, key.unit, ARROWS.get(key.better, "")]
+    return [key.name(k, n), key.unit, ARROWS.get(key.better, "")]
+
+
+def _described(first: str, keys: list[str], rows: list[list[str]], sets) -> Table:
+    """A table of rows [name, unit, arrow, *cells] (one per key), without a unit or better column no row fills."""
+    headers = [first, *DESCRIBED, *sets]
+    keep = [i for i in range(len(headers)) if not 1 <= i <= len(DESCRIBED) or any(row[i] for row in rows)]
+    return Table([headers[i] for i in keep], [[row[i] for i in keep] for row in rows], keys)
+
+
+def shown(k: str) -> bool:
+    """Whether a key gets a row: every key but the constants (the real data's own, the same in every column)."""
+    return not key_info(k).constant
 
 
 # ---- feature-space quality ----
 
-def _quality_interval(entry: Mapping, k: str) -> Interval:
+def quality_interval(entry: Mapping, k: str) -> Interval:
     return interval(((entry.get("intervals") or {}).get(k) or {}).get("ci95"))
 
 
 def quality_table(columns: Mapping[str, Mapping[str, dict]]) -> Table:
     """One row per number of the first set's metrics, one column per scored set ({name: {metric: {"values", "intervals"}}})."""
     first = next(iter(columns.values()))
-    rows = [[*_describe(k, entry.get("protocol", {}).get("n_fake")), *(with_interval(col.get(metric, {}).get("values", {}).get(k), _quality_interval(col.get(metric, {}), k))
-                              for col in columns.values())]
-            for metric, entry in first.items() for k in entry["values"]]
-    return Table(["metric", "unit", "better", *columns], rows)
+    keys = [(metric, k) for metric, entry in first.items() for k in entry["values"] if shown(k)]
+    rows = [[*_describe(k, first[metric].get("protocol", {}).get("n_fake")),
+             *(fmt(col.get(metric, {}).get("values", {}).get(k), quality_interval(col.get(metric, {}), k)) for col in columns.values())]
+            for metric, k in keys]
+    return _described("metric", [k for _, k in keys], rows, columns)
 
 
 def quality_intervals(columns: Mapping[str, Mapping[str, dict]]) -> dict[str, dict[str, Interval]]:
     """{headline key: {set: its interval}} of the quality columns, for overlap_sentences."""
     first = next(iter(columns.values()))
-    return {k: {name: _quality_interval(col.get(metric, {}), k) for name, col in columns.items()}
+    return {k: {name: quality_interval(col.get(metric, {}), k) for name, col in columns.items()}
             for metric, entry in first.items() for k in entry["values"] if key_info(k).headline}
 
 
@@ -61,19 +77,19 @@ def _pixel_sets(report: Mapping, reference: str) -> dict[str, tuple[Mapping, Map
 
 
 def _pixel_cell(numbers: Mapping, ratios: Mapping | None, k: str) -> str:
-    text = with_interval(numbers.get(k), numbers.get(k + CI_SUFFIX))
+    text = fmt(numbers.get(k), numbers.get(k + CI_SUFFIX))
     if ratios is None:
         return text
     ratio = ratios.get(k)  # none when the reference is 0 or missing: said in words, never "xn/a"
-    return f"{text} ({'ratio n/a' if ratio is None else 'x' + fmt(ratio)})"
+    return f"{text} ({'ratio n/a' if ratio is None else fmt(ratio) + 'x'})"
 
 
 def pixel_table(report: Mapping, group: str, reference: str = "real") -> Table:
-    """A continuity report's numbers of one registry group: one row per key it holds, the reference and each view (xR)."""
+    """A continuity report's numbers of one registry group: one row per key it holds, the reference and each view (Rx)."""
     sets = _pixel_sets(report, reference)
-    rows = [[*_describe(k), *(_pixel_cell(numbers, ratios, k) for numbers, ratios in sets.values())]
-            for k in keys_of(group) if k in report["real"]]
-    return Table(["pixel metric", "unit", "better", *sets], rows)
+    keys = [k for k in keys_of(group) if k in report["real"] and shown(k)]
+    rows = [[*_describe(k), *(_pixel_cell(numbers, ratios, k) for numbers, ratios in sets.values())] for k in keys]
+    return _described("pixel metric", keys, rows, sets)
 
 
 def pixel_intervals(report: Mapping, reference: str = "real") -> dict[str, dict[str, Interval]]:
@@ -88,15 +104,15 @@ def sensitivity_table(report: Mapping, reference: str = "real") -> Table:
     sens = report.get("sensitivity") or {}
     sets = {reference: sens.get("real", {}), **sens.get("views", {})}
     first = next(iter(sets.values()), {})
-    rows = [[k, threshold, *(fmt(by_threshold.get(threshold, {}).get(k)) for by_threshold in sets.values())]
-            for threshold, rates in first.items() for k in rates]
-    return Table(["pixel metric", "binarised at", *sets], rows)
+    keys = [(threshold, k) for threshold, rates in first.items() for k in rates]
+    rows = [[label_of(k), threshold, *(fmt(by_threshold.get(threshold, {}).get(k)) for by_threshold in sets.values())] for threshold, k in keys]
+    return Table(["pixel metric", "binarised at", *sets], rows, [k for _, k in keys])
 
 
 # ---- overlap of intervals ----
 
 def overlap_sentence(key: str, intervals: Mapping[str, Interval]) -> str:
-    """"fid: gan and vae-pixels overlap; every other pair is separated." over the sets' 95% intervals."""
+    """"FID: gan and vae-pixels overlap; every other pair is separated." over the sets' 95% intervals."""
     known = {name: ci for name, ci in intervals.items() if ci is not None}
     pairs = list(combinations(known, 2))
     overlapping = [(a, b) for a, b in pairs if known[a][0] <= known[b][1] and known[b][0] <= known[a][1]]
@@ -111,7 +127,7 @@ def overlap_sentence(key: str, intervals: Mapping[str, Interval]) -> str:
     else:
         text = "; ".join(f"{a} and {b} overlap" for a, b in overlapping) + "; every other pair is separated"
     missing = [name for name in intervals if name not in known]
-    return f"{key}: {text}" + (f" (no interval: {', '.join(missing)})" if missing and pairs else "") + "."
+    return f"{key_info(key).name(key)}: {text}" + (f" (no interval: {', '.join(missing)})" if missing and pairs else "") + "."
 
 
 def overlap_sentences(by_key: Mapping[str, Mapping[str, Interval]]) -> list[str]:
@@ -126,7 +142,7 @@ def _seed_rows(summary: Mapping) -> list[str]:
     models = summary["models"]
     present = dict.fromkeys(k for stats in models.values() for k in stats)
     paths: dict[str, Key] = {f"{SECTIONS[m.space]}.{k}": key for m in METRICS.values() for k, key in m.keys.items()}
-    registered = sorted((p for p in paths if p in present), key=lambda p: not paths[p].headline)
+    registered = sorted((p for p in paths if p in present and not paths[p].constant), key=lambda p: not paths[p].headline)
     varying = [k for k in present if k not in paths and any((stats.get(k) or {}).get("std") for stats in models.values())]
     return registered + varying
 
@@ -134,15 +150,26 @@ def _seed_rows(summary: Mapping) -> list[str]:
 def seed_table(summary: Mapping) -> Table:
     """Each model's mean [95% interval] over seeds, and each difference from the first model [interval],
     marked n.s. where its interval includes zero (a summary from compare.sweep.seeds.summarize_seeds)."""
-    labels, diffs = list(summary["models"]), summary["differences"]
+    labels, diffs, keys = list(summary["models"]), summary["differences"], _seed_rows(summary)
     rows = []
-    for k in _seed_rows(summary):
-        cells = [with_interval(st["mean"], st["ci95"]) if (st := summary["models"][label].get(k)) else fmt(None) for label in labels]
+    for k in keys:
+        cells = [fmt(st["mean"], st["ci95"]) if (st := summary["models"][label].get(k)) else fmt(None) for label in labels]
         for name in diffs:
             d = diffs[name].get(k)
-            cells.append(fmt(None) if not d else with_interval(d["mean"], d["ci95"], signed=True) + (" n.s." if d["significant"] is False else ""))
-        rows.append([k, *cells])
-    return Table(["metric", *labels, *diffs], rows)
+            cells.append(fmt(None) if not d else fmt(d["mean"], d["ci95"], signed=True) + (" n.s." if d["significant"] is False else ""))
+        rows.append([_seed_label(k), *cells])
+    return Table(["metric", *labels, *diffs], rows, keys)
+
+
+def _seed_label(path: str) -> str:
+    """A seed summary's number in words: a registered key by its label ("continuity.lone_pixels_per_image" -> "lone pixels
+    per image"), a loss as "final <name> loss" ("final_losses.d_loss" -> "final d loss"), any other key with spaces
+    ("train_seconds" -> "train seconds")."""
+    section, _, k = path.rpartition(".")
+    if section == "final_losses":
+        name = k.replace("_", " ")
+        return f"final {name}" if name.endswith("loss") else f"final {name} loss"
+    return label_of(k) if key_info(k).label else path.replace("_", " ").replace(".", " ")
 
 
 # ---- the VAE's held-out likelihood ----
@@ -152,6 +179,6 @@ LIKELIHOOD = {"neg_elbo_nats": f"-ELBO (nats/image, {ARROWS['lower']})", "iwae_n
 
 def likelihood_table(likelihood: Mapping[str, Mapping]) -> Table:
     """metrics.json's "likelihood" ({model: {"neg_elbo_nats", "iwae_nll_nats", "k", "n", "ci95": {key: [lo, hi]}}}): one row per model."""
-    rows = [[label, *(with_interval(e.get(k), (e.get("ci95") or {}).get(k)) for k in LIKELIHOOD), fmt(e.get("k")), fmt(e.get("n"))]
+    rows = [[label, *(fmt(e.get(k), (e.get("ci95") or {}).get(k)) for k in LIKELIHOOD), fmt(e.get("k")), fmt(e.get("n"))]
             for label, e in likelihood.items()]
     return Table(["model", *LIKELIHOOD.values(), "importance samples k", "held-out images"], rows)

@@ -1,9 +1,7 @@
 """The tables as the CLI prints them and metrics.md holds them: aligned Markdown with the protocol in words.
 
     quality_report     a run's (or `compare evaluate`'s) quality: the real floor beside every view
-    score_report       `compare score`: set B judged against the reference A
-    continuity_text    bad pixels, blur and threshold sensitivity beside a reference
-    run_text           `compare run`'s summary and metrics.md: quality, bad pixels, likelihood
+    run_text           metrics.md (and `compare run --verbose`): quality, bad pixels, likelihood
 Each is the same table the report shows (compare.report.tables), followed by which intervals overlap.
 """
 
@@ -13,12 +11,11 @@ from pathlib import Path
 
 from compare.io import write_bytes
 from compare.report.render import text_table
-from compare.report.tables import (likelihood_table, overlap_sentences, pixel_intervals, pixel_table, quality_intervals,
-                                   quality_table, sensitivity_table)
+from compare.report.tables import likelihood_table, overlap_sentences, pixel_intervals, pixel_table, quality_intervals, quality_table
 
 FLOOR = "real floor"
-INTERVALS = ("[low, high]: 95% bootstrap interval; a run's over its samples against the pinned reference set, `compare score`'s "
-             "over both sets; fid_inf's (FID as N → ∞) over both sets.")
+INTERVALS = ("[low, high]: 95% bootstrap interval over the samples against the pinned reference set; "
+             "FID as N → ∞'s over both sets.")
 
 
 def extractor_line(info: dict) -> str:
@@ -52,27 +49,13 @@ def quality_report(quality: dict) -> str:
     ])
 
 
-def score_report(result: dict, label: str = "B vs A") -> str:
-    protocol = result["metrics"]["fid"]["protocol"]
-    return "\n".join([extractor_line(result["extractor"]), f"A: {protocol['n_real']} reference images, B: {protocol['n_fake']} images judged.",
-                      "", *_with_overlaps({label: result["metrics"]})])
-
-
-def continuity_text(report: dict, reference: str = "real") -> str:
-    """A continuity report (compare.metrics.continuity.continuity_report) beside its reference set."""
-    return "\n\n".join([text_table(pixel_table(report, "bad pixels", reference)), text_table(pixel_table(report, "blur", reference)),
-                        text_table(sensitivity_table(report, reference)),
-                        "\n".join(["[low, high]: 95% bootstrap interval over images; (xR): the ratio to " + reference + ".",
-                                   *overlap_sentences(pixel_intervals(report, reference))])])
-
-
 def run_text(metrics: dict) -> str:
-    """What `compare run` prints and metrics.md holds: quality beside the real floor, bad pixels beside
+    """What metrics.md holds and `compare run --verbose` prints: quality beside the real floor, bad pixels beside
     real images, and the held-out likelihood of the models that have one."""
     parts = [quality_report(metrics["quality"])]
     if continuity := metrics.get("continuity"):
         parts.append("\n".join([text_table(pixel_table(continuity, "bad pixels", "real")),
-                                "", "[low, high]: 95% bootstrap interval over images; (xR): the ratio to real.",
+                                "", "[low, high]: 95% bootstrap interval over images; (Rx): the ratio to real.",
                                 *overlap_sentences(pixel_intervals(continuity, "real"))]))
     if likelihood := metrics.get("likelihood"):
         parts.append("\n".join([text_table(likelihood_table(likelihood)), "",

@@ -34,7 +34,7 @@ from compare.train.budget import Budget
 from compare.errors import UserError
 from compare.sweep.trials import load_record, run_trials
 from compare.io import read_json, write_json
-from compare.metrics import METRICS, SECTIONS
+from compare.metrics import METRICS, SECTIONS, label_of
 from compare.models import ModelSpec, with_fields
 from compare.report import finished_trials, write_report
 from compare.report.plots import save_interval_curves
@@ -277,7 +277,7 @@ def plot_sweep(summary: dict, out: Path) -> list[str]:
         if not lines:
             continue  # the metric is missing from every trial: sweep.json says so under missing_metrics
         name = f"sweep_{key.replace('.', '_')}.png"
-        save_interval_curves(lines, out / name, xlabel=summary["metrics"]["size"], ylabel=f"{key} ({summary['metrics'][metric]['better']} is better)",
+        save_interval_curves(lines, out / name, xlabel=summary["metrics"]["size"], ylabel=f"{label_of(key.rpartition('.')[2])} ({summary['metrics'][metric]['better']} is better)",
                              title=f"{summary['settings']['dataset']}, {summary['settings']['budget']} each, mean and 95% interval over seeds")
         written.append(name)
     return written

@@ -16,7 +16,7 @@ from typing import IO, Any, Callable
 
 from tqdm import tqdm
 
-from compare.report.numbers import fmt, with_interval
+from compare.report.numbers import fmt
 
 PLAIN_EVERY = 0.1  # share of the budget between two plain lines
 # step/total, elapsed and ETA before the losses: tqdm trims the end of a line that does not fit, so the part
@@ -144,6 +144,6 @@ def headline(summary: dict) -> str:
             continue
         view, numbers = next(iter(views.items()))
         quality, pixels = numbers.get("quality", {}), numbers.get("continuity", {})
-        lone = with_interval(pixels.get("lone_pixels_per_image"), pixels.get("lone_pixels_per_image_ci95"))
+        lone = fmt(pixels.get("lone_pixels_per_image"), pixels.get("lone_pixels_per_image_ci95"))
         parts.append(("" if len(summary) == 1 else f"{view} ") + f"FID {fmt(quality.get('fid'))}, lone pixels {lone} per image")
     return ": " + "; ".join(parts) if parts else ""
