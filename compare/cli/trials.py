@@ -48,6 +48,8 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
         click.echo(f"  {key} is missing from {len(ids)} done trials (e.g. {ids[0]}); see --quality / --continuity")
     claim = result["claim_b"]  # compare.report.claims.judge_claim2's Verdict, as sweep.json stores it
     click.echo(f"claim (b), {claim['claim']}: {claim['verdict']}" + "".join(f"\n  {note}" for note in claim["notes"]))
+    if gap := result.get("prior_gap"):
+        click.echo(f"claim (b)'s mechanism, the prior: {gap['verdict']}" + "".join(f"\n  {note}" for note in gap["notes"]))
     failed = [r for r in result["trials"] if r["status"] == "failed"]
     if failed:
         if all(r["user_error"] for r in failed) and len({r["error"] for r in failed}) == 1 and not counts["done"]:

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from torch import Tensor
 
-from compare.data import ImageDataset
+from compare.data import ImageDataset, in_memory
 from compare.models import ModelSpec
 from compare.protocol import GenerativeModel
 from compare.train.budget import consumed
 from compare.train.checkpoint import check_compatible, load_checkpoint, restore, save_checkpoint, unhealthy
 from compare.train.cost import match_widths, size_table, train_step_flops
 from compare.train.guard import StopSignals
-from compare.train.loop import TrainRecord, progress_trainer, train
+from compare.train.prior import fit_prior, needs_prior
+from compare.train.loop import EARLY_WINDOW_STEPS, TrainRecord, early_window, progress_trainer, train
 
 if TYPE_CHECKING:  # annotations only: compare.settings imports compare.train's submodules, so a real import here is a cycle
     from compare.settings import RunSettings
@@ -74,16 +75,6 @@ class Trained:
                 "failure": f"diverged at step {step} ({reason}); kept its last good checkpoint, step {r.steps}"}
 
 
-# Claim 3's "start" in steps (compare.report.claims reads it from here): the first 1,000 steps, or the whole budget
-# when shorter. Fixed in steps, not as a share of the budget, so the window does not move when the budget changes.
-EARLY_WINDOW_STEPS = 1000
-
-
-def early_window(budget_steps: int) -> int:
-    """The steps claim 3 calls "the start": the first EARLY_WINDOW_STEPS, or the whole budget when shorter."""
-    return min(EARLY_WINDOW_STEPS, budget_steps)
-
-
 def curve_fractions(points: int) -> list[Fraction]:
     """Fractions of the budget at which the K - 1 evenly spaced curve points before the end fall."""
     return [Fraction(k, points) for k in range(1, points)]
@@ -110,7 +101,8 @@ def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run
     """Train `model` from its checkpoint, if it has one, up to its planned steps, checkpointing as it goes.
 
     A finished model gets its size table, measured once and checkpointed, so a resumed run reports the
-    same figures. `evaluate_point()` scores the model for one point of its quality-vs-compute curve.
+    same figures; a model with a prior to fit after training (the VAE's, compare.train.prior) gets it then,
+    checkpointed likewise. `evaluate_point()` scores the model for one point of its quality-vs-compute curve.
     """
     images, steps, step_flops = data.train, run_plan.steps[spec.label], run_plan.flops_per_step[spec.label]
     path = out / spec.dirname / "ckpt.pt"
@@ -136,8 +128,14 @@ def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run
         trained.record = _continue_training(trained, images, steps, settings, save, stop, show_progress, path,
                                             on_eval if evaluate_point else None)
     record = trained.record
+    changed = False
+    if record.status != "training" and needs_prior(model):  # finished or back at its last good checkpoint: sampled next
+        fit_prior(model, in_memory(images), settings.seed)  # a streamed split: its first images
+        changed = True
     if record.status == "finished" and record.size is None:
         record.size = size_table(model, step_flops, record.images / record.seconds if record.seconds else None, resident_bytes)
+        changed = True
+    if changed:
         save(record)
     return trained
 
