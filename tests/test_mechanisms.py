@@ -12,6 +12,7 @@ from compare.report.claim_figures import save_claim3_figure
 from compare.report.claims import Claim3Input, Point, Series, SizeSweep, WidthResult, judge_claim3
 from compare.report.prior_gap import LESS_THAN_HALF, MOST_CLOSED, NO_GAP, NOT_MEASURED, _gan_fid_at, judge_prior_gap
 from compare.report.study_claims import saturation_sentence
+from compare.errors import UserError
 from compare.results import early_summary
 from compare.sample import drawable_views, sample_views
 from compare.models import parse_model_specs
@@ -125,6 +126,11 @@ def test_the_gmm_view_appears_only_after_the_prior_is_fitted_and_survives_the_st
     reloaded.load_state_dict(vae.state_dict())
     assert same_state(reloaded.prior, vae.prior)
     assert torch.equal(sample_views(spec, reloaded, 8, 0)["vae-gmm"], sample_views(spec, vae, 8, 0)["vae-gmm"])
+
+
+def test_codes_a_mixture_cannot_fit_are_one_line_error():
+    with pytest.raises(UserError, match="cannot fit the vae-gmm prior to 20 posterior means"):
+        fit_gaussian_mixture(torch.full((20, 2), float("nan")), seed=0)
 
 
 def test_a_prior_of_the_wrong_shape_is_refused():

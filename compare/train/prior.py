@@ -14,6 +14,7 @@ import torch
 from sklearn.mixture import GaussianMixture
 from torch import Tensor
 
+from compare.errors import UserError
 from compare.protocol import GenerativeModel
 
 PRIOR_COMPONENTS = 10  # one per digit class on the default data; Ghosh et al. 2020's ex-post GMM uses 10 as well
@@ -27,7 +28,10 @@ def fit_gaussian_mixture(codes: Tensor, seed: int, components: int = PRIOR_COMPO
     """(weights (K,), means (K, d), Cholesky factors (K, d, d)) of a K-component mixture fitted to codes (N, d) by EM
     from a k-means start seeded by `seed` (K = min(components, N): a tiny training set gets one component per code)."""
     x = codes.detach().double().cpu().numpy()
-    gmm = GaussianMixture(min(components, len(x)), covariance_type=COVARIANCE, random_state=seed).fit(x)
+    try:
+        gmm = GaussianMixture(min(components, len(x)), covariance_type=COVARIANCE, random_state=seed).fit(x)
+    except ValueError as e:  # e.g. non-finite codes: one line, and the trained model's checkpoint stays for a resume
+        raise UserError(f"cannot fit the vae-gmm prior to {len(x)} posterior means: {' '.join(str(e).split())[:160]}") from None
     # scikit-learn's own Cholesky factors are of the precisions; sampling wants the covariances'
     covariances = torch.from_numpy(np.ascontiguousarray(gmm.covariances_))
     return torch.from_numpy(gmm.weights_), torch.from_numpy(gmm.means_), torch.linalg.cholesky(covariances)
