@@ -121,7 +121,8 @@ SIZE = {"parameters": {"total": int, "*": Number}, "fp32_mb": {"total": Number},
         "train_flops_per_step": object, "sampling_images_per_second": object, "training_images_per_second": object,
         "peak_memory_mb": object, "peak_memory_kind": object}
 MODEL_ENTRY = {"views": Opt(List(str)), "final_losses": Opt(Each(Maybe(Number))), "size": Opt(Maybe(SIZE)),
-               "parameters": Opt({"total": int, "*": Number}), "status": Opt(str), "grad_norms": Opt(List(dict)), "curve": Opt(List(dict))}
+               "parameters": Opt({"total": int, "*": Number}), "status": Opt(str), "grad_norms": Opt(List(dict)), "curve": Opt(List(dict)),
+               "early": Opt({"steps": int, "mean": Each(Maybe(Number)), "points": List(dict)})}
 CONTINUITY = {"real": dict, "views": Each(dict), "ratios": Each(dict)}
 
 LAYOUTS: dict[str, Any] = {

@@ -32,6 +32,9 @@ class ModelEntry:
     model_cls: type
     sampler_part: str | None  # the part that generates images: what `--match-params generator` matches; None: not named
     sample_modes: tuple[str, ...] = ()  # () means sample() takes no mode; else one view per mode
+    # Modes drawn from a prior fitted after training (compare.train.prior): no curve points before the end, and
+    # claim 2's mechanism, not claim 1's pixel-independence reading
+    prior_modes: tuple[str, ...] = ()
     variant_field: str | None = None
     variants: tuple[str, ...] = ()
     architectures: tuple[str, ...] = ("mlp",)  # values of the config's `arch` field
@@ -57,7 +60,8 @@ def register_model(name: str, cls: type, description: str | None = None, *, vari
     if name in BUILT_IN and cls is not BUILT_IN[name]:  # a user's name registered again replaces itself (a notebook's rerun cell)
         raise UserError(f"model name {name!r} is a built-in model's; register {cls.__qualname__} under another")
     MODELS[name] = ModelEntry(description or plugins.describe(cls), cls.config_class, cls, getattr(cls, "sampler_part", None),
-                              tuple(getattr(cls, "sample_modes", ())), variant_field, tuple(variants), tuple(architectures),
+                              tuple(getattr(cls, "sample_modes", ())), tuple(getattr(cls, "prior_modes", ())), variant_field,
+                              tuple(variants), tuple(architectures),
                               tuple(precisions), tuple(optimizers), cls.kind)
     if name not in BUILT_IN:  # a worker of a sweep registers the built-ins itself
         plugins.note(f"{__name__}:register_model", name, cls)
@@ -67,8 +71,8 @@ def register_model(name: str, cls: type, description: str | None = None, *, vari
 register_model("gan", GAN, "fully connected GAN from the source text: BCE discriminator, flipped-label (nonsaturating) generator "
                "loss; --arch conv for DCGAN nets", variant_field="generator_loss", variants=GENERATOR_LOSSES,
                architectures=tuple(gan.ARCHITECTURES), precisions=tuple(gan.PRECISIONS), optimizers=tuple(gan.OPTIMIZERS))
-register_model("vae", VAE, "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means and as independent pixel draws; "
-               "--arch conv for conv nets",
+register_model("vae", VAE, "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means, as independent pixel draws, and as "
+               "per-pixel means from a 10-component Gaussian mixture fitted to its codes (vae-gmm); --arch conv for conv nets",
                architectures=tuple(vae.ARCHITECTURES), precisions=tuple(vae.PRECISIONS), optimizers=tuple(vae.OPTIMIZERS))
 # Every --arch / --precision / --optimizer value some built-in family takes (a family that lacks one says so when asked for it).
 ARCHITECTURES = tuple(dict.fromkeys(a for e in MODELS.values() for a in e.architectures))
@@ -148,7 +152,7 @@ class ModelSpec:
         return self.entry.model_cls(self.config(image_shape, **fields), device=device, seed=seed)
 
     def views(self) -> dict[str, dict[str, str]]:
-        """Sample views of this model, label -> extra sample() kwargs: `vae` gives `vae-mean` and `vae-pixels`."""
+        """Sample views of this model, label -> extra sample() kwargs: `vae` gives `vae-mean`, `vae-pixels` and `vae-gmm`."""
         if not self.entry.sample_modes:
             return {self.label: {}}
         return {f"{self.label}-{mode}": {"mode": mode} for mode in self.entry.sample_modes}

@@ -15,16 +15,35 @@ from torch import Tensor
 
 from compare.metrics.curves import CURVE_METRICS
 from compare.metrics.scoring import Scores, flat_values
+from compare.sample import drawable_views
 from compare.train import Trained
 from compare.train.cost import parameter_counts
 
+EARLY_POINT_STEPS = 50  # steps averaged into one point of metrics.json's `early`: 20 points over a 1,000-step window
+
+
+def early_summary(readings: list[dict[str, float]]) -> dict[str, Any]:
+    """metrics.json's `early` from a record's per-step saturation readings (compare.train.loop): the window's steps,
+    the mean of every reading over the window, and its mean over each EARLY_POINT_STEPS-step block (the figure's points)."""
+    names = [k for k in readings[0] if k != "step"]
+
+    def mean(rows: list[dict[str, float]]) -> dict[str, float | None]:
+        return {k: (sum(vs) / len(vs) if (vs := [r[k] for r in rows if r[k] is not None]) else None) for k in names}
+
+    blocks: dict[int, list[dict[str, float]]] = {}
+    for r in readings:
+        blocks.setdefault(-(-r["step"] // EARLY_POINT_STEPS) * EARLY_POINT_STEPS, []).append(r)
+    return {"steps": len(readings), "mean": mean(readings),
+            "points": [{"step": min(end, readings[-1]["step"]), **mean(rows)} for end, rows in blocks.items()]}
+
 
 def model_entry(trained: Trained) -> dict[str, Any]:
-    """A model's entry in metrics.json: what it consumed, its size, losses, early gradient norms, status."""
+    """A model's entry in metrics.json: what it consumed, its size, losses, early gradient norms and (a GAN)
+    early saturation readings, status."""
     r = trained.record
     return {
         "family": trained.spec.family,
-        "views": list(trained.spec.views()),
+        "views": list(drawable_views(trained.spec, trained.model)),
         "width": trained.width,
         "steps": r.steps,
         "images_seen": r.images,
@@ -36,6 +55,7 @@ def model_entry(trained: Trained) -> dict[str, Any]:
         "final_losses": r.losses,
         "loss_history": r.history,
         "grad_norms": r.grad_norms,
+        **({"early": early_summary(r.saturation)} if r.saturation else {}),
         **trained.status_fields(),
     }
 
@@ -53,7 +73,7 @@ class RunResult:
     def curve(self, label: str) -> list[dict]:
         """The model's quality-vs-compute points, ending on the final evaluation itself."""
         trained = self.trained[label]
-        final = {view: {key: self.scores.value(view, key) for key in CURVE_METRICS} for view in trained.spec.views()}
+        final = {view: {key: self.scores.value(view, key) for key in CURVE_METRICS} for view in drawable_views(trained.spec, trained.model)}
         return trained.record.curve + [{**trained.consumed, "views": final}]
 
     def metrics_json(self) -> dict:
@@ -65,7 +85,8 @@ class RunResult:
         return summary_from_metrics(self.metrics_json())
 
 
-SUMMARY_FIELDS = ("family", "width", "parameters", "steps", "train_seconds", "final_losses", "status", "diverged_at_step", "failure")
+SUMMARY_FIELDS = ("family", "width", "parameters", "steps", "train_seconds", "final_losses", "status", "diverged_at_step", "failure",
+                  "early")
 
 
 def summary_from_metrics(metrics: dict) -> dict:

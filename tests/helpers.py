@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # run crosses two epoch boundaries after it.
 SETTINGS = ["--dataset", "digits", "--budget", "120steps", "--batch-size", "32", "--width", "0.25",
             "--checkpoint-every", "20", "--quiet"]
-PNGS = ["samples_gan.png", "samples_vae-mean.png", "samples_vae-pixels.png"]
+PNGS = ["samples_gan.png", "samples_vae-mean.png", "samples_vae-pixels.png", "samples_vae-gmm.png"]
 
 
 def run_cli(*args: str):
@@ -43,7 +43,7 @@ def same_state(a, b) -> bool:
 
 
 def assert_same_run(run: Path, reference: Path, gan_label: str = "gan") -> None:
-    """Bit-identical weights, optimiser and RNG states, loss histories and sample grids."""
+    """Bit-identical weights, optimiser and RNG states, the VAE's fitted prior, loss histories and sample grids."""
     for label, ref_label in [(gan_label, "gan"), ("vae", "vae")]:
         got, want = load_checkpoint(run / label / "ckpt.pt"), load_checkpoint(reference / ref_label / "ckpt.pt")
         assert got["status"] == want["status"] == "finished" and got["steps"] == want["steps"]

@@ -30,7 +30,7 @@ def test_run_writes_every_output(tiny_run):  # the session's shared run: helpers
         assert m["parameters"]["total"] == sum(v for k, v in m["parameters"].items() if k != "total")
     assert set(metrics["gan"]["parameters"]) == {"generator", "discriminator", "total"}
     assert set(metrics["vae"]["final_losses"]) == {"loss", "recon", "kl"}
-    assert metrics["vae"]["views"] == ["vae-mean", "vae-pixels"]
+    assert metrics["vae"]["views"] == ["vae-mean", "vae-pixels", "vae-gmm"]
 
 
 def test_checkpoint_loads_with_weights_only(tiny_run):

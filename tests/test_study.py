@@ -84,7 +84,12 @@ def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
     assert summary["evaluator"]["weights_sha256"] and summary["versions"]["torch"] and summary["wall_seconds"] > 0
     assert [p.name for p in out.rglob("report.html")] == ["report.html"]
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == len(summary["figures"]) == 7  # claims 1, 2, 3 twice, the strip, 2 sample grids
+    assert page.count("data:image/png;base64,") == len(summary["figures"]) == 8  # claims 1, 2 (+ its prior), 3 twice, strip, 2 grids
+    # the mechanisms: the GAN trials' saturation means, the VAE trials' vae-gmm FID, the prior's reading, one sentence per optimizer
+    rows = {r["id"]: r for r in summary["trials"]}
+    assert 0 < rows["gan-minimax-sgd-w1-s1"]["early"]["d_fake"] < 1 and rows["vae-w1-s0"]["fid_gmm"] > 0
+    assert summary["mechanisms"]["prior_gap"]["verdict"] and summary["mechanisms"]["prior_gap"]["rule"].endswith(".")
+    assert page.count("Mechanism under ") == 2 and "mechanism, the prior (vae-gmm against vae-mean" in page
     assert page.index("Verdicts") < page.index("claim 3 (Adam): ") < page.index("claim 3 (SGD): ") < page.index("Setup")
     assert page.index("Setup") < page.index("claim 3 under adam, sgd") < page.index("default recipes") < page.index("Samples")
     lines = output.strip().splitlines()

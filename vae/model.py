@@ -6,7 +6,10 @@ Decoder: z -> hidden -> hidden -> one logit per pixel of p(x|z).
 The decoder makes every pixel an independent Bernoulli given z. `sample(mode="pixels")` draws
 from exactly that distribution, the pixel-independent generation the source blames for
 "discontinuous bad pixels"; `mode="mean"` returns the per-pixel probabilities, what most VAE
-papers show. Comparing both against a GAN is how the toolkit tests the claim.
+papers show. Comparing both against a GAN is how the toolkit tests the claim. `mode="gmm"` returns
+per-pixel probabilities decoded from z drawn from a Gaussian mixture fitted after training to the
+encoder's posterior means (`set_prior`; the fit itself is the caller's): the codes the decoder was
+trained on, rather than N(0, I), which they need not fill (Dai & Wipf 2019): claim 2's mechanism.
 
 `arch` picks the networks (ARCHITECTURES: these MLPs or vae.conv's conv nets), `optimizer` the
 optimiser (OPTIMIZERS: Adam or plain SGD), `precision` the autocast dtype of the forward passes (PRECISIONS).
@@ -26,7 +29,9 @@ from torch import Tensor, nn
 from vae.common import OPTIMIZERS, PRECISIONS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
 from vae.conv import ConvDecoder, ConvEncoder
 
-SAMPLE_MODES = ("mean", "pixels")
+SAMPLE_MODES = ("mean", "pixels", "gmm")
+PRIOR_MODES = ("gmm",)  # modes that draw z from a prior fitted after training (set_prior): none before it
+ENCODE_CHUNK = 1024  # images per encoder pass in posterior_means: bounded memory on large training sets
 PIXEL_CHUNK = 256  # images per seed of the pixel noise in sample(mode="pixels")
 
 
@@ -117,6 +122,7 @@ class VAE:
     kind = "vae"
     config_class = VAEConfig
     sample_modes = SAMPLE_MODES
+    prior_modes = PRIOR_MODES
     sampler_part = "decoder"
 
     def __init__(self, config: VAEConfig, device: str | torch.device = "cpu", seed: int = 0):
@@ -131,9 +137,38 @@ class VAE:
         # at samples mid-run does not change what the run trains on.
         self.train_rng = torch.Generator(self.device).manual_seed(seed + 1)
         self.sample_rng = torch.Generator("cpu").manual_seed(seed + 2)
+        # The fitted prior of mode "gmm": {"weights": (K,), "means": (K, latent), "scale_tril": (K, latent, latent)}, CPU float32
+        self.prior: dict[str, Tensor] | None = None
 
     def parts(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, "decoder": self.decoder}
+
+    def can_sample(self, mode: str) -> bool:
+        """Whether sample(mode=...) can draw now: a PRIOR_MODES mode only once set_prior has given it a prior."""
+        return mode in SAMPLE_MODES and (mode not in PRIOR_MODES or self.prior is not None)
+
+    def set_prior(self, weights: Tensor, means: Tensor, scale_tril: Tensor) -> None:
+        """The Gaussian mixture mode "gmm" draws z from: component weights (K,), means (K, latent) and the lower
+        Cholesky factors of the covariances (K, latent, latent)."""
+        k, d = means.shape[0], self.config.latent_dim
+        if weights.shape != (k,) or means.shape != (k, d) or scale_tril.shape != (k, d, d):
+            raise ValueError(f"a prior for latent_dim {d} needs weights (K,), means (K, {d}), scale_tril (K, {d}, {d}); "
+                             f"got {tuple(weights.shape)}, {tuple(means.shape)}, {tuple(scale_tril.shape)}")
+        self.prior = {"weights": weights.float().cpu(), "means": means.float().cpu(), "scale_tril": scale_tril.float().cpu()}
+
+    @torch.no_grad()
+    def posterior_means(self, x: Tensor) -> Tensor:
+        """The encoder's posterior means (B, latent) of images x (B, C, H, W) in [0, 1]: what a prior is fitted to."""
+        with self._evaluating():
+            return torch.cat([self.encoder(chunk.to(self.device))[0].float() for chunk in x.split(ENCODE_CHUNK)])
+
+    def _prior_latents(self, n: int, rng: torch.Generator) -> Tensor:
+        """n latents (n, latent) from the fitted mixture, on the CPU (where the prior and sampling generators live):
+        a component per draw, then its mean + L @ eps."""
+        prior, cpu = self.prior, torch.device("cpu")
+        component = torch.multinomial(prior["weights"], n, replacement=True, generator=rng)  # (n,)
+        eps = normal((n, self.config.latent_dim, 1), rng, cpu)  # (n, latent, 1)
+        return prior["means"][component] + (prior["scale_tril"][component] @ eps).squeeze(-1)  # (n, latent)
 
     def _encode_sample(self, x: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
         mean, logvar = self.encoder(x)
@@ -153,11 +188,16 @@ class VAE:
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, mode: str = "mean") -> Tensor:
         """(n, C, H, W) in [0, 1] from z ~ N(0, I): per-pixel probabilities (`mean`) or independent
-        Bernoulli draws of every pixel (`pixels`). The same `generator` state gives the same images; image
-        i's pixel noise depends on that state and i alone, not on n."""
+        Bernoulli draws of every pixel (`pixels`); or per-pixel probabilities from z drawn from the fitted
+        prior (`gmm`). The same `generator` state gives the same images; image i's pixel noise depends on
+        that state and i alone, not on n."""
         if mode not in SAMPLE_MODES:
             raise ValueError(f"mode must be one of {', '.join(SAMPLE_MODES)}, got {mode!r}")
+        if not self.can_sample(mode):
+            raise ValueError(f"mode {mode!r} needs a fitted prior: call set_prior after training")
         rng = generator or self.sample_rng
+        if mode in PRIOR_MODES:
+            return self.generate(self._prior_latents(n, rng))
         before_z = rng.get_state()
         probs = self.generate(normal((n, self.config.latent_dim), rng, self.device))
         if mode == "mean":
@@ -242,6 +282,7 @@ class VAE:
             "train_rng": self.train_rng.get_state(),
             "sample_rng": self.sample_rng.get_state(),
             "scaler": self.scaler.state_dict(),  # {} unless fp16
+            **({"prior": dict(self.prior)} if self.prior is not None else {}),  # none until fitted after training
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -253,3 +294,6 @@ class VAE:
         self.train_rng.set_state(state["train_rng"])
         self.sample_rng.set_state(state["sample_rng"])
         self.scaler.load_state_dict(state.get("scaler", {}))
+        self.prior = None
+        if "prior" in state:
+            self.set_prior(state["prior"]["weights"], state["prior"]["means"], state["prior"]["scale_tril"])

@@ -48,6 +48,8 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
     for key, ids in result["missing_metrics"].items():
         click.echo(f"  {key} is missing from {len(ids)} done trials (e.g. {ids[0]}); see --quality / --continuity")
     click.echo(verdict_line("Claim 2", result["claim_b"]))  # compare.report.claims.judge_claim2's Verdict, as sweep.json stores it
+    if gap := result.get("prior_gap"):
+        click.echo(f"Claim 2's mechanism, the prior: {gap['verdict']}" + "".join(f"\n  {note}" for note in gap["notes"]))
     out = Path(result["out"])
     report = out / "report.html"
     click.echo("Every trial is in sweep.json and trials/" + (", the curves in sweep_*.png." if result["plots"] else "."))

@@ -1,8 +1,10 @@
 """Figures of the claim verdicts (compare.report.claims), one function per figure, each taking its result objects and a path.
 
     save_claim1_figure     per-seed paired differences VAE minus GAN with the mean and its interval, per view and measure
-    save_claim3_figure     early FID curves of both generator losses, mean and 95% band over seeds, the threshold
+    save_claim3_figure     early FID curves of both generator losses, mean and 95% band over seeds, the threshold; beside
+                           them the saturation readings (D(G(z)), share below 0.1, both losses' derivatives by D's logit)
     save_claim2_figure     parameters needed against the FID target, both families, t bands over seeds (log axes)
+    save_prior_figure      FID against parameters for the GAN, vae-mean and vae-gmm (claim 2's mechanism)
     save_budget_strip      each claim's verdict at every curve point along the budget
 """
 
@@ -18,9 +20,9 @@ from compare.report.claim_types import in_words
 from compare.report.numbers import fmt
 from compare.report.claims import (
     ARTIFACT_KEYS, FID, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, BudgetPoint,
-    Claim3Input, Verdict, early_window,
+    Claim3Input, Verdict, early_window, family_of,
 )
-from compare.report.plots import plt, save_figure
+from compare.report.plots import plt, save_figure, save_interval_curves
 from compare.stats import summarize
 
 VERDICT_COLOURS = {SUPPORTED: "tab:green", NOT_SUPPORTED: "tab:red", MIXED: "tab:orange", NO_PRACTICAL_DIFFERENCE: "tab:blue",
@@ -50,35 +52,64 @@ def save_claim1_figure(verdict: Verdict, path: Path) -> None:
     save_figure(fig, path)
 
 
-def _band(by_seed: Mapping[int, Mapping[int, float]]) -> tuple[list[int], list[float], list[float], list[float]]:
-    """steps -> mean and t 95% interval over seeds (the mean itself where one seed gives no interval)."""
+def _band(by_seed: Mapping[int, Mapping[int, float]], bounds: tuple[float, float | None] = (0.0, None)
+          ) -> tuple[list[int], list[float], list[float], list[float]]:
+    """steps -> mean and t 95% interval over seeds (the mean itself where one seed gives no interval), within `bounds`."""
     steps = sorted(set.intersection(*(set(v) for v in by_seed.values()))) if by_seed else []
-    rows = [summarize((v[s] for v in by_seed.values()), (0.0, None)) for s in steps]  # FID >= 0
+    rows = [summarize((v[s] for v in by_seed.values()), bounds) for s in steps]
     return steps, [r["mean"] for r in rows], [(r["ci95"] or [r["mean"]] * 2)[0] for r in rows], [(r["ci95"] or [r["mean"]] * 2)[1] for r in rows]
 
 
+def _plot_band(ax, by_seed: Mapping[int, Mapping[int, float]], label: str, bounds: tuple[float, float | None] = (0.0, None),
+               **style) -> str | None:
+    """One mean line with its 95% band over seeds; its colour, or None when no step is common to every seed."""
+    steps, mean, low, high = _band(by_seed, bounds)
+    if not steps:
+        return None
+    (line,) = ax.plot(steps, mean, marker="o", markersize=3, label=label, **style)
+    ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
+    return line.get_color()
+
+
+# The saturation panels: metrics.json `early` readings, each drawn per training loss (colour) in its own line style
+SATURATION_LINES = {"d_fake": ("mean D(G(z))", "-"), "share_rejected": ("share D(G(z)) < 0.1", "--")}
+DERIVATIVE_LINES = {"nonsaturating_dlogit": ("|d/dlogit| flipped label", "-"), "minimax_dlogit": ("|d/dlogit| minimax", ":")}
+
+
 def save_claim3_figure(data: Claim3Input, verdict: Verdict, path: Path) -> None:
-    """FID against steps over twice claim 3's early window for both losses, mean and 95% band over seeds
-    (log scale), the window shaded and the threshold drawn."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    """Three panels over steps, each a mean and 95% band over seeds: FID of both losses over twice claim 3's early
+    window (log scale, the window shaded, the threshold drawn); then, over the window, D(G(z)) and the share of fakes
+    below 0.1 in each loss's runs; then both losses' mean |derivative| by D's logit on those runs' batches."""
+    fig, (ax, sat, der) = plt.subplots(1, 3, figsize=(16.5, 4.2))
     window = early_window(data.budget_steps)
     limit = 2 * window
-    for series, name in ((data.nonsaturating, "flipped label (nonsaturating)"), (data.minimax, "minimax")):
+    runs = ((data.nonsaturating, "flipped label (nonsaturating)"), (data.minimax, "minimax"))
+    colours = {}
+    for series, name in runs:
         by_seed = {seed: {p.steps: p.values[FID] for p in points if p.values.get(FID) is not None and p.steps <= limit}
                    for seed, points in series.by_seed.items()}
-        steps, mean, low, high = _band(by_seed)
-        if steps:
-            (line,) = ax.plot(steps, mean, marker="o", markersize=3, label=f"{series.label}: {name}")
-            ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        colours[series.label] = _plot_band(ax, by_seed, f"{series.label}: {name}")
     ax.axvspan(0, window, color="0.9", zorder=0, label=f"early window: the first {window:,} steps")
     if data.fid_threshold is not None:
         ax.axhline(data.fid_threshold, color="0.3", linestyle=":", label=f"threshold FID {fmt(data.fid_threshold)}")
     ax.set_yscale("log")
-    ax.set_xlabel("training steps")
     ax.set_ylabel("FID (lower is better)")
     ax.set_title(f"claim 3: {verdict.verdict} ({verdict.n} seeds; mean and 95% interval)", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    for panel, lines, ylabel in ((sat, SATURATION_LINES, "D(G(z)), share below 0.1"), (der, DERIVATIVE_LINES, "mean |d loss / d logit|")):
+        for series, _ in runs:
+            early = data.early.get(series.label, {})
+            for key, (name, style) in lines.items():
+                by_seed = {seed: {p["step"]: p[key] for p in e["points"] if p.get(key) is not None} for seed, e in early.items()}
+                _plot_band(panel, by_seed, f"{series.label} run: {name}", (0.0, 1.0), linestyle=style, color=colours.get(series.label))
+        panel.set_ylim(-0.02, 1.02)
+        panel.set_ylabel(ylabel)
+    sat.set_title("the source's regime: D(G(z)) near 0 at the start", fontsize=10)
+    der.set_title("each loss's slope on the same batches (Goodfellow et al. 2014)", fontsize=10)
+    for a in (ax, sat, der):
+        a.set_xlabel("training steps")
+        a.grid(alpha=0.3, which="both")
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=7)
     save_figure(fig, path)
 
 
@@ -104,6 +135,26 @@ def save_claim2_figure(verdict: Verdict, path: Path) -> None:
     if rows:  # a claim 2 without targets draws nothing to label
         ax.legend(fontsize=8)
     save_figure(fig, path)
+
+
+def save_prior_figure(rows: Sequence[Mapping], path: Path) -> bool:
+    """Claim 2's mechanism: final FID against total parameters for the GAN, the VAE's means from N(0, I) (vae-mean) and
+    from its fitted prior (vae-gmm), mean and Student t 95% band over seeds, from study rows; False when nothing to draw."""
+    done = [r for r in rows if r.get("status") == "done"]
+    lines = {}
+    for name, family, key in (("gan", "gan", "fid"), ("vae-mean", "vae", "fid"), ("vae-gmm", "vae", "fid_gmm")):
+        mine = [r for r in done if family_of(r["model"]) == family and r.get(key) is not None]
+        points = []
+        for params in sorted({r["parameters"] for r in mine}):
+            st = summarize((r[key] for r in mine if r["parameters"] == params), (0.0, None))
+            points.append((params, st["mean"], *(st["ci95"] or (st["mean"],) * 2)))
+        if points:
+            lines[name] = points
+    if not lines:
+        return False
+    save_interval_curves(lines, path, xlabel="total parameters", ylabel="FID (lower is better)",
+                         title="claim 2's mechanism: the VAE's fitted prior against N(0, I), mean and 95% interval over seeds")
+    return True
 
 
 def save_budget_strip(strips: Mapping[str, Sequence[BudgetPoint]], path: Path) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from compare.report.numbers import fmt
 from compare.report.claims import (
     ARTIFACT_KEYS, CLAIM_1, CLAIM_2, CLAIM_3, CONFIDENCE, FID, HOW, KID, NOT_MEASURED, RULE_1, RULE_2, RULE_3,
-    THRESHOLD_FLOOR_FACTOR, Claim1Input, Claim3Input, Point, Series, SizeSweep, Verdict, WidthResult, early_window, family_of,
+    THRESHOLD_FLOOR_FACTOR, Claim1Input, Claim3Input, Point, Series, SizeSweep, Verdict, WidthResult, early_window, family_of, prior_view,
     judge_claim1, judge_claim2, judge_claim3,
 )
 
@@ -48,7 +48,7 @@ def claim1_from_runs(runs: Sequence[Run]) -> Claim1Input | None:
         ci = {k: tuple(numbers[f"{k}_ci95"]) for k in ARTIFACT_KEYS if numbers.get(f"{k}_ci95")}
         return [Point(m["models"][label].get("steps", 0), {k: numbers.get(k) for k in ARTIFACT_KEYS}, ci)] if numbers else []
 
-    views = [(v, label) for label in vaes for v in metrics["models"][label].get("views") or ()]  # none yet: an unfinished run
+    views = [(v, label) for label in vaes for v in metrics["models"][label].get("views") or () if not prior_view(v)]  # none yet: unfinished
     return Claim1Input(_merge(gan, [(c.get("seed", 0), points(m, gan, gan)) for m, c in runs]),
                        tuple(_merge(v, [(c.get("seed", 0), points(m, v, label)) for m, c in runs]) for v, label in views),
                        _merge("real", [(c.get("seed", 0), points(m, None, gan)) for m, c in runs]))
@@ -56,7 +56,7 @@ def claim1_from_runs(runs: Sequence[Run]) -> Claim1Input | None:
 
 def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
     """The nonsaturating GAN's and gan:minimax's quality curves, one seed per run, the threshold at
-    THRESHOLD_FLOOR_FACTOR x the first run's real-floor FID, early gradient norms as context; or the
+    THRESHOLD_FLOOR_FACTOR x the first run's real-floor FID, early gradient norms and saturation readings as context; or the
     "not measured" verdict when the runs lack one of the two losses."""
     metrics, config = runs[0]
     gans = [label for label in metrics.get("models", {}) if family_of(label) == "gan"]
@@ -80,10 +80,11 @@ def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
     floor = {k: v for entry in (metrics.get("quality") or {}).get("floor", {}).values() for k, v in entry["values"].items()}.get(FID)
     series = {loss: _merge(label, [(c.get("seed", 0), curve(m, label)) for m, c in runs]) for loss, label in by_loss.items()}
     grads = {label: {c.get("seed", 0): g for m, c in runs if (g := early_grad(m, label)) is not None} for label in by_loss.values()}
+    early = {label: {c.get("seed", 0): e for m, c in runs if (e := m["models"][label].get("early"))} for label in by_loss.values()}
     return Claim3Input(series["nonsaturating"], series["minimax"], budget,
                        None if floor is None else THRESHOLD_FLOOR_FACTOR * floor,
                        "" if floor is None else f"({THRESHOLD_FLOOR_FACTOR}x the real-data floor {fmt(floor)})", grads,
-                       config.get("models", {}).get(by_loss["nonsaturating"], {}).get("optimizer", "adam"))
+                       config.get("models", {}).get(by_loss["nonsaturating"], {}).get("optimizer", "adam"), early)
 
 
 def claim_a(metrics: dict, config: dict) -> Verdict:

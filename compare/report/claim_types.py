@@ -117,7 +117,7 @@ def view_kind(label: str) -> str:
     return tail if tail in modes else (modes[0] if modes else "")
 
 
-MODE_WORDS = {"mean": "means", "pixels": "pixel draws"}  # a VAE view's sample mode in words
+MODE_WORDS = {"mean": "means", "pixels": "pixel draws", "gmm": "means from a fitted mixture"}  # a VAE view's sample mode in words
 
 
 def in_words(label: str) -> str:
@@ -128,6 +128,13 @@ def in_words(label: str) -> str:
         return label
     base = label.removesuffix(f"-{kind}")
     return " ".join(filter(None, (family.upper() if base == family else base, MODE_WORDS.get(kind, kind))))
+
+
+def prior_view(label: str) -> bool:
+    """A view drawn from a prior fitted after training (vae-gmm): claim 2's mechanism, left out of claim 1, whose
+    readings are about how pixels are drawn given z (compare.models.ModelEntry.prior_modes)."""
+    entry = lookup_view(label)
+    return entry is not None and label.rpartition("-")[2] in entry.prior_modes
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,8 @@ class Claim1Input:
 class Claim3Input:
     """Quality curves (FID, KID, CONFIDENCE per point) of the nonsaturating GAN and gan:minimax, per seed.
     fid_threshold is fixed before the results (the study passes THRESHOLD_FLOOR_FACTOR x the real floor FID);
-    grad_norms {label: {seed: mean early generator gradient norm}} are context only."""
+    grad_norms {label: {seed: mean early generator gradient norm}} are context only, as are the saturation readings
+    early {label: {seed: metrics.json's `early` of that run}} (D(G(z)) and both losses' derivatives by D's logit)."""
 
     nonsaturating: Series
     minimax: Series
@@ -194,6 +202,7 @@ class Claim3Input:
     threshold_note: str = ""
     grad_norms: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
     optimizer: str = "adam"  # what trained both losses: Adam's scale invariance is why the gradient norms are context only
+    early: Mapping[str, Mapping[int, Mapping[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

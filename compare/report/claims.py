@@ -28,14 +28,14 @@ from compare.metrics import key_info, label_of
 from compare.report.numbers import fmt
 from compare.report.claim_types import (
     BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
-    in_words, view_kind,
+    in_words, prior_view, view_kind,
 )
 from compare.stats import UNBOUNDED, Bounds, classify, detectable_difference, paired_difference, seeds_needed, summarize, zero_width
 from compare.train import EARLY_WINDOW_STEPS, early_window  # the window in steps lives beside the curve schedule that fills it
 
 __all__ = [  # the API a study or report uses; the types are defined in compare.report.claim_types
     "BudgetPoint", "Claim1Input", "Claim3Input", "Need", "Number", "Point", "Series", "SizeSweep", "TargetRow", "Verdict", "WidthResult",
-    "family_of", "view_kind", "judge_claim1", "judge_claim2", "judge_claim3", "claim1_along_budget", "claim3_along_budget", "steps_to_reach",
+    "family_of", "prior_view", "view_kind", "judge_claim1", "judge_claim2", "judge_claim3", "claim1_along_budget", "claim3_along_budget", "steps_to_reach",
     "early_window", "LONE_PIXELS", "SPECKS", "ARTIFACT_KEYS", "FID", "KID", "CONFIDENCE", "VERDICTS", "SUPPORTED", "NOT_SUPPORTED", "MIXED",
     "NO_PRACTICAL_DIFFERENCE", "NOT_DECIDED", "NOT_MEASURED", "CLAIM_1", "CLAIM_2", "CLAIM_3", "RULE_1", "RULE_2", "RULE_3", "RULE_3_POINT",
     "HOW", "THRESHOLD_FLOOR_FACTOR", "EARLY_WINDOW_STEPS", "MIN_EARLY_POINTS", "MARGIN_1", "MARGIN_2", "MARGIN_3", "ONE_SEED",

@@ -55,6 +55,8 @@ def section_sweep(sweeps: list[Sweep]) -> list[Block]:
         if rows:
             blocks.append(Table(["target FID", "GAN parameters needed [95%]", "VAE parameters needed [95%]",
                                  "VAE / GAN parameters [95%]", "VAE needs"], rows))
+        if gap := sweep.summary.get("prior_gap"):  # claim 2's mechanism (compare.report.prior_gap)
+            blocks.append(Para(f"{gap['sentence']} Rule: {gap['rule']}"))
         blocks += [Image(sweep.path / name, f"{sweep.path.name}: {name}") for name in sweep.summary.get("plots", [])
                    if embeddable(sweep.path / name, sweep.path)]
     return blocks

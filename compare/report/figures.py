@@ -102,8 +102,9 @@ def save_curves(curves: dict[str, list[dict]], path: Path) -> None:
             ax = axes[row][col]
             for model, points in curves.items():
                 for view in points[-1]["views"] if points else ():
-                    xs = [p[unit] for p in points]
-                    ys = [p["views"][view][metric] for p in points]
+                    seen = [p for p in points if view in p["views"]]  # a prior's view (vae-gmm) has its final point only
+                    xs = [p[unit] for p in seen]
+                    ys = [p["views"][view][metric] for p in seen]
                     ax.plot(xs, ys, marker="o", markersize=3, label=view)
             ax.set_xlabel(label)
             ax.set_ylabel(label_of(metric))

@@ -4,8 +4,9 @@ The rules are compare.report.claims'; this module only pairs the trials. Claim 1
 view at width 1 under the study's optimizer, seed by seed, at every curve point (the last is the final
 evaluation, with its per-image intervals). Claim 3, once per claim-3 optimizer: gan and gan:minimax at
 width 1 trained with it (compare.report.claim_inputs.claim3_from_runs, on one merged run per seed: the
-threshold is THRESHOLD_FLOOR_FACTOR x the real floor FID at the same N). Claim 2: gan and vae at every
-width, total parameters against each seed's final FID.
+threshold is THRESHOLD_FLOOR_FACTOR x the real floor FID at the same N), with its saturation readings in
+one sentence. Claim 2: gan and vae at every width, total parameters against each seed's final FID; its
+mechanism, the share of that gap the VAE's fitted prior closes (compare.report.prior_gap).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from compare.io import read_run_json
 from compare.report.claim_inputs import claim3_from_runs, size_sweeps_of
 from compare.report.claims import (
     ARTIFACT_KEYS, CLAIM_1, CLAIM_3, HOW, NOT_MEASURED, RULE_1, RULE_3, BudgetPoint, Claim1Input, Claim3Input, Point, Series, Verdict,
-    claim1_along_budget, claim3_along_budget, judge_claim1, judge_claim2, judge_claim3,
+    claim1_along_budget, claim3_along_budget, early_window, judge_claim1, judge_claim2, judge_claim3,
 )
-from compare.report.claim_types import family_of
+from compare.report.claim_types import family_of, prior_view
+from compare.report.numbers import with_interval
+from compare.report.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP, PriorGap, prior_gap_from_rows
+from compare.stats import summarize
 
 CLAIM_WIDTH = 1.0
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD"}  # how the report names an optimizer
@@ -29,6 +33,28 @@ OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD"}  # how the report names an opti
 def claim3_name(optimizer: str) -> str:
     """"claim 3 (SGD)": claim 3 as judged under one optimizer."""
     return f"claim 3 ({OPTIMIZER_NAMES.get(optimizer, optimizer)})"
+
+
+def saturation_sentence(data: Claim3Input, optimizer: str) -> str | None:
+    """One plain sentence of claim 3's mechanism under `optimizer`: per training loss, mean D(G(z)) and the share of
+    fakes below 0.1 over the early window, and both losses' mean |derivative| by D's logit on those batches, each with
+    its Student t 95% interval over seeds (compare.stats); None when the runs recorded no readings."""
+    loss_names = {data.nonsaturating.label: "flipped-label", data.minimax.label: "minimax"}
+    clauses = []
+    for label, early in data.early.items():
+        if not early:
+            continue
+        st = {k: summarize((e["mean"][k] for e in early.values() if e["mean"].get(k) is not None), (0.0, 1.0))
+              for k in ("d_fake", "share_rejected", "minimax_dlogit", "nonsaturating_dlogit")}
+        show = {k: with_interval(v["mean"], v["ci95"], 2) for k, v in st.items()}
+        clauses.append(f"in the {loss_names.get(label, label)} runs ({label}, n={st['d_fake']['n']}) mean D(G(z)) was {show['d_fake']} "
+                       f"with a share {show['share_rejected']} of fakes below 0.1, and on those batches the minimax loss's mean "
+                       f"|d/dlogit| was {show['minimax_dlogit']} against the flipped label's {show['nonsaturating_dlogit']}")
+    if not clauses:
+        return None
+    window = early_window(data.budget_steps)
+    return (f"Mechanism under {OPTIMIZER_NAMES.get(optimizer, optimizer)}, over the first {window:,} steps (the source assumes "
+            f"D(G(z)) near 0 there; Student t 95% intervals over seeds): " + "; ".join(clauses) + ".")
 
 
 @dataclass
@@ -40,6 +66,7 @@ class Judged:
     along_budget: dict[str, list[BudgetPoint]]
     claim3: dict[str, Claim3Input] = field(default_factory=dict)
     optimizers: dict[str, str] = field(default_factory=dict)  # claim-3 verdict name -> its optimizer
+    prior_gap: PriorGap = PriorGap(NOT_MEASURED_GAP)  # claim 2's mechanism (compare.report.prior_gap)
 
     def claims_json(self) -> list[dict]:
         """study.json's "claims": each verdict's to_json(), a claim-3 entry with its `optimizer`."""
@@ -71,7 +98,7 @@ def claim1_input(metrics: dict[tuple[str, int], dict]) -> Claim1Input | None:
     vae = {seed: m for (label, seed), m in metrics.items() if label == "vae"}
     if not gan or not vae:
         return None
-    views = next(iter(vae.values()))["models"]["vae"]["views"]
+    views = [v for v in next(iter(vae.values()))["models"]["vae"]["views"] if not prior_view(v)]
     return Claim1Input(_curve_series("gan", "gan", gan), tuple(_curve_series(view, "vae", vae) for view in views))
 
 
@@ -101,7 +128,8 @@ def judge_study(settings, rows: list[dict], out: Path) -> Judged:
     v1 = judge_claim1(c1) if c1 else Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("no seed has both gan and vae trials done",),
                                               how=HOW[CLAIM_1])
     main = [r for r in rows if r["optimizer"] == settings.optimizer]
-    judged = Judged({"claim 1": v1, "claim 2": judge_claim2(size_sweeps_of(main, "parameters", "fid", ("gan", "vae")))}, {})
+    judged = Judged({"claim 1": v1, "claim 2": judge_claim2(size_sweeps_of(main, "parameters", "fid", ("gan", "vae")))}, {},
+                    prior_gap=prior_gap_from_rows(_done(main), "parameters", "fid", "fid_gmm"))
     if c1 and budget:
         judged.along_budget["claim 1"] = claim1_along_budget(c1, budget)
     for optimizer in settings.claim3_optimizers:

@@ -1,7 +1,8 @@
 """A study's report: report.html (self-contained) and report.md in the study directory, figures under figures/.
 
 Order: the verdicts first (claim 3 once per claim-3 optimizer: "claim 3 (Adam)", "claim 3 (SGD)"), each
-with its rule in one sentence, its numbers with 95% intervals and its figure (compare.report.claim_figures);
+with its rule in one sentence, its numbers with 95% intervals and its figure (compare.report.claim_figures),
+claims 2 and 3 with their mechanism (the VAE's fitted prior; D(G(z)) and the losses' slopes at the start);
 the verdicts along the budget; the setup; the recipes (the tuning search or the default-recipes sentence);
 a side-by-side sample grid per width from one seed, sampled now from that seed's checkpoints (trials
 write no pictures); the trials.
@@ -15,9 +16,10 @@ from compare.data import ImageDataset, in_memory
 from compare.io import write_bytes
 from compare.models import parse_model_specs
 from compare.report import Block, Heading, Image, Para, Table, embeddable, fmt, render_html, render_markdown
-from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure
+from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure, save_prior_figure
+from compare.report.prior_gap import RULE_PRIOR
 from compare.report.plots import save_side_by_side
-from compare.report.study_claims import Judged, OPTIMIZER_NAMES
+from compare.report.study_claims import Judged, OPTIMIZER_NAMES, saturation_sentence
 from compare.sample import GRID_SAMPLES, sample_views
 from compare.train.checkpoint import load_checkpoint
 
@@ -39,12 +41,15 @@ def verdict_blocks(name: str, verdict, figure: Path | None, out: Path) -> list[B
     return blocks
 
 
-def _figures(out: Path, judged: Judged) -> dict[str, Path]:
-    """{verdict name or "along_budget": its figure}: claim1.png, claim2.png, claim3_<optimizer>.png, along_budget.png."""
+def _figures(out: Path, judged: Judged, rows: list[dict]) -> dict[str, Path]:
+    """{verdict name, "prior" or "along_budget": its figure}: claim1.png, claim2.png, claim2_prior.png, claim3_<optimizer>.png,
+    along_budget.png."""
     folder = out / FIGURES
     paths = {"claim 1": folder / "claim1.png", "claim 2": folder / "claim2.png"}
     save_claim1_figure(judged.verdicts["claim 1"], paths["claim 1"])
     save_claim2_figure(judged.verdicts["claim 2"], paths["claim 2"])
+    if save_prior_figure(rows, folder / "claim2_prior.png"):
+        paths["prior"] = folder / "claim2_prior.png"
     for name, optimizer in judged.optimizers.items():
         if optimizer in judged.claim3:
             paths[name] = folder / f"claim3_{optimizer}.png"
@@ -107,12 +112,17 @@ def recipe_blocks(summary: dict) -> list[Block]:
 
 def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageDataset) -> list[str]:
     """report.html and report.md in `out`; returns the figure files written (relative to `out`)."""
-    figures = _figures(out, judged)
+    figures = _figures(out, judged, summary["trials"])
     grids = sample_grids(out, summary, data)
     blocks: list[Block] = [Heading("Verdicts"), Para("Each of the source's three claims, judged from paired differences over seeds "
                                                     "under the rule stated beside it; 'not decided' means the intervals do not separate.")]
     for name, verdict in judged.verdicts.items():
         blocks += verdict_blocks(name, verdict, figures.get(name), out)
+        if (optimizer := judged.optimizers.get(name)) in judged.claim3 and (line := saturation_sentence(judged.claim3[optimizer], optimizer)):
+            blocks.append(Para(line))
+        if name == "claim 2":  # its mechanism: does the VAE's fitted prior close the gap?
+            blocks += [Para(judged.prior_gap.sentence()), Para(f"Rule: {RULE_PRIOR}")]
+            blocks += [Image(figures["prior"], "claim 2's mechanism: the prior")] if "prior" in figures and embeddable(figures["prior"], out) else []
     if judged.along_budget:
         steps = sorted({p.steps for points in judged.along_budget.values() for p in points})
         by = {name: {p.steps: p for p in points} for name, points in judged.along_budget.items()}

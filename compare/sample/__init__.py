@@ -22,9 +22,16 @@ def samples_per_view(n_eval: int, n_heldout: int) -> int:
     return max(GRID_SAMPLES, n_heldout, n_eval)
 
 
+def drawable_views(spec: ModelSpec, model: GenerativeModel) -> dict[str, dict[str, str]]:
+    """The spec's views the model can draw now: a view of a prior fitted after training (the VAE's vae-gmm) only
+    once it has one, so a curve point during training, or a checkpoint from before the view existed, leaves it out."""
+    can_sample = getattr(model, "can_sample", None)
+    return {view: kwargs for view, kwargs in spec.views().items() if can_sample is None or can_sample(kwargs.get("mode", ""))}
+
+
 def sample_views(spec: ModelSpec, model: GenerativeModel, n: int, seed: int) -> dict[str, Tensor]:
-    """n samples of every view of the model, each view from the same fixed noise seed."""
+    """n samples of every view the model can draw (drawable_views), each view from the same fixed noise seed."""
     return {
         view: model.sample(n, generator=torch.Generator().manual_seed(seed + SAMPLE_SEED_OFFSET), **kwargs).cpu()
-        for view, kwargs in spec.views().items()
+        for view, kwargs in drawable_views(spec, model).items()
     }

@@ -39,6 +39,8 @@ from compare.models import ModelSpec, with_fields
 from compare.report import finished_trials, write_report
 from compare.report.plots import save_interval_curves
 from compare.report.claim_inputs import claim_b
+from compare.report.claims import prior_view
+from compare.report.prior_gap import prior_gap_from_rows
 from compare.report.tables import seed_table
 from compare.sweep.seeds import first_view_numbers, run_seeds, seed_numbers, seeds_to_resume, summarize_seeds
 from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_directory, write_errors
@@ -94,9 +96,9 @@ def trial_id(spec: ModelSpec, width: float, seed: int) -> str:
     return f"{spec.dirname}{tag}-w{width:g}-s{seed}"
 
 
-def lookup(entry: dict, key: str) -> float | None:
-    """A number of a model's first view, by its key ("fid") or its section and key ("quality.fid")."""
-    numbers = first_view_numbers(entry)
+def lookup(entry: dict, key: str, view: str | None = None) -> float | None:
+    """A number of a model's first view (or of `view`), by its key ("fid") or its section and key ("quality.fid")."""
+    numbers = first_view_numbers(entry) if view is None else entry["views"][view]
     section, _, name = key.rpartition(".")
     for part in [section] if section else list(numbers):
         value = numbers.get(part, {}).get(name)
@@ -214,27 +216,44 @@ def _trial_row(settings: SweepSettings, spec: ModelSpec, width: float, seed: int
         row.update(parameters=parameters,
                    size=parameters["total"] if settings.size_by == "total" else parameters[spec.sampler_part],
                    quality=lookup(entry, settings.quality), continuity=lookup(entry, settings.continuity),
-                   steps=entry.get("steps"), train_seconds=entry.get("train_seconds"), seconds=record.get("seconds"))
+                   steps=entry.get("steps"), train_seconds=entry.get("train_seconds"), seconds=record.get("seconds"),
+                   # a prior's view (vae-gmm), the same network drawn from its fitted prior: claim 2's mechanism
+                   prior_views={view: {"quality": lookup(entry, settings.quality, view), "continuity": lookup(entry, settings.continuity, view)}
+                                for view in entry["views"] if prior_view(view)})
     elif record:
         row.update(error=record.get("error"), user_error=record.get("user_error", False))
     return row
 
 
-def _curves(settings: SweepSettings, rows: list[dict]) -> dict[str, dict]:
-    """Per model, one point per width with at least one done trial: its size and both metrics over seeds."""
-    curves = {}
-    for spec in settings.models:
-        points = []
-        for width in settings.widths:
-            done = [r for r in rows if r["model"] == spec.label and r["width"] == width and r["status"] == "done"]
-            if not done:
-                continue
+def _points(settings: SweepSettings, rows: list[dict]) -> list[dict]:
+    """One point per width with at least one done trial among `rows` (one model's): its size and both metrics over seeds."""
+    points = []
+    for width in settings.widths:
+        done = [r for r in rows if r["width"] == width and r["status"] == "done"]
+        if done:
             points.append({
                 "width": width, "size": done[0]["size"], "parameters": done[0]["parameters"], "seeds": [r["seed"] for r in done],
                 "quality": summarize(r["quality"] for r in done if r["quality"] is not None),
                 "continuity": summarize(r["continuity"] for r in done if r["continuity"] is not None),
             })
-        curves[spec.label] = {"family": spec.family, "points": points}
+    return points
+
+
+def prior_rows(rows: list[dict]) -> dict[str, list[dict]]:
+    """{prior view (vae-gmm): its model's done rows with that view's numbers as their quality and continuity}."""
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        for view, numbers in r.get("prior_views", {}).items():
+            out.setdefault(view, []).append({**r, **numbers})
+    return out
+
+
+def _curves(settings: SweepSettings, rows: list[dict]) -> dict[str, dict]:
+    """Per model, and per prior view beside it (vae-gmm, "view_of" its model), one point per width with a done trial."""
+    curves = {spec.label: {"family": spec.family, "points": _points(settings, [r for r in rows if r["model"] == spec.label])}
+              for spec in settings.models}
+    for view, mine in prior_rows(rows).items():
+        curves[view] = {"family": mine[0]["family"], "view_of": mine[0]["model"], "points": _points(settings, mine)}
     return curves
 
 
@@ -261,7 +280,11 @@ def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], exe
         "curves": curves,
         "updated": dt.datetime.now().isoformat(timespec="seconds"),
     }
-    return {**summary, "claim_b": claim_b([summary]).to_json()}  # judged from the trials, as every claim (compare.report.claims)
+    # claim 2's mechanism, where the quality is FID: the share of the VAE's gap to the GAN that its fitted prior closes
+    gap = prior_gap_from_rows([{**r, "quality_gmm": r.get("prior_views", {}).get(f"{r['model']}-gmm", {}).get("quality")} for r in done],
+                              "size", "quality", "quality_gmm") if settings.quality.rpartition(".")[2] == "fid" else None
+    return {**summary, "claim_b": claim_b([summary]).to_json(),  # judged from the trials, as every claim (compare.report.claims)
+            **({"prior_gap": gap.to_json()} if gap else {})}
 
 
 def plot_sweep(summary: dict, out: Path) -> list[str]:

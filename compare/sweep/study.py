@@ -37,7 +37,7 @@ from compare.metrics.feature_cache import real_features
 from compare.metrics.scoring import eval_sample_count, reference_order
 from compare.models import ARCHITECTURES, OPTIMIZERS, ModelSpec, parse_model_specs, with_fields
 from compare.pipeline import versions
-from compare.report.claims import MIN_EARLY_POINTS
+from compare.report.claims import MIN_EARLY_POINTS, prior_view, view_kind
 from compare.settings import MAX_TUNE, MAX_WIDTHS, RunSettings, check_seeds, check_settings
 from compare.sweep import trial_id
 from compare.sweep.trials import run_trials
@@ -219,7 +219,7 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
                "recipes": {family: recipes.get(family) for family in ("gan", "vae")}, "tuning": tuning,
                "counts": {"trials": len(rows), "done": sum(r["status"] == "done" for r in rows),
                           "failed": sum(r["status"] == "failed" for r in rows), "run_now": ran},
-               "trials": rows, "claims": judged.claims_json(),
+               "trials": rows, "claims": judged.claims_json(), "mechanisms": {"prior_gap": judged.prior_gap.to_json()},
                "along_budget": {name: [p.to_json() for p in points] for name, points in judged.along_budget.items()}}
     summary["figures"] = write_study_report(out, summary, judged, data)
     summary["sessions"][-1]["seconds"] = round(time.perf_counter() - started, 3)  # the report is part of the session
@@ -229,7 +229,8 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
 
 
 def _row(spec: ModelSpec, width: float, seed: int, record: dict | None) -> dict:
-    """A trial in study.json: its identity and status, and when done its size, budget spent and first-view numbers."""
+    """A trial in study.json: its identity and status, and when done its size, budget spent and first-view numbers,
+    a GAN's early-window saturation means (claim 3's mechanism) and a VAE's other views' FID (claim 2's)."""
     row: dict[str, Any] = {"id": trial_id(spec, width, seed), "model": spec.label, "family": spec.family, "width": width, "seed": seed,
                            "optimizer": spec.optimizer, "status": record["status"] if record else "pending",
                            "run_dir": f"trials/{trial_id(spec, width, seed)}"}
@@ -238,7 +239,9 @@ def _row(spec: ModelSpec, width: float, seed: int, record: dict | None) -> dict:
         numbers = next(iter(entry["views"].values()))
         row.update(parameters=entry["parameters"]["total"], steps=entry.get("steps"), train_seconds=entry.get("train_seconds"),
                    seconds=record.get("seconds"), **{k: numbers["quality"].get(k) for k in ("fid", "kid_x1e3", "mean_confidence")},
-                   **{k: numbers["continuity"].get(k) for k in ("lone_pixels_per_image", "specks_per_image")})
+                   **{k: numbers["continuity"].get(k) for k in ("lone_pixels_per_image", "specks_per_image")},
+                   **({"early": entry["early"]["mean"]} if entry.get("early") else {}),  # a GAN's saturation readings
+                   **{f"fid_{view_kind(view)}": v["quality"].get("fid") for view, v in entry["views"].items() if prior_view(view)})
     elif record:
         row.update(error=record.get("error"))
     return row

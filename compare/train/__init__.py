@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from torch import Tensor
 
-from compare.data import ImageDataset
+from compare.data import ImageDataset, in_memory
 from compare.errors import UserError
 from compare.models import ModelSpec
 from compare.protocol import GenerativeModel
@@ -24,7 +24,8 @@ from compare.train.budget import consumed
 from compare.train.checkpoint import check_compatible, load_checkpoint, restore, save_checkpoint, unhealthy
 from compare.train.cost import match_widths, size_table, train_step_flops
 from compare.train.guard import StopSignals
-from compare.train.loop import TrainRecord, train
+from compare.train.prior import fit_prior, needs_prior
+from compare.train.loop import EARLY_WINDOW_STEPS, TrainRecord, early_window, train  # noqa: F401 (compare.train's API)
 
 if TYPE_CHECKING:  # annotations only: compare.settings imports compare.train's submodules, so a real import here is a cycle
     from compare.settings import RunSettings
@@ -74,16 +75,6 @@ class Trained:
         step, reason = r.diverged["step"], r.diverged["reason"]
         return {"status": "diverged", "diverged_at_step": step,
                 "failure": f"diverged at step {step} ({reason}); kept its last good checkpoint, step {r.steps}"}
-
-
-# Claim 3's "start" in steps (compare.report.claims reads it from here): the first 1,000 steps, or the whole budget
-# when shorter. Fixed in steps, not as a share of the budget, so the window does not move when the budget changes.
-EARLY_WINDOW_STEPS = 1000
-
-
-def early_window(budget_steps: int) -> int:
-    """The steps claim 3 calls "the start": the first EARLY_WINDOW_STEPS, or the whole budget when shorter."""
-    return min(EARLY_WINDOW_STEPS, budget_steps)
 
 
 def curve_fractions(points: int) -> list[Fraction]:
@@ -138,7 +129,8 @@ def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run
     """Train `model` from its checkpoint, if it has one, up to its planned steps, checkpointing as it goes.
 
     A finished model gets its size table, measured once and checkpointed, so a resumed run reports the
-    same figures. A model finished under a smaller budget (the run extended, compare.train.budget_extended)
+    same figures; a model with a prior to fit after training (the VAE's, compare.train.prior) gets it then,
+    checkpointed likewise. A model finished under a smaller budget (the run extended, compare.train.budget_extended)
     trains on: its final evaluation becomes a curve point and its size table is measured again at the end.
     `evaluate_point(consumed)` scores the model for one point of its quality-vs-compute curve.
     `display` shows a bar and says what a resume found.
@@ -172,6 +164,8 @@ def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run
         if evaluate_point:  # the smaller budget's final evaluation, scored as every curve point is
             record.curve.append({**trained.consumed, "views": evaluate_point(trained.consumed)})
         record.status, record.size = "training", None
+        if hasattr(model, "set_prior"):
+            model.prior = None  # fitted to the shorter training's codes: fitted anew when the longer one ends
     if record.status == "training" and stop.requested is None:
         def on_eval(r: TrainRecord) -> None:  # one point of the quality-vs-compute curve
             r.curve.append({**trained.consumed, "views": evaluate_point(trained.consumed)})
@@ -179,8 +173,14 @@ def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run
         trained.record = _continue_training(trained, images, steps, settings, save, stop, display, path,
                                             on_eval if evaluate_point else None)
     record = trained.record
+    changed = False
+    if record.status != "training" and needs_prior(model):  # finished or back at its last good checkpoint: sampled next
+        fit_prior(model, in_memory(images), settings.seed)  # a streamed split: its first images
+        changed = True
     if record.status == "finished" and record.size is None:
         record.size = size_table(model, step_flops, record.images / record.seconds if record.seconds else None, resident_bytes)
+        changed = True
+    if changed:
         save(record)
     return trained
 

@@ -21,6 +21,17 @@ LOG_EVERY = 50  # steps between loss readings: each reading waits for the device
 GRAD_NORM_STEPS = 200
 
 
+# Claim 3's "start" in steps, here where the loop records its readings (compare.train re-exports it for compare.report.claims):
+# the first 1,000 steps, or the whole budget when shorter. Fixed in steps, not as a share of the budget, so the window does
+# not move when the budget changes.
+EARLY_WINDOW_STEPS = 1000
+
+
+def early_window(budget_steps: int) -> int:
+    """The steps claim 3 calls "the start": the first EARLY_WINDOW_STEPS, or the whole budget when shorter."""
+    return min(EARLY_WINDOW_STEPS, budget_steps)
+
+
 @dataclass
 class TrainRecord:
     steps: int = 0
@@ -31,6 +42,8 @@ class TrainRecord:
     grad_norms: list[dict[str, float]] = field(default_factory=list)  # {"step": s, part: |grad|} for the first GRAD_NORM_STEPS
     size: dict[str, Any] | None = None  # compare.train.cost.size_table, measured once when training finishes
     curve: list[dict[str, Any]] = field(default_factory=list)  # compare.metrics.curves points before the end
+    # {"step": s, reading: value} after every step of claim 3's early window, for a model with saturation() (the GAN)
+    saturation: list[dict[str, float]] = field(default_factory=list)
     status: str = "training"  # "training" | "finished" | "diverged"
     diverged: dict[str, Any] | None = None  # {"step": N, "reason": why} once a health check failed
 
@@ -69,10 +82,15 @@ def train(
     order_rng = torch.Generator().manual_seed(seed)
     start = time.perf_counter() - record.seconds
     early_norms: list[tuple[int, dict[str, Tensor]]] = []  # kept on the device until the first reading
+    early_saturation: list[tuple[int, dict[str, Tensor]]] = []  # likewise
+    read_saturation = getattr(model, "saturation", None)  # an optional method: the GAN's D(G(z)) readings
+    window = early_window(steps)
     for step, batch in zip(range(record.steps + 1, steps + 1), batches(images, batch_size, order_rng, skip=record.steps)):
         losses = model.train_step(batch)
         if step <= GRAD_NORM_STEPS:
             early_norms.append((step, _grad_norms(model)))
+        if step <= window and read_saturation is not None and (readings := read_saturation()) is not None:
+            early_saturation.append((step, readings))
         if max_seconds is not None:  # a seconds budget: the clock must see the finished step
             if model.device.type == "cuda":
                 torch.cuda.synchronize(model.device)
@@ -92,6 +110,8 @@ def train(
             # null where a step's gradient overflowed (an fp16 step the grad scaler skipped): JSON has no inf
             record.grad_norms += [{"step": s, **{k: _finite_or_none(float(v)) for k, v in norms.items()}} for s, norms in early_norms]
             early_norms.clear()
+            record.saturation += _readings(early_saturation)
+            early_saturation.clear()
             if evaluate and on_eval:
                 paused = time.perf_counter()
                 on_eval(record)
@@ -108,6 +128,15 @@ def train(
         if stopping or step == steps:
             break
     return record
+
+
+def _readings(steps: list[tuple[int, dict[str, Tensor]]]) -> list[dict[str, float]]:
+    """[(step, {name: 0-d tensor})] -> [{"step": s, name: float}], in one transfer from the device."""
+    if not steps:
+        return []
+    names = list(steps[0][1])
+    values = torch.stack([torch.stack([r[k] for k in names]) for _, r in steps]).tolist()
+    return [{"step": s, **{k: _finite_or_none(v) for k, v in zip(names, row)}} for (s, _), row in zip(steps, values)]
 
 
 def _finite_or_none(value: float) -> float | None:

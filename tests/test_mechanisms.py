@@ -1,0 +1,209 @@
+"""The mechanisms behind claims 2 and 3, with known answers: the GAN's early saturation readings (D(G(z)) and
+both generator losses' derivatives by D's logit) and the VAE's prior fitted after training (the vae-gmm view)."""
+
+import json
+import math
+import shutil
+
+import pytest
+import torch
+
+from compare.report.claim_figures import save_claim3_figure
+from compare.report.claims import Claim3Input, Point, Series, SizeSweep, WidthResult, judge_claim3
+from compare.report.prior_gap import LESS_THAN_HALF, MOST_CLOSED, NO_GAP, NOT_MEASURED, _gan_fid_at, judge_prior_gap
+from compare.report.study_claims import saturation_sentence
+from compare.errors import UserError
+from compare.results import early_summary
+from compare.sample import drawable_views, sample_views
+from compare.models import parse_model_specs
+from compare.train import loop
+from compare.train.loop import train
+from compare.train.prior import fit_gaussian_mixture, fit_prior
+from gan import GAN, GANConfig, generator_loss, saturation
+from helpers import run_cli, same_state
+from vae import VAE, VAEConfig
+
+SHAPE = (1, 8, 8)
+
+
+def fixed_discriminator_gan(d: float) -> GAN:
+    """A GAN whose D outputs D(x) = d for every image: zero last-layer weights, bias logit(d), and a learning rate
+    so small that its own update moves the bias by far less than the tolerance."""
+    gan = GAN(GANConfig(image_shape=SHAPE, hidden=16, latent_dim=4, optimizer="sgd", lr=1e-12), seed=0)
+    last = gan.discriminator.net[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(math.log(d / (1 - d)))
+    return gan
+
+
+def test_a_discriminator_fixed_at_0_01_gives_the_minimax_derivative_near_0_and_the_flipped_label_near_1():
+    gan = fixed_discriminator_gan(0.01)
+    gan.train_step(torch.rand(32, *SHAPE))
+    got = {k: float(v) for k, v in gan.saturation().items()}
+    assert got["d_fake"] == pytest.approx(0.01, abs=1e-6)
+    assert got["share_rejected"] == 1.0
+    assert got["minimax_dlogit"] == pytest.approx(0.01, abs=1e-6)
+    assert got["nonsaturating_dlogit"] == pytest.approx(0.99, abs=1e-6)
+
+
+def test_a_discriminator_fixed_at_0_5_rejects_nothing():
+    gan = fixed_discriminator_gan(0.5)
+    gan.train_step(torch.rand(32, *SHAPE))
+    got = {k: float(v) for k, v in gan.saturation().items()}
+    assert got["share_rejected"] == 0.0 and got["minimax_dlogit"] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_the_readings_are_the_per_sample_derivatives_of_the_losses_the_gan_trains_with():
+    logits = torch.randn(64, generator=torch.Generator().manual_seed(0)) * 3
+    readings = saturation(logits)
+    for kind, key in (("minimax", "minimax_dlogit"), ("nonsaturating", "nonsaturating_dlogit")):
+        x = logits.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(generator_loss(x, kind), x)  # the batch mean's gradient: per sample / B
+        assert float((grad * len(x)).abs().mean()) == pytest.approx(float(readings[key]), rel=1e-5), kind
+    s = torch.sigmoid(logits)
+    assert float(readings["share_rejected"]) == pytest.approx(float((s < 0.1).float().mean()))
+
+
+def test_a_critic_without_probabilities_records_no_saturation():
+    gan = GAN(GANConfig(image_shape=SHAPE, hidden=16, latent_dim=4, generator_loss="hinge"), seed=0)
+    gan.train_step(torch.rand(8, *SHAPE))
+    assert gan.saturation() is None
+
+
+def test_the_loop_records_every_step_of_the_early_window_and_none_after(monkeypatch):
+    monkeypatch.setattr(loop, "EARLY_WINDOW_STEPS", 7)
+    gan = GAN(GANConfig(image_shape=SHAPE, hidden=16, latent_dim=4), seed=0)
+    record = train(gan, torch.rand(64, *SHAPE), 12, 16, seed=0)
+    assert [r["step"] for r in record.saturation] == list(range(1, 8))
+    vae_record = train(VAE(VAEConfig(image_shape=SHAPE, hidden=16, latent_dim=2), seed=0), torch.rand(64, *SHAPE), 3, 16, seed=0)
+    assert vae_record.saturation == []
+
+
+def test_early_summary_averages_the_window_and_each_block_of_50_steps():
+    readings = [{"step": s, "d_fake": float(s), "share_rejected": 1.0} for s in range(1, 121)]
+    summary = early_summary(readings)
+    assert summary["steps"] == 120 and summary["mean"]["d_fake"] == pytest.approx(60.5)
+    assert [p["step"] for p in summary["points"]] == [50, 100, 120]
+    assert summary["points"][0]["d_fake"] == pytest.approx(25.5) and summary["points"][2]["d_fake"] == pytest.approx(110.5)
+
+
+# ---- claim 2's mechanism: the prior fitted to the codes ----
+
+def three_clusters(n: int = 600) -> torch.Tensor:
+    """Codes from a well-separated 3-cluster mixture in 2-D, far from N(0, I)'s mass."""
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[6.0, 0.0], [-3.0, 5.0], [-3.0, -5.0]])
+    return centres[torch.arange(n) % 3] + 0.3 * torch.randn(n, 2, generator=g)
+
+
+def mean_nn_distance(samples: torch.Tensor, data: torch.Tensor) -> float:
+    return float(torch.cdist(samples, data).min(1).values.mean())
+
+
+def test_the_fitted_mixture_matches_three_clusters_far_better_than_n01():
+    codes = three_clusters()
+    weights, means, scale_tril = fit_gaussian_mixture(codes, seed=0)
+    vae = VAE(VAEConfig(image_shape=SHAPE, hidden=16, latent_dim=2), seed=0)
+    vae.set_prior(weights, means, scale_tril)
+    fitted = vae._prior_latents(600, torch.Generator().manual_seed(1))
+    standard = torch.randn(600, 2, generator=torch.Generator().manual_seed(1))
+    assert mean_nn_distance(fitted, codes) < 0.2 < 2.0 < mean_nn_distance(standard, codes)
+    # every cluster gets its share of the draws
+    nearest = torch.cdist(fitted, torch.tensor([[6.0, 0.0], [-3.0, 5.0], [-3.0, -5.0]])).argmin(1)
+    assert torch.bincount(nearest, minlength=3).min() > 150
+
+
+def test_the_gmm_view_appears_only_after_the_prior_is_fitted_and_survives_the_state():
+    spec = parse_model_specs(["vae"])[0]
+    vae = VAE(VAEConfig(image_shape=SHAPE, hidden=16, latent_dim=2), seed=0)
+    assert list(drawable_views(spec, vae)) == ["vae-mean", "vae-pixels"]
+    with pytest.raises(ValueError, match="fitted prior"):
+        vae.sample(4, mode="gmm")
+    fit_prior(vae, torch.rand(40, *SHAPE), seed=0)
+    assert list(drawable_views(spec, vae)) == ["vae-mean", "vae-pixels", "vae-gmm"]
+    reloaded = VAE(VAEConfig(image_shape=SHAPE, hidden=16, latent_dim=2), seed=5)
+    reloaded.load_state_dict(vae.state_dict())
+    assert same_state(reloaded.prior, vae.prior)
+    assert torch.equal(sample_views(spec, reloaded, 8, 0)["vae-gmm"], sample_views(spec, vae, 8, 0)["vae-gmm"])
+
+
+def test_codes_a_mixture_cannot_fit_are_one_line_error():
+    with pytest.raises(UserError, match="cannot fit the vae-gmm prior to 20 posterior means"):
+        fit_gaussian_mixture(torch.full((20, 2), float("nan")), seed=0)
+
+
+def test_a_prior_of_the_wrong_shape_is_refused():
+    vae = VAE(VAEConfig(image_shape=SHAPE, hidden=16, latent_dim=2), seed=0)
+    with pytest.raises(ValueError, match="latent_dim 2"):
+        vae.set_prior(torch.ones(3) / 3, torch.zeros(3, 4), torch.eye(4).expand(3, 4, 4))
+
+
+@pytest.mark.slow
+def test_a_run_records_both_mechanisms_and_a_resume_redraws_the_same_gmm_view(tiny_run, tmp_path):
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    early = metrics["models"]["gan"]["early"]
+    assert early["steps"] == 120 and 0 < early["mean"]["d_fake"] < 1
+    assert early["mean"]["minimax_dlogit"] + early["mean"]["nonsaturating_dlogit"] == pytest.approx(1.0)
+    assert "vae-gmm" in metrics["quality"]["views"] and metrics["models"]["vae"]["views"][-1] == "vae-gmm"
+    curve = metrics["models"]["vae"]["curve"]
+    assert "vae-gmm" in curve[-1]["views"] and all("vae-gmm" not in p["views"] for p in curve[:-1])
+    # a finished run resumed: the prior comes back from the checkpoint, not refitted, and every number is the same
+    out = tmp_path / "run"
+    shutil.copytree(tiny_run, out)
+    result = run_cli("run", "--resume", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (out / "samples_vae-gmm.png").read_bytes() == (tiny_run / "samples_vae-gmm.png").read_bytes()
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["quality"]["views"]["vae-gmm"] == metrics["quality"]["views"]["vae-gmm"]
+    assert again["models"]["gan"]["early"] == early
+
+
+
+# ---- the readings in the report: the prior's share of the gap, the saturation sentence and figure ----
+
+def sweep(label: str, fids: dict[float, float], params: dict[float, int], jitter: float = 0.5) -> SizeSweep:
+    """A size sweep with FID `fids[w]` at width w, over 3 seeds spread by +-jitter."""
+    return SizeSweep(label, tuple(WidthResult(w, params[w], {s: f + (s - 1) * jitter for s in range(3)}) for w, f in fids.items()))
+
+
+PARAMS = {0.5: 1_000, 1.0: 4_000, 2.0: 16_000}
+
+
+@pytest.mark.parametrize("gmm_fid, verdict", [(12.0, MOST_CLOSED), (28.0, LESS_THAN_HALF)])
+def test_the_prior_gap_rule_finds_a_planted_share(gmm_fid, verdict):
+    gan = sweep("gan", {w: 10.0 for w in PARAMS}, PARAMS, jitter=0.0)
+    vae, gmm = sweep("vae", {1.0: 30.0}, {1.0: 2_000}), sweep("vae-gmm", {1.0: gmm_fid}, {1.0: 2_000})
+    gap = judge_prior_gap(gan, vae, gmm)
+    assert gap.verdict == verdict
+    assert gap.shares[0].mean == pytest.approx((30 - gmm_fid) / 20, abs=0.01)
+    assert "Share of the FID gap" in gap.sentence()
+
+
+def test_the_gan_is_read_at_the_vaes_parameter_count_and_no_gap_is_not_invented():
+    gan = sweep("gan", {0.5: 40.0, 1.0: 10.0}, PARAMS, jitter=0.0)  # log-linear between 1,000 and 4,000 parameters
+    assert _gan_fid_at(gan, 2_000, 0) == pytest.approx(20.0)  # halfway in log parameters: the geometric mean of 40 and 10
+    gmm = sweep("vae-gmm", {1.0: 14.0}, {1.0: 2_000})
+    assert judge_prior_gap(gan, sweep("vae", {1.0: 15.0}, {1.0: 2_000}), gmm).verdict == NO_GAP  # the VAE is ahead
+    assert judge_prior_gap(gan, sweep("vae", {1.0: 30.0}, {1.0: 100_000}), gmm).verdict == NOT_MEASURED  # beyond the GAN's sizes
+
+
+def claim3_input() -> Claim3Input:
+    """Two seeds of both losses, with planted saturation readings: the minimax runs' D(G(z)) near 0.02."""
+    def early(d: float) -> dict:
+        mean = {"d_fake": d, "share_rejected": 1.0 if d < 0.1 else 0.0, "minimax_dlogit": d, "nonsaturating_dlogit": 1 - d}
+        return {"steps": 100, "mean": mean, "points": [{"step": s, **mean} for s in (50, 100)]}
+
+    curve = {seed: [Point(s, {"fid": 100.0 / s}) for s in (50, 100, 200)] for seed in (0, 1)}
+    return Claim3Input(Series("gan", curve), Series("gan:minimax", curve), 200, early={
+        "gan": {0: early(0.40), 1: early(0.42)}, "gan:minimax": {0: early(0.02), 1: early(0.03)}})
+
+
+def test_the_saturation_sentence_gives_each_reading_with_its_interval(tmp_path):
+    line = saturation_sentence(claim3_input(), "sgd")
+    assert line.startswith("Mechanism under SGD, over the first 200 steps")
+    assert "minimax runs (gan:minimax, n=2) mean D(G(z)) was 0.025 [" in line
+    assert "flipped-label runs (gan, n=2) mean D(G(z)) was 0.41 [" in line
+    data = claim3_input()
+    save_claim3_figure(data, judge_claim3(data), tmp_path / "claim3.png")
+    assert (tmp_path / "claim3.png").stat().st_size > 0
