@@ -23,6 +23,7 @@ from torch import Tensor
 from compare.data import ImageDataset, in_memory, load_dataset
 from compare.errors import UserError
 from compare.io import read_run_json, write_json
+from compare.metrics.bootstrap import RESAMPLES
 from compare.metrics.curves import check_curve_samples, make_point_evaluator
 from compare.metrics.evaluator import FEATURES, load_extractor
 from compare.metrics.scoring import eval_sample_count, evaluate, evaluate_views, heldout_evaluated
@@ -120,7 +121,7 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
         check_matched(settings.budget, {label: t.consumed for label, t in trained.items() if t.record.status == "finished"})
         n_samples = samples_per_view(n_eval, len(in_memory(data.heldout)))
         views = {view: images for t in trained.values() for view, images in sample_views(t.spec, t.model, n_samples, settings.seed).items()}
-        scores = evaluate(views, data, extractor, n_eval, {label: t.model for label, t in trained.items()})
+        scores = evaluate(views, data, extractor, n_eval, {label: t.model for label, t in trained.items()}, settings.resamples)
         result = RunResult(out, config, trained, views, scores)
         write_run(result, data, artifacts=artifacts)
         return result
@@ -188,7 +189,7 @@ def _evaluate_locked(run_dir: Path, config: dict, eval_samples: int | None, feat
         # the run's own draw (see compare.sample.samples_per_view), so the same settings give the same numbers
         draw = sample_views(spec, model, samples_per_view(n, heldout_evaluated(data)), config["seed"])
         views.update({view: images[:n] for view, images in draw.items()})
-    quality = evaluate_views(views, data, extractor)
+    quality = evaluate_views(views, data, extractor, config.get("settings", {}).get("resamples", RESAMPLES))  # the run's own count
 
     previous = metrics.get("quality")
     if previous is not None and previous != json.loads(json.dumps(quality)):
