@@ -23,6 +23,7 @@ from torch import Tensor
 from compare.data import ImageDataset, in_memory, load_dataset
 from compare.errors import UserError
 from compare.io import read_run_json, write_json
+from compare.metrics.bootstrap import RESAMPLES
 from compare.metrics.curves import check_curve_samples, make_point_evaluator
 from compare.metrics.evaluator import FEATURES, load_extractor
 from compare.metrics.scoring import eval_sample_count, evaluate, evaluate_views, heldout_evaluated
@@ -155,7 +156,7 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
             views = {view: images for t in trained.values() for view, images in sample_views(t.spec, t.model, n_samples, settings.seed).items()}
             if display:
                 display.line(f"final evaluation: {', '.join(views)} against {n_eval:,} real images")
-            scores = evaluate(views, data, extractor, n_eval, {label: t.model for label, t in trained.items()})
+            scores = evaluate(views, data, extractor, n_eval, {label: t.model for label, t in trained.items()}, settings.resamples)
             result = RunResult(out, config, trained, views, scores)
             if watch:  # the final evaluation is every curve's last point
                 for label, t in trained.items():
@@ -243,7 +244,7 @@ def _evaluate_locked(run_dir: Path, config: dict, eval_samples: int | None, feat
         # the run's own draw (see compare.sample.samples_per_view), so the same settings give the same numbers
         draw = sample_views(spec, model, samples_per_view(n, heldout_evaluated(data)), config["seed"])
         views.update({view: images[:n] for view, images in draw.items()})
-    quality = evaluate_views(views, data, extractor)
+    quality = evaluate_views(views, data, extractor, config.get("settings", {}).get("resamples", RESAMPLES))  # the run's own count
 
     previous = metrics.get("quality")
     if previous is not None and previous != json.loads(json.dumps(quality)):

@@ -10,6 +10,7 @@ import torch
 
 from compare.data import DataOptions
 from compare.errors import UserError
+from compare.metrics.bootstrap import RESAMPLES
 from compare.models import ModelSpec
 from compare.train.budget import Budget
 from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY
@@ -20,6 +21,9 @@ MAX_SEED = 2**32 - 1  # torch seeds are 64-bit; a run derives further streams at
 MAX_SEEDS = 1000
 MAX_TUNE = 1000
 MAX_WIDTHS = 64
+# Fewest bootstrap resamples an interval may rest on: the 2.5th percentile of 100 lies between its 2nd and 3rd
+# smallest values; fewer leave an end set by one or two draws.
+MIN_RESAMPLES = 100
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class RunSettings:
     curve_points: int = 8  # evaluations along the budget for the quality-vs-compute curves (the last is the final one)
     early_curve_points: int = 0  # extra curve points evenly spaced in claim 3's early window (compare.train.early_window; a study's)
     curve_samples: int | None = None  # samples per view at each curve point: must equal the final evaluation's N (check_curve_samples)
+    resamples: int = RESAMPLES  # bootstrap resamples behind each quality interval and fid_inf (compare.metrics.bootstrap)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -67,6 +72,8 @@ def check_settings(settings: RunSettings) -> torch.device:
         raise UserError(f"early curve points must be 0 or more, got {settings.early_curve_points}")
     if settings.early_curve_points and settings.budget.unit == "s":  # the early window is in steps, unknown before a seconds budget ends
         raise UserError(f"early curve points need a budget of steps, images, epochs or flops, not {settings.budget}")
+    if isinstance(settings.resamples, bool) or not isinstance(settings.resamples, int) or settings.resamples < MIN_RESAMPLES:
+        raise UserError(f"--resamples must be a whole number of at least {MIN_RESAMPLES}, got {settings.resamples}")
     if settings.checkpoint_every <= 0:
         raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
     return resolve_device(settings.device)

@@ -89,6 +89,20 @@ def test_views_are_scored_beside_the_real_floor_at_one_n_with_their_protocol_and
     assert f"held-out accuracy {ext.info['heldout_accuracy']:.2%}" in report
 
 
+def test_fewer_resamples_change_the_intervals_never_the_values(digits):
+    data, ext = digits
+    views = {"noisy": _noise(data.heldout, 0.3)[:150]}
+    full, few = evaluate_views(views, data, ext), evaluate_views(views, data, ext, resamples=100)
+    for entry in ("floor", "views"):
+        a, b = (q[entry] if entry == "floor" else q[entry]["noisy"] for q in (full, few))
+        for metric in a:
+            values = {k: v for k, v in a[metric]["values"].items() if k != "fid_inf"}  # fid_inf subtracts the bootstrap's bias
+            assert values == {k: v for k, v in b[metric]["values"].items() if k != "fid_inf"}, metric
+            for key, interval in b[metric].get("intervals", {}).items():
+                assert interval["resamples"] == 100 and a[metric]["intervals"][key]["resamples"] == 1000, (metric, key)
+        assert a["fid"]["intervals"]["fid"]["ci95"] != b["fid"]["intervals"]["fid"]["ci95"]
+
+
 def test_views_of_another_n_than_each_other_or_more_than_the_heldout_split_are_refused(digits):
     data, ext = digits
     with pytest.raises(UserError, match=r"views of \[130, 150\] samples against 180 held-out images: every view and the real-data floor"):

@@ -206,6 +206,7 @@ def test_full_disk_is_one_line_keeps_earlier_files_and_the_run_resumes(tiny_run,
     (["--width", "wide"], "'wide' is not a valid float"),
     (["--batch-size", "-3"], "--batch-size must be positive"),
     (["--checkpoint-every", "0"], "--checkpoint-every must be a positive number of steps"),
+    (["--resamples", "99"], "--resamples must be a whole number of at least 100, got 99"),
     (["--resume", "/no/such/run"], "no such run directory"),
     (["--seed", "99999999999999999999"], "is not in the range 0<=x<=4294967295"),
     (["--eval-samples", "100000"], "--eval-samples 100000 is more than the 180 held-out images of the real-data floor"),  # digits: 180 held out

@@ -16,7 +16,7 @@ from compare.cli import main
 from compare.metrics.evaluator import Extractor
 from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, MIN_EARLY_POINTS, VERDICTS
 from compare.sweep.executors import ExecutorOptions, LocalExecutor
-from compare.sweep.study import CURVE_POINTS, StudySettings, study
+from compare.sweep.study import CURVE_POINTS, TRIAL_RESAMPLES, StudySettings, study
 from compare.train import early_window, eval_steps
 from compare.train.budget import Budget
 from compare.train.guard import Interrupted
@@ -65,6 +65,8 @@ def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
     assert {r["id"]: r["optimizer"] for r in summary["trials"]}["gan-minimax-sgd-w1-s1"] == "sgd"
     sgd = json.loads((out / "trials" / "gan-minimax-sgd-w1-s1" / "config.json").read_text())["models"]["gan:minimax"]
     assert (sgd["optimizer"], sgd["lr"], sgd["generator_loss"]) == ("sgd", 0.05, "minimax")
+    trial = json.loads((out / "trials" / "gan-w1-s0" / "metrics.json").read_text())["quality"]["views"]["gan"]
+    assert trial["fid"]["intervals"]["fid"]["resamples"] == TRIAL_RESAMPLES == 100  # the study reads values, its intervals are over seeds
     claims = summary["claims"]
     assert [(c["claim"], c.get("optimizer")) for c in claims] == [(CLAIM_1, None), (CLAIM_2, None), (CLAIM_3, "adam"), (CLAIM_3, "sgd")]
     for c in claims:

@@ -25,7 +25,8 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
     from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
     from compare.errors import ReaderGone, UserError, one_line
-    from compare.settings import MAX_SEED, MAX_SEEDS, RunSettings
+    from compare.metrics.bootstrap import RESAMPLES
+    from compare.settings import MAX_SEED, MAX_SEEDS, MIN_RESAMPLES, RunSettings
     from compare.metrics.evaluator import FEATURES
     from compare.train.guard import Interrupted
     from compare.models import ARCHITECTURES, MODELS, OPTIMIZERS, PRECISIONS, parse_model_specs, with_fields
@@ -104,6 +105,8 @@ def main(ctx: click.Context) -> None:
 @click.option("--features", default="evaluator", type=click.Choice(list(FEATURES)), help=FEATURES_HELP)
 @click.option("--curve-points", default=8, type=click.IntRange(min=1),
               help="Evaluations spread evenly over the budget for the quality-vs-compute curves; the last is the final evaluation (1: only that).")
+@click.option("--resamples", default=RESAMPLES, type=int,
+              help=f"Bootstrap resamples behind each quality interval and fid_inf (at least {MIN_RESAMPLES}; fewer: faster, noisier interval ends).")
 @click.option("--curve-samples", type=click.IntRange(min=2), default=None,
               help="Samples per view at each curve point: must equal --eval-samples (every number is compared at one N); leave it out.")
 @click.option("--seeds", default=1, type=click.IntRange(1, MAX_SEEDS),
@@ -121,7 +124,7 @@ def main(ctx: click.Context) -> None:
 def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device: str,
             out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
             overwrite: bool, match_params: str, quiet: bool, log: str | None, verbose: bool, seeds: int, eval_samples: int | None,
-            features: str, curve_points: int, curve_samples: int | None, arch: str, precision: str, optimizer: str,
+            features: str, curve_points: int, curve_samples: int | None, resamples: int, arch: str, precision: str, optimizer: str,
             data_root: Path | None, download: bool, image_size: int | None, channels: int | None) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
 
@@ -150,6 +153,7 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
         data_options=data_options,
         curve_points=curve_points,
         curve_samples=curve_samples,
+        resamples=resamples,
     )
     if resume is not None and overwrite:
         raise UserError("--resume and --overwrite contradict each other: a resume continues the run, --overwrite replaces it")

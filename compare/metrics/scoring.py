@@ -150,7 +150,7 @@ def reference_order(n_train: int) -> Tensor:
     return torch.randperm(n_train, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))
 
 
-def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor) -> dict:
+def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor, resamples: int = bootstrap.RESAMPLES) -> dict:
     """Score every sample view (label -> (N, C, H, W) images) and the real floor at one N.
 
     Each view is compared with the same N train images (the first N of reference_order); the floor
@@ -167,8 +167,8 @@ def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extr
     reference = train.subset(reference_order(len(train))[:n])
     heldout = heldout.subset(torch.arange(n))
     common = {"real": reference, "train": train, "heldout": heldout}
-    floor = score_features({"fake": heldout, **common}, extractor.info)
-    scores = {view: score_features({"fake": extractor.extract(images, f"samples of {view}"), **common}, extractor.info)
+    floor = score_features({"fake": heldout, **common}, extractor.info, resamples)
+    scores = {view: score_features({"fake": extractor.extract(images, f"samples of {view}"), **common}, extractor.info, resamples)
               for view, images in views.items()}
     return {"extractor": extractor.info, "floor": floor, "views": scores}
 
@@ -196,14 +196,14 @@ class Scores:
 
 
 def evaluate(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor, n_eval: int,
-             models: dict[str, GenerativeModel] | None = None) -> Scores:
+             models: dict[str, GenerativeModel] | None = None, resamples: int = bootstrap.RESAMPLES) -> Scores:
     """The evaluate stage: quality on the first n_eval samples of every view, continuity on as many as
     there are held-out real images (the train split at that count is the continuity floor), and the
     held-out likelihood of every model that defines one. Writes nothing."""
     heldout = in_memory(data.heldout).cpu()
     continuity = continuity_report({v: images[:len(heldout)] for v, images in views.items()}, heldout,
                                    floor=data.train[:len(heldout)].cpu())
-    quality = evaluate_views({v: images[:n_eval] for v, images in views.items()}, data, extractor)
+    quality = evaluate_views({v: images[:n_eval] for v, images in views.items()}, data, extractor, resamples)
     return Scores(quality, continuity, heldout_likelihood(models or {}, heldout))
 
 
