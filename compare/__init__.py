@@ -7,7 +7,12 @@ import importlib
 
 _EXPORTS = {"Budget": "compare.train.budget", "DATASETS": "compare.data", "DataOptions": "compare.data", "ImageDataset": "compare.data",
             "load_dataset": "compare.data", "UserError": "compare.errors", "MODELS": "compare.models", "ModelSpec": "compare.models",
-            "parse_model_specs": "compare.models", "GenerativeModel": "compare.protocol"}
+            "parse_model_specs": "compare.models", "GenerativeModel": "compare.protocol", "RunSettings": "compare.settings",
+            "SweepSettings": "compare.sweep", "StudySettings": "compare.sweep.study",
+            # the public Python API (compare.api). Its sweep() is compare.api.sweep: the name `compare.sweep` is the package.
+            **{name: "compare.api" for name in ("run", "study", "score", "load_model", "judge_claims", "draw_samples", "export",
+                                                "RunResult", "ModelResult", "ViewResult", "Numbers", "Value", "Scores", "SweepResult",
+                                                "StudyResult")}}
 
 __all__ = sorted(_EXPORTS)
 
@@ -16,3 +21,7 @@ def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'compare' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

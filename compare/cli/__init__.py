@@ -34,6 +34,7 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
         DEFAULT_BUDGET, EVAL_SAMPLES_HELP, FEATURES_HELP, OPTIMIZER_HELP, given_by_user, model_options, say,
     )
     from compare.cli.trials import study_cmd, sweep_cmd
+    from compare.cli.artifacts import export_cmd, sample_cmd
 except KeyboardInterrupt:
     sys.stderr.write("Interrupted during start-up; nothing was done\n")
     raise SystemExit(130) from None
@@ -70,7 +71,7 @@ class CompareGroup(click.Group):
             raise ReaderGone() from None
 
 
-@click.group(cls=CompareGroup, commands=[calibrate, sweep_cmd, study_cmd], invoke_without_command=True)
+@click.group(cls=CompareGroup, commands=[calibrate, sweep_cmd, study_cmd, sample_cmd, export_cmd], invoke_without_command=True)
 @click.version_option(package_name="gan-vae-compare")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -174,7 +175,7 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
         click.echo(text_table(seed_table(result)))
         return
     result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite)
-    click.echo(f"wrote {result.out}/: report.html, report.md, side_by_side.png, samples_*.png, metrics.json, metrics.md, config.json")
+    click.echo(f"wrote {result.out}/: report.html, report.md, side_by_side.png, samples_*.png, samples_*.npz, metrics.json, metrics.md, config.json")
     for label, t in result.trained.items():
         failure = t.status_fields().get("failure")
         click.echo(f"  {label:<14} {t.record.steps} steps in {t.record.seconds:.1f}s  ({parameter_counts(t.model)['total']:,} parameters)"
@@ -226,21 +227,10 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     """Score image set B against the reference set A (folders of PNG/JPEG, or .npz / .npy / .pt arrays) with every quality metric."""
     import json
 
-    from compare.metrics.continuity import continuity_report
-    from compare.data import load_dataset
-    from compare.metrics.scoring import check_comparable, score_sets
+    from compare.api import score_images
     from compare.report.text import continuity_text, score_report
-    from compare.metrics.evaluator import load_extractor
-    from compare.data.imagesets import load_image_set
-    from compare.settings import resolve_device
 
-    a, b = load_image_set(real), load_image_set(fake)
-    check_comparable(a, b, FEATURES[features].feature_dim)
-    data = load_dataset(check_dataset_name(dataset))
-    extractor = load_extractor(features, data, resolve_device(device), say(quiet), images={"A's images": a, "B's images": b})
-    result = score_sets(a, b, data, extractor)
-    pixels = continuity_report({"B": b}, a)  # A, the reference, plays the part of the real images
-    result["continuity"] = {k: pixels[k] for k in ("protocol", "real", "views", "ratios", "sensitivity")}
+    result, pixels = score_images(real, fake, dataset, features, device, say(quiet))
     click.echo(json.dumps({"A": str(real), "B": str(fake), **result}, indent=2) if as_json
                else score_report(result) + "\n\n" + continuity_text(pixels, reference="A"))
 
