@@ -20,8 +20,10 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name == "api":  # `compare.api.sweep` after a plain `import compare`
+        return importlib.import_module("compare.api")
     raise AttributeError(f"module 'compare' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, "api"})

@@ -30,7 +30,7 @@ TINY = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, chec
 def test_public_names_are_pinned_and_load_lazily():
     assert compare.__all__ == PUBLIC
     assert set(PUBLIC) <= set(dir(compare))
-    code = "import sys, compare; assert 'torch' not in sys.modules; compare.run; assert 'torch' in sys.modules"
+    code = "import sys, compare; assert 'torch' not in sys.modules; assert callable(compare.api.sweep); assert 'torch' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ)
     from compare.cli.artifacts import FORMATS
     from compare.train.export import FORMATS as EXPORTED
@@ -203,3 +203,13 @@ def test_python_api_example_in_the_reference_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "GAN FID" in result.stdout and "not decided" in result.stdout
 
+
+
+@pytest.mark.slow  # one trial and the sweep's plots
+def test_sweep_is_the_command_and_returns_its_sweep_json(tmp_path):
+    result = compare.api.sweep(models=["gan"], widths=[0.25], seeds=1, dataset="digits", budget="20steps", batch_size=32,
+                               out=tmp_path / "sweep")
+    saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert result.out.resolve() == (tmp_path / "sweep").resolve()
+    assert result.claim2 == saved["claim_b"] and result.summary["counts"]["done"] == 1
+    assert (tmp_path / "sweep" / "trials" / result.summary["trials"][0]["id"] / "metrics.json").is_file()
