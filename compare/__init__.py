@@ -7,8 +7,13 @@ import importlib
 
 _EXPORTS = {"Budget": "compare.train.budget", "DATASETS": "compare.data", "DataOptions": "compare.data", "ImageDataset": "compare.data",
             "load_dataset": "compare.data", "UserError": "compare.errors", "MODELS": "compare.models", "ModelSpec": "compare.models",
-            "parse_model_specs": "compare.models", "GenerativeModel": "compare.protocol", "register_model": "compare.models",
-            "register_dataset": "compare.data"}
+            "parse_model_specs": "compare.models", "GenerativeModel": "compare.protocol", "RunSettings": "compare.settings",
+            "SweepSettings": "compare.sweep", "StudySettings": "compare.sweep.study", "register_model": "compare.models",
+            "register_dataset": "compare.data",
+            # the public Python API (compare.api). Its sweep() is compare.api.sweep: the name `compare.sweep` is the package.
+            **{name: "compare.api" for name in ("run", "study", "score", "load_model", "judge_claims", "draw_samples", "export",
+                                                "RunResult", "ModelResult", "ViewResult", "Numbers", "Value", "Scores", "SweepResult",
+                                                "StudyResult")}}
 
 __all__ = sorted(_EXPORTS)
 
@@ -16,4 +21,10 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name == "api":  # `compare.api.sweep` after a plain `import compare`
+        return importlib.import_module("compare.api")
     raise AttributeError(f"module 'compare' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, "api"})

@@ -9,14 +9,16 @@ with the field deleted) is read unchecked.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import Any, Callable, IO, Iterator
 
 import torch
 
@@ -59,6 +61,51 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], exclusive: bool
             Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError) and e.errno is not None:
             raise OSError(e.errno, e.strerror, str(path)) from None
+        raise
+
+
+def check_new_file(path: Path, overwrite: bool) -> None:
+    """A file the user named to be written: refused (a UserError, nothing touched) where something is already there,
+    unless `overwrite` and it is a file; then the atomic write replaces it."""
+    path = Path(path)
+    if os.path.lexists(path) and not (overwrite and path.is_file()):
+        raise UserError(f"{path} already exists; give another --out, move it away, or pass --overwrite" if not overwrite
+                        else f"{path} exists and is not a file; give another --out")
+
+
+def check_new_directory(path: Path, overwrite: bool, ours: Callable[[str], bool]) -> None:
+    """new_directory's refusals, before any work: see there."""
+    if os.path.lexists(path):
+        if not path.is_dir():
+            raise UserError(f"{path} exists and is not a folder; give another --out")
+        names = sorted(p.name for p in path.iterdir())
+        if names and not overwrite:
+            raise UserError(f"{path} already exists; give another --out, move it away, or pass --overwrite")
+        if foreign := [n for n in names if not ours(n)]:
+            raise UserError(f"{path} holds {foreign[0]}, which this command does not write; it is not replaced: give another --out")
+
+
+@contextlib.contextmanager
+def new_directory(path: Path, overwrite: bool, ours: Callable[[str], bool]) -> Iterator[Path]:
+    """A temp folder beside `path` to fill; renamed to `path` once the block ends without error, so a failed or
+    interrupted command leaves no half-written folder and keeps the one that was there. An existing non-empty
+    `path` is refused unless `overwrite`, and even then when it holds a name `ours` rejects: a folder of someone
+    else's files is never replaced."""
+    path = Path(path)
+    check_new_directory(path, overwrite, ours)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if os.path.lexists(path) and any(path.iterdir()):  # --overwrite: the old folder goes only once the new one is complete
+            aside = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+            os.replace(path, aside / "old")
+            os.replace(tmp, path)
+            shutil.rmtree(aside)
+        else:
+            os.replace(tmp, path)  # over an empty folder too
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -3,7 +3,7 @@
 A model spec on the command line is `name`, `name:variant` or `PKG.MODULE:CLASS`. The variant sets the family's
 `variant_field` (for the GAN, its generator loss: `gan:minimax`, `gan:wgan-gp`); a dotted module before the colon
 names a user's class instead, imported and registered on first use, as are the names installed packages announce
-(compare.plugins). Every model, the built-in gan and vae included, enters through `register_model`, which checks
+(compare.protocol). Every model, the built-in gan and vae included, enters through `register_model`, which checks
 the contract (compare.protocol.check_model_class). Fields common to every model of a run (`--arch conv`,
 `--precision bf16`, `--optimizer sgd`) are set with `with_fields`, on the configs that declare them.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from compare import plugins
+from compare import protocol
 from compare.errors import UserError, did_you_mean
 from compare.protocol import GenerativeModel, check_model_class
 import gan
@@ -55,16 +55,16 @@ def register_model(name: str, cls: type, description: str | None = None, *, vari
     view per mode) and `sampler_part` (the part of parts() that makes images). `architectures` / `precisions`
     / `optimizers` list the values --arch / --precision / --optimizer may take ((): whatever the config accepts)."""
     check_model_class(cls, name)
-    if ":" in name and not plugins.is_import_path(name):  # `name:variant` syntax: the part before a colon is looked up
+    if ":" in name and not protocol.is_import_path(name):  # `name:variant` syntax: the part before a colon is looked up
         raise UserError(f"model name {name!r} has a colon; choose a name without one")
     if name in BUILT_IN and cls is not BUILT_IN[name]:  # a user's name registered again replaces itself (a notebook's rerun cell)
         raise UserError(f"model name {name!r} is a built-in model's; register {cls.__qualname__} under another")
-    MODELS[name] = ModelEntry(description or plugins.describe(cls), cls.config_class, cls, getattr(cls, "sampler_part", None),
+    MODELS[name] = ModelEntry(description or protocol.describe(cls), cls.config_class, cls, getattr(cls, "sampler_part", None),
                               tuple(getattr(cls, "sample_modes", ())), tuple(getattr(cls, "prior_modes", ())), variant_field,
                               tuple(variants), tuple(architectures),
                               tuple(precisions), tuple(optimizers), cls.kind)
     if name not in BUILT_IN:  # a worker of a sweep registers the built-ins itself
-        plugins.note(f"{__name__}:register_model", name, cls)
+        protocol.note(f"{__name__}:register_model", name, cls)
     return MODELS[name]
 
 
@@ -83,12 +83,12 @@ OPTIMIZERS = tuple(dict.fromkeys(o for e in MODELS.values() for o in e.optimizer
 def lookup(name: str) -> ModelEntry | None:
     """The entry of a registered name, of `PKG.MODULE:CLASS` (imported and registered now), or of a name an
     installed package announces; None for a name nothing knows. A bad plugin is a UserError."""
-    return plugins.find(name, MODELS, register_model, plugins.MODEL_GROUP, "model")
+    return protocol.find(name, MODELS, register_model, protocol.MODEL_GROUP, "model")
 
 
 def known_names() -> list[str]:
     """Every name `--models` takes as it is: the registered ones and those installed packages announce."""
-    return list(dict.fromkeys([*MODELS, *plugins.announced(plugins.MODEL_GROUP)]))
+    return list(dict.fromkeys([*MODELS, *protocol.announced(protocol.MODEL_GROUP)]))
 
 
 def lookup_view(label: str) -> ModelEntry | None:
@@ -96,7 +96,7 @@ def lookup_view(label: str) -> ModelEntry | None:
     family's, mypkg.models:MyVAE -> its class's; None for a label no registered model makes."""
     for name in filter(None, (label, label.rpartition("-")[0])):  # the model's own label, or a view's (label-mode)
         try:
-            entry = lookup(name if plugins.is_import_path(name) else name.partition(":")[0])
+            entry = lookup(name if protocol.is_import_path(name) else name.partition(":")[0])
         except UserError:  # not a model's label, or a run of a plugin this process cannot import: no entry here
             entry = None
         if entry is not None and (name == label or label.rpartition("-")[2] in entry.sample_modes):
@@ -165,7 +165,7 @@ def parse_model_specs(words: list[str]) -> list[ModelSpec]:
         raise UserError(f"no models given; choose from: {', '.join(known_names())} (see `compare models`)")
     specs = []
     for label in labels:
-        family, _, variant = (label, "", "") if plugins.is_import_path(label) else label.partition(":")
+        family, _, variant = (label, "", "") if protocol.is_import_path(label) else label.partition(":")
         entry = lookup(family)
         if entry is None:
             raise UserError(f"unknown model {family!r}{did_you_mean(family, known_names())}; choose from: {', '.join(known_names())} "

@@ -36,8 +36,7 @@ from compare.sample import sample_views, samples_per_view
 from compare.settings import RunSettings, check_settings, resolve_device
 from compare.train import Plan, Trained, budget_extended, plan, run_key, train_model
 from compare.train.budget import check_matched
-from compare.train.checkpoint import (check_compatible, data_options_from_json, load_checkpoint, read_run_config, restore,
-                                      settings_to_json)
+from compare.train.checkpoint import check_compatible, data_options_from_json, load_model, read_run_config, settings_to_json
 from compare.train.cost import reset_peak_memory
 from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_run_dir, write_errors
 from compare.watch.files import Watch
@@ -231,16 +230,8 @@ def _evaluate_locked(run_dir: Path, config: dict, eval_samples: int | None, feat
                           FEATURES[features].feature_dim if features in FEATURES else 0)  # an unknown name: load_extractor says so
     extractor = load_extractor(features, data, dev, on_train)
     views: dict[str, Tensor] = {}
-    specs = [parse_model_specs([label])[0] for label in config["models"]]
-    for spec in specs:
-        path = run_dir / spec.dirname / "ckpt.pt"
-        if not path.exists():
-            raise UserError(f"{path} is missing: the run did not finish training {spec.label}")
-        ckpt = load_checkpoint(path)  # weights only: a tampered file is refused in one line
-        # another model's checkpoint copied here (vae's over gan's) would fail inside the constructor: refused as a resume refuses it
-        check_compatible(ckpt, path, {"label": spec.label, "config": config["models"][spec.label]})
-        model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device=dev, seed=config["seed"])
-        restore(model, ckpt, path)
+    for spec in parse_model_specs(list(config["models"])):
+        model = load_model(run_dir, spec.label, dev)
         # the run's own draw (see compare.sample.samples_per_view), so the same settings give the same numbers
         draw = sample_views(spec, model, samples_per_view(n, heldout_evaluated(data)), config["seed"])
         views.update({view: images[:n] for view, images in draw.items()})

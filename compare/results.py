@@ -98,3 +98,22 @@ def summary_from_metrics(metrics: dict) -> dict:
                     **({"likelihood": likelihood[label]} if label in likelihood else {}),
                     "views": {view: {"quality": flat_values(quality[view]), "continuity": dict(continuity[view])} for view in m["views"]}}
             for label, m in metrics["models"].items()}
+
+
+Reading = tuple[Any, Any]  # (value, [low, high] or None): a number of metrics.json beside its 95% interval
+
+
+def quality_readings(scores: dict[str, dict]) -> dict[str, Reading]:
+    """A view's (or the floor's) quality block {metric: {"values", "intervals"?}} -> {key: (value, ci95)}."""
+    return {k: (v, ((entry.get("intervals") or {}).get(k) or {}).get("ci95"))
+            for entry in scores.values() for k, v in entry["values"].items()}
+
+
+def continuity_readings(numbers: dict[str, Any]) -> dict[str, Reading]:
+    """A view's continuity numbers, each `<key>_ci95` beside its key -> {key: (value, ci95)}."""
+    return {k: (v, numbers.get(f"{k}_ci95")) for k, v in numbers.items() if not k.endswith("_ci95")}
+
+
+def likelihood_readings(entry: dict[str, Any]) -> dict[str, Reading]:
+    """A model's held-out likelihood entry {key: value, "ci95": {key: [low, high]}} -> {key: (value, ci95)}."""
+    return {k: (v, entry.get("ci95", {}).get(k)) for k, v in entry.items() if k != "ci95"}

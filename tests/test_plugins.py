@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import compare
-from compare import plugins
+from compare import protocol
 from compare.data import DATASETS, load_dataset
 from compare.errors import UserError
 from compare.models import MODELS, lookup_view, parse_model_specs, register_model, with_fields
@@ -35,9 +35,9 @@ TINY = ["--dataset", "digits", "--budget", "10steps", "--batch-size", "32", "--w
 @pytest.fixture(autouse=True)
 def _registries():
     """Each test's registrations end with it: the listings and other modules in this process see the built-ins only."""
-    models, datasets, noted = dict(MODELS), dict(DATASETS), dict(plugins._registered)
+    models, datasets, noted = dict(MODELS), dict(DATASETS), dict(protocol._registered)
     yield
-    for registry, before in ((MODELS, models), (DATASETS, datasets), (plugins._registered, noted)):
+    for registry, before in ((MODELS, models), (DATASETS, datasets), (protocol._registered, noted)):
         registry.clear()
         registry.update(before)
 
@@ -112,14 +112,14 @@ def test_builtins_register_through_the_same_path_and_keep_their_names():
     assert MODELS["vae"].sample_modes == ("mean", "pixels") and MODELS["vae"].sampler_part == "decoder"
     with pytest.raises(UserError, match="'gan' is a built-in model's"):
         register_model("gan", TinyVAE)
-    assert plugins.registered() == ()  # the built-ins are not shipped to workers: every worker registers them itself
+    assert protocol.registered() == ()  # the built-ins are not shipped to workers: every worker registers them itself
 
 
 def test_register_model_from_python_makes_a_name_the_cli_takes():
     compare.register_model("tiny", TinyVAE)
     (spec,) = parse_model_specs(["tiny"])
     assert spec.entry.kind == "vae" and spec.views() == {"tiny": {}}
-    assert plugins.registered() == (("compare.models:register_model", "tiny", PLUGIN),)
+    assert protocol.registered() == (("compare.models:register_model", "tiny", PLUGIN),)
 
 
 def test_cli_fields_reach_only_the_configs_that_declare_them():
@@ -223,8 +223,8 @@ def test_a_dataset_that_cannot_be_had_is_one_line_on_the_cli():
 
 
 def test_entry_points_announce_models_and_datasets(monkeypatch):
-    monkeypatch.setattr(plugins, "announced", lambda group: {plugins.MODEL_GROUP: {"tinyvae": PLUGIN},
-                                                              plugins.DATASET_GROUP: {"bars": "examples.tiny_plugin:bars"}}[group])
+    monkeypatch.setattr(protocol, "announced", lambda group: {protocol.MODEL_GROUP: {"tinyvae": PLUGIN},
+                                                              protocol.DATASET_GROUP: {"bars": "examples.tiny_plugin:bars"}}[group])
     assert parse_model_specs(["tinyvae"])[0].entry.model_cls is TinyVAE
     assert load_dataset("bars").image_shape == (1, 8, 8)
     MODELS.pop("tinyvae")  # listed as announced until something uses it
@@ -240,7 +240,7 @@ def test_workers_get_the_registrations_and_import_them_again(monkeypatch):
     monkeypatch.setattr(executors, "run_trial", lambda trial: seen.append(trial.plugins) or {"id": trial.id, "status": "done"})
     list(executors.LocalExecutor(executors.ExecutorOptions(jobs=1)).map([executors.Trial("t", None)]))
     assert seen == [(("compare.models:register_model", "tiny", PLUGIN), ("compare.data:register_dataset", "bars", "examples.tiny_plugin:bars"))]
-    code = ("import compare.plugins as p, compare.models as m, compare.data as d; import sys; "
+    code = ("import compare.protocol as p, compare.models as m, compare.data as d; import sys; "
             f"p.restore({seen[0]!r}); print(m.MODELS['tiny'].kind, d.load_dataset('bars').image_shape)")
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env_with_root(), timeout=120)
     assert fresh.stdout.split() == ["vae", "(1,", "8,", "8)"], fresh.stderr
@@ -251,7 +251,7 @@ def test_ray_ships_the_plugins_package_folder_and_single_file_modules(tmp_path, 
     monkeypatch.syspath_prepend(str(tmp_path))
     register_model(PLUGIN, TinyVAE)
     register_model("loose", __import__("loose_plugin").Loose)
-    env = executors.runtime_env([*plugins.registered(), ("compare.models:register_model", "loose", "loose_plugin:Loose")])
+    env = executors.runtime_env([*protocol.registered(), ("compare.models:register_model", "loose", "loose_plugin:Loose")])
     try:
         assert str(ROOT / "examples") in env["py_modules"] and str(ROOT / "compare") in env["py_modules"]
         assert os.listdir(env["working_dir"]) == ["loose_plugin.py"]

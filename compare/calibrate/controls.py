@@ -42,7 +42,7 @@ from compare.sweep.executors import ExecutorOptions, LocalExecutor
 from compare.sweep.study import StudySettings, default_specs
 from compare.sweep.trials import run_trials
 from compare.train.budget import Budget
-from compare.train.checkpoint import load_checkpoint
+from compare.train.checkpoint import load_model
 
 # A control with nothing to find passes on these; "supported", "not supported" or "mixed" invent a difference, and
 # "not measured" is a broken control, not a pass.
@@ -193,10 +193,8 @@ def plant_salt(images: Tensor, per_image: int, generator: torch.Generator) -> tu
 def gan_samples(g: Trained, data: ImageDataset) -> Tensor:
     """The run's own draw of the GAN's samples (compare.pipeline.run: same sample seed and count), as many as
     its continuity metrics read: one per held-out image."""
-    spec = parse_model_specs(["gan"])[0]  # the checkpoint holds the config (lr, width, arch) it was trained with
-    ckpt = load_checkpoint(g.run_dir / spec.dirname / "ckpt.pt")
-    model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device="cpu", seed=g.seed)
-    model.load_state_dict(ckpt["state"])
+    spec = parse_model_specs(["gan"])[0]
+    model = load_model(g.run_dir, spec.label)  # the checkpoint holds the config (lr, width, arch) it was trained with
     n = samples_per_view(g.config["evaluation"]["eval_samples"], heldout_evaluated(data))
     return sample_views(spec, model, n, g.seed)[spec.label][:len(in_memory(data.heldout))]
 

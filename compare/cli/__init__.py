@@ -30,12 +30,13 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare.metrics.evaluator import FEATURES
     from compare.train.guard import Interrupted
     from compare.models import ARCHITECTURES, MODELS, OPTIMIZERS, PRECISIONS, parse_model_specs, with_fields
-    from compare import plugins
+    from compare import protocol
     from compare.calibrate.cli import calibrate
     from compare.cli.options import (
         DATASET_HELP, DEFAULT_BUDGET, EVAL_SAMPLES_HELP, FEATURES_HELP, OPTIMIZER_HELP, given_by_user, model_options, say,
     )
     from compare.cli.trials import study_cmd, sweep_cmd
+    from compare.cli.artifacts import export_cmd, sample_cmd
 except KeyboardInterrupt:
     sys.stderr.write("Interrupted during start-up; nothing was done\n")
     raise SystemExit(130) from None
@@ -72,7 +73,7 @@ class CompareGroup(click.Group):
             raise ReaderGone() from None
 
 
-@click.group(cls=CompareGroup, commands=[calibrate, sweep_cmd, study_cmd], invoke_without_command=True)
+@click.group(cls=CompareGroup, commands=[calibrate, sweep_cmd, study_cmd, sample_cmd, export_cmd], invoke_without_command=True)
 @click.version_option(package_name="gan-vae-compare")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -230,7 +231,7 @@ def models_cmd() -> None:
     for name, entry in MODELS.items():
         variants = f"  [variants: {', '.join(f'{name}:{v}' for v in entry.variants)}]" if entry.variants else ""
         click.echo(f"{name:<8} {entry.description}{variants}")
-    for name, source in plugins.announced(plugins.MODEL_GROUP).items():
+    for name, source in protocol.announced(protocol.MODEL_GROUP).items():
         if name not in MODELS:  # one used already is registered, and listed above
             click.echo(f"{name:<8} {source} (installed package)")
 
@@ -242,7 +243,7 @@ def datasets_cmd() -> None:
     Your own dataset: --dataset PKG.MODULE:FUNCTION (docs/reference.md, 'Bring your own model or dataset')."""
     for name, entry in DATASETS.items():
         click.echo(f"{dataset_usage(name):<14} {entry.description}")
-    for name, source in plugins.announced(plugins.DATASET_GROUP).items():
+    for name, source in protocol.announced(protocol.DATASET_GROUP).items():
         if name not in DATASETS:
             click.echo(f"{name:<14} {source} (installed package)")
 
@@ -261,25 +262,15 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     """Score image set B against the reference set A (folders of PNG/JPEG, or .npz / .npy / .pt arrays) with every quality metric."""
     import json
 
-    from compare.metrics.continuity import continuity_report
-    from compare.data import load_dataset
-    from compare.metrics.scoring import check_comparable, score_sets
+    from compare.api import score_images
     from compare.report.render import text_table
     from compare.report.score import JUDGED, REFERENCE, check_metric, flat_scores, score_table
     from compare.report.text import extractor_line
-    from compare.metrics.evaluator import load_extractor
-    from compare.data.imagesets import load_image_set
-    from compare.settings import resolve_device
 
     if metric is not None and as_json:
         raise UserError("--metric and --json contradict each other: --metric prints one number, --json every number")
     metric = metric and check_metric(metric)
-    a, b = load_image_set(real), load_image_set(fake)
-    check_comparable(a, b, FEATURES[features].feature_dim)
-    data = load_dataset(check_dataset_name(dataset))
-    extractor = load_extractor(features, data, resolve_device(device), say(quiet), images={"A's images": a, "B's images": b})
-    result = score_sets(a, b, data, extractor)
-    pixels = continuity_report({JUDGED: b}, a)  # A, the reference, plays the part of the real images
+    result, pixels = score_images(real, fake, dataset, features, device, say(quiet))
     numbers = flat_scores(result, pixels)
     if metric is not None:
         click.echo(numbers[metric])

@@ -7,9 +7,7 @@ import functools
 import click
 
 from compare.errors import UserError
-from compare.train.budget import UNITS
-
-DEFAULT_BUDGET = "4000steps"
+from compare.train.budget import DEFAULT_BUDGET, UNITS  # noqa: F401 - DEFAULT_BUDGET: the commands take it from here
 EVAL_SAMPLES_HELP = ("N, the samples per model view for the quality metrics, also the held-out and train images of the "
                      "real-data floor: between the feature dimension (128 for the evaluator) and the held-out size. [default: the held-out size]")
 OPTIMIZER_HELP = "Optimiser of every model: adam, or plain SGD (no momentum); each family's default learning rate for it."

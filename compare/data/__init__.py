@@ -6,7 +6,7 @@ parses a text file for seconds), and a fixed seed splits off the held-out images
 torchvision sets (mnist, fashion-mnist, cifar10, celeba) and `folder:PATH` are read by compare.data.sources
 from --data-root or PATH; those with an official test split use it as the held-out split. A user's dataset is a
 function returning images (and optionally labels): `register_dataset(name, fn)`, `--dataset PKG.MODULE:NAME`, or
-an installed package's entry point (compare.plugins).
+an installed package's entry point (compare.protocol).
 Every split is one tensor on the device, or, when too large to hold, a compare.data.sources.StreamedImages;
 `batches()` cuts training batches from either, so the training loop never asks which.
 """
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from compare import plugins
+from compare import protocol
 from compare.data import sources
 from compare.errors import UserError, did_you_mean
 from compare.io import write_bytes
@@ -234,21 +234,21 @@ def register_dataset(name: str, fn: Callable[[], object], description: str | Non
     try:
         inspect.signature(fn).bind()
     except TypeError:
-        raise UserError(f"dataset {name!r} ({plugins.source_of(fn)}) must be callable with no arguments; give its parameters defaults") from None
+        raise UserError(f"dataset {name!r} ({protocol.source_of(fn)}) must be callable with no arguments; give its parameters defaults") from None
     except ValueError:  # a signature inspect cannot read (a builtin): its call will say
         pass
-    if ":" in name and not plugins.is_import_path(name):  # `folder:PATH` syntax: the name before a colon is looked up
+    if ":" in name and not protocol.is_import_path(name):  # `folder:PATH` syntax: the name before a colon is looked up
         raise UserError(f"dataset name {name!r} has a colon; choose a name without one")
     if name in BUILT_IN:
         raise UserError(f"dataset name {name!r} is a built-in dataset's; register yours under another")
-    DATASETS[name] = DatasetEntry(_user_loader(fn, name), description or plugins.describe(fn))
-    plugins.note(f"{__name__}:register_dataset", name, fn)
+    DATASETS[name] = DatasetEntry(_user_loader(fn, name), description or protocol.describe(fn))
+    protocol.note(f"{__name__}:register_dataset", name, fn)
     return DATASETS[name]
 
 
 def _lookup(key: str) -> DatasetEntry | None:
     """A registered dataset, a `PKG.MODULE:FUNCTION` (imported and registered now) or one an installed package announces."""
-    return plugins.find(key, DATASETS, register_dataset, plugins.DATASET_GROUP, "dataset")
+    return protocol.find(key, DATASETS, register_dataset, protocol.DATASET_GROUP, "dataset")
 
 
 def dataset_usage(key: str) -> str:
@@ -259,10 +259,10 @@ def dataset_usage(key: str) -> str:
 
 def _parse_dataset_name(name: str) -> tuple[str, str]:
     """`folder:~/faces` -> ("folder", "~/faces"), `mypkg.data:faces` -> ("mypkg.data:faces", ""); validated against the registry."""
-    key, colon, argument = (name, "", "") if plugins.is_import_path(name) else name.partition(":")
+    key, colon, argument = (name, "", "") if protocol.is_import_path(name) else name.partition(":")
     entry = _lookup(key)
     if entry is None:
-        valid = ", ".join([*(dataset_usage(k) for k in DATASETS), *plugins.announced(plugins.DATASET_GROUP)])
+        valid = ", ".join([*(dataset_usage(k) for k in DATASETS), *protocol.announced(protocol.DATASET_GROUP)])
         raise UserError(f"unknown dataset {name!r}{did_you_mean(key, DATASETS)}; choose one of: {valid} (see `compare datasets`), "
                         "or name your own function as PKG.MODULE:FUNCTION")
     if entry.argument and not argument:

@@ -87,18 +87,29 @@ def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
                        config.get("models", {}).get(by_loss["nonsaturating"], {}).get("optimizer", "adam"), early)
 
 
-def claim_a(metrics: dict, config: dict) -> Verdict:
-    """Claim 1 from one run: not decided (one seed); the per-image bootstrap intervals, if stored, describe it."""
-    data = claim1_from_runs([(metrics, config)])
+def claim1_of_runs(runs: Sequence[Run]) -> Verdict:
+    """Claim 1 over runs of different seeds (compare.judge_claims); one run is not decided (one seed), the per-image
+    bootstrap intervals, if stored, describe it."""
+    data = claim1_from_runs(runs)
     if data is None:
         return Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("needs a GAN and a VAE in one run",), how=HOW[CLAIM_1])
     return judge_claim1(data)
 
 
-def claim_c(metrics: dict, config: dict) -> Verdict:
-    """Claim 3 from one run: not measured without both losses or MIN_EARLY_POINTS early curve points, else not decided (one seed)."""
-    data = claim3_from_runs([(metrics, config)])
+def claim3_of_runs(runs: Sequence[Run]) -> Verdict:
+    """Claim 3 over runs of different seeds: not measured without both losses or MIN_EARLY_POINTS early curve points."""
+    data = claim3_from_runs(runs)
     return data if isinstance(data, Verdict) else judge_claim3(data)
+
+
+def claim_a(metrics: dict, config: dict) -> Verdict:
+    """Claim 1 from one run (the report's): not decided (one seed)."""
+    return claim1_of_runs([(metrics, config)])
+
+
+def claim_c(metrics: dict, config: dict) -> Verdict:
+    """Claim 3 from one run: not measured, or not decided (one seed)."""
+    return claim3_of_runs([(metrics, config)])
 
 
 def claim_a_over_seeds(summary: dict) -> Verdict | None:

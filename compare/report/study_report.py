@@ -21,7 +21,7 @@ from compare.report.prior_gap import RULE_PRIOR
 from compare.report.plots import save_side_by_side
 from compare.report.study_claims import Judged, OPTIMIZER_NAMES, saturation_sentence
 from compare.sample import GRID_SAMPLES, sample_views
-from compare.train.checkpoint import load_checkpoint
+from compare.train.checkpoint import load_model
 
 FIGURES = "figures"
 DEFAULT_RECIPES = ("Both families use their default recipes (no tuning: pass --tune N for an equal random search per family): "
@@ -73,9 +73,7 @@ def sample_grids(out: Path, summary: dict, data: ImageDataset) -> list[Path]:
         grids = {"real (held-out)": real}
         for r in (r for r in rows if r["seed"] == seed and r["width"] == width):
             spec = parse_model_specs([r["model"]])[0]
-            ckpt = load_checkpoint(out / r["run_dir"] / spec.dirname / "ckpt.pt")
-            model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device="cpu", seed=seed)
-            model.load_state_dict(ckpt["state"])
+            model = load_model(out / r["run_dir"], spec.label)
             other = "" if r["optimizer"] == summary["settings"]["optimizer"] else f" ({OPTIMIZER_NAMES[r['optimizer']]})"
             grids.update({f"{view}{other}": images for view, images in sample_views(spec, model, GRID_SAMPLES, seed).items()})
         path = out / FIGURES / f"samples_w{width:g}.png"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from compare.data import ImageDataset, in_memory
-from compare.io import write_json
+from compare.io import write_bytes, write_json
 from compare.report.artifact_figures import save_continuity_pictures
 from compare.models import ModelSpec
 from compare.report import write_report
@@ -18,6 +18,7 @@ from compare.report.plots import save_grid, save_side_by_side
 from compare.report.text import write_metrics_md
 from compare.results import RunResult, model_entry
 from compare.sample import GRID_SAMPLES, SAMPLE_SEED_OFFSET
+from compare.sample.files import npz_bytes, samples_file
 from compare.train import Trained
 
 
@@ -39,6 +40,7 @@ def _pictures(result: RunResult, data: ImageDataset) -> list[str]:
     grids = {"real (held-out)": heldout[:GRID_SAMPLES], **{v: images[:GRID_SAMPLES] for v, images in result.views.items()}}
     for view, images in result.views.items():
         save_grid(images[:GRID_SAMPLES], out / f"samples_{view}.png", nrow=8)
+        write_bytes(out / samples_file(view), npz_bytes(images))  # the whole draw the evaluation scored, for `compare score` and others
     for t in result.trained.values():
         save_reconstructions(t.model, heldout, out / f"reconstructions_{t.spec.dirname}.png")
     save_side_by_side(grids, out / "side_by_side.png", title=f"{data.name}, {config['budget']['spec']} each, seed {config['seed']}")

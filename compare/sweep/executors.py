@@ -27,7 +27,7 @@ import torch
 
 from compare import pipeline as runner
 from compare.errors import UserError
-from compare.plugins import Plugin, registered, restore, ship_paths
+from compare.protocol import Plugin, registered, restore, ship_paths
 from compare.settings import RunSettings
 from compare.train.guard import Interrupted, WriteFailed, held_locks, join_locks
 
@@ -42,7 +42,7 @@ class Trial:
     settings: RunSettings  # `out` is the trial's own run directory, absolute (Ray workers have another cwd)
     threads: int | None = None  # torch threads for this trial; None keeps the process's setting
     resume: bool = False  # continue the trial's run directory from its checkpoints (a signal stopped it)
-    plugins: tuple[Plugin, ...] = ()  # the user's models and datasets the launching process registered (compare.plugins)
+    plugins: tuple[Plugin, ...] = ()  # the user's models and datasets the launching process registered (compare.protocol)
 
 
 def run_trial(trial: Trial) -> dict:
@@ -169,7 +169,7 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
 
 def runtime_env(plugins: Iterable[Plugin]) -> dict:
     """Ray's runtime_env for the trials: the source folders of gan, vae and compare, so the workers run this very
-    code, and those of the user's models and datasets (compare.plugins.ship_paths). Ray's py_modules takes
+    code, and those of the user's models and datasets (compare.protocol.ship_paths). Ray's py_modules takes
     folders only, so single-file modules travel in a working_dir of their own, which Ray puts on the workers'
     sys.path (the trials' run directories are absolute: the workers' cwd does not matter)."""
     import gan

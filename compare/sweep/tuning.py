@@ -24,7 +24,7 @@ from compare.metrics.quality import kid
 from compare.sample import sample_views
 from compare.train.budget import Budget
 from compare.sweep.trials import run_trials
-from compare.train.checkpoint import load_checkpoint
+from compare.train.checkpoint import load_model
 
 LR_RANGE = (1e-4, 3e-3)
 BETA1 = (0.5, 0.9)
@@ -53,9 +53,7 @@ def short_budget(budget: Budget) -> Budget:
 
 def heldout_kid(run_dir: Path, spec, seed: int, data, extractor, n: int) -> float | None:
     """KID x1e3 of the trial's model (its first view) against the first n held-out images."""
-    ckpt = load_checkpoint(run_dir / spec.dirname / "ckpt.pt")
-    model = spec.entry.model_cls(spec.entry.config_cls(**ckpt["config"]), device=extractor.device, seed=seed)
-    model.load_state_dict(ckpt["state"])
+    model = load_model(run_dir, spec.label, extractor.device)
     images = next(iter(sample_views(spec, model, n, seed).values()))
     heldout = real_features(extractor, in_memory(data.heldout), "held-out images", data.name).subset(torch.arange(n))
     value = kid(heldout, extractor.extract(images, "tuning samples"), extractor.info.get("feature_sd", 1.0))["kid_x1e3"]  # the report's scale

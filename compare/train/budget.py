@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from compare.errors import UserError, did_you_mean
 
 UNITS = ("steps", "images", "epochs", "s", "flops")
+DEFAULT_BUDGET = "4000steps"  # of `compare run`, sweep, study and compare.run
 _NUMBER = re.compile(r"^\s*[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?\s*$", re.IGNORECASE)
 _PATTERN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]+)\s*$", re.IGNORECASE)
 

@@ -37,7 +37,7 @@ from torch import Tensor
 
 from compare.train.budget import Budget
 from compare.data import DataOptions
-from compare.errors import UserError
+from compare.errors import UserError, did_you_mean
 from compare.io import content_sha256, read_run_json, save_checked
 from compare.models import parse_model_specs
 from compare.protocol import GenerativeModel
@@ -144,6 +144,39 @@ def restore(model: GenerativeModel, ckpt: dict[str, Any], path: Path) -> None:
         detail = " ".join(str(e).split())  # torch's message spans lines; the CLI prints one
         detail = detail if len(detail) <= 160 else detail[:157] + "..."
         raise UserError(f"{path} does not fit this model ({type(e).__name__}: {detail}); delete it to retrain that model") from None
+
+
+def load_model(run_dir: Path | str, label: str, device: torch.device | str = "cpu") -> GenerativeModel:
+    """The trained model `label` of the run in `run_dir`, weights restored, on `device`, ready to `sample(n, generator=...)`
+    ((n, C, H, W) floats in [0, 1]). The one loader of a run's models: evaluate, the study's grids, tuning and the API.
+
+    Built with the run's seed and the config its checkpoint was trained with (JSON lists back to the config's tuples);
+    a missing run, an unknown label (with the closest one), a missing or unfinished model, or a checkpoint of another
+    config is a UserError. A diverged model loads: its checkpoint is its last good state, the one the run evaluated."""
+    run_dir = Path(run_dir)
+    config = read_run_json(run_dir, "config.json")
+    if label not in config["models"]:
+        raise UserError(f"{run_dir} has no model {label!r}{did_you_mean(label, config['models'])}; "
+                        f"it has: {', '.join(config['models'])}")
+    spec = parse_model_specs([label])[0]
+    path = run_dir / spec.dirname / "ckpt.pt"
+    if not path.exists():
+        raise UserError(f"{path} is missing: the run did not finish training {label}")
+    ckpt = load_checkpoint(path)  # weights only: a tampered file is refused in one line
+    # another model's checkpoint copied here (vae's over gan's) would fail inside the constructor: refused as a resume refuses it
+    check_compatible(ckpt, path, {"label": label, "config": config["models"][label]})
+    if ckpt.get("status") == "training":
+        raise UserError(f"{label} in {run_dir} is unfinished (stopped at step {ckpt.get('steps')}); finish it with `compare run --resume {run_dir}`")
+    model = build_model(label, ckpt["config"], device, config["seed"])
+    restore(model, ckpt, path)
+    return model
+
+
+def build_model(label: str, config: dict[str, Any], device: torch.device | str, seed: int) -> GenerativeModel:
+    """A fresh model `label` with exactly this resolved config (every field, as config.json records it)."""
+    spec = parse_model_specs([label])[0]
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}  # JSON made the config's tuples lists
+    return spec.entry.model_cls(spec.entry.config_cls(**fields), device=device, seed=seed)
 
 
 # -- run settings in config.json: what `compare run --resume` reads back ---------------------------

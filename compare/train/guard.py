@@ -35,7 +35,8 @@ TOOLKIT = "gan-vae-compare"
 MARKER_FORMAT = 1
 # What --overwrite may delete in a run directory: the files `compare run` writes, and nothing else.
 OWNED_NAMES = {"config.json", "metrics.json", "metrics.md", "report.html", "report.md", LOCK_NAME, MARKER_NAME}
-OWNED_SUFFIXES = (".png",)
+OWNED_SUFFIXES = (".png", ".npz")  # the figures and samples_<view>.npz
+EXPORT_PREFIX, EXPORT_SUFFIXES = "export-", (".json", ".safetensors", ".pt")  # `compare export`'s default folders, in the run
 CHECKPOINT_NAME = "ckpt.pt"
 # Errors of the disk rather than of the program: turned into one line naming the file.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
@@ -268,9 +269,10 @@ def foreign_files(out: Path) -> list[Path]:
         elif p.name == TENSORBOARD_DIR:  # a folder of event files per model
             foreign += [q for q in sorted(p.rglob("*")) if q.is_symlink() or not (
                 (q.parent == p and q.is_dir()) or (q.parent.parent == p and q.is_file() and q.name.startswith(TENSORBOARD_PREFIX)))]
-        else:  # a model folder holds its checkpoint only
-            foreign += [q for q in sorted(p.rglob("*")) if not (q.parent == p and q.is_file() and not q.is_symlink()
-                                                                and (q.name == CHECKPOINT_NAME or is_temp_name(q.name)))]
+        else:  # a model folder holds its checkpoint only, an export folder its weights and cards
+            exported = p.name.startswith(EXPORT_PREFIX)
+            foreign += [q for q in sorted(p.rglob("*")) if not (q.parent == p and q.is_file() and not q.is_symlink() and (
+                q.name.endswith(EXPORT_SUFFIXES) if exported else q.name == CHECKPOINT_NAME or is_temp_name(q.name)))]
     return foreign
 
 
