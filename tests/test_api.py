@@ -21,7 +21,8 @@ from helpers import ROOT, SETTINGS, one_line_error, run_cli, snapshot
 
 PUBLIC = ["Budget", "DATASETS", "DataOptions", "GenerativeModel", "ImageDataset", "MODELS", "ModelResult", "ModelSpec", "Numbers",
           "RunResult", "RunSettings", "Scores", "StudyResult", "StudySettings", "SweepResult", "SweepSettings", "UserError", "Value",
-          "ViewResult", "draw_samples", "export", "judge_claims", "load_dataset", "load_model", "parse_model_specs", "run", "score",
+          "ViewResult", "draw_samples", "export", "judge_claims", "load_dataset", "load_model", "parse_model_specs", "register_dataset",
+          "register_model", "run", "score",
           "study"]
 # helpers.SETTINGS as compare.run's keywords
 TINY = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, checkpoint_every=20)
