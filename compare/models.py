@@ -1,7 +1,8 @@
 """Model registry: every family the runner can train, by name, with its config, class and sample views.
 
 A model spec on the command line is `name` or `name:variant`; the variant sets the family's
-`variant_field` (for the GAN, its generator loss: `gan:minimax`, `gan:wgan-gp`). Fields common to
+`variant_field` (for the GAN, its generator loss: `gan:minimax`, `gan:wgan-gp`; for the VAE, how its pixels are
+drawn: `vae:autoregressive`). Fields common to
 every model of a run (`--arch conv`, `--precision bf16`, `--optimizer sgd`) are set with `with_fields`.
 """
 
@@ -44,8 +45,8 @@ MODELS: dict[str, ModelEntry] = {
     ),
     "vae": ModelEntry(
         "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means and as independent pixel draws; "
-        "--arch conv for conv nets",
-        VAEConfig, VAE, "decoder", sample_modes=SAMPLE_MODES,
+        "--arch conv for conv nets; vae:autoregressive draws the pixels jointly (a PixelCNN head on the decoder's logits)",
+        VAEConfig, VAE, "decoder", sample_modes=SAMPLE_MODES, variant_field="decoder", variants=tuple(vae.DECODERS),
         architectures=tuple(vae.ARCHITECTURES), precisions=tuple(vae.PRECISIONS), optimizers=tuple(vae.OPTIMIZERS),
     ),
 }
