@@ -5,7 +5,8 @@ view at width 1 under the study's optimizer, seed by seed, at every curve point 
 evaluation, with its per-image intervals). Claim 3, once per claim-3 optimizer: gan and gan:minimax at
 width 1 trained with it (compare.report.claim_inputs.claim3_from_runs, on one merged run per seed: the
 threshold is THRESHOLD_FLOOR_FACTOR x the real floor FID at the same N). Claim 2: gan and vae at every
-width, total parameters against each seed's final FID.
+width, total parameters against each seed's final FID. With `mechanisms`, claim 1's reason ("mechanism 1",
+compare.report.pixel_mechanism): each seed's vae and vae:autoregressive trials at width 1, final draws.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from compare.report.claims import (
     claim1_along_budget, claim3_along_budget, judge_claim1, judge_claim2, judge_claim3,
 )
 from compare.report.claim_types import family_of
+from compare.report.pixel_mechanism import MECHANISM_MODEL, mechanism1_from_trials
 
 CLAIM_WIDTH = 1.0
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD"}  # how the report names an optimizer
@@ -34,7 +36,7 @@ def claim3_name(optimizer: str) -> str:
 @dataclass
 class Judged:
     """The verdicts by name ("claim 1", "claim 2", then "claim 3 (Adam)", ... one per claim-3 optimizer, in that
-    order), the verdicts along the budget, and the claim-3 inputs the figures draw (by optimizer)."""
+    order, then "mechanism 1" in a study with mechanisms), the verdicts along the budget, and the claim-3 inputs the figures draw (by optimizer)."""
 
     verdicts: dict[str, Verdict]
     along_budget: dict[str, list[BudgetPoint]]
@@ -109,4 +111,8 @@ def judge_study(settings, rows: list[dict], out: Path) -> Judged:
         judged.verdicts[name], judged.optimizers[name] = judge_claim3(c3) if isinstance(c3, Claim3Input) else c3, optimizer
         if isinstance(c3, Claim3Input):
             judged.along_budget[name], judged.claim3[optimizer] = claim3_along_budget(c3), c3
+    if settings.mechanisms:
+        runs = metrics.get(settings.optimizer, {})
+        judged.verdicts["mechanism 1"] = mechanism1_from_trials({s: m for (label, s), m in runs.items() if label == "vae"},
+                                                                {s: m for (label, s), m in runs.items() if label == MECHANISM_MODEL})
     return judged
