@@ -6,7 +6,9 @@ evaluation, with its per-image intervals). Claim 3, once per claim-3 optimizer: 
 width 1 trained with it (compare.report.claim_inputs.claim3_from_runs, on one merged run per seed: the
 threshold is THRESHOLD_FLOOR_FACTOR x the real floor FID at the same N), with its saturation readings in
 one sentence. Claim 2: gan and vae at every width, total parameters against each seed's final FID; its
-mechanism, the share of that gap the VAE's fitted prior closes (compare.report.prior_gap).
+mechanism, the share of that gap the VAE's fitted prior closes (compare.report.prior_gap). With `mechanisms`,
+claim 1's reason ("mechanism 1", compare.report.pixel_mechanism): each seed's vae and vae:autoregressive
+trials at width 1, final draws.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from compare.report.claims import (
     claim1_along_budget, claim3_along_budget, early_window, judge_claim1, judge_claim2, judge_claim3,
 )
 from compare.report.claim_types import family_of, prior_view
-from compare.report.numbers import with_interval
+from compare.report.numbers import fmt
 from compare.report.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP, PriorGap, prior_gap_from_rows
 from compare.stats import summarize
+from compare.report.pixel_mechanism import MECHANISM_MODEL, mechanism1_from_trials
 
 CLAIM_WIDTH = 1.0
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD"}  # how the report names an optimizer
@@ -46,7 +49,7 @@ def saturation_sentence(data: Claim3Input, optimizer: str) -> str | None:
             continue
         st = {k: summarize((e["mean"][k] for e in early.values() if e["mean"].get(k) is not None), (0.0, 1.0))
               for k in ("d_fake", "share_rejected", "minimax_dlogit", "nonsaturating_dlogit")}
-        show = {k: with_interval(v["mean"], v["ci95"], 2) for k, v in st.items()}
+        show = {k: fmt(v["mean"], v["ci95"]) for k, v in st.items()}
         clauses.append(f"in the {loss_names.get(label, label)} runs ({label}, n={st['d_fake']['n']}) mean D(G(z)) was {show['d_fake']} "
                        f"with a share {show['share_rejected']} of fakes below 0.1, and on those batches the minimax loss's mean "
                        f"|d/dlogit| was {show['minimax_dlogit']} against the flipped label's {show['nonsaturating_dlogit']}")
@@ -60,7 +63,7 @@ def saturation_sentence(data: Claim3Input, optimizer: str) -> str | None:
 @dataclass
 class Judged:
     """The verdicts by name ("claim 1", "claim 2", then "claim 3 (Adam)", ... one per claim-3 optimizer, in that
-    order), the verdicts along the budget, and the claim-3 inputs the figures draw (by optimizer)."""
+    order, then "mechanism 1" in a study with mechanisms), the verdicts along the budget, and the claim-3 inputs the figures draw (by optimizer)."""
 
     verdicts: dict[str, Verdict]
     along_budget: dict[str, list[BudgetPoint]]
@@ -137,4 +140,8 @@ def judge_study(settings, rows: list[dict], out: Path) -> Judged:
         judged.verdicts[name], judged.optimizers[name] = judge_claim3(c3) if isinstance(c3, Claim3Input) else c3, optimizer
         if isinstance(c3, Claim3Input):
             judged.along_budget[name], judged.claim3[optimizer] = claim3_along_budget(c3), c3
+    if settings.mechanisms:
+        runs = metrics.get(settings.optimizer, {})
+        judged.verdicts["mechanism 1"] = mechanism1_from_trials({s: m for (label, s), m in runs.items() if label == "vae"},
+                                                                {s: m for (label, s), m in runs.items() if label == MECHANISM_MODEL})
     return judged
