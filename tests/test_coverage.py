@@ -39,6 +39,16 @@ def test_the_full_band_passes_calibrated_intervals_and_fails_poor_ones():
     assert passes(0.85) <= 0.05 and passes(1.0) == 0.0  # an interval that always covers is too wide
 
 
+def test_only_under_coverage_fails_a_target_on_the_edge_of_the_values_range():
+    from compare.calibrate.coverage import _judge
+
+    always = [{"fid_inf": (1.0, [0.0, 3.0])}] * FULL.redraws  # every interval clipped at 0, every one covering
+    assert _judge("real", "fid_inf", always, 0.0, 500, FULL).passed  # the large-N FID of real vs real: 0, the edge
+    assert not _judge("gan", "fid_inf", always, 1.5, 500, FULL).passed  # inside the range: 100% is too wide
+    missing = [{"fid_inf": (1.0, [0.5, 3.0])}] * 30 + always[30:]
+    assert not _judge("real", "fid_inf", missing, 0.0, 500, FULL).passed  # 85% is too narrow, edge or not
+
+
 def test_the_large_n_targets_are_zero_for_real_vs_real_and_below_the_finite_n_fid_for_the_gan(results):
     by = {(r.details["case"], r.details["key"]): r.details for r in results}
     assert by["real", "fid_inf"]["target"] == 0.0  # one distribution against itself

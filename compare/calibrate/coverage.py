@@ -161,9 +161,14 @@ def _judge(case: str, key: str, redraws: list[dict], target: float | None, n: in
         low, high = LEVEL - BINOMIAL_SLACK * math.sqrt(LEVEL * (1 - LEVEL) / len(redraws)), 1.0
     else:
         low, high = TOLERANCE
+    if target == 0.0:
+        # A target on the edge of the value's range (real vs real's large-N FID) lies inside every interval whose lower
+        # end, clipped to that range, reaches it: such an interval covers it more than 95% of the time by construction
+        # (200 of 200 redraws), so there only under-coverage is a flaw.
+        high = 1.0
     return ControlResult(
         control=f"{key} interval, {'real vs real' if case == 'real' else 'GAN samples'} ({setting.dataset}, N = {n})",
-        expected=f"95% cover {TARGETS[key]} (pass: {low:.0%}-{high:.0%})", got=f"{coverage:.1%}", counts=f"{hits} of {len(redraws)} redraws",
+        expected=f"95% cover {TARGETS[key]} (pass: {low:.0%}-{high:.1%})", got=f"{coverage:.1%}", counts=f"{hits} of {len(redraws)} redraws",
         passed=low <= coverage <= high,
         details={"case": case, "key": key, "target": target, "hits": hits, "redraws": len(redraws), "misses_below": below,
                  "misses_above": above, "resamples": setting.resamples, "n": n,
