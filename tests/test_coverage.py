@@ -76,3 +76,7 @@ def test_the_simulations_pinned_fid_is_the_runs():
     run = score_features({"real": real, "fake": fake}, {"name": "given", "weights_sha256": "-"}, 200, names=("fid",))["fid"]
     value, ci = _pinned_fid(real, fake, 200)
     assert value == run["values"]["fid"] and ci == pytest.approx(run["intervals"]["fid"]["ci95"], rel=1e-9)
+
+
+def test_two_processes_score_the_redraws_as_one_does(results):
+    assert [r.to_json() for r in interval_coverage(quick=True, jobs=2)] == [r.to_json() for r in results]

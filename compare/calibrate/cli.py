@@ -18,14 +18,16 @@ from compare.settings import MAX_SEED
                    "[default: runs/calibration-<timestamp>]")
 @click.option("--overwrite", is_flag=True, help="Replace the calibration already in --out (a directory that is not one is never touched).")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed of the trained controls and the simulations.")
+@click.option("--jobs", default=1, type=click.IntRange(1, 64),
+              help="Processes for the trained controls and the coverage redraws (one torch thread each); the numbers do not depend on it.")
 @click.option("--quiet", is_flag=True, help="No progress messages.")
-def calibrate(dataset: str | None, quick: bool, out: Path | None, overwrite: bool, seed: int, quiet: bool) -> None:
+def calibrate(dataset: str | None, quick: bool, out: Path | None, overwrite: bool, seed: int, jobs: int, quiet: bool) -> None:
     """Run the toolkit's known-answer controls (claims 1-3 and interval coverage) and print control / expected / got / counts.
 
     Exit codes: 0 every control passed; 1 some control failed (the line above the report's path says which); 2 bad input."""
     from compare.calibrate.run import CalibrationSettings, calibrate as run_calibration
 
-    result = run_calibration(CalibrationSettings(quick=quick, dataset=dataset, seed=seed, out=out, overwrite=overwrite),
+    result = run_calibration(CalibrationSettings(quick=quick, dataset=dataset, seed=seed, out=out, overwrite=overwrite, jobs=jobs),
                              log=(lambda m: None) if quiet else (lambda m: click.echo(m, err=True)))
     from compare.report.numbers import fmt
 

@@ -81,7 +81,7 @@ class Trained:
     error: str | None = None
 
 
-def train_gans(plan: ControlPlan, dataset: str, seed: int, out: Path, log: Callable[[str], None]) -> dict[str, list[Trained]]:
+def train_gans(plan: ControlPlan, dataset: str, seed: int, out: Path, log: Callable[[str], None], jobs: int = 1) -> dict[str, list[Trained]]:
     """The control GANs through the study's trial settings and trial loop, one after another in this process:
     {"fast": lr x on seeds A then B, "slow": lr x/10 on seeds A}; seeds A = seed.., B = the next plan.seeds."""
     study = StudySettings(budget=Budget.parse(f"{plan.steps}steps"), dataset=dataset, device="cpu", batch_size=plan.batch_size)
@@ -93,7 +93,7 @@ def train_gans(plan: ControlPlan, dataset: str, seed: int, out: Path, log: Calla
         for s in seeds:
             tid = f"gan-lr{lr:g}-seed{s}"
             trials[tid] = (role, lr, s, study.run_settings(spec, plan.width, s, (out / tid).resolve(), curves=True))
-    records, _ = run_trials([(tid, t[3]) for tid, t in trials.items()], out, LocalExecutor(ExecutorOptions()), log)
+    records, _ = run_trials([(tid, t[3]) for tid, t in trials.items()], out, LocalExecutor(ExecutorOptions(jobs=jobs)), log)
     found: dict[str, list[Trained]] = {"fast": [], "slow": []}
     for tid, (role, lr, s, _) in trials.items():
         record = records.get(tid, {})
@@ -254,7 +254,8 @@ def claim1_controls(plan: ControlPlan, gans: dict[str, list[Trained]], data: Ima
     return out
 
 
-def trained_controls(plan: ControlPlan, data: ImageDataset, seed: int, out: Path, log: Callable[[str], None]) -> list[ControlResult]:
-    """Claims 3 and 1 on GANs trained under `plan` into out/<trial id>/."""
-    gans = train_gans(plan, data.name, seed, out, log)
+def trained_controls(plan: ControlPlan, data: ImageDataset, seed: int, out: Path, log: Callable[[str], None],
+                     jobs: int = 1) -> list[ControlResult]:
+    """Claims 3 and 1 on GANs trained under `plan` into out/<trial id>/, `jobs` trials at once (the study's trial loop)."""
+    gans = train_gans(plan, data.name, seed, out, log, jobs)
     return claim3_controls(plan, gans) + claim1_controls(plan, gans, data, seed)

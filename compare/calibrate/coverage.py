@@ -29,6 +29,7 @@ redraws a pass only says that no interval is grossly wrong (at most BINOMIAL_SLA
 from __future__ import annotations
 
 import math
+import multiprocessing
 from dataclasses import dataclass
 
 import torch
@@ -64,8 +65,8 @@ QUICK = Setting("digits", redraws=8, resamples=100, gan_steps=1000, large=(2000,
 FULL = Setting("mnist5k", redraws=200, resamples=bootstrap.RESAMPLES, gan_steps=4000, large=(5000, 10000, 20000))
 
 
-def interval_coverage(quick: bool, seed: int = 0) -> list[ControlResult]:
-    """One ControlResult per (case, interval): its coverage of its target over the redraws."""
+def interval_coverage(quick: bool, seed: int = 0, jobs: int = 1) -> list[ControlResult]:
+    """One ControlResult per (case, interval): its coverage of its target over the redraws, scored in `jobs` processes."""
     setting = QUICK if quick else FULL
     data = load_dataset(setting.dataset)
     extractor = load_domain_evaluator(data)
@@ -88,12 +89,31 @@ def interval_coverage(quick: bool, seed: int = 0) -> list[ControlResult]:
     large_gan = _large_n_fid(extractor, pool, generator, setting.large, seed)
     targets = {"real": {"fid_inf": 0.0, LONE: float(bad_pixel_counts(pool_images)[LONE].double().mean())},
                "gan": {"fid_inf": large_gan, LONE: _lone_rate(generator, setting.large[-1], seed)}}
+    tasks = [(case, r) for case in ("real", "gan") for r in range(setting.redraws)]
+    _SHARED.update(draw={"real": draw_real, "gan": draw_gan}, reference=reference, extractor=extractor, setting=setting, seed=seed)
+    try:
+        if jobs > 1:  # forked workers inherit _SHARED (the trained GAN, the features): nothing is pickled but the scores
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                scored = pool.map(_redraw, tasks, chunksize=8)
+        else:
+            scored = [_redraw(task) for task in tasks]
+    finally:
+        _SHARED.clear()
     results = []
-    for case, draw in (("real", draw_real), ("gan", draw_gan)):
-        redraws = [_score(draw(torch.Generator().manual_seed(seed * 100_003 + r)), reference, extractor, setting.resamples)
-                   for r in range(setting.redraws)]
+    for case in ("real", "gan"):
+        redraws = [s for (c, _), s in zip(tasks, scored) if c == case]
         results += [_judge(case, key, redraws, targets[case].get(key), n, setting) for key in redraws[0]]
     return results
+
+
+_SHARED: dict = {}  # what every redraw reads, set by interval_coverage for its own process and the workers it forks
+
+
+def _redraw(task: tuple[str, int]) -> dict:
+    """One redraw scored: each has its own seeded generator, so the scores do not depend on which process draws it."""
+    case, r = task
+    drawn = _SHARED["draw"][case](torch.Generator().manual_seed(_SHARED["seed"] * 100_003 + r))
+    return _score(drawn, _SHARED["reference"], _SHARED["extractor"], _SHARED["setting"].resamples)
 
 
 def _small_gan(data: ImageDataset, steps: int, seed: int):

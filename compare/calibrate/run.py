@@ -53,6 +53,7 @@ class CalibrationSettings:
     seed: int = 0
     out: Path | None = None  # default runs/calibration-<timestamp>
     overwrite: bool = False
+    jobs: int = 1  # processes for the trained controls and the coverage redraws; the numbers do not depend on it
 
     @property
     def dataset_name(self) -> str:
@@ -118,9 +119,9 @@ def calibrate(settings: CalibrationSettings, log: Callable[[str], None] = lambda
         torch.set_num_threads(1)  # one thread: the stated timing, and numbers that do not depend on the core count
         try:
             seconds, results = {}, []
-            for name, run in (("trained", lambda: trained_controls(plan, data, settings.seed, out / "trials", log)),
+            for name, run in (("trained", lambda: trained_controls(plan, data, settings.seed, out / "trials", log, settings.jobs)),
                               ("simulated", lambda: rule_controls(settings.quick, settings.seed)),
-                              ("coverage", lambda: interval_coverage(settings.quick, settings.seed))):
+                              ("coverage", lambda: interval_coverage(settings.quick, settings.seed, settings.jobs))):
                 log(f"calibrate: {name} controls")
                 t = time.perf_counter()
                 results += run()
