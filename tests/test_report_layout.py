@@ -100,6 +100,7 @@ def test_each_claims_rule_is_folded_under_its_verdict(page):
     rules = [r for r in (RULE_1, RULE_2, RULE_3) if r.replace(">", "&gt;") in html]
     assert rules  # each report states the rules it judged by ...
     assert not [r for r in rules if r in shown]  # ... only inside a <details>
+    assert "Rule: " not in shown  # so is a mechanism's (the VAE's fitted prior, in the sweep and the study)
 
 
 def test_no_section_is_empty(page):

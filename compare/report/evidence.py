@@ -12,7 +12,7 @@ import math
 from compare.io import read_run_json
 from compare.report.claims import Verdict
 from compare.report.numbers import fmt, times
-from compare.report.render import Block, Heading, Image, Para, Table, embeddable
+from compare.report.render import Block, Fold, Heading, Image, Para, Table, embeddable
 from compare.report.runs import Run, Seeds, Sweep
 from compare.report.tables import seed_table
 from compare.report.verdict_card import claim_name, verdict_card
@@ -84,7 +84,7 @@ def section_sweep(sweeps: list[Sweep]) -> list[Block]:
             blocks.append(Table(["target FID", "GAN parameters needed [95%]", "VAE parameters needed [95%]",
                                  "VAE / GAN parameters [95%]", "VAE needs"], rows))
         if gap := sweep.summary.get("prior_gap"):  # claim 2's mechanism (compare.report.prior_gap)
-            blocks.append(Para(f"{gap['sentence']} Rule: {gap['rule']}"))
+            blocks += [Para(gap["sentence"]), Fold("Rule of this reading", [Para(f"Rule: {gap['rule']}")])]
         blocks += [Image(sweep.path / name, f"{sweep.path.name}: {name}") for name in sweep.summary.get("plots", [])
                    if embeddable(sweep.path / name, sweep.path)]
     return blocks

@@ -125,7 +125,7 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
         if (optimizer := judged.optimizers.get(name)) in judged.claim3 and (line := saturation_sentence(judged.claim3[optimizer], optimizer)):
             blocks.append(Para(line))
         if name == "claim 2":  # its mechanism: does the VAE's fitted prior close the gap?
-            blocks += [Para(judged.prior_gap.sentence()), Para(f"Rule: {RULE_PRIOR}")]
+            blocks += [Para(judged.prior_gap.sentence()), Fold("Rule of this reading", [Para(f"Rule: {RULE_PRIOR}")])]
             blocks += [Image(figures["prior"], "claim 2's mechanism: the prior")] if "prior" in figures and embeddable(figures["prior"], out) else []
     if judged.along_budget:
         steps = sorted({p.steps for points in judged.along_budget.values() for p in points})
