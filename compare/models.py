@@ -1,7 +1,8 @@
 """Model registry: every family the runner can train, by name, with its config, class and sample views.
 
 A model spec on the command line is `name`, `name:variant` or `PKG.MODULE:CLASS`. The variant sets the family's
-`variant_field` (for the GAN, its generator loss: `gan:minimax`, `gan:wgan-gp`); a dotted module before the colon
+`variant_field` (for the GAN, its generator loss: `gan:minimax`, `gan:wgan-gp`; for the VAE, how its pixels are drawn:
+`vae:autoregressive`); a dotted module before the colon
 names a user's class instead, imported and registered on first use, as are the names installed packages announce
 (compare.protocol). Every model, the built-in gan and vae included, enters through `register_model`, which checks
 the contract (compare.protocol.check_model_class). Fields common to every model of a run (`--arch conv`,
@@ -72,8 +73,9 @@ register_model("gan", GAN, "fully connected GAN from the source text: BCE discri
                "loss; --arch conv for DCGAN nets", variant_field="generator_loss", variants=GENERATOR_LOSSES,
                architectures=tuple(gan.ARCHITECTURES), precisions=tuple(gan.PRECISIONS), optimizers=tuple(gan.OPTIMIZERS))
 register_model("vae", VAE, "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means, as independent pixel draws, and as "
-               "per-pixel means from a 10-component Gaussian mixture fitted to its codes (vae-gmm); --arch conv for conv nets",
-               architectures=tuple(vae.ARCHITECTURES), precisions=tuple(vae.PRECISIONS), optimizers=tuple(vae.OPTIMIZERS))
+               "per-pixel means from a 10-component Gaussian mixture fitted to its codes (vae-gmm); --arch conv for conv nets; "
+               "vae:autoregressive draws the pixels jointly (a PixelCNN head on the decoder's logits)",
+               variant_field="decoder", variants=tuple(vae.DECODERS), architectures=tuple(vae.ARCHITECTURES), precisions=tuple(vae.PRECISIONS), optimizers=tuple(vae.OPTIMIZERS))
 # Every --arch / --precision / --optimizer value some built-in family takes (a family that lacks one says so when asked for it).
 ARCHITECTURES = tuple(dict.fromkeys(a for e in MODELS.values() for a in e.architectures))
 PRECISIONS = tuple(dict.fromkeys(p for e in MODELS.values() for p in e.precisions))

@@ -21,7 +21,8 @@ from helpers import ROOT, SETTINGS, one_line_error, run_cli, snapshot
 
 PUBLIC = ["Budget", "DATASETS", "DataOptions", "GenerativeModel", "ImageDataset", "MODELS", "ModelResult", "ModelSpec", "Numbers",
           "RunResult", "RunSettings", "Scores", "StudyResult", "StudySettings", "SweepResult", "SweepSettings", "UserError", "Value",
-          "ViewResult", "draw_samples", "export", "judge_claims", "load_dataset", "load_model", "parse_model_specs", "run", "score",
+          "ViewResult", "draw_samples", "export", "judge_claims", "load_dataset", "load_model", "parse_model_specs", "register_dataset",
+          "register_model", "run", "score",
           "study"]
 # helpers.SETTINGS as compare.run's keywords
 TINY = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, checkpoint_every=20)
@@ -198,13 +199,14 @@ def test_judge_claims_pairs_runs_by_seed(tiny_run):
 
 
 @pytest.mark.slow  # trains and scores in a fresh interpreter
-def test_python_api_example_in_the_reference_runs(tmp_path):
-    text = (ROOT / "docs" / "reference.md").read_text()
-    code = re.search(r"```python\n(.*?)```", text[text.index("## Python API"):], re.S).group(1)
+@pytest.mark.parametrize("page, section, printed", [("docs/reference.md", "## Python API", ("GAN FID", "not decided")),
+                                                     ("README.md", "## Your own model", ("GAN FID", "95% interval"))])
+def test_python_api_examples_run_as_written(tmp_path, page, section, printed):
+    text = (ROOT / page).read_text()
+    code = re.search(r"```python\n(.*?)```", text[text.index(section):], re.S).group(1)
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=os.environ, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "GAN FID" in result.stdout and "not decided" in result.stdout
-
+    assert all(words in result.stdout for words in printed), result.stdout
 
 
 @pytest.mark.slow  # one trial and the sweep's plots

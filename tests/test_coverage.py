@@ -3,7 +3,8 @@
 import pytest
 
 from compare.calibrate import ControlResult
-from compare.calibrate.coverage import QUICK, TOLERANCE, interval_coverage
+from compare.calibrate.coverage import FULL, QUICK, TOLERANCE, interval_coverage
+from compare.metrics import bootstrap
 
 KEYS = ["fid", "kid_x1e3", "precision", "recall", "fid_inf", "lone_pixels_per_image"]
 
@@ -21,7 +22,21 @@ def test_every_interval_is_checked_for_real_vs_real_and_for_gan_samples(results)
         assert d["redraws"] == QUICK.redraws and d["hits"] + d["misses_below"] + d["misses_above"] == QUICK.redraws
         assert r.counts == f"{d['hits']} of {QUICK.redraws} redraws" and r.got == f"{d['hits'] / QUICK.redraws:.1%}"
         assert r.to_json()["details"]["target"] == d["target"] and "N = 180" in r.control
-    assert TOLERANCE == (0.90, 0.99)
+
+
+def test_the_full_band_passes_calibrated_intervals_and_fails_poor_ones():
+    """The full mode scores the run's own intervals (its resamples) and its band, over its redraws, passes twelve
+    intervals of a true 95% together in at least 98% of calibrations and fails a true 85% one in at least 95%."""
+    from scipy.stats import binom
+
+    assert FULL.resamples == bootstrap.RESAMPLES
+    low, high = (round(t * FULL.redraws) for t in TOLERANCE)  # a pass: low <= hits <= high
+
+    def passes(coverage: float) -> float:
+        return binom.cdf(high, FULL.redraws, coverage) - binom.cdf(low - 1, FULL.redraws, coverage)
+
+    assert passes(0.95) ** 12 >= 0.98 and passes(0.94) >= 0.99
+    assert passes(0.85) <= 0.05 and passes(1.0) == 0.0  # an interval that always covers is too wide
 
 
 def test_the_large_n_targets_are_zero_for_real_vs_real_and_below_the_finite_n_fid_for_the_gan(results):

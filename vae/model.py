@@ -13,6 +13,9 @@ trained on, rather than N(0, I), which they need not fill (Dai & Wipf 2019): cla
 
 `arch` picks the networks (ARCHITECTURES: these MLPs or vae.conv's conv nets), `optimizer` the
 optimiser (OPTIMIZERS: Adam or plain SGD), `precision` the autocast dtype of the forward passes (PRECISIONS).
+`decoder` (DECODERS) "autoregressive" adds vae.autoregressive's PixelCNN head on the decoder's logits, so that
+`mode="pixels"` draws the pixels jointly, one after another; `mode="mean"` and `reconstruct` then show the
+decoder's own per-pixel probabilities, the head's input (not the joint model's marginals).
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vae.common import OPTIMIZERS, PRECISIONS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
+from vae.autoregressive import PixelHead
 from vae.conv import ConvDecoder, ConvEncoder
 
 SAMPLE_MODES = ("mean", "pixels", "gmm")
 PRIOR_MODES = ("gmm",)  # modes that draw z from a prior fitted after training (set_prior): none before it
 ENCODE_CHUNK = 1024  # images per encoder pass in posterior_means: bounded memory on large training sets
 PIXEL_CHUNK = 256  # images per seed of the pixel noise in sample(mode="pixels")
+# How the pixels are drawn given z: independently (the decoder's logits alone), or jointly in raster order
+# through vae.autoregressive's head; the value is the head's network, built beside the architecture's.
+DECODERS: dict[str, Architecture | None] = {"independent": None, "autoregressive": Architecture({"head": PixelHead})}
 
 
 # Plain SGD 0.01 (measured on mnist5k, width 1, batch 128): the negative ELBO falls from ~540 to ~160 nats within
@@ -53,9 +60,10 @@ class VAEConfig(ModelConfig):
     arch: str = "mlp"  # a key of ARCHITECTURES
     channels: int = 64  # conv channels of the finest layer at width 1 (DCGAN's 64)
     precision: str = "fp32"  # a key of PRECISIONS
+    decoder: str = "independent"  # a key of DECODERS: how pixels are drawn given z
 
     def __post_init__(self) -> None:
-        self.validate(ARCHITECTURES, DEFAULT_LR)
+        self.validate(ARCHITECTURES, DEFAULT_LR, decoder=DECODERS)
         if self.beta < 0:
             raise ValueError("beta must be non-negative")
 
@@ -130,8 +138,10 @@ class VAE:
         self.device = torch.device(device)
         parts, self.channels_last = build_parts(ARCHITECTURES[config.arch], config, self.device, seed)
         self.encoder, self.decoder = parts["encoder"], parts["decoder"]
+        head = DECODERS[config.decoder]  # built after the others, so the encoder and decoder start as the plain VAE's
+        self.head = build_parts(head, config, self.device, seed)[0]["head"] if head else None
         self.autocast, self.scaler, fused = mixed_precision(config.precision, self.device)
-        params = [*self.encoder.parameters(), *self.decoder.parameters()]
+        params = [p for net in self.parts().values() for p in net.parameters()]
         self.opt = OPTIMIZERS[config.optimizer](params, config, fused)
         # Training noise and default sampling noise come from separate streams, so that looking
         # at samples mid-run does not change what the run trains on.
@@ -141,7 +151,12 @@ class VAE:
         self.prior: dict[str, Tensor] | None = None
 
     def parts(self) -> dict[str, nn.Module]:
-        return {"encoder": self.encoder, "decoder": self.decoder}
+        return {"encoder": self.encoder, "decoder": self.decoder, **({"head": self.head} if self.head else {})}
+
+    def _logits(self, z: Tensor, x: Tensor) -> Tensor:
+        """logits of p(x | z) for the image x (B, C, H, W): the decoder's, or the head's given the earlier pixels of x."""
+        logits = self.decoder(z).view(-1, *self.config.image_shape)  # (B, C, H, W): the MLP gives (B, C*H*W) viewed
+        return self.head(x, logits) if self.head else logits
 
     def can_sample(self, mode: str) -> bool:
         """Whether sample(mode=...) can draw now: a PRIOR_MODES mode only once set_prior has given it a prior."""
@@ -180,17 +195,17 @@ class VAE:
         x = batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
         with self.autocast():  # forward passes under autocast (if any), the loss in float32
             z, mean, logvar = self._encode_sample(x, self.train_rng)
-            logits = self.decoder(z)
+            logits = self._logits(z, x)
         losses = vae_loss(batch, logits.float(), mean.float(), logvar.float(), self.config.beta)
         optimise(self.opt, self.scaler, losses["loss"])
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, mode: str = "mean") -> Tensor:
-        """(n, C, H, W) in [0, 1] from z ~ N(0, I): per-pixel probabilities (`mean`) or independent
-        Bernoulli draws of every pixel (`pixels`); or per-pixel probabilities from z drawn from the fitted
-        prior (`gmm`). The same `generator` state gives the same images; image i's pixel noise depends on
-        that state and i alone, not on n."""
+        """(n, C, H, W) in [0, 1] from z ~ N(0, I): per-pixel probabilities (`mean`) or Bernoulli draws of every
+        pixel (`pixels`: independent, or with the autoregressive decoder one after another, H*W passes of its
+        head); or per-pixel probabilities from z drawn from the fitted prior (`gmm`). The same `generator` state
+        gives the same images; image i's pixel noise depends on that state and i alone, not on n."""
         if mode not in SAMPLE_MODES:
             raise ValueError(f"mode must be one of {', '.join(SAMPLE_MODES)}, got {mode!r}")
         if not self.can_sample(mode):
@@ -199,7 +214,8 @@ class VAE:
         if mode in PRIOR_MODES:
             return self.generate(self._prior_latents(n, rng))
         before_z = rng.get_state()
-        probs = self.generate(normal((n, self.config.latent_dim), rng, self.device))
+        z = normal((n, self.config.latent_dim), rng, self.device)
+        probs = self.generate(z)
         if mode == "mean":
             return probs
         # The pixel noise must not depend on n, but the stream after z does (it moved by n * latent_dim
@@ -211,6 +227,9 @@ class VAE:
         uniforms = [torch.rand(PIXEL_CHUNK, *probs.shape[1:], generator=torch.Generator().manual_seed(noise_seed + k))
                     for k in range(n // PIXEL_CHUNK + 1)]  # one chunk more than needed when n is a multiple: harmless
         u = torch.cat(uniforms)[:n].to(self.device)  # (n, C, H, W) in [0, 1)
+        if self.head:  # the same uniforms, thresholded at each pixel's probability given the pixels drawn before it
+            with self._evaluating():
+                return self.head.draw(self.decoder(z), u)
         return (u < probs).to(probs.dtype)  # P(u < p) = p: one Bernoulli(p) draw per pixel
 
     @contextlib.contextmanager
@@ -243,7 +262,7 @@ class VAE:
         """Single-sample ELBO estimate per image (nats), shape (B,)."""
         with self._evaluating():
             z, mean, logvar = self._encode_sample(x, generator or self.sample_rng)
-            recon = F.binary_cross_entropy_with_logits(self.decoder(z), x, reduction="none").flatten(1).sum(1)
+            recon = F.binary_cross_entropy_with_logits(self._logits(z, x), x, reduction="none").flatten(1).sum(1)
         kl = kl_terms(mean, logvar).sum(1)
         return -(recon + kl)
 
@@ -265,8 +284,9 @@ class VAE:
             for xs, es in zip(x.split(chunk), eps.split(chunk)):
                 mean, logvar = self.encoder(xs)  # (b, latent) each
                 z = mean[:, None] + (0.5 * logvar).exp()[:, None] * es  # (b, k, latent), reparameterised
-                logits = self.decoder(z.flatten(0, 1)).flatten(1)  # (b * k, C*H*W)
-                target = xs.flatten(1).repeat_interleave(k, dim=0)  # image j for each of its k latents
+                target = xs.repeat_interleave(k, dim=0)  # (b * k, C, H, W): image j for each of its k latents
+                logits = self._logits(z.flatten(0, 1), target).flatten(1)  # (b * k, C*H*W)
+                target = target.flatten(1)
                 log_px_z = -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(1).view(-1, k)
                 # log p(z) - log q(z|x) for N(0, I) and N(mean, exp(logvar)) at z = mean + std * es:
                 # -1/2 sum(z^2) + 1/2 sum(es^2 + logvar); the log(2 pi) terms cancel.
@@ -283,11 +303,14 @@ class VAE:
             "sample_rng": self.sample_rng.get_state(),
             "scaler": self.scaler.state_dict(),  # {} unless fp16
             **({"prior": dict(self.prior)} if self.prior is not None else {}),  # none until fitted after training
+            **({"head": self.head.state_dict()} if self.head else {}),
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.encoder.load_state_dict(state["encoder"])
         self.decoder.load_state_dict(state["decoder"])
+        if self.head:
+            self.head.load_state_dict(state["head"])
         # Optimizer.load_state_dict keeps the given moment tensors when device and dtype already match:
         # copied, so that a model loaded from another live model's state does not train both.
         self.opt.load_state_dict(copy.deepcopy(state["opt"]))

@@ -72,13 +72,16 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
 @click.option("--tune", default=0, type=click.IntRange(0, MAX_TUNE), help="Random-search trials per family before the seeds (0: both families' default recipes).")
 @click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help="Optimiser of the gan and vae trials of claims 1 and 2 (adam or plain sgd).")
 @click.option("--claim3-optimizers", default="adam,sgd", help="Optimisers claim 3 is judged under, comma-separated: gan and gan:minimax at width 1 with each.")
+@click.option("--mechanisms", is_flag=True, default=False,
+              help="Also test the claims' reasons: vae:autoregressive at width 1 per seed, whose joint pixel draws are judged against "
+                   "vae's independent ones (claim 1's reason; opt-in: +5 trials of ~4 min each on one CPU thread at the default budget).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Study directory; rerunning into it skips done trials and resumes stopped ones. [default: runs/study-<timestamp>]")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Finish the study in DIR with the settings in its study.json (only executor flags may be given besides).")
 @trial_options
 def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arch: str, tune: int, optimizer: str, claim3_optimizers: str,
-              device: str, batch_size: int, out: Path | None, resume: Path | None, make_pool) -> None:
+              mechanisms: bool, device: str, batch_size: int, out: Path | None, resume: Path | None, make_pool) -> None:
     """Train gan and vae at every width and gan and gan:minimax at width 1 under each claim-3 optimiser for every seed under one budget, and judge the source's three claims."""
     from compare.sweep import parse_widths
     from compare.sweep.study import StudySettings, parse_optimizers, saved_settings, study
@@ -91,7 +94,7 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arc
     else:
         settings = StudySettings(budget=Budget.parse(budget), dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
                                  widths=parse_widths(widths), arch=arch, tune=tune, device=device, batch_size=batch_size, out=out,
-                                 optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers))
+                                 optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers), mechanisms=mechanisms)
     from compare.report.study_claims import claim3_name
     from compare.report.summary import verdict_line
 

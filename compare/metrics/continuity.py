@@ -1,4 +1,4 @@
-"""Pixel continuity artifacts: bad pixels (lone pixels, specks, fragments), blur and spectral excess.
+"""Pixel continuity artifacts: bad pixels (lone pixels, specks, fragments), checkerboard energy, blur and spectral excess.
 
 The source claims a VAE, which draws every pixel independently given z, shows "discontinuous bad
 pixels" that a GAN avoids. These metrics measure that on raw pixels in [0, 1], each one a pure,
@@ -13,6 +13,9 @@ Bad pixels are counted as a person sees them on the images binarised at BINARY_T
 95% interval, and the counts are repeated at SENSITIVITY_THRESHOLDS. Blur (total variation,
 Laplacian variance, high-frequency share) is a separate measure, never counted as bad pixels: it
 has no good value of its own, so what a reader should look at is the ratio model/real.
+Checkerboard energy (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts") is the share of each image's
+power at the frequencies a stride-2 transposed convolution's uneven overlap imprints: the conv nets of both
+families upsample that way, so it is an artifact of theirs, on grey levels, not binarised.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ SENSITIVITY_THRESHOLDS = (0.3, 0.7)  # the bad-pixel counts again at these, to s
 # non-DC power. Blur removes it; independent per-pixel noise spreads power evenly, so it raises it.
 HF_CUTOFF = 0.25
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601
+CHECKERBOARD_STRIDE = 2  # every transposed convolution of gan.conv and vae.conv has stride 2
 
 
 def gray(images: Tensor) -> Tensor:
@@ -151,6 +155,30 @@ def _laplacian_variance(images: Tensor) -> dict[str, float]:
     return {"laplacian_var": float(laplacian(images).flatten(1).var(1).mean())}
 
 
+def checkerboard_shares(images: Tensor, stride: int = CHECKERBOARD_STRIDE) -> Tensor:
+    """(N,) each image's share of its mean-removed power at the stride's frequencies: (fy, fx) multiples of
+    (H/stride, W/stride) but not (0, 0); for stride 2, (H/2, 0), (0, W/2) and (H/2, W/2), where a +/- checkerboard of
+    period 2 puts all its power. No window here (unlike power_spectrum): a taper would spread that single frequency
+    over its neighbours; by Parseval the share is then exact, e.g. a^2 / (a^2 + v) for a checkerboard of amplitude a
+    on an image of variance v with no power at those frequencies. NaN for a uniform image (no power to share) and for
+    sides the stride does not divide (those frequencies are not on the DFT's grid)."""
+    x = gray(images).double()
+    h, w = x.shape[-2:]
+    if h % stride or w % stride:
+        return torch.full((len(x),), math.nan, dtype=torch.float64)
+    spectrum = torch.fft.fft2(x - x.mean((1, 2), keepdim=True))
+    power = spectrum.real.square() + spectrum.imag.square()  # (N, H, W); the DC term is 0
+    at = power[:, :: h // stride, :: w // stride].flatten(1).sum(1)  # the stride's grid, DC included at 0
+    total = power.flatten(1).sum(1)
+    return torch.where(total > 0, at / total.clamp(min=1e-300), math.nan)
+
+
+def _checkerboard(images: Tensor) -> dict[str, float]:
+    shares = checkerboard_shares(images)
+    shares = shares[~shares.isnan()]  # uniform images have no pattern at all to share out
+    return {"checkerboard_share": float(shares.mean()) if len(shares) else math.nan}
+
+
 def _spectrum(images: Tensor) -> dict[str, float]:
     power, radius = power_spectrum(images)
     total = power.sum(0)  # the set's power, so blank images do not divide by zero
@@ -190,6 +218,9 @@ CONTINUITY_METRICS: dict[str, Metric] = {
     "fragments": Metric("pixels", _rates(piece_counts, *BAD_PIXEL_KEYS["fragments"]),
                         f"ink components of > {SPECK_MAX_PIXELS} pixels besides the largest, per image; the share of images "
                         "with one; the share with no ink", _counts("fragments"), "bad pixels"),
+    "checkerboard": Metric("pixels", _checkerboard, f"mean share of each image's mean-removed power at the stride-{CHECKERBOARD_STRIDE} "
+                           "frequencies of transposed convolutions: (H/2, 0), (0, W/2), (H/2, W/2) (Odena et al. 2016)",
+                           {"checkerboard_share": Key("lower", "share of power", bounds=(0.0, 1.0))}, "bad pixels"),
     "total_variation": Metric("pixels", _total_variation, "anisotropic total variation per pixel", {"tv_per_pixel": Key(unit="per pixel", label="total variation")}, "blur"),
     "laplacian_variance": Metric("pixels", _laplacian_variance, "variance of the Laplacian per image (blur: low; Tolstikhin et al. 2018)",
                                  {"laplacian_var": Key(label="Laplacian variance")}, "blur"),

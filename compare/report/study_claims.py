@@ -6,7 +6,9 @@ evaluation, with its per-image intervals). Claim 3, once per claim-3 optimizer: 
 width 1 trained with it (compare.report.claim_inputs.claim3_from_runs, on one merged run per seed: the
 threshold is THRESHOLD_FLOOR_FACTOR x the real floor FID at the same N), with its saturation readings in
 one sentence. Claim 2: gan and vae at every width, total parameters against each seed's final FID; its
-mechanism, the share of that gap the VAE's fitted prior closes (compare.report.prior_gap).
+mechanism, the share of that gap the VAE's fitted prior closes (compare.report.prior_gap). With `mechanisms`,
+claim 1's reason ("mechanism 1", compare.report.pixel_mechanism): each seed's vae and vae:autoregressive
+trials at width 1, final draws.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from compare.report.claim_types import family_of, prior_view
 from compare.report.numbers import fmt
 from compare.report.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP, PriorGap, prior_gap_from_rows
 from compare.stats import summarize
+from compare.report.pixel_mechanism import MECHANISM_MODEL, mechanism1_from_trials
 
 CLAIM_WIDTH = 1.0
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD"}  # how the report names an optimizer
@@ -60,7 +63,7 @@ def saturation_sentence(data: Claim3Input, optimizer: str) -> str | None:
 @dataclass
 class Judged:
     """The verdicts by name ("claim 1", "claim 2", then "claim 3 (Adam)", ... one per claim-3 optimizer, in that
-    order), the verdicts along the budget, and the claim-3 inputs the figures draw (by optimizer)."""
+    order, then "mechanism 1" in a study with mechanisms), the verdicts along the budget, and the claim-3 inputs the figures draw (by optimizer)."""
 
     verdicts: dict[str, Verdict]
     along_budget: dict[str, list[BudgetPoint]]
@@ -137,4 +140,8 @@ def judge_study(settings, rows: list[dict], out: Path) -> Judged:
         judged.verdicts[name], judged.optimizers[name] = judge_claim3(c3) if isinstance(c3, Claim3Input) else c3, optimizer
         if isinstance(c3, Claim3Input):
             judged.along_budget[name], judged.claim3[optimizer] = claim3_along_budget(c3), c3
+    if settings.mechanisms:
+        runs = metrics.get(settings.optimizer, {})
+        judged.verdicts["mechanism 1"] = mechanism1_from_trials({s: m for (label, s), m in runs.items() if label == "vae"},
+                                                                {s: m for (label, s), m in runs.items() if label == MECHANISM_MODEL})
     return judged

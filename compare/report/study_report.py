@@ -6,7 +6,8 @@ figure (compare.report.claim_figures), claims 2 and 3 with their mechanism (the 
 losses' slopes at the start);
 the verdicts along the budget; the setup; the recipes (the tuning search or the default-recipes sentence);
 a side-by-side sample grid per width from one seed, sampled now from that seed's checkpoints (trials
-write no pictures); the trials, folded.
+write no pictures); the trials, folded. A study with mechanisms also shows the independent and the joint pixel draws
+of that seed side by side beside the "mechanism 1" verdict (mechanism1.png).
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from compare.report.render import Contents, Fold
 from compare.report.verdict_card import verdict_card
 from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure, save_prior_figure
 from compare.report.prior_gap import RULE_PRIOR
+from compare.report.pixel_mechanism import INDEPENDENT, JOINT
 from compare.report.plots import save_side_by_side
 from compare.report.study_claims import Judged, OPTIMIZER_NAMES, saturation_sentence
 from compare.sample import GRID_SAMPLES, sample_views
 from compare.train.checkpoint import load_model
 
 FIGURES = "figures"
+MECHANISM_FIGURE = "mechanism1.png"
 DEFAULT_RECIPES = ("Both families use their default recipes (no tuning: pass --tune N for an equal random search per family): "
                    "the GAN lr 5e-4, Adam betas (0.5, 0.999), latent 64, discriminator as wide as the generator; "
                    "the VAE lr 1e-3, Adam betas (0.9, 0.999), latent 16. Under plain SGD (no momentum): the GAN lr 0.05, the VAE lr 0.01.")
@@ -83,6 +86,10 @@ def sample_grids(out: Path, summary: dict, data: ImageDataset) -> list[Path]:
         path = out / FIGURES / f"samples_w{width:g}.png"
         save_side_by_side(grids, path, title=f"width {width:g}, seed {seed}, {summary['settings']['budget']} each")
         paths.append(path)
+        if INDEPENDENT in grids and JOINT in grids:  # the two draws mechanism 1 compares, alone: same seed, same budget
+            paths.append(out / FIGURES / MECHANISM_FIGURE)
+            save_side_by_side({k: grids[k] for k in ("real (held-out)", INDEPENDENT, JOINT)}, paths[-1],
+                              title=f"pixels drawn independently vs jointly, width {width:g}, seed {seed}")
     return paths
 
 
@@ -116,6 +123,7 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
     """report.html and report.md in `out`; returns the figure files written (relative to `out`)."""
     figures = _figures(out, judged, summary["trials"])
     grids = sample_grids(out, summary, data)
+    figures.update({"mechanism 1": p for p in grids if p.name == MECHANISM_FIGURE})
     card = verdict_card([(titled(name), verdict, "") for name, verdict in judged.verdicts.items()])
     blocks: list[Block] = [*card, Contents(), Heading("Each claim's evidence"),
                            Para("Each of the source's three claims, judged from paired differences over seeds under the rule "
@@ -137,7 +145,7 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
                    *([Image(figures["along_budget"], "verdicts along the budget")] if "along_budget" in figures else []),
                    Table(["steps", *by], rows)]
     blocks += [Heading("Setup"), Table(["", ""], setup_rows(summary)), *recipe_blocks(summary)]
-    samples = [Image(p, p.stem.replace("_", " ")) for p in grids if embeddable(p, out)]
+    samples = [Image(p, p.stem.replace("_", " ")) for p in grids if p.name != MECHANISM_FIGURE and embeddable(p, out)]
     blocks += [Heading("Samples"), *samples] if samples else []
     keys = ["id", "status", "parameters", "steps", "fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"]
     blocks += [Heading("Trials"), Fold(f"The {len(summary['trials'])} trials' numbers", [Table(keys, [[fmt(r.get(k)) for k in keys]

@@ -40,11 +40,19 @@ def verdict_details(verdict: Verdict) -> list[Block]:
     return blocks + [Para(note) for note in verdict.notes]
 
 
+def deciding_words(verdict: Verdict) -> str:
+    """The claims' deciding number as the terminal says it; for another judged statement (a study's mechanism, which
+    summary.deciding does not know), its first reading."""
+    if verdict.claim in NUMBERED:
+        return deciding(verdict.to_json())
+    return verdict.numbers[0].text() if verdict.numbers else (verdict.notes or ("no reading",))[0]
+
+
 def verdict_card(judged: Sequence[tuple[str, Verdict, str]]) -> list[Block]:
     """The card: one entry per (name, verdict, what it was judged from); a name that is empty is the claim's number."""
     entries = []
     for name, verdict, sources in judged:
         details = verdict_details(verdict) + ([Para(f"Judged from: {sources}.")] if sources else [])
         entries.append(Claim(name or claim_name(verdict), SHORT.get(verdict.claim, verdict.claim), verdict.verdict,
-                             deciding(verdict.to_json()), next_command(verdict), details))
+                             deciding_words(verdict), next_command(verdict), details))
     return [Heading("Verdicts"), *entries]

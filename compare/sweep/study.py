@@ -3,7 +3,8 @@
 For every seed: `gan` and `vae` at every width (claim 2's capacity sweep) under the study's optimizer, and
 `gan` and `gan:minimax` at width 1 under each of claim3_optimizers (claim 3 is about the loss, not the size;
 it is judged once per optimizer, since the source states it for plain SGD and the default recipes use Adam;
-the `gan` trial of claims 1 and 2 is reused). Claims 1 and 3 compare the models at width 1, whose trials
+the `gan` trial of claims 1 and 2 is reused). With `mechanisms`, also `vae:autoregressive` at width 1 (claim 1's reason,
+compare.report.pixel_mechanism; final evaluation only, no curve: each of its draws is H*W passes of its head). Claims 1 and 3 compare the models at width 1, whose trials
 also evaluate MIN_EARLY_POINTS curve points in claim 3's early window (compare.train.early_window). Each trial is
 a plain pipeline run (JSON and checkpoints, no pictures) through the sweep's executors; the study then
 judges the claims (compare.report.study_claims) and writes one report (compare.report.study_report).
@@ -38,6 +39,7 @@ from compare.metrics.scoring import eval_sample_count, reference_order
 from compare.models import ARCHITECTURES, OPTIMIZERS, ModelSpec, parse_model_specs, with_fields
 from compare.pipeline import versions
 from compare.report.claims import MIN_EARLY_POINTS, prior_view, view_kind
+from compare.report.pixel_mechanism import MECHANISM_MODEL
 from compare.settings import MAX_TUNE, MAX_WIDTHS, RunSettings, check_seeds, check_settings
 from compare.sweep import trial_id
 from compare.sweep.trials import run_trials
@@ -54,6 +56,7 @@ CURVE_POINTS = 8  # evenly spaced curve points of the width-1 trials (claims alo
 # from 7.6 s to 1.7 s. The values themselves do not depend on the count.
 TRIAL_RESAMPLES = 100
 BEFORE_OPTIMIZERS = {"optimizer": "adam", "claim3_optimizers": ["adam"]}  # a study.json written before these settings: Adam only
+BEFORE_MECHANISMS = {"mechanisms": False}  # a study.json written before --mechanisms
 
 
 @dataclass(frozen=True)
@@ -69,18 +72,19 @@ class StudySettings:
     out: Path | None = None  # default runs/study-<timestamp>
     optimizer: str = "adam"  # of the gan and vae trials (claims 1 and 2)
     claim3_optimizers: tuple[str, ...] = ("adam", "sgd")  # claim 3 is judged once under each
+    mechanisms: bool = False  # also the trials that test the claims' reasons (compare study --mechanisms)
 
     def describe(self) -> dict[str, Any]:
         return {"budget": str(self.budget), "dataset": self.dataset, "seeds": list(self.seeds), "widths": list(self.widths),
                 "arch": self.arch, "tune": self.tune, "device": self.device, "batch_size": self.batch_size,
-                "optimizer": self.optimizer, "claim3_optimizers": list(self.claim3_optimizers)}
+                "optimizer": self.optimizer, "claim3_optimizers": list(self.claim3_optimizers), "mechanisms": self.mechanisms}
 
     @classmethod
     def from_json(cls, saved: dict, out: Path) -> "StudySettings":
-        saved = {**BEFORE_OPTIMIZERS, **saved}
+        saved = {**BEFORE_OPTIMIZERS, **BEFORE_MECHANISMS, **saved}
         return cls(Budget.parse(saved["budget"]), saved["dataset"], tuple(saved["seeds"]), tuple(float(w) for w in saved["widths"]),
                    saved["arch"], saved["tune"], saved["device"], saved["batch_size"], Path(out), saved["optimizer"],
-                   tuple(saved["claim3_optimizers"]))
+                   tuple(saved["claim3_optimizers"]), saved["mechanisms"])
 
     def run_settings(self, spec: ModelSpec, width: float, seed: int, out: Path, curves: bool = False) -> RunSettings:
         """One trial: a single model; the width-1 trials also evaluate the curve points the claims read along the budget."""
@@ -132,11 +136,12 @@ def check_study(settings: StudySettings) -> None:
 
 
 def default_specs(settings: StudySettings, recipes: dict[str, dict] | None = None, optimizer: str | None = None) -> dict[str, ModelSpec]:
-    """The study's three models under `optimizer` (default the study's), each with --arch and, under the study's optimizer,
+    """The study's models (three, and vae:autoregressive with mechanisms) under `optimizer` (default the study's), each with --arch and, under the study's optimizer,
     its family's recipe (the tuned one, if any) as config overrides; under another, its defaults (a recipe's lr is one optimizer's)."""
     optimizer = optimizer or settings.optimizer
     specs = {}
-    for spec in with_fields(parse_model_specs(["gan", "vae", "gan:minimax"]), arch=settings.arch, optimizer=optimizer):
+    labels = ["gan", "vae", "gan:minimax", *([MECHANISM_MODEL] if settings.mechanisms else [])]
+    for spec in with_fields(parse_model_specs(labels), arch=settings.arch, optimizer=optimizer):
         recipe = (recipes or {}).get(spec.family, {}) if optimizer == settings.optimizer else {}
         specs[spec.label] = dataclasses.replace(spec, overrides=spec.overrides + tuple(recipe_fields(recipe).items()))
     return specs
@@ -149,14 +154,17 @@ def recipe_fields(recipe: dict) -> dict[str, Any]:
 
 def plan_trials(settings: StudySettings, recipes: dict[str, dict], out: Path) -> list[tuple[ModelSpec, float, int, RunSettings]]:
     """(spec, width, seed, its run settings) of every trial, seed by seed: gan and vae at every width, then gan and
-    gan:minimax at width 1 under each claim-3 optimizer (the trials already planned are not repeated)."""
+    gan:minimax at width 1 under each claim-3 optimizer (the trials already planned are not repeated), then with
+    mechanisms vae:autoregressive at width 1 (no curve: only its final draws are judged)."""
     specs = {opt: default_specs(settings, recipes, opt) for opt in dict.fromkeys([settings.optimizer, *settings.claim3_optimizers])}
     grid = []
     for seed in settings.seeds:
         grid += [(specs[settings.optimizer][label], w, seed) for label in ("gan", "vae") for w in settings.widths]
         grid += [trial for opt in settings.claim3_optimizers for label in ("gan", "gan:minimax")
                  if (trial := (specs[opt][label], CLAIM_WIDTH, seed)) not in grid]
-    return [(spec, w, seed, settings.run_settings(spec, w, seed, out / trial_id(spec, w, seed), curves=w == CLAIM_WIDTH))
+        grid += [(specs[settings.optimizer][MECHANISM_MODEL], CLAIM_WIDTH, seed)] if settings.mechanisms else []
+    return [(spec, w, seed, settings.run_settings(spec, w, seed, out / trial_id(spec, w, seed),
+                                                  curves=w == CLAIM_WIDTH and spec.label != MECHANISM_MODEL))
             for spec, w, seed in grid]
 
 
@@ -165,7 +173,7 @@ def _open(settings: StudySettings) -> tuple[Path, dict | None]:
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("study-%Y%m%d-%H%M%S")
     if (out / "study.json").exists() and marker_kind(out) == "study":
         saved = read_json(out / "study.json", "study.json", "move it away, or pass another --out")
-        if (before := {**BEFORE_OPTIMIZERS, **saved["settings"]}) != settings.describe():
+        if (before := {**BEFORE_OPTIMIZERS, **BEFORE_MECHANISMS, **saved["settings"]}) != settings.describe():
             changed = [k for k, v in settings.describe().items() if before.get(k) != v]
             raise UserError(f"{out} holds a study with other settings ({', '.join(changed)}); resume it with "
                             f"`{resume_command(out)}`, or pass another --out")
