@@ -102,3 +102,16 @@ class FaultyGAN(GAN):
         if self.fault == "collapse":  # every noise vector gives the first one's image
             return super().sample(1, generator).expand(n, -1, -1, -1)
         return super().sample(n, generator)
+
+
+def open_chromium():
+    """A headless Chromium (tests/browser.py), or the test skipped where none is installed (failed under REQUIRE_BROWSER)."""
+    import pytest
+    from browser import Chromium, find_chromium
+
+    exe = find_chromium()
+    if exe is None:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("REQUIRE_BROWSER is set but no chromium was found")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return Chromium(exe)

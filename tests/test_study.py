@@ -92,8 +92,9 @@ def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
     assert 0 < rows["gan-minimax-sgd-w1-s1"]["early"]["d_fake"] < 1 and rows["vae-w1-s0"]["fid_gmm"] > 0
     assert summary["mechanisms"]["prior_gap"]["verdict"] and summary["mechanisms"]["prior_gap"]["rule"].endswith(".")
     assert page.count("Mechanism under ") == 2 and "mechanism, the prior (vae-gmm against vae-mean" in page
-    assert page.index("Verdicts") < page.index("claim 3 (Adam): ") < page.index("claim 3 (SGD): ") < page.index("Setup")
-    assert page.index("Setup") < page.index("claim 3 under adam, sgd") < page.index("default recipes") < page.index("Samples")
+    assert page.index(">Verdicts</h2>") < page.index("Claim 3 (Adam)</strong>") < page.index("Claim 3 (SGD)</strong>") < page.index("<nav")
+    assert page.index("<nav") < page.index("claim 3 (Adam): ") < page.index("claim 3 (SGD): ") < page.index(">Setup</h2>")
+    assert page.index(">Setup</h2>") < page.index("claim 3 under adam, sgd") < page.index("default recipes") < page.index(">Samples</h2>")
     lines = output.strip().splitlines()
     assert lines[-1] == str(out / "report.html")  # the report's path last
     verdicts = [line.partition("): ")[2] for line in lines if line.startswith("Claim ")]  # one line each, wrapped to 80 columns

@@ -1,4 +1,4 @@
-"""Capacity sweeps: trial grid, intervals, claim (b) through compare.report.claims, resume, failure isolation, executors, `run --seeds`.
+"""Capacity sweeps: trial grid, intervals, claim 2 through compare.report.claims, resume, failure isolation, executors, `run --seeds`.
 
 Most tests stand a planted runner in for compare.pipeline.run: it returns a metrics entry with a
 known FID per (family, width, seed), so every interval and verdict has a known answer, and no
@@ -8,6 +8,7 @@ test depends on how FID is computed. The last tests train for real on digits.
 import json
 from pathlib import Path
 import math
+import re
 
 import pytest
 import torch
@@ -151,9 +152,10 @@ def test_report_sweep_section_reads_the_stored_verdict(monkeypatch, tmp_path):
     fids = {("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}
     run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), PlantedRunner(fids))
     blocks = section_sweep([load_sweep(tmp_path / "sweep")])
-    assert blocks[1].text.startswith("sweep: a VAE needs a larger network than a GAN for the same sample quality: supported. Rule: ")
+    assert blocks[1].text.startswith("sweep: claim 2, supported. ")  # the rule is in the verdict card, folded
     table = blocks[2]
-    assert [row[-1] for row in table.rows] == ["more"] * 8 and table.rows[0][0] == "21.69"  # 20.1 * (39.9 / 20.1)^(1/9)
+    assert [row[-1] for row in table.rows] == ["more"] * 8 and table.rows[0][0] == "21.7"  # 20.1 * (39.9 / 20.1)^(1/9)
+    assert all(re.fullmatch(r"[\d.]+x \[[\d.]+x, [\d.]+x\]", row[3]) for row in table.rows)  # VAE / GAN as "1.9x", never a log
 
 
 def test_size_by_generator_counts_only_the_sampling_network(monkeypatch, tmp_path):
@@ -320,7 +322,7 @@ def test_real_sweep_trains_every_width_and_writes_runs(local_sweep):
     assert [p.relative_to(local_sweep) for p in local_sweep.rglob("report.html")] == [Path("report.html")]
     assert not list((local_sweep / "trials").rglob("*.png"))
     html = (local_sweep / "report.html").read_text()
-    assert "<h2>Capacity sweep</h2>" in html and html.count("<td>vae-w0.5-s1</td>") >= 1
+    assert "<h2 id=\"capacity-sweep\">Capacity sweep</h2>" in html and html.count("<td>vae-w0.5-s1</td>") >= 1
 
 
 @pytest.mark.slow

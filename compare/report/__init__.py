@@ -4,7 +4,7 @@
     numbers.py   the one number formatter
     tables.py    every table of numbers, from the metric registry (text.py: as metrics.md and --verbose print them)
     summary.py   what each command prints last, in words;  score.py: `compare score`'s number, table and flat keys
-    runs.py      reading the directories;  sections.py, evidence.py: the sections
+    runs.py      reading the directories;  verdict_card.py: the verdicts that open every report;  sections.py, evidence.py: the sections
     claims.py    the claims' rules (claim_types.py, claim_inputs.py), figures in *figures.py, write.py the write stage
 """
 
@@ -17,7 +17,7 @@ from compare.errors import UserError
 from compare.io import write_bytes
 from compare.report.evidence import section_claims, section_seeds, section_sweep
 from compare.report.numbers import fmt
-from compare.report.render import Block, Heading, Image, Para, Table, embeddable, render_html, render_markdown
+from compare.report.render import Block, Contents, Fold, Heading, Image, Para, Table, embeddable, render_html, render_markdown
 from compare.report.runs import Run, Seeds, Sweep, load_run, load_seeds, load_sweep
 from compare.report.sections import SECTIONS
 from compare.train.guard import RunLock, marker_kind
@@ -30,6 +30,22 @@ def finished_trials(sweep_dir: Path, summary: dict) -> list[Path]:
     """The run directories of a sweep's finished trials that hold their metrics.json."""
     runs = [Path(sweep_dir) / row["run_dir"] for row in summary.get("trials", []) if row.get("status") == "done"]
     return [run for run in runs if (run / "metrics.json").is_file()]
+
+
+def _folded(heading: str, what: str, blocks: list[Block]) -> list[Block]:
+    """The runs' own sections under one heading, folded: a sweep's or --seeds' answer is above, these are its workings."""
+    inner = [Heading(b.text, 3) if isinstance(b, Heading) else b for b in blocks]
+    return [Heading(heading), Fold(what, inner)] if inner else []
+
+
+def _body(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> list[Block]:
+    """Every section after the verdicts: a run's in full; a sweep's or --seeds' answer first, its runs' tables folded."""
+    sections = [block for section in SECTIONS for block in section(runs)]
+    if not (sweeps or seeds):
+        return sections
+    answer = [*section_seeds(seeds), *section_sweep(sweeps)]
+    name = "trial" if sweeps else "seed run"
+    return [*answer, *_folded("Each run", f"The {len(runs)} {name}s' tables: setup, quality, bad pixels, size, training", sections)]
 
 
 def write_report(run_dirs: list[Path], out: Path | None = None) -> tuple[Path, Path]:
@@ -56,9 +72,10 @@ def write_report(run_dirs: list[Path], out: Path | None = None) -> tuple[Path, P
     html_path = Path(out) if out else (home or runs[0].path) / "report.html"
     if html_path.suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--out {html_path} must end in .html (report.md is written beside it)")
-    blocks: list[Block] = [*section_claims(runs, sweeps, seeds), *section_seeds(seeds),
-                           *(block for section in SECTIONS for block in section(runs)), *section_sweep(sweeps)]
-    title = "GAN vs VAE: " + ", ".join(run.name for run in runs)
+    blocks = [*section_claims(runs, sweeps, seeds), Contents(), *_body(runs, sweeps, seeds)]
+    title = ("GAN vs VAE capacity sweep: " + ", ".join(s.path.name for s in sweeps) if sweeps
+             else f"GAN vs VAE over seeds: {', '.join(entry.path.name for entry in seeds)}" if seeds
+             else "GAN vs VAE: " + ", ".join(run.name for run in runs))
     md_path = html_path.with_suffix(".md")
     # Into a run, sweep or --seeds directory only under its lock, as every writer there.
     with RunLock(html_path.parent) if marker_kind(html_path.parent) else contextlib.nullcontext():

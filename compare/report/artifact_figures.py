@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ ARTIFACT_COLOURS = {  # RGB painted over the grey image, later entries win (a lo
 }
 ARTIFACT_LEGEND = (f"red: lone ink pixel, green: lone hole (all 8 neighbours the other value, binarised at {BINARY_THRESHOLD}), "
                    f"blue: speck (ink piece of 1-{SPECK_MAX_PIXELS} px), orange: fragment (piece besides the main stroke)")
+LEGEND_LINES = textwrap.fill(ARTIFACT_LEGEND, 110)  # in lines no wider than the figure: one line overflowed the column
 MAP_SAMPLES = 64
 WORST = 16
 
@@ -49,18 +51,21 @@ def _filename(label: str) -> str:
     return label.replace(":", "-").replace("/", "-").replace(" ", "_")
 
 
-def save_artifact_maps(label: str, images: Tensor, out: Path) -> list[str]:
-    """artifacts_<label>.png (the first 64 images, raw and flagged) and worst16_<label>.png."""
+def save_artifact_maps(label: str, images: Tensor, out: Path, real: Tensor | None = None) -> list[str]:
+    """artifacts_<label>.png (the first 64 images, raw and flagged) and worst16_<label>.png; with `real`, the real
+    images' own panel comes first in each, the reference every sample is read against."""
     images = images.detach().cpu()
     shown = images[:MAP_SAMPLES]
     names = [f"artifacts_{_filename(label)}.png", f"worst{WORST}_{_filename(label)}.png"]
-    save_side_by_side({f"{label}: samples": shown, "flagged": artifact_overlay(shown)}, out / names[0],
-                      title=ARTIFACT_LEGEND, panel_inches=5)
+    first = {} if real is None else {"real (held-out)": real[:MAP_SAMPLES]}
+    save_side_by_side({**first, f"{label}: samples": shown, "flagged": artifact_overlay(shown)}, out / names[0],
+                      title=LEGEND_LINES, panel_inches=5)
     worst = worst_indices(images)
     scores = artifact_scores(images[worst])
     title = (f"{label}: the {len(worst)} of {len(images)} images with the most lone pixels + specks "
-             f"({fmt(int(scores.max()))} .. {fmt(int(scores.min()))})\n{ARTIFACT_LEGEND}")
-    save_side_by_side({f"worst {len(worst)}": images[worst], "flagged": artifact_overlay(images[worst])}, out / names[1],
+             f"({fmt(int(scores.max()))} .. {fmt(int(scores.min()))})\n{LEGEND_LINES}")
+    first = {} if real is None else {f"real: worst {WORST}": real[worst_indices(real)]}
+    save_side_by_side({**first, f"{label}: worst {len(worst)}": images[worst], "flagged": artifact_overlay(images[worst])}, out / names[1],
                       title=title, panel_inches=4)
     return names
 
@@ -83,7 +88,8 @@ def save_spectrum_plot(report: dict, path: Path) -> None:
 def save_continuity_pictures(report: dict, views: dict[str, Tensor], real: Tensor, out: Path) -> list[str]:
     """Artifact maps and worst-16 galleries of every view and of the real set, and spectrum.png; returns the file names."""
     files = []
-    for label, images in {**views, "real": real}.items():
-        files += save_artifact_maps(label, images, Path(out))
+    for label, images in views.items():
+        files += save_artifact_maps(label, images, Path(out), real.detach().cpu())
+    files += save_artifact_maps("real", real, Path(out))  # after the views: the order metrics.json has always listed
     save_spectrum_plot(report, Path(out) / "spectrum.png")
     return [*files, "spectrum.png"]

@@ -22,7 +22,7 @@ from compare.report.claims import (
     ARTIFACT_KEYS, FID, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, BudgetPoint,
     Claim3Input, Verdict, early_window, family_of,
 )
-from compare.report.plots import plt, save_figure, save_interval_curves
+from compare.report.plots import COLUMN_INCHES, plt, save_figure, save_interval_curves
 from compare.stats import summarize
 
 VERDICT_COLOURS = {SUPPORTED: "tab:green", NOT_SUPPORTED: "tab:red", MIXED: "tab:orange", NO_PRACTICAL_DIFFERENCE: "tab:blue",
@@ -80,7 +80,7 @@ def save_claim3_figure(data: Claim3Input, verdict: Verdict, path: Path) -> None:
     """Three panels over steps, each a mean and 95% band over seeds: FID of both losses over twice claim 3's early
     window (log scale, the window shaded, the threshold drawn); then, over the window, D(G(z)) and the share of fakes
     below 0.1 in each loss's runs; then both losses' mean |derivative| by D's logit on those runs' batches."""
-    fig, (ax, sat, der) = plt.subplots(1, 3, figsize=(16.5, 4.2))
+    fig, (ax, sat, der) = plt.subplots(1, 3, figsize=(COLUMN_INCHES, 4.2))  # the report column's width: its labels at their size
     window = early_window(data.budget_steps)
     limit = 2 * window
     runs = ((data.nonsaturating, "flipped label (nonsaturating)"), (data.minimax, "minimax"))

@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from compare.models import kind_of, lookup_view
-from compare.report.numbers import fmt
+from compare.report.numbers import fmt, times
 from compare.stats import METHOD as T_METHOD
+
+LOG_RATIO = "log_params_ratio"  # claim 2's reading: log(VAE / GAN parameters), judged on the log scale, shown as the ratio
+LOG_RATIOS = (LOG_RATIO,)
+LOG_OF = "log of "  # how such a reading's name starts
 
 
 def _finite(x: float | None) -> float | None:
@@ -37,10 +41,21 @@ class Number:
     subject: str = ""  # what it is about: a VAE view, a target
     signed: bool = True  # a difference, shown with its sign; False: a mean (a ratio to the real floor, a gradient norm)
 
+    @property
+    def label(self) -> str:
+        """The reading's name as a person reads it: a log ratio is shown as the ratio itself (value_text)."""
+        return self.name.removeprefix(LOG_OF) if self.key in LOG_RATIOS else self.name
+
+    def value_text(self) -> str:
+        """"-5.37 [-5.64, -5.08]"; a log ratio as its ratio, "1.90x [1.50x, 2.40x]" (a log is no size a reader pictures)."""
+        if self.key not in LOG_RATIOS or self.mean is None:
+            return fmt(self.mean, self.ci95, signed=self.signed)
+        return times(math.exp(self.mean), None if self.ci95 is None else tuple(math.exp(end) for end in self.ci95))
+
     def text(self) -> str:
         """"VAE means minus GAN, lone pixels per image: -5.37 [-5.64, -5.08] (1 seed)"."""
-        text = fmt(self.mean, self.ci95, signed=self.signed) + ("" if self.ci95 else " (no interval)")
-        return f"{self.name}: {text} ({self.n} seed{'' if self.n == 1 else 's'})"
+        text = self.value_text() + ("" if self.ci95 else " (no interval)")
+        return f"{self.label}: {text} ({self.n} seed{'' if self.n == 1 else 's'})"
 
     def to_json(self) -> dict[str, Any]:
         ci = None if self.ci95 is None else [_finite(self.ci95[0]), _finite(self.ci95[1])]

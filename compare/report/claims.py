@@ -27,7 +27,7 @@ import numpy as np
 from compare.metrics import key_info, label_of
 from compare.report.numbers import fmt
 from compare.report.claim_types import (
-    BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
+    LOG_OF, LOG_RATIO, BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
     in_words, prior_view, view_kind,
 )
 from compare.stats import UNBOUNDED, Bounds, classify, detectable_difference, paired_difference, seeds_needed, summarize, zero_width
@@ -372,8 +372,8 @@ def judge_claim2(sweeps: Sequence[SizeSweep], targets: int = N_TARGETS) -> Verdi
     rows = []
     for t in goals:
         need = {f: _crossing(log_p, log_f, math.log(t)) for f, (log_p, log_f) in curves.items()}
-        ratio = _difference(f"log of {vae.label} / {gan.label} parameters at FID {fmt(t)}", dict(zip(seeds, need["gan"])),
-                            dict(zip(seeds, need["vae"])), "log_params_ratio", f"FID {fmt(t)}")
+        ratio = _difference(f"{LOG_OF}{vae.label} / {gan.label} parameters at FID {fmt(t)}", dict(zip(seeds, need["gan"])),
+                            dict(zip(seeds, need["vae"])), LOG_RATIO, f"FID {fmt(t)}")
         rows.append(TargetRow(float(t), _need(need["gan"]), _need(need["vae"]), ratio, OUTCOMES[_state(ratio, MARGIN_2)]))
     verdict = _combine([_state(r.log_ratio, MARGIN_2) for r in rows])
     notes = [f"{names}: {len(goals)} FID targets log-spaced inside {fmt(math.exp(hardest))} (the worst seed's best) to "

@@ -80,3 +80,9 @@ def fmt(value, ci: Sequence | None = None, signed: bool = False) -> str:
     "12,345", "n/a". signed puts "+" before a positive value (a difference). Anything else is shown as it is."""
     text, low, high = parts(value, ci, signed)
     return text if low is None else f"{text} [{low}, {high}]"
+
+
+def times(value, ci: Sequence | None = None) -> str:
+    """A ratio with its interval as a multiple: "1.9x [1.5x, 2.4x]" (the "x" on every end, so no end reads as a count)."""
+    text, low, high = parts(value, ci)
+    return f"{text}x" if low is None else f"{text}x [{low}x, {high}x]"

@@ -40,8 +40,13 @@ def save_figure(fig: plt.Figure, path: Path, dpi: int = 100) -> None:
     write_bytes(path, buf.getvalue())
 
 
+COLUMN_INCHES = 11.5  # the report's 1,200 px column at save_figure's 100 dpi, less the margins bbox_inches="tight" keeps
+
+
 def save_side_by_side(grids: dict[str, Tensor], path: Path, title: str = "", panel_inches: float = 3.2) -> None:
-    """Every labelled image set as a grid in one row, each under its label, pixels unsmoothed."""
+    """Every labelled image set as a grid in one row, each under its label, pixels unsmoothed; panels narrowed so the
+    row fits the report's column at its own size (a browser shrinking a wider one shrinks its labels too)."""
+    panel_inches = min(panel_inches, COLUMN_INCHES / len(grids))
     fig, axes = plt.subplots(1, len(grids), figsize=(panel_inches * len(grids), panel_inches + 0.4), squeeze=False)
     for ax, (label, images) in zip(axes[0], grids.items()):
         ax.imshow(grid_array(images), interpolation="nearest")

@@ -32,19 +32,24 @@ def section_setup(runs: list[Run]) -> list[Block]:
     return [Heading("Setup"), Table(["run", "dataset", "budget", "consumed", "optimizer", "device", "seed", "versions"], rows)]
 
 
-def images(runs: list[Run], filename: str, alt: str) -> list[Block]:
+def images(runs: list[Run], filename: str, alt: str, pixelated: bool = False) -> list[Block]:
+    """Each run's PNGs matching `filename`, the real images' first (the reference a reader compares the rest with)."""
     blocks: list[Block] = []
     for run in runs:
-        for path in sorted(run.path.glob(filename)):
+        for path in sorted(run.path.glob(filename), key=lambda p: (not p.stem.endswith("_real"), p.name)):
             if embeddable(path, run.path):
-                blocks.append(Image(path, f"{run.name}: {alt}" + (f" ({path.stem})" if "*" in filename else "")))
+                blocks.append(Image(path, f"{run.name}: {alt}" + (f" ({path.stem})" if "*" in filename else ""), pixelated))
     return blocks
 
 
+def pictures(heading: str, intro: str, found: list[Block]) -> list[Block]:
+    """A section of pictures, or none when the runs drew none (a sweep's or --seeds' trials draw no pictures)."""
+    return [Heading(heading), *([Para(intro)] if intro else []), *found] if found else []
+
+
 def section_samples(runs: list[Run]) -> list[Block]:
-    return [Heading("Samples side by side"),
-            Para("Held-out real images and every model's samples, each model drawing from the same fixed noise seed."),
-            *images(runs, "side_by_side.png", "samples side by side")]
+    return pictures("Samples side by side", "Held-out real images and every model's samples, each model drawing from the same fixed noise seed.",
+                    images(runs, "side_by_side.png", "samples side by side"))
 
 
 def section_training(runs: list[Run]) -> list[Block]:
@@ -56,20 +61,18 @@ def section_training(runs: list[Run]) -> list[Block]:
 
 
 def section_latents(runs: list[Run]) -> list[Block]:
-    return [Heading("Latent interpolations"),
-            Para("Each row walks a great circle between two latent draws: smooth rows mean a continuous latent space."),
-            *images(runs, "interpolations.png", "latent interpolations")]
+    return pictures("Latent interpolations", "Each row walks a great circle between two latent draws: smooth rows mean a continuous latent space.",
+                    images(runs, "interpolations.png", "latent interpolations"))
 
 
 def section_neighbours(runs: list[Run]) -> list[Block]:
-    return [Heading("Nearest training images"),
-            Para("A sample identical to its nearest training image would be memorised, not generated."),
-            *images(runs, "nearest_neighbours.png", "nearest training neighbours")]
+    return pictures("Nearest training images", "A sample identical to its nearest training image would be memorised, not generated.",
+                    images(runs, "nearest_neighbours.png", "nearest training neighbours"))
 
 
 def section_reconstructions(runs: list[Run]) -> list[Block]:
-    blocks = images(runs, "reconstructions_*.png", "held-out images (top) and reconstructions (bottom)")
-    return [Heading("Reconstructions"), *(blocks or [Para("No model in these runs reconstructs its input.")])]
+    return pictures("Reconstructions", "", images(runs, "reconstructions_*.png", "held-out images (top) and reconstructions (bottom)",
+                                                  pixelated=True))
 
 
 def _overlaps(sentences: list[str]) -> list[Block]:
@@ -123,7 +126,7 @@ def section_size(runs: list[Run]) -> list[Block]:
                          fmt(size["flops_per_image"]), fmt(size["train_flops_per_step"]), fmt(size["sampling_images_per_second"]),
                          fmt(size["training_images_per_second"]), f"{fmt(size['peak_memory_mb'])} ({size['peak_memory_kind']})"])
     if not rows:
-        return [Heading("Model size"), Para("Not measured in these runs.")]
+        return []  # runs from before sizes were measured: no section rather than an empty one
     return [Heading("Model size"),
             Para("FLOPs are counted by torch's FlopCounterMode on the real networks (matrix products and convolutions)."),
             Table(["run", "model", "width", "parameters", "per part", "fp32 MB", "FLOPs / image", "train FLOPs / step",
@@ -131,9 +134,7 @@ def section_size(runs: list[Run]) -> list[Block]:
 
 
 def section_curves(runs: list[Run]) -> list[Block]:
-    blocks = images(runs, "curves.png", "FID and lone pixels per image against training FLOPs and seconds")
-    return [Heading("Quality against compute"),
-            *(blocks or [Para("Not measured in these runs (`compare run --curve-points 8`).")])]
+    return pictures("Quality against compute", "", images(runs, "curves.png", "FID and lone pixels per image against training FLOPs and seconds"))
 
 
 REAL = "real (held-out)"

@@ -1,12 +1,13 @@
 """A study's report: report.html (self-contained) and report.md in the study directory, figures under figures/.
 
-Order: the verdicts first (claim 3 once per claim-3 optimizer: "claim 3 (Adam)", "claim 3 (SGD)"), each
-with its rule in one sentence, its numbers with 95% intervals and its figure (compare.report.claim_figures),
-claims 2 and 3 with their mechanism (the VAE's fitted prior; D(G(z)) and the losses' slopes at the start);
+Order: the verdict card (compare.report.verdict_card; claim 3 once per claim-3 optimizer: "Claim 3 (Adam)",
+"Claim 3 (SGD)"), each with its rule and its numbers with 95% intervals folded under it; the contents; each claim's
+figure (compare.report.claim_figures), claims 2 and 3 with their mechanism (the VAE's fitted prior; D(G(z)) and the
+losses' slopes at the start);
 the verdicts along the budget; the setup; the recipes (the tuning search or the default-recipes sentence);
 a side-by-side sample grid per width from one seed, sampled now from that seed's checkpoints (trials
-write no pictures); the trials. A study with mechanisms also shows the independent and the joint pixel draws of
-that seed side by side beside the "mechanism 1" verdict (mechanism1.png).
+write no pictures); the trials, folded. A study with mechanisms also shows the independent and the joint pixel draws
+of that seed side by side beside the "mechanism 1" verdict (mechanism1.png).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from compare.data import ImageDataset, in_memory
 from compare.io import write_bytes
 from compare.models import parse_model_specs
 from compare.report import Block, Heading, Image, Para, Table, embeddable, fmt, render_html, render_markdown
+from compare.report.render import Contents, Fold
+from compare.report.verdict_card import verdict_card
 from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure, save_prior_figure
 from compare.report.prior_gap import RULE_PRIOR
 from compare.report.pixel_mechanism import INDEPENDENT, JOINT
@@ -32,13 +35,14 @@ DEFAULT_RECIPES = ("Both families use their default recipes (no tuning: pass --t
                    "the VAE lr 1e-3, Adam betas (0.9, 0.999), latent 16. Under plain SGD (no momentum): the GAN lr 0.05, the VAE lr 0.01.")
 
 
+def titled(name: str) -> str:
+    """"claim 3 (SGD)" as a heading or the card names it: "Claim 3 (SGD)"."""
+    return name[:1].upper() + name[1:]
+
+
 def verdict_blocks(name: str, verdict, figure: Path | None, out: Path) -> list[Block]:
-    rows = [[n.name, fmt(n.mean, n.ci95, signed=n.signed), str(n.n)] for n in verdict.numbers]
-    rows += [[f"context: {c.name}", fmt(c.mean, c.ci95, signed=c.signed), str(c.n)] for c in verdict.context]
-    blocks: list[Block] = [Heading(f"{name}: {verdict.claim}: {verdict.verdict}", 3), Para(f"Rule: {verdict.rule}")]
-    if rows:
-        blocks.append(Table(["reading", "mean [95% interval]", "seeds"], rows))
-    blocks += [Para(note) for note in verdict.notes] + ([Para(f"Measure it with: {verdict.how}")] if verdict.how else [])
+    """A claim's figure under its verdict (its rule and readings are in the verdict card, folded)."""
+    blocks: list[Block] = [Heading(f"{titled(name)}: {verdict.verdict}", 3)]
     if figure is not None and embeddable(figure, out):
         blocks.append(Image(figure, f"{name}: {verdict.verdict}"))
     return blocks
@@ -120,14 +124,16 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
     figures = _figures(out, judged, summary["trials"])
     grids = sample_grids(out, summary, data)
     figures.update({"mechanism 1": p for p in grids if p.name == MECHANISM_FIGURE})
-    blocks: list[Block] = [Heading("Verdicts"), Para("Each of the source's three claims, judged from paired differences over seeds "
-                                                    "under the rule stated beside it; 'not decided' means the intervals do not separate.")]
+    card = verdict_card([(titled(name), verdict, "") for name, verdict in judged.verdicts.items()])
+    blocks: list[Block] = [*card, Contents(), Heading("Each claim's evidence"),
+                           Para("Each of the source's three claims, judged from paired differences over seeds under the rule "
+                                "in its verdict above; 'not decided' means the intervals do not separate.")]
     for name, verdict in judged.verdicts.items():
         blocks += verdict_blocks(name, verdict, figures.get(name), out)
         if (optimizer := judged.optimizers.get(name)) in judged.claim3 and (line := saturation_sentence(judged.claim3[optimizer], optimizer)):
             blocks.append(Para(line))
         if name == "claim 2":  # its mechanism: does the VAE's fitted prior close the gap?
-            blocks += [Para(judged.prior_gap.sentence()), Para(f"Rule: {RULE_PRIOR}")]
+            blocks += [Para(judged.prior_gap.sentence()), Fold("Rule of this reading", [Para(f"Rule: {RULE_PRIOR}")])]
             blocks += [Image(figures["prior"], "claim 2's mechanism: the prior")] if "prior" in figures and embeddable(figures["prior"], out) else []
     if judged.along_budget:
         steps = sorted({p.steps for points in judged.along_budget.values() for p in points})
@@ -138,10 +144,12 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
                         "A single-budget verdict holds for that budget only."),
                    *([Image(figures["along_budget"], "verdicts along the budget")] if "along_budget" in figures else []),
                    Table(["steps", *by], rows)]
-    blocks += [Heading("Setup"), Table(["", ""], setup_rows(summary)), *recipe_blocks(summary), Heading("Samples")]
-    blocks += [Image(p, p.stem.replace("_", " ")) for p in grids if p.name != MECHANISM_FIGURE and embeddable(p, out)]
+    blocks += [Heading("Setup"), Table(["", ""], setup_rows(summary)), *recipe_blocks(summary)]
+    samples = [Image(p, p.stem.replace("_", " ")) for p in grids if p.name != MECHANISM_FIGURE and embeddable(p, out)]
+    blocks += [Heading("Samples"), *samples] if samples else []
     keys = ["id", "status", "parameters", "steps", "fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"]
-    blocks += [Heading("Trials"), Table(keys, [[fmt(r.get(k)) for k in keys] for r in summary["trials"]])]
+    blocks += [Heading("Trials"), Fold(f"The {len(summary['trials'])} trials' numbers", [Table(keys, [[fmt(r.get(k)) for k in keys]
+                                                                                                     for r in summary["trials"]])])]
     title = f"GAN vs VAE study: {summary['settings']['dataset']}, {summary['settings']['budget']}, {len(summary['settings']['seeds'])} seeds"
     write_bytes(out / "report.html", render_html(title, blocks).encode())
     write_bytes(out / "report.md", render_markdown(title, blocks, out).encode())

@@ -136,10 +136,9 @@ def overlap_sentences(by_key: Mapping[str, Mapping[str, Interval]]) -> list[str]
 
 # ---- seeds ----
 
-def _seed_rows(summary: Mapping) -> list[str]:
-    """The registered metrics any model has (headline first, in registry order), then every other
+def _seed_rows(models: Mapping) -> list[str]:
+    """The registered metrics any model (or view) has (headline first, in registry order), then every other
     number that varies over seeds (steps and parameter counts do not: left out)."""
-    models = summary["models"]
     present = dict.fromkeys(k for stats in models.values() for k in stats)
     paths: dict[str, Key] = {f"{SECTIONS[m.space]}.{k}": key for m in METRICS.values() for k, key in m.keys.items()}
     registered = sorted((p for p in paths if p in present and not paths[p].constant), key=lambda p: not paths[p].headline)
@@ -147,13 +146,15 @@ def _seed_rows(summary: Mapping) -> list[str]:
     return registered + varying
 
 
-def seed_table(summary: Mapping) -> Table:
+def seed_table(summary: Mapping, views: bool = False) -> Table:
     """Each model's mean [95% interval] over seeds, and each difference from the first model [interval],
-    marked n.s. where its interval includes zero (a summary from compare.sweep.seeds.summarize_seeds)."""
-    labels, diffs, keys = list(summary["models"]), summary["differences"], _seed_rows(summary)
+    marked n.s. where its interval includes zero (a summary from compare.sweep.seeds.summarize_seeds); with views, the
+    same for every view (the models' columns hold their first view's numbers)."""
+    models, diffs = (summary["views"], summary["view_differences"]) if views else (summary["models"], summary["differences"])
+    labels, keys = list(models), _seed_rows(models)
     rows = []
     for k in keys:
-        cells = [fmt(st["mean"], st["ci95"]) if (st := summary["models"][label].get(k)) else fmt(None) for label in labels]
+        cells = [fmt(st["mean"], st["ci95"]) if (st := models[label].get(k)) else fmt(None) for label in labels]
         for name in diffs:
             d = diffs[name].get(k)
             cells.append(fmt(None) if not d else fmt(d["mean"], d["ci95"], signed=True) + (" n.s." if d["significant"] is False else ""))

@@ -2,12 +2,12 @@
 
 `sweep` trains every (model, width, seed) trial of a grid under one budget rule, each as a plain
 runner.run into its own directory, and aggregates one quality and one continuity metric per
-(model, width) over seeds (compare.stats: mean, std, 95% t interval). The source's claim (b), "a VAE
+(model, width) over seeds (compare.stats: mean, std, 95% t interval). The source's claim 2, "a VAE
 needs a larger network than a GAN for the same sample quality", is judged from the trials by
 compare.report.claims.judge_claim2 (inputs from compare.report.claim_inputs), like every claim.
 
 On disk (`out/`):
-    sweep.json             settings, every trial's numbers, the curves and the claim (b) verdict (Verdict.to_json())
+    sweep.json             settings, every trial's numbers, the curves and the claim 2 verdict (Verdict.to_json(), under the key "claim_b")
     sweep_<metric>.png     metric against parameter count per model, mean and 95% interval
     trials/<id>/           the trial's run directory (config.json, metrics.json, weights)
     trials/<id>.json       the trial's record: done with its metrics, or failed with its error
@@ -258,7 +258,7 @@ def _curves(settings: SweepSettings, rows: list[dict]) -> dict[str, dict]:
 
 
 def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], executor: str, skipped: int) -> dict:
-    """What sweep.json holds, self-describing: settings, one row per trial, the curves, the claim (b) verdict."""
+    """What sweep.json holds, self-describing: settings, one row per trial, the curves, the claim 2 verdict (under "claim_b")."""
     rows = [_trial_row(settings, spec, w, s, records.get(trial_id(spec, w, s))) for spec, w, s in grid]
     better = better_direction(settings.quality)
     curves = _curves(settings, rows)

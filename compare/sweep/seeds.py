@@ -79,13 +79,11 @@ def seed_numbers(entry: dict) -> dict[str, float]:
     return numeric_leaves({**{k: v for k, v in entry.items() if k != "views"}, **first_view_numbers(entry)})
 
 
-def summarize_seeds(runs: dict[int, dict]) -> dict:
-    """Every number of every model over seeds ({seed: RunResult.summary()}), and each later model minus
-    the first, paired by seed."""
-    labels = list(next(iter(runs.values())))
-    values = {label: {seed: seed_numbers(r[label]) for seed, r in runs.items()} for label in labels}
+def _over_seeds(values: dict[str, dict[int, dict[str, float]]]) -> tuple[dict, dict]:
+    """({label: {key: summary over seeds}}, {"<other> - <first>": {key: paired difference}}) of {label: {seed: numbers}}."""
+    labels = list(values)
     keys = {label: sorted({k for v in values[label].values() for k in v}) for label in labels}
-    models = {label: {k: summarize(v[k] for v in values[label].values() if k in v) for k in keys[label]} for label in labels}
+    stats = {label: {k: summarize(v[k] for v in values[label].values() if k in v) for k in keys[label]} for label in labels}
     first = labels[0]
     differences = {
         f"{other} - {first}": {k: paired_difference({s: v[k] for s, v in values[first].items() if k in v},
@@ -93,4 +91,20 @@ def summarize_seeds(runs: dict[int, dict]) -> dict:
                                for k in keys[other] if k in keys[first]}
         for other in labels[1:]
     }
-    return {"kind": "seeds", "seeds": sorted(runs), "interval": METHOD, "models": models, "differences": differences}
+    return stats, differences
+
+
+def summarize_seeds(runs: dict[int, dict]) -> dict:
+    """Every number of every model over seeds ({seed: RunResult.summary()}), and each later model minus
+    the first, paired by seed; then the same for every view (a VAE's several outputs: its per-pixel means, its
+    pixel draws, ...), each minus the first view."""
+    labels = list(next(iter(runs.values())))
+    models, differences = _over_seeds({label: {seed: seed_numbers(r[label]) for seed, r in runs.items()} for label in labels})
+    view_values: dict[str, dict[int, dict[str, float]]] = {}
+    for seed, r in runs.items():
+        for label in labels:
+            for view, numbers in r[label]["views"].items():
+                view_values.setdefault(view, {})[seed] = numeric_leaves(numbers)
+    views, view_differences = _over_seeds(view_values)
+    return {"kind": "seeds", "seeds": sorted(runs), "interval": METHOD, "models": models, "differences": differences,
+            "views": views, "view_differences": view_differences}
