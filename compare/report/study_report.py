@@ -17,6 +17,7 @@ from pathlib import Path
 from compare.data import ImageDataset, in_memory
 from compare.io import write_bytes
 from compare.models import parse_model_specs
+from compare.metrics import label_of
 from compare.report import Block, Heading, Image, Para, Table, embeddable, fmt, render_html, render_markdown
 from compare.report.render import Contents, Fold
 from compare.report.verdict_card import verdict_card
@@ -148,8 +149,9 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
     samples = [Image(p, p.stem.replace("_", " ")) for p in grids if p.name != MECHANISM_FIGURE and embeddable(p, out)]
     blocks += [Heading("Samples"), *samples] if samples else []
     keys = ["id", "status", "parameters", "steps", "fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"]
-    blocks += [Heading("Trials"), Fold(f"The {len(summary['trials'])} trials' numbers", [Table(keys, [[fmt(r.get(k)) for k in keys]
-                                                                                                     for r in summary["trials"]])])]
+    headers = ["trial", "status", "parameters", "steps", *(label_of(k) for k in keys[4:])]  # words; study.json keeps the keys
+    blocks += [Heading("Trials"), Fold(f"The {len(summary['trials'])} trials' numbers", [Table(headers, [[fmt(r.get(k)) for k in keys]
+                                                                                                        for r in summary["trials"]])])]
     title = f"GAN vs VAE study: {summary['settings']['dataset']}, {summary['settings']['budget']}, {len(summary['settings']['seeds'])} seeds"
     write_bytes(out / "report.html", render_html(title, blocks).encode())
     write_bytes(out / "report.md", render_markdown(title, blocks, out).encode())
