@@ -1,4 +1,5 @@
-from gan.model import (ARCHITECTURES, DEFAULT_LR, GAN, GENERATOR_LOSSES, LOSSES, OPTIMIZERS, PRECISIONS, Discriminator, GANConfig, Generator,
+from gan.common import PRECISIONS
+from gan.model import (ARCHITECTURES, DEFAULT_LR, GAN, GENERATOR_LOSSES, LOSSES, OPTIMIZERS, Discriminator, GANConfig, Generator,
                        discriminator_loss, generator_loss, gradient_penalty, SATURATION_READINGS, saturation)
 
 __all__ = ["ARCHITECTURES", "GAN", "GANConfig", "Generator", "Discriminator", "discriminator_loss", "generator_loss",

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan.common import OPTIMIZERS, PRECISIONS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
+from gan.common import OPTIMIZERS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
 from gan.conv import ConvDiscriminator, ConvGenerator
 
 

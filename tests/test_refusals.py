@@ -7,6 +7,7 @@ import os
 import pickle
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -247,9 +248,8 @@ def test_user_error_class_is_what_the_cli_reports():
 
 # -- the environment: a closed stdout, a deleted working directory ------------------------------
 
-def _compare(*args: str, cwd=None, before: str = "") -> "subprocess.CompletedProcess":
+def _compare(*args: str, cwd=None, before: str = "") -> subprocess.CompletedProcess:
     """`compare ARGS` in a fresh interpreter (after running `before` there), stdout and stderr captured."""
-    import subprocess
     import sys
 
     code = f"{before}import runpy, sys; sys.argv = ['compare', *{list(args)!r}]; runpy.run_module('compare', run_name='__main__')"

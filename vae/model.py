@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vae.common import OPTIMIZERS, PRECISIONS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
+from vae.common import OPTIMIZERS, Architecture, ModelConfig, build_parts, conv_plan, mixed_precision, normal, optimise
 from vae.autoregressive import PixelHead
 from vae.conv import ConvDecoder, ConvEncoder
 
