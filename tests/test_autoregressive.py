@@ -145,3 +145,17 @@ def test_the_variant_is_registered_and_a_bad_one_is_one_line():
         parse_model_specs(["vae:autoregresive"])
     with pytest.raises(ValueError, match="decoder must be one of independent, autoregressive"):
         VAEConfig(decoder="joint")
+
+
+def test_claim_1_of_a_run_reads_the_independent_vae_not_the_autoregressive_one():
+    from compare.report.claim_inputs import claim1_from_runs
+
+    numbers = {"lone_pixels_per_image": 1.0, "specks_per_image": 1.0}
+    views = {"gan": ["gan"], "vae": ["vae-mean", "vae-pixels"], "vae:autoregressive": ["vae:autoregressive-mean", "vae:autoregressive-pixels"]}
+    metrics = {"models": {label: {"steps": 10, "views": v} for label, v in views.items()},
+               "continuity": {"real": numbers, "views": {view: numbers for v in views.values() for view in v}}}
+    config = {"seed": 0, "models": {"gan": {"generator_loss": "nonsaturating"}, "vae": {"decoder": "independent"},
+                                    "vae:autoregressive": {"decoder": "autoregressive"}}}
+    assert [s.label for s in claim1_from_runs([(metrics, config)]).vae_views] == ["vae-mean", "vae-pixels"]
+    del metrics["models"]["vae"], config["models"]["vae"]  # only the autoregressive VAE: it is the VAE there is
+    assert [s.label for s in claim1_from_runs([(metrics, config)]).vae_views] == ["vae:autoregressive-mean", "vae:autoregressive-pixels"]

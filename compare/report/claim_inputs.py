@@ -41,6 +41,9 @@ def claim1_from_runs(runs: Sequence[Run]) -> Claim1Input | None:
     if not gans or not vaes:
         return None
     gan = next((g for g, loss in _losses(config, gans).items() if loss == "nonsaturating"), gans[0])
+    # The claim is about the source's VAE, every pixel drawn independently given z; vae:autoregressive (pixels drawn
+    # jointly) is the control of its mechanism (compare.report.pixel_mechanism), judged there, not here.
+    vaes = [v for v in vaes if config.get("models", {}).get(v, {}).get("decoder", "independent") == "independent"] or vaes
 
     def points(m: dict, view: str | None, label: str) -> list[Point]:  # view None: the real-data floor
         continuity = m.get("continuity") or {}
