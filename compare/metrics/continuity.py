@@ -220,7 +220,7 @@ CONTINUITY_METRICS: dict[str, Metric] = {
                         "with one; the share with no ink", _counts("fragments"), "bad pixels"),
     "checkerboard": Metric("pixels", _checkerboard, f"mean share of each image's mean-removed power at the stride-{CHECKERBOARD_STRIDE} "
                            "frequencies of transposed convolutions: (H/2, 0), (0, W/2), (H/2, W/2) (Odena et al. 2016)",
-                           {"checkerboard_share": Key("lower", "share of power", bounds=(0.0, 1.0))}, "bad pixels"),
+                           {"checkerboard_share": Key("lower", "share of power", bounds=(0.0, 1.0), label="checkerboard power")}, "bad pixels"),
     "total_variation": Metric("pixels", _total_variation, "anisotropic total variation per pixel", {"tv_per_pixel": Key(unit="per pixel", label="total variation")}, "blur"),
     "laplacian_variance": Metric("pixels", _laplacian_variance, "variance of the Laplacian per image (blur: low; Tolstikhin et al. 2018)",
                                  {"laplacian_var": Key(label="Laplacian variance")}, "blur"),
