@@ -20,7 +20,7 @@ import numpy as np
 
 from compare.report.claim_inputs import size_sweeps_of
 from compare.report.claim_types import Number, SizeSweep, family_of
-from compare.report.numbers import fmt, with_interval
+from compare.report.numbers import fmt
 from compare.stats import summarize
 
 MOST = 0.5  # "most of the gap": more than half of it
@@ -51,7 +51,7 @@ class PriorGap:
         head = f"Claim 2's mechanism, the prior (vae-gmm against vae-mean, same networks): {self.verdict}"
         if not self.shares:
             return head + ("; " + "; ".join(self.notes) if self.notes else "") + "."
-        read = "; ".join(f"{n.subject}: {with_interval(n.mean, n.ci95, 3)} (n={n.n})" for n in self.shares)
+        read = "; ".join(f"{n.subject}: {fmt(n.mean, n.ci95)} (n={n.n})" for n in self.shares)
         return (f"{head}. Share of the FID gap to the GAN at equal size that the mixture fitted to the VAE's codes closes "
                 f"(Student t 95% over seeds): {read}.")
 

@@ -22,7 +22,7 @@ from compare.report.claims import (
     claim1_along_budget, claim3_along_budget, early_window, judge_claim1, judge_claim2, judge_claim3,
 )
 from compare.report.claim_types import family_of, prior_view
-from compare.report.numbers import with_interval
+from compare.report.numbers import fmt
 from compare.report.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP, PriorGap, prior_gap_from_rows
 from compare.stats import summarize
 
@@ -46,7 +46,7 @@ def saturation_sentence(data: Claim3Input, optimizer: str) -> str | None:
             continue
         st = {k: summarize((e["mean"][k] for e in early.values() if e["mean"].get(k) is not None), (0.0, 1.0))
               for k in ("d_fake", "share_rejected", "minimax_dlogit", "nonsaturating_dlogit")}
-        show = {k: with_interval(v["mean"], v["ci95"], 2) for k, v in st.items()}
+        show = {k: fmt(v["mean"], v["ci95"]) for k, v in st.items()}
         clauses.append(f"in the {loss_names.get(label, label)} runs ({label}, n={st['d_fake']['n']}) mean D(G(z)) was {show['d_fake']} "
                        f"with a share {show['share_rejected']} of fakes below 0.1, and on those batches the minimax loss's mean "
                        f"|d/dlogit| was {show['minimax_dlogit']} against the flipped label's {show['nonsaturating_dlogit']}")
