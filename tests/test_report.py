@@ -13,6 +13,7 @@ from compare.cli import main
 from compare.report import write_report
 from compare.report.tables import (likelihood_table, overlap_sentence, overlap_sentences, pixel_intervals, pixel_table, quality_intervals,
                                    quality_table)
+from helpers import FAST
 
 
 
@@ -79,10 +80,11 @@ def test_report_renders_in_headless_chromium_without_network(run_dir, tmp_path):
     (tmp_path / "screenshot.png").write_bytes(shot)
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_report_of_a_seeds_directory_has_intervals_and_a_seed_verdict(tmp_path):
     out = tmp_path / "seeds"
     result = CliRunner().invoke(main, ["run", "--models", "gan", "vae", "--dataset", "digits", "--budget", "10steps",
-                                       "--batch-size", "32", "--quiet", "--seeds", "2", "--curve-points", "1", "--out", str(out)])
+                                       "--batch-size", "32", "--quiet", "--seeds", "2", "--curve-points", "1", *FAST, "--out", str(out)])
     assert result.exit_code == 0, result.output
     md = (out / "report.md").read_text()
     assert "## Seed statistics" in md and "| lone pixels per image |" in md and "vae - gan" in md
