@@ -9,6 +9,20 @@ from helpers import SETTINGS, FaultyGAN, run_cli
 EVIL = "<script>alert(1)</script>"
 
 
+# Fixtures that train and evaluate real runs (or a calibration, a study, a sweep): every test that reads one is
+# marked slow, so `pytest -m "not slow"` is a quick check of everything else. None: the fixture of that name in
+# any module; a module name: only that module's fixture of that name.
+SLOW_FIXTURES = {"tiny_run": None, "interrupted_run": None, "quick": "test_calibrate", "results": "test_coverage",
+                 "tiny": "test_study", "local_sweep": "test_sweep", "finished": "test_run_safety"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__ if item.module else None
+        if any(SLOW_FIXTURES.get(name, "-") in (None, module) for name in item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _hermetic_cache(tmp_path_factory):
     """Every test session gets its own cache dir: no test reads or writes the user's ~/.cache."""
@@ -26,7 +40,14 @@ def tiny_run(_hermetic_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / f"tiny{EVIL.replace('/', '_')}"
     result = run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", out)
     assert result.exit_code == 0, result.output
+    (out.parent / "output.txt").write_text(result.output)  # what the terminal showed: tiny_run_output
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run_output(tiny_run) -> str:
+    """What `compare run` printed while making tiny_run (its summary, ending in the report's path)."""
+    return (tiny_run.parent / "output.txt").read_text()
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from compare.cli import main
+from compare.settings import MIN_RESAMPLES
 from compare.train.checkpoint import load_checkpoint
 from gan import GAN
 
@@ -17,8 +18,16 @@ ROOT = Path(__file__).resolve().parents[1]
 # The shared small run (conftest.tiny_run) and every run compared with it: 120 steps of 32 on 1,617
 # training digits are 50 steps an epoch, so a resume at step 20, 40 or 60 lands mid-epoch and the
 # run crosses two epoch boundaries after it.
+#
+# FAST: the fewest bootstrap resamples a run takes (compare.settings.MIN_RESAMPLES) instead of the default
+# 1,000, for test runs that do not test their intervals: the 1,000-resample FIDs are most of a small run's
+# time (a 40-step digits run: 43 s with them, 8 s with 100 and --curve-points 1). The values do not depend
+# on it (tests/test_evaluate.py); the tests of intervals (test_evaluate, test_cli_quality, test_coverage)
+# keep 1,000. FAST_FIELDS is the same for RunSettings.
+FAST = ["--resamples", str(MIN_RESAMPLES)]
+FAST_FIELDS = {"resamples": MIN_RESAMPLES}
 SETTINGS = ["--dataset", "digits", "--budget", "120steps", "--batch-size", "32", "--width", "0.25",
-            "--checkpoint-every", "20", "--quiet"]
+            "--checkpoint-every", "20", "--quiet", *FAST]
 PNGS = ["samples_gan.png", "samples_vae-mean.png", "samples_vae-pixels.png", "samples_vae-gmm.png"]
 
 

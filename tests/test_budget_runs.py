@@ -11,10 +11,16 @@ from compare.models import MODELS, parse_model_specs
 from compare.pipeline import run
 from compare.train.loop import GRAD_NORM_STEPS
 from compare.settings import RunSettings
+from helpers import FAST_FIELDS
+
+pytestmark = pytest.mark.slow  # every test here trains and evaluates a real run
 
 
 def tiny_run(tmp_path, budget: str, models=("gan", "vae"), artifacts=False, **fields):
-    """metrics.json's models of a small run; no pictures or report unless asked (steps are counted from the JSON)."""
+    """metrics.json's models of a small run; no pictures or report unless asked (steps are counted from the JSON).
+    No curve points unless asked, and the fewest resamples (helpers.FAST_FIELDS): these tests read the budget's
+    counters, not the evaluation, which was most of their time."""
+    fields = {"curve_points": 1, **FAST_FIELDS, **fields}
     settings = RunSettings(models=tuple(parse_model_specs(list(models))), budget=Budget.parse(budget), dataset="digits",
                            batch_size=32, width=0.25, out=tmp_path / "run", **fields)
     return run(settings, show_progress=False, artifacts=artifacts).metrics_json()["models"]

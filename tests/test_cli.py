@@ -7,7 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from compare.cli import main
-from helpers import SETTINGS
+from helpers import FAST, SETTINGS
 
 TINY = ["--dataset", "digits", "--budget", "30steps", "--batch-size", "32", "--quiet"]
 
@@ -38,9 +38,10 @@ def test_checkpoint_loads_with_weights_only(tiny_run):
     assert ckpt["steps"] == 120 and "generator" in ckpt["state"]
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 @pytest.mark.parametrize("spelling", [["gan", "vae"], ["gan,vae"], ["vae"], ["gan", "gan:minimax"]])
 def test_models_spellings(spelling, tmp_path):
-    result = run_cli("run", "--models", *spelling, *TINY, "--budget", "2steps", "--out", str(tmp_path / "r"))
+    result = run_cli("run", "--models", *spelling, *TINY, *FAST, "--curve-points", "1", "--budget", "2steps", "--out", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     labels = [w for s in spelling for w in s.split(",")]
     assert list(json.loads((tmp_path / "r" / "metrics.json").read_text())["models"]) == labels
@@ -93,14 +94,16 @@ def test_listings_name_every_registered_thing():
         "mnist5k", "digits", "mnist", "fashion-mnist", "cifar10", "celeba", "folder:PATH"}
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_run_with_sgd_records_the_optimizer_and_its_rate_in_config_and_report(tmp_path):
-    result = run_cli("run", "--models", "gan", "vae", *TINY, "--budget", "2steps", "--optimizer", "sgd", "--out", str(tmp_path / "r"))
+    result = run_cli("run", "--models", "gan", "vae", *TINY, *FAST, "--curve-points", "1", "--budget", "2steps", "--optimizer", "sgd", "--out", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     models = json.loads((tmp_path / "r" / "config.json").read_text())["models"]
     assert {label: (m["optimizer"], m["lr"]) for label, m in models.items()} == {"gan": ("sgd", 0.05), "vae": ("sgd", 0.01)}
     assert "gan: sgd lr 0.05; vae: sgd lr 0.01" in (tmp_path / "r" / "report.md").read_text()
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_sweep_with_sgd_trains_every_trial_with_it_and_names_it_in_the_trial_ids(tmp_path):
     out = tmp_path / "s"
     result = run_cli("sweep", "--models", "gan", "--widths", "1", "--seeds", "1", *TINY[:-1], "--budget", "2steps",

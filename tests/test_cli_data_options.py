@@ -11,13 +11,15 @@ from click.testing import CliRunner
 from PIL import Image
 
 from compare.cli import main
-from helpers import write_mnist_like
+from helpers import FAST, write_mnist_like
 
 
 def _run(*args: str):
-    return CliRunner().invoke(main, ["run", "--quiet", "--budget", "3steps", *args])
+    """A run of a few steps; these tests read what the options reached, not the curves or the intervals."""
+    return CliRunner().invoke(main, ["run", "--quiet", "--budget", "3steps", "--curve-points", "1", *FAST, *args])
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_arch_conv_trains_both_families(tmp_path):
     result = _run("--models", "gan", "vae", "--arch", "conv", "--dataset", "digits", "--out", str(tmp_path / "run"))
     assert result.exit_code == 0, result.output
@@ -29,6 +31,7 @@ def test_arch_conv_trains_both_families(tmp_path):
     assert (tmp_path / "run" / "samples_vae-mean.png").exists()
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_precision_reaches_every_model(tmp_path):
     result = _run("--models", "gan:hinge,vae", "--precision", "bf16", "--dataset", "digits", "--out", str(tmp_path / "run"))
     assert result.exit_code == 0, result.output
@@ -36,6 +39,7 @@ def test_precision_reaches_every_model(tmp_path):
     assert [(m["precision"], m.get("generator_loss")) for m in config["models"].values()] == [("bf16", "hinge"), ("bf16", None)]
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_data_root_reads_torchvision_files(tmp_path):
     write_mnist_like(tmp_path / "data", "MNIST", n_train=20, n_test=6)
     result = _run("--models", "vae", "--dataset", "mnist", "--data-root", str(tmp_path / "data"), "--batch-size", "4",
@@ -60,6 +64,7 @@ def test_missing_files_and_failed_download_exit_2_with_one_line(tmp_path, monkey
     assert result.exit_code == 2 and result.output.startswith("Error: could not download Fashion-MNIST")
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_folder_with_image_size_channels_and_a_corrupt_file(tmp_path):
     images = tmp_path / "images"
     images.mkdir()
@@ -98,6 +103,7 @@ def test_cuda_run_records_peak_memory(tmp_path):
                for m in metrics["models"].values())
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_run_streams_a_folder_over_the_memory_threshold(tmp_path, monkeypatch):
     from compare.data import sources
 
@@ -114,6 +120,7 @@ def test_run_streams_a_folder_over_the_memory_threshold(tmp_path, monkeypatch):
     assert (tmp_path / "run" / "side_by_side.png").exists()
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_fp16_gradient_norms_are_true_gradients_in_strict_json(tmp_path):
     # fp16 scales the loss (65536 at first); the recorded norms must be of the unscaled gradients, and a
     # step whose gradient overflowed (skipped by the scaler) is null: metrics.json stays standard JSON.

@@ -12,6 +12,7 @@ from compare.metrics import continuity as c
 from compare.report import artifact_figures
 from compare.data import load_dataset
 from compare.metrics import METRICS
+from helpers import FAST_FIELDS
 
 
 @pytest.fixture(scope="module")
@@ -353,7 +354,7 @@ def test_run_writes_the_continuity_section_and_pictures(tmp_path):
 
     out = tmp_path / "run"
     run(RunSettings(models=tuple(parse_model_specs(["gan", "vae"])), budget=Budget.parse("30steps"), dataset="digits",
-                    device="cpu", out=out), show_progress=False)
+                    device="cpu", out=out, curve_points=1, **FAST_FIELDS), show_progress=False)  # the pixels' numbers need neither
     cont = json.loads((out / "metrics.json").read_text())["continuity"]
     assert set(cont["views"]) == {"gan", "vae-mean", "vae-pixels"}
     assert cont["protocol"]["n_real"] == 180 and cont["protocol"]["n"]["vae-pixels"] == 180

@@ -103,6 +103,7 @@ def test_budget_extended_compares_every_models_planned_steps():
         budget_extended(old, {"budget": {"spec": "1e12flops", "steps": {"gan": 300, "vae": 90}}})
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_a_resume_says_what_it_resumes(faulty, tmp_path):
     faulty("sigint", at=37)
     out = tmp_path / "run"

@@ -22,14 +22,14 @@ from compare.report.claim_inputs import claim_a
 from compare.report.claims import NOT_MEASURED, Claim1Input, judge_claim1, judge_claim2
 from compare.sweep import executors
 from compare.train.cost import match_widths
-from helpers import ROOT, one_line_error, run_cli
+from helpers import FAST, ROOT, one_line_error, run_cli
 
 sys.path.insert(0, str(ROOT))  # examples/ lives beside the packages, not inside them: importable as a user's folder is
 from examples.tiny_plugin import TinyVAE, bars  # noqa: E402
 from test_claims import GAN, MORE, artifacts, plus, power_law  # noqa: E402
 
 PLUGIN = "examples.tiny_plugin:TinyVAE"
-TINY = ["--dataset", "digits", "--budget", "10steps", "--batch-size", "32", "--width", "0.25", "--quiet"]
+TINY = ["--dataset", "digits", "--budget", "10steps", "--batch-size", "32", "--width", "0.25", "--quiet", *FAST]
 
 
 @pytest.fixture(autouse=True)
@@ -328,7 +328,7 @@ def test_sweep_with_two_jobs_runs_the_plugin_in_worker_processes(tmp_path):
 def test_run_on_the_example_dataset_function_trains_its_evaluator_and_scores(tmp_path):
     out = tmp_path / "r"
     done = subprocess.run([sys.executable, "-m", "compare", "run", "--models", PLUGIN, "--dataset", "examples.tiny_plugin:bars",
-                           "--budget", "10steps", "--batch-size", "32", "--quiet", "--out", str(out)],
+                           "--budget", "10steps", "--batch-size", "32", "--quiet", *FAST, "--curve-points", "1", "--out", str(out)],
                           capture_output=True, text=True, env=env_with_root(), cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
     metrics = json.loads((out / "metrics.json").read_text())

@@ -60,6 +60,7 @@ def test_nan_loss_stops_that_model_keeps_its_last_good_checkpoint_and_others_fin
 
 @pytest.mark.parametrize("fault, at, reason", [("collapse", 1, "collapsed generator: 16 samples from different noise are identical"),
                                                ("weights", 20, "non-finite weights in the generator")])
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_unhealthy_model_with_finite_losses_is_caught_at_a_checkpoint(faulty, tmp_path, fault, at, reason):
     faulty(fault, at)
     out = tmp_path / "run"

@@ -28,10 +28,11 @@ from compare.train.guard import LOCK_NAME
 from compare.io import CONTENT_FIELD
 from compare.models import ModelEntry
 from gan import GAN, GANConfig
+from helpers import FAST
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "digits", "--budget", "20steps", "--batch-size", "32", "--width", "0.25", "--checkpoint-every", "5",
-        "--curve-points", "1", "--quiet"]
+        "--curve-points", "1", "--quiet", *FAST]
 
 
 def run_cli(*args):

@@ -165,6 +165,7 @@ def small(tmp_path, **kw) -> StudySettings:
                          out=tmp_path / "small", claim3_optimizers=("adam",), **kw)
 
 
+@pytest.mark.slow  # real training
 def test_a_stopped_study_resumes_the_stopped_trial_from_its_checkpoint(tmp_path, monkeypatch):
     step = {"n": 0}
     original = gan.model.GAN.train_step
@@ -215,6 +216,7 @@ def test_resume_of_what_is_not_a_study_and_study_flags_with_resume_are_refused(t
     assert result.exit_code == 2 and "--seeds, --claim3-optimizers cannot be given with --resume" in result.output
 
 
+@pytest.mark.slow  # real training
 def test_tuning_runs_equal_searches_and_the_study_uses_the_best(tmp_path):
     result = study(small(tmp_path, tune=2), LocalExecutor(ExecutorOptions()), log=lambda m: None)
     tuning = result["tuning"]
@@ -228,6 +230,7 @@ def test_tuning_runs_equal_searches_and_the_study_uses_the_best(tmp_path):
     assert "Recipes: tuning" in (tmp_path / "small" / "report.html").read_text()
 
 
+@pytest.mark.slow  # real training
 def test_real_features_are_extracted_once_across_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPARE_CACHE_DIR", str(tmp_path / "cache"))
     calls = []
@@ -357,6 +360,7 @@ def test_sweep_and_run_seeds_refuse_a_seed_past_the_last(tmp_path):
         assert not out.exists()
 
 
+@pytest.mark.slow  # real training
 def test_a_full_disk_stops_the_study_in_one_line_and_it_resumes(tmp_path, monkeypatch):
     import compare.io
 

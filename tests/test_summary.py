@@ -15,11 +15,9 @@ from helpers import SETTINGS, run_cli
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("glance") / "run"
-    result = run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", out)
-    assert result.exit_code == 0, result.output
-    return out, result.output
+def run(tiny_run, tiny_run_output):
+    """The session's shared run (conftest.tiny_run: `compare run --models gan vae` with helpers.SETTINGS) and what it printed."""
+    return tiny_run, tiny_run_output
 
 
 def test_run_ends_with_the_answer_and_the_report_path(run):
@@ -60,6 +58,7 @@ def test_metrics_md_of_a_tiny_run_has_no_e_notation_and_no_raw_keys(run):
     assert "| KID × 1,000 " in md and "| lone pixels " in md
 
 
+@pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_verbose_prints_the_tables_before_the_summary(tmp_path):
     out = tmp_path / "v"
     result = run_cli("run", "--models", "gan", "vae", *SETTINGS, "--budget", "4steps", "--curve-points", "1", "--out", out, "--verbose")

@@ -21,6 +21,7 @@ from compare.errors import UserError
 from compare.sweep.executors import ExecutorOptions, LocalExecutor, make_executor
 from compare.models import parse_model_specs
 from compare.sweep import SweepSettings, lookup, parse_widths, seed_table, summarize_seeds, sweep
+from helpers import FAST
 
 T_975_DF1 = 12.706204736174694
 NOISE = {0: -1.0, 1: +1.0, 2: 0.0}  # per-seed offset of the planted FID, times the spread
@@ -345,9 +346,10 @@ def test_ray_executor_gives_the_same_numbers_as_local(local_sweep, tmp_path):
     assert all(r["threads"] == 1 for r in records)  # --cpus-per-trial 1: one torch thread per task
 
 
+@pytest.mark.slow  # real training
 def test_run_with_seeds_summarises_every_metric(tmp_path):
     out = tmp_path / "seeds"
-    result = CliRunner().invoke(main, ["run", "--models", "gan", "vae", *TINY, "--quiet", "--seeds", "2", "--out", str(out)])
+    result = CliRunner().invoke(main, ["run", "--models", "gan", "vae", *TINY, *FAST, "--quiet", "--seeds", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "seeds.json").read_text())
     assert summary["seeds"] == [0, 1]
