@@ -7,7 +7,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from helpers import FAST, open_chromium
+from helpers import open_chromium
 from compare.cli import main
 from compare.report import write_report
 from compare.report.render import anchor
