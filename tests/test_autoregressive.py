@@ -139,7 +139,8 @@ def test_the_variant_is_registered_and_a_bad_one_is_one_line():
     refused = CliRunner().invoke(main, ["run", "--models", "vae:pixelcnn"])
     assert refused.exit_code == 2 and "unknown variant 'vae:pixelcnn'" in refused.output and "Traceback" not in refused.output
     spec = parse_model_specs(["vae:autoregressive"])[0]
-    assert spec.views() == {"vae:autoregressive-mean": {"mode": "mean"}, "vae:autoregressive-pixels": {"mode": "pixels"}}
+    assert spec.views() == {"vae:autoregressive-mean": {"mode": "mean"}, "vae:autoregressive-pixels": {"mode": "pixels"},
+                            "vae:autoregressive-gmm": {"mode": "gmm"}}
     assert spec.config((1, 28, 28)).decoder == "autoregressive"
     with pytest.raises(UserError, match="vae:autoregressive"):
         parse_model_specs(["vae:autoregresive"])

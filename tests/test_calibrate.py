@@ -98,7 +98,7 @@ def cached_controls(quick, monkeypatch, tmp_path):
     trials = tmp_path / "trials"
     shutil.copytree(quick[0] / "trials", trials)
     real = controls.trained_controls
-    monkeypatch.setattr(calibration, "trained_controls", lambda plan, data, seed, out, log: real(plan, data, seed, trials, log))
+    monkeypatch.setattr(calibration, "trained_controls", lambda plan, data, seed, out, log, jobs=1: real(plan, data, seed, trials, log, jobs))
     return trials
 
 

@@ -37,7 +37,7 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     assert result.exit_code == 0, result.output
     md = (out / "metrics.md").read_text()  # the full tables (the terminal shows them with --verbose)
     rows = table_rows(md)
-    assert rows[0] == ["metric", "unit", "better", "real floor", "gan", "vae-mean", "vae-pixels"]
+    assert rows[0] == ["metric", "unit", "better", "real floor", "gan", "vae-mean", "vae-pixels", "vae-gmm"]
     fid = next(row for row in rows if row[0] == "FID at N = 180")  # the row says what its interval covers
     assert fid[1:3] == ["", "↓"] and all(" [" in cell for cell in fid[3:])  # every value with its 95% interval
     fid_inf = next(row for row in rows if row[0] == "FID as N → ∞")
@@ -50,7 +50,7 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
         assert 0 <= fid_values["fid_inf"] < fid_values["fid"] and min(fid_intervals["fid"]["ci95"] + fid_intervals["fid_inf"]["ci95"]) >= 0
         assert fid_intervals["fid"]["resamples"] == 1000 and scores["kid"]["protocol"]["feature_sd"] == 1.2535148150181017
     # Numbers live once, per view: a model's entry names its views and carries no copies of their scores.
-    assert metrics["models"]["vae"]["views"] == ["vae-mean", "vae-pixels"] and "quality" not in metrics["models"]["vae"]
+    assert metrics["models"]["vae"]["views"] == ["vae-mean", "vae-pixels", "vae-gmm"] and "quality" not in metrics["models"]["vae"]
     assert set(quality["views"]) == {"gan", "vae-mean", "vae-pixels"}
     assert quality["views"]["gan"]["fid"]["protocol"]["n_fake"] == quality["floor"]["fid"]["protocol"]["n_fake"] == 180
     assert "real floor" in (out / "metrics.md").read_text()

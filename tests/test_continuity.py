@@ -356,7 +356,7 @@ def test_run_writes_the_continuity_section_and_pictures(tmp_path):
     run(RunSettings(models=tuple(parse_model_specs(["gan", "vae"])), budget=Budget.parse("30steps"), dataset="digits",
                     device="cpu", out=out, curve_points=1, **FAST_FIELDS), show_progress=False)  # the pixels' numbers need neither
     cont = json.loads((out / "metrics.json").read_text())["continuity"]
-    assert set(cont["views"]) == {"gan", "vae-mean", "vae-pixels"}
+    assert set(cont["views"]) == {"gan", "vae-mean", "vae-pixels", "vae-gmm"}
     assert cont["protocol"]["n_real"] == 180 and cont["protocol"]["n"]["vae-pixels"] == 180
     assert cont["real"]["spectrum_distance"] is not None  # the train-vs-held-out floor
     for view in ("gan", "vae-mean", "vae-pixels", "real"):

@@ -72,7 +72,7 @@ def test_resuming_a_finished_run_says_where_its_report_is_and_redoes_nothing(tin
     assert snapshot(out) == before  # config.json included: nothing was rewritten
 
 
-@pytest.mark.parametrize("smaller, why", [("60steps", "--budget 60steps is smaller than the 120steps this run was trained to (gan: 60 steps < 120)"),
+@pytest.mark.parametrize("smaller, why", [("60steps", "--budget 60steps is smaller than this run's 120steps (gan: 60 steps < 120)"),
                                           ("5s", "cannot change the budget of a run from 120steps to 5s")])
 def test_a_smaller_or_seconds_budget_is_refused_in_one_line_with_nothing_changed(tiny_run, tmp_path, smaller, why):
     out = tmp_path / "run"

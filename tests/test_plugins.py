@@ -109,7 +109,7 @@ def test_a_module_that_fails_to_import_is_one_line_with_its_error(user_module):
 
 def test_builtins_register_through_the_same_path_and_keep_their_names():
     assert (MODELS["gan"].kind, MODELS["vae"].kind) == ("gan", "vae")
-    assert MODELS["vae"].sample_modes == ("mean", "pixels") and MODELS["vae"].sampler_part == "decoder"
+    assert MODELS["vae"].sample_modes == ("mean", "pixels", "gmm") and MODELS["vae"].sampler_part == "decoder"
     with pytest.raises(UserError, match="'gan' is a built-in model's"):
         register_model("gan", TinyVAE)
     assert protocol.registered() == ()  # the built-ins are not shipped to workers: every worker registers them itself

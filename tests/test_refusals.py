@@ -127,7 +127,9 @@ def test_report_on_what_is_not_a_run_or_to_an_unwritable_place_is_one_line(tiny_
 # -- output safety ------------------------------------------------------------------------------
 
 def test_resume_flags_must_agree_with_the_run(interrupted_run):
-    for flag, value, shown in [("--budget", "200steps", "200steps"), ("--seed", "3", "3"), ("--models", "vae", "vae"),
+    # a larger budget extends the run (tests/test_extend.py); a smaller one is refused
+    assert "--budget 10steps is smaller than this run's 120steps" in one_line_error(run_cli("run", "--resume", interrupted_run, "--budget", "10steps", "--quiet"))
+    for flag, value, shown in [("--seed", "3", "3"), ("--models", "vae", "vae"),
                                ("--width", "2", "2.0"), ("--out", "/elsewhere", "/elsewhere")]:
         assert f"--{flag.lstrip('-')} {shown} conflicts" in one_line_error(
             run_cli("run", "--resume", interrupted_run, flag, value, "--quiet")), flag
@@ -174,12 +176,13 @@ def test_overwrite_replaces_a_run_but_never_another_directory(tiny_run, tmp_path
 
 
 def test_full_disk_is_one_line_keeps_earlier_files_and_the_run_resumes(tiny_run, tmp_path, monkeypatch):
-    real_fsync, calls = os.fsync, []
+    real_fsync, checkpoints = os.fsync, []
 
-    def fsync(fd):  # the 5th file write finds the disk full: the run's marker, config.json, ckpt at step 0 and 20 went through
-        calls.append(fd)
-        if len(calls) >= 5:
+    def fsync(fd):  # the first write after the checkpoint at step 20 finds the disk full (checkpoints at step 0 and 20 went through)
+        if len(checkpoints) >= 2:
             raise OSError(28, "No space left on device")
+        if "ckpt" in os.readlink(f"/proc/self/fd/{fd}"):
+            checkpoints.append(fd)
         real_fsync(fd)
 
     out = tmp_path / "run"

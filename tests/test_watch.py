@@ -112,7 +112,7 @@ def test_without_a_tty_a_run_prints_plain_periodic_lines_and_writes_progress(tmp
     assert "\r" not in result.stderr
     plain = [line for line in result.stderr.splitlines() if re.match(r"^(gan|vae): \d+/120 steps \(\d+%\), \d\d:\d\d elapsed, ETA", line)]
     assert [line.split()[1] for line in plain if line.startswith("gan")] == ["50/120", "100/120", "120/120"]
-    assert "final evaluation: gan, vae-mean, vae-pixels against 180 real images" in result.stderr and "writing the figures and the report" in result.stderr
+    assert "final evaluation: gan, vae-mean, vae-pixels, vae-gmm against 180 real images" in result.stderr and "writing the figures and the report" in result.stderr
 
     metrics = json.loads((out / "metrics.json").read_text())
     lines = [json.loads(line) for line in (out / "progress" / "curve.jsonl").read_text().splitlines()]
@@ -122,7 +122,7 @@ def test_without_a_tty_a_run_prints_plain_periodic_lines_and_writes_progress(tmp
         assert [p["steps"] for p in mine] == [p["steps"] for p in curve] == [15, 30, 45, 60, 75, 90, 105, 120]
         assert [p["views"] for p in mine] == [p["views"] for p in curve]  # the same scalars as metrics.json's curve
     grids = sorted(p.name for p in (out / "progress").glob("*.png"))
-    assert len(grids) == 8 * 3 and "samples_vae-pixels_step000105.png" in grids
+    assert len(grids) == 8 * 3 + 1 and "samples_vae-pixels_step000105.png" in grids  # + vae-gmm at the end: its prior is fitted then
     assert (out / "progress" / "samples_gan_step000120.png").read_bytes() == (out / "samples_gan.png").read_bytes()
 
     assert ("open", "gan", 15) in logged and ("open", "vae", 15) in logged and logged[-1] == ("close",)
@@ -165,7 +165,7 @@ def test_a_bar_never_grows_past_the_terminal_width():
     lines = terminal.lines()
     assert max(len(line) for line in lines) <= 80, lines
     assert any(line.startswith("gan:minimax-long-label: 2000/4000 steps |") and "elapsed, ETA" in line for line in lines)
-    assert "gan at step 2,000/4,000: FID 45.25, lone pixels per image 0.03" in lines
+    assert "gan at step 2,000/4,000: FID 45.2, lone pixels per image 0.0300" in lines  # one number style (numbers.fmt)
 
 
 def test_plain_lines_come_every_tenth_of_the_budget_and_at_its_end():
@@ -176,7 +176,7 @@ def test_plain_lines_come_every_tenth_of_the_budget_and_at_its_end():
             bar.update(record(step, loss=1.0))
     lines = file.getvalue().splitlines()
     assert [line.split()[1] for line in lines] == ["500/1000", "600/1000", "700/1000", "800/1000", "900/1000", "1000/1000"]
-    assert lines[-1].startswith("vae: 1000/1000 steps (100%), ") and lines[-1].endswith("ETA 00:00, loss 1")
+    assert lines[-1].startswith("vae: 1000/1000 steps (100%), ") and lines[-1].endswith("ETA 00:00, loss 1.00")
 
 
 def test_a_seconds_budget_counts_seconds_and_shows_the_step():
@@ -197,10 +197,10 @@ def test_each_finished_trial_says_its_numbers_and_the_time_left():
     bar.finished(trial("gan-w1-s0", 45.25, 0.03))
     bar.finished({"id": "vae-w1-s0", "status": "failed", "error": "ValueError: boom"})
     bar.finished(trial("gan-w2-s0", 40.0, 0.0))
-    assert re.fullmatch(r"  \[1/3\] gan-w1-s0 done in 12\.3s: FID 45\.25, lone pixels 0\.03 \[0\.015, 0\.06\] per image; ETA \d\d:\d\d",
+    assert re.fullmatch(r"  \[1/3\] gan-w1-s0 done in 12\.3s: FID 45\.2, lone pixels 0\.030 \[0\.015, 0\.060\] per image; ETA \d\d:\d\d",
                         lines[0]), lines[0]
     assert lines[1].startswith("  [2/3] vae-w1-s0 FAILED: ValueError: boom; ETA ")
-    assert lines[2] == "  [3/3] gan-w2-s0 done in 12.3s: FID 40, lone pixels 0 [0, 0] per image"
+    assert lines[2] == "  [3/3] gan-w2-s0 done in 12.3s: FID 40.0, lone pixels 0 [0, 0] per image"
 
 
 def test_on_a_terminal_the_trials_have_an_overall_bar_below_their_lines():
@@ -209,7 +209,7 @@ def test_on_a_terminal_the_trials_have_an_overall_bar_below_their_lines():
     bar.finished(trial("gan-w1-s0", 45.25, 0.03))
     bar.close()
     drawn = terminal.lines()
-    assert "  [1/2] gan-w1-s0 done in 12.3s: FID 45.25, lone pixels 0.03 [0.015, 0.06] per image" in drawn  # the ETA is the bar's
+    assert "  [1/2] gan-w1-s0 done in 12.3s: FID 45.2, lone pixels 0.030 [0.015, 0.060] per image" in drawn  # the ETA is the bar's
     bars = [line for line in drawn if line.startswith("trials: ")]
     assert bars[-1].startswith("trials: 1/2 done |") and "elapsed, ETA" in bars[-1] and max(map(len, bars)) <= 80, drawn
 

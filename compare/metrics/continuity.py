@@ -25,7 +25,7 @@ import math
 import torch
 from torch import Tensor
 
-from compare.metrics import bootstrap
+from compare.metrics.bootstrap import RESAMPLES, SEED
 from compare.metrics.bad_pixels import CI_SUFFIX, SPECK_MAX_PIXELS, lone_counts, per_image_counts, piece_counts, rates_with_intervals
 from compare.errors import UserError
 from compare.metrics.registry import Key, Metric
@@ -300,7 +300,7 @@ def continuity_report(views: dict[str, Tensor], real: Tensor, floor: Tensor | No
         "lone_pixel": "all 8 neighbours the other binary value; outside the image counts as background",
         "speck_max_pixels": SPECK_MAX_PIXELS, "connectivity": 8, "hf_cutoff_cycles_per_pixel": HF_CUTOFF,
         "intervals": f"{CI_SUFFIX[1:]}: 95% percentile bootstrap of the mean over images, "
-                     f"{bootstrap.RESAMPLES} resamples, seed {bootstrap.SEED}",
+                     f"{RESAMPLES} resamples, seed {SEED}",
         "spectrum_distance": "RMS of log10 radial power differences (decades); mean removed, tapered (Hann) before the DFT",
     }
     sensitivity = {"real": _sensitivity(real), "views": {label: _sensitivity(images) for label, images in views.items()}}

@@ -24,7 +24,7 @@ def section_setup(runs: list[Run]) -> list[Block]:
         consumed = "; ".join(f"{label}: {fmt(m.get('steps'))} steps, {fmt(m.get('images_seen'))} images, "
                              f"{fmt(m.get('train_seconds'))} s" for label, m in run.models.items())
         versions = c.get("versions", {})
-        optimizers = "; ".join(f"{label}: {m['optimizer']} lr {fmt(m.get('lr'))}" for label, m in c.get("models", {}).items() if "optimizer" in m)
+        optimizers = "; ".join(f"{label}: {m['optimizer']} lr {m.get('lr'):g}" for label, m in c.get("models", {}).items() if "optimizer" in m)
         rows.append([run.name, f"{ds.get('name')} ({fmt(ds.get('train'))} train / {fmt(ds.get('heldout'))} held-out, "
                      f"{'x'.join(map(str, ds.get('image_shape', [])))})", c.get("budget", {}).get("spec", "?"), consumed,
                      optimizers or "–", f"{c.get('device', {}).get('type')} ({c.get('device', {}).get('name')})", fmt(c.get("seed")),

@@ -118,7 +118,7 @@ def budget_extended(saved: dict, config: dict) -> bool:
                         "images, epochs or flops can be extended (a seconds budget's curve points follow the clock)")
     if shorter := [label for label, n in new_steps.items() if n < old_steps[label]]:
         label = shorter[0]
-        raise UserError(f"--budget {new.get('spec')} is smaller than the {old.get('spec')} this run was trained to ({label}: "
+        raise UserError(f"--budget {new.get('spec')} is smaller than this run's {old.get('spec')} ({label}: "
                         f"{new_steps[label]:,} steps < {old_steps[label]:,}); a run can only be extended")
     return True
 
