@@ -45,13 +45,15 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     assert "\nFID: " in md  # and which intervals overlap
     metrics = json.loads((out / "metrics.json").read_text())
     quality = metrics["quality"]
-    for scores in (quality["floor"], *quality["views"].values()):  # fid_inf below the value (FID's finite-N bias is > 0), both intervals >= 0
+    for scores in (quality["floor"], *quality["views"].values()):  # fid_inf: the value less the bootstrap's bias, both intervals >= 0
         fid_values, fid_intervals = scores["fid"]["values"], scores["fid"]["intervals"]
-        assert 0 <= fid_values["fid_inf"] < fid_values["fid"] and min(fid_intervals["fid"]["ci95"] + fid_intervals["fid_inf"]["ci95"]) >= 0
+        assert fid_values["fid_inf"] == pytest.approx(max(0.0, fid_values["fid"] - fid_intervals["fid_inf"]["bias"]))
+        assert min(fid_intervals["fid"]["ci95"] + fid_intervals["fid_inf"]["ci95"]) >= 0
         assert fid_intervals["fid"]["resamples"] == 1000 and scores["kid"]["protocol"]["feature_sd"] == 1.2535148150181017
+    assert quality["floor"]["fid"]["values"]["fid_inf"] < quality["floor"]["fid"]["values"]["fid"]  # real vs real: FID's bias > 0
     # Numbers live once, per view: a model's entry names its views and carries no copies of their scores.
     assert metrics["models"]["vae"]["views"] == ["vae-mean", "vae-pixels", "vae-gmm"] and "quality" not in metrics["models"]["vae"]
-    assert set(quality["views"]) == {"gan", "vae-mean", "vae-pixels"}
+    assert set(quality["views"]) == {"gan", "vae-mean", "vae-pixels", "vae-gmm"}
     assert quality["views"]["gan"]["fid"]["protocol"]["n_fake"] == quality["floor"]["fid"]["protocol"]["n_fake"] == 180
     assert "real floor" in (out / "metrics.md").read_text()
 

@@ -99,7 +99,7 @@ def test_budget_extended_compares_every_models_planned_steps():
     old = {"budget": {"spec": "100steps", "steps": {"gan": 100, "vae": 100}}}
     assert budget_extended(old, {"budget": {"spec": "200steps", "steps": {"gan": 200, "vae": 200}}})
     assert not budget_extended(old, {"budget": {"spec": "3200images", "steps": {"gan": 100, "vae": 100}}})
-    with pytest.raises(UserError, match="smaller than the 100steps"):  # a flops budget can buy one model fewer steps
+    with pytest.raises(UserError, match="smaller than this run's 100steps"):  # a flops budget can buy one model fewer steps
         budget_extended(old, {"budget": {"spec": "1e12flops", "steps": {"gan": 300, "vae": 90}}})
 
 
