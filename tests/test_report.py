@@ -171,3 +171,11 @@ def test_a_malformed_likelihood_is_refused_in_one_line(tmp_path):
     run = constructed_run(tmp_path / "bad", likelihood={"vae": [90.1]})
     result = CliRunner().invoke(main, ["report", str(run)])
     assert result.exit_code == 2 and "likelihood.vae" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_markdown_and_terminal_tables_right_align_their_columns_of_numbers():
+    from compare.report.render import Table, markdown_table, text_table
+
+    table = Table(["images", "FID", "note"], [["real", "13.2 [9.0, 18.4]", "a"], ["gan", "116.4 [108.7, 124.1]", ""]])
+    assert markdown_table(table)[1] == "| --- | ---: | --- |"
+    assert text_table(table).splitlines()[1:3] == ["|--------|---------------------:|------|", "| real   |     13.2 [9.0, 18.4] | a    |"]

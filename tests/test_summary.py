@@ -29,8 +29,8 @@ def test_run_ends_with_the_answer_and_the_report_path(run):
     for label in ("gan", "vae"):  # parameters per model, with thousands separators
         assert f"{label}: 120 steps in " in output and f"{fmt(metrics['models'][label]['parameters']['total'])} parameters" in output
     fid = metrics["quality"]["views"]["vae-pixels"]["fid"]
-    row = f"| vae-pixels | {fmt(fid['values']['fid'], fid['intervals']['fid']['ci95'])}"
-    assert row in output and "| real " in output and "lone pixels per image" in output  # headline numbers beside real
+    row = rf"\| vae-pixels \| +{re.escape(fmt(fid['values']['fid'], fid['intervals']['fid']['ci95']))} \|"  # numbers right-aligned
+    assert re.search(row, output) and "| real " in output and "lone pixels per image" in output  # headline numbers beside real
     claims = [line for line in lines if line.startswith("Claim ")]
     assert [c.partition(" (")[0] for c in claims] == ["Claim 1", "Claim 2", "Claim 3"]
     # claim 1's deciding number in words: the VAE means against the GAN, with its interval, and why it decides nothing

@@ -177,8 +177,12 @@ def markdown_table(table: Table, aligned: bool = False) -> list[str]:
     cell = (lambda c: _md_cell(c, escape_html=False)) if aligned else _md_cell
     rows = [list(map(cell, table.headers)), *([cell(c) for c in row] for row in table.rows)]
     widths = [max(len(r[i]) for r in rows) if aligned else 0 for i in range(len(table.headers))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |" for cells in rows]
-    rule = "|" + "|".join("-" * (w + 2) if aligned else " --- " for w in widths) + "|"
+    # a column of numbers is right-aligned, as in the HTML: "---:" in the rule, and padded on the left in a terminal
+    numeric = [bool(table.rows) and all(NUMBER.match(str(row[i])) or not str(row[i]) for row in table.rows) for i in range(len(widths))]
+    lines = [rows[0], *([c.rjust(w) if right else c.ljust(w) for c, w, right in zip(cells, widths, numeric)] for cells in rows[1:])]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |" for cells in lines]
+    rule = "|" + "|".join("-" * (w + 1) + (":" if right else "-") if aligned else (" ---: " if right else " --- ")
+                          for w, right in zip(widths, numeric)) + "|"
     return [lines[0], rule, *lines[1:]]
 
 
