@@ -98,3 +98,14 @@ def test_numeric_leaves_flatten_numbers_only():
     entry = {"fid": 3, "quality": {"kid": 0.5, "ok": True}, "views": ["a"], "loss_history": {"x": 1}, "name": "gan",
              "bad": float("nan")}
     assert numeric_leaves(entry, skip=("loss_history",)) == {"fid": 3.0, "quality.kid": 0.5}
+
+
+def test_seed_summaries_clip_each_interval_to_its_values_range():
+    from compare.sweep.seeds import _over_seeds
+
+    values = {"gan": {0: {"continuity.fragmented_share": 0.1, "continuity.lone_ink_per_image": 1.03, "quality.kid_x1e3": 3378.0},
+                      1: {"continuity.fragmented_share": 0.0, "continuity.lone_ink_per_image": 0.51, "quality.kid_x1e3": 2865.0}}}
+    stats, _ = _over_seeds(values)
+    assert stats["gan"]["continuity.fragmented_share"]["ci95"][0] == 0.0  # a share: [0, 1] (unclipped: -0.59)
+    assert stats["gan"]["continuity.lone_ink_per_image"]["ci95"][0] == 0.0  # a count per image: >= 0 (unclipped: -2.55)
+    assert stats["gan"]["quality.kid_x1e3"]["ci95"][0] < 0  # the unbiased KID may be below 0: not clipped

@@ -202,8 +202,8 @@ LABELS = {"lone_pixels_per_image": "lone pixels", "lone_ink_per_image": "lone in
 
 def _counts(name: str) -> dict[str, Key]:
     """A bad-pixel metric's keys: lower is better; a share of images, else a count per image."""
-    return {k: Key("lower", "share of images" if k.endswith("_share") else "per image", headline=k in HEADLINE, label=LABELS[k])
-            for k in BAD_PIXEL_KEYS[name]}
+    return {k: Key("lower", "share of images" if k.endswith("_share") else "per image", headline=k in HEADLINE, label=LABELS[k],
+                   bounds=(0.0, 1.0) if k.endswith("_share") else (0.0, None)) for k in BAD_PIXEL_KEYS[name]}
 
 
 # Blur keys have no better direction: blur lowers tv / laplacian / hf_share and pixel noise raises

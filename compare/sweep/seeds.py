@@ -12,6 +12,7 @@ from pathlib import Path
 from compare import pipeline as runner
 from compare.errors import UserError
 from compare.io import read_run_json, write_json
+from compare.metrics import key_info
 from compare.results import summary_from_metrics
 from compare.settings import RunSettings, check_seeds
 from compare.stats import METHOD, numeric_leaves, paired_difference, summarize
@@ -83,7 +84,9 @@ def _over_seeds(values: dict[str, dict[int, dict[str, float]]]) -> tuple[dict, d
     """({label: {key: summary over seeds}}, {"<other> - <first>": {key: paired difference}}) of {label: {seed: numbers}}."""
     labels = list(values)
     keys = {label: sorted({k for v in values[label].values() for k in v}) for label in labels}
-    stats = {label: {k: summarize(v[k] for v in values[label].values() if k in v) for k in keys[label]} for label in labels}
+    # each interval clipped to the range its value can take ("quality.fid" >= 0, a share in [0, 1]: the metric registry's bounds)
+    stats = {label: {k: summarize((v[k] for v in values[label].values() if k in v), key_info(k.rpartition(".")[2]).bounds)
+                     for k in keys[label]} for label in labels}
     first = labels[0]
     differences = {
         f"{other} - {first}": {k: paired_difference({s: v[k] for s, v in values[first].items() if k in v},
