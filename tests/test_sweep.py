@@ -362,3 +362,4 @@ def test_run_with_seeds_summarises_every_metric(tmp_path):
     lines = result.output.splitlines()
     assert lines[-1] == str(out / "report.html") and max(map(len, lines[:-1])) <= 80  # the report's path last, the rest in 80 columns
     assert "| lone pixels per image " in result.output and "Claim 1 (VAE samples show more bad pixels): " in result.output
+    assert all(f"| {view} " in result.output for view in ("gan", "vae-mean", "vae-pixels"))  # every view, not each model's first
