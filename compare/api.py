@@ -139,7 +139,7 @@ class RunResult:
     def load(cls, run_dir: Path | str) -> "RunResult":
         """The finished run in `run_dir`; an unfinished or damaged one is a UserError."""
         run_dir = Path(run_dir)
-        config, metrics = finished_run(run_dir)
+        config, metrics = read_finished_run(run_dir)
         quality, continuity, likelihood = metrics["quality"], metrics["continuity"], metrics.get("likelihood", {})
 
         def view(v: str) -> ViewResult:
@@ -154,7 +154,7 @@ class RunResult:
                    quality["extractor"], metrics, config)
 
 
-def finished_run(run_dir: Path) -> tuple[dict, dict]:
+def read_finished_run(run_dir: Path) -> tuple[dict, dict]:
     """(config.json, metrics.json) of a finished run; a missing, unfinished or damaged one is a UserError."""
     config = read_run_json(run_dir, "config.json")
     if not (run_dir / "metrics.json").exists():
@@ -327,7 +327,7 @@ def draw_samples(run_dir: Path | str, model: str, n: int, seed: int | None = Non
     finished run, from the noise of `seed` (default: the run's own seed, so they begin with the run's evaluation
     draw); with `out`, also written there as 8-bit images (FILE.npz or a folder of PNGs, compare.sample.files)."""
     run_dir = Path(run_dir)
-    config, _ = finished_run(run_dir)
+    config, _ = read_finished_run(run_dir)
     label, view = _view_of(run_dir, config, model)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise UserError(f"-n must be a positive number of samples, got {n!r}")
@@ -344,7 +344,7 @@ def export(run_dir: Path | str, format: str = "safetensors", out: Path | str | N
     """`compare export`: every model of a finished run as `format` (safetensors or torchscript) with a JSON card
     each, in `out` (default RUN_DIR/export-<format>); returns the files written (compare.train.export)."""
     run_dir = Path(run_dir)
-    config, metrics = finished_run(run_dir)
+    config, metrics = read_finished_run(run_dir)
     return export_run(run_dir, format, Path(out) if out is not None else run_dir / f"{EXPORT_PREFIX}{format}", metrics, config, overwrite)
 
 

@@ -40,7 +40,7 @@ from compare.data import ImageDataset, in_memory, load_dataset
 from compare.metrics.bad_pixels import CI_SUFFIX, rates_with_intervals
 from compare.metrics.continuity import bad_pixel_counts
 from compare.metrics.evaluator import FEATURE_DIM, Extractor, load_domain_evaluator
-from compare.metrics import bootstrap
+from compare.metrics import bootstrap, key_info
 from compare.metrics.quality import Features, fid_weighted, full_set
 from compare.metrics.scoring import eval_sample_count, reference_order, score_features
 from compare.models import parse_model_specs
@@ -181,10 +181,10 @@ def _judge(case: str, key: str, redraws: list[dict], target: float | None, n: in
         low, high = LEVEL - BINOMIAL_SLACK * math.sqrt(LEVEL * (1 - LEVEL) / len(redraws)), 1.0
     else:
         low, high = TOLERANCE
-    if target == 0.0:
-        # A target on the edge of the value's range (real vs real's large-N FID) lies inside every interval whose lower
-        # end, clipped to that range, reaches it: such an interval covers it more than 95% of the time by construction
-        # (200 of 200 redraws), so there only under-coverage is a flaw.
+    if target in key_info(key).bounds:
+        # A target on the edge of the value's range (real vs real's large-N FID, 0) lies inside every interval whose end,
+        # clipped to that range (compare.metrics.bootstrap), reaches it: such an interval covers it more than 95% of the
+        # time by construction (200 of 200 redraws), so there only under-coverage is a flaw.
         high = 1.0
     return ControlResult(
         control=f"{key} interval, {'real vs real' if case == 'real' else 'GAN samples'} ({setting.dataset}, N = {n})",
