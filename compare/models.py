@@ -70,7 +70,7 @@ def register_model(name: str, cls: type, description: str | None = None, *, vari
 
 
 register_model("gan", GAN, "fully connected GAN from the source text: BCE discriminator, flipped-label (nonsaturating) generator "
-               "loss; --arch conv for DCGAN nets", variant_field="generator_loss", variants=GENERATOR_LOSSES,
+               "loss; --arch conv for conv nets", variant_field="generator_loss", variants=GENERATOR_LOSSES,
                architectures=tuple(gan.ARCHITECTURES), precisions=tuple(gan.PRECISIONS), optimizers=tuple(gan.OPTIMIZERS))
 register_model("vae", VAE, "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means, as independent pixel draws, and as "
                "per-pixel means from a 10-component Gaussian mixture fitted to its codes (vae-gmm); --arch conv for conv nets; "

@@ -1,13 +1,20 @@
-"""DCGAN-style convolutional generator and discriminator (Radford et al. 2016).
+"""Convolutional generator and discriminator: DCGAN's convolutions (Radford et al. 2016) around a dense layer,
+laid out like InfoGAN's MNIST nets (Chen et al. 2016, appendix C.1).
 
-Generator: z -> (ch * 2^(k-1), s, s) by a transposed conv from 1x1, then k stride-2 transposed convs
+Generator: z -> dense `hidden` -> dense to the coarsest map (8ch... 2ch, s, s), then k stride-2 transposed convs
 that double the side and halve the channels, batch norm + ReLU between them, Tanh at the end.
-Discriminator: the mirror image with stride-2 convs and LeakyReLU(0.2), no norm on the first layer,
-and a final s x s conv down to one score. Here the image side is s * 2^k with 3 <= s <= 7, so
-28 = 7 * 2^2, 32 = 4 * 2^3 and 64 = 4 * 2^4 (and the 8x8 digits, 4 * 2^1) all work.
+Discriminator: the mirror image: k stride-2 convs with LeakyReLU(0.2) (no norm on the first), a dense `hidden`
+layer, one score. Here the image side is s * 2^k with 3 <= s <= 7, so 28 = 7 * 2^2, 32 = 4 * 2^3 and
+64 = 4 * 2^4 (and the 8x8 digits, 4 * 2^1) all work.
 
-The modules only read attributes of the config (image_shape, latent_dim, channel_size,
-gradient_penalty), so this file does not import gan.model; the layout (conv_plan) is gan.common's.
+Why the dense layer: a convolution reuses each weight at every position, so a conv net with as many parameters as
+the MLPs (about 550k per model) costs about ten times their arithmetic, a GPU workload. With `channels` 10 and
+`hidden` 256 at width 1, the dense layers hold most of the parameters (about 530k per model at 28x28, the MLPs'
+count) while the convolutions stay narrow (10 and 20 channels), so a conv study fits on a CPU. `width` scales
+the channels and `hidden` together, so the parameter count grows with its square as the MLPs' does.
+
+The modules only read attributes of the config (image_shape, latent_dim, hidden_size, channel_size,
+gradient_penalty), so this file does not import gan.model; the layout (conv_widths) is gan.common's.
 """
 
 from __future__ import annotations
@@ -19,9 +26,9 @@ from gan.common import conv_widths
 
 def _dcgan_init(module: nn.Module) -> None:
     # Radford et al. 2016, sec. 4: all weights from N(0, 0.02); batch-norm scales around 1.
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
@@ -32,10 +39,11 @@ class ConvGenerator(nn.Module):
         channels, _, _ = cfg.image_shape
         base, widths = conv_widths(cfg)
         widths = widths[::-1]  # coarsest first: 8ch, 4ch, 2ch, ch
+        hidden, coarse = cfg.hidden_size, widths[0] * base * base
         layers: list[nn.Module] = [
-            # (B, latent, 1, 1) -> (B, widths[0], s, s): a dense projection written as a conv
-            nn.ConvTranspose2d(cfg.latent_dim, widths[0], base, 1, 0, bias=False),
-            nn.BatchNorm2d(widths[0]), nn.ReLU(),
+            nn.Linear(cfg.latent_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),  # (B, latent) -> (B, h)
+            nn.Linear(hidden, coarse, bias=False), nn.BatchNorm1d(coarse), nn.ReLU(),  # -> (B, widths[0] * s * s)
+            nn.Unflatten(1, (widths[0], base, base)),  # -> (B, widths[0], s, s)
         ]
         for cin, cout in zip(widths, widths[1:]):  # (B, cin, n, n) -> (B, cout, 2n, 2n)
             layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
@@ -44,7 +52,7 @@ class ConvGenerator(nn.Module):
         self.apply(_dcgan_init)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.net(z[:, :, None, None])  # (B, latent) -> (B, C, H, W)
+        return self.net(z)  # (B, latent) -> (B, C, H, W)
 
 
 class ConvDiscriminator(nn.Module):
@@ -52,13 +60,16 @@ class ConvDiscriminator(nn.Module):
         super().__init__()
         channels, _, _ = cfg.image_shape
         base, widths = conv_widths(cfg)  # finest first: ch, 2ch, 4ch, 8ch
+        hidden = cfg.hidden_size
         # Batch norm mixes the images of a batch, which breaks the per-image gradient penalty of
         # WGAN-GP; Gulrajani et al. 2017 (sec. 4) use layer norm in the critic instead.
-        norm = (lambda c: nn.GroupNorm(1, c)) if cfg.gradient_penalty else nn.BatchNorm2d
+        norm2d = (lambda c: nn.GroupNorm(1, c)) if cfg.gradient_penalty else nn.BatchNorm2d
+        norm1d = nn.LayerNorm if cfg.gradient_penalty else nn.BatchNorm1d
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2)]  # no norm on the input layer
         for cin, cout in zip(widths, widths[1:]):  # (B, cin, n, n) -> (B, cout, n/2, n/2)
-            layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), norm(cout), nn.LeakyReLU(0.2)]
-        layers += [nn.Conv2d(widths[-1], 1, base, 1, 0)]  # (B, widths[-1], s, s) -> (B, 1, 1, 1)
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), norm2d(cout), nn.LeakyReLU(0.2)]
+        layers += [nn.Flatten(), nn.Linear(widths[-1] * base * base, hidden, bias=False), norm1d(hidden),
+                   nn.LeakyReLU(0.2), nn.Linear(hidden, 1)]  # (B, widths[-1], s, s) -> (B, h) -> (B, 1)
         self.net = nn.Sequential(*layers)
         self.apply(_dcgan_init)
 

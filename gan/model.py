@@ -1,4 +1,4 @@
-"""The source text's fully connected GAN, in one file (its DCGAN-style conv networks are in gan.conv).
+"""The source text's fully connected GAN, in one file (its convolutional networks are in gan.conv).
 
 Generator: noise z -> hidden -> hidden -> image (Tanh, so pixels live in [-1, 1]).
 Discriminator: image -> hidden -> hidden -> one logit; its sigmoid is the score D(x) in (0, 1).
@@ -7,7 +7,7 @@ The discriminator returns the logit rather than the sigmoid score: BCE-with-logi
 function as Sigmoid followed by BCELoss (what the source writes) but does not lose precision
 when D saturates, which is exactly the regime the two generator losses differ in.
 
-`arch` picks the networks (ARCHITECTURES: these MLPs or gan.conv's DCGAN nets), `generator_loss`
+`arch` picks the networks (ARCHITECTURES: these MLPs or gan.conv's conv nets), `generator_loss`
 the objective pair (LOSSES: the source's BCE pair, hinge, or WGAN-GP), `optimizer` the optimiser of
 both nets (OPTIMIZERS: Adam or plain SGD), `precision` the autocast dtype of the forward passes (PRECISIONS).
 """
@@ -51,7 +51,7 @@ class GANConfig(ModelConfig):
     # over-confident on a small training set, which otherwise starves G of gradient.
     real_label: float = 0.9
     arch: str = "mlp"  # a key of ARCHITECTURES
-    channels: int = 64  # conv channels of the finest layer at width 1 (DCGAN's 64)
+    channels: int = 10  # conv channels of the finest layer at width 1 (gan/conv.py says why 10, not DCGAN's 64)
     precision: str = "fp32"  # a key of PRECISIONS
     gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty (Gulrajani et al. 2017)
 

@@ -65,26 +65,37 @@ def test_conv_vae_trains_on_grey_and_colour_and_eval_changes_nothing(shape):
     assert all(net.training for net in model.parts().values())  # eval passes hand the nets back in train mode
 
 
-def test_conv_width_scales_channels_like_the_mlp_width():
+def test_conv_width_scales_channels_and_the_dense_layer_like_the_mlp_width():
     narrow = GAN(GANConfig(arch="conv", width=0.5))
     wide = GAN(GANConfig(arch="conv", width=1.0))
-    assert narrow.generator.net[0].out_channels * 2 == wide.generator.net[0].out_channels == 128  # 2 x 64 at 28x28
-    n = lambda m: sum(p.numel() for p in m.generator.parameters())
-    assert n(narrow) < n(wide) / 2  # conv-to-conv weights grow with the square of the width
+    convs = lambda m: [c.out_channels for c in m.generator.net if isinstance(c, torch.nn.ConvTranspose2d)]
+    assert convs(wide) == [10, 1] and convs(narrow) == [5, 1]  # 28 = 7 * 2^2: 20 -> 10 -> 1 channels at width 1
+    assert wide.generator.net[0].out_features == 2 * narrow.generator.net[0].out_features == 256  # the MLPs' hidden
+    n = lambda m: sum(p.numel() for net in m.parts().values() for p in net.parameters())
+    assert n(narrow) < n(wide) / 3  # dense and conv-to-conv weights grow with the square of the width
 
 
-def test_dcgan_layout_at_64_pixels():
-    gen = GAN(GANConfig(image_shape=(3, 64, 64), arch="conv")).generator
+@pytest.mark.parametrize("family, mlp_family", [(GAN, GANConfig), (VAE, VAEConfig)])
+def test_conv_nets_at_width_1_have_about_the_mlps_parameter_count_on_28_pixels(family, mlp_family):
+    n = lambda arch: sum(p.numel() for net in family(mlp_family(arch=arch)).parts().values() for p in net.parameters())
+    assert 0.9 < n("conv") / n("mlp") < 1.1  # 528k vs 551k (GAN), 522k vs 547k (VAE)
+
+
+def test_dcgan_convolutions_at_64_pixels():
+    gen = GAN(GANConfig(image_shape=(3, 64, 64), arch="conv", channels=64)).generator
     convs = [m for m in gen.net if isinstance(m, torch.nn.ConvTranspose2d)]
-    # Radford et al. 2016, fig. 1: 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x64 -> 64x64x3
-    assert [c.out_channels for c in convs] == [512, 256, 128, 64, 3]
+    # Radford et al. 2016, fig. 1 with channels=64: 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x64 -> 64x64x3,
+    # the 4x4x512 map projected from the dense layer
+    assert [c.out_channels for c in convs] == [256, 128, 64, 3]
+    assert gen.net[3].out_features == 512 * 4 * 4
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in gen.net)
 
 
 def test_wgan_gp_critic_has_no_batch_norm():
     critic = GAN(GANConfig(arch="conv", generator_loss="wgan-gp")).discriminator
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in critic.modules())
+    assert not any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in critic.modules())
     assert any(isinstance(m, torch.nn.GroupNorm) for m in critic.modules())
+    assert any(isinstance(m, torch.nn.LayerNorm) for m in critic.modules())
 
 
 @pytest.mark.parametrize("shape", [(1, 30, 30), (1, 28, 32), (1, 4, 4)])

@@ -58,7 +58,7 @@ class VAEConfig(ModelConfig):
     lr: float | None = None  # None: DEFAULT_LR of the optimizer
     betas: tuple[float, float] = (0.9, 0.999)
     arch: str = "mlp"  # a key of ARCHITECTURES
-    channels: int = 64  # conv channels of the finest layer at width 1 (DCGAN's 64)
+    channels: int = 10  # conv channels of the finest layer at width 1 (vae/conv.py says why 10, not DCGAN's 64)
     precision: str = "fp32"  # a key of PRECISIONS
     decoder: str = "independent"  # a key of DECODERS: how pixels are drawn given z
 

@@ -113,7 +113,7 @@ def main(ctx: click.Context) -> None:
 @click.option("--seeds", default=1, type=click.IntRange(1, MAX_SEEDS),
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES),
-              help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN-style convolutional nets; image sides like 8, 28, 32, 64).")
+              help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN's strided convolutions around a dense layer, about the MLPs' parameter count; image sides like 8, 28, 32, 64).")
 @click.option("--precision", default="fp32", type=click.Choice(PRECISIONS),
               help="Autocast precision of the training forward passes; bf16 and fp16 (with a grad scaler) are for GPUs.")
 @click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help=OPTIMIZER_HELP)
