@@ -138,5 +138,7 @@ LAYOUTS: dict[str, Any] = {
                    "views": Opt(Each(Each(Maybe(dict)))), "view_differences": Opt(Each(Each(Maybe(dict))))},
     "study.json": {"settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number), "arch": str, "tune": int,
                                 "device": str, "batch_size": int}, "sessions": Opt(List({"seconds": Number})), "tuning": Opt(Maybe(dict))},
+    "studies.json": {"archs": List(str), "settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number),
+                                                     "tune": int, "device": str, "batch_size": int}},
     "trial": {"id": str, "status": str, "metrics": Opt(Each(MODEL_ENTRY))},
 }

@@ -386,3 +386,34 @@ def test_a_full_disk_stops_the_study_in_one_line_and_it_resumes(tmp_path, monkey
     resumed = one_thread(lambda: CliRunner().invoke(main, ["study", "--resume", str(out)]))
     assert resumed.exit_code == 0, resumed.output
     assert json.loads((out / "study.json").read_text())["counts"]["done"] == 5  # gan, vae, gan:minimax; SGD's gan and gan:minimax
+
+
+@pytest.mark.slow  # real training: two tiny studies
+def test_a_study_over_two_architectures_runs_one_study_each_and_reports_them_side_by_side(tmp_path):
+    out = tmp_path / "both"
+    args = [*TINY[:5], "--seeds", "2", "--widths", "1", "--claim3-optimizers", "adam", "--batch-size", "32", "--arch", "mlp,conv"]
+    result = one_thread(lambda: CliRunner().invoke(main, [*args, "--out", str(out)]))
+    assert result.exit_code == 0, result.output
+    studies = {arch: json.loads((out / arch / "study.json").read_text()) for arch in ("mlp", "conv")}
+    assert {arch: s["settings"]["arch"] for arch, s in studies.items()} == {"mlp": "mlp", "conv": "conv"}
+    conv_config = json.loads((out / "conv" / "trials" / "gan-w1-s0" / "config.json").read_text())
+    assert conv_config["models"]["gan"]["arch"] == "conv"
+    report = (out / "report.md").read_text()
+    header = next(line for line in report.splitlines() if line.startswith("| claim"))
+    assert header.replace(" ", "") == "|claim|mlp|conv|"
+    for arch, s in studies.items():  # each column holds that study's verdicts, claim by claim
+        column = 2 if arch == "mlp" else 3
+        rows = [line.split("|") for line in report.splitlines() if line.startswith("| Claim")]
+        assert [r[column].strip() for r in rows] == [c["verdict"] for c in s["claims"]]
+        assert f"Claim 1, {arch}" in result.output
+    assert (out / "report.html").is_file() and (out / "mlp" / "report.html").is_file()
+    again = CliRunner().invoke(main, ["study", "--resume", str(out)])
+    assert again.exit_code == 0 and again.output.count("0 already done") == 0 and "0 to run" in again.output
+    refused = CliRunner().invoke(main, [*args[:-1], "mlp", "--out", str(out)])
+    assert refused.exit_code == 2 and "already exists and is not empty (nor a study directory" in refused.output
+
+
+def test_an_unknown_architecture_in_the_list_is_one_line_and_writes_nothing(tmp_path):
+    result = CliRunner().invoke(main, ["study", "--dataset", "digits", "--arch", "mlp,resnet", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and result.output == "Error: malformed --arch 'mlp,resnet': give one or more of mlp, conv, separated by commas\n"
+    assert not (tmp_path / "x").exists()

@@ -68,7 +68,8 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
 @click.option("--seeds", default=5, type=click.IntRange(1, MAX_SEEDS), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
 @click.option("--widths", default="0.25,0.5,1,2", help="Width multipliers of gan and vae (claim 2), comma-separated; must include 1 (claims 1 and 3).")
-@click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES), help="Networks of every model, as for `compare run`.")
+@click.option("--arch", default="mlp", help=f"Networks of every model ({', '.join(ARCHITECTURES)}); several, comma-separated, "
+                                           "run the study once per architecture in DIR/<arch>/ and report them side by side.")
 @click.option("--tune", default=0, type=click.IntRange(0, MAX_TUNE), help="Random-search trials per family before the seeds (0: both families' default recipes).")
 @click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help="Optimiser of the gan and vae trials of claims 1 and 2 (adam or plain sgd).")
 @click.option("--claim3-optimizers", default="adam,sgd", help="Optimisers claim 3 is judged under, comma-separated: gan and gan:minimax at width 1 with each.")
@@ -84,24 +85,32 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arc
               mechanisms: bool, device: str, batch_size: int, out: Path | None, resume: Path | None, make_pool) -> None:
     """Train gan and vae at every width and gan and gan:minimax at width 1 under each claim-3 optimiser for every seed under one budget, and judge the source's three claims."""
     from compare.sweep import parse_widths
-    from compare.sweep.study import StudySettings, parse_optimizers, saved_settings, study
+    from compare.sweep.study import StudySettings, parse_archs, parse_optimizers, saved_archs, saved_settings, study, study_archs
 
     if resume is not None:
         executor_flags = ("resume", "executor", "jobs", "address", "cpus_per_trial", "gpus_per_trial")
         if given := [f"--{n.replace('_', '-')}" for n in click.get_current_context().params if n not in executor_flags and given_by_user(n)]:
             raise UserError(f"{', '.join(given)} cannot be given with --resume: a resumed study keeps the settings in its study.json")
-        settings = saved_settings(resume)
+        settings, archs = saved_archs(resume) or (saved_settings(resume), None)
     else:
+        archs = parse_archs(arch)
         settings = StudySettings(budget=Budget.parse(budget), dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
-                                 widths=parse_widths(widths), arch=arch, tune=tune, device=device, batch_size=batch_size, out=out,
+                                 widths=parse_widths(widths), arch=archs[0], tune=tune, device=device, batch_size=batch_size, out=out,
                                  optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers), mechanisms=mechanisms)
     from compare.report.study_claims import claim3_name
     from compare.report.summary import verdict_line
 
-    result = study(settings, make_pool())
-    for i, claim in enumerate(result["claims"], 1):
-        name = claim3_name(claim["optimizer"]) if "optimizer" in claim else f"claim {i}"
-        click.echo(verdict_line(name[0].upper() + name[1:], claim))
-    click.echo(f"Every number is in study.json, figures/ and trials/. The report:\n{Path(result['out']) / 'report.html'}")
-    if result["counts"]["failed"]:
-        raise click.ClickException(f"{result['counts']['failed']} trials failed (see study.json); rerun `compare study --resume {result['out']}` to retry them")
+    if archs is not None and len(archs) > 1:
+        combined = study_archs(settings, archs, make_pool())
+        results = combined["studies"]
+    else:
+        combined, results = None, {settings.arch: study(settings, make_pool())}
+    for arch, result in results.items():
+        for i, claim in enumerate(result["claims"], 1):
+            name = claim3_name(claim["optimizer"]) if "optimizer" in claim else f"claim {i}"
+            click.echo(verdict_line(name[0].upper() + name[1:] + (f", {arch}" if combined else ""), claim))
+    out = Path(combined["out"] if combined else results[settings.arch]["out"])
+    where = "each architecture's study.json, figures/ and trials/ in its folder" if combined else "study.json, figures/ and trials/"
+    click.echo(f"Every number is in {where}. The report:\n{out / 'report.html'}")
+    if failed := sum(r["counts"]["failed"] for r in results.values()):
+        raise click.ClickException(f"{failed} trials failed (see study.json); rerun `compare study --resume {out}` to retry them")

@@ -156,3 +156,20 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
     write_bytes(out / "report.html", render_html(title, blocks).encode())
     write_bytes(out / "report.md", render_markdown(title, blocks, out).encode())
     return [str(p.relative_to(out)) for p in [*figures.values(), *grids]]
+
+
+def write_archs_report(out: Path, studies: dict[str, tuple[Judged, dict]]) -> None:
+    """report.html and report.md of a study run once per architecture: every claim's verdict under each architecture
+    side by side, then one card per architecture; each study's own report (figures, trials) is in out/<arch>/."""
+    names = list(dict.fromkeys(name for judged, _ in studies.values() for name in judged.verdicts))
+    rows = [[titled(name), *(j.verdicts[name].verdict if name in j.verdicts else "–" for j, _ in studies.values())] for name in names]
+    blocks: list[Block] = [Heading("Verdicts by architecture"), Table(["claim", *studies], rows),
+                           Para("Each architecture's study is complete on its own: "
+                                + ", ".join(f"{arch}/report.html" for arch in studies) + " (figures, samples, every trial).")]
+    for arch, (judged, summary) in studies.items():
+        card = verdict_card([(f"{titled(name)}, {arch}", verdict, "") for name, verdict in judged.verdicts.items()])
+        blocks += [Heading(f"The {arch} nets"), *card[1:]]
+    first = next(iter(studies.values()))[1]["settings"]
+    title = f"GAN vs VAE study: {first['dataset']}, {first['budget']}, {len(first['seeds'])} seeds, {' and '.join(studies)} nets"
+    write_bytes(out / "report.html", render_html(title, blocks).encode())
+    write_bytes(out / "report.md", render_markdown(title, blocks, out).encode())

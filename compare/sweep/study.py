@@ -57,6 +57,7 @@ CURVE_POINTS = 8  # evenly spaced curve points of the width-1 trials (claims alo
 TRIAL_RESAMPLES = 100
 BEFORE_OPTIMIZERS = {"optimizer": "adam", "claim3_optimizers": ["adam"]}  # a study.json written before these settings: Adam only
 BEFORE_MECHANISMS = {"mechanisms": False}  # a study.json written before --mechanisms
+ARCHS_KIND, ARCHS_FILE = "studies", "studies.json"  # `compare study --arch mlp,conv`: one study per architecture inside
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,14 @@ def saved_settings(out: Path) -> StudySettings:
     if marker_kind(out) != "study" or not (Path(out) / "study.json").is_file():
         raise UserError(f"cannot resume {out}: it is not a study directory (no study.json made by `compare study`)")
     return StudySettings.from_json(read_json(Path(out) / "study.json", "study.json", "restore it or start a new study")["settings"], out)
+
+
+def parse_archs(text: str) -> tuple[str, ...]:
+    """"mlp,conv" -> ("mlp", "conv"): known architectures, each once, at least one."""
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names or any(n not in ARCHITECTURES for n in names):
+        raise UserError(f"malformed --arch {text!r}: give one or more of {', '.join(ARCHITECTURES)}, separated by commas")
+    return names
 
 
 def parse_optimizers(text: str) -> tuple[str, ...]:
@@ -196,6 +205,38 @@ def study(settings: StudySettings, executor, log: Callable[[str], None] = lambda
             return _study_claimed(settings, executor, out, saved, data, extractor, n_eval, started, log)
         except Interrupted as e:
             raise Interrupted(e.signum, out, "during the study: every trial is done or checkpointed", resume_command(out)) from None
+
+
+def saved_archs(out: Path) -> tuple[StudySettings, tuple[str, ...]] | None:
+    """(settings, architectures) of the multi-architecture study in `out` (for --resume), or None if `out` is not one."""
+    if marker_kind(out) != ARCHS_KIND or not (Path(out) / ARCHS_FILE).is_file():
+        return None
+    saved = read_json(Path(out) / ARCHS_FILE, ARCHS_FILE, "restore it or start a new study")
+    return StudySettings.from_json({**saved["settings"], "arch": saved["archs"][0]}, out), tuple(saved["archs"])
+
+
+def study_archs(settings: StudySettings, archs: tuple[str, ...], executor,
+                log: Callable[[str], None] = lambda m: click.echo(m, err=True)) -> dict:
+    """The study once per architecture, in out/<arch>/ (each an ordinary study: its own study.json, report and trials,
+    resumable on its own), then out/report.html and .md with every architecture's verdicts side by side.
+    Returns {"out", "archs", "studies": {arch: study()'s result}}."""
+    from compare.report.study_report import write_archs_report
+
+    for arch in archs:
+        check_study(dataclasses.replace(settings, arch=arch))  # every flag refused before any directory exists
+    out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("study-%Y%m%d-%H%M%S")
+    record = {"kind": ARCHS_KIND, "archs": list(archs), "settings": {**settings.describe(), "arch": list(archs)},
+              "resume": resume_command(out), "studies": {arch: arch for arch in archs}}
+    if (earlier := saved_archs(out)) is not None and (earlier[0].describe(), earlier[1]) != (settings.describe(), archs):
+        raise UserError(f"{out} holds a study with other settings; resume it with `{resume_command(out)}`, or pass another --out")
+    out = claimed_directory(out, ARCHS_KIND, resume=True)[0].resolve()
+    write_json(out / ARCHS_FILE, {**record, "resume": resume_command(out)})
+    results = {}
+    for arch in archs:
+        log(f"study of the {arch} nets: {out / arch}")
+        results[arch] = study(dataclasses.replace(settings, arch=arch, out=out / arch), executor, log)
+    write_archs_report(out, {arch: (r["judged"], r) for arch, r in results.items()})
+    return {"out": str(out), "archs": list(archs), "studies": results}
 
 
 def warm_feature_cache(data, extractor, n_eval: int) -> None:
