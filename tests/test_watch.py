@@ -19,7 +19,7 @@ import pytest
 
 import compare.watch.files as watch_files
 from compare.train.guard import foreign_files
-from compare.watch.terminal import Display, TrialsBar
+from compare.watch.terminal import Display, TrialsBar, time_left
 from helpers import ROOT, SETTINGS, one_line_error, run_cli
 
 LOUD = [a for a in SETTINGS if a != "--quiet"]
@@ -191,15 +191,20 @@ def trial(tid: str, fid: float, lone: float) -> dict:
     return {"id": tid, "status": "done", "seconds": 12.34, "summary": {"gan": {"views": {"gan": view}}}}
 
 
+def test_time_left_is_said_in_words_not_as_a_clock():
+    assert [time_left(s) for s in (29, 31, 902, 3569, 4900)] == [
+        "under a minute left", "about 1 min left", "about 15 min left", "about 59 min left", "about 1 h 22 min left"]
+
+
 def test_each_finished_trial_says_its_numbers_and_the_time_left():
     lines = []
     bar = TrialsBar(3, lines.append, file=io.StringIO(), tty=False)
     bar.finished(trial("gan-w1-s0", 45.25, 0.03))
     bar.finished({"id": "vae-w1-s0", "status": "failed", "error": "ValueError: boom"})
     bar.finished(trial("gan-w2-s0", 40.0, 0.0))
-    assert re.fullmatch(r"  \[1/3\] gan-w1-s0 done in 12\.3s: FID 45\.2, lone pixels 0\.030 \[0\.015, 0\.060\] per image; ETA \d\d:\d\d",
+    assert re.fullmatch(r"  \[1/3\] gan-w1-s0 done in 12\.3s: FID 45\.2, lone pixels 0\.030 \[0\.015, 0\.060\] per image; (under a minute|about \d+ min) left",
                         lines[0]), lines[0]
-    assert lines[1].startswith("  [2/3] vae-w1-s0 FAILED: ValueError: boom; ETA ")
+    assert lines[1].startswith("  [2/3] vae-w1-s0 FAILED: ValueError: boom; ") and lines[1].endswith(" left")
     assert lines[2] == "  [3/3] gan-w2-s0 done in 12.3s: FID 40.0, lone pixels 0 [0, 0] per image"
 
 

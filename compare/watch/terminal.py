@@ -99,6 +99,14 @@ class TrainBar:
             self.next_line = done + self._every()
 
 
+def time_left(seconds: float) -> str:
+    """"about 15 min left": a trial line's estimate in words, since a bare "15:02" reads as a time of day."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "under a minute left"
+    return f"about {minutes} min left" if minutes < 60 else f"about {minutes // 60} h {minutes % 60:02d} min left"
+
+
 class TrialsBar:
     """The overall bar of a sweep's or study's trials, with each finished trial's line above it.
 
@@ -117,7 +125,7 @@ class TrialsBar:
         self.done += 1
         elapsed = time.monotonic() - self.start
         left = "" if self.done == self.total or self.bar is not None else (  # the bar shows it on a terminal
-            f"; ETA {tqdm.format_interval(elapsed / self.done * (self.total - self.done))}")
+            f"; {time_left(elapsed / self.done * (self.total - self.done))}")
         outcome = (f"done in {record['seconds']:.1f}s{headline(record.get('summary') or {})}" if record["status"] == "done"
                    else f"FAILED: {record['error']}")
         text = f"  [{self.done}/{self.total}] {record['id']} {outcome}{left}"
