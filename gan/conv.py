@@ -1,19 +1,20 @@
 """Convolutional generator and discriminator: DCGAN's convolutions (Radford et al. 2016) around a dense layer,
 laid out like InfoGAN's MNIST nets (Chen et al. 2016, appendix C.1).
 
-Generator: z -> dense `hidden` -> dense to the coarsest map (8ch... 2ch, s, s), then k stride-2 transposed convs
-that double the side and halve the channels, batch norm + ReLU between them, Tanh at the end.
-Discriminator: the mirror image: k stride-2 convs with LeakyReLU(0.2) (no norm on the first), a dense `hidden`
-layer, one score. Here the image side is s * 2^k with 3 <= s <= 7, so 28 = 7 * 2^2, 32 = 4 * 2^3 and
+Generator: z -> dense `dense` units -> dense to the coarsest map (8ch... 2ch, s, s), then k stride-2 transposed
+convs that double the side and halve the channels, batch norm + ReLU between them, Tanh at the end.
+Discriminator: the mirror image: k stride-2 convs with LeakyReLU(0.2) (no norm on the first), a dense layer of
+`dense` units, one score. Here the image side is s * 2^k with 3 <= s <= 7, so 28 = 7 * 2^2, 32 = 4 * 2^3 and
 64 = 4 * 2^4 (and the 8x8 digits, 4 * 2^1) all work.
 
-Why the dense layer: a convolution reuses each weight at every position, so a conv net with as many parameters as
-the MLPs (about 550k per model) costs about ten times their arithmetic, a GPU workload. With `channels` 10 and
-`hidden` 256 at width 1, the dense layers hold most of the parameters (about 530k per model at 28x28, the MLPs'
-count) while the convolutions stay narrow (10 and 20 channels), so a conv study fits on a CPU. `width` scales
-the channels and `hidden` together, so the parameter count grows with its square as the MLPs' does.
+Why so few channels: a convolution reuses each weight at every position, so a conv net with as many parameters
+as the MLPs (about 550k per model) and DCGAN's 64 channels costs about twenty times their time a step on a CPU
+(258 against 11 ms), a GPU workload. With `channels` 6 and `dense` 384 at width 1, the dense layers hold most
+of the parameters (482k for the GAN at 28x28, 87% of the MLPs' 551k) while the convolutions stay narrow (6 and
+12 channels), so the default study fits on two CPU cores. `width` scales the channels and the dense units
+together, so the parameter count grows with its square as the MLPs' does.
 
-The modules only read attributes of the config (image_shape, latent_dim, hidden_size, channel_size,
+The modules only read attributes of the config (image_shape, latent_dim, dense_size, channel_size,
 gradient_penalty), so this file does not import gan.model; the layout (conv_widths) is gan.common's.
 """
 
@@ -39,7 +40,7 @@ class ConvGenerator(nn.Module):
         channels, _, _ = cfg.image_shape
         base, widths = conv_widths(cfg)
         widths = widths[::-1]  # coarsest first: 8ch, 4ch, 2ch, ch
-        hidden, coarse = cfg.hidden_size, widths[0] * base * base
+        hidden, coarse = cfg.dense_size, widths[0] * base * base
         layers: list[nn.Module] = [
             nn.Linear(cfg.latent_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),  # (B, latent) -> (B, h)
             nn.Linear(hidden, coarse, bias=False), nn.BatchNorm1d(coarse), nn.ReLU(),  # -> (B, widths[0] * s * s)
@@ -60,7 +61,7 @@ class ConvDiscriminator(nn.Module):
         super().__init__()
         channels, _, _ = cfg.image_shape
         base, widths = conv_widths(cfg)  # finest first: ch, 2ch, 4ch, 8ch
-        hidden = cfg.hidden_size
+        hidden = cfg.dense_size
         # Batch norm mixes the images of a batch, which breaks the per-image gradient penalty of
         # WGAN-GP; Gulrajani et al. 2017 (sec. 4) use layer norm in the critic instead.
         norm2d = (lambda c: nn.GroupNorm(1, c)) if cfg.gradient_penalty else nn.BatchNorm2d

@@ -51,7 +51,8 @@ class GANConfig(ModelConfig):
     # over-confident on a small training set, which otherwise starves G of gradient.
     real_label: float = 0.9
     arch: str = "mlp"  # a key of ARCHITECTURES
-    channels: int = 10  # conv channels of the finest layer at width 1 (gan/conv.py says why 10, not DCGAN's 64)
+    channels: int = 6  # conv channels of the finest layer at width 1 (gan/conv.py says why 6, not DCGAN's 64)
+    dense: int = 384  # units of the conv nets' dense layer at width 1 (the MLPs use `hidden`)
     precision: str = "fp32"  # a key of PRECISIONS
     gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty (Gulrajani et al. 2017)
 

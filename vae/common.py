@@ -39,7 +39,7 @@ class Architecture(NamedTuple):
 
 class ModelConfig:
     """Base of a family's frozen config dataclass, which declares the fields image_shape, latent_dim,
-    hidden, width, channels, arch, precision, optimizer, lr and betas: their checks and the sizes the networks read."""
+    hidden, width, channels, dense, arch, precision, optimizer, lr and betas: their checks and the sizes the networks read."""
 
     def validate(self, architectures: Mapping[str, Architecture], default_lr: Mapping[str, float],
                  **registries: Mapping[str, object]) -> None:
@@ -51,8 +51,8 @@ class ModelConfig:
                 raise ValueError(f"{field} must be one of {', '.join(registry)}, got {getattr(self, field)!r}")
         if self.lr is None:
             object.__setattr__(self, "lr", default_lr[self.optimizer])  # frozen: set once, while the config is made
-        if self.width <= 0 or self.hidden <= 0 or self.latent_dim <= 0 or self.channels <= 0 or not self.lr > 0:
-            raise ValueError("width, hidden, channels, latent_dim and lr must be positive")
+        if min(self.width, self.hidden, self.latent_dim, self.channels, self.dense) <= 0 or not self.lr > 0:
+            raise ValueError("width, hidden, channels, dense, latent_dim and lr must be positive")
         architectures[self.arch].check(self.image_shape)
 
     @property
@@ -62,6 +62,10 @@ class ModelConfig:
     @property
     def channel_size(self) -> int:
         return max(1, round(self.channels * self.width))
+
+    @property
+    def dense_size(self) -> int:
+        return max(1, round(self.dense * self.width))
 
     @property
     def pixels(self) -> int:

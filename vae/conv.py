@@ -2,12 +2,12 @@
 laid out like the GAN's conv nets (InfoGAN's MNIST layout, Chen et al. 2016, appendix C.1).
 
 Encoder: k stride-2 convs (side halves, channels double: ch, 2ch, 4ch, 8ch, capped at 8ch) with ReLU, a dense
-`hidden` layer, then one linear layer to the mean and log-variance of q(z|x).
-Decoder: z -> dense `hidden` -> dense to the coarsest feature map, then k stride-2 transposed convs back to one
+layer of `dense` units, then one linear layer to the mean and log-variance of q(z|x).
+Decoder: z -> `dense` units -> dense to the coarsest feature map, then k stride-2 transposed convs back to one
 logit per pixel. The image side must be s * 2^k with 3 <= s <= 7 (8, 28, 32, 64 all are).
 
-As in gan/conv.py, the dense layers hold most of the parameters (about 520k at width 1 on 28x28 with `channels`
-10 and `hidden` 256, the MLPs' count) while the convolutions stay narrow enough for a CPU; `width` scales both.
+As in gan/conv.py, the dense layers hold most of the parameters (474k at width 1 on 28x28 with `channels` 6 and
+`dense` 384, 87% of the MLP's 547k) while the convolutions stay narrow enough for a CPU; `width` scales both.
 No batch norm: the VAE's sample(), reconstruct() and elbo() run the nets as they are trained, and
 batch statistics would make one image's output depend on the rest of its batch.
 The modules only read attributes of the config, so this file does not import vae.model; the layout
@@ -26,7 +26,7 @@ class ConvEncoder(nn.Module):
         super().__init__()
         channels = cfg.image_shape[0]
         base, widths = conv_widths(cfg)
-        hidden = cfg.hidden_size
+        hidden = cfg.dense_size
         layers: list[nn.Module] = []
         for cin, cout in zip([channels, *widths], widths):  # (B, cin, n, n) -> (B, cout, n/2, n/2)
             layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.ReLU()]
@@ -45,7 +45,7 @@ class ConvDecoder(nn.Module):
         channels = cfg.image_shape[0]
         base, widths = conv_widths(cfg)
         widths = widths[::-1]  # coarsest first
-        hidden = cfg.hidden_size
+        hidden = cfg.dense_size
         layers: list[nn.Module] = [
             nn.Linear(cfg.latent_dim, hidden), nn.ReLU(),  # (B, latent) -> (B, h)
             nn.Linear(hidden, widths[0] * base * base), nn.ReLU(),  # -> (B, w0 * s * s)

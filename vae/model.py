@@ -58,7 +58,8 @@ class VAEConfig(ModelConfig):
     lr: float | None = None  # None: DEFAULT_LR of the optimizer
     betas: tuple[float, float] = (0.9, 0.999)
     arch: str = "mlp"  # a key of ARCHITECTURES
-    channels: int = 10  # conv channels of the finest layer at width 1 (vae/conv.py says why 10, not DCGAN's 64)
+    channels: int = 6  # conv channels of the finest layer at width 1 (vae/conv.py says why 6, not DCGAN's 64)
+    dense: int = 384  # units of the conv nets' dense layer at width 1 (the MLPs use `hidden`)
     precision: str = "fp32"  # a key of PRECISIONS
     decoder: str = "independent"  # a key of DECODERS: how pixels are drawn given z
 
