@@ -6,7 +6,7 @@ layer of `dense` units, then one linear layer to the mean and log-variance of q(
 Decoder: z -> `dense` units -> dense to the coarsest feature map, then k stride-2 transposed convs back to one
 logit per pixel. The image side must be s * 2^k with 3 <= s <= 7 (8, 28, 32, 64 all are).
 
-As in gan/conv.py, the dense layers hold most of the parameters (474k at width 1 on 28x28 with `channels` 6 and
+As in the GAN's conv nets, the dense layers hold most of the parameters (474k at width 1 on 28x28 with `channels` 6 and
 `dense` 384, 87% of the MLP's 547k) while the convolutions stay narrow enough for a CPU; `width` scales both.
 No batch norm: the VAE's sample(), reconstruct() and elbo() run the nets as they are trained, and
 batch statistics would make one image's output depend on the rest of its batch.
