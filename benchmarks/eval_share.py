@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-import compare.pipeline as pipeline
+import compare.experiments.pipeline as pipeline
 from compare.cli import main as cli
 
 TARGET = 0.15

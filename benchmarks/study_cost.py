@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from compare.sweep import parse_widths
-from compare.sweep.executors import ExecutorOptions, make_executor
-from compare.sweep.study import StudySettings, study
-from compare.train.budget import Budget
+from compare.experiments.sweep import parse_widths
+from compare.experiments.executors import ExecutorOptions, make_executor
+from compare.experiments.study import StudySettings, study
+from compare.settings import Budget
 
 GOAL = 0.15
 

@@ -1,6 +1,6 @@
 """Training throughput: the runner's loop vs a plain-PyTorch loop of the same nets, same process.
 
-Target: the runner (registry + protocol + compare.pipeline.train) reaches at least 0.95x the
+Target: the runner (registry + protocol + compare.experiments.pipeline.train) reaches at least 0.95x the
 plain loop's images/s for each family. Run: python benchmarks/train_throughput.py [--steps N]
 """
 

@@ -29,12 +29,12 @@ from compare.results import continuity_readings, likelihood_readings, quality_re
 from compare.sample import sample_views
 from compare.sample.files import check_samples_out, save_samples
 from compare.settings import RunSettings
-from compare.sweep import SweepSettings, parse_widths
-from compare.sweep.study import StudySettings
-from compare.train.budget import DEFAULT_BUDGET, Budget
+from compare.experiments.sweep import SweepSettings, parse_widths
+from compare.experiments.study import StudySettings
+from compare.settings import DEFAULT_BUDGET, Budget
 from compare.train.checkpoint import load_model
 from compare.train.export import export_run
-from compare.train.guard import EXPORT_PREFIX
+from compare.rundir import EXPORT_PREFIX
 
 
 class Value(float):
@@ -198,7 +198,7 @@ def run(models: Sequence[str] | str = ("gan", "vae"), dataset: str = "mnist5k", 
     loaded again with RunResult.load or load_model). `options`: batch_size, width, eval_samples, features,
     match_params, curve_points, checkpoint_every, device, arch, precision, optimizer, data_root, download,
     image_size, channels (the flags of `compare run`). `progress` shows the progress bars."""
-    from compare.pipeline import run as run_pipeline  # deferred: the pipeline pulls in the report's plotting
+    from compare.experiments.pipeline import run as run_pipeline  # deferred: the pipeline pulls in the report's plotting
 
     result = run_pipeline(run_settings(models, dataset, budget, seed, out, **options), show_progress=progress, overwrite=overwrite)
     return RunResult.load(result.out)
@@ -219,7 +219,7 @@ class StudyResult:
 
 
 def _executor(jobs: int):
-    from compare.sweep.executors import ExecutorOptions, make_executor
+    from compare.experiments.executors import ExecutorOptions, make_executor
 
     return make_executor("local", ExecutorOptions(jobs=jobs))
 
@@ -235,9 +235,9 @@ def sweep(models: Sequence[str] | str = ("gan", "vae"), widths: Sequence[float] 
           jobs: int = 1, progress: bool = False, **options: Any) -> SweepResult:
     """`compare sweep`: every (model, width, seed) under one budget, then claim 2. `out=None`: runs/sweep-<timestamp>;
     an existing sweep directory continues. `options`: device, batch_size, quality, continuity, size_by, optimizer."""
-    from compare.sweep import sweep as run_sweep
+    from compare.experiments.sweep import sweep as run_sweep
 
-    _split_options(options, ("device", "batch_size", "quality", "continuity", "size_by", "optimizer"), "compare.sweep")
+    _split_options(options, ("device", "batch_size", "quality", "continuity", "size_by", "optimizer"), "compare.experiments.sweep")
     settings = SweepSettings(models=tuple(parse_model_specs([models] if isinstance(models, str) else list(models))),
                              widths=parse_widths(widths if isinstance(widths, str) else ",".join(map(str, widths))),
                              seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget) if isinstance(budget, str) else budget,
@@ -251,7 +251,7 @@ def study(dataset: str = "mnist5k", budget: str | Budget = DEFAULT_BUDGET, seeds
           **options: Any) -> StudyResult:
     """`compare study`: all three claims over seeds. `out=None`: runs/study-<timestamp>; an existing study directory
     continues. `options`: arch, tune, device, batch_size, optimizer, claim3_optimizers (a tuple)."""
-    from compare.sweep.study import study as run_study
+    from compare.experiments.study import study as run_study
 
     _split_options(options, ("arch", "tune", "device", "batch_size", "optimizer", "claim3_optimizers"), "compare.study")
     settings = StudySettings(budget=Budget.parse(budget) if isinstance(budget, str) else budget, dataset=check_dataset_name(dataset),
@@ -352,7 +352,7 @@ def judge_claims(runs: Iterable[RunResult | Path | str]) -> dict[str, Any]:
     """Claims 1 (pixel artifacts) and 3 (the flipped-label loss) over finished runs of different seeds, paired by seed:
     {"claim 1": Verdict, "claim 3": Verdict}. One run gives "not decided" at best (a verdict needs seeds); claim 2
     needs a size sweep (`sweep`). A claim the runs lack the models for is "not measured"."""
-    from compare.report.claim_inputs import claim1_of_runs, claim3_of_runs
+    from compare.claims.inputs import claim1_of_runs, claim3_of_runs
 
     results = [r if isinstance(r, RunResult) else RunResult.load(r) for r in runs]
     if not results:

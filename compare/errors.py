@@ -49,7 +49,7 @@ def one_line(e: BaseException) -> tuple[str | None, int] | None:
         return None, EXIT_BROKEN_PIPE
     if isinstance(e, FileExistsError) and e.filename:  # an exclusive write (compare.io) found a file that appeared meanwhile
         return f"Error: {e.filename} appeared while the command ran and was left as it is; pass another path or move it away", 2
-    if isinstance(e, OSError):  # a path the user gave that cannot be read or written (a run's own writes say more: compare.train.guard)
+    if isinstance(e, OSError):  # a path the user gave that cannot be read or written (a run's own writes say more: compare.rundir)
         return (f"Error: {e.strerror or e}: {e.filename}; check the path and its permissions" if e.filename else f"Error: {e}"), 2
     if isinstance(e, (MemoryError, RuntimeError)) and out_of_memory(e):
         return OUT_OF_MEMORY, 2

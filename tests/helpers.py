@@ -36,9 +36,11 @@ def run_cli(*args: str):
 
 
 def one_line_error(result, code: int = 2) -> str:
+    """The one line a refused command prints (a "Warning:" line before it aside), after checking the exit code."""
     assert result.exit_code == code, result.output
-    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output, result.output
-    return result.output
+    lines = [line for line in result.output.strip().splitlines() if not line.startswith("Warning:")]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
 
 
 def same_state(a, b) -> bool:

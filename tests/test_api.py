@@ -22,8 +22,7 @@ from helpers import FAST_FIELDS, ROOT, SETTINGS, one_line_error, run_cli, snapsh
 PUBLIC = ["Budget", "DATASETS", "DataOptions", "GenerativeModel", "ImageDataset", "MODELS", "ModelResult", "ModelSpec", "Numbers",
           "RunResult", "RunSettings", "Scores", "StudyResult", "StudySettings", "SweepResult", "SweepSettings", "UserError", "Value",
           "ViewResult", "draw_samples", "export", "judge_claims", "load_dataset", "load_model", "parse_model_specs", "register_dataset",
-          "register_model", "run", "score",
-          "study"]
+          "register_model", "run", "score", "study", "sweep"]
 # helpers.SETTINGS as compare.run's keywords
 TINY = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, checkpoint_every=20, **FAST_FIELDS)
 
@@ -31,7 +30,7 @@ TINY = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, chec
 def test_public_names_are_pinned_and_load_lazily():
     assert compare.__all__ == PUBLIC
     assert set(PUBLIC) <= set(dir(compare))
-    code = "import sys, compare; assert 'torch' not in sys.modules; assert callable(compare.api.sweep); assert 'torch' in sys.modules"
+    code = "import sys, compare; assert 'torch' not in sys.modules; assert callable(compare.sweep); assert 'torch' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ)
     from compare.cli.artifacts import FORMATS
     from compare.train.export import FORMATS as EXPORTED
@@ -71,7 +70,7 @@ def test_values_are_floats_that_compare_with_their_interval():
 @pytest.mark.parametrize("call, message", [
     (lambda: compare.run(models=["gan"], batchsize=32), "no option 'batchsize' (did you mean 'batch_size'?)"),
     (lambda: compare.run(models=["gna"]), "unknown model 'gna' (did you mean 'gan'?)"),
-    (lambda: compare.api.sweep(models=["gan"], qualty="fid"), "did you mean 'quality'?"),
+    (lambda: compare.sweep(models=["gan"], qualty="fid"), "did you mean 'quality'?"),
 ])
 def test_bad_api_arguments_raise_one_line_before_any_work(tmp_path, monkeypatch, call, message):
     monkeypatch.chdir(tmp_path)
@@ -211,7 +210,7 @@ def test_python_api_examples_run_as_written(tmp_path, page, section, printed):
 
 @pytest.mark.slow  # one trial and the sweep's plots
 def test_sweep_is_the_command_and_returns_its_sweep_json(tmp_path):
-    result = compare.api.sweep(models=["gan"], widths=[0.25], seeds=1, dataset="digits", budget="20steps", batch_size=32,
+    result = compare.sweep(models=["gan"], widths=[0.25], seeds=1, dataset="digits", budget="20steps", batch_size=32,
                                out=tmp_path / "sweep")
     saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert result.out.resolve() == (tmp_path / "sweep").resolve()

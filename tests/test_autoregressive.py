@@ -149,7 +149,7 @@ def test_the_variant_is_registered_and_a_bad_one_is_one_line():
 
 
 def test_claim_1_of_a_run_reads_the_independent_vae_not_the_autoregressive_one():
-    from compare.report.claim_inputs import claim1_from_runs
+    from compare.claims.inputs import claim1_from_runs
 
     numbers = {"lone_pixels_per_image": 1.0, "specks_per_image": 1.0}
     views = {"gan": ["gan"], "vae": ["vae-mean", "vae-pixels"], "vae:autoregressive": ["vae:autoregressive-mean", "vae:autoregressive-pixels"]}

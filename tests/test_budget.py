@@ -1,6 +1,6 @@
 import pytest
 
-from compare.train.budget import Budget, check_matched, consumed
+from compare.settings import Budget, check_matched, consumed
 from compare.errors import UserError
 
 

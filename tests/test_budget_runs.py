@@ -6,9 +6,9 @@ import pytest
 
 import compare.train.loop as train_loop
 
-from compare.train.budget import Budget
+from compare.settings import Budget
 from compare.models import MODELS, parse_model_specs
-from compare.pipeline import run
+from compare.experiments.pipeline import run
 from compare.train.loop import GRAD_NORM_STEPS
 from compare.settings import RunSettings
 from helpers import FAST_FIELDS

@@ -12,8 +12,8 @@ import compare.calibrate.controls as controls
 import compare.calibrate.run as calibration
 from compare.calibrate import ControlResult
 from compare.metrics.continuity import bad_pixel_counts
-from compare.report.claims import NOT_SUPPORTED, SUPPORTED, Verdict
-from compare.train.guard import Interrupted
+from compare.claims.rules import NOT_SUPPORTED, SUPPORTED, Verdict
+from compare.rundir import Interrupted
 from helpers import one_line_error, run_cli
 
 COLUMNS = ["control", "expected", "got", "counts", "result"]

@@ -9,8 +9,8 @@ from scipy.stats import t as student_t
 
 from compare.calibrate.simulated import rule_controls
 from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure
-from compare.report.claim_inputs import claim_a, claim_a_over_seeds, claim_b, claim_c
-from compare.report.claims import (
+from compare.claims.inputs import claim_a, claim_a_over_seeds, claim_b, claim_c
+from compare.claims.rules import (
     CONFIDENCE, EARLY_WINDOW_STEPS, FID, KID, LONE_PIXELS, SPECKS, Claim1Input, Claim3Input, Point, Series, SizeSweep, WidthResult,
     claim1_along_budget, claim3_along_budget, early_window, family_of, judge_claim1, judge_claim2, judge_claim3, steps_to_reach,
     view_kind,

@@ -347,9 +347,9 @@ def test_worst_images_rank_by_lone_pixels_plus_specks_and_maps_are_written(tmp_p
 
 @pytest.mark.slow
 def test_run_writes_the_continuity_section_and_pictures(tmp_path):
-    from compare.train.budget import Budget
+    from compare.settings import Budget
     from compare.models import parse_model_specs
-    from compare.pipeline import run
+    from compare.experiments.pipeline import run
     from compare.settings import RunSettings
 
     out = tmp_path / "run"

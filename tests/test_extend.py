@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-import compare.pipeline as runner
+import compare.experiments.pipeline as runner
 import compare.train as train_stage
 from compare.io import write_json
-from compare.pipeline import finished_run
+from compare.experiments.pipeline import finished_run
 from compare.train import budget_extended
 from compare.errors import UserError
 from helpers import SETTINGS, assert_same_run, one_line_error, run_cli, snapshot

@@ -96,3 +96,13 @@ def test_every_module_imports_alone_in_a_fresh_interpreter():
     done = subprocess.run([sys.executable, "-c", script, *modules], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "", f"fail to import alone: {done.stdout.strip()}\n{done.stderr[-2000:]}"
+
+
+def test_settings_import_no_training_and_the_claims_no_presentation():
+    """What a run is asked to do is read before anything trains, and the verdicts are analysis: settings import no
+    training code, and compare.claims imports neither the report (which shows the verdicts; it does not make them)
+    nor the experiments that feed it."""
+    graph = module_imports("compare")
+    assert not {n for n in graph["compare.settings"] if n.startswith("compare.train")}
+    for module in (m for m in graph if m.startswith("compare.claims")):
+        assert not {n for n in graph[module] if n.startswith(("compare.report", "compare.experiments"))}, module

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from compare.report.claim_figures import save_claim3_figure
-from compare.report.claims import Claim3Input, Point, Series, SizeSweep, WidthResult, judge_claim3
-from compare.report.prior_gap import LESS_THAN_HALF, MOST_CLOSED, NO_GAP, NOT_MEASURED, _gan_fid_at, judge_prior_gap
-from compare.report.study_claims import saturation_sentence
+from compare.claims.rules import Claim3Input, Point, Series, SizeSweep, WidthResult, judge_claim3
+from compare.claims.prior_gap import LESS_THAN_HALF, MOST_CLOSED, NO_GAP, NOT_MEASURED, _gan_fid_at, judge_prior_gap
+from compare.claims.study import saturation_sentence
 from compare.errors import UserError
 from compare.results import early_summary
 from compare.sample import drawable_views, sample_views

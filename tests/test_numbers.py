@@ -1,10 +1,10 @@
-"""compare.report.numbers.fmt, the one number style: known answers for values with and without intervals, and the
+"""compare.metrics.numbers.fmt, the one number style: known answers for values with and without intervals, and the
 metric registry's words (labels, units, constants) every table takes its row names from."""
 
 import pytest
 
 from compare.metrics import METRICS, key_info, label_of
-from compare.report.numbers import fmt, parts
+from compare.metrics.numbers import fmt, parts
 
 
 @pytest.mark.parametrize("value, ci, text", [

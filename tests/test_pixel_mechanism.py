@@ -9,10 +9,10 @@ from click.testing import CliRunner
 
 from compare.cli import main
 from compare.metrics.continuity import bad_pixel_counts
-from compare.report.claims import ARTIFACT_KEYS, NO_PRACTICAL_DIFFERENCE, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, Point, Series
-from compare.report.pixel_mechanism import INDEPENDENT, JOINT, judge_pixel_mechanism
-from compare.sweep.study import StudySettings
-from compare.train.budget import Budget
+from compare.claims.rules import ARTIFACT_KEYS, NO_PRACTICAL_DIFFERENCE, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, Point, Series
+from compare.claims.pixel_mechanism import INDEPENDENT, JOINT, judge_pixel_mechanism
+from compare.experiments.study import StudySettings
+from compare.settings import Budget
 from tests.test_autoregressive import blob_model
 
 SEEDS = (0, 1, 2)

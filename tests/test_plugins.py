@@ -18,9 +18,9 @@ from compare import protocol
 from compare.data import DATASETS, load_dataset
 from compare.errors import UserError
 from compare.models import MODELS, lookup_view, parse_model_specs, register_model, with_fields
-from compare.report.claim_inputs import claim_a
-from compare.report.claims import NOT_MEASURED, Claim1Input, judge_claim1, judge_claim2
-from compare.sweep import executors
+from compare.claims.inputs import claim_a
+from compare.claims.rules import NOT_MEASURED, Claim1Input, judge_claim1, judge_claim2
+from compare.experiments import executors
 from compare.train.cost import match_widths
 from helpers import FAST, ROOT, one_line_error, run_cli
 

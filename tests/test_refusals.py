@@ -15,10 +15,10 @@ import pytest
 import torch
 
 import compare.io
-import compare.pipeline as runner
+import compare.experiments.pipeline as runner
 from compare.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from compare.errors import UserError
-from compare.train.guard import LOCK_NAME
+from compare.rundir import LOCK_NAME
 from compare.io import CONTENT_FIELD
 from helpers import SETTINGS, FaultyGAN, assert_same_run, one_line_error, run_cli
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 import compare.report.artifact_figures as artifact_figures
 from helpers import open_chromium
 from compare.cli import main
-from compare.report.claim_types import LOG_RATIO, Number
-from compare.report.claims import RULE_1, RULE_2, RULE_3
+from compare.claims.types import LOG_RATIO, Number
+from compare.claims.rules import RULE_1, RULE_2, RULE_3
 
 TINY = ["--dataset", "digits", "--batch-size", "32"]
 PROSE = {"Recipes"}  # a section that is words by design (the default recipes), not one whose pictures are missing

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import compare.pipeline as runner
+import compare.experiments.pipeline as runner
 import compare.train as train_stage
 import compare.train.loop as train_loop
 from compare.train.checkpoint import COLLAPSE_TOLERANCE, load_checkpoint, unhealthy
 from compare.data import batches, load_dataset
-from compare.train.guard import EXIT_DIVERGED, LOCK_NAME
+from compare.rundir import EXIT_DIVERGED, LOCK_NAME
 from compare.models import parse_model_specs
 from helpers import ROOT, SETTINGS, assert_same_run, run_cli, same_state, snapshot
 

@@ -14,36 +14,22 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 import compare.io
 import compare.models as models_registry
-from compare.cli import main
 from compare.data import load_dataset
 from compare.errors import UserError
 from compare.metrics.scoring import eval_sample_count
 from compare.metrics.evaluator import content_key, evaluator_path
-from compare.sweep.executors import ExecutorOptions, make_executor
-from compare.train.guard import LOCK_NAME
+from compare.experiments.executors import ExecutorOptions, make_executor
+from compare.rundir import LOCK_NAME
 from compare.io import CONTENT_FIELD
 from compare.models import ModelEntry
 from gan import GAN, GANConfig
-from helpers import FAST
+from helpers import FAST, ROOT, one_line_error, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "digits", "--budget", "20steps", "--batch-size", "32", "--width", "0.25", "--checkpoint-every", "5",
         "--curve-points", "1", "--quiet", *FAST]
-
-
-def run_cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(result, code: int = 2) -> str:
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.strip().splitlines() if not line.startswith("Warning:")]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    return lines[0]
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -237,7 +223,7 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130():
     program = ("import sys\n"
                "class Stop:\n"
                "    def find_spec(self, name, path=None, target=None):\n"
-               "        if name == 'compare.train.budget': raise KeyboardInterrupt\n"
+               "        if name == 'compare.settings': raise KeyboardInterrupt\n"
                "sys.meta_path.insert(0, Stop())\n"
                "from compare.cli import main\n"
                "main()\n")

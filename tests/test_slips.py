@@ -2,7 +2,7 @@
 
 import pytest
 
-import compare.pipeline
+import compare.experiments.pipeline
 from compare.errors import did_you_mean
 from helpers import one_line_error, run_cli
 
@@ -46,7 +46,7 @@ def test_every_spelling_of_models_trains_the_models_named(monkeypatch, args, exp
         seen.append([spec.label for spec in settings.models])
         raise SystemExit(0)
 
-    monkeypatch.setattr(compare.pipeline, "run", fake_run)
+    monkeypatch.setattr(compare.experiments.pipeline, "run", fake_run)
     result = run_cli("run", *args, "--out", "unused", "--quiet")
     assert result.exit_code == 0 and seen == [expected], result.output
 

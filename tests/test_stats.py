@@ -101,7 +101,7 @@ def test_numeric_leaves_flatten_numbers_only():
 
 
 def test_seed_summaries_clip_each_interval_to_its_values_range():
-    from compare.sweep.seeds import _over_seeds
+    from compare.experiments.seeds import _over_seeds
 
     values = {"gan": {0: {"continuity.fragmented_share": 0.1, "continuity.lone_ink_per_image": 1.03, "quality.kid_x1e3": 3378.0},
                       1: {"continuity.fragmented_share": 0.0, "continuity.lone_ink_per_image": 0.51, "quality.kid_x1e3": 2865.0}}}

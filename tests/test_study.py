@@ -11,15 +11,15 @@ import torch
 from click.testing import CliRunner
 
 import gan.model
-from compare import pipeline
+from compare.experiments import pipeline
 from compare.cli import main
 from compare.metrics.evaluator import Extractor
-from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, MIN_EARLY_POINTS, VERDICTS
-from compare.sweep.executors import ExecutorOptions, LocalExecutor
-from compare.sweep.study import CURVE_POINTS, TRIAL_RESAMPLES, StudySettings, study
+from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, MIN_EARLY_POINTS, VERDICTS
+from compare.experiments.executors import ExecutorOptions, LocalExecutor
+from compare.experiments.study import CURVE_POINTS, TRIAL_RESAMPLES, StudySettings, study
 from compare.train import early_window, eval_steps
-from compare.train.budget import Budget
-from compare.train.guard import Interrupted
+from compare.settings import Budget
+from compare.rundir import Interrupted
 
 TINY = ["study", "--dataset", "digits", "--budget", "60steps", "--seeds", "2", "--widths", "0.5,1", "--batch-size", "32"]
 CURVE_KEYS = {"fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"}
@@ -309,7 +309,7 @@ def test_a_lock_naming_a_live_worker_of_a_dead_owner_is_not_taken_over(tmp_path)
     import sys
 
     from compare.errors import UserError
-    from compare.train.guard import RunLock
+    from compare.rundir import RunLock
 
     worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -340,7 +340,7 @@ def test_count_flags_and_seeds_are_bounded_before_anything_is_written(tmp_path, 
                                                    ("tune", 10**20, "--tune must be 0 to 1000 trials per family")])
 def test_an_edited_study_json_out_of_bounds_is_refused(tmp_path, field, value, message):
     from compare.io import write_json
-    from compare.train.guard import write_marker
+    from compare.rundir import write_marker
 
     out = tmp_path / "edited"
     out.mkdir()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from compare.data import load_dataset
-from compare.report.numbers import fmt
+from compare.metrics.numbers import fmt
 from compare.report.summary import WIDTH, run_summary
 from helpers import SETTINGS, run_cli
 
@@ -111,7 +111,7 @@ def test_score_default_is_one_short_table(sets):
 
 
 def test_each_verdict_line_carries_its_deciding_number_in_words():
-    from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, FID, LONE_PIXELS
+    from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, FID, LONE_PIXELS
     from compare.report.summary import verdict_line
 
     def number(key, subject, mean, ci, n):

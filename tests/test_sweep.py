@@ -1,6 +1,6 @@
-"""Capacity sweeps: trial grid, intervals, claim 2 through compare.report.claims, resume, failure isolation, executors, `run --seeds`.
+"""Capacity sweeps: trial grid, intervals, claim 2 through compare.claims.rules, resume, failure isolation, executors, `run --seeds`.
 
-Most tests stand a planted runner in for compare.pipeline.run: it returns a metrics entry with a
+Most tests stand a planted runner in for compare.experiments.pipeline.run: it returns a metrics entry with a
 known FID per (family, width, seed), so every interval and verdict has a known answer, and no
 test depends on how FID is computed. The last tests train for real on digits.
 """
@@ -14,13 +14,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from compare import pipeline as runner
-from compare.train.budget import Budget
+from compare.experiments import pipeline as runner
+from compare.settings import Budget
 from compare.cli import main
 from compare.errors import UserError
-from compare.sweep.executors import ExecutorOptions, LocalExecutor, make_executor
+from compare.experiments.executors import ExecutorOptions, LocalExecutor, make_executor
 from compare.models import parse_model_specs
-from compare.sweep import SweepSettings, lookup, parse_widths, seed_table, summarize_seeds, sweep
+from compare.experiments.seeds import summarize_seeds
+from compare.experiments.sweep import SweepSettings, lookup, parse_widths, seed_table, sweep
 from helpers import FAST
 
 T_975_DF1 = 12.706204736174694

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 import compare.watch.files as watch_files
-from compare.train.guard import foreign_files
+from compare.rundir import foreign_files
 from compare.watch.terminal import Display, TrialsBar, time_left
 from helpers import ROOT, SETTINGS, one_line_error, run_cli
 

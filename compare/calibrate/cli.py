@@ -29,7 +29,7 @@ def calibrate(dataset: str | None, quick: bool, out: Path | None, overwrite: boo
 
     result = run_calibration(CalibrationSettings(quick=quick, dataset=dataset, seed=seed, out=out, overwrite=overwrite, jobs=jobs),
                              log=(lambda m: None) if quiet else (lambda m: click.echo(m, err=True)))
-    from compare.report.numbers import fmt
+    from compare.metrics.numbers import fmt
 
     click.echo(result["table"])
     click.echo(f"{result['summary']} ({fmt(result['wall_seconds'])} s)")

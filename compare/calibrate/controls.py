@@ -32,16 +32,16 @@ from compare.metrics.bad_pixels import ink_neighbours, per_image_counts, rates_w
 from compare.metrics.continuity import ink
 from compare.metrics.scoring import heldout_evaluated
 from compare.models import parse_model_specs
-from compare.report.claim_inputs import claim3_from_runs
-from compare.report.claims import (
+from compare.claims.inputs import claim3_from_runs
+from compare.claims.rules import (
     ARTIFACT_KEYS, LONE_PIXELS, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, SUPPORTED, Claim1Input, Claim3Input, Point, Series, Verdict,
     judge_claim1, judge_claim3,
 )
 from compare.sample import sample_views, samples_per_view
-from compare.sweep.executors import ExecutorOptions, LocalExecutor
-from compare.sweep.study import StudySettings, default_specs
-from compare.sweep.trials import run_trials
-from compare.train.budget import Budget
+from compare.experiments.executors import ExecutorOptions, LocalExecutor
+from compare.experiments.study import StudySettings, default_specs
+from compare.experiments.trials import run_trials
+from compare.settings import Budget
 from compare.train.checkpoint import load_model
 
 # A control with nothing to find passes on these; "supported", "not supported" or "mixed" invent a difference, and
@@ -191,7 +191,7 @@ def plant_salt(images: Tensor, per_image: int, generator: torch.Generator) -> tu
 
 
 def gan_samples(g: Trained, data: ImageDataset) -> Tensor:
-    """The run's own draw of the GAN's samples (compare.pipeline.run: same sample seed and count), as many as
+    """The run's own draw of the GAN's samples (compare.experiments.pipeline.run: same sample seed and count), as many as
     its continuity metrics read: one per held-out image."""
     spec = parse_model_specs(["gan"])[0]
     model = load_model(g.run_dir, spec.label)  # the checkpoint holds the config (lr, width, arch) it was trained with

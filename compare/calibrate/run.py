@@ -10,7 +10,7 @@ writes what they said; it decides nothing itself.
 On disk (`out/`):
     calibration.json        settings, versions, wall time, every ControlResult (to_json), passed
     calibration.md / .html  the table with a paragraph on what the controls are (self-contained HTML)
-    trials/<id>/, <id>.json the trained controls' run directories and trial records (compare.sweep.trials)
+    trials/<id>/, <id>.json the trained controls' run directories and trial records (compare.experiments.trials)
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from compare.calibrate.simulated import rule_controls
 from compare.data import check_dataset_name, load_dataset
 from compare.errors import UserError
 from compare.io import is_temp_name, write_bytes, write_json
-from compare.pipeline import versions
+from compare.experiments.pipeline import versions
 from compare.report.render import Block, Heading, Para, Table, render_html, render_markdown, text_table
-from compare.train.guard import LOCK_NAME, MARKER_NAME, Interrupted, RunLock, claimed_directory, marker_kind, write_errors
+from compare.rundir import LOCK_NAME, MARKER_NAME, Interrupted, RunLock, claimed_directory, marker_kind, write_errors
 
-KIND = "calibration"  # the directory marker's kind (compare.train.guard)
+KIND = "calibration"  # the directory marker's kind (compare.rundir)
 VERSION = 1
 HEADERS = ["control", "expected", "got", "counts", "result"]
 OWNED = {"calibration.json", "calibration.md", "calibration.html", "trials"}  # what --overwrite may delete

@@ -1,5 +1,5 @@
 """Simulated known-answer controls of the verdict rules: many studies drawn from a stated noise model, each judged
-by the toolkit's own rules (compare.report.claims), and the rate of each answer counted against its target.
+by the toolkit's own rules (compare.claims.rules), and the rate of each answer counted against its target.
 
 No training: these check the statistics (a planted difference is found, none is invented, an interval covers
 the value it names), at the seed spreads the toolkit's real studies show; compare.calibrate.controls checks the
@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from compare.calibrate import ControlResult
-from compare.report.claims import (
+from compare.claims.rules import (
     FID, LONE_PIXELS, MARGIN_3, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_SUPPORTED, SPECKS, SUPPORTED, Claim1Input, Claim3Input, Point, Series,
     SizeSweep, Verdict, WidthResult, judge_claim1, judge_claim2, judge_claim3,
 )

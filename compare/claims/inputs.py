@@ -1,6 +1,6 @@
 """Claim inputs built from what runs and sweeps wrote (metrics.json, seeds.json, sweep.json), for the report.
 
-The rules live in compare.report.claims; these adapters only find, by family (compare.models), the GAN,
+The rules live in compare.claims.rules; these adapters only find, by family (compare.models), the GAN,
 the VAE views, the two generator losses and the sweep's curves in JSON dicts, and hand them over as
 Series / SizeSweep. `claim_a`, `claim_c`, `claim_a_over_seeds` and `claim_b` are what the report calls.
 """
@@ -11,8 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-from compare.report.numbers import fmt
-from compare.report.claims import (
+from compare.metrics.numbers import fmt
+from compare.claims.rules import (
     ARTIFACT_KEYS, CLAIM_1, CLAIM_2, CLAIM_3, CONFIDENCE, FID, HOW, KID, NOT_MEASURED, RULE_1, RULE_2, RULE_3,
     THRESHOLD_FLOOR_FACTOR, Claim1Input, Claim3Input, Point, Series, SizeSweep, Verdict, WidthResult, early_window, family_of, prior_view,
     judge_claim1, judge_claim2, judge_claim3,
@@ -42,7 +42,7 @@ def claim1_from_runs(runs: Sequence[Run]) -> Claim1Input | None:
         return None
     gan = next((g for g, loss in _losses(config, gans).items() if loss == "nonsaturating"), gans[0])
     # The claim is about the source's VAE, every pixel drawn independently given z; vae:autoregressive (pixels drawn
-    # jointly) is the control of its mechanism (compare.report.pixel_mechanism), judged there, not here.
+    # jointly) is the control of its mechanism (compare.claims.pixel_mechanism), judged there, not here.
     vaes = [v for v in vaes if config.get("models", {}).get(v, {}).get("decoder", "independent") == "independent"] or vaes
 
     def points(m: dict, view: str | None, label: str) -> list[Point]:  # view None: the real-data floor

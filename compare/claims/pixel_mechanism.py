@@ -4,7 +4,7 @@ The test is an intervention on that one cause: the same VAE (same encoder, decod
 once drawing its pixels independently given z (`vae`, view vae-pixels) and once drawing them jointly through a
 PixelCNN head (`vae:autoregressive`, view vae:autoregressive-pixels; vae.autoregressive). If independent drawing
 causes the bad pixels, the joint draws have fewer: independent minus joint is positive. Both draws are pixel draws, so
-the comparison is not confounded with the per-pixel means' blur. The rule is the claims' (compare.report.claims):
+the comparison is not confounded with the per-pixel means' blur. The rule is the claims' (compare.claims.rules):
 paired per seed, Student t 95% interval, claim 1's minimum effect MARGIN_1, the same four outcomes. The held-out
 likelihood difference is context: the two models are matched in budget and size, and a much better joint
 likelihood would mean the head also models more than pixel dependence.
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
-# The claims' shared decision (their private helpers: one rule, not a copy of it).
-from compare.report.claims import (
-    ARTIFACT_KEYS, MARGIN_1, NOT_MEASURED, Point, Series, Verdict, _combine, _difference, _seed_notes, _state,
+# The claims' shared decision: one rule, not a copy of it.
+from compare.claims.rules import (
+    ARTIFACT_KEYS, MARGIN_1, NOT_MEASURED, Point, Series, Verdict, combine_states, paired_reading, seed_notes, reading_state,
 )
 
 MECHANISM_1 = "drawing each pixel separately given z causes the VAE's bad pixels (claim 1's reason)"
@@ -48,19 +48,19 @@ def heldout_nll(label: str, runs: Mapping[int, dict]) -> dict[int, float]:
 
 def judge_pixel_mechanism(independent: Series, joint: Series, nll: Mapping[str, Mapping[int, float]] | None = None) -> Verdict:
     """Independent minus joint draws in lone pixels and specks, paired per seed; `nll` {label: {seed: IWAE NLL}} is context."""
-    numbers = [_difference(f"{independent.label} - {joint.label} {key}", joint.values(key), independent.values(key), key, joint.label)
+    numbers = [paired_reading(f"{independent.label} - {joint.label} {key}", joint.values(key), independent.values(key), key, joint.label)
                for key in ARTIFACT_KEYS]
     n = min(x.n for x in numbers)
     if n == 0:
         return Verdict(MECHANISM_1, NOT_MEASURED, RULE_M1, notes=(f"no seed has both {independent.label} and {joint.label} measured",),
                        how=HOW_M1)
-    states = [_state(x, MARGIN_1) for x in numbers]
-    verdict = _combine(states)
+    states = [reading_state(x, MARGIN_1) for x in numbers]
+    verdict = combine_states(states)
     notes = [f"{n} seeds; paired differences independent minus joint draws: positive means independent drawing makes more bad pixels",
-             *_seed_notes(numbers, verdict, MARGIN_1, lambda d: f"{d:.3g} per image")]
+             *seed_notes(numbers, verdict, MARGIN_1, lambda d: f"{d:.3g} per image")]
     context = ()
     labels = list(nll or {})
-    if len(labels) == 2 and (diff := _difference(f"held-out IWAE NLL {labels[1]} - {labels[0]} (nats per image)",
+    if len(labels) == 2 and (diff := paired_reading(f"held-out IWAE NLL {labels[1]} - {labels[0]} (nats per image)",
                                                   nll[labels[0]], nll[labels[1]], IWAE)).n:
         context = (diff,)
     return Verdict(MECHANISM_1, verdict, RULE_M1, tuple(numbers), n, tuple(notes), context=context)

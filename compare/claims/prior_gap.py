@@ -7,7 +7,7 @@ The VAE's per-pixel means from z ~ N(0, I) (vae-mean) and from the Gaussian mixt
     share = (FID vae-mean - FID vae-gmm) / (FID vae-mean - FID GAN at the VAE's parameter count)
 
 with the GAN's FID read at that count on its own sweep (linear in log FID against log parameters between the two GAN
-widths around it, as claim 2 reads parameters needed). The inputs are compare.report.claims.SizeSweep, one per view.
+widths around it, as claim 2 reads parameters needed). The inputs are compare.claims.rules.SizeSweep, one per view.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from compare.report.claim_inputs import size_sweeps_of
-from compare.report.claim_types import Number, SizeSweep, family_of
-from compare.report.numbers import fmt
+from compare.claims.inputs import size_sweeps_of
+from compare.claims.types import Number, SizeSweep, family_of
+from compare.metrics.numbers import fmt
 from compare.stats import summarize
 
 MOST = 0.5  # "most of the gap": more than half of it

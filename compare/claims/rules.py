@@ -6,13 +6,13 @@
     claim1_along_budget / claim3_along_budget          the same at every curve point -> [BudgetPoint]
 Each returns a Verdict (claim, one of VERDICTS, the rule in one sentence, Numbers with 95% intervals, n seeds,
 notes, context, the command that measures it when not measured; to_json() for study.json). The dataclasses live in
-compare.report.claim_types and are re-exported here; compare.report.claim_inputs builds them from run files.
+compare.claims.types and are re-exported here; compare.claims.inputs builds them from run files.
 
 One decision for every rule: a deciding reading is a paired difference over seeds, signed so that positive favours
 the claim, with its Student t 95% interval and a minimum effect (MARGIN_1/2/3) fixed before any result; the interval
 is "for" (wholly above +margin), "against" (wholly below -margin), "within" (inside ±margin: an equivalence test, "no
 practical difference") or "open" (compare.stats.classify, which says why beyond the margin rather than beyond 0),
-always "open" for one seed or a zero-width interval; _combine turns the readings into the verdict.
+always "open" for one seed or a zero-width interval; combine_states turns the readings into the verdict.
 Families are the kinds the models declare (compare.models.kind_of: a user's kind = "vae" model is a VAE), never their labels.
 """
 
@@ -25,15 +25,15 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from compare.metrics import key_info, label_of
-from compare.report.numbers import fmt
-from compare.report.claim_types import (
+from compare.metrics.numbers import fmt
+from compare.claims.types import (
     LOG_OF, LOG_RATIO, BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
     in_words, prior_view, view_kind,
 )
 from compare.stats import UNBOUNDED, Bounds, classify, detectable_difference, paired_difference, seeds_needed, summarize, zero_width
 from compare.train import EARLY_WINDOW_STEPS, early_window  # the window in steps lives beside the curve schedule that fills it
 
-__all__ = [  # the API a study or report uses; the types are defined in compare.report.claim_types
+__all__ = [  # the API a study or report uses; the types are defined in compare.claims.types
     "BudgetPoint", "Claim1Input", "Claim3Input", "Need", "Number", "Point", "Series", "SizeSweep", "TargetRow", "Verdict", "WidthResult",
     "family_of", "prior_view", "view_kind", "judge_claim1", "judge_claim2", "judge_claim3", "claim1_along_budget", "claim3_along_budget", "steps_to_reach",
     "early_window", "LONE_PIXELS", "SPECKS", "ARTIFACT_KEYS", "FID", "KID", "CONFIDENCE", "VERDICTS", "SUPPORTED", "NOT_SUPPORTED", "MIXED",
@@ -82,7 +82,7 @@ HOW = {CLAIM_1: "compare study (or compare run --models gan vae --seeds 5: the c
                 "for gan and gan:minimax)"}
 
 
-def _difference(name: str, base: Mapping[int, float], other: Mapping[int, float], key: str = "", subject: str = "") -> Number:
+def paired_reading(name: str, base: Mapping[int, float], other: Mapping[int, float], key: str = "", subject: str = "") -> Number:
     """other - base paired by seed, with the Student t 95% interval over seeds (compare.stats)."""
     d = paired_difference(base, other)
     return Number(name, d["mean"], tuple(d["ci95"]) if d["ci95"] else None, d["n"], tuple(d["values"]), seeds=tuple(d["seeds"]),
@@ -96,12 +96,12 @@ def _summary(name: str, by_seed: Mapping[int, float], key: str, subject: str = "
                   key=key, subject=subject, signed=False)
 
 
-def _state(number: Number, margin: float) -> str:
+def reading_state(number: Number, margin: float) -> str:
     """A deciding reading against its minimum effect: "for", "against", "within" the margin, or "open" (compare.stats.classify)."""
     return classify(number.mean, number.ci95, number.n, margin)
 
 
-def _combine(states: Sequence[str], deciding: Sequence[str] | None = None) -> str:
+def combine_states(states: Sequence[str], deciding: Sequence[str] | None = None) -> str:
     """The shared verdict rule: mixed when readings go both ways; supported when every deciding reading is "for",
     not supported when every one is "against"; no practical difference when every deciding reading is within the
     margin and none at all is decided; else not decided. deciding defaults to every reading."""
@@ -116,7 +116,7 @@ def _combine(states: Sequence[str], deciding: Sequence[str] | None = None) -> st
     return NOT_DECIDED
 
 
-def _seed_notes(deciding: Sequence[Number], verdict: str, margin: float, show: Callable[[float], str]) -> list[str]:
+def seed_notes(deciding: Sequence[Number], verdict: str, margin: float, show: Callable[[float], str]) -> list[str]:
     """One seed: not decided; two: too few, with the seeds this spread needs; a "not decided": the smallest true
     difference the design decides with 80% power (5% two-sided, at the measured seed spread): the margin, which the
     interval must clear, plus compare.stats.detectable_difference."""
@@ -193,7 +193,7 @@ def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
         points = view.at(steps)
         for key in ARTIFACT_KEYS:
             name = f"{in_words(view.label)} minus {in_words(data.gan.label)}, {label_of(key)}"
-            number = _difference(name, data.gan.values(key, steps), view.values(key, steps), key, view.label)
+            number = paired_reading(name, data.gan.values(key, steps), view.values(key, steps), key, view.label)
             if number.n == 1 and all(key in p.ci95 for p in (points[number.seeds[0]], gan[number.seeds[0]])):
                 number = _mover(name, points[number.seeds[0]], gan[number.seeds[0]], key, number.seeds[0], view.label)  # description only
             numbers.append(number)
@@ -202,9 +202,9 @@ def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
     n = min(x.n for x in numbers)
     if n == 0:
         return Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("no seed has both the GAN and every VAE view measured",), how=HOW[CLAIM_1])
-    verdict = _combine([_state(x, MARGIN_1) for x in numbers], [_state(x, MARGIN_1) for x in deciding])
+    verdict = combine_states([reading_state(x, MARGIN_1) for x in numbers], [reading_state(x, MARGIN_1) for x in deciding])
     notes = [f"{n} seeds; paired differences VAE minus GAN; the per-pixel means decide, the pixel draws can make it mixed",
-             *_seed_notes(deciding, verdict, MARGIN_1, lambda d: f"{fmt(d)} per image")]
+             *seed_notes(deciding, verdict, MARGIN_1, lambda d: f"{fmt(d)} per image")]
     return Verdict(CLAIM_1, verdict, RULE_1, tuple(numbers), n, tuple(notes), context=_floor_ratios(data, steps))
 
 
@@ -253,15 +253,15 @@ def _mean_over(series: Series, key: str, steps: Sequence[int], log: bool = False
 def _judge3(data: Claim3Input, steps: Sequence[int], where: str, rule: str) -> tuple[Verdict, list[str]]:
     """Claim 3's primary reading over `steps` (one step: at that point), KID and confidence as context."""
     ns, mm = data.nonsaturating, data.minimax
-    primary = _difference(f"log FID{where}, minimax minus flipped label", _mean_over(ns, FID, steps, True),
+    primary = paired_reading(f"log FID{where}, minimax minus flipped label", _mean_over(ns, FID, steps, True),
                           _mean_over(mm, FID, steps, True), FID)
-    context = [_difference(f"{label_of(KID)}{where}, minimax minus flipped label", _mean_over(ns, KID, steps), _mean_over(mm, KID, steps), KID),
-               _difference(f"{label_of(CONFIDENCE)}{where}, flipped label minus minimax", _mean_over(mm, CONFIDENCE, steps),
+    context = [paired_reading(f"{label_of(KID)}{where}, minimax minus flipped label", _mean_over(ns, KID, steps), _mean_over(mm, KID, steps), KID),
+               paired_reading(f"{label_of(CONFIDENCE)}{where}, flipped label minus minimax", _mean_over(mm, CONFIDENCE, steps),
                            _mean_over(ns, CONFIDENCE, steps), CONFIDENCE)]
     if primary.n == 0:
         return Verdict(CLAIM_3, NOT_MEASURED, rule, notes=(f"no FID on every point{where}",), how=HOW[CLAIM_3]), []
-    verdict = _combine([_state(primary, MARGIN_3)])
-    notes = _seed_notes([primary], verdict, MARGIN_3, _fid_percent)
+    verdict = combine_states([reading_state(primary, MARGIN_3)])
+    notes = seed_notes([primary], verdict, MARGIN_3, _fid_percent)
     return Verdict(CLAIM_3, verdict, rule, (primary,), primary.n, context=tuple(c for c in context if c.n)), notes
 
 
@@ -287,7 +287,7 @@ def judge_claim3(data: Claim3Input) -> Verdict:
     else:
         reach = {s.label: {seed: steps_to_reach(pts, data.fid_threshold, data.budget_steps) for seed, pts in s.by_seed.items()}
                  for s in (ns, mm)}
-        context += (_difference(f"steps to FID <= {fmt(data.fid_threshold)}, minimax minus flipped label",
+        context += (paired_reading(f"steps to FID <= {fmt(data.fid_threshold)}, minimax minus flipped label",
                                 {k: v[0] for k, v in reach[ns.label].items()}, {k: v[0] for k, v in reach[mm.label].items()}, "steps"),)
         censored = ", ".join(f"{label} {sum(c for _, c in r.values())} of {len(r)} seeds" for label, r in reach.items())
         notes.append(f"threshold FID {fmt(data.fid_threshold)} {data.threshold_note}".rstrip()
@@ -372,12 +372,12 @@ def judge_claim2(sweeps: Sequence[SizeSweep], targets: int = N_TARGETS) -> Verdi
     rows = []
     for t in goals:
         need = {f: _crossing(log_p, log_f, math.log(t)) for f, (log_p, log_f) in curves.items()}
-        ratio = _difference(f"{LOG_OF}{vae.label} / {gan.label} parameters at FID {fmt(t)}", dict(zip(seeds, need["gan"])),
+        ratio = paired_reading(f"{LOG_OF}{vae.label} / {gan.label} parameters at FID {fmt(t)}", dict(zip(seeds, need["gan"])),
                             dict(zip(seeds, need["vae"])), LOG_RATIO, f"FID {fmt(t)}")
-        rows.append(TargetRow(float(t), _need(need["gan"]), _need(need["vae"]), ratio, OUTCOMES[_state(ratio, MARGIN_2)]))
-    verdict = _combine([_state(r.log_ratio, MARGIN_2) for r in rows])
+        rows.append(TargetRow(float(t), _need(need["gan"]), _need(need["vae"]), ratio, OUTCOMES[reading_state(ratio, MARGIN_2)]))
+    verdict = combine_states([reading_state(r.log_ratio, MARGIN_2) for r in rows])
     notes = [f"{names}: {len(goals)} FID targets log-spaced inside {fmt(math.exp(hardest))} (the worst seed's best) to "
              f"{fmt(math.exp(easiest))} (the best seed's smallest width); VAE needs "
              + ", ".join(f"{o} at {sum(r.outcome == o for r in rows)}" for o in OUTCOMES.values()),
-             *_seed_notes([r.log_ratio for r in rows], verdict, MARGIN_2, lambda d: f"{fmt(math.exp(d))}x parameters")]
+             *seed_notes([r.log_ratio for r in rows], verdict, MARGIN_2, lambda d: f"{fmt(math.exp(d))}x parameters")]
     return Verdict(CLAIM_2, verdict, RULE_2, tuple(r.log_ratio for r in rows), len(seeds), tuple(notes), targets=tuple(rows))

@@ -1,13 +1,13 @@
 """A study's verdicts: its trials' metrics.json files turned into the typed claim inputs, then judged.
 
-The rules are compare.report.claims'; this module only pairs the trials. Claim 1: the GAN and each VAE
+The rules are compare.claims.rules'; this module only pairs the trials. Claim 1: the GAN and each VAE
 view at width 1 under the study's optimizer, seed by seed, at every curve point (the last is the final
 evaluation, with its per-image intervals). Claim 3, once per claim-3 optimizer: gan and gan:minimax at
-width 1 trained with it (compare.report.claim_inputs.claim3_from_runs, on one merged run per seed: the
+width 1 trained with it (compare.claims.inputs.claim3_from_runs, on one merged run per seed: the
 threshold is THRESHOLD_FLOOR_FACTOR x the real floor FID at the same N), with its saturation readings in
 one sentence. Claim 2: gan and vae at every width, total parameters against each seed's final FID; its
-mechanism, the share of that gap the VAE's fitted prior closes (compare.report.prior_gap). With `mechanisms`,
-claim 1's reason ("mechanism 1", compare.report.pixel_mechanism): each seed's vae and vae:autoregressive
+mechanism, the share of that gap the VAE's fitted prior closes (compare.claims.prior_gap). With `mechanisms`,
+claim 1's reason ("mechanism 1", compare.claims.pixel_mechanism): each seed's vae and vae:autoregressive
 trials at width 1, final draws.
 """
 
@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from compare.io import read_run_json
-from compare.report.claim_inputs import claim3_from_runs, size_sweeps_of
-from compare.report.claims import (
+from compare.claims.inputs import claim3_from_runs, size_sweeps_of
+from compare.claims.rules import (
     ARTIFACT_KEYS, CLAIM_1, CLAIM_3, HOW, NOT_MEASURED, RULE_1, RULE_3, BudgetPoint, Claim1Input, Claim3Input, Point, Series, Verdict,
     claim1_along_budget, claim3_along_budget, early_window, judge_claim1, judge_claim2, judge_claim3,
 )
-from compare.report.claim_types import family_of, prior_view
-from compare.report.numbers import fmt
-from compare.report.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP, PriorGap, prior_gap_from_rows
+from compare.claims.types import family_of, prior_view
+from compare.metrics.numbers import fmt
+from compare.claims.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP, PriorGap, prior_gap_from_rows
 from compare.stats import summarize
-from compare.report.pixel_mechanism import MECHANISM_MODEL, mechanism1_from_trials
+from compare.claims.pixel_mechanism import MECHANISM_MODEL, mechanism1_from_trials
 
 CLAIM_WIDTH = 1.0
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD"}  # how the report names an optimizer
@@ -69,7 +69,7 @@ class Judged:
     along_budget: dict[str, list[BudgetPoint]]
     claim3: dict[str, Claim3Input] = field(default_factory=dict)
     optimizers: dict[str, str] = field(default_factory=dict)  # claim-3 verdict name -> its optimizer
-    prior_gap: PriorGap = PriorGap(NOT_MEASURED_GAP)  # claim 2's mechanism (compare.report.prior_gap)
+    prior_gap: PriorGap = PriorGap(NOT_MEASURED_GAP)  # claim 2's mechanism (compare.claims.prior_gap)
 
     def claims_json(self) -> list[dict]:
         """study.json's "claims": each verdict's to_json(), a claim-3 entry with its `optimizer`."""

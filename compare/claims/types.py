@@ -1,4 +1,4 @@
-"""The typed inputs and results of compare.report.claims (which re-exports them: import them from there).
+"""The typed inputs and results of compare.claims.rules (which re-exports them: import them from there).
 
 Inputs: a Series is one model or view measured on several seeds, seed -> Points (steps, {metric key: value});
 Claim1Input / Claim3Input group the series a claim compares; SizeSweep / WidthResult are a capacity sweep.
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from compare.models import kind_of, lookup_view
-from compare.report.numbers import fmt, times
+from compare.metrics.numbers import fmt, times
 from compare.stats import METHOD as T_METHOD
 
 LOG_RATIO = "log_params_ratio"  # claim 2's reading: log(VAE / GAN parameters), judged on the log scale, shown as the ratio

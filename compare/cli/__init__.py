@@ -1,4 +1,4 @@
-"""The `compare` command: a thin click layer over compare.pipeline and the registries.
+"""The `compare` command: a thin click layer over compare.experiments.pipeline and the registries.
 
 This module holds the group and the single-run commands; compare.cli.trials the multi-trial ones (sweep, study),
 compare.calibrate.cli `compare calibrate`, compare.cli.options the flags and helpers they share."""
@@ -21,14 +21,14 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
 
     import click
 
-    from compare.train.budget import Budget
-    from compare.train.checkpoint import DEFAULT_CHECKPOINT_EVERY, resume_settings
+    from compare.settings import DEFAULT_CHECKPOINT_EVERY, Budget
+    from compare.train.checkpoint import resume_settings
     from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
     from compare.errors import ReaderGone, UserError, one_line
     from compare.metrics.bootstrap import RESAMPLES
     from compare.settings import MAX_SEED, MAX_SEEDS, MIN_RESAMPLES, RunSettings
     from compare.metrics.evaluator import FEATURES
-    from compare.train.guard import Interrupted
+    from compare.rundir import Interrupted
     from compare.models import ARCHITECTURES, MODELS, OPTIMIZERS, PRECISIONS, parse_model_specs, with_fields
     from compare import protocol
     from compare.calibrate.cli import calibrate
@@ -133,8 +133,8 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
     checkpoint is kept, the other models finished); 130 (Ctrl-C), 143 (SIGTERM) or 129 (SIGHUP)
     interrupted, continue with --resume (also of an OUT of --seeds).
     """
-    from compare.train.guard import EXIT_DIVERGED
-    from compare.pipeline import finished_run, run  # deferred: keeps `compare --help` and listings fast
+    from compare.rundir import EXIT_DIVERGED
+    from compare.experiments.pipeline import finished_run, run  # deferred: keeps `compare --help` and listings fast
 
     data_options = DataOptions(root=data_root, download=download, image_size=image_size, channels=channels)
     check_data_options(dataset, data_options)
@@ -161,7 +161,7 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
     from compare.report.render import text_table
     from compare.report.summary import seeds_summary
     from compare.report.tables import seed_table
-    from compare.sweep.seeds import run_seeds, seeds_to_resume
+    from compare.experiments.seeds import run_seeds, seeds_to_resume
 
     if resume is None:
         settings = RunSettings(**flags)
@@ -296,7 +296,7 @@ def evaluator_train_cmd(dataset: str, out: Path | None, overwrite: bool) -> None
     """Train DATASET's evaluator by the fixed recipe (seeded, CPU, one thread) into a new weights file; print its sha256 and accuracy.
 
     Runs never use the file by themselves. To ship it for mnist5k or digits, maintainers copy it to
-    compare/evaluator_weights/DATASET.pt and pin the two printed sha256s in compare/metrics/evaluator.py;
+    compare/metrics/evaluator_weights/DATASET.pt and pin the two printed sha256s in compare/metrics/evaluator.py;
     for any other dataset, copying it over the cached evaluator named in the output makes runs use it."""
     import re
 
@@ -328,7 +328,7 @@ def evaluator_train_cmd(dataset: str, out: Path | None, overwrite: bool) -> None
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def evaluate_cmd(run_dir: Path, eval_samples: int | None, features: str | None, device: str, quiet: bool) -> None:
     """Re-evaluate a finished run from its saved weights: rewrites the quality numbers in metrics.json and metrics.md."""
-    from compare.pipeline import evaluate_run
+    from compare.experiments.pipeline import evaluate_run
     from compare.report.text import quality_report
 
     quality = evaluate_run(run_dir, eval_samples, features, device, say(quiet))

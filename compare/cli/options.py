@@ -7,7 +7,7 @@ import functools
 import click
 
 from compare.errors import UserError
-from compare.train.budget import DEFAULT_BUDGET, UNITS  # noqa: F401 - DEFAULT_BUDGET: the commands take it from here
+from compare.settings import DEFAULT_BUDGET, UNITS  # noqa: F401 - DEFAULT_BUDGET: the commands take it from here
 EVAL_SAMPLES_HELP = ("N, the samples per model view for the quality metrics, also the held-out and train images of the "
                      "real-data floor: between the feature dimension (128 for the evaluator) and the held-out size. [default: the held-out size]")
 OPTIMIZER_HELP = "Optimiser of every model: adam, or plain SGD (no momentum); each family's default learning rate for it."
@@ -48,7 +48,7 @@ def trial_options(command):
     @click.option("--gpus-per-trial", default=0.0, type=float, help="ray: GPUs each trial asks for (fractions share a GPU).")
     @functools.wraps(command)
     def with_pool(*args, executor: str, jobs: int, address: str | None, cpus_per_trial: float, gpus_per_trial: float, **kwargs):
-        from compare.sweep.executors import ExecutorOptions, make_executor
+        from compare.experiments.executors import ExecutorOptions, make_executor
         options = ExecutorOptions(jobs=jobs, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
         return command(*args, make_pool=lambda: make_executor(executor, options), **kwargs)
     return with_pool

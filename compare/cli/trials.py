@@ -11,7 +11,7 @@ from compare.data import check_dataset_name
 from compare.errors import UserError
 from compare.models import ARCHITECTURES, OPTIMIZERS, parse_model_specs
 from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE
-from compare.train.budget import Budget
+from compare.settings import Budget
 
 
 @click.command("sweep", context_settings={"show_default": True})
@@ -33,7 +33,7 @@ from compare.train.budget import Budget
 def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, dataset: str, budget: str, device: str,
               batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, optimizer: str, make_pool) -> None:
     """Train every (model, width, seed) under one budget; plot quality and continuity against size; judge claim 2 (a VAE needs a larger network)."""
-    from compare.sweep import SweepSettings, parse_widths, sweep
+    from compare.experiments.sweep import SweepSettings, parse_widths, sweep
 
     settings = SweepSettings(
         models=tuple(parse_model_specs(model_words)), widths=parse_widths(widths),
@@ -47,7 +47,7 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
     click.echo(f"{counts['trials']} trials: {counts['done']} done ({counts['skipped_as_done']} from before), {counts['failed']} failed")
     for key, ids in result["missing_metrics"].items():
         click.echo(f"  {key} is missing from {len(ids)} done trials (e.g. {ids[0]}); see --quality / --continuity")
-    click.echo(verdict_line("Claim 2", result["claim_b"]))  # compare.report.claims.judge_claim2's Verdict, as sweep.json stores it
+    click.echo(verdict_line("Claim 2", result["claim_b"]))  # compare.claims.rules.judge_claim2's Verdict, as sweep.json stores it
     if gap := result.get("prior_gap"):
         click.echo(f"Claim 2's mechanism, the prior: {gap['verdict']}" + "".join(f"\n  {note}" for note in gap["notes"]))
     out = Path(result["out"])
@@ -84,8 +84,8 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
 def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arch: str, tune: int, optimizer: str, claim3_optimizers: str,
               mechanisms: bool, device: str, batch_size: int, out: Path | None, resume: Path | None, make_pool) -> None:
     """Train gan and vae at every width and gan and gan:minimax at width 1 under each claim-3 optimiser for every seed under one budget, and judge the source's three claims."""
-    from compare.sweep import parse_widths
-    from compare.sweep.study import StudySettings, parse_archs, parse_optimizers, saved_archs, saved_settings, study, study_archs
+    from compare.experiments.sweep import parse_widths
+    from compare.experiments.study import StudySettings, parse_archs, parse_optimizers, saved_archs, saved_settings, study, study_archs
 
     if resume is not None:
         executor_flags = ("resume", "executor", "jobs", "address", "cpus_per_trial", "gpus_per_trial")
@@ -97,7 +97,7 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arc
         settings = StudySettings(budget=Budget.parse(budget), dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
                                  widths=parse_widths(widths), arch=archs[0], tune=tune, device=device, batch_size=batch_size, out=out,
                                  optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers), mechanisms=mechanisms)
-    from compare.report.study_claims import claim3_name
+    from compare.claims.study import claim3_name
     from compare.report.summary import verdict_line
 
     if archs is not None and len(archs) > 1:

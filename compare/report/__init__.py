@@ -1,11 +1,10 @@
 """The report: one self-contained HTML page and a Markdown twin, from run, sweep and `run --seeds` directories.
 
     render.py    blocks (Heading, Para, Table, Image) and their HTML, Markdown and terminal renderings
-    numbers.py   the one number formatter
     tables.py    every table of numbers, from the metric registry (text.py: as metrics.md and --verbose print them)
     summary.py   what each command prints last, in words;  score.py: `compare score`'s number, table and flat keys
     runs.py      reading the directories;  verdict_card.py: the verdicts that open every report;  sections.py, evidence.py: the sections
-    claims.py    the claims' rules (claim_types.py, claim_inputs.py), figures in *figures.py, write.py the write stage
+    figures in *figures.py, write.py the write stage; the verdicts themselves are compare.claims' (numbers: compare.metrics.numbers)
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ from pathlib import Path
 from compare.errors import UserError
 from compare.io import write_bytes
 from compare.report.evidence import section_claims, section_seeds, section_sweep
-from compare.report.numbers import fmt
+from compare.metrics.numbers import fmt
 from compare.report.render import Block, Contents, Fold, Heading, Image, Para, Table, embeddable, render_html, render_markdown
 from compare.report.runs import Run, Seeds, Sweep, load_run, load_seeds, load_sweep
 from compare.report.sections import SECTIONS
-from compare.train.guard import RunLock, marker_kind
+from compare.rundir import RunLock, marker_kind
 
 __all__ = ["Block", "Heading", "Image", "Para", "Run", "Seeds", "Sweep", "Table", "embeddable", "fmt", "load_run", "load_seeds",
            "load_sweep", "render_html", "render_markdown", "write_report"]

@@ -1,4 +1,4 @@
-"""Figures of the claim verdicts (compare.report.claims), one function per figure, each taking its result objects and a path.
+"""Figures of the claim verdicts (compare.claims.rules), one function per figure, each taking its result objects and a path.
 
     save_claim1_figure     per-seed paired differences VAE minus GAN with the mean and its interval, per view and measure
     save_claim3_figure     early FID curves of both generator losses, mean and 95% band over seeds, the threshold; beside
@@ -16,9 +16,9 @@ from typing import Mapping, Sequence
 from matplotlib.ticker import NullFormatter
 
 from compare.metrics import label_of
-from compare.report.claim_types import in_words
-from compare.report.numbers import fmt
-from compare.report.claims import (
+from compare.claims.types import in_words
+from compare.metrics.numbers import fmt
+from compare.claims.rules import (
     ARTIFACT_KEYS, FID, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, BudgetPoint,
     Claim3Input, Verdict, early_window, family_of,
 )

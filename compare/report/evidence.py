@@ -1,7 +1,7 @@
 """The report's judging sections: the claims' verdicts (the card that opens the page), the seed statistics and the
 capacity sweep.
 
-Verdicts come from compare.report.claims through the adapters of compare.report.claim_inputs; a sweep
+Verdicts come from compare.claims.rules through the adapters of compare.claims.inputs; a sweep
 section reads the claim 2 verdict its sweep.json stores (Verdict.to_json(), under the key "claim_b").
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 
 from compare.io import read_run_json
-from compare.report.claims import Verdict
-from compare.report.numbers import fmt, times
+from compare.claims.rules import Verdict
+from compare.metrics.numbers import fmt, times
 from compare.report.render import Block, Fold, Heading, Image, Para, Table, embeddable
 from compare.report.runs import Run, Seeds, Sweep
 from compare.report.tables import seed_table
@@ -21,7 +21,7 @@ from compare.report.verdict_card import claim_name, verdict_card
 def section_claims(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> list[Block]:
     """The verdict card: each claim once per distinct verdict and evidence, naming the runs it was judged from when
     the runs disagree."""
-    from compare.report.claim_inputs import claim_a, claim_a_over_seeds, claim_b, claim_c
+    from compare.claims.inputs import claim_a, claim_a_over_seeds, claim_b, claim_c
 
     over_seeds = [(f"{entry.path.name} (over seeds {', '.join(map(str, entry.summary['seeds']))})", c)
                   for entry in seeds if (c := claim_a_over_seeds(entry.summary))]
@@ -43,8 +43,8 @@ def section_claims(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> 
 def claim_a_of_sweep(sweep: Sweep) -> tuple[float, Verdict] | None:
     """Claim 1 over a sweep's seeds as a study judges it: its gan and vae trials at width 1 (else its widest width), paired
     by seed; None when the sweep did not train both."""
-    from compare.report.claims import judge_claim1
-    from compare.report.study_claims import CLAIM_WIDTH, claim1_input
+    from compare.claims.rules import judge_claim1
+    from compare.claims.study import CLAIM_WIDTH, claim1_input
 
     done = [r for r in sweep.summary.get("trials", []) if r.get("status") == "done"]
     widths = {r["width"] for r in done}
@@ -83,7 +83,7 @@ def section_sweep(sweeps: list[Sweep]) -> list[Block]:
         if rows:
             blocks.append(Table(["target FID", "GAN parameters needed [95%]", "VAE parameters needed [95%]",
                                  "VAE / GAN parameters [95%]", "VAE needs"], rows))
-        if gap := sweep.summary.get("prior_gap"):  # claim 2's mechanism (compare.report.prior_gap)
+        if gap := sweep.summary.get("prior_gap"):  # claim 2's mechanism (compare.claims.prior_gap)
             blocks += [Para(gap["sentence"]), Fold("Rule of this reading", [Para(f"Rule: {gap['rule']}")])]
         blocks += [Image(sweep.path / name, f"{sweep.path.name}: {name}") for name in sweep.summary.get("plots", [])
                    if embeddable(sweep.path / name, sweep.path)]

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from compare.metrics import label_of
-from compare.report.numbers import fmt
+from compare.metrics.numbers import fmt
 from compare.report.plots import grid_array, save_figure, save_grid
 from compare.metrics.curves import CURVE_METRICS
 from compare.protocol import GenerativeModel

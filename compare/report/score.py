@@ -11,7 +11,7 @@ from __future__ import annotations
 from compare.errors import UserError, did_you_mean
 from compare.metrics import METRICS, key_info, keys_of, label_of
 from compare.metrics.bad_pixels import CI_SUFFIX
-from compare.report.numbers import ARROWS, fmt, interval
+from compare.metrics.numbers import ARROWS, fmt, interval
 from compare.report.render import Table
 from compare.report.tables import quality_interval
 

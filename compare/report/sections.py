@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from compare.report.numbers import fmt
+from compare.metrics.numbers import fmt
 from compare.report.render import Block, Heading, Image, Para, Table, embeddable
 from compare.report.runs import Run
 from compare.report.tables import (likelihood_table, overlap_sentences, pixel_intervals, pixel_table, quality_intervals, quality_table,

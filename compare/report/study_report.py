@@ -22,10 +22,10 @@ from compare.report import Block, Heading, Image, Para, Table, embeddable, fmt, 
 from compare.report.render import Contents, Fold
 from compare.report.verdict_card import verdict_card
 from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure, save_prior_figure
-from compare.report.prior_gap import RULE_PRIOR
-from compare.report.pixel_mechanism import INDEPENDENT, JOINT
+from compare.claims.prior_gap import RULE_PRIOR
+from compare.claims.pixel_mechanism import INDEPENDENT, JOINT
 from compare.report.plots import save_side_by_side
-from compare.report.study_claims import Judged, OPTIMIZER_NAMES, saturation_sentence
+from compare.claims.study import Judged, OPTIMIZER_NAMES, saturation_sentence
 from compare.sample import GRID_SAMPLES, sample_views
 from compare.train.checkpoint import load_model
 

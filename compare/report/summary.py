@@ -13,9 +13,9 @@ import math
 import textwrap
 
 from compare.metrics import key_info, label_of
-from compare.report.claim_types import in_words
-from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, FID, LONE_PIXELS, NOT_MEASURED
-from compare.report.numbers import fmt, parts
+from compare.claims.types import in_words
+from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, FID, LONE_PIXELS, NOT_MEASURED
+from compare.metrics.numbers import fmt, parts
 from compare.report.render import Table, text_table
 
 WIDTH = 80  # a terminal's usual width: no line of a summary is longer
@@ -87,7 +87,7 @@ def _headline(metrics: dict) -> Table:
 
 def run_summary(metrics: dict, config: dict) -> str:
     """`compare run`'s answer: what each model trained, the headline numbers beside real, the three claims."""
-    from compare.report.claim_inputs import claim_a, claim_b, claim_c
+    from compare.claims.inputs import claim_a, claim_b, claim_c
 
     lines = [_wrap(f"{label}: {fmt(m.get('steps'))} steps in {fmt(m.get('train_seconds'))} s, "
                    f"{fmt((m.get('parameters') or {}).get('total'))} parameters" + (f"; {m['failure']}" if m.get("failure") else ""))
@@ -102,7 +102,7 @@ def seeds_summary(summary: dict) -> str:
     """`compare run --seeds N`'s answer: every view's FID and lone pixels per image (a VAE's means and its pixel draws
     apart; each model's first view in a seeds.json written before views were kept), mean [95%] over seeds, and
     claim 1 judged over the seeds (the others need what `compare study` trains)."""
-    from compare.report.claim_inputs import claim_a_over_seeds
+    from compare.claims.inputs import claim_a_over_seeds
 
     paths = {f"quality.{FID}": key_info(FID).label, f"continuity.{LONE_PIXELS}": label_of(LONE_PIXELS)}
     rows = [[label, *(fmt(st["mean"], st["ci95"]) if (st := numbers.get(path)) else fmt(None) for path in paths)]

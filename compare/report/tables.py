@@ -1,7 +1,7 @@
 """Every table of numbers the toolkit shows, built once from the metric registry and rendered anywhere.
 
 The rows, arrows and units come from compare.metrics (Key: better, unit, headline; group: which table),
-numbers from compare.report.numbers; each builder returns a render.Table that the CLI prints
+numbers from compare.metrics.numbers; each builder returns a render.Table that the CLI prints
 (render.text_table), metrics.md holds, and the report renders to HTML and Markdown.
 
     quality_table      feature-space metrics: one column per scored set (the real floor, each view)
@@ -22,7 +22,7 @@ from typing import Mapping
 
 from compare.metrics import METRICS, SECTIONS, Key, key_info, keys_of, label_of
 from compare.metrics.bad_pixels import CI_SUFFIX
-from compare.report.numbers import ARROWS, fmt, interval
+from compare.metrics.numbers import ARROWS, fmt, interval
 from compare.report.render import Table
 
 Interval = tuple[float, float] | None
@@ -148,7 +148,7 @@ def _seed_rows(models: Mapping) -> list[str]:
 
 def seed_table(summary: Mapping, views: bool = False) -> Table:
     """Each model's mean [95% interval] over seeds, and each difference from the first model [interval],
-    marked n.s. where its interval includes zero (a summary from compare.sweep.seeds.summarize_seeds); with views, the
+    marked n.s. where its interval includes zero (a summary from compare.experiments.seeds.summarize_seeds); with views, the
     same for every view (the models' columns hold their first view's numbers)."""
     models, diffs = (summary["views"], summary["view_differences"]) if views else (summary["models"], summary["differences"])
     labels, keys = list(models), _seed_rows(models)

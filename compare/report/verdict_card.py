@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from compare.report.claims import CLAIM_1, CLAIM_2, CLAIM_3, HOW, MIXED, NOT_DECIDED, NOT_MEASURED, Verdict
+from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, HOW, MIXED, NOT_DECIDED, NOT_MEASURED, Verdict
 from compare.report.render import Block, Claim, Heading, Para, Table
 from compare.report.summary import SHORT, deciding
 

@@ -20,10 +20,10 @@ from compare.data import ImageDataset, in_memory
 from compare.errors import UserError
 from compare.models import ModelSpec
 from compare.protocol import GenerativeModel
-from compare.train.budget import consumed
+from compare.settings import consumed
 from compare.train.checkpoint import check_compatible, load_checkpoint, restore, save_checkpoint, unhealthy
 from compare.train.cost import match_widths, size_table, train_step_flops
-from compare.train.guard import StopSignals
+from compare.rundir import StopSignals
 from compare.train.prior import fit_prior, needs_prior
 from compare.train.loop import EARLY_WINDOW_STEPS, TrainRecord, early_window, train  # noqa: F401 (compare.train's API)
 

@@ -13,7 +13,7 @@ from torch import Tensor
 from compare.data import batches
 from compare.protocol import GenerativeModel
 from compare.train.checkpoint import nonfinite_loss
-from compare.train.guard import StopSignals
+from compare.rundir import StopSignals
 
 LOG_EVERY = 50  # steps between loss readings: each reading waits for the device, so not every step
 # Gradient norm of every part after each of the first steps: where the source's two generator
@@ -21,7 +21,7 @@ LOG_EVERY = 50  # steps between loss readings: each reading waits for the device
 GRAD_NORM_STEPS = 200
 
 
-# Claim 3's "start" in steps, here where the loop records its readings (compare.train re-exports it for compare.report.claims):
+# Claim 3's "start" in steps, here where the loop records its readings (compare.train re-exports it for compare.claims.rules):
 # the first 1,000 steps, or the whole budget when shorter. Fixed in steps, not as a share of the budget, so the window does
 # not move when the budget changes.
 EARLY_WINDOW_STEPS = 1000

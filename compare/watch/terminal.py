@@ -16,7 +16,7 @@ from typing import IO, Any, Callable
 
 from tqdm import tqdm
 
-from compare.report.numbers import fmt
+from compare.metrics.numbers import fmt
 
 PLAIN_EVERY = 0.1  # share of the budget between two plain lines
 # step/total, elapsed and ETA before the losses: tqdm trims the end of a line that does not fit, so the part

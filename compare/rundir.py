@@ -136,7 +136,7 @@ class RunLock:
     The kernel releases a flock when its process ends, however it ends (SIGKILL included), so a
     lock file left behind by a dead process is stale by construction and is taken over, unless one
     of the workers it names still runs: a killed study's workers stop within seconds of their parent
-    (compare.sweep.executors), and until then a resume would train beside them.
+    (compare.experiments.executors), and until then a resume would train beside them.
     Taking the lock also removes the temp files a killed writer left in the directory and its
     folders (only names of compare.io's temp pattern): no one else can be writing them now.
     """
@@ -312,7 +312,7 @@ def claimed_run_dir(out: Path, resume: bool = False, overwrite: bool = False) ->
 
 class WriteFailed(UserError):
     """A disk that is full or not writable. Unlike other failures of one trial it stops a whole sweep or
-    study (compare.sweep.executors): every later trial would only fail the same way."""
+    study (compare.experiments.executors): every later trial would only fail the same way."""
 
     def __init__(self, filename: object, strerror: str, then: str):
         self.filename, self.strerror, self._args = filename, strerror, (filename, strerror, then)

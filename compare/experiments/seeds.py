@@ -9,14 +9,14 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-from compare import pipeline as runner
+from compare.experiments import pipeline as runner
 from compare.errors import UserError
 from compare.io import read_run_json, write_json
 from compare.metrics import key_info
 from compare.results import summary_from_metrics
 from compare.settings import RunSettings, check_seeds
 from compare.stats import METHOD, numeric_leaves, paired_difference, summarize
-from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_directory, read_marker, write_errors, write_marker
+from compare.rundir import Interrupted, RunLock, StopSignals, claimed_directory, read_marker, write_errors, write_marker
 
 
 def first_view_numbers(entry: dict) -> dict[str, dict[str, float | None]]:

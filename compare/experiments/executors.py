@@ -1,6 +1,6 @@
 """Where trials run: here one after another, here in parallel processes, or as Ray tasks on a cluster.
 
-A trial is one call of compare.pipeline.run with its own settings and run directory. `run_trial`
+A trial is one call of compare.experiments.pipeline.run with its own settings and run directory. `run_trial`
 never raises for a failing trial: it returns a record with the error, so one failed trial never
 loses the others, and the sweep retries it on the next run. Every executor yields records as the
 trials finish, so the caller can save each at once.
@@ -25,11 +25,11 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
-from compare import pipeline as runner
+from compare.experiments import pipeline as runner
 from compare.errors import UserError
 from compare.protocol import Plugin, registered, restore, ship_paths
 from compare.settings import RunSettings
-from compare.train.guard import Interrupted, WriteFailed, held_locks, join_locks
+from compare.rundir import Interrupted, WriteFailed, held_locks, join_locks
 
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a Ray cluster's port to answer before giving up
 PARENT_POLL = 0.5  # seconds between a worker's checks that its parent still lives

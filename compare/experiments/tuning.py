@@ -22,8 +22,8 @@ from compare.data import in_memory
 from compare.metrics.feature_cache import real_features
 from compare.metrics.quality import kid
 from compare.sample import sample_views
-from compare.train.budget import Budget
-from compare.sweep.trials import run_trials
+from compare.settings import Budget
+from compare.experiments.trials import run_trials
 from compare.train.checkpoint import load_model
 
 LR_RANGE = (1e-4, 3e-3)

@@ -1,10 +1,10 @@
 """Capacity sweeps: how quality and continuity change with network size.
 
 `sweep` trains every (model, width, seed) trial of a grid under one budget rule, each as a plain
-runner.run into its own directory, and aggregates one quality and one continuity metric per
+compare.experiments.pipeline.run into its own directory, and aggregates one quality and one continuity metric per
 (model, width) over seeds (compare.stats: mean, std, 95% t interval). The source's claim 2, "a VAE
 needs a larger network than a GAN for the same sample quality", is judged from the trials by
-compare.report.claims.judge_claim2 (inputs from compare.report.claim_inputs), like every claim.
+compare.claims.rules.judge_claim2 (inputs from compare.claims.inputs), like every claim.
 
 On disk (`out/`):
     sweep.json             settings, every trial's numbers, the curves and the claim 2 verdict (Verdict.to_json(), under the key "claim_b")
@@ -14,8 +14,6 @@ On disk (`out/`):
 
 A trial is done when its record says so; a rerun skips done trials, resumes a trial a signal stopped
 (from its checkpoints) and retries failed ones. Any signal stops the whole sweep, every trial resumable.
-
-`compare run --seeds N` lives in compare.sweep.seeds (run_seeds, summarize_seeds, ...), re-exported here.
 """
 
 from __future__ import annotations
@@ -30,20 +28,20 @@ from typing import Any, Callable
 
 import click
 
-from compare.train.budget import Budget
+from compare.settings import Budget
 from compare.errors import UserError
-from compare.sweep.trials import load_record, run_trials
+from compare.experiments.trials import load_record, run_trials
 from compare.io import read_json, write_json
 from compare.metrics import METRICS, SECTIONS, label_of
 from compare.models import ModelSpec, with_fields
 from compare.report import finished_trials, write_report
 from compare.report.plots import save_interval_curves
-from compare.report.claim_inputs import claim_b
-from compare.report.claims import prior_view
-from compare.report.prior_gap import prior_gap_from_rows
+from compare.claims.inputs import claim_b
+from compare.claims.rules import prior_view
+from compare.claims.prior_gap import prior_gap_from_rows
 from compare.report.tables import seed_table
-from compare.sweep.seeds import first_view_numbers, run_seeds, seed_numbers, seeds_to_resume, summarize_seeds
-from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_directory, write_errors
+from compare.experiments.seeds import first_view_numbers
+from compare.rundir import Interrupted, RunLock, StopSignals, claimed_directory, write_errors
 from compare.settings import RunSettings, check_seeds, check_settings
 from compare.stats import METHOD, summarize
 
@@ -283,7 +281,7 @@ def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], exe
     # claim 2's mechanism, where the quality is FID: the share of the VAE's gap to the GAN that its fitted prior closes
     gap = prior_gap_from_rows([{**r, "quality_gmm": r.get("prior_views", {}).get(f"{r['model']}-gmm", {}).get("quality")} for r in done],
                               "size", "quality", "quality_gmm") if settings.quality.rpartition(".")[2] == "fid" else None
-    return {**summary, "claim_b": claim_b([summary]).to_json(),  # judged from the trials, as every claim (compare.report.claims)
+    return {**summary, "claim_b": claim_b([summary]).to_json(),  # judged from the trials, as every claim (compare.claims.rules)
             **({"prior_gap": gap.to_json()} if gap else {})}
 
 
@@ -306,6 +304,5 @@ def plot_sweep(summary: dict, out: Path) -> list[str]:
     return written
 
 
-__all__ = ["SIZE_BY", "SWEEP_VERSION", "SweepSettings", "better_direction", "check_sweep", "first_view_numbers", "lookup", "metric_keys",
-           "parse_widths", "plot_sweep", "resume_command", "run_seeds", "seed_numbers", "seed_table", "seeds_to_resume", "summarize_seeds",
-           "summarize_sweep", "sweep", "trial_id"]
+__all__ = ["SIZE_BY", "SWEEP_VERSION", "SweepSettings", "better_direction", "check_sweep", "lookup", "metric_keys",
+           "parse_widths", "plot_sweep", "resume_command", "seed_table", "summarize_sweep", "sweep", "trial_id"]

@@ -35,10 +35,10 @@ from compare.results import RunResult
 from compare.sample import sample_views, samples_per_view
 from compare.settings import RunSettings, check_settings, resolve_device
 from compare.train import Plan, Trained, budget_extended, plan, run_key, train_model
-from compare.train.budget import check_matched
+from compare.settings import check_matched
 from compare.train.checkpoint import check_compatible, data_options_from_json, load_model, read_run_config, settings_to_json
 from compare.train.cost import reset_peak_memory
-from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_run_dir, write_errors
+from compare.rundir import Interrupted, RunLock, StopSignals, claimed_run_dir, write_errors
 from compare.watch.files import Watch
 from compare.watch.terminal import Display
 
@@ -127,7 +127,7 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
     an earlier run at settings.out. `artifacts=False` writes only the JSON files and checkpoints (what a
     sweep or study trial keeps), no pictures, no report and no progress/ (compare.watch.files), which
     `tensorboard` adds TensorBoard event files to. `show_progress`: bars and phase lines on stderr.
-    SIGINT / SIGTERM stop the run at a checkpoint and raise compare.train.guard.Interrupted.
+    SIGINT / SIGTERM stop the run at a checkpoint and raise compare.rundir.Interrupted.
     """
     device = check_settings(settings)
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -173,7 +173,7 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
 def train_all(settings: RunSettings, data: ImageDataset, device: torch.device, run_plan: Plan, config: dict, out: Path,
               extractor, n_eval: int, stop: StopSignals, display: Display | None, watch: Watch | None) -> dict[str, Trained]:
     """The train stage over every model of the run, one after another; a signal ends it at a checkpoint
-    with a partial metrics.json (compare.train.guard.Interrupted)."""
+    with a partial metrics.json (compare.rundir.Interrupted)."""
     point_eval = make_point_evaluator(data, extractor, n_eval)
     trained: dict[str, Trained] = {}
     for spec in settings.models:

@@ -4,10 +4,10 @@ For every seed: `gan` and `vae` at every width (claim 2's capacity sweep) under 
 `gan` and `gan:minimax` at width 1 under each of claim3_optimizers (claim 3 is about the loss, not the size;
 it is judged once per optimizer, since the source states it for plain SGD and the default recipes use Adam;
 the `gan` trial of claims 1 and 2 is reused). With `mechanisms`, also `vae:autoregressive` at width 1 (claim 1's reason,
-compare.report.pixel_mechanism; final evaluation only, no curve: each of its draws is H*W passes of its head). Claims 1 and 3 compare the models at width 1, whose trials
+compare.claims.pixel_mechanism; final evaluation only, no curve: each of its draws is H*W passes of its head). Claims 1 and 3 compare the models at width 1, whose trials
 also evaluate MIN_EARLY_POINTS curve points in claim 3's early window (compare.train.early_window). Each trial is
 a plain pipeline run (JSON and checkpoints, no pictures) through the sweep's executors; the study then
-judges the claims (compare.report.study_claims) and writes one report (compare.report.study_report).
+judges the claims (compare.claims.study) and writes one report (compare.report.study_report).
 
 On disk (`out/`):
     study.json          settings, recipes, tuning, trials, wall time, versions, evaluator hash, "claims", "along_budget"
@@ -37,15 +37,15 @@ from compare.metrics.evaluator import FEATURES, load_extractor
 from compare.metrics.feature_cache import real_features
 from compare.metrics.scoring import eval_sample_count, reference_order
 from compare.models import ARCHITECTURES, OPTIMIZERS, ModelSpec, parse_model_specs, with_fields
-from compare.pipeline import versions
-from compare.report.claims import MIN_EARLY_POINTS, prior_view, view_kind
-from compare.report.pixel_mechanism import MECHANISM_MODEL
+from compare.experiments.pipeline import versions
+from compare.claims.rules import MIN_EARLY_POINTS, prior_view, view_kind
+from compare.claims.pixel_mechanism import MECHANISM_MODEL
 from compare.settings import MAX_TUNE, MAX_WIDTHS, RunSettings, check_seeds, check_settings
-from compare.sweep import trial_id
-from compare.sweep.trials import run_trials
-from compare.sweep.tuning import tune
-from compare.train.budget import Budget
-from compare.train.guard import Interrupted, RunLock, StopSignals, claimed_directory, marker_kind, write_errors
+from compare.experiments.sweep import trial_id
+from compare.experiments.trials import run_trials
+from compare.experiments.tuning import tune
+from compare.settings import Budget
+from compare.rundir import Interrupted, RunLock, StopSignals, claimed_directory, marker_kind, write_errors
 
 STUDY_VERSION = 1
 CLAIM_WIDTH = 1.0  # claims 1 and 3 compare the models at each family's default size
@@ -249,7 +249,7 @@ def warm_feature_cache(data, extractor, n_eval: int) -> None:
 
 def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | None, data, extractor, n_eval: int,
                    started: float, log: Callable[[str], None]) -> dict:
-    from compare.report.study_claims import judge_study
+    from compare.claims.study import judge_study
     from compare.report.study_report import write_study_report
 
     sessions = list((saved or {}).get("sessions", []))

@@ -10,7 +10,7 @@ from typing import Callable
 from compare.errors import UserError
 from compare.io import read_json, write_json
 from compare.settings import RunSettings
-from compare.sweep.executors import Trial
+from compare.experiments.executors import Trial
 from compare.watch.terminal import TrialsBar
 
 
