@@ -1,4 +1,6 @@
-"""Statistics over seeds: mean, spread and a 95% interval of the mean, paired differences, and power.
+"""Statistics over seeds: mean, spread and a 95% interval of the mean, paired differences, and power; and the two
+interval formulas over numbers a run uses besides its bootstrap (compare.metrics.bootstrap resamples the sets):
+the normal interval of a mean over many images, and MOVER for a difference of two values with intervals.
 
 Seeds are few (3 to 5), so intervals use Student's t distribution rather than a bootstrap: a
 percentile bootstrap over 3 values has only 10 distinct resamples and its interval is far too
@@ -114,3 +116,20 @@ def numeric_leaves(tree: Any, prefix: str = "", skip: tuple[str, ...] = ()) -> d
     elif isinstance(tree, (int, float)) and not isinstance(tree, bool) and math.isfinite(tree):
         out[prefix[:-1]] = float(tree)
     return out
+
+
+Z_975 = 1.959963984540054  # the normal 97.5% quantile
+
+
+def normal_mean_interval(mean: float, std: float, n: int) -> list[float]:
+    """mean ± 1.96 std / sqrt(n): the 95% interval of a mean over hundreds of images (the CLT's normal; NaN for n < 2)."""
+    half = Z_975 * std / math.sqrt(n) if n > 1 else math.nan
+    return [mean - half, mean + half]
+
+
+def mover_difference(a: float, a_ci: Sequence[float], b: float, b_ci: Sequence[float]) -> tuple[float, tuple[float, float]]:
+    """a - b with its 95% interval from the two values' own intervals by MOVER (Zou & Donner 2008): each end moves
+    away from the difference by the root sum of squares of the two sides' distances to their matching ends."""
+    (a_lo, a_hi), (b_lo, b_hi) = a_ci, b_ci
+    d = a - b
+    return d, (d - math.hypot(a - a_lo, b_hi - b), d + math.hypot(a_hi - a, b - b_lo))

@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from compare.stats import classify, detectable_difference, numeric_leaves, paired_difference, seeds_needed, summarize
+from compare.stats import (
+    classify, detectable_difference, mover_difference, normal_mean_interval, numeric_leaves, paired_difference, seeds_needed, summarize,
+)
 
 T_975_DF1, T_975_DF2 = 12.706204736174694, 4.302652729749462  # Student t quantiles from tables
 
@@ -109,3 +111,15 @@ def test_seed_summaries_clip_each_interval_to_its_values_range():
     assert stats["gan"]["continuity.fragmented_share"]["ci95"][0] == 0.0  # a share: [0, 1] (unclipped: -0.59)
     assert stats["gan"]["continuity.lone_ink_per_image"]["ci95"][0] == 0.0  # a count per image: >= 0 (unclipped: -2.55)
     assert stats["gan"]["quality.kid_x1e3"]["ci95"][0] < 0  # the unbiased KID may be below 0: not clipped
+
+
+def test_mover_moves_each_end_by_the_root_sum_of_squares_of_the_sides_distances():
+    # a = 5 [4, 7], b = 2 [1.5, 2.5]: d = 3; low end 3 - hypot(5 - 4, 2.5 - 2), high end 3 + hypot(7 - 5, 2 - 1.5)
+    d, (low, high) = mover_difference(5.0, (4.0, 7.0), 2.0, (1.5, 2.5))
+    assert d == 3.0 and low == pytest.approx(3 - math.hypot(1, 0.5)) and high == pytest.approx(3 + math.hypot(2, 0.5))
+    assert mover_difference(1.0, (1.0, 1.0), 1.0, (1.0, 1.0)) == (0.0, (0.0, 0.0))  # no uncertainty on either side: none on d
+
+
+def test_normal_mean_interval_is_mean_plus_minus_1_96_standard_errors():
+    assert normal_mean_interval(10.0, 2.0, 4) == pytest.approx([10 - 1.959963984540054, 10 + 1.959963984540054])
+    assert all(math.isnan(x) for x in normal_mean_interval(3.0, 0.0, 1))  # one image: no interval

@@ -30,7 +30,9 @@ from compare.claims.types import (
     LOG_OF, LOG_RATIO, BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
     in_words, prior_view, view_kind,
 )
-from compare.stats import UNBOUNDED, Bounds, classify, detectable_difference, paired_difference, seeds_needed, summarize, zero_width
+from compare.stats import (
+    UNBOUNDED, Bounds, classify, detectable_difference, mover_difference, paired_difference, seeds_needed, summarize, zero_width,
+)
 from compare.train import EARLY_WINDOW_STEPS, early_window  # the window in steps lives beside the curve schedule that fills it
 
 __all__ = [  # the API a study or report uses; the types are defined in compare.claims.types
@@ -155,10 +157,7 @@ RULE_1 = (f"VAE per-pixel means minus GAN in lone pixels and specks per image, p
 def _mover(name: str, vae: Point, gan: Point, key: str, seed: int, subject: str) -> Number:
     """One seed's VAE minus GAN with the per-image bootstrap intervals of each side combined by MOVER
     (Zou & Donner 2008): each end moves by the root sum of squares of the two sides' distances to their ends."""
-    v, g = vae.values[key], gan.values[key]
-    (v_lo, v_hi), (g_lo, g_hi) = vae.ci95[key], gan.ci95[key]
-    d = v - g
-    ci = (d - math.hypot(v - v_lo, g_hi - g), d + math.hypot(v_hi - v, g - g_lo))
+    d, ci = mover_difference(vae.values[key], vae.ci95[key], gan.values[key], gan.ci95[key])
     return Number(name, d, ci, 1, (d,), MOVER, (seed,), key, subject)
 
 

@@ -14,20 +14,19 @@ import torch
 from torch import Tensor
 
 from compare.protocol import GenerativeModel
+from compare.stats import normal_mean_interval
 
 # k: on mnist5k's default VAE the bound still tightens by 0.4 nat from k = 100 to 200 and by 0.2 from 200 to
 # 400 (twice the time), both well inside its 95% interval over the held-out images (+-2.7 nats)
 IWAE_SAMPLES = 200
 LIKELIHOOD_SEED = 30_000  # a noise stream of its own: scoring never moves a model's training or sampling streams
 BATCH = 100  # images per call: with k latents each, bounds the decoder's batch at BATCH * k
-Z_975 = 1.959963984540054  # normal quantile: over hundreds of images the mean's interval is normal
 
 
 def mean_interval(values: Tensor) -> tuple[float, list[float]]:
-    """(mean, 95% interval of the mean over the images: mean ± 1.96 standard errors)."""
+    """(mean, 95% interval of the mean over the images): over hundreds of images the mean is normal (compare.stats)."""
     mean = float(values.mean())
-    half = Z_975 * float(values.std()) / math.sqrt(len(values)) if len(values) > 1 else math.nan
-    return mean, [mean - half, mean + half]
+    return mean, normal_mean_interval(mean, float(values.std()) if len(values) > 1 else math.nan, len(values))
 
 
 @torch.no_grad()
