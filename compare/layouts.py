@@ -137,7 +137,7 @@ LAYOUTS: dict[str, Any] = {
     "seeds.json": {"seeds": List(int), "interval": str, "models": Each(Each(Maybe(dict))), "differences": Each(Each(Maybe(dict))),
                    "views": Opt(Each(Each(Maybe(dict)))), "view_differences": Opt(Each(Each(Maybe(dict))))},
     "study.json": {"settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number), "arch": str, "tune": int,
-                                "device": str, "batch_size": int}, "sessions": Opt(List({"seconds": Number})), "tuning": Opt(Maybe(dict))},
+                                "device": str, "batch_size": int, "optimizer": str, "claim3_optimizers": List(str), "mechanisms": bool}, "sessions": Opt(List({"seconds": Number})), "tuning": Opt(Maybe(dict))},
     "studies.json": {"archs": List(str), "settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number),
                                                      "tune": int, "device": str, "batch_size": int}},
     "trial": {"id": str, "status": str, "metrics": Opt(Each(MODEL_ENTRY))},

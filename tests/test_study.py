@@ -120,22 +120,15 @@ def test_a_finished_study_resumes_without_training(tiny, monkeypatch):
     assert after["claims"] == before["claims"] and len(after["sessions"]) == len(before["sessions"]) + 1
 
 
-def test_a_study_from_before_the_optimizers_resumes_as_adam_only(tiny, tmp_path, monkeypatch):
+def test_a_study_json_missing_a_setting_is_refused_in_one_line(tiny, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(tiny[0], old)
     summary = json.loads((old / "study.json").read_text())
-    for key in ("optimizer", "claim3_optimizers"):
-        del summary["settings"][key]
+    del summary["settings"]["claim3_optimizers"]  # e.g. written by a pre-release version
     del summary["content_sha256"]  # edited on purpose (compare.io)
     (old / "study.json").write_text(json.dumps(summary))
-    monkeypatch.setattr(pipeline, "train_all", lambda *a, **k: pytest.fail("a finished trial was trained again"))
     result = CliRunner().invoke(main, ["study", "--resume", str(old)])
-    assert result.exit_code == 0, result.output
-    after = json.loads((old / "study.json").read_text())
-    assert after["settings"]["claim3_optimizers"] == ["adam"] and after["counts"]["trials"] == 10
-    assert [c.get("optimizer") for c in after["claims"]] == [None, None, "adam"]
-    assert after["claims"] == summary["claims"][:3]  # the same trials judged the same way
-    assert list(after["along_budget"]) == ["claim 1", "claim 3 (Adam)"]
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "claim3_optimizers" in result.output, result.output
 
 
 def numbers(out: Path) -> dict:

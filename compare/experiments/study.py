@@ -55,8 +55,6 @@ CURVE_POINTS = 8  # evenly spaced curve points of the width-1 trials (claims alo
 # intervals while cutting the quality scoring of four sets (a floor and three views, mnist5k, one thread)
 # from 7.6 s to 1.7 s. The values themselves do not depend on the count.
 TRIAL_RESAMPLES = 100
-BEFORE_OPTIMIZERS = {"optimizer": "adam", "claim3_optimizers": ["adam"]}  # a study.json written before these settings: Adam only
-BEFORE_MECHANISMS = {"mechanisms": False}  # a study.json written before --mechanisms
 ARCHS_KIND, ARCHS_FILE = "studies", "studies.json"  # `compare study --arch mlp,conv`: one study per architecture inside
 
 
@@ -82,7 +80,6 @@ class StudySettings:
 
     @classmethod
     def from_json(cls, saved: dict, out: Path) -> "StudySettings":
-        saved = {**BEFORE_OPTIMIZERS, **BEFORE_MECHANISMS, **saved}
         return cls(Budget.parse(saved["budget"]), saved["dataset"], tuple(saved["seeds"]), tuple(float(w) for w in saved["widths"]),
                    saved["arch"], saved["tune"], saved["device"], saved["batch_size"], Path(out), saved["optimizer"],
                    tuple(saved["claim3_optimizers"]), saved["mechanisms"])
@@ -182,7 +179,7 @@ def _open(settings: StudySettings) -> tuple[Path, dict | None]:
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("study-%Y%m%d-%H%M%S")
     if (out / "study.json").exists() and marker_kind(out) == "study":
         saved = read_json(out / "study.json", "study.json", "move it away, or pass another --out")
-        if (before := {**BEFORE_OPTIMIZERS, **BEFORE_MECHANISMS, **saved["settings"]}) != settings.describe():
+        if (before := saved["settings"]) != settings.describe():
             changed = [k for k, v in settings.describe().items() if before.get(k) != v]
             raise UserError(f"{out} holds a study with other settings ({', '.join(changed)}); resume it with "
                             f"`{resume_command(out)}`, or pass another --out")
