@@ -135,7 +135,7 @@ LAYOUTS: dict[str, Any] = {
     "sweep.json": {"settings": dict, "claim_b": {"claim": str, "verdict": str, "rule": str, "notes": List(str), "targets": List(dict)},
                    "plots": Opt(List(str))},
     "seeds.json": {"seeds": List(int), "interval": str, "models": Each(Each(Maybe(dict))), "differences": Each(Each(Maybe(dict))),
-                   "views": Opt(Each(Each(Maybe(dict)))), "view_differences": Opt(Each(Each(Maybe(dict))))},
+                   "views": Each(Each(Maybe(dict))), "view_differences": Each(Each(Maybe(dict)))},
     "study.json": {"settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number), "arch": str, "tune": int,
                                 "device": str, "batch_size": int, "optimizer": str, "claim3_optimizers": List(str), "mechanisms": bool}, "sessions": Opt(List({"seconds": Number})), "tuning": Opt(Maybe(dict))},
     "studies.json": {"archs": List(str), "settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number),

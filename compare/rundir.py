@@ -193,21 +193,12 @@ def remove_stale_temps(directory: Path) -> list[Path]:
 
 
 def marker_kind(path: Path) -> str | None:
-    """"run", "sweep" or "seeds" for a directory the toolkit made, else None.
-
-    Runs from before the marker existed are recognised by their config.json's record of this
-    toolkit's version (every `compare run` wrote it), never by the file name alone."""
-    path = Path(path)
+    """"run", "sweep", "seeds", "study" or "studies" for a directory the toolkit made (its marker says so), else None:
+    never guessed from the file names alone."""
     try:
-        marker = json.loads((path / MARKER_NAME).read_text())
+        marker = json.loads((Path(path) / MARKER_NAME).read_text())
         if isinstance(marker, dict) and marker.get("toolkit") == TOOLKIT:
             return str(marker.get("kind", "run"))
-    except (OSError, ValueError):
-        pass
-    try:
-        config = json.loads((path / "config.json").read_text())
-        if isinstance(config, dict) and isinstance(config.get("versions"), dict) and TOOLKIT in config["versions"]:
-            return "run"
     except (OSError, ValueError):
         pass
     return None

@@ -79,8 +79,18 @@ def test_a_study_with_mechanisms_trains_the_joint_vae_judges_it_and_shows_both_d
     assert "drawing each pixel separately given z" in result.output
 
 
-def test_a_study_json_from_before_the_flag_reads_as_without_mechanisms(tmp_path):
-    saved = StudySettings(Budget.parse("40steps"), mechanisms=True).describe()
-    assert StudySettings.from_json(saved, tmp_path).mechanisms is True
-    del saved["mechanisms"]
-    assert StudySettings.from_json(saved, tmp_path).mechanisms is False
+def test_study_settings_round_trip_through_study_json(tmp_path):
+    settings = StudySettings(Budget.parse("40steps"), mechanisms=True, out=tmp_path)
+    assert StudySettings.from_json(settings.describe(), tmp_path) == settings
+
+
+def test_the_joint_draws_quality_is_context_beside_the_verdict():
+    # Joint draws with fewer bad pixels but a worse FID and blank images: the verdict stands on the bad pixels alone,
+    # and the card shows FID and the blank share, joint minus independent, paired by seed.
+    quality = {"fid": ({0: 90.0, 1: 92.0, 2: 88.0}, {0: 400.0, 1: 330.0, 2: 380.0}),
+               "blank_share": ({0: 0.0, 1: 0.0, 2: 0.0}, {0: 0.14, 1: 0.12, 2: 0.10})}
+    verdict = judge_pixel_mechanism(draws_series(INDEPENDENT, "independent"), draws_series(JOINT, "autoregressive"), None, quality)
+    assert verdict.verdict == SUPPORTED
+    fid, blank = verdict.context
+    assert fid.key == "fid" and fid.mean == pytest.approx((310 + 238 + 292) / 3) and fid.n == 3
+    assert blank.key == "blank_share" and blank.mean == pytest.approx(0.12)

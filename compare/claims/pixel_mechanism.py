@@ -41,13 +41,29 @@ def final_series(view: str, label: str, runs: Mapping[int, dict]) -> Series:
     return Series(view, by_seed, kind="pixels")
 
 
+def view_quality(view: str, runs: Mapping[int, dict]) -> dict[str, dict[int, float]]:
+    """{"fid": {seed: FID}, "blank_share": {seed: share of images with no ink}} of one view's final samples: what a
+    reader needs beside the bad pixels, since an image with no ink has none of them."""
+    out: dict[str, dict[int, float]] = {"fid": {}, "blank_share": {}}
+    for seed, metrics in runs.items():
+        fid = ((metrics.get("quality") or {}).get("views", {}).get(view) or {}).get("fid") or {}
+        if (value := (fid.get("values") or {}).get("fid")) is not None:
+            out["fid"][seed] = value
+        if (blank := ((metrics.get("continuity") or {}).get("views", {}).get(view) or {}).get("blank_share")) is not None:
+            out["blank_share"][seed] = blank
+    return out
+
+
 def heldout_nll(label: str, runs: Mapping[int, dict]) -> dict[int, float]:
     """{seed: held-out IWAE NLL (nats per image)} of the runs that measured it."""
     return {seed: m["likelihood"][label][IWAE] for seed, m in runs.items() if (m.get("likelihood") or {}).get(label, {}).get(IWAE) is not None}
 
 
-def judge_pixel_mechanism(independent: Series, joint: Series, nll: Mapping[str, Mapping[int, float]] | None = None) -> Verdict:
-    """Independent minus joint draws in lone pixels and specks, paired per seed; `nll` {label: {seed: IWAE NLL}} is context."""
+def judge_pixel_mechanism(independent: Series, joint: Series, nll: Mapping[str, Mapping[int, float]] | None = None,
+                          quality: Mapping[str, tuple[Mapping[int, float], Mapping[int, float]]] | None = None) -> Verdict:
+    """Independent minus joint draws in lone pixels and specks, paired per seed. Context, never deciding: `nll`
+    {label: {seed: IWAE NLL}}, and `quality` {"fid" | "blank_share": ({seed: independent}, {seed: joint})}: draws with
+    fewer bad pixels but a far worse FID or many blank images say less about the mechanism."""
     numbers = [paired_reading(f"{independent.label} - {joint.label} {key}", joint.values(key), independent.values(key), key, joint.label)
                for key in ARTIFACT_KEYS]
     n = min(x.n for x in numbers)
@@ -63,10 +79,16 @@ def judge_pixel_mechanism(independent: Series, joint: Series, nll: Mapping[str, 
     if len(labels) == 2 and (diff := paired_reading(f"held-out IWAE NLL {labels[1]} - {labels[0]} (nats per image)",
                                                   nll[labels[0]], nll[labels[1]], IWAE)).n:
         context = (diff,)
+    for key, (ind, joint_values) in (quality or {}).items():
+        words = "FID" if key == "fid" else "share of blank images"
+        if (diff := paired_reading(f"{words}, {joint.label} - {independent.label}", ind, joint_values, key, joint.label)).n:
+            context += (diff,)
     return Verdict(MECHANISM_1, verdict, RULE_M1, tuple(numbers), n, tuple(notes), context=context)
 
 
 def mechanism1_from_trials(vae_runs: Mapping[int, dict], joint_runs: Mapping[int, dict]) -> Verdict:
     """{seed: metrics.json} of the `vae` and `vae:autoregressive` trials -> the verdict."""
     nll = {"vae": heldout_nll("vae", vae_runs), MECHANISM_MODEL: heldout_nll(MECHANISM_MODEL, joint_runs)}
-    return judge_pixel_mechanism(final_series(INDEPENDENT, "vae", vae_runs), final_series(JOINT, MECHANISM_MODEL, joint_runs), nll)
+    ind, joint = view_quality(INDEPENDENT, vae_runs), view_quality(JOINT, joint_runs)
+    return judge_pixel_mechanism(final_series(INDEPENDENT, "vae", vae_runs), final_series(JOINT, MECHANISM_MODEL, joint_runs), nll,
+                                 {key: (ind[key], joint[key]) for key in ind})

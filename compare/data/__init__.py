@@ -182,14 +182,12 @@ def _cached_arrays(name: str, loader: Callable[[], tuple[np.ndarray, np.ndarray]
     if path.exists():
         try:
             with np.load(path) as f:
-                legacy = "sha256" not in f.files  # written before the hash was: rebuilt quietly
-                images, labels, saved = f["images"], f["labels"], None if legacy else str(f["sha256"])
+                images, labels, saved = f["images"], f["labels"], str(f["sha256"])
             if saved == _arrays_sha256(images, labels):
                 return images, labels
         except Exception:  # zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError...: damaged either way
-            legacy = False
-        if not legacy:
-            warnings.warn(f"the cached {name} dataset {path} was damaged; rebuilding it", sources.DataWarning)
+            pass
+        warnings.warn(f"the cached {name} dataset {path} was damaged; rebuilding it", sources.DataWarning)
     images, labels = loader()
     buf = io.BytesIO()
     np.savez(buf, images=images, labels=labels, sha256=np.array(_arrays_sha256(images, labels)))

@@ -65,7 +65,7 @@ def section_seeds(seeds: list[Seeds]) -> list[Block]:
         blocks.append(Para(f"{entry.path.name}: seeds {', '.join(map(str, summary['seeds']))}. Each model: mean [95% interval] over "
                            f"seeds. Differences: {summary['interval']}; n.s. marks an interval that includes zero."))
         blocks.append(seed_table(summary))
-        if summary.get("views"):  # every view's quality and bad pixels (a VAE's samples and its per-pixel means differ most)
+        if summary["views"]:  # every view's quality and bad pixels (a VAE's samples and its per-pixel means differ most)
             blocks += [Para(f"{entry.path.name}: every view, its differences from the first."), seed_table(summary, views=True)]
     return blocks
 

@@ -100,13 +100,13 @@ def run_summary(metrics: dict, config: dict) -> str:
 
 def seeds_summary(summary: dict) -> str:
     """`compare run --seeds N`'s answer: every view's FID and lone pixels per image (a VAE's means and its pixel draws
-    apart; each model's first view in a seeds.json written before views were kept), mean [95%] over seeds, and
+    apart), mean [95%] over seeds, and
     claim 1 judged over the seeds (the others need what `compare study` trains)."""
     from compare.claims.inputs import claim_a_over_seeds
 
     paths = {f"quality.{FID}": key_info(FID).label, f"continuity.{LONE_PIXELS}": label_of(LONE_PIXELS)}
     rows = [[label, *(fmt(st["mean"], st["ci95"]) if (st := numbers.get(path)) else fmt(None) for path in paths)]
-            for label, numbers in (summary.get("views") or summary["models"]).items()]
+            for label, numbers in summary["views"].items()]
     lines = [f"Over seeds {', '.join(map(str, summary['seeds']))}: mean [95% interval]", text_table(Table(["images", *paths.values()], rows))]
     if verdict := claim_a_over_seeds(summary):
         lines += ["", verdict_line("Claim 1", verdict.to_json())]
