@@ -132,5 +132,11 @@ def test_each_verdict_line_carries_its_deciding_number_in_words():
     assert verdict_line("Claim 3 (Adam)", three).replace("\n    ", " ") == (
         "Claim 3 (Adam) (the flipped-label loss learns faster): supported. 10.0% higher early FID with log(1 - D(G(z))) than "
         "with the flipped label [5.0%, 15.0%]; 5 seeds")
-    for verdict in (one, two, three):
+    from compare.claims.pixel_mechanism import MECHANISM_1
+    reason = {"claim": MECHANISM_1, "verdict": "supported", "n": 5, "notes": [], "targets": [],
+              "numbers": [number(LONE_PIXELS, "vae:autoregressive-pixels", 2.606, [2.459, 2.754], 5)]}
+    assert verdict_line("Claim 1's reason", reason).replace("\n    ", " ") == (
+        "Claim 1's reason (drawing pixels separately makes the bad pixels): supported. VAE pixel draws: 2.61 more lone "
+        "pixels per image than joint draws [2.46, 2.75]; 5 seeds")
+    for verdict in (one, two, three, reason):
         assert max(len(line) for line in verdict_line("Claim 3 (Adam)", verdict).splitlines()) <= WIDTH

@@ -14,13 +14,15 @@ import textwrap
 
 from compare.metrics import key_info, label_of
 from compare.claims.types import in_words
+from compare.claims.pixel_mechanism import INDEPENDENT, MECHANISM_1
 from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, FID, LONE_PIXELS, NOT_MEASURED
 from compare.metrics.numbers import fmt, parts
 from compare.report.render import Table, text_table
 
 WIDTH = 80  # a terminal's usual width: no line of a summary is longer
 SHORT = {CLAIM_1: "VAE samples show more bad pixels", CLAIM_2: "a VAE needs a larger network",
-         CLAIM_3: "the flipped-label loss learns faster"}  # each claim in a few words (the report states it in full)
+         CLAIM_3: "the flipped-label loss learns faster",
+         MECHANISM_1: "drawing pixels separately makes the bad pixels"}  # each claim in a few words (the report states it in full)
 
 
 def _wrap(text: str) -> str:
@@ -50,6 +52,12 @@ def deciding(verdict: dict) -> str:
             return "no reading"
         text = _compared(reading["mean"], reading["ci95"], "more", "fewer", f"{label_of(LONE_PIXELS)} than the GAN")
         return f"{in_words(reading['subject'])}: {text}; {_seeds(reading['n'])}"
+    if verdict["claim"] == MECHANISM_1:
+        reading = next((x for x in numbers if x["key"] == LONE_PIXELS), None)
+        if reading is None or reading["mean"] is None:
+            return "no reading"
+        text = _compared(reading["mean"], reading["ci95"], "more", "fewer", f"{label_of(LONE_PIXELS)} than joint draws")
+        return f"{in_words(INDEPENDENT)}: {text}; {_seeds(reading['n'])}"
     if verdict["claim"] == CLAIM_2:
         if not verdict["targets"]:
             return (verdict["notes"] or ["no FID target"])[0]
