@@ -47,7 +47,7 @@ class Interrupted(Exception):
     `resume` the command that continues it (by default resuming the run directory `out`)."""
 
     def __init__(self, signum: int, out: Path, where: str, resume: str | None = None):
-        self.signum, self.exit_code, self._args = signum, 128 + signum, (signum, out, where, resume)
+        self.signum, self.exit_code, self.out, self._args = signum, 128 + signum, Path(out), (signum, out, where, resume)
         super().__init__(f"{signal.Signals(signum).name} {where}; continue with: {resume or f'compare run --resume {out}'}")
 
     def __reduce__(self):  # back from a worker process whole, not rebuilt from its message
@@ -330,3 +330,20 @@ def write_errors(out: Path, then: str | None = None) -> Iterator[None]:
             raise
         then = then or (f"continue with: compare run --resume {out}" if is_run_dir(out) else "run again")
         raise WriteFailed(e.filename or out, e.strerror, then) from None
+
+
+@contextlib.contextmanager
+def trials_session(out: Path, what: str, resume: str, unit: str = "trial") -> Iterator[StopSignals]:
+    """The skeleton of every command that runs many runs into `out` (a sweep, a study, `run --seeds`): write errors
+    as one line that says to `resume`, one writer at a time (the lock), and any signal stops the whole command, at
+    once between runs, after its checkpoint during one; the Interrupted it raises names `out` and `resume`. An
+    Interrupted the command raised for `out` itself (naming the run it stopped in) passes through as it is."""
+    stopped_here = f"every {unit} is done or checkpointed"
+    with write_errors(out, f"continue with: {resume}"), RunLock(out), StopSignals() as stop:
+        stop.stop_at_once(lambda signum: Interrupted(signum, out, f"between {unit}s: {stopped_here}", resume))
+        try:
+            yield stop
+        except Interrupted as e:
+            if e.out == Path(out):
+                raise
+            raise Interrupted(e.signum, out, f"during the {what}: {stopped_here}", resume) from None

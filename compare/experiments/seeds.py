@@ -16,7 +16,7 @@ from compare.metrics import key_info
 from compare.results import summary_from_metrics
 from compare.settings import RunSettings, check_seeds
 from compare.stats import METHOD, numeric_leaves, paired_difference, summarize
-from compare.rundir import Interrupted, RunLock, StopSignals, claimed_directory, read_marker, write_errors, write_marker
+from compare.rundir import Interrupted, claimed_directory, read_marker, trials_session, write_marker
 
 
 def first_view_numbers(entry: dict) -> dict[str, dict[str, float | None]]:
@@ -52,11 +52,7 @@ def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -
     seeds = list(range(settings.seed, settings.seed + n_seeds))
     check_seeds(seeds)  # before the directory exists: the last seed must be one `compare run` takes
     out, _ = claimed_directory(Path(settings.out or dt.datetime.now().strftime("runs/seeds-%Y%m%d-%H%M%S")), "seeds", resume=True)
-    with write_errors(out), RunLock(out), StopSignals() as stop:
-        def stopped(signum: int, where: str = "between seeds: every seed run is finished or checkpointed") -> Interrupted:
-            return Interrupted(signum, out, where, f"compare run --resume {out}")
-
-        stop.stop_at_once(stopped)
+    with trials_session(out, "seeds", f"compare run --resume {out}", unit="seed run"):
         write_marker(out, "seeds", seeds=seeds)
         runs = {}
         for seed in seeds:
@@ -65,7 +61,7 @@ def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -
                 runs[seed] = _finished_run(run_dir) or runner.run(dataclasses.replace(settings, seed=seed, out=run_dir), show_progress,
                                                                   resume=(run_dir / "config.json").is_file(), artifacts=False).summary()
             except Interrupted as e:
-                raise stopped(e.signum, f"in seed {seed}: every seed run is finished or checkpointed") from None
+                raise Interrupted(e.signum, out, f"in seed {seed}: every seed run is done or checkpointed", f"compare run --resume {out}") from None
         summary = summarize_seeds(runs)
         summary["runs"] = {seed: str(out / f"seed-{seed}") for seed in runs}
         write_json(out / "seeds.json", summary)

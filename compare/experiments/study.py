@@ -45,7 +45,7 @@ from compare.experiments.sweep import trial_id
 from compare.experiments.trials import run_trials
 from compare.experiments.tuning import tune
 from compare.settings import Budget
-from compare.rundir import Interrupted, RunLock, StopSignals, claimed_directory, marker_kind, write_errors
+from compare.rundir import claimed_directory, marker_kind, trials_session
 
 STUDY_VERSION = 1
 CLAIM_WIDTH = 1.0  # claims 1 and 3 compare the models at each family's default size
@@ -196,12 +196,8 @@ def study(settings: StudySettings, executor, log: Callable[[str], None] = lambda
     extractor = load_extractor("evaluator", data, device, on_train=log)
     n_eval = eval_sample_count(None, data, FEATURES["evaluator"].feature_dim)
     out, saved = _open(settings)
-    with write_errors(out, f"continue with: {resume_command(out)}"), RunLock(out), StopSignals() as stop:
-        stop.stop_at_once(lambda signum: Interrupted(signum, out, "between trials: every trial is done or checkpointed", resume_command(out)))
-        try:
-            return _study_claimed(settings, executor, out, saved, data, extractor, n_eval, started, log)
-        except Interrupted as e:
-            raise Interrupted(e.signum, out, "during the study: every trial is done or checkpointed", resume_command(out)) from None
+    with trials_session(out, "study", resume_command(out)):
+        return _study_claimed(settings, executor, out, saved, data, extractor, n_eval, started, log)
 
 
 def saved_archs(out: Path) -> tuple[StudySettings, tuple[str, ...]] | None:

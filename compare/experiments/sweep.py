@@ -41,7 +41,7 @@ from compare.claims.rules import prior_view
 from compare.claims.prior_gap import prior_gap_from_rows
 from compare.report.tables import seed_table
 from compare.experiments.seeds import first_view_numbers
-from compare.rundir import Interrupted, RunLock, StopSignals, claimed_directory, write_errors
+from compare.rundir import claimed_directory, trials_session
 from compare.settings import RunSettings, check_seeds, check_settings
 from compare.stats import METHOD, summarize
 
@@ -174,14 +174,10 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
     check_sweep(settings)
     out = _open_sweep_dir(settings)
     resume = resume_command(settings, out)
-    with write_errors(out, f"continue with: {resume}"), RunLock(out), StopSignals() as stop:
-        # Between trials there is nothing to finish: a signal stops the sweep at once. During a trial
-        # the trial's own run takes the signal, checkpoints and raises Interrupted, which ends the sweep.
-        stop.stop_at_once(lambda signum: Interrupted(signum, out, "between trials: every trial is done or checkpointed", resume))
-        try:
-            return _sweep_claimed(settings, executor, out, log)
-        except Interrupted as e:
-            raise Interrupted(e.signum, out, "during the sweep: every trial is done or checkpointed", resume) from None
+    # Between trials there is nothing to finish: a signal stops the sweep at once. During a trial
+    # the trial's own run takes the signal, checkpoints and raises Interrupted, which ends the sweep.
+    with trials_session(out, "sweep", resume):
+        return _sweep_claimed(settings, executor, out, log)
 
 
 def _sweep_claimed(settings: SweepSettings, executor, out: Path, log: Callable[[str], None]) -> dict:
