@@ -75,8 +75,8 @@ def test_a_study_with_mechanisms_trains_the_joint_vae_judges_it_and_shows_both_d
     (mechanism,) = [c for c in summary["claims"] if c["claim"].startswith("drawing each pixel separately")]
     assert mechanism["n"] == 2 and mechanism["verdict"] in {"supported", "not supported", "mixed", "no practical difference", "not decided"}
     assert "figures/mechanism1.png" in summary["figures"] and (out / "figures" / "mechanism1.png").is_file()
-    assert "**Mechanism 1**: drawing each pixel separately" in (out / "report.md").read_text()  # in the verdict card
-    assert "drawing each pixel separately given z" in result.output
+    assert "**Mechanism 1**: drawing pixels separately makes the bad pixels" in (out / "report.md").read_text()  # in the verdict card
+    assert "Claim 1's reason (drawing pixels separately makes the bad pixels): " in " ".join(result.output.split())  # its terminal line
 
 
 def test_study_settings_round_trip_through_study_json(tmp_path):
