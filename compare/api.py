@@ -237,7 +237,7 @@ def sweep(models: Sequence[str] | str = ("gan", "vae"), widths: Sequence[float] 
     an existing sweep directory continues. `options`: device, batch_size, quality, continuity, size_by, optimizer."""
     from compare.experiments.sweep import sweep as run_sweep
 
-    _split_options(options, ("device", "batch_size", "quality", "continuity", "size_by", "optimizer"), "compare.experiments.sweep")
+    _split_options(options, ("device", "batch_size", "quality", "continuity", "size_by", "optimizer"), "compare.sweep")
     settings = SweepSettings(models=tuple(parse_model_specs([models] if isinstance(models, str) else list(models))),
                              widths=parse_widths(widths if isinstance(widths, str) else ",".join(map(str, widths))),
                              seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget) if isinstance(budget, str) else budget,

@@ -228,7 +228,7 @@ def _contents(out: Path) -> list[Path]:
 
 
 def claimed_directory(out: Path, kind: str, resume: bool = False) -> tuple[Path, bool]:
-    """`out` for a multi-run command (kind "sweep" or "seeds"): created and marked when new or empty;
+    """`out` for a multi-run command (kind "sweep", "seeds", "study", ...): created and marked when new or empty;
     with `resume`, an earlier one of the same kind is continued; anything else is refused.
     Returns (out, whether it held an earlier one)."""
     out = Path(out)
@@ -290,7 +290,7 @@ def claimed_run_dir(out: Path, resume: bool = False, overwrite: bool = False) ->
                                 f"--resume {out} to continue it, or --overwrite to replace it")
             if not is_run_dir(out):
                 raise UserError(f"refusing to --overwrite {out}: it is not a run directory (no {MARKER_NAME} "
-                                f"or config.json written by compare); nothing was deleted")
+                                f"written by compare); nothing was deleted")
             if foreign := foreign_files(out):
                 raise UserError(f"refusing to --overwrite {out}: {foreign[0].relative_to(out)} was not written by compare "
                                 f"({len(foreign)} such file(s)); nothing was deleted: move them away, or pass another --out")

@@ -30,11 +30,16 @@ RULE_M1 = (f"Independent pixel draws ({INDEPENDENT}) minus joint draws ({JOINT}:
 HOW_M1 = "compare study --mechanisms"
 
 
+def _view_numbers(metrics: dict, section: str, view: str) -> dict:
+    """One view's numbers in a metrics.json section ("quality" or "continuity"); {} when it has none."""
+    return (metrics.get(section) or {}).get("views", {}).get(view) or {}
+
+
 def final_series(view: str, label: str, runs: Mapping[int, dict]) -> Series:
     """{seed: metrics.json} -> one view's final bad-pixel counts per seed (with their per-image intervals)."""
     by_seed = {}
     for seed, metrics in runs.items():
-        numbers = (metrics.get("continuity") or {}).get("views", {}).get(view)
+        numbers = _view_numbers(metrics, "continuity", view)
         if numbers and all(numbers.get(k) is not None for k in ARTIFACT_KEYS):
             ci = {k: tuple(numbers[f"{k}_ci95"]) for k in ARTIFACT_KEYS if numbers.get(f"{k}_ci95")}
             by_seed[seed] = [Point(metrics["models"][label].get("steps", 0), {k: numbers[k] for k in ARTIFACT_KEYS}, ci)]
@@ -46,10 +51,9 @@ def view_quality(view: str, runs: Mapping[int, dict]) -> dict[str, dict[int, flo
     reader needs beside the bad pixels, since an image with no ink has none of them."""
     out: dict[str, dict[int, float]] = {"fid": {}, "blank_share": {}}
     for seed, metrics in runs.items():
-        fid = ((metrics.get("quality") or {}).get("views", {}).get(view) or {}).get("fid") or {}
-        if (value := (fid.get("values") or {}).get("fid")) is not None:
+        if (value := ((_view_numbers(metrics, "quality", view).get("fid") or {}).get("values") or {}).get("fid")) is not None:
             out["fid"][seed] = value
-        if (blank := ((metrics.get("continuity") or {}).get("views", {}).get(view) or {}).get("blank_share")) is not None:
+        if (blank := _view_numbers(metrics, "continuity", view).get("blank_share")) is not None:
             out["blank_share"][seed] = blank
     return out
 

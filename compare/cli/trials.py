@@ -99,9 +99,9 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arc
                                  optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers), mechanisms=mechanisms)
     from compare.claims.pixel_mechanism import MECHANISM_1
     from compare.claims.study import claim3_name
-
-    MECHANISM_NAMES = {MECHANISM_1: "claim 1's reason"}
     from compare.report.summary import verdict_line
+
+    mechanism_names = {MECHANISM_1: "claim 1's reason"}  # the terminal's name of each reason the study judges
 
     if archs is not None and len(archs) > 1:
         combined = study_archs(settings, archs, make_pool())
@@ -110,7 +110,7 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arc
         combined, results = None, {settings.arch: study(settings, make_pool())}
     for arch, result in results.items():
         for i, claim in enumerate(result["claims"], 1):
-            name = claim3_name(claim["optimizer"]) if "optimizer" in claim else MECHANISM_NAMES.get(claim["claim"], f"claim {i}")
+            name = claim3_name(claim["optimizer"]) if "optimizer" in claim else mechanism_names.get(claim["claim"], f"claim {i}")
             click.echo(verdict_line(name[0].upper() + name[1:] + (f", {arch}" if combined else ""), claim))
     out = Path(combined["out"] if combined else results[settings.arch]["out"])
     where = "each architecture's study.json, figures/ and trials/ in its folder" if combined else "study.json, figures/ and trials/"

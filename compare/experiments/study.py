@@ -102,20 +102,22 @@ def saved_settings(out: Path) -> StudySettings:
     return StudySettings.from_json(read_json(Path(out) / "study.json", "study.json", "restore it or start a new study")["settings"], out)
 
 
-def parse_archs(text: str) -> tuple[str, ...]:
-    """"mlp,conv" -> ("mlp", "conv"): known architectures, each once, at least one."""
+def _parse_names(text: str, known, flag: str) -> tuple[str, ...]:
+    """"a,b" -> ("a", "b"): names of `known`, each once, at least one; else one line naming `flag`."""
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    if not names or any(n not in ARCHITECTURES for n in names):
-        raise UserError(f"malformed --arch {text!r}: give one or more of {', '.join(ARCHITECTURES)}, separated by commas")
+    if not names or any(n not in known for n in names):
+        raise UserError(f"malformed {flag} {text!r}: give one or more of {', '.join(known)}, separated by commas")
     return names
+
+
+def parse_archs(text: str) -> tuple[str, ...]:
+    """"mlp,conv" -> ("mlp", "conv")."""
+    return _parse_names(text, ARCHITECTURES, "--arch")
 
 
 def parse_optimizers(text: str) -> tuple[str, ...]:
-    """"adam,sgd" -> ("adam", "sgd"): known names, each once, at least one."""
-    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    if not names or any(n not in OPTIMIZERS for n in names):
-        raise UserError(f"malformed --claim3-optimizers {text!r}: give one or more of {', '.join(OPTIMIZERS)}, separated by commas")
-    return names
+    """"adam,sgd" -> ("adam", "sgd")."""
+    return _parse_names(text, OPTIMIZERS, "--claim3-optimizers")
 
 
 def check_study(settings: StudySettings) -> None:
@@ -174,9 +176,14 @@ def plan_trials(settings: StudySettings, recipes: dict[str, dict], out: Path) ->
             for spec, w, seed in grid]
 
 
+def study_dir(settings: StudySettings) -> Path:
+    """--out, or runs/study-<timestamp>."""
+    return Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("study-%Y%m%d-%H%M%S")
+
+
 def _open(settings: StudySettings) -> tuple[Path, dict | None]:
     """The study directory and its earlier study.json (None when new); a directory holding another study is refused."""
-    out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("study-%Y%m%d-%H%M%S")
+    out = study_dir(settings)
     if (out / "study.json").exists() and marker_kind(out) == "study":
         saved = read_json(out / "study.json", "study.json", "move it away, or pass another --out")
         if (before := saved["settings"]) != settings.describe():
@@ -217,13 +224,12 @@ def study_archs(settings: StudySettings, archs: tuple[str, ...], executor,
 
     for arch in archs:
         check_study(dataclasses.replace(settings, arch=arch))  # every flag refused before any directory exists
-    out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("study-%Y%m%d-%H%M%S")
-    record = {"kind": ARCHS_KIND, "archs": list(archs), "settings": {**settings.describe(), "arch": list(archs)},
-              "resume": resume_command(out), "studies": {arch: arch for arch in archs}}
+    out = study_dir(settings)
     if (earlier := saved_archs(out)) is not None and (earlier[0].describe(), earlier[1]) != (settings.describe(), archs):
         raise UserError(f"{out} holds a study with other settings; resume it with `{resume_command(out)}`, or pass another --out")
     out = claimed_directory(out, ARCHS_KIND, resume=True)[0].resolve()
-    write_json(out / ARCHS_FILE, {**record, "resume": resume_command(out)})
+    write_json(out / ARCHS_FILE, {"kind": ARCHS_KIND, "archs": list(archs), "settings": {**settings.describe(), "arch": list(archs)},
+                                  "resume": resume_command(out)})
     results = {}
     for arch in archs:
         log(f"study of the {arch} nets: {out / arch}")

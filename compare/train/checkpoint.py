@@ -43,8 +43,6 @@ from compare.models import parse_model_specs
 from compare.protocol import GenerativeModel
 
 CHECKPOINT_FORMAT = 2  # 2: with its content's sha256
-# Every 500 steps: a checkpoint of the default models takes 30-40 ms, under 1% of 500 steps' training
-# on a laptop CPU (benchmarks/checkpoint_overhead.py), and a SIGKILL loses at most those 500 steps.
 RESUME_MAY_CHANGE = ("checkpoint_every",)  # settings that change no result, so a resume may set them anew
 COLLAPSE_SAMPLES = 16
 COLLAPSE_SEED = 20_000  # a noise stream of its own: checking a model never moves its training or grid streams
