@@ -5,12 +5,13 @@ import json
 import math
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 from compare.report.claim_figures import save_claim3_figure
 from compare.claims.rules import Claim3Input, Point, Series, SizeSweep, WidthResult, judge_claim3
-from compare.claims.prior_gap import LESS_THAN_HALF, MOST_CLOSED, NO_GAP, NOT_MEASURED, _gan_fid_at, judge_prior_gap
+from compare.claims.prior_gap import CLOSES, NO_GAP, NOT_DECIDED, NOT_MEASURED, REMAINS, _gan_fid_at, judge_prior_gap
 from compare.claims.study import saturation_sentence
 from compare.errors import UserError
 from compare.results import early_summary
@@ -170,14 +171,18 @@ def sweep(label: str, fids: dict[float, float], params: dict[float, int], jitter
 PARAMS = {0.5: 1_000, 1.0: 4_000, 2.0: 16_000}
 
 
-@pytest.mark.parametrize("gmm_fid, verdict", [(12.0, MOST_CLOSED), (28.0, LESS_THAN_HALF)])
-def test_the_prior_gap_rule_finds_a_planted_share(gmm_fid, verdict):
+@pytest.mark.parametrize("gmm_fid, jitter, verdict", [(10.0, 0.5, CLOSES), (28.0, 1.0, REMAINS), (15.0, 3.0, NOT_DECIDED)])
+def test_the_prior_gap_rule_finds_a_planted_prior_effect(gmm_fid, jitter, verdict):
+    # the GAN at 10 everywhere, the VAE's means at 30 (a 3x gap); its fitted prior at 10 (the GAN's: closed),
+    # 28 (still far behind: remains) or 15 (50% behind, but its interval reaches below 25%: not decided)
     gan = sweep("gan", {w: 10.0 for w in PARAMS}, PARAMS, jitter=0.0)
-    vae, gmm = sweep("vae", {1.0: 30.0}, {1.0: 2_000}), sweep("vae-gmm", {1.0: gmm_fid}, {1.0: 2_000})
+    vae, gmm = sweep("vae", {1.0: 30.0}, {1.0: 2_000}), sweep("vae-gmm", {1.0: gmm_fid}, {1.0: 2_000}, jitter=jitter)
     gap = judge_prior_gap(gan, vae, gmm)
     assert gap.verdict == verdict
-    assert gap.shares[0].mean == pytest.approx((30 - gmm_fid) / 20, abs=0.01)
-    assert "Share of the FID gap" in gap.sentence()
+    without, left = gap.numbers
+    assert without.mean == pytest.approx(np.mean([math.log((30 + d) / 10) for d in (-0.5, 0, 0.5)]))
+    assert left.mean == pytest.approx(np.mean([math.log((gmm_fid + d) / 10) for d in (-jitter, 0, jitter)]))
+    assert "without the fitted prior and with it" in gap.sentence()
 
 
 def test_the_gan_is_read_at_the_vaes_parameter_count_and_no_gap_is_not_invented():
@@ -186,6 +191,8 @@ def test_the_gan_is_read_at_the_vaes_parameter_count_and_no_gap_is_not_invented(
     gmm = sweep("vae-gmm", {1.0: 14.0}, {1.0: 2_000})
     assert judge_prior_gap(gan, sweep("vae", {1.0: 15.0}, {1.0: 2_000}), gmm).verdict == NO_GAP  # the VAE is ahead
     assert judge_prior_gap(gan, sweep("vae", {1.0: 30.0}, {1.0: 100_000}), gmm).verdict == NOT_MEASURED  # beyond the GAN's sizes
+    one_seed = SizeSweep("vae", (WidthResult(1.0, 2_000, {0: 30.0}),))
+    assert judge_prior_gap(gan, one_seed, gmm).verdict == NOT_DECIDED  # one seed: no interval
 
 
 def claim3_input() -> Claim3Input:

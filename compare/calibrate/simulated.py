@@ -9,6 +9,9 @@ same rules end to end on trained models. The noise model, from the README's defa
   claim 2  FID against parameters: log FID falls linearly in log parameters from 200 at the GAN's width-0.25 size
            to 115 at its width-2 size (the study's 120-200 range); each (seed, width) adds N(0, 0.07) in log FID;
            the other family is other seeds of the same GAN with its parameter counts times k;
+  prior    claim 2's mechanism (compare.claims.prior_gap): the GAN as in claim 2; the VAE's means other seeds of it with
+           log FID + gap at the same parameter counts; its fitted prior the same network's log FID - closed x gap +
+           N(0, 0.08) (the default study's seed SD of log FID vae-gmm minus vae-mean: 0.03-0.13 over widths);
   claim 3  log FID falls from 750 to 350 over the first 1,000 steps (the issue's probe); each run adds a seed offset
            N(0, 0.07) and each of its 8 curve points N(0, 0.05) (log-FID seed SD 0.05-0.1 in the study).
 """
@@ -16,14 +19,15 @@ same rules end to end on trained models. The noise model, from the README's defa
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from compare.calibrate import ControlResult
+from compare.claims.prior_gap import CLOSES, REMAINS, PriorGap, judge_prior_gap
 from compare.claims.rules import (
-    FID, LONE_PIXELS, MARGIN_3, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_SUPPORTED, SPECKS, SUPPORTED, Claim1Input, Claim3Input, Point, Series,
-    SizeSweep, Verdict, WidthResult, judge_claim1, judge_claim2, judge_claim3,
+    FID, LONE_PIXELS, MARGIN_2, MARGIN_3, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_SUPPORTED, SPECKS, SUPPORTED, Claim1Input, Claim3Input, Point, Series,
+    Number, SizeSweep, Verdict, WidthResult, judge_claim1, judge_claim2, judge_claim3,
 )
 
 STUDIES = {True: 100, False: 1000}  # simulated studies per control: quick, full
@@ -35,6 +39,7 @@ PARAMS = (113_745, 243_089, 550_929, 1_363_217)  # the mlp GAN on 28x28 images a
 FID_ENDS, SD_2 = (200.0, 115.0), 0.07  # claim 2: FID at the smallest and largest size, log-FID SD per (seed, width)
 BUDGET, EARLY = 4000, tuple(range(125, 1001, 125))  # claim 3: 8 curve points in the first 1,000 steps
 SD_SEED_3, SD_POINT_3 = 0.07, 0.05
+SD_VIEW = 0.08  # the prior: log FID of vae-gmm about vae-mean, same network
 
 
 def _claim1(rng: np.random.Generator, n: int, delta: float = 0.0, redraw: bool = False) -> Claim1Input:
@@ -55,18 +60,31 @@ def _claim1(rng: np.random.Generator, n: int, delta: float = 0.0, redraw: bool =
     return Claim1Input(series("gan", gan), (series("vae-mean", view()), series("vae-pixels", view())))
 
 
+def _size_sweep(label: str, log_fid: np.ndarray, factor: float = 1.0) -> SizeSweep:
+    """A sweep over PARAMS times `factor` with log FID log_fid[seed, width]."""
+    return SizeSweep(label, tuple(WidthResult(w, round(p * factor), {s: float(math.exp(f)) for s, f in enumerate(log_fid[:, i])})
+                                  for i, (w, p) in enumerate(zip((0.25, 0.5, 1.0, 2.0), PARAMS))))
+
+
+def _log_fid_line(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Claim 2's noise model: (n seeds, widths) log FID, linear in log parameters from FID_ENDS[0] to FID_ENDS[1], + N(0, SD_2)."""
+    log_p = np.log(PARAMS)
+    line = math.log(FID_ENDS[0]) + (log_p - log_p[0]) / (log_p[-1] - log_p[0]) * math.log(FID_ENDS[1] / FID_ENDS[0])
+    return line + rng.normal(0, SD_2, (n, len(PARAMS)))
+
+
 def _claim2(rng: np.random.Generator, n: int, k: float) -> list[SizeSweep]:
     """A GAN and a "VAE" on n seeds: the VAE is other seeds of the same GAN with every parameter count times k,
     so it needs exactly k times the parameters for any FID."""
-    log_p = np.log(PARAMS)
-    line = math.log(FID_ENDS[0]) + (log_p - log_p[0]) / (log_p[-1] - log_p[0]) * math.log(FID_ENDS[1] / FID_ENDS[0])
+    return [_size_sweep("gan", _log_fid_line(rng, n)), _size_sweep("vae", _log_fid_line(rng, n), k)]
 
-    def sweep(label: str, factor: float) -> SizeSweep:
-        log_f = line + rng.normal(0, SD_2, (n, len(PARAMS)))
-        return SizeSweep(label, tuple(WidthResult(w, round(p * factor), {s: float(math.exp(log_f[s, i])) for s in range(n)})
-                                      for i, (w, p) in enumerate(zip((0.25, 0.5, 1.0, 2.0), PARAMS))))
 
-    return [sweep("gan", 1.0), sweep("vae", k)]
+def _prior(rng: np.random.Generator, n: int, gap: float, closed: float) -> tuple[SizeSweep, SizeSweep, SizeSweep]:
+    """A GAN, a VAE `gap` higher in log FID at the same sizes (other seeds of the GAN), and its fitted prior's view,
+    which closes the share `closed` of that gap: its log FID minus the GAN's is (1 - closed) x gap on average."""
+    vae = _log_fid_line(rng, n) + gap
+    prior = vae - closed * gap + rng.normal(0, SD_VIEW, vae.shape)
+    return _size_sweep("gan", _log_fid_line(rng, n)), _size_sweep("vae", vae), _size_sweep("vae-gmm", prior)
 
 
 def _claim3(rng: np.random.Generator, n: int, shift: float) -> Claim3Input:
@@ -82,7 +100,7 @@ def _claim3(rng: np.random.Generator, n: int, shift: float) -> Claim3Input:
     return Claim3Input(series("gan", 0.0), series("gan:minimax", shift), BUDGET)
 
 
-def _rate(control: str, answers: tuple[str, ...], target: float, at_least: bool, judge: Callable[[], Verdict], studies: int,
+def _rate(control: str, answers: tuple[str, ...], target: float, at_least: bool, judge: Callable[[], Verdict | PriorGap], studies: int,
           what: str) -> ControlResult:
     """Draw `studies` studies, count those whose verdict is one of `answers`, compare the rate with its target."""
     verdicts = [judge().verdict for _ in range(studies)]
@@ -94,9 +112,9 @@ def _rate(control: str, answers: tuple[str, ...], target: float, at_least: bool,
                          {"rate": rate, "target": target, "verdicts": {v: verdicts.count(v) for v in sorted(set(verdicts))}})
 
 
-def _coverage(control: str, truth: float, judge: Callable[[], Verdict], studies: int, low: float = 0.90) -> ControlResult:
-    """How often each deciding interval of a verdict covers the true difference `truth`, over every study."""
-    numbers = [x for _ in range(studies) for x in judge().numbers if x.ci95]
+def _coverage(control: str, truth: float, judge: Callable[[], Sequence[Number]], studies: int, low: float = 0.90) -> ControlResult:
+    """How often each interval `judge` returns (a verdict's deciding numbers) covers the true difference `truth`, over every study."""
+    numbers = [x for _ in range(studies) for x in judge() if x.ci95]
     hits = sum(x.ci95[0] <= truth <= x.ci95[1] for x in numbers)
     rate = hits / len(numbers)
     return ControlResult(control, f"covers in >= {low:.0%} (95% nominal)", f"covers in {rate:.1%}",
@@ -109,6 +127,10 @@ def rule_controls(quick: bool, seed: int = 0) -> list[ControlResult]:
     rng, m = np.random.default_rng(seed), STUDIES[quick]
     log4, log2 = math.log(4), math.log(2)
     decided, npd = " / ".join(DECIDED), NO_PRACTICAL_DIFFERENCE
+    prior_decided = f"{CLOSES} / {REMAINS}"
+
+    def left(gap: float, closed: float) -> list[Number]:  # the prior's deciding interval of what it leaves (numbers[1], pooled)
+        return [judge_prior_gap(*_prior(rng, 5, gap, closed)).numbers[1]]
     return [
         _rate("claim 3: minimax at twice the flipped label's FID, 3 seeds", (SUPPORTED,), 0.95, True,
               lambda: judge_claim3(_claim3(rng, 3, log2)), m, SUPPORTED),
@@ -118,7 +140,7 @@ def rule_controls(quick: bool, seed: int = 0) -> list[ControlResult]:
         _rate("claim 3: minimax 5% worse in FID (exactly the margin), 60 seeds", (npd,), 0.05, False,
               lambda: judge_claim3(_claim3(rng, 60, MARGIN_3)), m, npd),
         _coverage("claim 3: interval of the mean log-FID difference covers log 2, 3 seeds", log2,
-                  lambda: judge_claim3(_claim3(rng, 3, log2)), m),
+                  lambda: judge_claim3(_claim3(rng, 3, log2)).numbers, m),
         _rate("claim 1: GAN against GAN of another seed, one seed with per-image intervals", DECIDED, 0.0, False,
               lambda: judge_claim1(_claim1(rng, 1)), m, decided),
         _rate("claim 1: GAN against GAN of other seeds, 3 seeds", DECIDED, 0.05, False, lambda: judge_claim1(_claim1(rng, 3)), m, decided),
@@ -127,7 +149,7 @@ def rule_controls(quick: bool, seed: int = 0) -> list[ControlResult]:
         _rate("claim 1: each seed's GAN sampled twice, 5 seeds", (npd,), 0.80, True, lambda: judge_claim1(_claim1(rng, 5, redraw=True)),
               m, npd),
         _coverage("claim 1: intervals of VAE minus GAN cover the planted 4 per image, 5 seeds", 4.0,
-                  lambda: judge_claim1(_claim1(rng, 5, 4.0)), m),
+                  lambda: judge_claim1(_claim1(rng, 5, 4.0)).numbers, m),
         _rate("claim 2: a family needing 4x the parameters, 5 seeds", (SUPPORTED,), 0.80, True,
               lambda: judge_claim2(_claim2(rng, 5, 4.0)), m, SUPPORTED),
         _rate("claim 2: a family needing 1x the parameters (other seeds), 5 seeds", DECIDED, 0.05, False,
@@ -135,5 +157,15 @@ def rule_controls(quick: bool, seed: int = 0) -> list[ControlResult]:
         _rate("claim 2: a family needing 1x the parameters (other seeds), 50 seeds", (npd,), 0.80, True,
               lambda: judge_claim2(_claim2(rng, 50, 1.0)), m, npd),
         _coverage("claim 2: each target's interval of log(VAE/GAN parameters) covers log 4, 5 seeds", log4,
-                  lambda: judge_claim2(_claim2(rng, 5, 4.0)), m),
+                  lambda: judge_claim2(_claim2(rng, 5, 4.0)).numbers, m),
+        _rate("claim 2's prior: a VAE at twice the GAN's FID whose fitted prior closes all of it, 5 seeds", (CLOSES,), 0.95, True,
+              lambda: judge_prior_gap(*_prior(rng, 5, log2, 1.0)), m, CLOSES),
+        _rate("claim 2's prior: a VAE at twice the GAN's FID whose fitted prior changes nothing, 5 seeds", (REMAINS,), 0.95, True,
+              lambda: judge_prior_gap(*_prior(rng, 5, log2, 0.0)), m, REMAINS),
+        _rate("claim 2's prior: no gap (the VAE is other seeds of the GAN), 5 seeds", (CLOSES, REMAINS), 0.05, False,
+              lambda: judge_prior_gap(*_prior(rng, 5, 0.0, 0.0)), m, prior_decided),
+        _rate("claim 2's prior: its fitted prior leaves exactly the margin (25% in FID) of a 2x gap, 5 seeds", (CLOSES,), 0.05, False,
+              lambda: judge_prior_gap(*_prior(rng, 5, log2, 1 - MARGIN_2 / log2)), m, CLOSES),
+        _coverage("claim 2's prior: interval of log FID vae-gmm minus GAN covers half a 2x gap, 5 seeds", log2 / 2,
+                  lambda: left(log2, 0.5), m),
     ]

@@ -274,7 +274,7 @@ def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], exe
         "curves": curves,
         "updated": dt.datetime.now().isoformat(timespec="seconds"),
     }
-    # claim 2's mechanism, where the quality is FID: the share of the VAE's gap to the GAN that its fitted prior closes
+    # claim 2's mechanism, where the quality is FID: does the VAE's fitted prior close its gap to the GAN at equal size?
     gap = prior_gap_from_rows([{**r, "quality_gmm": r.get("prior_views", {}).get(f"{r['model']}-gmm", {}).get("quality")} for r in done],
                               "size", "quality", "quality_gmm") if settings.quality.rpartition(".")[2] == "fid" else None
     return {**summary, "claim_b": claim_b([summary]).to_json(),  # judged from the trials, as every claim (compare.claims.rules)
