@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
@@ -37,6 +37,8 @@ class ModelEntry:
     # claim 2's mechanism, not claim 1's pixel-independence reading
     prior_modes: tuple[str, ...] = ()
     variant_field: str | None = None
+    # variant -> its views' modes where they are not sample_modes (the class's `variant_sample_modes`)
+    variant_modes: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     variants: tuple[str, ...] = ()
     architectures: tuple[str, ...] = ("mlp",)  # values of the config's `arch` field
     precisions: tuple[str, ...] = ("fp32",)  # values of the config's `precision` field
@@ -53,7 +55,7 @@ def register_model(name: str, cls: type, description: str | None = None, *, vari
                    optimizers: tuple[str, ...] = ()) -> ModelEntry:
     """Make `cls` trainable as `--models NAME` after checking its contract (a one-line UserError names what is
     missing). Its class attributes say the rest: `kind`, `config_class`, and optionally `sample_modes` (one
-    view per mode) and `sampler_part` (the part of parts() that makes images). `architectures` / `precisions`
+    view per mode), `variant_sample_modes` ({variant: its own modes}) and `sampler_part` (the part of parts() that makes images). `architectures` / `precisions`
     / `optimizers` list the values --arch / --precision / --optimizer may take ((): whatever the config accepts)."""
     check_model_class(cls, name)
     if ":" in name and not protocol.is_import_path(name):  # `name:variant` syntax: the part before a colon is looked up
@@ -62,7 +64,7 @@ def register_model(name: str, cls: type, description: str | None = None, *, vari
         raise UserError(f"model name {name!r} is a built-in model's; register {cls.__qualname__} under another")
     MODELS[name] = ModelEntry(description or protocol.describe(cls), cls.config_class, cls, getattr(cls, "sampler_part", None),
                               tuple(getattr(cls, "sample_modes", ())), tuple(getattr(cls, "prior_modes", ())), variant_field,
-                              tuple(variants), tuple(architectures),
+                              dict(getattr(cls, "variant_sample_modes", {})), tuple(variants), tuple(architectures),
                               tuple(precisions), tuple(optimizers), cls.kind)
     if name not in BUILT_IN:  # a worker of a sweep registers the built-ins itself
         protocol.note(f"{__name__}:register_model", name, cls)
@@ -154,10 +156,13 @@ class ModelSpec:
         return self.entry.model_cls(self.config(image_shape, **fields), device=device, seed=seed)
 
     def views(self) -> dict[str, dict[str, str]]:
-        """Sample views of this model, label -> extra sample() kwargs: `vae` gives `vae-mean`, `vae-pixels` and `vae-gmm`."""
-        if not self.entry.sample_modes:
+        """Sample views of this model, label -> extra sample() kwargs: `vae` gives `vae-mean`, `vae-pixels` and `vae-gmm`,
+        `vae:autoregressive` only `vae:autoregressive-pixels` (its variant's modes)."""
+        entry = self.entry
+        modes = entry.variant_modes.get(dict(self.overrides).get(entry.variant_field), entry.sample_modes)
+        if not modes:
             return {self.label: {}}
-        return {f"{self.label}-{mode}": {"mode": mode} for mode in self.entry.sample_modes}
+        return {f"{self.label}-{mode}": {"mode": mode} for mode in modes}
 
 
 def parse_model_specs(words: list[str]) -> list[ModelSpec]:

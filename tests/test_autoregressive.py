@@ -139,8 +139,9 @@ def test_the_variant_is_registered_and_a_bad_one_is_one_line():
     refused = CliRunner().invoke(main, ["run", "--models", "vae:pixelcnn"])
     assert refused.exit_code == 2 and "unknown variant 'vae:pixelcnn'" in refused.output and "Traceback" not in refused.output
     spec = parse_model_specs(["vae:autoregressive"])[0]
-    assert spec.views() == {"vae:autoregressive-mean": {"mode": "mean"}, "vae:autoregressive-pixels": {"mode": "pixels"},
-                            "vae:autoregressive-gmm": {"mode": "gmm"}}
+    # its only view is its joint draws: "mean" and "gmm" would show the head's input, not images of the model
+    assert spec.views() == {"vae:autoregressive-pixels": {"mode": "pixels"}}
+    assert list(parse_model_specs(["vae"])[0].views()) == ["vae-mean", "vae-pixels", "vae-gmm"]
     assert spec.config((1, 28, 28)).decoder == "autoregressive"
     with pytest.raises(UserError, match="vae:autoregressive"):
         parse_model_specs(["vae:autoregresive"])
@@ -152,11 +153,11 @@ def test_claim_1_of_a_run_reads_the_independent_vae_not_the_autoregressive_one()
     from compare.claims.inputs import claim1_from_runs
 
     numbers = {"lone_pixels_per_image": 1.0, "specks_per_image": 1.0}
-    views = {"gan": ["gan"], "vae": ["vae-mean", "vae-pixels"], "vae:autoregressive": ["vae:autoregressive-mean", "vae:autoregressive-pixels"]}
+    views = {"gan": ["gan"], "vae": ["vae-mean", "vae-pixels"], "vae:autoregressive": ["vae:autoregressive-pixels"]}
     metrics = {"models": {label: {"steps": 10, "views": v} for label, v in views.items()},
                "continuity": {"real": numbers, "views": {view: numbers for v in views.values() for view in v}}}
     config = {"seed": 0, "models": {"gan": {"generator_loss": "nonsaturating"}, "vae": {"decoder": "independent"},
                                     "vae:autoregressive": {"decoder": "autoregressive"}}}
     assert [s.label for s in claim1_from_runs([(metrics, config)]).vae_views] == ["vae-mean", "vae-pixels"]
     del metrics["models"]["vae"], config["models"]["vae"]  # only the autoregressive VAE: it is the VAE there is
-    assert [s.label for s in claim1_from_runs([(metrics, config)]).vae_views] == ["vae:autoregressive-mean", "vae:autoregressive-pixels"]
+    assert [s.label for s in claim1_from_runs([(metrics, config)]).vae_views] == ["vae:autoregressive-pixels"]

@@ -289,12 +289,13 @@ def _row(spec: ModelSpec, width: float, seed: int, record: dict | None) -> dict:
                            "run_dir": f"trials/{trial_id(spec, width, seed)}"}
     if record and record["status"] == "done":
         entry = record["summary"][spec.label]
-        numbers = next(iter(entry["views"].values()))
+        shown = [view for view in spec.views() if view in entry["views"]]  # the views the model shows, in their order
+        numbers = entry["views"][shown[0]]
         row.update(parameters=entry["parameters"]["total"], steps=entry.get("steps"), train_seconds=entry.get("train_seconds"),
                    seconds=record.get("seconds"), **{k: numbers["quality"].get(k) for k in ("fid", "kid_x1e3", "mean_confidence")},
                    **{k: numbers["continuity"].get(k) for k in ("lone_pixels_per_image", "specks_per_image")},
                    **({"early": entry["early"]["mean"]} if entry.get("early") else {}),  # a GAN's saturation readings
-                   **{f"fid_{view_kind(view)}": v["quality"].get("fid") for view, v in entry["views"].items() if prior_view(view)})
+                   **{f"fid_{view_kind(view)}": entry["views"][view]["quality"].get("fid") for view in shown if prior_view(view)})
     elif record:
         row.update(error=record.get("error"))
     return row
