@@ -10,8 +10,9 @@ Discriminator: the mirror image: k stride-2 convs with LeakyReLU(0.2) (no norm o
 Why so few channels: a convolution reuses each weight at every position, so a conv net with as many parameters
 as the MLPs (about 550k per model) and DCGAN's 64 channels costs about twenty times their time a step on a CPU
 (258 against 11 ms), a GPU workload. With `channels` 6 and `dense` 384 at width 1, the dense layers hold most
-of the parameters (482k for the GAN at 28x28, 87% of the MLPs' 551k) while the convolutions stay narrow (6 and
-12 channels), so the default study fits on two CPU cores. `width` scales the channels and the dense units
+of the parameters (the generator's 254k at 28x28, 89% of the MLP generator's 284k) while the convolutions stay
+narrow (6 and 12 channels), so the default study fits on two CPU cores. The discriminator is built at d_width times
+the width, half by default for these nets (gan.model.DEFAULT_D_WIDTH says why): 57k parameters at width 1. `width` scales the channels and the dense units
 together, so the parameter count grows with its square as the MLPs' does.
 
 The modules only read attributes of the config (image_shape, latent_dim, dense_size, channel_size,

@@ -32,6 +32,13 @@ from gan.conv import ConvDiscriminator, ConvGenerator
 # half-formed digits; 5e-4 with batch 128 (the runner's default) gives clean, varied ones (measured, see README).
 # Plain SGD 0.05: the flipped-label generator learns within 1,000 steps on mnist5k (measured, see README).
 DEFAULT_LR = {"adam": 5e-4, "sgd": 0.05}
+# The discriminator's width relative to the generator's, per architecture, where the config leaves d_width None. The
+# conv D at the generator's width rejects every fake within a few hundred Adam steps in about half the runs (D(G(z))
+# -> 0.01 and the flipped-label generator does not recover: FID 500-870), so the conv D is half as wide. Probed on
+# mnist5k for 2,000 steps (benchmarks/conv_gan_stability.py): at d_width 1, 5 of 10 runs at widths 0.25 and 1 collapsed;
+# at 0.5, 1 of 16 at widths 0.25-2. No batch norm in D's dense layer, spectral norm in D, Adam at DCGAN's 2e-4, D without
+# batch norm but with dropout, or LeakyReLU in G each collapsed as often or learned slower.
+DEFAULT_D_WIDTH = {"mlp": 1.0, "conv": 0.5}
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class GANConfig(ModelConfig):
     latent_dim: int = 64
     hidden: int = 256  # hidden units at width 1
     width: float = 1.0  # multiplier on `hidden`: sweeps and parameter matching change this alone
-    d_width: float = 1.0  # the discriminator's width relative to the generator's (a tuned ratio; 1 = the same nets' sizes)
+    d_width: float | None = None  # the discriminator's width relative to the generator's (None: DEFAULT_D_WIDTH of the arch)
     generator_loss: str = "nonsaturating"
     optimizer: str = "adam"  # a key of OPTIMIZERS
     lr: float | None = None  # None: DEFAULT_LR of the optimizer
@@ -58,6 +65,8 @@ class GANConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         self.validate(ARCHITECTURES, DEFAULT_LR, generator_loss=LOSSES)
+        if self.d_width is None:
+            object.__setattr__(self, "d_width", DEFAULT_D_WIDTH[self.arch])  # frozen: set once, as validate sets lr
         if not self.d_width > 0:
             raise ValueError("d_width must be positive")
 

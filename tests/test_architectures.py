@@ -75,10 +75,19 @@ def test_conv_width_scales_channels_and_the_dense_layer_like_the_mlp_width():
     assert n(narrow) < n(wide) / 3  # dense and conv-to-conv weights grow with the square of the width
 
 
-@pytest.mark.parametrize("family, mlp_family", [(GAN, GANConfig), (VAE, VAEConfig)])
-def test_conv_nets_at_width_1_have_about_the_mlps_parameter_count_on_28_pixels(family, mlp_family):
-    n = lambda arch: sum(p.numel() for net in family(mlp_family(arch=arch)).parts().values() for p in net.parameters())
-    assert 0.85 < n("conv") / n("mlp") < 1.0  # 482k vs 551k (GAN), 474k vs 547k (VAE)
+@pytest.mark.parametrize("family, mlp_family, part", [(GAN, GANConfig, "generator"), (VAE, VAEConfig, None)])
+def test_conv_nets_at_width_1_have_about_the_mlps_parameter_count_on_28_pixels(family, mlp_family, part):
+    # the GAN's generator (its discriminator is half as wide by default), the whole VAE
+    n = lambda arch: sum(p.numel() for name, net in family(mlp_family(arch=arch)).parts().items() if part in (None, name)
+                         for p in net.parameters())
+    assert 0.85 < n("conv") / n("mlp") < 1.0  # 254k vs 284k (GAN generator), 474k vs 547k (VAE)
+
+
+def test_the_conv_discriminator_is_half_the_generators_width_unless_told():
+    assert GANConfig(arch="conv").d_width == 0.5 and GANConfig().d_width == 1.0  # gan.model.DEFAULT_D_WIDTH
+    assert GANConfig(arch="conv", d_width=1.0).d_width == 1.0
+    half, same = GAN(GANConfig(arch="conv")), GAN(GANConfig(arch="conv", d_width=1.0))
+    assert half.discriminator.net[0].out_channels == 3 and same.discriminator.net[0].out_channels == 6
 
 
 def test_dcgan_convolutions_at_64_pixels():
