@@ -9,6 +9,9 @@ same rules end to end on trained models. The noise model, from the README's defa
   claim 2  FID against parameters: log FID falls linearly in log parameters from 200 at the GAN's width-0.25 size
            to 115 at its width-2 size (the study's 120-200 range); each (seed, width) adds N(0, 0.07) in log FID;
            the other family is other seeds of the same GAN with its parameter counts times k;
+  reason 1 claim 1's mechanism (compare.claims.pixel_mechanism): the VAE's independent pixel draws ~ N(2.6, 0.13) lone
+           pixels / N(3.0, 0.12) specks per image between seeds (the --mechanisms study's); the joint draws other seeds of
+           them less a planted number per image, with the same per-image (Poisson) standard errors;
   prior    claim 2's mechanism (compare.claims.prior_gap): the GAN as in claim 2; the VAE's means other seeds of it with
            log FID + gap at the same parameter counts; its fitted prior the same network's log FID - closed x gap +
            N(0, 0.08) (the default study's seed SD of log FID vae-gmm minus vae-mean: 0.03-0.13 over widths);
@@ -24,6 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from compare.calibrate import ControlResult
+from compare.claims.pixel_mechanism import INDEPENDENT, JOINT, judge_pixel_mechanism
 from compare.claims.prior_gap import CLOSES, REMAINS, PriorGap, judge_prior_gap
 from compare.claims.rules import (
     FID, LONE_PIXELS, MARGIN_2, MARGIN_3, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_SUPPORTED, SPECKS, SUPPORTED, Claim1Input, Claim3Input, Point, Series,
@@ -34,6 +38,7 @@ STUDIES = {True: 100, False: 1000}  # simulated studies per control: quick, full
 DECIDED = (SUPPORTED, NOT_SUPPORTED, MIXED)  # a verdict that says the families differ
 
 GAN_ARTIFACTS = {LONE_PIXELS: (6.4, 0.9), SPECKS: (6.1, 0.9)}  # mean, SD between seeds
+PIXEL_DRAW_ARTIFACTS = {LONE_PIXELS: (2.6, 0.13), SPECKS: (3.0, 0.12)}  # the VAE's independent pixel draws: mean, SD between seeds
 IMAGES = 500
 PARAMS = (113_745, 243_089, 550_929, 1_363_217)  # the mlp GAN on 28x28 images at widths 0.25, 0.5, 1, 2
 FID_ENDS, SD_2 = (200.0, 115.0), 0.07  # claim 2: FID at the smallest and largest size, log-FID SD per (seed, width)
@@ -42,22 +47,34 @@ SD_SEED_3, SD_POINT_3 = 0.07, 0.05
 SD_VIEW = 0.08  # the prior: log FID of vae-gmm about vae-mean, same network
 
 
+def _artifact_series(label: str, values: dict[str, np.ndarray], kind: str = "") -> Series:
+    """Per-seed counts per image {key: (n,)} as one final curve point each, with per-image (Poisson) 95% intervals."""
+    ci = {k: [(v - 1.96 * math.sqrt(v / IMAGES), v + 1.96 * math.sqrt(v / IMAGES)) for v in vs] for k, vs in values.items()}
+    seeds = range(len(next(iter(values.values()))))
+    return Series(label, {s: [Point(BUDGET, {k: float(v[s]) for k, v in values.items()}, {k: c[s] for k, c in ci.items()})]
+                          for s in seeds}, kind=kind)
+
+
 def _claim1(rng: np.random.Generator, n: int, delta: float = 0.0, redraw: bool = False) -> Claim1Input:
     """A GAN and two VAE views on n seeds. The views are other seeds of the same GAN plus `delta` per image, or
     (redraw) the same GAN model on each seed sampled again: only the per-image noise differs."""
     gan = {k: np.maximum(rng.normal(m, sd, n), 0.0) for k, (m, sd) in GAN_ARTIFACTS.items()}
-
-    def series(label: str, values: dict[str, np.ndarray]) -> Series:
-        ci = {k: [(v - 1.96 * math.sqrt(v / IMAGES), v + 1.96 * math.sqrt(v / IMAGES)) for v in vs] for k, vs in values.items()}
-        return Series(label, {s: [Point(BUDGET, {k: float(v[s]) for k, v in values.items()}, {k: c[s] for k, c in ci.items()})]
-                              for s in range(n)})
 
     def view() -> dict[str, np.ndarray]:
         if redraw:
             return {k: np.maximum(v + rng.normal(0, np.sqrt(2 * v / IMAGES)), 0.0) for k, v in gan.items()}
         return {k: np.maximum(rng.normal(m, sd, n), 0.0) + delta for k, (m, sd) in GAN_ARTIFACTS.items()}
 
-    return Claim1Input(series("gan", gan), (series("vae-mean", view()), series("vae-pixels", view())))
+    return Claim1Input(_artifact_series("gan", gan), (_artifact_series("vae-mean", view()), _artifact_series("vae-pixels", view())))
+
+
+def _mechanism1(rng: np.random.Generator, n: int, fewer: float) -> tuple[Series, Series]:
+    """The VAE's independent pixel draws and joint draws on n seeds: the joint ones are other seeds of the same
+    independent draws with `fewer` lone pixels and specks per image."""
+    def draws(less: float) -> dict[str, np.ndarray]:
+        return {k: np.maximum(rng.normal(m, sd, n) - less, 0.0) for k, (m, sd) in PIXEL_DRAW_ARTIFACTS.items()}
+
+    return _artifact_series(INDEPENDENT, draws(0.0), "pixels"), _artifact_series(JOINT, draws(fewer), "pixels")
 
 
 def _size_sweep(label: str, log_fid: np.ndarray, factor: float = 1.0) -> SizeSweep:
@@ -158,6 +175,16 @@ def rule_controls(quick: bool, seed: int = 0) -> list[ControlResult]:
               lambda: judge_claim2(_claim2(rng, 50, 1.0)), m, npd),
         _coverage("claim 2: each target's interval of log(VAE/GAN parameters) covers log 4, 5 seeds", log4,
                   lambda: judge_claim2(_claim2(rng, 5, 4.0)).numbers, m),
+        _rate("claim 1's reason: joint draws with 2.5 fewer lone pixels and specks per image, 5 seeds", (SUPPORTED,), 0.95, True,
+              lambda: judge_pixel_mechanism(*_mechanism1(rng, 5, 2.5)), m, SUPPORTED),
+        _rate("claim 1's reason: independent draws in both roles (other seeds), 5 seeds", DECIDED, 0.05, False,
+              lambda: judge_pixel_mechanism(*_mechanism1(rng, 5, 0.0)), m, decided),
+        _rate("claim 1's reason: independent draws in both roles (other seeds), 5 seeds", (npd,), 0.80, True,
+              lambda: judge_pixel_mechanism(*_mechanism1(rng, 5, 0.0)), m, npd),
+        _rate("claim 1's reason: independent draws in both roles, one seed", DECIDED, 0.0, False,
+              lambda: judge_pixel_mechanism(*_mechanism1(rng, 1, 0.0)), m, decided),
+        _coverage("claim 1's reason: intervals of independent minus joint cover the planted 2.5 per image, 5 seeds", 2.5,
+                  lambda: judge_pixel_mechanism(*_mechanism1(rng, 5, 2.5)).numbers, m),
         _rate("claim 2's prior: a VAE at twice the GAN's FID whose fitted prior closes all of it, 5 seeds", (CLOSES,), 0.95, True,
               lambda: judge_prior_gap(*_prior(rng, 5, log2, 1.0)), m, CLOSES),
         _rate("claim 2's prior: a VAE at twice the GAN's FID whose fitted prior changes nothing, 5 seeds", (REMAINS,), 0.95, True,
