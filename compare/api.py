@@ -250,10 +250,14 @@ def study(dataset: str = "mnist5k", budget: str | Budget = DEFAULT_BUDGET, seeds
           widths: Sequence[float] = (0.25, 0.5, 1, 2), out: Path | str | None = None, jobs: int = 1, progress: bool = False,
           **options: Any) -> StudyResult:
     """`compare study`: all three claims over seeds. `out=None`: runs/study-<timestamp>; an existing study directory
-    continues. `options`: arch, tune, device, batch_size, optimizer, claim3_optimizers (a tuple)."""
-    from compare.experiments.study import study as run_study
+    continues. `options`: arch, tune, device, batch_size, optimizer, claim3_optimizers (a tuple), mechanisms, and
+    models (the GAN and the VAE, e.g. ("gan", "mypkg.models:MyVAE"); default ("gan", "vae"))."""
+    from compare.experiments.study import parse_study_models, study as run_study
 
-    _split_options(options, ("arch", "tune", "device", "batch_size", "optimizer", "claim3_optimizers"), "compare.study")
+    _split_options(options, ("arch", "tune", "device", "batch_size", "optimizer", "claim3_optimizers", "mechanisms", "models"),
+                   "compare.study")
+    if "models" in options:
+        options["models"] = parse_study_models(",".join(options["models"]))
     settings = StudySettings(budget=Budget.parse(budget) if isinstance(budget, str) else budget, dataset=check_dataset_name(dataset),
                              seeds=tuple(range(seed, seed + seeds)), widths=tuple(float(w) for w in widths),
                              out=Path(out) if out is not None else None, **options)

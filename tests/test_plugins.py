@@ -19,8 +19,9 @@ from compare.data import DATASETS, load_dataset
 from compare.errors import UserError
 from compare.models import MODELS, lookup_view, parse_model_specs, register_model, with_fields
 from compare.claims.inputs import claim_a
-from compare.claims.rules import NOT_MEASURED, Claim1Input, judge_claim1, judge_claim2
+from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, NOT_MEASURED, Claim1Input, judge_claim1, judge_claim2
 from compare.experiments import executors
+from compare.settings import Budget
 from compare.train.cost import match_widths
 from helpers import FAST, ROOT, one_line_error, run_cli
 
@@ -333,3 +334,36 @@ def test_run_on_the_example_dataset_function_trains_its_evaluator_and_scores(tmp
     assert done.returncode == 0, done.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["quality"]["extractor"]["heldout_accuracy"] > 0.9  # two classes of bar, told apart by the evaluator it trained
+
+
+@pytest.mark.slow
+def test_a_study_of_a_gan_against_a_users_vae_judges_claims_1_and_2_and_says_why_not_3(tmp_path):
+    # gan:hinge has no minimax variant, as a user's GAN need not: claim 3 is then "not measured", with the reason
+    out = tmp_path / "study"
+    args = ["--dataset", "digits", "--budget", "10steps", "--batch-size", "32", "--seeds", "1", "--widths", "0.5,1",
+            "--claim3-optimizers", "adam", "--jobs", "2", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-m", "compare", "study", "--models", f"{PLUGIN},gan:hinge", *args],  # either order
+                          capture_output=True, text=True, env=env_with_root(), cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "study.json").read_text())
+    assert summary["settings"]["models"] == ["gan:hinge", PLUGIN]
+    assert {r["model"] for r in summary["trials"]} == {"gan:hinge", PLUGIN} and summary["counts"]["done"] == 4  # 2 x 2 widths
+    claims = {c["claim"]: c for c in summary["claims"]}
+    assert claims[CLAIM_1]["verdict"] != NOT_MEASURED and {n["subject"] for n in claims[CLAIM_1]["numbers"]} == {PLUGIN}
+    assert claims[CLAIM_2]["verdict"] != NOT_MEASURED
+    assert claims[CLAIM_3]["verdict"] == NOT_MEASURED and "gan:hinge has no minimax variant" in claims[CLAIM_3]["notes"][0]
+    assert "local, 2 at a time" in done.stderr
+    # a finished study resumes from its study.json with the same models; a VAE twice is refused in one line
+    again = subprocess.run([sys.executable, "-m", "compare", "study", "--resume", str(out)], capture_output=True, text=True,
+                           env=env_with_root(), cwd=tmp_path, timeout=600)
+    assert again.returncode == 0 and "4 already done, 0 to run" in again.stderr, again.stderr
+    assert "one GAN and one VAE" in one_line_error(run_cli("study", "--models", f"vae,{PLUGIN}", "--out", str(tmp_path / "x")))
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_study_pairs_the_built_in_gan_with_its_minimax_variant_whatever_the_vae():
+    from compare.experiments.study import StudySettings, parse_study_models
+
+    assert parse_study_models(f"{PLUGIN},gan") == ("gan", PLUGIN)
+    assert StudySettings(Budget.parse("10steps"), models=("gan", PLUGIN)).minimax == "gan:minimax"
+    assert StudySettings(Budget.parse("10steps"), models=("gan:hinge", "vae")).minimax is None

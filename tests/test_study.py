@@ -174,6 +174,8 @@ def test_a_stopped_study_resumes_the_stopped_trial_from_its_checkpoint(tmp_path,
         study(small(tmp_path), LocalExecutor(ExecutorOptions()), log=lambda m: None)
     trials = tmp_path / "small" / "trials"
     assert not (trials / "gan-w1-s0.json").exists() and (trials / "gan-w1-s0" / "gan" / "ckpt.pt").is_file()
+    (stopped,) = json.loads((tmp_path / "small" / "study.json").read_text())["sessions"]  # the stopped session's time is kept
+    assert stopped["stopped"] and stopped["trials_run"] == 0 and stopped["seconds"] > 0
     monkeypatch.setattr(gan.model.GAN, "train_step", original)
     resumed = []
     monkeypatch.setattr(pipeline, "run", lambda settings, *a, resume=False, **k: resumed.append((settings.out.name, resume))
@@ -181,6 +183,8 @@ def test_a_stopped_study_resumes_the_stopped_trial_from_its_checkpoint(tmp_path,
     result = study(small(tmp_path), LocalExecutor(ExecutorOptions()), log=lambda m: None)
     assert resumed == [("gan-w1-s0", True), ("vae-w1-s0", False), ("gan-minimax-w1-s0", False)]
     assert result["counts"]["done"] == 3 and {r["steps"] for r in result["trials"]} == {60}
+    assert [s.get("stopped", False) for s in result["sessions"]] == [True, False]
+    assert result["wall_seconds"] == round(sum(s["seconds"] for s in result["sessions"]), 3)
 
 
 run_pipeline = pipeline.run

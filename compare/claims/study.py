@@ -6,7 +6,8 @@ evaluation, with its per-image intervals). Claim 3, once per claim-3 optimizer: 
 width 1 trained with it (compare.claims.inputs.claim3_from_runs, on one merged run per seed: the
 threshold is THRESHOLD_FLOOR_FACTOR x the real floor FID at the same N), with its saturation readings in
 one sentence. Claim 2: gan and vae at every width, total parameters against each seed's final FID; its
-mechanism, the share of that gap the VAE's fitted prior closes (compare.claims.prior_gap). With `mechanisms`,
+mechanism, whether the VAE's fitted prior closes its gap to the GAN at equal size (compare.claims.prior_gap).
+The study's GAN and VAE are its settings' `models` (gan and vae unless --models names others). With `mechanisms`,
 claim 1's reason ("mechanism 1", compare.claims.pixel_mechanism): each seed's vae and vae:autoregressive
 trials at width 1, final draws.
 """
@@ -95,28 +96,31 @@ def _curve_series(view: str, label: str, runs: dict[int, dict]) -> Series:
     return Series(view, by_seed)
 
 
-def claim1_input(metrics: dict[tuple[str, int], dict]) -> Claim1Input | None:
-    """{(label, seed): metrics.json} of the width-1 trials -> the GAN against every VAE view; None without both families."""
-    gan = {seed: m for (label, seed), m in metrics.items() if label == "gan"}
-    vae = {seed: m for (label, seed), m in metrics.items() if label == "vae"}
-    if not gan or not vae:
+def claim1_input(metrics: dict[tuple[str, int], dict], gan: str = "gan", vae: str = "vae") -> Claim1Input | None:
+    """{(label, seed): metrics.json} of the width-1 trials -> the GAN `gan` against every view of the VAE `vae` (model
+    labels); None without both."""
+    runs = {model: {seed: m for (label, seed), m in metrics.items() if label == model} for model in (gan, vae)}
+    if not runs[gan] or not runs[vae]:
         return None
-    views = [v for v in next(iter(vae.values()))["models"]["vae"]["views"] if not prior_view(v)]
-    return Claim1Input(_curve_series("gan", "gan", gan), tuple(_curve_series(view, "vae", vae) for view in views))
+    gan_view, *_ = next(iter(runs[gan].values()))["models"][gan]["views"]
+    views = [v for v in next(iter(runs[vae].values()))["models"][vae]["views"] if not prior_view(v)]
+    return Claim1Input(_curve_series(gan_view, gan, runs[gan]), tuple(_curve_series(view, vae, runs[vae]) for view in views))
 
 
-def claim3_input(metrics: dict[tuple[str, int], dict], configs: dict[tuple[str, int], dict]) -> Claim3Input | Verdict:
-    """Each seed's gan and gan:minimax trials merged into one run, as claim3_from_runs reads a run holding both."""
+def claim3_input(metrics: dict[tuple[str, int], dict], configs: dict[tuple[str, int], dict], gan: str = "gan",
+                 minimax: str | None = "gan:minimax") -> Claim3Input | Verdict:
+    """Each seed's `gan` and `minimax` trials merged into one run, as claim3_from_runs reads a run holding both."""
+    if minimax is None:
+        return Verdict(CLAIM_3, NOT_MEASURED, RULE_3, how=HOW[CLAIM_3],
+                       notes=(f"{gan} has no minimax variant (a generator_loss variant \"minimax\") to compare its loss with",))
     runs = []
-    for seed in sorted({s for label, s in metrics if label == "gan"} & {s for label, s in metrics if label == "gan:minimax"}):
-        ns, mm = metrics["gan", seed], metrics["gan:minimax", seed]
-        merged = {"models": {"gan": ns["models"]["gan"], "gan:minimax": mm["models"]["gan:minimax"]}, "quality": ns.get("quality")}
-        config = {"seed": seed, "models": {"gan": configs["gan", seed]["models"]["gan"],
-                                           "gan:minimax": configs["gan:minimax", seed]["models"]["gan:minimax"]}}
-        runs.append((merged, config))
+    for seed in sorted({s for label, s in metrics if label == gan} & {s for label, s in metrics if label == minimax}):
+        merged = {"models": {label: metrics[label, seed]["models"][label] for label in (gan, minimax)},
+                  "quality": metrics[gan, seed].get("quality")}
+        runs.append((merged, {"seed": seed, "models": {label: configs[label, seed]["models"][label] for label in (gan, minimax)}}))
     if not runs:
         return Verdict(CLAIM_3, NOT_MEASURED, RULE_3,
-                       notes=("no seed has both gan and gan:minimax trials done",), how=HOW[CLAIM_3])
+                       notes=(f"no seed has both {gan} and {minimax} trials done",), how=HOW[CLAIM_3])
     return claim3_from_runs(runs)
 
 
@@ -126,17 +130,18 @@ def judge_study(settings, rows: list[dict], out: Path) -> Judged:
     for r in _done(rows, width=CLAIM_WIDTH):
         metrics.setdefault(r["optimizer"], {})[r["model"], r["seed"]] = read_run_json(out / r["run_dir"], "metrics.json")
         configs.setdefault(r["optimizer"], {})[r["model"], r["seed"]] = read_run_json(out / r["run_dir"], "config.json")
+    gan, vae = settings.models
     budget = max((r["steps"] for r in _done(rows, width=CLAIM_WIDTH) if family_of(r["model"]) == "gan"), default=None)
-    c1 = claim1_input(metrics.get(settings.optimizer, {}))
-    v1 = judge_claim1(c1) if c1 else Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("no seed has both gan and vae trials done",),
+    c1 = claim1_input(metrics.get(settings.optimizer, {}), gan, vae)
+    v1 = judge_claim1(c1) if c1 else Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=(f"no seed has both {gan} and {vae} trials done",),
                                               how=HOW[CLAIM_1])
     main = [r for r in rows if r["optimizer"] == settings.optimizer]
-    judged = Judged({"claim 1": v1, "claim 2": judge_claim2(size_sweeps_of(main, "parameters", "fid", ("gan", "vae")))}, {},
+    judged = Judged({"claim 1": v1, "claim 2": judge_claim2(size_sweeps_of(main, "parameters", "fid", settings.models))}, {},
                     prior_gap=prior_gap_from_rows(_done(main), "parameters", "fid", "fid_gmm"))
     if c1 and budget:
         judged.along_budget["claim 1"] = claim1_along_budget(c1, budget)
     for optimizer in settings.claim3_optimizers:
-        name, c3 = claim3_name(optimizer), claim3_input(metrics.get(optimizer, {}), configs.get(optimizer, {}))
+        name, c3 = claim3_name(optimizer), claim3_input(metrics.get(optimizer, {}), configs.get(optimizer, {}), gan, settings.minimax)
         judged.verdicts[name], judged.optimizers[name] = judge_claim3(c3) if isinstance(c3, Claim3Input) else c3, optimizer
         if isinstance(c3, Claim3Input):
             judged.along_budget[name], judged.claim3[optimizer] = claim3_along_budget(c3), c3

@@ -68,6 +68,8 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
 @click.option("--seeds", default=5, type=click.IntRange(1, MAX_SEEDS), help="Seeds: --seed .. --seed+N-1; every verdict pairs the models by seed.")
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
 @click.option("--widths", default="0.25,0.5,1,2", help="Width multipliers of gan and vae (claim 2), comma-separated; must include 1 (claims 1 and 3).")
+@click.option("--models", "models", default="gan,vae", help="The study's GAN and VAE, comma-separated: registered names or your own "
+                                                        "PKG.MODULE:CLASS (claim 3 needs the GAN's minimax variant, as gan:minimax).")
 @click.option("--arch", default="mlp", help=f"Networks of every model ({', '.join(ARCHITECTURES)}); several, comma-separated, "
                                            "run the study once per architecture in DIR/<arch>/ and report them side by side.")
 @click.option("--tune", default=0, type=click.IntRange(0, MAX_TUNE), help="Random-search trials per family before the seeds (0: both families' default recipes).")
@@ -81,11 +83,13 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
 @click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Finish the study in DIR with the settings in its study.json (only executor flags may be given besides).")
 @trial_options
-def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arch: str, tune: int, optimizer: str, claim3_optimizers: str,
-              mechanisms: bool, device: str, batch_size: int, out: Path | None, resume: Path | None, make_pool) -> None:
+def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, models: str, arch: str, tune: int, optimizer: str,
+              claim3_optimizers: str, mechanisms: bool, device: str, batch_size: int, out: Path | None, resume: Path | None, make_pool) -> None:
     """Train gan and vae at every width and gan and gan:minimax at width 1 under each claim-3 optimiser for every seed under one budget, and judge the source's three claims."""
     from compare.experiments.sweep import parse_widths
-    from compare.experiments.study import StudySettings, parse_archs, parse_optimizers, saved_archs, saved_settings, study, study_archs
+    from compare.experiments.study import (
+        StudySettings, parse_archs, parse_optimizers, parse_study_models, saved_archs, saved_settings, study, study_archs,
+    )
 
     if resume is not None:
         executor_flags = ("resume", "executor", "jobs", "address", "cpus_per_trial", "gpus_per_trial")
@@ -96,7 +100,8 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, arc
         archs = parse_archs(arch)
         settings = StudySettings(budget=Budget.parse(budget), dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
                                  widths=parse_widths(widths), arch=archs[0], tune=tune, device=device, batch_size=batch_size, out=out,
-                                 optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers), mechanisms=mechanisms)
+                                 optimizer=optimizer, claim3_optimizers=parse_optimizers(claim3_optimizers), mechanisms=mechanisms,
+                                 models=parse_study_models(models))
     from compare.claims.pixel_mechanism import MECHANISM_1
     from compare.claims.study import claim3_name
     from compare.report.summary import verdict_line

@@ -4,7 +4,9 @@ For every seed: `gan` and `vae` at every width (claim 2's capacity sweep) under 
 `gan` and `gan:minimax` at width 1 under each of claim3_optimizers (claim 3 is about the loss, not the size;
 it is judged once per optimizer, since the source states it for plain SGD and the default recipes use Adam;
 the `gan` trial of claims 1 and 2 is reused). With `mechanisms`, also `vae:autoregressive` at width 1 (claim 1's reason,
-compare.claims.pixel_mechanism; final evaluation only, no curve: each of its draws is H*W passes of its head). Claims 1 and 3 compare the models at width 1, whose trials
+compare.claims.pixel_mechanism; final evaluation only, no curve: each of its draws is H*W passes of its head). `models`
+(--models) names another GAN or VAE, e.g. a user's class: claim 3 then needs the GAN's minimax variant (a
+generator_loss variant "minimax", as gan:minimax), else it is not measured. Claims 1 and 3 compare the models at width 1, whose trials
 also evaluate MIN_EARLY_POINTS curve points in claim 3's early window (compare.train.early_window). Each trial is
 a plain pipeline run (JSON and checkpoints, no pictures) through the sweep's executors; the study then
 judges the claims (compare.claims.study) and writes one report (compare.report.study_report).
@@ -36,7 +38,8 @@ from compare.io import read_json, write_json
 from compare.metrics.evaluator import FEATURES, load_extractor
 from compare.metrics.feature_cache import real_features
 from compare.metrics.scoring import eval_sample_count, reference_order
-from compare.models import ARCHITECTURES, OPTIMIZERS, ModelSpec, parse_model_specs, with_fields
+from compare.models import ARCHITECTURES, OPTIMIZERS, ModelSpec, kind_of, lookup, parse_model_specs, with_fields
+from compare.protocol import is_import_path
 from compare.experiments.pipeline import versions
 from compare.claims.rules import MIN_EARLY_POINTS, prior_view, view_kind
 from compare.claims.pixel_mechanism import MECHANISM_MODEL
@@ -45,10 +48,11 @@ from compare.experiments.sweep import trial_id
 from compare.experiments.trials import run_trials
 from compare.experiments.tuning import tune
 from compare.settings import Budget
-from compare.rundir import claimed_directory, marker_kind, trials_session
+from compare.rundir import Interrupted, claimed_directory, marker_kind, trials_session
 
 STUDY_VERSION = 1
 CLAIM_WIDTH = 1.0  # claims 1 and 3 compare the models at each family's default size
+DEFAULT_MODELS = ("gan", "vae")  # the study's GAN and VAE unless --models names others
 CURVE_POINTS = 8  # evenly spaced curve points of the width-1 trials (claims along the budget), plus MIN_EARLY_POINTS early ones
 # A study reads each trial's values, never its per-trial intervals: its own intervals are over seeds
 # (compare.stats). 100 resamples instead of a run's 1,000 keep every trial's fid_inf and (coarser)
@@ -72,17 +76,28 @@ class StudySettings:
     optimizer: str = "adam"  # of the gan and vae trials (claims 1 and 2)
     claim3_optimizers: tuple[str, ...] = ("adam", "sgd")  # claim 3 is judged once under each
     mechanisms: bool = False  # also the trials that test the claims' reasons (compare study --mechanisms)
+    models: tuple[str, str] = DEFAULT_MODELS  # (the GAN, the VAE): registered names or PKG.MODULE:CLASS
 
     def describe(self) -> dict[str, Any]:
+        """study.json's settings; `models` only when not the built-in pair, so the default study's settings read as before."""
         return {"budget": str(self.budget), "dataset": self.dataset, "seeds": list(self.seeds), "widths": list(self.widths),
                 "arch": self.arch, "tune": self.tune, "device": self.device, "batch_size": self.batch_size,
-                "optimizer": self.optimizer, "claim3_optimizers": list(self.claim3_optimizers), "mechanisms": self.mechanisms}
+                "optimizer": self.optimizer, "claim3_optimizers": list(self.claim3_optimizers), "mechanisms": self.mechanisms,
+                **({"models": list(self.models)} if self.models != DEFAULT_MODELS else {})}
 
     @classmethod
     def from_json(cls, saved: dict, out: Path) -> "StudySettings":
         return cls(Budget.parse(saved["budget"]), saved["dataset"], tuple(saved["seeds"]), tuple(float(w) for w in saved["widths"]),
                    saved["arch"], saved["tune"], saved["device"], saved["batch_size"], Path(out), saved["optimizer"],
-                   tuple(saved["claim3_optimizers"]), saved["mechanisms"])
+                   tuple(saved["claim3_optimizers"]), saved["mechanisms"], tuple(saved.get("models", DEFAULT_MODELS)))
+
+    @property
+    def minimax(self) -> str | None:
+        """Claim 3's other GAN: the study's GAN with the minimax generator loss (gan:minimax); None when the GAN is a
+        variant already or its model has no generator_loss variant "minimax" (a user's GAN): claim 3 is then not measured."""
+        gan = self.models[0]
+        entry = None if is_import_path(gan) or ":" in gan else lookup(gan)
+        return f"{gan}:minimax" if entry and entry.variant_field == "generator_loss" and "minimax" in entry.variants else None
 
     def run_settings(self, spec: ModelSpec, width: float, seed: int, out: Path, curves: bool = False) -> RunSettings:
         """One trial: a single model; the width-1 trials also evaluate the curve points the claims read along the budget."""
@@ -115,6 +130,16 @@ def parse_archs(text: str) -> tuple[str, ...]:
     return _parse_names(text, ARCHITECTURES, "--arch")
 
 
+def parse_study_models(text: str) -> tuple[str, str]:
+    """"gan,vae" (either order, any registered name or PKG.MODULE:CLASS) -> (the GAN, the VAE), told apart by their kind."""
+    specs = parse_model_specs([text])  # unknown names and bad plugins: their own one-line errors
+    by_kind = {kind: [s.label for s in specs if kind_of(s.label) == kind] for kind in ("gan", "vae")}
+    if len(specs) != 2 or len(by_kind["gan"]) != 1 or len(by_kind["vae"]) != 1:
+        kinds = ", ".join(f"{s.label} ({kind_of(s.label) or 'no kind'})" for s in specs)
+        raise UserError(f"--models takes one GAN and one VAE (kind \"gan\" and \"vae\"), e.g. gan,vae or gan,mypkg.models:MyVAE; got {kinds}")
+    return by_kind["gan"][0], by_kind["vae"][0]
+
+
 def parse_optimizers(text: str) -> tuple[str, ...]:
     """"adam,sgd" -> ("adam", "sgd")."""
     return _parse_names(text, OPTIMIZERS, "--claim3-optimizers")
@@ -139,8 +164,15 @@ def check_study(settings: StudySettings) -> None:
     parse_optimizers(",".join(settings.claim3_optimizers))  # --optimizer: with_fields in default_specs names the valid ones
     if settings.tune and settings.optimizer != "adam":
         raise UserError("--tune searches Adam's learning rates and betas; use it with --optimizer adam")
+    if parse_study_models(",".join(settings.models)) != settings.models:  # also those of an edited study.json
+        raise UserError(f"the study's models must be a GAN and a VAE, in that order; got {', '.join(settings.models)}")
+    if settings.tune and settings.models != DEFAULT_MODELS:
+        raise UserError("--tune searches the built-in gan's and vae's recipes; use it with --models gan,vae")
+    if settings.mechanisms and settings.models[1] != "vae":
+        raise UserError(f"--mechanisms compares vae with its {MECHANISM_MODEL} variant; use it with the built-in vae "
+                        f"(--models {settings.models[0]},vae)")
     for width in settings.widths:
-        check_settings(settings.run_settings(default_specs(settings)["gan"], width, settings.seeds[0], Path(".")))
+        check_settings(settings.run_settings(default_specs(settings)[settings.models[0]], width, settings.seeds[0], Path(".")))
 
 
 def default_specs(settings: StudySettings, recipes: dict[str, dict] | None = None, optimizer: str | None = None) -> dict[str, ModelSpec]:
@@ -148,7 +180,7 @@ def default_specs(settings: StudySettings, recipes: dict[str, dict] | None = Non
     its family's recipe (the tuned one, if any) as config overrides; under another, its defaults (a recipe's lr is one optimizer's)."""
     optimizer = optimizer or settings.optimizer
     specs = {}
-    labels = ["gan", "vae", "gan:minimax", *([MECHANISM_MODEL] if settings.mechanisms else [])]
+    labels = [*settings.models, *filter(None, [settings.minimax]), *([MECHANISM_MODEL] if settings.mechanisms else [])]
     for spec in with_fields(parse_model_specs(labels), arch=settings.arch, optimizer=optimizer):
         recipe = (recipes or {}).get(spec.family, {}) if optimizer == settings.optimizer else {}
         specs[spec.label] = dataclasses.replace(spec, overrides=spec.overrides + tuple(recipe_fields(recipe).items()))
@@ -165,10 +197,11 @@ def plan_trials(settings: StudySettings, recipes: dict[str, dict], out: Path) ->
     gan:minimax at width 1 under each claim-3 optimizer (the trials already planned are not repeated), then with
     mechanisms vae:autoregressive at width 1 (no curve: only its final draws are judged)."""
     specs = {opt: default_specs(settings, recipes, opt) for opt in dict.fromkeys([settings.optimizer, *settings.claim3_optimizers])}
+    claim3 = (settings.models[0], settings.minimax) if settings.minimax else ()  # no minimax variant: claim 3 not measured
     grid = []
     for seed in settings.seeds:
-        grid += [(specs[settings.optimizer][label], w, seed) for label in ("gan", "vae") for w in settings.widths]
-        grid += [trial for opt in settings.claim3_optimizers for label in ("gan", "gan:minimax")
+        grid += [(specs[settings.optimizer][label], w, seed) for label in settings.models for w in settings.widths]
+        grid += [trial for opt in settings.claim3_optimizers for label in claim3
                  if (trial := (specs[opt][label], CLAIM_WIDTH, seed)) not in grid]
         grid += [(specs[settings.optimizer][MECHANISM_MODEL], CLAIM_WIDTH, seed)] if settings.mechanisms else []
     return [(spec, w, seed, settings.run_settings(spec, w, seed, out / trial_id(spec, w, seed),
@@ -199,7 +232,7 @@ def study(settings: StudySettings, executor, log: Callable[[str], None] = lambda
     check_study(settings)
     started = time.perf_counter()
     data = load_dataset(settings.dataset, "cpu")
-    device = check_settings(settings.run_settings(default_specs(settings)["gan"], 1.0, settings.seeds[0], Path(".")))
+    device = check_settings(settings.run_settings(default_specs(settings)[settings.models[0]], 1.0, settings.seeds[0], Path(".")))
     extractor = load_extractor("evaluator", data, device, on_train=log)
     n_eval = eval_sample_count(None, data, FEATURES["evaluator"].feature_dim)
     out, saved = _open(settings)
@@ -261,11 +294,20 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
     tuning = tune(settings, default_specs(settings), executor, out, data, extractor, n_eval, (saved or {}).get("tuning"), log) if settings.tune else None
     recipes = {family: t["chosen"] for family, t in tuning["families"].items() if t.get("chosen")} if tuning else {}
     planned = plan_trials(settings, recipes, out / "trials")
-    records, ran = run_trials([(trial_id(spec, w, s), run) for spec, w, s, run in planned], out / "trials", executor, log)
-    rows = [_row(spec, w, s, records.get(trial_id(spec, w, s))) for spec, w, s, _ in planned]
-    began = dt.datetime.now() - dt.timedelta(seconds=time.perf_counter() - started)  # when this session started
-    sessions.append({"started": began.isoformat(timespec="seconds"), "trials_run": ran,
-                     "seconds": round(time.perf_counter() - started, 3)})
+    finished_now = []  # the trials this session finished, counted as their records are written
+
+    def session(ran: int) -> dict:
+        began = dt.datetime.now() - dt.timedelta(seconds=time.perf_counter() - started)  # when this session started
+        return {"started": began.isoformat(timespec="seconds"), "trials_run": ran, "seconds": round(time.perf_counter() - started, 3)}
+
+    try:
+        records, ran = run_trials([(trial_id(spec, w, s), run) for spec, w, s, run in planned], out / "trials", executor, log,
+                                  on_record=lambda records: finished_now.append(1))
+    except Interrupted:  # a stopped session's time counts in the study's wall time too
+        write_json(out / "study.json", {**(saved or {}), **base, "sessions": [*sessions, {**session(len(finished_now)), "stopped": True}]})
+        raise
+    rows = [_row(spec, w, s, records.get(trial_id(spec, w, s)), settings.optimizer) for spec, w, s, _ in planned]
+    sessions.append(session(ran))
     judged = judge_study(settings, rows, out)
     summary = {**base, "sessions": sessions, "wall_seconds": round(sum(s["seconds"] for s in sessions), 3),
                "train_seconds": round(sum(r.get("train_seconds") or 0 for r in rows), 3),
@@ -281,11 +323,12 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
     return {"out": str(out), **summary, "judged": judged}
 
 
-def _row(spec: ModelSpec, width: float, seed: int, record: dict | None) -> dict:
+def _row(spec: ModelSpec, width: float, seed: int, record: dict | None, study_optimizer: str) -> dict:
     """A trial in study.json: its identity and status, and when done its size, budget spent and first-view numbers,
-    a GAN's early-window saturation means (claim 3's mechanism) and a VAE's other views' FID (claim 2's)."""
+    a GAN's early-window saturation means (claim 3's mechanism) and a VAE's other views' FID (claim 2's). A model
+    whose config names no optimizer (a user's) trains with its own, in the arm of the study's optimizer."""
     row: dict[str, Any] = {"id": trial_id(spec, width, seed), "model": spec.label, "family": spec.family, "width": width, "seed": seed,
-                           "optimizer": spec.optimizer, "status": record["status"] if record else "pending",
+                           "optimizer": spec.optimizer or study_optimizer, "status": record["status"] if record else "pending",
                            "run_dir": f"trials/{trial_id(spec, width, seed)}"}
     if record and record["status"] == "done":
         entry = record["summary"][spec.label]
