@@ -34,10 +34,11 @@ from gan.conv import ConvDiscriminator, ConvGenerator
 DEFAULT_LR = {"adam": 5e-4, "sgd": 0.05}
 # The discriminator's width relative to the generator's, per architecture, where the config leaves d_width None. The
 # conv D at the generator's width rejects every fake within a few hundred Adam steps in about half the runs (D(G(z))
-# -> 0.01 and the flipped-label generator does not recover: FID 500-870), so the conv D is half as wide. Probed on
-# mnist5k for 2,000 steps (benchmarks/conv_gan_stability.py): at d_width 1, 5 of 10 runs at widths 0.25 and 1 collapsed;
-# at 0.5, 1 of 16 at widths 0.25-2. No batch norm in D's dense layer, spectral norm in D, Adam at DCGAN's 2e-4, D without
-# batch norm but with dropout, or LeakyReLU in G each collapsed as often or learned slower.
+# -> 0.01 and the flipped-label generator does not recover: FID 500-870), so the conv D is half as wide.
+# `python benchmarks/conv_gan_stability.py` (widths 0.25 and 1, 2,000 steps): 5 of 8 runs collapsed at d_width 1, none
+# of 8 at 0.5. Not a cure: at width 2, 2 of 5 runs of the conv study still collapsed (README). No batch norm in D's
+# dense layer, spectral norm in D, Adam at DCGAN's 2e-4, D without batch norm but with dropout, or LeakyReLU in G each
+# collapsed as often or learned slower.
 DEFAULT_D_WIDTH = {"mlp": 1.0, "conv": 0.5}
 
 
