@@ -26,10 +26,9 @@ from typing import Any
 import numpy as np
 
 from compare.claims.inputs import size_sweeps_of
-from compare.claims.rules import MARGIN_2
+from compare.claims.rules import MARGIN_2, paired_reading
 from compare.claims.types import Number, SizeSweep, family_of
 from compare.metrics.numbers import fmt
-from compare.stats import summarize
 
 RULE_PRIOR = ("Per VAE width inside the GAN sweep's parameter range, paired by seed against the GAN at the VAE's parameter "
               "count (the GAN's log FID linear in log parameters between its widths): the gap, log FID vae-mean minus the "
@@ -90,12 +89,6 @@ def _gan_fid_at(gan: SizeSweep, params: int, seed: int) -> float | None:
     return next((w.fid_by_seed.get(seed) for w in widths if w.params == params), None)
 
 
-def _difference(name: str, by_seed: dict[int, float], where: str) -> Number:
-    st = summarize(by_seed[s] for s in sorted(by_seed))
-    return Number(name, st["mean"], tuple(st["ci95"]) if st["ci95"] else None, st["n"], tuple(st["values"]),
-                  seeds=tuple(sorted(by_seed)), key="fid", subject=where)
-
-
 def _verdict(gap: Number, left: Number) -> str:
     if gap.ci95 is None or left.ci95 is None:
         return NOT_DECIDED
@@ -111,7 +104,8 @@ def judge_prior_gap(gan: SizeSweep | None, vae_mean: SizeSweep | None, vae_prior
     if gan is None or vae_mean is None or vae_prior is None or len(gan.widths) < 2:
         return PriorGap(NOT_MEASURED, notes=("needs a GAN at >= 2 widths and a VAE with both vae-mean and vae-gmm FIDs",))
     prior = {w.width: w for w in vae_prior.widths}
-    gaps, lefts, widths, notes = {}, {}, [], []  # per read width: {seed: difference}
+    log_fid: dict[str, dict[str, dict[int, float]]] = {}  # per read width: {"gan" | "mean" | "gmm": {seed: log FID}}
+    notes = []
     for w in sorted(vae_mean.widths, key=lambda w: w.params):
         where = f"width {w.width:g}, {w.params:,} parameters"
         seeds = sorted(set(w.fid_by_seed) & set(prior[w.width].fid_by_seed if w.width in prior else {}))
@@ -119,16 +113,18 @@ def judge_prior_gap(gan: SizeSweep | None, vae_mean: SizeSweep | None, vae_prior
         if not gan_fid:
             notes.append(f"{where}: outside the GAN sweep's parameter range")
             continue
-        widths.append(where)
-        gaps[where] = {s: math.log(w.fid_by_seed[s] / f) for s, f in gan_fid.items()}
-        lefts[where] = {s: math.log(prior[w.width].fid_by_seed[s] / f) for s, f in gan_fid.items()}
-    seeds = sorted(set.intersection(*(set(g) for g in gaps.values()))) if gaps else []
+        log_fid[where] = {view: {s: math.log(fids[s]) for s in gan_fid}
+                          for view, fids in (("gan", gan_fid), ("mean", w.fid_by_seed), ("gmm", prior[w.width].fid_by_seed))}
+    seeds = sorted(set.intersection(*(set(v["gan"]) for v in log_fid.values()))) if log_fid else []
     if not seeds:
         return PriorGap(NOT_MEASURED, (), tuple(notes))
+    widths = list(log_fid)
     over = f"mean over {len(widths)} widths" if len(widths) > 1 else widths[0]
-    gap = _difference(GAP, {s: float(np.mean([gaps[w][s] for w in widths])) for s in seeds}, over)
-    left = _difference(LEFT, {s: float(np.mean([lefts[w][s] for w in widths])) for s in seeds}, over)
-    by_width = [x for w in widths for x in (_difference(GAP, gaps[w], w), _difference(LEFT, lefts[w], w))] if len(widths) > 1 else []
+    pooled = {view: {s: float(np.mean([log_fid[w][view][s] for w in widths])) for s in seeds} for view in ("gan", "mean", "gmm")}
+    gap = paired_reading(GAP, pooled["gan"], pooled["mean"], "fid", over)  # log FID vae-mean - log FID GAN, paired by seed
+    left = paired_reading(LEFT, pooled["gan"], pooled["gmm"], "fid", over)
+    by_width = [paired_reading(name, log_fid[w]["gan"], log_fid[w][view], "fid", w) for w in widths
+                for name, view in ((GAP, "mean"), (LEFT, "gmm"))] if len(widths) > 1 else []
     if len(seeds) < 2:
         notes.append("one seed: the rule needs >= 2")
     return PriorGap(_verdict(gap, left), (gap, left, *by_width), tuple(notes))
