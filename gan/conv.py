@@ -12,7 +12,8 @@ as the MLPs (about 550k per model) and DCGAN's 64 channels costs about twenty ti
 (258 against 11 ms), a GPU workload. With `channels` 6 and `dense` 384 at width 1, the dense layers hold most
 of the parameters (the generator's 254k at 28x28, 89% of the MLP generator's 284k) while the convolutions stay
 narrow (6 and 12 channels), so the default study fits on two CPU cores. The discriminator is built at d_width times
-the width, half by default for these nets (gan.model.DEFAULT_D_WIDTH says why): 57k parameters at width 1. `width` scales the channels and the dense units
+the width, half by default for these nets (gan.model.DEFAULT_D_WIDTH says why): 57k parameters at width 1; R1 keeps it
+smooth on the real images (gan.model.DEFAULT_R1_WEIGHT). `width` scales the channels and the dense units
 together, so the parameter count grows with its square as the MLPs' does.
 
 The modules only read attributes of the config (image_shape, latent_dim, dense_size, channel_size,

@@ -35,11 +35,16 @@ DEFAULT_LR = {"adam": 5e-4, "sgd": 0.05}
 # The discriminator's width relative to the generator's, per architecture, where the config leaves d_width None. The
 # conv D at the generator's width rejects every fake within a few hundred Adam steps in about half the runs (D(G(z))
 # -> 0.01 and the flipped-label generator does not recover: FID 500-870), so the conv D is half as wide.
-# `python benchmarks/conv_gan_stability.py` (widths 0.25 and 1, 2,000 steps): 5 of 8 runs collapsed at d_width 1, none
-# of 8 at 0.5. Not a cure: at width 2, 2 of 5 runs of the conv study still collapsed (README). No batch norm in D's
-# dense layer, spectral norm in D, Adam at DCGAN's 2e-4, D without batch norm but with dropout, or LeakyReLU in G each
+# `python benchmarks/conv_gan_stability.py 1,0.5 0.25,1 0,1,2,3 0` (2,000 steps, no R1): 5 of 8 runs collapsed at
+# d_width 1, none of 8 at 0.5. Not enough at width 2 (2 of 6 collapsed; DEFAULT_R1_WEIGHT). No batch norm in D's dense
+# layer, spectral norm in D, Adam at DCGAN's 2e-4, D without batch norm but with dropout, or LeakyReLU in G each
 # collapsed as often or learned slower.
 DEFAULT_D_WIDTH = {"mlp": 1.0, "conv": 0.5}
+# gamma of the R1 penalty on real images (Mescheder et al. 2018) per architecture, where the config leaves r1_weight
+# None. At width 2 the half-width conv D still wins early and G diverges into noise: `python
+# benchmarks/conv_gan_stability.py` (width 2, seeds 0-5, 2,000 steps): 2 of 6 collapsed without R1 (FID 953, 806), none
+# with gamma 1 applied lazily (FID 16-25; every step: none either, FID 17-84, at +35% a step). The MLPs train without it.
+DEFAULT_R1_WEIGHT = {"mlp": 0.0, "conv": 1.0}
 
 
 @dataclass(frozen=True)
@@ -63,13 +68,18 @@ class GANConfig(ModelConfig):
     dense: int = 384  # units of the conv nets' dense layer at width 1 (the MLPs use `hidden`)
     precision: str = "fp32"  # a key of PRECISIONS
     gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty (Gulrajani et al. 2017)
+    r1_weight: float | None = None  # gamma of the R1 penalty on real images (None: DEFAULT_R1_WEIGHT of the arch)
 
     def __post_init__(self) -> None:
         self.validate(ARCHITECTURES, DEFAULT_LR, generator_loss=LOSSES)
         if self.d_width is None:
             object.__setattr__(self, "d_width", DEFAULT_D_WIDTH[self.arch])  # frozen: set once, as validate sets lr
+        if self.r1_weight is None:
+            object.__setattr__(self, "r1_weight", DEFAULT_R1_WEIGHT[self.arch])
         if not self.d_width > 0:
             raise ValueError("d_width must be positive")
+        if self.r1_weight < 0:
+            raise ValueError("r1_weight must be zero (off) or positive")
 
     def discriminator_config(self) -> "GANConfig":
         """This config with the discriminator's width (width x d_width): what the discriminator networks read."""
@@ -154,6 +164,21 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: torch.G
         scores = critic(mixed)
     (grad,) = torch.autograd.grad(scores.float().sum(), mixed, create_graph=True)  # per-image gradients
     return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+# R1 is added every R1_INTERVAL-th discriminator step, weighted R1_INTERVAL times (Karras et al. 2020, sec. 3.1, "lazy
+# regularization"): the same pull on average at 1/16 of the cost of its double backward pass (+35% a conv GAN step at
+# width 2 when added every step).
+R1_INTERVAL = 16
+
+
+def r1_penalty(real_scores: Tensor, real: Tensor) -> Tensor:
+    """E[||grad_x D(x)||^2] over real images x (Mescheder et al. 2018, eq. 9, without its gamma / 2): `real_scores`
+    must come from `real` with requires_grad. Pushes D's gradient on the data to zero, so that D cannot become
+    steep at the real images and G is not driven off the data manifold when D wins early.
+    """
+    (grad,) = torch.autograd.grad(real_scores.float().sum(), real, create_graph=True)  # per-image gradients
+    return grad.flatten(1).pow(2).sum(1).mean()
 
 
 @dataclass(frozen=True)
@@ -243,6 +268,7 @@ class GAN:
         # at samples mid-run does not change what the run trains on.
         self.train_rng = torch.Generator(self.device).manual_seed(seed + 1)
         self.sample_rng = torch.Generator("cpu").manual_seed(seed + 2)
+        self.d_steps = 0  # discriminator updates so far: when the lazy R1 penalty is due
 
     def parts(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}
@@ -269,10 +295,16 @@ class GAN:
         """One D update: real -> real_label, fresh fakes -> 0 (or the hinge / critic objective).
         Returns D's loss and the fakes, still attached to G's graph for the G update."""
         # Forward passes under autocast (if any); the losses themselves in float32.
+        r1 = self.config.r1_weight > 0 and not self.loss.gradient_penalty and self.d_steps % R1_INTERVAL == 0
+        self.d_steps += 1
+        if r1:  # a view of a leaf, as in gradient_penalty
+            real = real.detach().requires_grad_(True).view_as(real)
         with self.autocast():
             fake = self.generator(normal((real.shape[0], self.config.latent_dim), self.train_rng, self.device))
             real_logits, fake_logits = self.discriminator(real), self.discriminator(fake.detach())  # detached: D's step does not reach G
         d_loss = self.loss.discriminator(real_logits.float(), fake_logits.float(), self.config.real_label)
+        if r1:
+            d_loss = d_loss + self.config.r1_weight * R1_INTERVAL / 2 * r1_penalty(real_logits, real)
         if self.loss.gradient_penalty:
             d_loss = d_loss + self.config.gp_weight * gradient_penalty(self.discriminator, real, fake.detach(), self.train_rng, self.autocast)
         optimise(self.opt_d, self.scaler, d_loss)
@@ -305,6 +337,7 @@ class GAN:
             "train_rng": self.train_rng.get_state(),
             "sample_rng": self.sample_rng.get_state(),
             "scaler": self.scaler.state_dict(),  # {} unless fp16
+            "d_steps": self.d_steps,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -317,3 +350,4 @@ class GAN:
         self.train_rng.set_state(state["train_rng"])
         self.sample_rng.set_state(state["sample_rng"])
         self.scaler.load_state_dict(state.get("scaler", {}))
+        self.d_steps = state["d_steps"]

@@ -3,6 +3,7 @@ import torch
 
 from compare.protocol import GenerativeModel
 from gan import GAN, GANConfig, discriminator_loss, generator_loss
+from gan.model import DEFAULT_R1_WEIGHT, R1_INTERVAL, r1_penalty
 
 SHAPE = (1, 8, 8)
 
@@ -78,6 +79,40 @@ def test_d_width_scales_the_discriminator_alone():
     assert all(torch.equal(a, b) for a, b in zip(base.generator.state_dict().values(), wide.generator.state_dict().values()))
     with pytest.raises(ValueError, match="d_width must be positive"):
         GANConfig(d_width=0.0)
+
+
+def test_r1_penalty_of_a_linear_critic_is_its_squared_weight_norm():
+    critic = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 1))
+    with torch.no_grad():
+        critic[1].weight.copy_(torch.tensor([[3.0, 0.0, 4.0, 0.0]]))  # gradient at every image = w, |w|^2 = 25
+    real = torch.rand(6, 1, 2, 2).requires_grad_(True)
+    assert r1_penalty(critic(real), real).item() == pytest.approx(25.0)
+
+
+def test_lazy_r1_adds_interval_times_gamma_half_its_gradient_to_every_intervalth_discriminator_step():
+    # Plain SGD: the first D step with R1 differs from the one without by exactly
+    # -lr * R1_INTERVAL * gamma / 2 * d(penalty)/d(theta) at the same start, fakes and batch; the next R1_INTERVAL - 1
+    # steps carry no penalty. The conv nets default to R1, the MLPs to none.
+    assert (GANConfig().r1_weight, GANConfig(arch="conv").r1_weight) == (DEFAULT_R1_WEIGHT["mlp"], DEFAULT_R1_WEIGHT["conv"]) == (0.0, 1.0)
+    batch = torch.rand(16, *SHAPE, generator=torch.Generator().manual_seed(3))
+    cfg = dict(image_shape=SHAPE, arch="conv", channels=4, dense=16, latent_dim=8, optimizer="sgd", lr=0.1)
+    plain, penalised = GAN(GANConfig(**cfg, r1_weight=0.0)), GAN(GANConfig(**cfg, r1_weight=3.0))
+    probe = GAN(GANConfig(**cfg, r1_weight=0.0)).discriminator
+    real = (batch * 2 - 1).requires_grad_(True)
+    params = list(probe.parameters())
+    grads = torch.autograd.grad(r1_penalty(probe(real), real), params, allow_unused=True)  # unused: the last bias
+    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+    plain.train_step(batch), penalised.train_step(batch)
+    for a, b, g in zip(weights(plain.discriminator), weights(penalised.discriminator), grads):
+        torch.testing.assert_close(b - a, -0.1 * R1_INTERVAL * 3.0 / 2 * g, atol=1e-6, rtol=1e-4)
+    assert any(g.abs().sum() > 0 for g in grads)
+    plain.load_state_dict(penalised.state_dict())  # the same state, then steps 2..R1_INTERVAL: no penalty is due
+    for _ in range(R1_INTERVAL - 1):
+        plain.train_step(batch), penalised.train_step(batch)
+    assert all(torch.equal(a, b) for a, b in zip(weights(plain.discriminator), weights(penalised.discriminator)))
+    assert penalised.d_steps == R1_INTERVAL
+    with pytest.raises(ValueError, match="r1_weight"):
+        GANConfig(r1_weight=-1.0)
 
 
 def test_the_optimizer_field_picks_the_optimiser_and_its_default_learning_rate():
