@@ -15,9 +15,8 @@ from __future__ import annotations
 from typing import Mapping
 
 # The claims' shared decision: one rule, not a copy of it.
-from compare.claims.rules import (
-    ARTIFACT_KEYS, MARGIN_1, NOT_MEASURED, Point, Series, Verdict, combine_states, paired_reading, seed_notes, reading_state,
-)
+from compare.claims.readings import NOT_MEASURED, combine_states, paired_reading, reading_state, seed_notes
+from compare.claims.rules import ARTIFACT_KEYS, MARGIN_1, Point, Series, Verdict
 
 MECHANISM_1 = "drawing each pixel separately given z causes the VAE's bad pixels (claim 1's reason)"
 MECHANISM_MODEL = "vae:autoregressive"

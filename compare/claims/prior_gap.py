@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from compare.claims.inputs import size_sweeps_of
-from compare.claims.rules import MARGIN_2, paired_reading
+from compare.claims.readings import paired_reading
+from compare.claims.rules import MARGIN_2
 from compare.claims.types import Number, SizeSweep, family_of
 from compare.metrics.numbers import fmt
 

@@ -12,30 +12,32 @@ One decision for every rule: a deciding reading is a paired difference over seed
 the claim, with its Student t 95% interval and a minimum effect (MARGIN_1/2/3) fixed before any result; the interval
 is "for" (wholly above +margin), "against" (wholly below -margin), "within" (inside ±margin: an equivalence test, "no
 practical difference") or "open" (compare.stats.classify, which says why beyond the margin rather than beyond 0),
-always "open" for one seed or a zero-width interval; combine_states turns the readings into the verdict.
+always "open" for one seed or a zero-width interval; combine_states turns the readings into the verdict
+(compare.claims.readings holds that decision).
 Families are the kinds the models declare (compare.models.kind_of: a user's kind = "vae" model is a VAE), never their labels.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from compare.metrics import key_info, label_of
+from compare.metrics import label_of
 from compare.metrics.numbers import fmt
 from compare.claims.types import (
     LOG_OF, LOG_RATIO, BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
     in_words, prior_view, view_kind,
 )
-from compare.stats import (
-    UNBOUNDED, Bounds, classify, detectable_difference, mover_difference, paired_difference, seeds_needed, summarize, zero_width,
+from compare.claims.readings import (
+    MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, ONE_SEED, SUPPORTED, VERDICTS, combine_states,
+    paired_reading, reading_state, seed_notes,
 )
+from compare.stats import UNBOUNDED, Bounds, mover_difference, summarize
 from compare.train import EARLY_WINDOW_STEPS, early_window  # the window in steps lives beside the curve schedule that fills it
 
-__all__ = [  # the API a study or report uses; the types are defined in compare.claims.types
+__all__ = [  # the API a study or report uses; the types are defined in compare.claims.types, the verdicts in .readings
     "BudgetPoint", "Claim1Input", "Claim3Input", "Need", "Number", "Point", "Series", "SizeSweep", "TargetRow", "Verdict", "WidthResult",
     "family_of", "prior_view", "view_kind", "judge_claim1", "judge_claim2", "judge_claim3", "claim1_along_budget", "claim3_along_budget", "steps_to_reach",
     "early_window", "LONE_PIXELS", "SPECKS", "ARTIFACT_KEYS", "FID", "KID", "CONFIDENCE", "VERDICTS", "SUPPORTED", "NOT_SUPPORTED", "MIXED",
@@ -48,9 +50,6 @@ LONE_PIXELS, SPECKS = "lone_pixels_per_image", "specks_per_image"  # per image, 
 ARTIFACT_KEYS = (LONE_PIXELS, SPECKS)
 FID, KID, CONFIDENCE = "fid", "kid_x1e3", "mean_confidence"  # FID, KID lower is better; confidence higher
 
-SUPPORTED, NOT_SUPPORTED, MIXED, NOT_DECIDED, NOT_MEASURED = "supported", "not supported", "mixed", "not decided", "not measured"
-NO_PRACTICAL_DIFFERENCE = "no practical difference"
-VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED)
 
 CLAIM_1 = "VAE samples show discontinuous bad pixels (each pixel is generated separately given z)"
 CLAIM_2 = "a VAE needs a larger network than a GAN for the same sample quality"
@@ -73,8 +72,6 @@ DECIDING_VIEWS = ("mean", "")
 MIN_EARLY_POINTS = 8  # curve points in the window, so a mean over them is not one noisy evaluation
 THRESHOLD_FLOOR_FACTOR = 20  # claim 3's context threshold: 20x the real-data floor FID, fixed before any result
 N_TARGETS = 8  # claim 2
-ONE_SEED = "not decided: one seed"
-ONE_SEED_WHY = "a claim about a model family needs the spread between training seeds (`compare study --seeds 5` measures it)"
 MOVER = "one seed: the two per-image bootstrap intervals combined (MOVER, Zou & Donner 2008); which images were drawn, not the model"
 ADAM_NOTE = ("context only: Adam's update m/sqrt(v) is invariant to the loss's scale (Kingma & Ba 2015, sec. 2), "
              "so a larger gradient norm does not mean faster learning")
@@ -84,62 +81,11 @@ HOW = {CLAIM_1: "compare study (or compare run --models gan vae --seeds 5: the c
                 "for gan and gan:minimax)"}
 
 
-def paired_reading(name: str, base: Mapping[int, float], other: Mapping[int, float], key: str = "", subject: str = "") -> Number:
-    """other - base paired by seed, with the Student t 95% interval over seeds (compare.stats)."""
-    d = paired_difference(base, other)
-    return Number(name, d["mean"], tuple(d["ci95"]) if d["ci95"] else None, d["n"], tuple(d["values"]), seeds=tuple(d["seeds"]),
-                  key=key, subject=subject)
-
-
 def _summary(name: str, by_seed: Mapping[int, float], key: str, subject: str = "", bounds: Bounds = UNBOUNDED) -> Number:
     """The mean over seeds with its Student t 95% interval, clipped to `bounds` (compare.stats)."""
     st = summarize((by_seed[s] for s in sorted(by_seed)), bounds)
     return Number(name, st["mean"], tuple(st["ci95"]) if st["ci95"] else None, st["n"], tuple(st["values"]), seeds=tuple(sorted(by_seed)),
                   key=key, subject=subject, signed=False)
-
-
-def reading_state(number: Number, margin: float) -> str:
-    """A deciding reading against its minimum effect: "for", "against", "within" the margin, or "open" (compare.stats.classify)."""
-    return classify(number.mean, number.ci95, number.n, margin)
-
-
-def combine_states(states: Sequence[str], deciding: Sequence[str] | None = None) -> str:
-    """The shared verdict rule: mixed when readings go both ways; supported when every deciding reading is "for",
-    not supported when every one is "against"; no practical difference when every deciding reading is within the
-    margin and none at all is decided; else not decided. deciding defaults to every reading."""
-    deciding = states if deciding is None else deciding
-    if "for" in states and "against" in states:
-        return MIXED
-    for state, verdict in (("for", SUPPORTED), ("against", NOT_SUPPORTED)):
-        if deciding and all(s == state for s in deciding):
-            return verdict
-    if deciding and all(s == "within" for s in deciding) and not {"for", "against"} & set(states):
-        return NO_PRACTICAL_DIFFERENCE
-    return NOT_DECIDED
-
-
-def seed_notes(deciding: Sequence[Number], verdict: str, margin: float, show: Callable[[float], str]) -> list[str]:
-    """One seed: not decided; two: too few, with the seeds this spread needs; a "not decided": the smallest true
-    difference the design decides with 80% power (5% two-sided, at the measured seed spread): the margin, which the
-    interval must clear, plus compare.stats.detectable_difference."""
-    n = min((x.n for x in deciding), default=0)
-    if n == 1:
-        return [ONE_SEED, ONE_SEED_WHY]
-    flat = [x for x in deciding if x.n >= 2 and zero_width(x.ci95)]
-    notes = ["identical per-seed values: no spread measured, so they decide nothing"] if flat else []
-    spread = [(x, statistics.stdev(x.values)) for x in deciding if x.n >= 2 and x not in flat]
-    if n == 2:
-        need = [seeds_needed(sd, margin) for _, sd in spread]
-        seeds = "over 1,000" if None in need else max(need, default=None)
-        at = (f"; at this spread {seeds} seeds would decide a true difference of {show(2 * margin)} (twice the minimum effect) "
-              "with 80% power" if need else "")
-        notes.append(f"2 seeds are too few: the interval's t(0.975, 1) is 12.7 against 4.3 with 3 seeds{at}")
-    if verdict == NOT_DECIDED and spread:
-        found = [(x, margin + detectable_difference(sd, x.n)) for x, sd in spread]
-        what = (f"{show(min(d for _, d in found))} to {show(max(d for _, d in found))} across {len(found)} readings" if len(found) > 2
-                else ", ".join(f"{key_info(x.key).name(x.key) if x.key else x.name}: {show(d)}" for x, d in found))
-        notes.append(f"smallest true difference this design decides (80% power, 5% two-sided, at the measured seed spread): {what}")
-    return notes
 
 
 def _check_family(series: Series, family: str) -> None:
