@@ -4,8 +4,8 @@ discriminator won (D(G(z)) below 0.1 on average over steps 500-1,000, the share 
 rejected) and the generator never recovered (FID of 500 samples against 500 held-out images above 400 at the end).
 Not a speed figure: the measurement behind gan.model.DEFAULT_D_WIDTH, kept here so that it can be rerun.
 
-    python benchmarks/conv_gan_stability.py                      # d_width 1 and 0.5, widths 0.25 and 1, seeds 0-3 (~8 min)
-    python benchmarks/conv_gan_stability.py 0.5 1,2 4,5,6,7      # d_widths, widths, seeds
+    python benchmarks/conv_gan_stability.py                  # d_width 1 and 0.5, widths 0.25 and 1, seeds 0-3 (~8 min)
+    python benchmarks/conv_gan_stability.py 0.5 1,2 4,5,6,7  # d_widths, widths, seeds
 
 Target: no collapsed run at the default d_width.
 """
@@ -35,7 +35,8 @@ def train_one(job: tuple[float, float, int]) -> tuple[float, float, int, float, 
 
     def batches():  # shuffled epochs of whole batches
         while True:
-            yield from (idx for idx in torch.randperm(len(data.train), generator=order).split(BATCH) if len(idx) == BATCH)
+            yield from (idx for idx in torch.randperm(len(data.train), generator=order).split(BATCH)
+                        if len(idx) == BATCH)
 
     d_fake = []
     for step, idx in zip(range(1, STEPS + 1), batches()):
@@ -61,9 +62,10 @@ def main() -> None:
     for d_width in d_widths:
         runs = [r for r in results if r[0] == d_width]
         for _, width, seed, d_fake, fid in runs:
-            print(f"d_width {d_width:g} width {width:g} seed {seed}: D(G(z)) {d_fake:.3f} over steps 500-1,000, FID {fid:.1f}"
-                  + ("  COLLAPSED" if collapsed(d_fake, fid) else ""))
-        print(f"d_width {d_width:g}: {sum(collapsed(r[3], r[4]) for r in runs)} of {len(runs)} runs collapsed; target: none at the default")
+            print(f"d_width {d_width:g} width {width:g} seed {seed}: D(G(z)) {d_fake:.3f} over steps "
+                  f"500-1,000, FID {fid:.1f}" + ("  COLLAPSED" if collapsed(d_fake, fid) else ""))
+        print(f"d_width {d_width:g}: {sum(collapsed(r[3], r[4]) for r in runs)} of {len(runs)} runs collapsed; "
+              "target: none at the default")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ def _random_shift(x: Tensor, pixels: int, generator: torch.Generator) -> Tensor:
     return F.pad(x, (pixels,) * 4)[..., dy:dy + h, dx:dx + w]
 
 
-def train_classifier(data: ImageDataset, steps: int = TRAIN_STEPS, seed: int = TRAIN_SEED) -> tuple[DomainClassifier, dict]:
+def train_classifier(data: ImageDataset, steps: int = TRAIN_STEPS,
+                     seed: int = TRAIN_SEED) -> tuple[DomainClassifier, dict]:
     """Train on data.train only, on the CPU, deterministically; returns the net (eval mode) and its record.
 
     One CPU thread: the summation order of a multi-threaded convolution depends on the thread count,
@@ -128,12 +129,15 @@ def _train_classifier(data: ImageDataset, steps: int, seed: int) -> tuple[Domain
     net.eval()
     with torch.no_grad():
         if decoder is None:
-            correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in zip(in_memory(data.heldout).cpu().split(EXTRACT_BATCH), data.heldout_labels.cpu().split(EXTRACT_BATCH)))
+            correct = sum(int((net(x).argmax(1) == y).sum())
+                          for x, y in zip(in_memory(data.heldout).cpu().split(EXTRACT_BATCH),
+                                          data.heldout_labels.cpu().split(EXTRACT_BATCH)))
             quality = {"heldout_accuracy": correct / len(data.heldout)}
         else:
             bce = sum(float(F.binary_cross_entropy_with_logits(decoder(net.body(x)), x.flatten(1), reduction="sum"))
                       for x in in_memory(data.heldout).cpu().split(EXTRACT_BATCH))
             quality = {"heldout_accuracy": None,
                        "heldout_reconstruction_bce_per_pixel": bce / (len(data.heldout) * math.prod(data.image_shape))}
-    record = {**quality, "train_seconds": round(seconds, 2), "steps": steps, "classes": classes, "final_loss": float(loss.detach())}
+    record = {**quality, "train_seconds": round(seconds, 2), "steps": steps, "classes": classes,
+              "final_loss": float(loss.detach())}
     return net, record
