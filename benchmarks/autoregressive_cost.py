@@ -1,4 +1,5 @@
-"""What vae:autoregressive costs beside vae on mnist5k's 28x28 images: parameters, a train step, pixel draws, the likelihood.
+"""What vae:autoregressive costs beside vae on mnist5k's 28x28 images: parameters, a train step, pixel
+draws, the likelihood.
 
 Target: 500 joint pixel draws in under 10 s on one CPU thread. A joint draw is H*W = 784 passes of the PixelCNN head,
 each over only the (reach + 1) x (2 reach + 1) window its pixel depends on, batched over all images
@@ -47,11 +48,12 @@ def main() -> None:
         model = VAE(VAEConfig(image_shape=SHAPE, decoder=decoder), seed=0)
         counts = {name: sum(p.numel() for p in net.parameters()) for name, net in model.parts().items()}
         step = seconds(lambda: model.train_step(batch), args.repeats)
-        draw = seconds(lambda: model.sample(args.samples, torch.Generator().manual_seed(0), mode="pixels"), args.repeats)
+        draw = seconds(lambda: model.sample(args.samples, torch.Generator().manual_seed(0), mode="pixels"),
+                       args.repeats)
         iwae = seconds(lambda: model.iwae_nll(heldout, k=200, generator=torch.Generator().manual_seed(0)), 1)
-        print(f"{decoder:>14}: {sum(counts.values()):,} parameters ({', '.join(f'{k} {v:,}' for k, v in counts.items())}); "
-              f"train step (batch 128) {step * 1e3:.1f} ms; {args.samples} pixel draws {draw:.2f} s; "
-              f"IWAE k=200 on 100 images {iwae:.1f} s")
+        print(f"{decoder:>14}: {sum(counts.values()):,} parameters "
+              f"({', '.join(f'{k} {v:,}' for k, v in counts.items())}); train step (batch 128) {step * 1e3:.1f} ms; "
+              f"{args.samples} pixel draws {draw:.2f} s; IWAE k=200 on 100 images {iwae:.1f} s")
         if decoder == "autoregressive":
             verdict = "meets" if draw <= TARGET_S else "misses"
             print(f"joint draws: {draw:.2f} s for {args.samples} images, {verdict} the {TARGET_S:g} s target "

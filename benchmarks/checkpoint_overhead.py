@@ -59,8 +59,9 @@ def main() -> None:
             ckpt = best_seconds(checkpoint, args.repeats)
             overhead = ckpt / (args.every * step)
             ok &= overhead <= TARGET
-            print(f"{family}: {step * 1000:.1f} ms a step, {ckpt * 1000:.0f} ms a checkpoint ({path.stat().st_size / 1e6:.1f} MB): "
-                  f"overhead {overhead:.2%} (target <= {TARGET:.0%})  {'OK' if overhead <= TARGET else 'MISSED'}")
+            print(f"{family}: {step * 1000:.1f} ms a step, {ckpt * 1000:.0f} ms a checkpoint "
+                  f"({path.stat().st_size / 1e6:.1f} MB): overhead {overhead:.2%} (target <= {TARGET:.0%})  "
+                  f"{'OK' if overhead <= TARGET else 'MISSED'}")
     raise SystemExit(0 if ok else 1)
 
 

@@ -56,7 +56,8 @@ def main() -> None:
     for name, times in rows.items():
         print(f"  {name:<48} {min(times):6.3f} s / {statistics.median(times):6.3f} s")
     best = min(next(iter(rows.values())))
-    print(f"target: < {TARGET_S:.1f} s for 5,000 28x28 images -> {best:.3f} s ({'met' if best < TARGET_S else 'MISSED'})")
+    print(f"target: < {TARGET_S:.1f} s for 5,000 28x28 images -> {best:.3f} s "
+          f"({'met' if best < TARGET_S else 'MISSED'})")
 
 
 if __name__ == "__main__":

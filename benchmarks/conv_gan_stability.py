@@ -30,12 +30,14 @@ def train_one(job: tuple[float, float, int, float | None]) -> tuple[float, float
     torch.set_num_threads(1)
     d_width, width, seed, r1 = job
     data = compare.load_dataset("mnist5k")
-    model = GAN(GANConfig(image_shape=(1, 28, 28), arch="conv", width=width, d_width=d_width, r1_weight=r1), "cpu", seed)
+    config = GANConfig(image_shape=(1, 28, 28), arch="conv", width=width, d_width=d_width, r1_weight=r1)
+    model = GAN(config, "cpu", seed)
     order = torch.Generator().manual_seed(seed)
 
     def batches():  # shuffled epochs of whole batches
         while True:
-            yield from (idx for idx in torch.randperm(len(data.train), generator=order).split(BATCH) if len(idx) == BATCH)
+            order_idx = torch.randperm(len(data.train), generator=order)
+            yield from (idx for idx in order_idx.split(BATCH) if len(idx) == BATCH)
 
     d_fake = []
     for step, idx in zip(range(1, STEPS + 1), batches()):
@@ -64,10 +66,10 @@ def main() -> None:
     for d_width, r1 in settings:
         runs = [result for job, result in zip(jobs, results) if (job[0], job[3]) == (d_width, r1)]
         for _, width, seed, d_fake, fid in runs:
-            print(f"d_width {d_width:g} r1 {r1:g} width {width:g} seed {seed}: D(G(z)) {d_fake:.3f} over steps 500-1,000, "
-                  f"FID {fid:.1f}" + ("  COLLAPSED" if collapsed(d_fake, fid) else ""))
-        print(f"d_width {d_width:g} r1 {r1:g}: {sum(collapsed(r[3], r[4]) for r in runs)} of {len(runs)} runs collapsed; "
-              "target: none at the defaults")
+            print(f"d_width {d_width:g} r1 {r1:g} width {width:g} seed {seed}: D(G(z)) {d_fake:.3f} over steps "
+                  f"500-1,000, FID {fid:.1f}" + ("  COLLAPSED" if collapsed(d_fake, fid) else ""))
+        print(f"d_width {d_width:g} r1 {r1:g}: {sum(collapsed(r[3], r[4]) for r in runs)} of {len(runs)} runs "
+              "collapsed; target: none at the defaults")
 
 
 if __name__ == "__main__":

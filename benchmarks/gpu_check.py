@@ -73,7 +73,8 @@ def main() -> int:
         print("no CUDA device: nothing to check")
         return 0
     device = torch.device("cuda")
-    print(f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, {args.steps} steps of batch {args.batch_size}")
+    print(f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, {args.steps} steps of "
+          f"batch {args.batch_size}")
     print(f"{'data':<18} {'model':<11} {'arch':<4} {'prec':<4} {'images/s':>10} {'peak MiB':>9}  sync  losses")
     failures = 0
     for name, shape in SHAPES.items():
@@ -85,11 +86,14 @@ def main() -> int:
                     bad = not r["finite"] or r["synced"] is not None
                     failures += bad
                     losses = " ".join(f"{k} {v:.3f}" for k, v in r["losses"].items())
-                    print(f"{name:<18} {spec.label:<11} {arch:<4} {precision:<4} {r['images/s']:>10.0f} {r['peak MiB']:>9.1f}"
-                          f"  {'YES ' if r['synced'] else 'no  '}  {losses}{'   <-- FAIL' if bad else ''}", flush=True)
+                    print(f"{name:<18} {spec.label:<11} {arch:<4} {precision:<4} {r['images/s']:>10.0f} "
+                          f"{r['peak MiB']:>9.1f}  {'YES ' if r['synced'] else 'no  '}  "
+                          f"{losses}{'   <-- FAIL' if bad else ''}",
+                          flush=True)
                     if r["synced"]:
                         print(f"    host sync inside the step: {r['synced']}")
-    print("all finite and sync-free" if not failures else f"{failures} configurations FAILED (NaN/inf loss or a host sync)")
+    print("all finite and sync-free" if not failures
+          else f"{failures} configurations FAILED (NaN/inf loss or a host sync)")
     return 1 if failures else 0
 
 

@@ -50,9 +50,9 @@ def main(steps: int = 300, rounds: int = 5) -> None:
     for _ in range(5000):
         saturation(logits)
     alone = (time.process_time() - start) / 5000
-    print(f"claim 3 readings: training loop {min(plain) * 1e3:.2f} ms a GAN step without them, {min(read) * 1e3:.2f} ms with "
-          f"them ({min(read) / min(plain) - 1:+.1%}, timing noise included); the readings alone {alone * 1e6:.0f} us a step "
-          f"({alone / min(plain):.2%}; target <= {STEP_TARGET:.0%})")
+    print(f"claim 3 readings: training loop {min(plain) * 1e3:.2f} ms a GAN step without them, {min(read) * 1e3:.2f} "
+          f"ms with them ({min(read) / min(plain) - 1:+.1%}, timing noise included); the readings alone "
+          f"{alone * 1e6:.0f} us a step ({alone / min(plain):.2%}; target <= {STEP_TARGET:.0%})")
 
     vae = vae_spec.build(data.image_shape, "cpu", seed=0)
     train(vae, data.train, 200, 128, seed=0)  # a little training, so the codes have structure to fit

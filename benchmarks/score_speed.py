@@ -27,11 +27,12 @@ def main() -> None:
     data = load_dataset("mnist5k")
     t = time.perf_counter()
     extractor = load_domain_evaluator(data, on_train=print)
-    print(f"evaluator ready in {time.perf_counter() - t:.1f}s: held-out accuracy {extractor.info['heldout_accuracy']:.2%}, "
-          f"trained in {extractor.info['train_seconds']}s")
+    print(f"evaluator ready in {time.perf_counter() - t:.1f}s: held-out accuracy "
+          f"{extractor.info['heldout_accuracy']:.2%}, trained in {extractor.info['train_seconds']}s")
     images = torch.cat([data.train, data.heldout])[:N]  # A: the 5,000 real images
     rng = torch.Generator().manual_seed(0)
-    fake = (images[torch.randperm(N, generator=rng)] + 0.2 * torch.randn(images.shape, generator=rng)).clamp(0, 1)  # B: noised
+    # B: noised
+    fake = (images[torch.randperm(N, generator=rng)] + 0.2 * torch.randn(images.shape, generator=rng)).clamp(0, 1)
 
     times = []
     for _ in range(REPEATS):  # best of a few: other processes on a shared machine only ever add time
@@ -47,9 +48,11 @@ def main() -> None:
         t = time.perf_counter()
         metric.fn(*(sets[i] for i in metric.inputs), **metric.params)
         print(f"  {name:<18} {time.perf_counter() - t:6.2f}s")
-    print(f"fid {result['metrics']['fid']['values']['fid']:.3f}, precision {result['metrics']['precision_recall']['values']['precision']:.3f}")
-    print(f"score {N} vs {N} images, every metric: {total:.2f}s best of {REPEATS} (all: {', '.join(f'{t:.1f}' for t in times)})  (target <= {TARGET_S:.0f}s on 2 CPU cores, "
-          f"torch threads {torch.get_num_threads()}) -> {'OK' if total <= TARGET_S else 'OVER TARGET'}")
+    print(f"fid {result['metrics']['fid']['values']['fid']:.3f}, precision "
+          f"{result['metrics']['precision_recall']['values']['precision']:.3f}")
+    print(f"score {N} vs {N} images, every metric: {total:.2f}s best of {REPEATS} (all: "
+          f"{', '.join(f'{t:.1f}' for t in times)})  (target <= {TARGET_S:.0f}s on 2 CPU cores, torch threads "
+          f"{torch.get_num_threads()}) -> {'OK' if total <= TARGET_S else 'OVER TARGET'}")
 
 
 if __name__ == "__main__":

@@ -34,19 +34,23 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = StudySettings(budget=Budget.parse(args.budget), dataset=args.dataset, seeds=tuple(range(args.seeds)),
-                                 widths=parse_widths(args.widths), device=args.device, batch_size=args.batch_size, out=Path(tmp) / "study")
+                                 widths=parse_widths(args.widths), device=args.device, batch_size=args.batch_size,
+                                 out=Path(tmp) / "study")
         start = time.perf_counter()
         result = study(settings, make_executor("local", ExecutorOptions(jobs=args.jobs)), log=lambda m: None)
         wall = time.perf_counter() - start
     train = result["train_seconds"]
     trials = result["trials"]
     per_trial = sum(t.get("seconds") or 0 for t in trials)
-    print(f"study: {args.dataset}, {args.budget}, {args.seeds} seeds, widths {args.widths}, jobs {args.jobs}: {len(trials)} trials")
+    print(f"study: {args.dataset}, {args.budget}, {args.seeds} seeds, widths {args.widths}, jobs "
+          f"{args.jobs}: {len(trials)} trials")
     print(f"wall time            {wall:8.1f} s")
-    print(f"sum of trial runs    {per_trial:8.1f} s   (each trial's pipeline run: training, curve points, evaluation, writes)")
+    print(f"sum of trial runs    {per_trial:8.1f} s   (each trial's pipeline run: training, curve "
+          "points, evaluation, writes)")
     print(f"sum of train_seconds {train:8.1f} s   (pure training)")
     share = 1 - train * 1 / (wall * args.jobs) if wall else float("nan")  # --jobs N trains N trials at once
-    print(f"overhead share       {share:8.1%}   goal <= {GOAL:.0%} for the default study: {'met' if share <= GOAL else 'NOT met'}")
+    print(f"overhead share       {share:8.1%}   goal <= {GOAL:.0%} for the default study: "
+          f"{'met' if share <= GOAL else 'NOT met'}")
     for claim in result["claims"]:
         print(f"  {claim['verdict']:<14} {claim['claim']}")
 

@@ -34,8 +34,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "sweep"
         env = {**os.environ, "OMP_NUM_THREADS": args.threads, "COMPARE_CACHE_DIR": str(Path(tmp) / "cache")}
-        command = [sys.executable, "-m", "compare", "sweep", "--models", "gan", "vae", "--widths", args.widths, "--seeds", "2",
-                   "--dataset", args.dataset, "--budget", args.budget, "--out", str(out)]
+        command = [sys.executable, "-m", "compare", "sweep", "--models", "gan", "vae", "--widths", args.widths,
+                   "--seeds", "2", "--dataset", args.dataset, "--budget", args.budget, "--out", str(out)]
         # The evaluator (trained on first use before it was pinned) is made ready first, outside the clock.
         warm = ("from compare.data import load_dataset\n"
                 "try:\n    from compare.metrics.evaluator import load_domain_evaluator\n"
@@ -50,7 +50,8 @@ def main() -> None:
         reports = sorted(str(p.relative_to(out)) for p in out.rglob("report.html"))
         pngs = list(out.rglob("*.png"))
     print(f"sweep of 2 widths x 2 seeds x 2 models, {args.dataset}, {args.budget} each ({args.repo}):")
-    print(f"  wall time {wall:.1f} s; {len(reports)} report.html ({', '.join(reports) or 'none'}); {len(pngs)} PNG files")
+    print(f"  wall time {wall:.1f} s; {len(reports)} report.html ({', '.join(reports) or 'none'}); "
+          f"{len(pngs)} PNG files")
     print(f"  target: {TARGET}")
 
 

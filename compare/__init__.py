@@ -5,15 +5,16 @@ the command line can catch a Ctrl-C during start-up."""
 
 import importlib
 
-_EXPORTS = {"Budget": "compare.settings", "DATASETS": "compare.data", "DataOptions": "compare.data", "ImageDataset": "compare.data",
-            "load_dataset": "compare.data", "UserError": "compare.errors", "MODELS": "compare.models", "ModelSpec": "compare.models",
-            "parse_model_specs": "compare.models", "GenerativeModel": "compare.protocol", "RunSettings": "compare.settings",
-            "SweepSettings": "compare.experiments.sweep", "StudySettings": "compare.experiments.study", "register_model": "compare.models",
-            "register_dataset": "compare.data",
+_EXPORTS = {"Budget": "compare.settings", "DATASETS": "compare.data", "DataOptions": "compare.data",
+            "ImageDataset": "compare.data", "load_dataset": "compare.data", "UserError": "compare.errors",
+            "MODELS": "compare.models", "ModelSpec": "compare.models", "parse_model_specs": "compare.models",
+            "GenerativeModel": "compare.protocol", "RunSettings": "compare.settings",
+            "SweepSettings": "compare.experiments.sweep", "StudySettings": "compare.experiments.study",
+            "register_model": "compare.models", "register_dataset": "compare.data",
             # the public Python API (compare.api)
-            **{name: "compare.api" for name in ("run", "sweep", "study", "score", "load_model", "judge_claims", "draw_samples", "export",
-                                                "RunResult", "ModelResult", "ViewResult", "Numbers", "Value", "Scores", "SweepResult",
-                                                "StudyResult")}}
+            **{name: "compare.api" for name in ("run", "sweep", "study", "score", "load_model", "judge_claims",
+                                                "draw_samples", "export", "RunResult", "ModelResult", "ViewResult",
+                                                "Numbers", "Value", "Scores", "SweepResult", "StudyResult")}}
 
 __all__ = sorted(_EXPORTS)
 

@@ -84,7 +84,8 @@ class Numbers(Mapping[str, "Value | None"]):
         try:
             return self._values[name]
         except KeyError:
-            raise AttributeError(f"no number {name!r}{did_you_mean(name, self._values)}; there are: {', '.join(self._values)}") from None
+            raise AttributeError(f"no number {name!r}{did_you_mean(name, self._values)}; there are: "
+                                 f"{', '.join(self._values)}") from None
 
     def __dir__(self) -> list[str]:
         return [*super().__dir__(), *self._values]
@@ -143,15 +144,17 @@ class RunResult:
         quality, continuity, likelihood = metrics["quality"], metrics["continuity"], metrics.get("likelihood", {})
 
         def view(v: str) -> ViewResult:
-            return ViewResult(Numbers(quality_readings(quality["views"][v])), Numbers(continuity_readings(continuity["views"][v])))
+            return ViewResult(Numbers(quality_readings(quality["views"][v])),
+                              Numbers(continuity_readings(continuity["views"][v])))
 
         models = {label: ModelResult(label, m.get("family"), m.get("status"), m.get("steps"), m.get("parameters", {}),
                                      {v: view(v) for v in m["views"]},
                                      Numbers(likelihood_readings(likelihood[label])) if label in likelihood else None)
                   for label, m in metrics["models"].items()}
-        floor = ViewResult(Numbers(quality_readings(quality["floor"])), Numbers(continuity_readings(continuity["real"])))
-        return cls(run_dir, config["dataset"]["name"], config["seed"], config.get("budget", {}).get("spec", ""), models, floor,
-                   quality["extractor"], metrics, config)
+        floor = ViewResult(Numbers(quality_readings(quality["floor"])),
+                           Numbers(continuity_readings(continuity["real"])))
+        return cls(run_dir, config["dataset"]["name"], config["seed"], config.get("budget", {}).get("spec", ""), models,
+                   floor, quality["extractor"], metrics, config)
 
 
 def read_finished_run(run_dir: Path) -> tuple[dict, dict]:
@@ -162,45 +165,53 @@ def read_finished_run(run_dir: Path) -> tuple[dict, dict]:
                         f"finish it with `compare run --resume {run_dir}`")
     metrics = read_run_json(run_dir, "metrics.json")
     if "interrupted" in metrics or "quality" not in metrics:
-        raise UserError(f"{run_dir} is unfinished (stopped before its evaluation); finish it with `compare run --resume {run_dir}`")
+        raise UserError(f"{run_dir} is unfinished (stopped before its evaluation); finish it with `compare "
+                        f"run --resume {run_dir}`")
     return config, metrics
 
 
-MODEL_FIELDS = {"arch": "mlp", "precision": "fp32", "optimizer": "adam"}  # what `compare run` passes when no flag is given
+# what `compare run` passes when no flag is given
+MODEL_FIELDS = {"arch": "mlp", "precision": "fp32", "optimizer": "adam"}
 DATA_FIELDS = {"data_root": "root", "download": "download", "image_size": "image_size", "channels": "channels"}
-RUN_FIELDS = [f.name for f in dataclasses.fields(RunSettings) if f.name not in ("models", "budget", "dataset", "seed", "out", "data_options")]
+RUN_FIELDS = [f.name for f in dataclasses.fields(RunSettings)
+              if f.name not in ("models", "budget", "dataset", "seed", "out", "data_options")]
 
 
 def _split_options(options: dict[str, Any], known: Iterable[str], what: str) -> None:
     known = list(known)
     if unknown := [k for k in options if k not in known]:
-        raise UserError(f"{what} has no option {unknown[0]!r}{did_you_mean(unknown[0], known)}; it takes: {', '.join(known)}")
+        raise UserError(f"{what} has no option {unknown[0]!r}{did_you_mean(unknown[0], known)}; it "
+                        f"takes: {', '.join(known)}")
 
 
-def run_settings(models: Sequence[str] | str = ("gan", "vae"), dataset: str = "mnist5k", budget: str | Budget = DEFAULT_BUDGET,
-                 seed: int = 0, out: Path | str | None = None, **options: Any) -> RunSettings:
+def run_settings(models: Sequence[str] | str = ("gan", "vae"), dataset: str = "mnist5k",
+                 budget: str | Budget = DEFAULT_BUDGET, seed: int = 0, out: Path | str | None = None,
+                 **options: Any) -> RunSettings:
     """The RunSettings `compare run` would make of the same flags (`options` are its flags in snake case)."""
     _split_options(options, [*RUN_FIELDS, *MODEL_FIELDS, *DATA_FIELDS], "compare.run")
     data_options = DataOptions(**{DATA_FIELDS[k]: v for k, v in options.items() if k in DATA_FIELDS})
     check_data_options(check_dataset_name(dataset), data_options)
     specs = parse_model_specs([models] if isinstance(models, str) else list(models))
     specs = with_fields(specs, **{k: options.get(k, default) for k, default in MODEL_FIELDS.items()})
-    return RunSettings(models=tuple(specs), budget=Budget.parse(budget) if isinstance(budget, str) else budget, dataset=dataset,
-                       seed=seed, out=Path(out) if out is not None else None, data_options=data_options,
-                       **{k: v for k, v in options.items() if k in RUN_FIELDS})
+    return RunSettings(models=tuple(specs), budget=Budget.parse(budget) if isinstance(budget, str) else budget,
+                       dataset=dataset, seed=seed, out=Path(out) if out is not None else None,
+                       data_options=data_options, **{k: v for k, v in options.items() if k in RUN_FIELDS})
 
 
 def run(models: Sequence[str] | str = ("gan", "vae"), dataset: str = "mnist5k", budget: str | Budget = DEFAULT_BUDGET,
-        seed: int = 0, out: Path | str | None = None, progress: bool = False, overwrite: bool = False, **options: Any) -> RunResult:
+        seed: int = 0, out: Path | str | None = None, progress: bool = False, overwrite: bool = False,
+        **options: Any) -> RunResult:
     """`compare run`: train every model under one budget, evaluate, write the run directory; returns its RunResult.
 
     `out=None` writes to runs/<timestamp> under the current directory, as `compare run` does (a run is kept, to be
     loaded again with RunResult.load or load_model). `options`: batch_size, width, eval_samples, features,
     match_params, curve_points, checkpoint_every, device, arch, precision, optimizer, data_root, download,
     image_size, channels (the flags of `compare run`). `progress` shows the progress bars."""
-    from compare.experiments.pipeline import run as run_pipeline  # deferred: the pipeline pulls in the report's plotting
+    # deferred: the pipeline pulls in the report's plotting
+    from compare.experiments.pipeline import run as run_pipeline
 
-    result = run_pipeline(run_settings(models, dataset, budget, seed, out, **options), show_progress=progress, overwrite=overwrite)
+    result = run_pipeline(run_settings(models, dataset, budget, seed, out, **options), show_progress=progress,
+                          overwrite=overwrite)
     return RunResult.load(result.out)
 
 
@@ -230,9 +241,9 @@ def _log(progress: bool) -> Callable[[str], None]:
     return (lambda message: click.echo(message, err=True)) if progress else (lambda message: None)
 
 
-def sweep(models: Sequence[str] | str = ("gan", "vae"), widths: Sequence[float] | str = (0.25, 0.5, 1, 2, 4), seeds: int = 3,
-          seed: int = 0, dataset: str = "mnist5k", budget: str | Budget = DEFAULT_BUDGET, out: Path | str | None = None,
-          jobs: int = 1, progress: bool = False, **options: Any) -> SweepResult:
+def sweep(models: Sequence[str] | str = ("gan", "vae"), widths: Sequence[float] | str = (0.25, 0.5, 1, 2, 4),
+          seeds: int = 3, seed: int = 0, dataset: str = "mnist5k", budget: str | Budget = DEFAULT_BUDGET,
+          out: Path | str | None = None, jobs: int = 1, progress: bool = False, **options: Any) -> SweepResult:
     """`compare sweep`: every (model, width, seed) under one budget, then claim 2. `out=None`: runs/sweep-<timestamp>;
     an existing sweep directory continues. `options`: device, batch_size, quality, continuity, size_by, optimizer."""
     from compare.experiments.sweep import sweep as run_sweep
@@ -240,27 +251,30 @@ def sweep(models: Sequence[str] | str = ("gan", "vae"), widths: Sequence[float] 
     _split_options(options, ("device", "batch_size", "quality", "continuity", "size_by", "optimizer"), "compare.sweep")
     settings = SweepSettings(models=tuple(parse_model_specs([models] if isinstance(models, str) else list(models))),
                              widths=parse_widths(widths if isinstance(widths, str) else ",".join(map(str, widths))),
-                             seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget) if isinstance(budget, str) else budget,
+                             seeds=tuple(range(seed, seed + seeds)),
+                             budget=Budget.parse(budget) if isinstance(budget, str) else budget,
                              dataset=check_dataset_name(dataset), out=Path(out) if out is not None else None, **options)
     summary = run_sweep(settings, _executor(jobs), _log(progress))
     return SweepResult(Path(summary["out"]), summary["claim_b"], summary)
 
 
 def study(dataset: str = "mnist5k", budget: str | Budget = DEFAULT_BUDGET, seeds: int = 5, seed: int = 0,
-          widths: Sequence[float] = (0.25, 0.5, 1, 2), out: Path | str | None = None, jobs: int = 1, progress: bool = False,
-          **options: Any) -> StudyResult:
+          widths: Sequence[float] = (0.25, 0.5, 1, 2), out: Path | str | None = None, jobs: int = 1,
+          progress: bool = False, **options: Any) -> StudyResult:
     """`compare study`: all three claims over seeds. `out=None`: runs/study-<timestamp>; an existing study directory
     continues. `options`: arch, tune, device, batch_size, optimizer, claim3_optimizers (a tuple), mechanisms, and
     models (the GAN and the VAE, e.g. ("gan", "mypkg.models:MyVAE"); default ("gan", "vae"))."""
     from compare.experiments.study import parse_study_models, study as run_study
 
-    _split_options(options, ("arch", "tune", "device", "batch_size", "optimizer", "claim3_optimizers", "mechanisms", "models"),
+    _split_options(options,
+                   ("arch", "tune", "device", "batch_size", "optimizer", "claim3_optimizers", "mechanisms", "models"),
                    "compare.study")
     if "models" in options:
         options["models"] = parse_study_models(",".join(options["models"]))
-    settings = StudySettings(budget=Budget.parse(budget) if isinstance(budget, str) else budget, dataset=check_dataset_name(dataset),
-                             seeds=tuple(range(seed, seed + seeds)), widths=tuple(float(w) for w in widths),
-                             out=Path(out) if out is not None else None, **options)
+    settings = StudySettings(budget=Budget.parse(budget) if isinstance(budget, str) else budget,
+                             dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
+                             widths=tuple(float(w) for w in widths), out=Path(out) if out is not None else None,
+                             **options)
     summary = run_study(settings, _executor(jobs), _log(progress))
     return StudyResult(Path(summary["out"]), summary["claims"], summary)
 
@@ -283,10 +297,11 @@ def _images(images: Path | str | Tensor | np.ndarray, where: str) -> Tensor:
     return load_image_set(images) if isinstance(images, (str, Path)) else to_images(images, where)
 
 
-def score_images(reference: Any, judged: Any, dataset: str = "mnist5k", features: str = "evaluator", device: str = "auto",
-                 on_train: Callable[[str], None] | None = None) -> tuple[dict, dict]:
+def score_images(reference: Any, judged: Any, dataset: str = "mnist5k", features: str = "evaluator",
+                 device: str = "auto", on_train: Callable[[str], None] | None = None) -> tuple[dict, dict]:
     """(the numbers `compare score --json` prints, the continuity report its table shows) of B = `judged` against
-    A = `reference`: each a folder of PNG/JPEG, an .npz / .npy / .pt file, or an image array (N, C, H, W) / (N, H, W, C)."""
+    A = `reference`: each a folder of PNG/JPEG, an .npz / .npy / .pt file, or an image array (N, C, H, W) /
+    (N, H, W, C)."""
     from compare.data import load_dataset
     from compare.metrics.continuity import continuity_report
     from compare.metrics.evaluator import FEATURES, load_extractor
@@ -294,11 +309,13 @@ def score_images(reference: Any, judged: Any, dataset: str = "mnist5k", features
     from compare.settings import resolve_device
 
     if features not in FEATURES:
-        raise UserError(f"unknown features {features!r}{did_you_mean(features, FEATURES)}; choose from: {', '.join(FEATURES)}")
+        raise UserError(f"unknown features {features!r}{did_you_mean(features, FEATURES)}; choose from: "
+                        f"{', '.join(FEATURES)}")
     a, b = _images(reference, "the reference images"), _images(judged, "the judged images")
     check_comparable(a, b, FEATURES[features].feature_dim)
     data = load_dataset(check_dataset_name(dataset))
-    extractor = load_extractor(features, data, resolve_device(device), on_train, images={"A's images": a, "B's images": b})
+    extractor = load_extractor(features, data, resolve_device(device), on_train,
+                               images={"A's images": a, "B's images": b})
     result = score_sets(a, b, data, extractor)
     pixels = continuity_report({"B": b}, a)  # A, the reference, plays the part of the real images
     result["continuity"] = {k: pixels[k] for k in ("protocol", "real", "views", "ratios", "sensitivity")}
@@ -307,9 +324,11 @@ def score_images(reference: Any, judged: Any, dataset: str = "mnist5k", features
 
 def score(reference: Any, judged: Any, dataset: str = "mnist5k", features: str = "evaluator", device: str = "auto",
           progress: bool = False) -> Scores:
-    """Score the image set `judged` against `reference` (paths or arrays, see score_images) with every quality metric."""
+    """Score the image set `judged` against `reference` (paths or arrays, see score_images) with every
+    quality metric."""
     report, _ = score_images(reference, judged, dataset, features, device, _log(progress) if progress else None)
-    return Scores(Numbers(quality_readings(report["metrics"])), Numbers(continuity_readings(report["continuity"]["views"]["B"])),
+    return Scores(Numbers(quality_readings(report["metrics"])),
+                  Numbers(continuity_readings(report["continuity"]["views"]["B"])),
                   Numbers(continuity_readings(report["continuity"]["real"])), report["extractor"], report)
 
 
@@ -344,12 +363,14 @@ def draw_samples(run_dir: Path | str, model: str, n: int, seed: int | None = Non
     return images
 
 
-def export(run_dir: Path | str, format: str = "safetensors", out: Path | str | None = None, overwrite: bool = False) -> list[Path]:
+def export(run_dir: Path | str, format: str = "safetensors", out: Path | str | None = None,
+           overwrite: bool = False) -> list[Path]:
     """`compare export`: every model of a finished run as `format` (safetensors or torchscript) with a JSON card
     each, in `out` (default RUN_DIR/export-<format>); returns the files written (compare.train.export)."""
     run_dir = Path(run_dir)
     config, metrics = read_finished_run(run_dir)
-    return export_run(run_dir, format, Path(out) if out is not None else run_dir / f"{EXPORT_PREFIX}{format}", metrics, config, overwrite)
+    return export_run(run_dir, format, Path(out) if out is not None else run_dir / f"{EXPORT_PREFIX}{format}", metrics,
+                      config, overwrite)
 
 
 def judge_claims(runs: Iterable[RunResult | Path | str]) -> dict[str, Any]:

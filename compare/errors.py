@@ -47,10 +47,14 @@ def one_line(e: BaseException) -> tuple[str | None, int] | None:
         return "Aborted.", 130
     if isinstance(e, ReaderGone):  # it wants no more: no message, the code of a tool stopped by SIGPIPE
         return None, EXIT_BROKEN_PIPE
-    if isinstance(e, FileExistsError) and e.filename:  # an exclusive write (compare.io) found a file that appeared meanwhile
-        return f"Error: {e.filename} appeared while the command ran and was left as it is; pass another path or move it away", 2
-    if isinstance(e, OSError):  # a path the user gave that cannot be read or written (a run's own writes say more: compare.rundir)
-        return (f"Error: {e.strerror or e}: {e.filename}; check the path and its permissions" if e.filename else f"Error: {e}"), 2
+    # an exclusive write (compare.io) found a file that appeared meanwhile
+    if isinstance(e, FileExistsError) and e.filename:
+        return (f"Error: {e.filename} appeared while the command ran and was left as it is; pass another path or "
+                "move it away", 2)
+    # a path the user gave that cannot be read or written (a run's own writes say more: compare.rundir)
+    if isinstance(e, OSError):
+        return (f"Error: {e.strerror or e}: {e.filename}; check the path and its permissions" if e.filename
+                else f"Error: {e}"), 2
     if isinstance(e, (MemoryError, RuntimeError)) and out_of_memory(e):
         return OUT_OF_MEMORY, 2
     return None

@@ -82,7 +82,8 @@ def check_new_directory(path: Path, overwrite: bool, ours: Callable[[str], bool]
         if names and not overwrite:
             raise UserError(f"{path} already exists; give another --out, move it away, or pass --overwrite")
         if foreign := [n for n in names if not ours(n)]:
-            raise UserError(f"{path} holds {foreign[0]}, which this command does not write; it is not replaced: give another --out")
+            raise UserError(f"{path} holds {foreign[0]}, which this command does not write; it is not "
+                            "replaced: give another --out")
 
 
 @contextlib.contextmanager
@@ -97,7 +98,8 @@ def new_directory(path: Path, overwrite: bool, ours: Callable[[str], bool]) -> I
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         yield tmp
-        if os.path.lexists(path) and any(path.iterdir()):  # --overwrite: the old folder goes only once the new one is complete
+        # --overwrite: the old folder goes only once the new one is complete
+        if os.path.lexists(path) and any(path.iterdir()):
             aside = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
             os.replace(path, aside / "old")
             os.replace(tmp, path)
@@ -231,4 +233,5 @@ def read_run_json(run_dir: Path, name: str) -> dict:
     try:
         return read_json(path, name, "rerun or restore it")
     except FileNotFoundError:
-        raise UserError(f"{run_dir} is not a run directory (no {name}); pass a directory made by `compare run`") from None
+        raise UserError(f"{run_dir} is not a run directory (no {name}); pass a "
+                        "directory made by `compare run`") from None

@@ -44,7 +44,8 @@ def Maybe(schema: Any) -> AnyOf:
     return AnyOf(type(None), schema)
 
 
-NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", Number: "a number", type(None): "null", object: "anything"}
+NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", Number: "a number", type(None): "null",
+         object: "anything"}
 
 
 def _describe(schema: Any) -> str:
@@ -121,7 +122,8 @@ SIZE = {"parameters": {"total": int, "*": Number}, "fp32_mb": {"total": Number},
         "train_flops_per_step": object, "sampling_images_per_second": object, "training_images_per_second": object,
         "peak_memory_mb": object, "peak_memory_kind": object}
 MODEL_ENTRY = {"views": Opt(List(str)), "final_losses": Opt(Each(Maybe(Number))), "size": Opt(Maybe(SIZE)),
-               "parameters": Opt({"total": int, "*": Number}), "status": Opt(str), "grad_norms": Opt(List(dict)), "curve": Opt(List(dict)),
+               "parameters": Opt({"total": int, "*": Number}), "status": Opt(str), "grad_norms": Opt(List(dict)),
+               "curve": Opt(List(dict)),
                "early": Opt({"steps": int, "mean": Each(Maybe(Number)), "points": List(dict)})}
 CONTINUITY = {"real": dict, "views": Each(dict), "ratios": Each(dict)}
 
@@ -132,13 +134,18 @@ LAYOUTS: dict[str, Any] = {
                     "versions": Opt(dict), "resumed": Opt(list)},
     "metrics.json": {"models": Each(MODEL_ENTRY), "quality": Opt(QUALITY), "continuity": Opt(CONTINUITY),
                      "quality_history": Opt(list), "likelihood": Opt(Each(dict))},
-    "sweep.json": {"settings": dict, "claim_b": {"claim": str, "verdict": str, "rule": str, "notes": List(str), "targets": List(dict)},
+    "sweep.json": {"settings": dict,
+                   "claim_b": {"claim": str, "verdict": str, "rule": str, "notes": List(str), "targets": List(dict)},
                    "plots": Opt(List(str))},
-    "seeds.json": {"seeds": List(int), "interval": str, "models": Each(Each(Maybe(dict))), "differences": Each(Each(Maybe(dict))),
-                   "views": Each(Each(Maybe(dict))), "view_differences": Each(Each(Maybe(dict)))},
-    "study.json": {"settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number), "arch": str, "tune": int,
-                                "device": str, "batch_size": int, "optimizer": str, "claim3_optimizers": List(str), "mechanisms": bool}, "sessions": Opt(List({"seconds": Number})), "tuning": Opt(Maybe(dict))},
-    "studies.json": {"archs": List(str), "settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number),
-                                                     "tune": int, "device": str, "batch_size": int}},
+    "seeds.json": {"seeds": List(int), "interval": str, "models": Each(Each(Maybe(dict))),
+                   "differences": Each(Each(Maybe(dict))), "views": Each(Each(Maybe(dict))),
+                   "view_differences": Each(Each(Maybe(dict)))},
+    "study.json": {"settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number), "arch": str,
+                                "tune": int, "device": str, "batch_size": int, "optimizer": str,
+                                "claim3_optimizers": List(str), "mechanisms": bool},
+                   "sessions": Opt(List({"seconds": Number})), "tuning": Opt(Maybe(dict))},
+    "studies.json": {"archs": List(str),
+                     "settings": {"budget": str, "dataset": str, "seeds": List(int), "widths": List(Number),
+                                  "tune": int, "device": str, "batch_size": int}},
     "trial": {"id": str, "status": str, "metrics": Opt(Each(MODEL_ENTRY))},
 }

@@ -51,19 +51,22 @@ BUILT_IN = {"gan": GAN, "vae": VAE}  # registered below, through the same path a
 
 
 def register_model(name: str, cls: type, description: str | None = None, *, variant_field: str | None = None,
-                   variants: tuple[str, ...] = (), architectures: tuple[str, ...] = (), precisions: tuple[str, ...] = (),
-                   optimizers: tuple[str, ...] = ()) -> ModelEntry:
+                   variants: tuple[str, ...] = (), architectures: tuple[str, ...] = (),
+                   precisions: tuple[str, ...] = (), optimizers: tuple[str, ...] = ()) -> ModelEntry:
     """Make `cls` trainable as `--models NAME` after checking its contract (a one-line UserError names what is
     missing). Its class attributes say the rest: `kind`, `config_class`, and optionally `sample_modes` (one
-    view per mode), `variant_sample_modes` ({variant: its own modes}) and `sampler_part` (the part of parts() that makes images). `architectures` / `precisions`
-    / `optimizers` list the values --arch / --precision / --optimizer may take ((): whatever the config accepts)."""
+    view per mode), `variant_sample_modes` ({variant: its own modes}) and `sampler_part` (the part of parts() that makes
+    images). `architectures` / `precisions` / `optimizers` list the values --arch / --precision / --optimizer may take
+    ((): whatever the config accepts)."""
     check_model_class(cls, name)
     if ":" in name and not protocol.is_import_path(name):  # `name:variant` syntax: the part before a colon is looked up
         raise UserError(f"model name {name!r} has a colon; choose a name without one")
-    if name in BUILT_IN and cls is not BUILT_IN[name]:  # a user's name registered again replaces itself (a notebook's rerun cell)
+    # a user's name registered again replaces itself (a notebook's rerun cell)
+    if name in BUILT_IN and cls is not BUILT_IN[name]:
         raise UserError(f"model name {name!r} is a built-in model's; register {cls.__qualname__} under another")
-    MODELS[name] = ModelEntry(description or protocol.describe(cls), cls.config_class, cls, getattr(cls, "sampler_part", None),
-                              tuple(getattr(cls, "sample_modes", ())), tuple(getattr(cls, "prior_modes", ())), variant_field,
+    MODELS[name] = ModelEntry(description or protocol.describe(cls), cls.config_class, cls,
+                              getattr(cls, "sampler_part", None), tuple(getattr(cls, "sample_modes", ())),
+                              tuple(getattr(cls, "prior_modes", ())), variant_field,
                               dict(getattr(cls, "variant_sample_modes", {})), tuple(variants), tuple(architectures),
                               tuple(precisions), tuple(optimizers), cls.kind)
     if name not in BUILT_IN:  # a worker of a sweep registers the built-ins itself
@@ -71,14 +74,19 @@ def register_model(name: str, cls: type, description: str | None = None, *, vari
     return MODELS[name]
 
 
-register_model("gan", GAN, "fully connected GAN from the source text: BCE discriminator, flipped-label (nonsaturating) generator "
-               "loss; --arch conv for conv nets", variant_field="generator_loss", variants=GENERATOR_LOSSES,
-               architectures=tuple(gan.ARCHITECTURES), precisions=tuple(gan.PRECISIONS), optimizers=tuple(gan.OPTIMIZERS))
-register_model("vae", VAE, "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means, as independent pixel draws, and as "
-               "per-pixel means from a 10-component Gaussian mixture fitted to its codes (vae-gmm); --arch conv for conv nets; "
-               "vae:autoregressive draws the pixels jointly (a PixelCNN head on the decoder's logits)",
-               variant_field="decoder", variants=tuple(vae.DECODERS), architectures=tuple(vae.ARCHITECTURES), precisions=tuple(vae.PRECISIONS), optimizers=tuple(vae.OPTIMIZERS))
-# Every --arch / --precision / --optimizer value some built-in family takes (a family that lacks one says so when asked for it).
+register_model("gan", GAN,
+               "fully connected GAN from the source text: BCE discriminator, flipped-label (nonsaturating) generator "
+               "loss; --arch conv for conv nets",
+               variant_field="generator_loss", variants=GENERATOR_LOSSES, architectures=tuple(gan.ARCHITECTURES),
+               precisions=tuple(gan.PRECISIONS), optimizers=tuple(gan.OPTIMIZERS))
+register_model("vae", VAE,
+               "fully connected VAE, Bernoulli pixels + KL; shown as per-pixel means, as independent pixel draws, and "
+               "as per-pixel means from a 10-component Gaussian mixture fitted to its codes (vae-gmm); --arch conv for "
+               "conv nets; vae:autoregressive draws the pixels jointly (a PixelCNN head on the decoder's logits)",
+               variant_field="decoder", variants=tuple(vae.DECODERS), architectures=tuple(vae.ARCHITECTURES),
+               precisions=tuple(vae.PRECISIONS), optimizers=tuple(vae.OPTIMIZERS))
+# Every --arch / --precision / --optimizer value some built-in family takes (a family that lacks one says so
+# when asked for it).
 ARCHITECTURES = tuple(dict.fromkeys(a for e in MODELS.values() for a in e.architectures))
 PRECISIONS = tuple(dict.fromkeys(p for e in MODELS.values() for p in e.precisions))
 OPTIMIZERS = tuple(dict.fromkeys(o for e in MODELS.values() for o in e.optimizers))
@@ -109,7 +117,8 @@ def lookup_view(label: str) -> ModelEntry | None:
 
 
 def kind_of(label: str) -> str | None:
-    """The kind ("gan", "vae", ...) the model of a model or view label declares; None for an unknown label or an empty kind."""
+    """The kind ("gan", "vae", ...) the model of a model or view label declares; None for an unknown label or
+    an empty kind."""
     entry = lookup_view(label)
     return entry.kind if entry and entry.kind else None
 
@@ -132,15 +141,18 @@ class ModelSpec:
 
     @property
     def sampler_part(self) -> str:
-        """The part of parts() that makes images (GAN generator, VAE decoder); a UserError for a model that names none."""
+        """The part of parts() that makes images (GAN generator, VAE decoder); a UserError for a model
+        that names none."""
         if self.entry.sampler_part is None:
-            raise UserError(f"model {self.label} names no sampler_part (the part of its parts() that makes images), which "
-                            "--match-params generator and --size-by generator need; add that class attribute, or use total")
+            raise UserError(f"model {self.label} names no sampler_part (the part of its parts() that makes "
+                            "images), which --match-params generator and --size-by generator need; add that class "
+                            "attribute, or use total")
         return self.entry.sampler_part
 
     @property
     def optimizer(self) -> str | None:
-        """The optimiser it trains with: its override, else its config's default; None when the config has no such field."""
+        """The optimiser it trains with: its override, else its config's default; None when the config has
+        no such field."""
         defaults = {f.name: f.default for f in dataclasses.fields(self.entry.config_cls)}
         return dict(self.overrides).get("optimizer", defaults.get("optimizer"))
 
@@ -152,12 +164,13 @@ class ModelSpec:
         except ValueError as e:
             raise UserError(f"model {self.label} on {'x'.join(map(str, image_shape))} images: {e}") from None
 
-    def build(self, image_shape: tuple[int, int, int], device: torch.device | str, seed: int, **fields: Any) -> GenerativeModel:
+    def build(self, image_shape: tuple[int, int, int], device: torch.device | str, seed: int,
+              **fields: Any) -> GenerativeModel:
         return self.entry.model_cls(self.config(image_shape, **fields), device=device, seed=seed)
 
     def views(self) -> dict[str, dict[str, str]]:
-        """Sample views of this model, label -> extra sample() kwargs: `vae` gives `vae-mean`, `vae-pixels` and `vae-gmm`,
-        `vae:autoregressive` only `vae:autoregressive-pixels` (its variant's modes)."""
+        """Sample views of this model, label -> extra sample() kwargs: `vae` gives `vae-mean`, `vae-pixels` and
+        `vae-gmm`, `vae:autoregressive` only `vae:autoregressive-pixels` (its variant's modes)."""
         entry = self.entry
         modes = entry.variant_modes.get(dict(self.overrides).get(entry.variant_field), entry.sample_modes)
         if not modes:
@@ -175,8 +188,9 @@ def parse_model_specs(words: list[str]) -> list[ModelSpec]:
         family, _, variant = (label, "", "") if protocol.is_import_path(label) else label.partition(":")
         entry = lookup(family)
         if entry is None:
-            raise UserError(f"unknown model {family!r}{did_you_mean(family, known_names())}; choose from: {', '.join(known_names())} "
-                            "(see `compare models`), or name your own class as PKG.MODULE:CLASS")
+            raise UserError(f"unknown model {family!r}{did_you_mean(family, known_names())}; choose "
+                            f"from: {', '.join(known_names())} (see `compare models`), or name your "
+                            "own class as PKG.MODULE:CLASS")
         overrides: tuple[tuple[str, Any], ...] = ()
         if variant:
             if variant not in entry.variants:
@@ -192,15 +206,19 @@ def parse_model_specs(words: list[str]) -> list[ModelSpec]:
 
 
 def with_fields(specs: list[ModelSpec], **fields: Any) -> list[ModelSpec]:
-    """Set config fields on every spec whose config declares them, e.g. `with_fields(specs, arch="conv", optimizer="sgd")`
-    (a family without an `optimizer` field keeps its own); a value some family does not register is a UserError
-    naming the ones it does."""
+    """Set config fields on every spec whose config declares them, e.g. `with_fields(specs, arch="conv",
+    optimizer="sgd")` (a family without an `optimizer` field keeps its own); a value some family does not register is a
+    UserError naming the ones it does."""
     out = []
     for spec in specs:
-        registered = {"arch": spec.entry.architectures, "precision": spec.entry.precisions, "optimizer": spec.entry.optimizers}
+        registered = {"arch": spec.entry.architectures, "precision": spec.entry.precisions,
+                      "optimizer": spec.entry.optimizers}
         declared = {f.name for f in dataclasses.fields(spec.entry.config_cls)}
         for field, value in fields.items():
-            if field in declared and registered.get(field) and value not in registered[field]:  # () registers no list: any value
-                raise UserError(f"model {spec.label} has no {field} {value!r}; it takes: {', '.join(registered[field])}")
-        out.append(dataclasses.replace(spec, overrides=spec.overrides + tuple((k, v) for k, v in fields.items() if k in declared)))
+            # () registers no list: any value
+            if field in declared and registered.get(field) and value not in registered[field]:
+                raise UserError(f"model {spec.label} has no {field} {value!r}; it takes: "
+                                f"{', '.join(registered[field])}")
+        out.append(dataclasses.replace(
+            spec, overrides=spec.overrides + tuple((k, v) for k, v in fields.items() if k in declared)))
     return out

@@ -62,24 +62,26 @@ def check_model_class(cls: Any, name: str) -> None:
         raise UserError(f"{where} is a {type(cls).__name__}, not a class; name the model's class (MODULE:CLASS)")
     kind = getattr(cls, "kind", None)
     if not isinstance(kind, str) or not kind.isidentifier():
-        raise UserError(f"{where} ({cls.__qualname__}) needs a class attribute kind = \"gan\" or \"vae\" (how the claims count it)"
-                        + ("" if kind is None else f", not {kind!r}"))
+        raise UserError(f"{where} ({cls.__qualname__}) needs a class attribute kind = \"gan\" or \"vae\" "
+                        "(how the claims count it)" + ("" if kind is None else f", not {kind!r}"))
     if kind.lower() in KINDS and kind not in KINDS:  # a near miss would silently leave the model out of every claim
         raise UserError(f"{where} ({cls.__qualname__}) has kind {kind!r}; write it in lower case: {kind.lower()!r}")
     config = getattr(cls, "config_class", None)
     if not dataclasses.is_dataclass(config) or not isinstance(config, type):
-        raise UserError(f"{where} ({cls.__qualname__}) needs config_class: a dataclass with fields image_shape and width")
+        raise UserError(f"{where} ({cls.__qualname__}) needs config_class: a dataclass with "
+                        "fields image_shape and width")
     fields = {f.name for f in dataclasses.fields(config)}
     if missing := [f for f in REQUIRED_CONFIG_FIELDS if f not in fields]:
         raise UserError(f"{where}: its config_class {config.__qualname__} has no field {' or '.join(missing)}; "
                         "add image_shape (C, H, W) and width (a multiplier on its hidden sizes)")
     if missing := [m for m in REQUIRED_METHODS if not callable(getattr(cls, m, None))]:
-        raise UserError(f"{where} ({cls.__qualname__}) lacks the method{'s' * (len(missing) > 1)} {', '.join(missing)}; "
-                        "see 'Bring your own model' in docs/reference.md")
+        raise UserError(f"{where} ({cls.__qualname__}) lacks the method{'s' * (len(missing) > 1)} "
+                        f"{', '.join(missing)}; see 'Bring your own model' in docs/reference.md")
     try:
         inspect.signature(cls).bind(object(), device="cpu", seed=0)
     except TypeError:
-        raise UserError(f"{where} ({cls.__qualname__}) must be constructible as {cls.__qualname__}(config, device=..., seed=...)") from None
+        raise UserError(f"{where} ({cls.__qualname__}) must be constructible as "
+                        f"{cls.__qualname__}(config, device=..., seed=...)") from None
     except ValueError:  # a signature inspect cannot read (a C extension class): its first call will say
         pass
 
@@ -96,7 +98,8 @@ _registered: dict[tuple[str, str], str] = {}
 
 
 def is_import_path(name: str) -> bool:
-    """`pkg.module:Name` (a dotted module before the colon) names outside code; `gan:minimax` or `folder:PATH` does not."""
+    """`pkg.module:Name` (a dotted module before the colon) names outside code; `gan:minimax` or
+    `folder:PATH` does not."""
     module, colon, attr = name.partition(":")
     return bool(colon and attr and "." in module)
 
@@ -117,8 +120,10 @@ def import_object(path: str, what: str) -> Any:
     obj: Any = module
     for part in qualname.split("."):
         if not hasattr(obj, part):
-            own = sorted(n for n, v in vars(module).items() if not n.startswith("_") and getattr(v, "__module__", None) == module_name)
-            raise UserError(f"{what} {path!r}: module {module_name} has no {qualname!r}; it defines: {', '.join(own) or 'no classes or functions'}")
+            own = sorted(n for n, v in vars(module).items()
+                         if not n.startswith("_") and getattr(v, "__module__", None) == module_name)
+            raise UserError(f"{what} {path!r}: module {module_name} has no {qualname!r}; it defines: "
+                            f"{', '.join(own) or 'no classes or functions'}")
         obj = getattr(obj, part)
     return obj
 
@@ -129,7 +134,8 @@ def source_of(obj: Any) -> str:
 
 
 def describe(obj: Any) -> str:
-    """A registered object's line in `compare models` / `compare datasets`: its docstring's first line, else where it is from."""
+    """A registered object's line in `compare models` / `compare datasets`: its docstring's first line, else
+    where it is from."""
     return (obj.__doc__ or "").strip().partition("\n")[0] or source_of(obj)
 
 
@@ -141,7 +147,8 @@ def announced(group: str) -> dict[str, str]:
 
 def find(name: str, registry: Mapping[str, T], register: Callable[[str, Any], T], group: str, what: str) -> T | None:
     """A registry's entry for `name`: registered already, or `PKG.MODULE:NAME` or a name an installed package announces
-    under `group`, imported and registered now; None for a name nothing knows. Outside code that fails is a UserError."""
+    under `group`, imported and registered now; None for a name nothing knows. Outside code that fails
+    is a UserError."""
     if name in registry:
         return registry[name]
     if is_import_path(name):

@@ -24,7 +24,8 @@ EARLY_POINT_STEPS = 50  # steps averaged into one point of metrics.json's `early
 
 def early_summary(readings: list[dict[str, float]]) -> dict[str, Any]:
     """metrics.json's `early` from a record's per-step saturation readings (compare.train.loop): the window's steps,
-    the mean of every reading over the window, and its mean over each EARLY_POINT_STEPS-step block (the figure's points)."""
+    the mean of every reading over the window, and its mean over each EARLY_POINT_STEPS-step block (the
+    figure's points)."""
     names = [k for k in readings[0] if k != "step"]
 
     def mean(rows: list[dict[str, float]]) -> dict[str, float | None]:
@@ -73,30 +74,34 @@ class RunResult:
     def curve(self, label: str) -> list[dict]:
         """The model's quality-vs-compute points, ending on the final evaluation itself."""
         trained = self.trained[label]
-        final = {view: {key: self.scores.value(view, key) for key in CURVE_METRICS} for view in drawable_views(trained.spec, trained.model)}
+        final = {view: {key: self.scores.value(view, key) for key in CURVE_METRICS}
+                 for view in drawable_views(trained.spec, trained.model)}
         return trained.record.curve + [{**trained.consumed, "views": final}]
 
     def metrics_json(self) -> dict:
         models = {label: {**model_entry(t), "curve": self.curve(label)} for label, t in self.trained.items()}
-        return {"run": self.out.name, "models": models, "continuity": self.scores.continuity, "quality": self.scores.quality,
+        return {"run": self.out.name, "models": models, "continuity": self.scores.continuity,
+                "quality": self.scores.quality,
                 **({"likelihood": self.scores.likelihood} if self.scores.likelihood else {})}
 
     def summary(self) -> dict:
         return summary_from_metrics(self.metrics_json())
 
 
-SUMMARY_FIELDS = ("family", "width", "parameters", "steps", "train_seconds", "final_losses", "status", "diverged_at_step", "failure",
-                  "early")
+SUMMARY_FIELDS = ("family", "width", "parameters", "steps", "train_seconds", "final_losses", "status",
+                  "diverged_at_step", "failure", "early")
 
 
 def summary_from_metrics(metrics: dict) -> dict:
     """What a sweep, seed or study trial records of a run (from its metrics.json content): per model its
     size, budget spent and status, and every number of each of its views, first view first (the VAE's
     per-pixel means: the view a model is judged by)."""
-    quality, continuity, likelihood = metrics["quality"]["views"], metrics["continuity"]["views"], metrics.get("likelihood", {})
+    quality, continuity, likelihood = (metrics["quality"]["views"], metrics["continuity"]["views"],
+                                       metrics.get("likelihood", {}))
     return {label: {**{k: m[k] for k in SUMMARY_FIELDS if k in m},
                     **({"likelihood": likelihood[label]} if label in likelihood else {}),
-                    "views": {view: {"quality": flat_values(quality[view]), "continuity": dict(continuity[view])} for view in m["views"]}}
+                    "views": {view: {"quality": flat_values(quality[view]), "continuity": dict(continuity[view])}
+                              for view in m["views"]}}
             for label, m in metrics["models"].items()}
 
 

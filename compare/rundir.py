@@ -7,8 +7,8 @@ for SIGTERM, 129 for SIGHUP) interrupted, resumable.
 
 A directory the toolkit made (a run, a sweep, a --seeds directory) holds MARKER_NAME, written when
 it is claimed: only such a directory is ever emptied by --overwrite, and then only of files the
-toolkit writes (OWNED_NAMES, OWNED_SUFFIXES, model folders of a checkpoint, progress/ and tensorboard/): anything else there is
-the user's, and the overwrite is refused with nothing deleted.
+toolkit writes (OWNED_NAMES, OWNED_SUFFIXES, model folders of a checkpoint, progress/ and tensorboard/): anything else
+there is the user's, and the overwrite is refused with nothing deleted.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ MARKER_FORMAT = 1
 # What --overwrite may delete in a run directory: the files `compare run` writes, and nothing else.
 OWNED_NAMES = {"config.json", "metrics.json", "metrics.md", "report.html", "report.md", LOCK_NAME, MARKER_NAME}
 OWNED_SUFFIXES = (".png", ".npz")  # the figures and samples_<view>.npz
-EXPORT_PREFIX, EXPORT_SUFFIXES = "export-", (".json", ".safetensors", ".pt")  # `compare export`'s default folders, in the run
+# `compare export`'s default folders, in the run
+EXPORT_PREFIX, EXPORT_SUFFIXES = "export-", (".json", ".safetensors", ".pt")
 CHECKPOINT_NAME = "ckpt.pt"
 # Errors of the disk rather than of the program: turned into one line naming the file.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
@@ -47,8 +48,10 @@ class Interrupted(Exception):
     `resume` the command that continues it (by default resuming the run directory `out`)."""
 
     def __init__(self, signum: int, out: Path, where: str, resume: str | None = None):
-        self.signum, self.exit_code, self.out, self._args = signum, 128 + signum, Path(out), (signum, out, where, resume)
-        super().__init__(f"{signal.Signals(signum).name} {where}; continue with: {resume or f'compare run --resume {out}'}")
+        self.signum, self.exit_code, self.out, self._args = (signum, 128 + signum, Path(out),
+                                                              (signum, out, where, resume))
+        super().__init__(f"{signal.Signals(signum).name} {where}; continue with: "
+                         f"{resume or f'compare run --resume {out}'}")
 
     def __reduce__(self):  # back from a worker process whole, not rebuilt from its message
         return Interrupted, self._args
@@ -166,8 +169,8 @@ class RunLock:
         owner, *workers = os.pread(fd, 4096, 0).decode(errors="replace").split() or ["unknown"]
         if running := [pid for pid in workers if _alive(pid)]:
             os.close(fd)
-            raise UserError(f"run directory {self.path.parent} is still in use by process {running[0]}, a worker of the "
-                            f"stopped process {owner}; workers stop within seconds of their parent: try again then")
+            raise UserError(f"run directory {self.path.parent} is still in use by process {running[0]}, a worker of "
+                            f"the stopped process {owner}; workers stop within seconds of their parent: try again then")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
@@ -255,15 +258,20 @@ def foreign_files(out: Path) -> list[Path]:
             if not (p.name in OWNED_NAMES or p.suffix in OWNED_SUFFIXES or is_temp_name(p.name)):
                 foreign.append(p)
         elif p.name == PROGRESS_DIR:  # compare.watch.files: the curve points' grids and lines
-            foreign += [q for q in sorted(p.rglob("*")) if not (q.parent == p and q.is_file() and not q.is_symlink() and (
-                q.suffix in OWNED_SUFFIXES or q.name == CURVE_LINES or is_temp_name(q.name)))]
+            foreign += [q for q in sorted(p.rglob("*"))
+                        if not (q.parent == p and q.is_file() and not q.is_symlink()
+                                and (q.suffix in OWNED_SUFFIXES or q.name == CURVE_LINES or is_temp_name(q.name)))]
         elif p.name == TENSORBOARD_DIR:  # a folder of event files per model
-            foreign += [q for q in sorted(p.rglob("*")) if q.is_symlink() or not (
-                (q.parent == p and q.is_dir()) or (q.parent.parent == p and q.is_file() and q.name.startswith(TENSORBOARD_PREFIX)))]
+            foreign += [q for q in sorted(p.rglob("*"))
+                        if q.is_symlink() or not ((q.parent == p and q.is_dir())
+                                                  or (q.parent.parent == p and q.is_file()
+                                                      and q.name.startswith(TENSORBOARD_PREFIX)))]
         else:  # a model folder holds its checkpoint only, an export folder its weights and cards
             exported = p.name.startswith(EXPORT_PREFIX)
-            foreign += [q for q in sorted(p.rglob("*")) if not (q.parent == p and q.is_file() and not q.is_symlink() and (
-                q.name.endswith(EXPORT_SUFFIXES) if exported else q.name == CHECKPOINT_NAME or is_temp_name(q.name)))]
+            foreign += [q for q in sorted(p.rglob("*"))
+                        if not (q.parent == p and q.is_file() and not q.is_symlink()
+                                and (q.name.endswith(EXPORT_SUFFIXES) if exported
+                                     else q.name == CHECKPOINT_NAME or is_temp_name(q.name)))]
     return foreign
 
 
@@ -292,8 +300,9 @@ def claimed_run_dir(out: Path, resume: bool = False, overwrite: bool = False) ->
                 raise UserError(f"refusing to --overwrite {out}: it is not a run directory (no {MARKER_NAME} "
                                 f"written by compare); nothing was deleted")
             if foreign := foreign_files(out):
-                raise UserError(f"refusing to --overwrite {out}: {foreign[0].relative_to(out)} was not written by compare "
-                                f"({len(foreign)} such file(s)); nothing was deleted: move them away, or pass another --out")
+                raise UserError(f"refusing to --overwrite {out}: {foreign[0].relative_to(out)} was not written "
+                                f"by compare ({len(foreign)} such file(s)); nothing was deleted: move them "
+                                "away, or pass another --out")
             for p in contents:
                 shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         if not resume or not (out / MARKER_NAME).exists():

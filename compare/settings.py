@@ -53,11 +53,12 @@ class Budget:
     def parse(cls, text: str) -> "Budget":
         match = _PATTERN.match(text)
         if _NUMBER.match(text):  # `--budget 4000`: the unit left out (or split off: `--budget 4000 steps`)
-            raise UserError(f"budget {text!r} has no unit: did you mean {text.strip()}steps? (units: {', '.join(UNITS)}, "
-                            "written without a space)")
+            raise UserError(f"budget {text!r} has no unit: did you mean {text.strip()}steps? (units: "
+                            f"{', '.join(UNITS)}, written without a space)")
         if match and match.group(2).lower() not in UNITS:
-            raise UserError(f"malformed budget {text!r}: unknown unit {match.group(2)!r}{did_you_mean(match.group(2), UNITS)}; "
-                            f"units: {', '.join(UNITS)}, e.g. 3000steps")
+            raise UserError(f"malformed budget {text!r}: unknown unit "
+                            f"{match.group(2)!r}{did_you_mean(match.group(2), UNITS)}; units: "
+                            f"{', '.join(UNITS)}, e.g. 3000steps")
         if not match:
             raise UserError(f"malformed budget {text!r}: write a number and a unit ({', '.join(UNITS)}), "
                             "e.g. 3000steps, 20epochs, 90s or 2e13flops")
@@ -77,7 +78,8 @@ class Budget:
         """Optimisation steps this budget buys (None for a seconds budget: known only when it runs out)."""
         if self.unit == "s":
             return None
-        per_step = {"steps": 1, "images": batch_size, "epochs": batch_size / train_size, "flops": flops_per_step}[self.unit]
+        per_step = {"steps": 1, "images": batch_size, "epochs": batch_size / train_size,
+                    "flops": flops_per_step}[self.unit]
         return max(1, math.ceil(self.amount / per_step - 1e-9))
 
     def __str__(self) -> str:
@@ -87,7 +89,8 @@ class Budget:
 def consumed(steps: int, batch_size: int, train_size: int, seconds: float, flops_per_step: int) -> dict[str, float]:
     """What `steps` training steps consumed, in every budget unit."""
     images = steps * batch_size
-    return {"steps": steps, "images": images, "epochs": images / train_size, "s": seconds, "flops": steps * flops_per_step}
+    return {"steps": steps, "images": images, "epochs": images / train_size, "s": seconds,
+            "flops": steps * flops_per_step}
 
 
 def check_matched(budget: Budget, used: dict[str, dict[str, float]]) -> None:
@@ -123,13 +126,17 @@ class RunSettings:
     width: float = 1.0  # multiplier on every model's hidden width (its config's `width`)
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY  # steps between checkpoints; changes no result
     match_params: str = "none"  # "generator" | "total": scale widths to the first model's parameter count
-    eval_samples: int | None = None  # samples per view for the quality metrics; default the held-out size (see compare.metrics.scoring)
+    # samples per view for the quality metrics; default the held-out size (see compare.metrics.scoring)
+    eval_samples: int | None = None
     features: str = "evaluator"  # feature extractor of the quality metrics (compare.metrics.evaluator.FEATURES)
     data_options: DataOptions = DataOptions()  # --data-root, --download, --image-size, --channels
     curve_points: int = 8  # evaluations along the budget for the quality-vs-compute curves (the last is the final one)
-    early_curve_points: int = 0  # extra curve points evenly spaced in claim 3's early window (compare.train.early_window; a study's)
-    curve_samples: int | None = None  # samples per view at each curve point: must equal the final evaluation's N (check_curve_samples)
-    resamples: int = RESAMPLES  # bootstrap resamples behind each quality interval and fid_inf (compare.metrics.bootstrap)
+    # extra curve points evenly spaced in claim 3's early window (compare.train.early_window; a study's)
+    early_curve_points: int = 0
+    # samples per view at each curve point: must equal the final evaluation's N (check_curve_samples)
+    curve_samples: int | None = None
+    # bootstrap resamples behind each quality interval and fid_inf (compare.metrics.bootstrap)
+    resamples: int = RESAMPLES
 
 
 def resolve_device(name: str) -> torch.device:
@@ -155,9 +162,11 @@ def check_settings(settings: RunSettings) -> torch.device:
         raise UserError(f"--width must be a positive number, got {settings.width}")
     if settings.early_curve_points < 0:
         raise UserError(f"early curve points must be 0 or more, got {settings.early_curve_points}")
-    if settings.early_curve_points and settings.budget.unit == "s":  # the early window is in steps, unknown before a seconds budget ends
+    # the early window is in steps, unknown before a seconds budget ends
+    if settings.early_curve_points and settings.budget.unit == "s":
         raise UserError(f"early curve points need a budget of steps, images, epochs or flops, not {settings.budget}")
-    if isinstance(settings.resamples, bool) or not isinstance(settings.resamples, int) or settings.resamples < MIN_RESAMPLES:
+    if (isinstance(settings.resamples, bool) or not isinstance(settings.resamples, int)
+            or settings.resamples < MIN_RESAMPLES):
         raise UserError(f"--resamples must be a whole number of at least {MIN_RESAMPLES}, got {settings.resamples}")
     if settings.checkpoint_every <= 0:
         raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
@@ -170,4 +179,5 @@ def check_seeds(seeds: tuple[int, ...] | list[int]) -> None:
     if len(seeds) > MAX_SEEDS:
         raise UserError(f"--seeds {len(seeds)} is more than {MAX_SEEDS}, the most one command takes")
     if bad := [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED]:
-        raise UserError(f"seed {bad[0]} is outside 0..{MAX_SEED} (the seeds are --seed .. --seed+N-1); lower --seed or --seeds")
+        raise UserError(f"seed {bad[0]} is outside 0..{MAX_SEED} (the seeds are --seed .. --seed+N-1); "
+                        "lower --seed or --seeds")

@@ -22,9 +22,9 @@ from scipy.stats import t as student_t
 
 LEVEL = 0.95
 POWER = 0.80
-METHOD = ("Student t 95% interval of the mean over seeds: mean ± t(0.975, n-1) · std / sqrt(n), std with n-1, clipped to "
-          "the values' range; differences between models are paired by seed (paired t-test), not significant when the "
-          "interval includes 0 or has zero width")
+METHOD = ("Student t 95% interval of the mean over seeds: mean ± t(0.975, n-1) · std / sqrt(n), std with n-1, clipped "
+          "to the values' range; differences between models are paired by seed (paired t-test), not significant when "
+          "the interval includes 0 or has zero width")
 Bounds = tuple[float | None, float | None]  # (low, high) a value can take; None: unbounded on that side
 UNBOUNDED: Bounds = (None, None)
 
@@ -49,7 +49,8 @@ def summarize(values: Iterable[float], bounds: Bounds = UNBOUNDED) -> dict[str, 
     std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
     half = t_quantile(0.5 + LEVEL / 2, n - 1) * std / math.sqrt(n)
     low, high = bounds
-    ci = [mean - half if low is None else max(low, mean - half), mean + half if high is None else min(high, mean + half)]
+    ci = [mean - half if low is None else max(low, mean - half),
+          mean + half if high is None else min(high, mean + half)]
     return {"n": n, "mean": mean, "std": std, "ci95": ci, "values": xs}
 
 
@@ -122,12 +123,14 @@ Z_975 = 1.959963984540054  # the normal 97.5% quantile
 
 
 def normal_mean_interval(mean: float, std: float, n: int) -> list[float]:
-    """mean ± 1.96 std / sqrt(n): the 95% interval of a mean over hundreds of images (the CLT's normal; NaN for n < 2)."""
+    """mean ± 1.96 std / sqrt(n): the 95% interval of a mean over hundreds of images (the CLT's normal;
+    NaN for n < 2)."""
     half = Z_975 * std / math.sqrt(n) if n > 1 else math.nan
     return [mean - half, mean + half]
 
 
-def mover_difference(a: float, a_ci: Sequence[float], b: float, b_ci: Sequence[float]) -> tuple[float, tuple[float, float]]:
+def mover_difference(a: float, a_ci: Sequence[float], b: float,
+                     b_ci: Sequence[float]) -> tuple[float, tuple[float, float]]:
     """a - b with its 95% interval from the two values' own intervals by MOVER (Zou & Donner 2008): each end moves
     away from the difference by the root sum of squares of the two sides' distances to their matching ends."""
     (a_lo, a_hi), (b_lo, b_hi) = a_ci, b_ci

@@ -40,10 +40,13 @@ class TinyVAE:
         self.config = config
         self.device = torch.device(device)
         pixels, hidden = math.prod(config.image_shape), max(1, round(config.hidden * config.width))
-        with torch.random.fork_rng(devices=[]):  # the seed fixes the initial weights without touching torch's global stream
+        # the seed fixes the initial weights without touching torch's global stream
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.encoder = nn.Sequential(nn.Linear(pixels, hidden), nn.ReLU(), nn.Linear(hidden, 2 * config.latent_dim)).to(self.device)
-            self.decoder = nn.Sequential(nn.Linear(config.latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, pixels)).to(self.device)
+            self.encoder = nn.Sequential(nn.Linear(pixels, hidden), nn.ReLU(),
+                                         nn.Linear(hidden, 2 * config.latent_dim)).to(self.device)
+            self.decoder = nn.Sequential(nn.Linear(config.latent_dim, hidden), nn.ReLU(),
+                                         nn.Linear(hidden, pixels)).to(self.device)
         self.opt = torch.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()], lr=config.lr)
         # Separate noise streams for training and sampling, so that sampling mid-run does not change the training.
         self.train_rng = torch.Generator().manual_seed(seed + 1)
@@ -83,8 +86,9 @@ class TinyVAE:
 
     def state_dict(self) -> dict:
         """Nets, optimiser and both noise streams: a resumed run continues exactly."""
-        return {"encoder": self.encoder.state_dict(), "decoder": self.decoder.state_dict(), "opt": self.opt.state_dict(),
-                "train_rng": self.train_rng.get_state(), "sample_rng": self.sample_rng.get_state()}
+        return {"encoder": self.encoder.state_dict(), "decoder": self.decoder.state_dict(),
+                "opt": self.opt.state_dict(), "train_rng": self.train_rng.get_state(),
+                "sample_rng": self.sample_rng.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
         self.encoder.load_state_dict(state["encoder"])

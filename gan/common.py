@@ -5,8 +5,8 @@ it so): each family stays a standalone package that imports torch alone, so what
 copied, not imported. Change one copy, then copy it over the others.
 
 Here: the autocast precisions and their optimiser step, the optimisers a config may name, the
-frozen-config base with the size fields every network reads, the architecture registry entry, the seeded construction of the
-networks, and the conv nets' layout (side s * 2^k, channels doubling up to a cap).
+frozen-config base with the size fields every network reads, the architecture registry entry, the seeded construction of
+the networks, and the conv nets' layout (side s * 2^k, channels doubling up to a cap).
 """
 
 from __future__ import annotations
@@ -39,14 +39,16 @@ class Architecture(NamedTuple):
 
 class ModelConfig:
     """Base of a family's frozen config dataclass, which declares the fields image_shape, latent_dim,
-    hidden, width, channels, dense, arch, precision, optimizer, lr and betas: their checks and the sizes the networks read."""
+    hidden, width, channels, dense, arch, precision, optimizer, lr and betas: their checks and the sizes the
+    networks read."""
 
     def validate(self, architectures: Mapping[str, Architecture], default_lr: Mapping[str, float],
                  **registries: Mapping[str, object]) -> None:
         """ValueError unless every named field (and arch, precision, optimizer) is a key of its registry, the
         sizes and lr are positive and the architecture can make image_shape. An lr of None becomes the
         optimizer's default_lr, so the config holds (and a run records) the rate it trains with."""
-        for field, registry in {**registries, "arch": architectures, "precision": PRECISIONS, "optimizer": OPTIMIZERS}.items():
+        for field, registry in {**registries, "arch": architectures, "precision": PRECISIONS,
+                                "optimizer": OPTIMIZERS}.items():
             if getattr(self, field) not in registry:
                 raise ValueError(f"{field} must be one of {', '.join(registry)}, got {getattr(self, field)!r}")
         if self.lr is None:
@@ -72,7 +74,8 @@ class ModelConfig:
         return math.prod(self.image_shape)
 
 
-def build_parts(arch: Architecture, config: ModelConfig, device: torch.device, seed: int) -> tuple[dict[str, nn.Module], bool]:
+def build_parts(arch: Architecture, config: ModelConfig, device: torch.device,
+                seed: int) -> tuple[dict[str, nn.Module], bool]:
     """The architecture's networks on `device`, and whether they run channels-last."""
     # Weights are initialised from `seed` without touching the global RNG.
     with torch.random.fork_rng(devices=[]):
@@ -85,7 +88,8 @@ def build_parts(arch: Architecture, config: ModelConfig, device: torch.device, s
     return parts, channels_last
 
 
-def mixed_precision(precision: str, device: torch.device) -> tuple[Callable[[], ContextManager], torch.amp.GradScaler, bool | None]:
+def mixed_precision(precision: str,
+                    device: torch.device) -> tuple[Callable[[], ContextManager], torch.amp.GradScaler, bool | None]:
     """(autocast context factory, grad scaler, the optimiser's `fused`) for a precision name.
 
     fp16 needs a grad scaler so that small gradients do not flush to zero (Micikevicius et al. 2018);

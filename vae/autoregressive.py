@@ -60,7 +60,8 @@ class PixelHead(nn.Module):
         sizes = [(c, FIRST_KERNEL, "A")] + [(FEATURES, KERNEL, "B")] * LAYERS
         self.layers = nn.ModuleList(CausalConv(cin, FEATURES, k, m) for cin, k, m in sizes)
         # d -> every layer, per pixel. The 1x1 convolutions here are Linear layers over the channel axis: on a CPU,
-        # conv2d from or to C = 1 channel took ~23 ms (train step, batch 128) against ~5 ms for the same product as a Linear.
+        # conv2d from or to C = 1 channel took ~23 ms (train step, batch 128) against ~5 ms for the same
+        # product as a Linear.
         self.conditions = nn.ModuleList(nn.Linear(c, FEATURES) for _ in sizes)
         self.out = nn.Linear(FEATURES, c)
         nn.init.zeros_(self.out.weight)  # start as the independent decoder: the head learns a correction to d
@@ -72,13 +73,14 @@ class PixelHead(nn.Module):
         return F.pad(t, (self.reach, self.reach, self.reach, 0))
 
     def logits_on(self, x: Tensor, d: Tensor, inside: Tensor) -> Tensor:
-        """The head on canvases of x, d and of `inside` (1 in the image, 0 in the padding), (B, C, h + reach, w + 2 reach)
-        -> (B, C, h, w) logits of the canvas's last h rows and middle w columns."""
+        """The head on canvases of x, d and of `inside` (1 in the image, 0 in the padding), (B, C, h + reach, w + 2
+        reach) -> (B, C, h, w) logits of the canvas's last h rows and middle w columns."""
         h, crop = x, 0
         for layer, condition in zip(self.layers, self.conditions):
             crop += layer.crop
             at = (..., slice(crop, None), slice(crop, d.shape[-1] - crop))  # the canvas positions this layer outputs
-            h = F.relu(layer(h) + condition(d[at].movedim(1, -1)).movedim(-1, 1)) * inside[at]  # zero outside the image: what zero padding would hold
+            # zero outside the image: what zero padding would hold
+            h = F.relu(layer(h) + condition(d[at].movedim(1, -1)).movedim(-1, 1)) * inside[at]
         return d[at] + self.out(h.movedim(1, -1)).movedim(-1, 1)
 
     def forward(self, x: Tensor, d: Tensor) -> Tensor:

@@ -37,7 +37,8 @@ from vae.conv import ConvDecoder, ConvEncoder
 SAMPLE_MODES = ("mean", "pixels", "gmm")
 PRIOR_MODES = ("gmm",)  # modes that draw z from a prior fitted after training (set_prior): none before it
 # The views a decoder variant shows where they are not SAMPLE_MODES: the autoregressive head's "mean" and "gmm" would
-# show the head's input through a sigmoid, not images of the model (FID 830-1,185 in the default study), so only its draws.
+# show the head's input through a sigmoid, not images of the model (FID 830-1,185 in the default study),
+# so only its draws.
 VARIANT_SAMPLE_MODES = {"autoregressive": ("pixels",)}
 ENCODE_CHUNK = 1024  # images per encoder pass in posterior_means: bounded memory on large training sets
 PIXEL_CHUNK = 256  # images per seed of the pixel noise in sample(mode="pixels")
@@ -153,14 +154,16 @@ class VAE:
         # at samples mid-run does not change what the run trains on.
         self.train_rng = torch.Generator(self.device).manual_seed(seed + 1)
         self.sample_rng = torch.Generator("cpu").manual_seed(seed + 2)
-        # The fitted prior of mode "gmm": {"weights": (K,), "means": (K, latent), "scale_tril": (K, latent, latent)}, CPU float32
+        # The fitted prior of mode "gmm": {"weights": (K,), "means": (K, latent), "scale_tril": (K, latent,
+        # latent)}, CPU float32
         self.prior: dict[str, Tensor] | None = None
 
     def parts(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, "decoder": self.decoder, **({"head": self.head} if self.head else {})}
 
     def _logits(self, z: Tensor, x: Tensor) -> Tensor:
-        """logits of p(x | z) for the image x (B, C, H, W): the decoder's, or the head's given the earlier pixels of x."""
+        """logits of p(x | z) for the image x (B, C, H, W): the decoder's, or the head's given the
+        earlier pixels of x."""
         logits = self.decoder(z).view(-1, *self.config.image_shape)  # (B, C, H, W): the MLP gives (B, C*H*W) viewed
         return self.head(x, logits) if self.head else logits
 
@@ -173,9 +176,10 @@ class VAE:
         Cholesky factors of the covariances (K, latent, latent)."""
         k, d = means.shape[0], self.config.latent_dim
         if weights.shape != (k,) or means.shape != (k, d) or scale_tril.shape != (k, d, d):
-            raise ValueError(f"a prior for latent_dim {d} needs weights (K,), means (K, {d}), scale_tril (K, {d}, {d}); "
-                             f"got {tuple(weights.shape)}, {tuple(means.shape)}, {tuple(scale_tril.shape)}")
-        self.prior = {"weights": weights.float().cpu(), "means": means.float().cpu(), "scale_tril": scale_tril.float().cpu()}
+            raise ValueError(f"a prior for latent_dim {d} needs weights (K,), means (K, {d}), scale_tril (K, {d}, "
+                             f"{d}); got {tuple(weights.shape)}, {tuple(means.shape)}, {tuple(scale_tril.shape)}")
+        self.prior = {"weights": weights.float().cpu(), "means": means.float().cpu(),
+                      "scale_tril": scale_tril.float().cpu()}
 
     @torch.no_grad()
     def posterior_means(self, x: Tensor) -> Tensor:
@@ -284,7 +288,8 @@ class VAE:
         """
         if k < 1 or chunk < 1:
             raise ValueError(f"k and chunk must be at least 1, got k={k}, chunk={chunk}")
-        eps = normal((x.shape[0], k, self.config.latent_dim), generator or self.sample_rng, self.device)  # (B, k, latent)
+        # (B, k, latent)
+        eps = normal((x.shape[0], k, self.config.latent_dim), generator or self.sample_rng, self.device)
         nll = []
         with self._evaluating():
             for xs, es in zip(x.split(chunk), eps.split(chunk)):

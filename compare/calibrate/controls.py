@@ -34,8 +34,8 @@ from compare.metrics.scoring import heldout_evaluated
 from compare.models import parse_model_specs
 from compare.claims.inputs import claim3_from_runs
 from compare.claims.rules import (
-    ARTIFACT_KEYS, LONE_PIXELS, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, SUPPORTED, Claim1Input, Claim3Input, Point, Series, Verdict,
-    judge_claim1, judge_claim3,
+    ARTIFACT_KEYS, LONE_PIXELS, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, SUPPORTED, Claim1Input, Claim3Input, Point,
+    Series, Verdict, judge_claim1, judge_claim3,
 )
 from compare.sample import sample_views, samples_per_view
 from compare.experiments.executors import ExecutorOptions, LocalExecutor
@@ -52,7 +52,8 @@ NOT_DECIDED_TEXT = f"{NOT_DECIDED} (or {NO_PRACTICAL_DIFFERENCE})"
 
 @dataclass(frozen=True)
 class ControlPlan:
-    """How the trained controls train: the GAN's budget, its learning rate x in the flipped-label role, seeds per role."""
+    """How the trained controls train: the GAN's budget, its learning rate x in the flipped-label role,
+    seeds per role."""
 
     steps: int
     lr: float
@@ -81,19 +82,23 @@ class Trained:
     error: str | None = None
 
 
-def train_gans(plan: ControlPlan, dataset: str, seed: int, out: Path, log: Callable[[str], None], jobs: int = 1) -> dict[str, list[Trained]]:
+def train_gans(plan: ControlPlan, dataset: str, seed: int, out: Path, log: Callable[[str], None],
+               jobs: int = 1) -> dict[str, list[Trained]]:
     """The control GANs through the study's trial settings and trial loop, one after another in this process:
     {"fast": lr x on seeds A then B, "slow": lr x/10 on seeds A}; seeds A = seed.., B = the next plan.seeds."""
-    study = StudySettings(budget=Budget.parse(f"{plan.steps}steps"), dataset=dataset, device="cpu", batch_size=plan.batch_size)
+    study = StudySettings(budget=Budget.parse(f"{plan.steps}steps"), dataset=dataset, device="cpu",
+                          batch_size=plan.batch_size)
     gan = default_specs(study)["gan"]
-    roles = {"fast": (plan.lr, range(seed, seed + 2 * plan.seeds)), "slow": (plan.lr / 10, range(seed, seed + plan.seeds))}
+    roles = {"fast": (plan.lr, range(seed, seed + 2 * plan.seeds)),
+             "slow": (plan.lr / 10, range(seed, seed + plan.seeds))}
     trials = {}
     for role, (lr, seeds) in roles.items():
         spec = dataclasses.replace(gan, overrides=gan.overrides + (("lr", lr),))
         for s in seeds:
             tid = f"gan-lr{lr:g}-seed{s}"
             trials[tid] = (role, lr, s, study.run_settings(spec, plan.width, s, (out / tid).resolve(), curves=True))
-    records, _ = run_trials([(tid, t[3]) for tid, t in trials.items()], out, LocalExecutor(ExecutorOptions(jobs=jobs)), log)
+    records, _ = run_trials([(tid, t[3]) for tid, t in trials.items()], out, LocalExecutor(ExecutorOptions(jobs=jobs)),
+                            log)
     found: dict[str, list[Trained]] = {"fast": [], "slow": []}
     for tid, (role, lr, s, _) in trials.items():
         record = records.get(tid, {})
@@ -126,7 +131,8 @@ def _claim3(ns: list[Trained], mm: list[Trained], minimax_label: str) -> Claim3I
     run's config; here the roles are assigned instead, and both GANs really train with the flipped-label loss."""
     runs = []
     for a, b in zip(ns, mm):
-        merged = {"models": {"gan": a.metrics["models"]["gan"], minimax_label: b.metrics["models"]["gan"]}, "quality": a.metrics["quality"]}
+        merged = {"models": {"gan": a.metrics["models"]["gan"], minimax_label: b.metrics["models"]["gan"]},
+                  "quality": a.metrics["quality"]}
         runs.append((merged, {"seed": a.seed, "models": {"gan": {"generator_loss": "nonsaturating"},
                                                          minimax_label: {"generator_loss": "minimax"}}}))
     return claim3_from_runs(runs)
@@ -163,8 +169,9 @@ def claim3_controls(plan: ControlPlan, gans: dict[str, list[Trained]]) -> list[C
         out.append(_broken(negative, NOT_DECIDED_TEXT, f"seeds {_seeds(a)} vs {_seeds(b)}", why))
     else:
         v = _judge3(a, b, f"gan:seeds={_seeds(b)}")
-        out.append(_result(negative, NOT_DECIDED_TEXT, f"seeds {_seeds(a)} vs {_seeds(b)} by index, {budget}", v, v.verdict in UNDECIDED,
-                           pairs=[[x.seed, y.seed] for x, y in zip(a, b)], final_fid={"A": _final_fids(a), "B": _final_fids(b)}))
+        out.append(_result(negative, NOT_DECIDED_TEXT, f"seeds {_seeds(a)} vs {_seeds(b)} by index, {budget}", v,
+                           v.verdict in UNDECIDED, pairs=[[x.seed, y.seed] for x, y in zip(a, b)],
+                           final_fid={"A": _final_fids(a), "B": _final_fids(b)}))
     return out
 
 
@@ -191,8 +198,8 @@ def plant_salt(images: Tensor, per_image: int, generator: torch.Generator) -> tu
 
 
 def gan_samples(g: Trained, data: ImageDataset) -> Tensor:
-    """The run's own draw of the GAN's samples (compare.experiments.pipeline.run: same sample seed and count), as many as
-    its continuity metrics read: one per held-out image."""
+    """The run's own draw of the GAN's samples (compare.experiments.pipeline.run: same sample seed and count), as many
+    as its continuity metrics read: one per held-out image."""
     spec = parse_model_specs(["gan"])[0]
     model = load_model(g.run_dir, spec.label)  # the checkpoint holds the config (lr, width, arch) it was trained with
     n = samples_per_view(g.config["evaluation"]["eval_samples"], heldout_evaluated(data))
@@ -200,13 +207,16 @@ def gan_samples(g: Trained, data: ImageDataset) -> Tensor:
 
 
 def _point(images: Tensor, steps: int) -> tuple[Point, dict[str, Tensor]]:
-    """The claim-1 point of one image set (rates with per-image bootstrap intervals, as a run stores them) and its counts."""
+    """The claim-1 point of one image set (rates with per-image bootstrap intervals, as a run stores them)
+    and its counts."""
     counts = per_image_counts(ink(images))
     rates = rates_with_intervals({k: counts[k] for k in ARTIFACT_KEYS})
-    return Point(steps, {k: rates[k] for k in ARTIFACT_KEYS}, {k: tuple(rates[k + "_ci95"]) for k in ARTIFACT_KEYS}), counts
+    return Point(steps, {k: rates[k] for k in ARTIFACT_KEYS},
+                 {k: tuple(rates[k + "_ci95"]) for k in ARTIFACT_KEYS}), counts
 
 
-def claim1_controls(plan: ControlPlan, gans: dict[str, list[Trained]], data: ImageDataset, seed: int) -> list[ControlResult]:
+def claim1_controls(plan: ControlPlan, gans: dict[str, list[Trained]], data: ImageDataset,
+                    seed: int) -> list[ControlResult]:
     """Negative: GAN seeds A as "gan" against GAN seeds B as "vae-mean" (a VAE's usual view), over seeds and each
     pair alone. Positive: the same with plan.salt lone ink pixels planted in every one of B's images."""
     a, b = gans["fast"][:plan.seeds], gans["fast"][plan.seeds:]
@@ -215,7 +225,8 @@ def claim1_controls(plan: ControlPlan, gans: dict[str, list[Trained]], data: Ima
     single = "claim 1, one seed: each pair of claim 1 - alone"
     positive = f"claim 1 +: claim 1 - with {plan.salt} lone ink pixels planted per vae-mean image"
     if why := _failed(a + b):
-        return [_broken(c, e, pairs, why) for c, e in ((negative, NOT_DECIDED_TEXT), (single, NOT_DECIDED_TEXT), (positive, SUPPORTED))]
+        return [_broken(c, e, pairs, why)
+                for c, e in ((negative, NOT_DECIDED_TEXT), (single, NOT_DECIDED_TEXT), (positive, SUPPORTED))]
     generator = torch.Generator().manual_seed(seed)
     gan_pts, null_pts, salt_pts, planted, exact, stored = {}, {}, {}, [], True, {}
     for x, y in zip(a, b):  # y's points are keyed by x's seed: that is the pairing
@@ -225,7 +236,8 @@ def claim1_controls(plan: ControlPlan, gans: dict[str, list[Trained]], data: Ima
         null_pts[x.seed], before = _point(images, steps)
         salted, n_planted = plant_salt(images, plan.salt, generator)
         salt_pts[x.seed], after = _point(salted, steps)
-        # counted back by the metrics' own functions: each planted pixel is one more lone pixel and speck, nothing else moved
+        # counted back by the metrics' own functions: each planted pixel is one more lone pixel and speck,
+        # nothing else moved
         exact &= all(torch.equal(after[k] - before[k], n_planted.float()) for k in ARTIFACT_KEYS)
         exact &= all(torch.equal(after[k], before[k]) for k in ("lone_holes_per_image", "fragments_per_image"))
         planted.append(float(n_planted.float().mean()))
@@ -240,22 +252,27 @@ def claim1_controls(plan: ControlPlan, gans: dict[str, list[Trained]], data: Ima
     seeds, where = [x.seed for x in a], [[x.seed, y.seed] for x, y in zip(a, b)]
     counts = f"{pairs}, {len(in_memory(data.heldout))} images each"
     v = judge(null_pts, seeds)
-    out = [_result(negative, NOT_DECIDED_TEXT, counts, v, v.verdict in UNDECIDED, pairs=where, lone_pixels_recount=stored)]
+    out = [_result(negative, NOT_DECIDED_TEXT, counts, v, v.verdict in UNDECIDED, pairs=where,
+                   lone_pixels_recount=stored)]
     alone = [judge(null_pts, [s]) for s in seeds]
     got = [x.verdict for x in alone]
-    out.append(ControlResult(single, f"{NOT_DECIDED_TEXT}, every pair", ", ".join(f"{k} {got.count(k)}" for k in dict.fromkeys(got)),
+    out.append(ControlResult(single, f"{NOT_DECIDED_TEXT}, every pair",
+                             ", ".join(f"{k} {got.count(k)}" for k in dict.fromkeys(got)),
                              f"{len(got)} pairs, one seed each", all(g in UNDECIDED for g in got),
                              {"pairs": where, "verdicts": [x.to_json() for x in alone]}))
     v = judge(salt_pts, seeds)
     rate = f"{planted[0]:g}" if len(set(planted)) == 1 else f"{min(planted):.2f}-{max(planted):.2f}"
-    out.append(ControlResult(positive, SUPPORTED, v.verdict if exact else f"{v.verdict}, but the planted pixels did not count back exactly",
+    out.append(ControlResult(positive, SUPPORTED,
+                             v.verdict if exact else f"{v.verdict}, but the planted pixels did not count back exactly",
                              f"{counts}; {rate} planted per image", v.verdict == SUPPORTED and exact,
-                             {"pairs": where, "planted_per_image": planted, "counted_back_exactly": exact, "verdict": v.to_json()}))
+                             {"pairs": where, "planted_per_image": planted, "counted_back_exactly": exact,
+                              "verdict": v.to_json()}))
     return out
 
 
 def trained_controls(plan: ControlPlan, data: ImageDataset, seed: int, out: Path, log: Callable[[str], None],
                      jobs: int = 1) -> list[ControlResult]:
-    """Claims 3 and 1 on GANs trained under `plan` into out/<trial id>/, `jobs` trials at once (the study's trial loop)."""
+    """Claims 3 and 1 on GANs trained under `plan` into out/<trial id>/, `jobs` trials at once (the
+    study's trial loop)."""
     gans = train_gans(plan, data.name, seed, out, log, jobs)
     return claim3_controls(plan, gans) + claim1_controls(plan, gans, data, seed)

@@ -47,7 +47,8 @@ from compare.models import parse_model_specs
 from compare.train.loop import train
 
 LEVEL = 0.95
-TOLERANCE = (0.90, 0.995)  # of the full mode's redraws: 200 redraws at a true 95% (94%) fall below it with probability 0.06% (0.4%)
+# of the full mode's redraws: 200 redraws at a true 95% (94%) fall below it with probability 0.06% (0.4%)
+TOLERANCE = (0.90, 0.995)
 BINOMIAL_SLACK = 2.33  # quick mode: the lowest coverage passed is 95% less this many binomial SDs (1% one-sided)
 LONE = "lone_pixels_per_image"
 
@@ -66,7 +67,8 @@ FULL = Setting("mnist5k", redraws=200, resamples=bootstrap.RESAMPLES, gan_steps=
 
 
 def interval_coverage(quick: bool, seed: int = 0, jobs: int = 1) -> list[ControlResult]:
-    """One ControlResult per (case, interval): its coverage of its target over the redraws, scored in `jobs` processes."""
+    """One ControlResult per (case, interval): its coverage of its target over the redraws, scored in
+    `jobs` processes."""
     setting = QUICK if quick else FULL
     data = load_dataset(setting.dataset)
     extractor = load_domain_evaluator(data)
@@ -74,7 +76,8 @@ def interval_coverage(quick: bool, seed: int = 0, jobs: int = 1) -> list[Control
     train_images = in_memory(data.train).cpu()
     order = reference_order(len(train_images))
     reference = extractor.extract(train_images[order[:n]], "reference")
-    pool_images = torch.cat([train_images[order[n:]], in_memory(data.heldout).cpu()])  # every real image but the reference
+    # every real image but the reference
+    pool_images = torch.cat([train_images[order[n:]], in_memory(data.heldout).cpu()])
     pool = extractor.extract(pool_images, "real pool")
     generator = _small_gan(data, setting.gan_steps, seed)
 
@@ -84,15 +87,18 @@ def interval_coverage(quick: bool, seed: int = 0, jobs: int = 1) -> list[Control
 
     def draw_gan(g: torch.Generator) -> tuple[Tensor, Features, Features]:
         images = generator.sample(n, generator=g).cpu()
-        return images, extractor.extract(images, "GAN samples"), pool.subset(torch.randperm(len(pool_images), generator=g)[:n])
+        return (images, extractor.extract(images, "GAN samples"),
+                pool.subset(torch.randperm(len(pool_images), generator=g)[:n]))
 
     large_gan = _large_n_fid(extractor, pool, generator, setting.large, seed)
     targets = {"real": {"fid_inf": 0.0, LONE: float(bad_pixel_counts(pool_images)[LONE].double().mean())},
                "gan": {"fid_inf": large_gan, LONE: _lone_rate(generator, setting.large[-1], seed)}}
     tasks = [(case, r) for case in ("real", "gan") for r in range(setting.redraws)]
-    _SHARED.update(draw={"real": draw_real, "gan": draw_gan}, reference=reference, extractor=extractor, setting=setting, seed=seed)
+    _SHARED.update(draw={"real": draw_real, "gan": draw_gan}, reference=reference, extractor=extractor, setting=setting,
+                   seed=seed)
     try:
-        if jobs > 1:  # forked workers inherit _SHARED (the trained GAN, the features): nothing is pickled but the scores
+        # forked workers inherit _SHARED (the trained GAN, the features): nothing is pickled but the scores
+        if jobs > 1:
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
                 scored = pool.map(_redraw, tasks, chunksize=8)
         else:
@@ -117,7 +123,8 @@ def _redraw(task: tuple[str, int]) -> dict:
 
 
 def _small_gan(data: ImageDataset, steps: int, seed: int):
-    """A GAN trained briefly by the toolkit's own loop: any generator whose samples can be drawn without limit will do."""
+    """A GAN trained briefly by the toolkit's own loop: any generator whose samples can be drawn without
+    limit will do."""
     spec = parse_model_specs(["gan"])[0]
     model = spec.build(data.image_shape, "cpu", seed)
     train(model, in_memory(data.train).cpu(), steps, batch_size=128, seed=seed)
@@ -125,13 +132,15 @@ def _small_gan(data: ImageDataset, steps: int, seed: int):
 
 
 def _large_n_fid(extractor: Extractor, pool: Features, generator, sizes: tuple[int, ...], seed: int) -> float:
-    """FID of the whole real pool against K GAN samples for each K in `sizes`, fitted as a + b / K: a (Chong & Forsyth 2020)."""
+    """FID of the whole real pool against K GAN samples for each K in `sizes`, fitted as a + b / K: a (Chong &
+    Forsyth 2020)."""
     from compare.metrics.quality import fid
 
     samples = _samples(generator, sizes[-1], seed)
     features = extractor.extract(samples, "GAN samples")
     fids = torch.tensor([fid(pool, features.subset(torch.arange(k)))["fid"] for k in sizes], dtype=torch.float64)
-    design = torch.stack([torch.ones(len(sizes), dtype=torch.float64), 1 / torch.tensor(sizes, dtype=torch.float64)], dim=1)
+    design = torch.stack([torch.ones(len(sizes), dtype=torch.float64), 1 / torch.tensor(sizes, dtype=torch.float64)],
+                         dim=1)
     return float(torch.linalg.lstsq(design, fids[:, None]).solution[0, 0])
 
 
@@ -147,10 +156,12 @@ def _score(drawn: tuple[Tensor, Features, Features], reference: Features, extrac
     """{key: (value, [low, high])} of one redraw: FID at N, KID, precision and recall against the pinned
     reference; fid_inf against a redrawn reference; lone pixels per image over the judged images."""
     images, judged, other_reference = drawn
-    pinned = score_features({"real": reference, "fake": judged}, extractor.info, resamples, names=("kid", "precision_recall"))
+    pinned = score_features({"real": reference, "fake": judged}, extractor.info, resamples,
+                            names=("kid", "precision_recall"))
     redrawn = score_features({"real": other_reference, "fake": judged}, extractor.info, resamples, names=("fid",))
     out = {"fid": _pinned_fid(reference, judged, resamples)}
-    out.update({key: (scores["values"][key], scores["intervals"][key]["ci95"]) for scores in pinned.values() for key in scores["values"]})
+    out.update({key: (scores["values"][key], scores["intervals"][key]["ci95"]) for scores in pinned.values()
+                for key in scores["values"]})
     out["fid_inf"] = (redrawn["fid"]["values"]["fid_inf"], redrawn["fid"]["intervals"]["fid_inf"]["ci95"])
     lone = rates_with_intervals({LONE: bad_pixel_counts(images)[LONE]})
     out[LONE] = (lone[LONE], lone[LONE + CI_SUFFIX])
@@ -160,13 +171,15 @@ def _score(drawn: tuple[Tensor, Features, Features], reference: Features, extrac
 def _pinned_fid(reference: Features, judged: Features, resamples: int) -> tuple[float, list[float]]:
     """FID at N and its interval as score_features gives them for a pinned reference, without the reference-side
     resamples that only fid_inf needs (a quarter of the simulation's time)."""
-    weights = torch.cat([full_set(len(judged)), bootstrap.resample_pair(len(reference), len(judged), resamples)[1]], dim=1)
+    weights = torch.cat([full_set(len(judged)), bootstrap.resample_pair(len(reference), len(judged), resamples)[1]],
+                        dim=1)
     columns = fid_weighted(reference, judged, full_set(len(reference)), weights)["fid"]
     return columns[0].item(), bootstrap.interval(columns[1:], columns[0].item(), (0.0, None))["ci95"]
 
 
 TARGETS = {"fid": "the mean FID at this N over redraws, reference pinned", "fid_inf": "the large-N FID",
-           "kid_x1e3": "the mean KID over redraws, reference pinned", "precision": "the mean precision over redraws, reference pinned",
+           "kid_x1e3": "the mean KID over redraws, reference pinned",
+           "precision": "the mean precision over redraws, reference pinned",
            "recall": "the mean recall over redraws, reference pinned", LONE: "the population's rate"}
 
 
@@ -182,15 +195,15 @@ def _judge(case: str, key: str, redraws: list[dict], target: float | None, n: in
     else:
         low, high = TOLERANCE
     if target in key_info(key).bounds:
-        # A target on the edge of the value's range (real vs real's large-N FID, 0) lies inside every interval whose end,
-        # clipped to that range (compare.metrics.bootstrap), reaches it: such an interval covers it more than 95% of the
-        # time by construction (200 of 200 redraws), so there only under-coverage is a flaw.
+        # A target on the edge of the value's range (real vs real's large-N FID, 0) lies inside every interval whose
+        # end, clipped to that range (compare.metrics.bootstrap), reaches it: such an interval covers it more than 95%
+        # of the time by construction (200 of 200 redraws), so there only under-coverage is a flaw.
         high = 1.0
-    return ControlResult(
-        control=f"{key} interval, {'real vs real' if case == 'real' else 'GAN samples'} ({setting.dataset}, N = {n})",
-        expected=f"95% cover {TARGETS[key]} (pass: {low:.0%}-{high:.1%})", got=f"{coverage:.1%}", counts=f"{hits} of {len(redraws)} redraws",
-        passed=low <= coverage <= high,
-        details={"case": case, "key": key, "target": target, "hits": hits, "redraws": len(redraws), "misses_below": below,
-                 "misses_above": above, "resamples": setting.resamples, "n": n,
-                 "mean_width": sum(r[key][1][1] - r[key][1][0] for r in redraws) / len(redraws),
-                 "mean_value": sum(r[key][0] for r in redraws) / len(redraws)})
+    return ControlResult(control=f"{key} interval, {'real vs real' if case == 'real' else 'GAN samples'} "
+                                 f"({setting.dataset}, N = {n})",
+                         expected=f"95% cover {TARGETS[key]} (pass: {low:.0%}-{high:.1%})", got=f"{coverage:.1%}",
+                         counts=f"{hits} of {len(redraws)} redraws", passed=low <= coverage <= high,
+                         details={"case": case, "key": key, "target": target, "hits": hits, "redraws": len(redraws),
+                                  "misses_below": below, "misses_above": above, "resamples": setting.resamples, "n": n,
+                                  "mean_width": sum(r[key][1][1] - r[key][1][0] for r in redraws) / len(redraws),
+                                  "mean_value": sum(r[key][0] for r in redraws) / len(redraws)})

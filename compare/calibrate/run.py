@@ -69,12 +69,14 @@ class CalibrationSettings:
 def claim_out(out: Path, overwrite: bool) -> Path:
     """`out` new or empty, or (with overwrite) an earlier calibration emptied; anything else is refused untouched."""
     out = Path(out)
-    if out.is_dir() and marker_kind(out) == KIND and (entries := [p for p in out.iterdir() if p.name not in (LOCK_NAME, MARKER_NAME)]):
+    if out.is_dir() and marker_kind(out) == KIND and (entries := [p for p in out.iterdir()
+                                                                  if p.name not in (LOCK_NAME, MARKER_NAME)]):
         if not overwrite:
             raise UserError(f"{out} holds an earlier calibration; pass --overwrite to replace it, or another --out")
         if foreign := sorted(p.name for p in entries if p.name not in OWNED and not is_temp_name(p.name)):
-            raise UserError(f"refusing to --overwrite {out}: {foreign[0]} was not written by `compare calibrate` "
-                            f"({len(foreign)} such entries); nothing was deleted: move them away, or pass another --out")
+            raise UserError(f"refusing to --overwrite {out}: {foreign[0]} was not written by `compare "
+                            f"calibrate` ({len(foreign)} such entries); nothing was deleted: move them "
+                            "away, or pass another --out")
         for p in entries:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
     return claimed_directory(out, KIND)[0]
@@ -103,7 +105,8 @@ def report_blocks(summary: dict, results: list[ControlResult]) -> list[Block]:
     setup = (f"{'--quick' if s['quick'] else 'full'} calibration on {s['dataset']}, seed {s['seed']}, one CPU thread, "
              f"{summary['wall_seconds']:.0f} s wall. Trained controls: GAN {s['trained']['steps']} steps, Adam lr "
              f"{s['trained']['lr']:g} (and {s['trained']['lr'] / 10:g}), {s['trained']['seeds']} seeds per role.")
-    return [Heading("Calibration: known-answer controls"), Para(ABOUT), Para(setup), table(results), Para(last_line(results))]
+    return [Heading("Calibration: known-answer controls"), Para(ABOUT), Para(setup), table(results),
+            Para(last_line(results))]
 
 
 def calibrate(settings: CalibrationSettings, log: Callable[[str], None] = lambda m: None) -> dict:
@@ -119,23 +122,26 @@ def calibrate(settings: CalibrationSettings, log: Callable[[str], None] = lambda
         torch.set_num_threads(1)  # one thread: the stated timing, and numbers that do not depend on the core count
         try:
             seconds, results = {}, []
-            for name, run in (("trained", lambda: trained_controls(plan, data, settings.seed, out / "trials", log, settings.jobs)),
+            for name, run in (("trained",
+                               lambda: trained_controls(plan, data, settings.seed, out / "trials", log, settings.jobs)),
                               ("simulated", lambda: rule_controls(settings.quick, settings.seed)),
                               ("coverage", lambda: interval_coverage(settings.quick, settings.seed, settings.jobs))):
                 log(f"calibrate: {name} controls")
                 t = time.perf_counter()
                 results += run()
                 seconds[name] = round(time.perf_counter() - t, 3)
-        except Interrupted as e:  # a trial stopped at its checkpoint; a calibration has no resume of its own: it starts again
-            flags = (" --quick" if settings.quick else "") + (f" --dataset {settings.dataset}" if settings.dataset else "")
+        # a trial stopped at its checkpoint; a calibration has no resume of its own: it starts again
+        except Interrupted as e:
+            flags = ((" --quick" if settings.quick else "")
+                     + (f" --dataset {settings.dataset}" if settings.dataset else ""))
             again = f"compare calibrate{flags} --seed {settings.seed} --out {out} --overwrite (starts again)"
             raise Interrupted(e.signum, out, f"during the {name} controls, before any verdict", again) from None
         finally:
             torch.set_num_threads(threads)
         summary = {"kind": KIND, "version": VERSION, "settings": settings.describe(), "versions": versions(),
-                   "created": dt.datetime.now().isoformat(timespec="seconds"), "wall_seconds": round(time.perf_counter() - started, 3),
-                   "seconds": seconds, "passed": passed(results), "summary": last_line(results),
-                   "controls": [r.to_json() for r in results]}
+                   "created": dt.datetime.now().isoformat(timespec="seconds"),
+                   "wall_seconds": round(time.perf_counter() - started, 3), "seconds": seconds,
+                   "passed": passed(results), "summary": last_line(results), "controls": [r.to_json() for r in results]}
         write_json(out / "calibration.json", summary)
         blocks = report_blocks(summary, results)
         write_bytes(out / "calibration.md", render_markdown("Calibration", blocks, out).encode())

@@ -14,8 +14,8 @@ import numpy as np
 from compare.metrics.numbers import fmt
 from compare.claims.rules import (
     ARTIFACT_KEYS, CLAIM_1, CLAIM_2, CLAIM_3, CONFIDENCE, FID, HOW, KID, NOT_MEASURED, RULE_1, RULE_2, RULE_3,
-    THRESHOLD_FLOOR_FACTOR, Claim1Input, Claim3Input, Point, Series, SizeSweep, Verdict, WidthResult, early_window, family_of, prior_view,
-    judge_claim1, judge_claim2, judge_claim3,
+    THRESHOLD_FLOOR_FACTOR, Claim1Input, Claim3Input, Point, Series, SizeSweep, Verdict, WidthResult, early_window,
+    family_of, prior_view, judge_claim1, judge_claim2, judge_claim3,
 )
 
 Run = tuple[dict, dict]  # (metrics.json, config.json) of one run
@@ -43,29 +43,35 @@ def claim1_from_runs(runs: Sequence[Run]) -> Claim1Input | None:
     gan = next((g for g, loss in _losses(config, gans).items() if loss == "nonsaturating"), gans[0])
     # The claim is about the source's VAE, every pixel drawn independently given z; vae:autoregressive (pixels drawn
     # jointly) is the control of its mechanism (compare.claims.pixel_mechanism), judged there, not here.
-    vaes = [v for v in vaes if config.get("models", {}).get(v, {}).get("decoder", "independent") == "independent"] or vaes
+    vaes = [v for v in vaes
+            if config.get("models", {}).get(v, {}).get("decoder", "independent") == "independent"] or vaes
 
     def points(m: dict, view: str | None, label: str) -> list[Point]:  # view None: the real-data floor
         continuity = m.get("continuity") or {}
         numbers = continuity.get("real", {}) if view is None else continuity.get("views", {}).get(view, {})
         ci = {k: tuple(numbers[f"{k}_ci95"]) for k in ARTIFACT_KEYS if numbers.get(f"{k}_ci95")}
-        return [Point(m["models"][label].get("steps", 0), {k: numbers.get(k) for k in ARTIFACT_KEYS}, ci)] if numbers else []
+        return ([Point(m["models"][label].get("steps", 0), {k: numbers.get(k) for k in ARTIFACT_KEYS}, ci)]
+                if numbers else [])
 
-    views = [(v, label) for label in vaes for v in metrics["models"][label].get("views") or () if not prior_view(v)]  # none yet: unfinished
+    # none yet: unfinished
+    views = [(v, label) for label in vaes for v in metrics["models"][label].get("views") or () if not prior_view(v)]
     return Claim1Input(_merge(gan, [(c.get("seed", 0), points(m, gan, gan)) for m, c in runs]),
-                       tuple(_merge(v, [(c.get("seed", 0), points(m, v, label)) for m, c in runs]) for v, label in views),
+                       tuple(_merge(v, [(c.get("seed", 0), points(m, v, label)) for m, c in runs])
+                             for v, label in views),
                        _merge("real", [(c.get("seed", 0), points(m, None, gan)) for m, c in runs]))
 
 
 def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
     """The nonsaturating GAN's and gan:minimax's quality curves, one seed per run, the threshold at
-    THRESHOLD_FLOOR_FACTOR x the first run's real-floor FID, early gradient norms and saturation readings as context; or the
-    "not measured" verdict when the runs lack one of the two losses."""
+    THRESHOLD_FLOOR_FACTOR x the first run's real-floor FID, early gradient norms and saturation readings as context; or
+    the "not measured" verdict when the runs lack one of the two losses."""
     metrics, config = runs[0]
     gans = [label for label in metrics.get("models", {}) if family_of(label) == "gan"]
-    by_loss = {loss: label for label, loss in reversed(_losses(config, gans).items()) if loss in ("nonsaturating", "minimax")}
+    by_loss = {loss: label for label, loss in reversed(_losses(config, gans).items())
+               if loss in ("nonsaturating", "minimax")}
     if len(by_loss) < 2:
-        return Verdict(CLAIM_3, NOT_MEASURED, RULE_3, notes=("needs the nonsaturating GAN and gan:minimax under one budget",),
+        return Verdict(CLAIM_3, NOT_MEASURED, RULE_3,
+                       notes=("needs the nonsaturating GAN and gan:minimax under one budget",),
                        how=f"{HOW[CLAIM_3]}; one seed: compare run --models gan gan:minimax")
     budget = max(m["models"][label].get("steps", 0) for m, _ in runs for label in by_loss.values())
 
@@ -73,17 +79,22 @@ def claim3_from_runs(runs: Sequence[Run]) -> Claim3Input | Verdict:
         if not (views := m["models"][label].get("views")):  # not evaluated yet: an unfinished run
             return []
         view = views[0]
-        return [Point(p["steps"], {k: p["views"][view].get(k) for k in (FID, KID, CONFIDENCE)}) for p in m["models"][label].get("curve") or []]
+        return [Point(p["steps"], {k: p["views"][view].get(k) for k in (FID, KID, CONFIDENCE)})
+                for p in m["models"][label].get("curve") or []]
 
     def early_grad(m: dict, label: str) -> float | None:
         norms = [g["generator"] for g in m["models"][label].get("grad_norms") or []
                  if g.get("generator") is not None and g["step"] <= early_window(budget)]
         return float(np.mean(norms)) if norms else None
 
-    floor = {k: v for entry in (metrics.get("quality") or {}).get("floor", {}).values() for k, v in entry["values"].items()}.get(FID)
-    series = {loss: _merge(label, [(c.get("seed", 0), curve(m, label)) for m, c in runs]) for loss, label in by_loss.items()}
-    grads = {label: {c.get("seed", 0): g for m, c in runs if (g := early_grad(m, label)) is not None} for label in by_loss.values()}
-    early = {label: {c.get("seed", 0): e for m, c in runs if (e := m["models"][label].get("early"))} for label in by_loss.values()}
+    floor = {k: v for entry in (metrics.get("quality") or {}).get("floor", {}).values()
+             for k, v in entry["values"].items()}.get(FID)
+    series = {loss: _merge(label, [(c.get("seed", 0), curve(m, label)) for m, c in runs])
+              for loss, label in by_loss.items()}
+    grads = {label: {c.get("seed", 0): g for m, c in runs if (g := early_grad(m, label)) is not None}
+             for label in by_loss.values()}
+    early = {label: {c.get("seed", 0): e for m, c in runs if (e := m["models"][label].get("early"))}
+             for label in by_loss.values()}
     return Claim3Input(series["nonsaturating"], series["minimax"], budget,
                        None if floor is None else THRESHOLD_FLOOR_FACTOR * floor,
                        "" if floor is None else f"({THRESHOLD_FLOOR_FACTOR}x the real-data floor {fmt(floor)})", grads,
@@ -119,12 +130,14 @@ def claim_a_over_seeds(summary: dict) -> Verdict | None:
     """Claim 1 from `compare run --seeds N`'s summary (each model's first view: the VAE's per-pixel means), the first
     GAN and VAE found by family; None when it lacks either (the report then judges each run)."""
     seeds, models = summary.get("seeds", []), summary.get("models", {})
-    labels = {family: next((label for label in models if family_of(label) == family), None) for family in ("gan", "vae")}
+    labels = {family: next((label for label in models if family_of(label) == family), None)
+              for family in ("gan", "vae")}
     if None in labels.values():
         return None
 
     def series(label: str) -> Series:  # a measure counts only when every seed has it (the values are in seed order)
-        values = {k: v for k in ARTIFACT_KEYS if len(v := (models[label].get(f"continuity.{k}") or {}).get("values", [])) == len(seeds)}
+        values = {k: v for k in ARTIFACT_KEYS
+                  if len(v := (models[label].get(f"continuity.{k}") or {}).get("values", [])) == len(seeds)}
         return Series(label, {s: [Point(0, {k: v[i] for k, v in values.items()})] for i, s in enumerate(seeds)})
 
     return judge_claim1(Claim1Input(series(labels["gan"]), (series(labels["vae"]),)))
@@ -158,6 +171,6 @@ def claim_b(sweeps: list[dict]) -> Verdict:
     if not sweeps:
         return Verdict(CLAIM_2, NOT_MEASURED, RULE_2, notes=("no capacity sweep",), how=HOW[CLAIM_2])
     if (key := _quality_key(sweeps[-1])) != FID:
-        return Verdict(CLAIM_2, NOT_MEASURED, RULE_2, notes=(f"the rule reads FID; this sweep measured {key or 'no quality'}",),
-                       how=HOW[CLAIM_2])
+        return Verdict(CLAIM_2, NOT_MEASURED, RULE_2,
+                       notes=(f"the rule reads FID; this sweep measured {key or 'no quality'}",), how=HOW[CLAIM_2])
     return judge_claim2(size_sweeps(sweeps[-1]))

@@ -15,18 +15,18 @@ from __future__ import annotations
 from typing import Mapping
 
 # The claims' shared decision: one rule, not a copy of it.
-from compare.claims.rules import (
-    ARTIFACT_KEYS, MARGIN_1, NOT_MEASURED, Point, Series, Verdict, combine_states, paired_reading, seed_notes, reading_state,
-)
+from compare.claims.readings import NOT_MEASURED, combine_states, paired_reading, reading_state, seed_notes
+from compare.claims.rules import ARTIFACT_KEYS, MARGIN_1, Point, Series, Verdict
 
 MECHANISM_1 = "drawing each pixel separately given z causes the VAE's bad pixels (claim 1's reason)"
 MECHANISM_MODEL = "vae:autoregressive"
 INDEPENDENT, JOINT = "vae-pixels", f"{MECHANISM_MODEL}-pixels"
 IWAE = "iwae_nll_nats"
-RULE_M1 = (f"Independent pixel draws ({INDEPENDENT}) minus joint draws ({JOINT}: the same VAE with a PixelCNN head, the same "
-           f"budget, recipe and seed) in lone pixels and specks per image, paired over >= 2 seeds (Student t 95%): supported when "
-           f"both intervals lie above +{MARGIN_1} per image, not supported when both lie below -{MARGIN_1}, no practical difference "
-           f"when both lie inside ±{MARGIN_1}, mixed when they go both ways, else not decided.")
+RULE_M1 = (f"Independent pixel draws ({INDEPENDENT}) minus joint draws ({JOINT}: the same VAE with a PixelCNN "
+           "head, the same budget, recipe and seed) in lone pixels and specks per image, paired over >= 2 seeds "
+           f"(Student t 95%): supported when both intervals lie above +{MARGIN_1} per image, not supported when "
+           f"both lie below -{MARGIN_1}, no practical difference when both lie inside ±{MARGIN_1}, mixed when they "
+           "go both ways, else not decided.")
 HOW_M1 = "compare study --mechanisms"
 
 
@@ -42,7 +42,8 @@ def final_series(view: str, label: str, runs: Mapping[int, dict]) -> Series:
         numbers = _view_numbers(metrics, "continuity", view)
         if numbers and all(numbers.get(k) is not None for k in ARTIFACT_KEYS):
             ci = {k: tuple(numbers[f"{k}_ci95"]) for k in ARTIFACT_KEYS if numbers.get(f"{k}_ci95")}
-            by_seed[seed] = [Point(metrics["models"][label].get("steps", 0), {k: numbers[k] for k in ARTIFACT_KEYS}, ci)]
+            by_seed[seed] = [Point(metrics["models"][label].get("steps", 0),
+                                   {k: numbers[k] for k in ARTIFACT_KEYS}, ci)]
     return Series(view, by_seed, kind="pixels")
 
 
@@ -51,7 +52,8 @@ def view_quality(view: str, runs: Mapping[int, dict]) -> dict[str, dict[int, flo
     reader needs beside the bad pixels, since an image with no ink has none of them."""
     out: dict[str, dict[int, float]] = {"fid": {}, "blank_share": {}}
     for seed, metrics in runs.items():
-        if (value := ((_view_numbers(metrics, "quality", view).get("fid") or {}).get("values") or {}).get("fid")) is not None:
+        if (value := ((_view_numbers(metrics, "quality", view).get("fid") or {}).get("values")
+                      or {}).get("fid")) is not None:
             out["fid"][seed] = value
         if (blank := _view_numbers(metrics, "continuity", view).get("blank_share")) is not None:
             out["blank_share"][seed] = blank
@@ -60,23 +62,27 @@ def view_quality(view: str, runs: Mapping[int, dict]) -> dict[str, dict[int, flo
 
 def heldout_nll(label: str, runs: Mapping[int, dict]) -> dict[int, float]:
     """{seed: held-out IWAE NLL (nats per image)} of the runs that measured it."""
-    return {seed: m["likelihood"][label][IWAE] for seed, m in runs.items() if (m.get("likelihood") or {}).get(label, {}).get(IWAE) is not None}
+    return {seed: m["likelihood"][label][IWAE] for seed, m in runs.items()
+            if (m.get("likelihood") or {}).get(label, {}).get(IWAE) is not None}
 
 
-def judge_pixel_mechanism(independent: Series, joint: Series, nll: Mapping[str, Mapping[int, float]] | None = None,
-                          quality: Mapping[str, tuple[Mapping[int, float], Mapping[int, float]]] | None = None) -> Verdict:
+def judge_pixel_mechanism(
+        independent: Series, joint: Series, nll: Mapping[str, Mapping[int, float]] | None = None,
+        quality: Mapping[str, tuple[Mapping[int, float], Mapping[int, float]]] | None = None) -> Verdict:
     """Independent minus joint draws in lone pixels and specks, paired per seed. Context, never deciding: `nll`
     {label: {seed: IWAE NLL}}, and `quality` {"fid" | "blank_share": ({seed: independent}, {seed: joint})}: draws with
     fewer bad pixels but a far worse FID or many blank images say less about the mechanism."""
-    numbers = [paired_reading(f"{independent.label} - {joint.label} {key}", joint.values(key), independent.values(key), key, joint.label)
+    numbers = [paired_reading(f"{independent.label} - {joint.label} {key}", joint.values(key), independent.values(key),
+                              key, joint.label)
                for key in ARTIFACT_KEYS]
     n = min(x.n for x in numbers)
     if n == 0:
-        return Verdict(MECHANISM_1, NOT_MEASURED, RULE_M1, notes=(f"no seed has both {independent.label} and {joint.label} measured",),
-                       how=HOW_M1)
+        return Verdict(MECHANISM_1, NOT_MEASURED, RULE_M1,
+                       notes=(f"no seed has both {independent.label} and {joint.label} measured",), how=HOW_M1)
     states = [reading_state(x, MARGIN_1) for x in numbers]
     verdict = combine_states(states)
-    notes = [f"{n} seeds; paired differences independent minus joint draws: positive means independent drawing makes more bad pixels",
+    notes = [f"{n} seeds; paired differences independent minus joint draws: positive means independent "
+             "drawing makes more bad pixels",
              *seed_notes(numbers, verdict, MARGIN_1, lambda d: f"{d:.3g} per image")]
     context = ()
     labels = list(nll or {})
@@ -85,7 +91,8 @@ def judge_pixel_mechanism(independent: Series, joint: Series, nll: Mapping[str, 
         context = (diff,)
     for key, (ind, joint_values) in (quality or {}).items():
         words = "FID" if key == "fid" else "share of blank images"
-        if (diff := paired_reading(f"{words}, {joint.label} - {independent.label}", ind, joint_values, key, joint.label)).n:
+        if (diff := paired_reading(f"{words}, {joint.label} - {independent.label}", ind, joint_values, key,
+                                   joint.label)).n:
             context += (diff,)
     return Verdict(MECHANISM_1, verdict, RULE_M1, tuple(numbers), n, tuple(notes), context=context)
 
@@ -94,5 +101,6 @@ def mechanism1_from_trials(vae_runs: Mapping[int, dict], joint_runs: Mapping[int
     """{seed: metrics.json} of the `vae` and `vae:autoregressive` trials -> the verdict."""
     nll = {"vae": heldout_nll("vae", vae_runs), MECHANISM_MODEL: heldout_nll(MECHANISM_MODEL, joint_runs)}
     ind, joint = view_quality(INDEPENDENT, vae_runs), view_quality(JOINT, joint_runs)
-    return judge_pixel_mechanism(final_series(INDEPENDENT, "vae", vae_runs), final_series(JOINT, MECHANISM_MODEL, joint_runs), nll,
+    return judge_pixel_mechanism(final_series(INDEPENDENT, "vae", vae_runs),
+                                 final_series(JOINT, MECHANISM_MODEL, joint_runs), nll,
                                  {key: (ind[key], joint[key]) for key in ind})

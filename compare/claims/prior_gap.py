@@ -26,16 +26,18 @@ from typing import Any
 import numpy as np
 
 from compare.claims.inputs import size_sweeps_of
-from compare.claims.rules import MARGIN_2, paired_reading
+from compare.claims.readings import paired_reading
+from compare.claims.rules import MARGIN_2
 from compare.claims.types import Number, SizeSweep, family_of
 from compare.metrics.numbers import fmt
 
-RULE_PRIOR = ("Per VAE width inside the GAN sweep's parameter range, paired by seed against the GAN at the VAE's parameter "
-              "count (the GAN's log FID linear in log parameters between its widths): the gap, log FID vae-mean minus the "
-              "GAN's, and what the fitted prior leaves of it, log FID vae-gmm minus the GAN's; each seed's two differences "
-              "averaged over the read widths, Student t 95% over >= 2 seeds, minimum effect log 1.25 (claim 2's: 25% in FID). "
-              "The prior closes the gap when the gap lies above +log 1.25 and what is left lies below it; the gap remains "
-              "when what is left lies above +log 1.25; no gap to close when the gap lies below +log 1.25; else not decided.")
+RULE_PRIOR = ("Per VAE width inside the GAN sweep's parameter range, paired by seed against the GAN at the VAE's "
+              "parameter count (the GAN's log FID linear in log parameters between its widths): the gap, log FID "
+              "vae-mean minus the GAN's, and what the fitted prior leaves of it, log FID vae-gmm minus the GAN's; each "
+              "seed's two differences averaged over the read widths, Student t 95% over >= 2 seeds, minimum effect log "
+              "1.25 (claim 2's: 25% in FID). The prior closes the gap when the gap lies above +log 1.25 and what is "
+              "left lies below it; the gap remains when what is left lies above +log 1.25; no gap to close when the "
+              "gap lies below +log 1.25; else not decided.")
 CLOSES, REMAINS, NOT_DECIDED, NO_GAP, NOT_MEASURED = (
     "the prior closes the gap", "the gap remains with the prior", "not decided", "no gap to close", "not measured")
 GAP, LEFT = "log FID vae-mean minus GAN at equal size", "log FID vae-gmm minus GAN at equal size"
@@ -51,15 +53,16 @@ class PriorGap:
     notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"reading": "claim 2's mechanism: the prior", "verdict": self.verdict, "rule": RULE_PRIOR, "sentence": self.sentence(),
-                "numbers": [n.to_json() for n in self.numbers], "notes": list(self.notes)}
+        return {"reading": "claim 2's mechanism: the prior", "verdict": self.verdict, "rule": RULE_PRIOR,
+                "sentence": self.sentence(), "numbers": [n.to_json() for n in self.numbers], "notes": list(self.notes)}
 
     def sentence(self) -> str:
         """One plain sentence for the report."""
         head = f"Claim 2's mechanism, the prior (vae-gmm against vae-mean, same networks): {self.verdict}"
         if not self.numbers:
             return head + ("; " + "; ".join(self.notes) if self.notes else "") + "."
-        read = "; ".join(f"{gap.subject}: {fmt(gap.mean, gap.ci95)} without, {fmt(left.mean, left.ci95)} with it (n={gap.n})"
+        read = "; ".join(f"{gap.subject}: {fmt(gap.mean, gap.ci95)} without, "
+                         f"{fmt(left.mean, left.ci95)} with it (n={gap.n})"
                          for gap, left in zip(self.numbers[::2], self.numbers[1::2]))
         return (f"{head}. The VAE's log FID minus the GAN's at equal size, without the fitted prior and with it "
                 f"(Student t 95% over seeds; log 1.25 is 25% in FID): {read}.")
@@ -68,7 +71,8 @@ class PriorGap:
 def prior_gap_from_rows(rows: list[dict], size: str, value: str, prior_value: str) -> PriorGap:
     """RULE_PRIOR on trial rows {"model", "width", "seed", "status", size, value, prior_value}: the first GAN and VAE
     model found by family, the VAE's `value` (its first view, vae-mean) against its `prior_value` (vae-gmm's FID)."""
-    labels = {family: next((r["model"] for r in rows if family_of(r["model"]) == family), None) for family in ("gan", "vae")}
+    labels = {family: next((r["model"] for r in rows if family_of(r["model"]) == family), None)
+              for family in ("gan", "vae")}
     if None in labels.values():
         return judge_prior_gap(None, None, None)
     (gan,) = size_sweeps_of(rows, size, value, (labels["gan"],))
@@ -78,13 +82,15 @@ def prior_gap_from_rows(rows: list[dict], size: str, value: str, prior_value: st
 
 
 def _gan_fid_at(gan: SizeSweep, params: int, seed: int) -> float | None:
-    """The GAN's FID of `seed` at `params` parameters, linear in log FID against log parameters; None outside its range."""
+    """The GAN's FID of `seed` at `params` parameters, linear in log FID against log parameters; None
+    outside its range."""
     widths = sorted(gan.widths, key=lambda w: w.params)
     if not widths[0].params <= params <= widths[-1].params:
         return None
     for lo, hi in zip(widths, widths[1:]):
         if lo.params <= params <= hi.params and seed in lo.fid_by_seed and seed in hi.fid_by_seed:
-            t = (math.log(params) - math.log(lo.params)) / (math.log(hi.params) - math.log(lo.params)) if hi.params > lo.params else 0.0
+            t = ((math.log(params) - math.log(lo.params)) / (math.log(hi.params) - math.log(lo.params))
+                 if hi.params > lo.params else 0.0)
             return float(np.exp((1 - t) * np.log(lo.fid_by_seed[seed]) + t * np.log(hi.fid_by_seed[seed])))
     return next((w.fid_by_seed.get(seed) for w in widths if w.params == params), None)
 
@@ -102,7 +108,8 @@ def _verdict(gap: Number, left: Number) -> str:
 def judge_prior_gap(gan: SizeSweep | None, vae_mean: SizeSweep | None, vae_prior: SizeSweep | None) -> PriorGap:
     """RULE_PRIOR on a GAN sweep and the VAE's two views' sweeps (FID per width and seed)."""
     if gan is None or vae_mean is None or vae_prior is None or len(gan.widths) < 2:
-        return PriorGap(NOT_MEASURED, notes=("needs a GAN at >= 2 widths and a VAE with both vae-mean and vae-gmm FIDs",))
+        return PriorGap(NOT_MEASURED,
+                        notes=("needs a GAN at >= 2 widths and a VAE with both vae-mean and vae-gmm FIDs",))
     prior = {w.width: w for w in vae_prior.widths}
     log_fid: dict[str, dict[str, dict[int, float]]] = {}  # per read width: {"gan" | "mean" | "gmm": {seed: log FID}}
     notes = []
@@ -114,14 +121,17 @@ def judge_prior_gap(gan: SizeSweep | None, vae_mean: SizeSweep | None, vae_prior
             notes.append(f"{where}: outside the GAN sweep's parameter range")
             continue
         log_fid[where] = {view: {s: math.log(fids[s]) for s in gan_fid}
-                          for view, fids in (("gan", gan_fid), ("mean", w.fid_by_seed), ("gmm", prior[w.width].fid_by_seed))}
+                          for view, fids in (("gan", gan_fid), ("mean", w.fid_by_seed),
+                                             ("gmm", prior[w.width].fid_by_seed))}
     seeds = sorted(set.intersection(*(set(v["gan"]) for v in log_fid.values()))) if log_fid else []
     if not seeds:
         return PriorGap(NOT_MEASURED, (), tuple(notes))
     widths = list(log_fid)
     over = f"mean over {len(widths)} widths" if len(widths) > 1 else widths[0]
-    pooled = {view: {s: float(np.mean([log_fid[w][view][s] for w in widths])) for s in seeds} for view in ("gan", "mean", "gmm")}
-    gap = paired_reading(GAP, pooled["gan"], pooled["mean"], "fid", over)  # log FID vae-mean - log FID GAN, paired by seed
+    pooled = {view: {s: float(np.mean([log_fid[w][view][s] for w in widths])) for s in seeds}
+              for view in ("gan", "mean", "gmm")}
+    # log FID vae-mean - log FID GAN, paired by seed
+    gap = paired_reading(GAP, pooled["gan"], pooled["mean"], "fid", over)
     left = paired_reading(LEFT, pooled["gan"], pooled["gmm"], "fid", over)
     by_width = [paired_reading(name, log_fid[w]["gan"], log_fid[w][view], "fid", w) for w in widths
                 for name, view in ((GAP, "mean"), (LEFT, "gmm"))] if len(widths) > 1 else []

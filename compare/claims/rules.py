@@ -12,35 +12,41 @@ One decision for every rule: a deciding reading is a paired difference over seed
 the claim, with its Student t 95% interval and a minimum effect (MARGIN_1/2/3) fixed before any result; the interval
 is "for" (wholly above +margin), "against" (wholly below -margin), "within" (inside ±margin: an equivalence test, "no
 practical difference") or "open" (compare.stats.classify, which says why beyond the margin rather than beyond 0),
-always "open" for one seed or a zero-width interval; combine_states turns the readings into the verdict.
-Families are the kinds the models declare (compare.models.kind_of: a user's kind = "vae" model is a VAE), never their labels.
+always "open" for one seed or a zero-width interval; combine_states turns the readings into the verdict
+(compare.claims.readings holds that decision).
+Families are the kinds the models declare (compare.models.kind_of: a user's kind = "vae" model is a VAE),
+never their labels.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from compare.metrics import key_info, label_of
+from compare.metrics import label_of
 from compare.metrics.numbers import fmt
 from compare.claims.types import (
-    LOG_OF, LOG_RATIO, BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow, Verdict, WidthResult, family_of,
-    in_words, prior_view, view_kind,
+    LOG_OF, LOG_RATIO, BudgetPoint, Claim1Input, Claim3Input, Need, Number, Point, Series, SizeSweep, TargetRow,
+    Verdict, WidthResult, family_of, in_words, prior_view, view_kind,
 )
-from compare.stats import (
-    UNBOUNDED, Bounds, classify, detectable_difference, mover_difference, paired_difference, seeds_needed, summarize, zero_width,
+from compare.claims.readings import (
+    MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, ONE_SEED, SUPPORTED, VERDICTS,
+    combine_states, paired_reading, reading_state, seed_notes,
 )
-from compare.train import EARLY_WINDOW_STEPS, early_window  # the window in steps lives beside the curve schedule that fills it
+from compare.stats import UNBOUNDED, Bounds, mover_difference, summarize
+# the window in steps lives beside the curve schedule that fills it
+from compare.train import EARLY_WINDOW_STEPS, early_window
 
-__all__ = [  # the API a study or report uses; the types are defined in compare.claims.types
-    "BudgetPoint", "Claim1Input", "Claim3Input", "Need", "Number", "Point", "Series", "SizeSweep", "TargetRow", "Verdict", "WidthResult",
-    "family_of", "prior_view", "view_kind", "judge_claim1", "judge_claim2", "judge_claim3", "claim1_along_budget", "claim3_along_budget", "steps_to_reach",
-    "early_window", "LONE_PIXELS", "SPECKS", "ARTIFACT_KEYS", "FID", "KID", "CONFIDENCE", "VERDICTS", "SUPPORTED", "NOT_SUPPORTED", "MIXED",
-    "NO_PRACTICAL_DIFFERENCE", "NOT_DECIDED", "NOT_MEASURED", "CLAIM_1", "CLAIM_2", "CLAIM_3", "RULE_1", "RULE_2", "RULE_3", "RULE_3_POINT",
-    "HOW", "THRESHOLD_FLOOR_FACTOR", "EARLY_WINDOW_STEPS", "MIN_EARLY_POINTS", "MARGIN_1", "MARGIN_2", "MARGIN_3", "ONE_SEED",
+__all__ = [  # the API a study or report uses; the types are defined in compare.claims.types, the verdicts in .readings
+    "BudgetPoint", "Claim1Input", "Claim3Input", "Need", "Number", "Point", "Series", "SizeSweep", "TargetRow",
+    "Verdict", "WidthResult", "family_of", "prior_view", "view_kind", "judge_claim1", "judge_claim2", "judge_claim3",
+    "claim1_along_budget", "claim3_along_budget", "steps_to_reach", "early_window", "LONE_PIXELS", "SPECKS",
+    "ARTIFACT_KEYS", "FID", "KID", "CONFIDENCE", "VERDICTS", "SUPPORTED", "NOT_SUPPORTED", "MIXED",
+    "NO_PRACTICAL_DIFFERENCE", "NOT_DECIDED", "NOT_MEASURED", "CLAIM_1", "CLAIM_2", "CLAIM_3", "RULE_1", "RULE_2",
+    "RULE_3", "RULE_3_POINT", "HOW", "THRESHOLD_FLOOR_FACTOR", "EARLY_WINDOW_STEPS", "MIN_EARLY_POINTS", "MARGIN_1",
+    "MARGIN_2", "MARGIN_3", "ONE_SEED",
 ]
 
 # Metric keys (renamed in one place if the metrics change their names).
@@ -48,9 +54,6 @@ LONE_PIXELS, SPECKS = "lone_pixels_per_image", "specks_per_image"  # per image, 
 ARTIFACT_KEYS = (LONE_PIXELS, SPECKS)
 FID, KID, CONFIDENCE = "fid", "kid_x1e3", "mean_confidence"  # FID, KID lower is better; confidence higher
 
-SUPPORTED, NOT_SUPPORTED, MIXED, NOT_DECIDED, NOT_MEASURED = "supported", "not supported", "mixed", "not decided", "not measured"
-NO_PRACTICAL_DIFFERENCE = "no practical difference"
-VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED)
 
 CLAIM_1 = "VAE samples show discontinuous bad pixels (each pixel is generated separately given z)"
 CLAIM_2 = "a VAE needs a larger network than a GAN for the same sample quality"
@@ -62,7 +65,8 @@ CLAIM_3 = "the flipped-label generator loss learns faster at the start than log(
 # a difference a reader of the samples would notice.
 MARGIN_1 = 0.5
 # Claim 2: a ratio within 1.25x: less than a third of one step of a width sweep (width x2 is x2.1-2.5 parameters for
-# the mlp GAN on 28x28 images: 113,745 / 243,089 / 550,929 / 1,363,217 at widths 0.25-2), too little to size a network by.
+# the mlp GAN on 28x28 images: 113,745 / 243,089 / 550,929 / 1,363,217 at widths 0.25-2), too little to
+# size a network by.
 MARGIN_2 = math.log(1.25)
 # Claim 3: 5% in FID, below the seed-to-seed spread of one model's FID (log-FID SD 0.05-0.1 in the default study).
 MARGIN_3 = math.log(1.05)
@@ -73,73 +77,24 @@ DECIDING_VIEWS = ("mean", "")
 MIN_EARLY_POINTS = 8  # curve points in the window, so a mean over them is not one noisy evaluation
 THRESHOLD_FLOOR_FACTOR = 20  # claim 3's context threshold: 20x the real-data floor FID, fixed before any result
 N_TARGETS = 8  # claim 2
-ONE_SEED = "not decided: one seed"
-ONE_SEED_WHY = "a claim about a model family needs the spread between training seeds (`compare study --seeds 5` measures it)"
-MOVER = "one seed: the two per-image bootstrap intervals combined (MOVER, Zou & Donner 2008); which images were drawn, not the model"
+MOVER = ("one seed: the two per-image bootstrap intervals combined (MOVER, Zou & Donner 2008); which images "
+         "were drawn, not the model")
 ADAM_NOTE = ("context only: Adam's update m/sqrt(v) is invariant to the loss's scale (Kingma & Ba 2015, sec. 2), "
              "so a larger gradient norm does not mean faster learning")
-HOW = {CLAIM_1: "compare study (or compare run --models gan vae --seeds 5: the continuity measures are part of every run)",
-       CLAIM_2: "compare study --widths 0.25,0.5,1,2 --seeds 5 (or compare sweep --models gan vae --widths ... --seeds 5)",
-       CLAIM_3: f"compare study (its curve schedule evaluates >= {MIN_EARLY_POINTS} points in the first {EARLY_WINDOW_STEPS:,} steps "
-                "for gan and gan:minimax)"}
+HOW = {CLAIM_1: "compare study (or compare run --models gan vae --seeds 5: the continuity measures "
+                "are part of every run)",
+       CLAIM_2: "compare study --widths 0.25,0.5,1,2 --seeds 5 (or compare sweep --models gan vae "
+                "--widths ... --seeds 5)",
+       CLAIM_3: f"compare study (its curve schedule evaluates >= {MIN_EARLY_POINTS} points in the first "
+                f"{EARLY_WINDOW_STEPS:,} steps for gan and gan:minimax)"}
 
 
-def paired_reading(name: str, base: Mapping[int, float], other: Mapping[int, float], key: str = "", subject: str = "") -> Number:
-    """other - base paired by seed, with the Student t 95% interval over seeds (compare.stats)."""
-    d = paired_difference(base, other)
-    return Number(name, d["mean"], tuple(d["ci95"]) if d["ci95"] else None, d["n"], tuple(d["values"]), seeds=tuple(d["seeds"]),
-                  key=key, subject=subject)
-
-
-def _summary(name: str, by_seed: Mapping[int, float], key: str, subject: str = "", bounds: Bounds = UNBOUNDED) -> Number:
+def _summary(name: str, by_seed: Mapping[int, float], key: str, subject: str = "",
+             bounds: Bounds = UNBOUNDED) -> Number:
     """The mean over seeds with its Student t 95% interval, clipped to `bounds` (compare.stats)."""
     st = summarize((by_seed[s] for s in sorted(by_seed)), bounds)
-    return Number(name, st["mean"], tuple(st["ci95"]) if st["ci95"] else None, st["n"], tuple(st["values"]), seeds=tuple(sorted(by_seed)),
-                  key=key, subject=subject, signed=False)
-
-
-def reading_state(number: Number, margin: float) -> str:
-    """A deciding reading against its minimum effect: "for", "against", "within" the margin, or "open" (compare.stats.classify)."""
-    return classify(number.mean, number.ci95, number.n, margin)
-
-
-def combine_states(states: Sequence[str], deciding: Sequence[str] | None = None) -> str:
-    """The shared verdict rule: mixed when readings go both ways; supported when every deciding reading is "for",
-    not supported when every one is "against"; no practical difference when every deciding reading is within the
-    margin and none at all is decided; else not decided. deciding defaults to every reading."""
-    deciding = states if deciding is None else deciding
-    if "for" in states and "against" in states:
-        return MIXED
-    for state, verdict in (("for", SUPPORTED), ("against", NOT_SUPPORTED)):
-        if deciding and all(s == state for s in deciding):
-            return verdict
-    if deciding and all(s == "within" for s in deciding) and not {"for", "against"} & set(states):
-        return NO_PRACTICAL_DIFFERENCE
-    return NOT_DECIDED
-
-
-def seed_notes(deciding: Sequence[Number], verdict: str, margin: float, show: Callable[[float], str]) -> list[str]:
-    """One seed: not decided; two: too few, with the seeds this spread needs; a "not decided": the smallest true
-    difference the design decides with 80% power (5% two-sided, at the measured seed spread): the margin, which the
-    interval must clear, plus compare.stats.detectable_difference."""
-    n = min((x.n for x in deciding), default=0)
-    if n == 1:
-        return [ONE_SEED, ONE_SEED_WHY]
-    flat = [x for x in deciding if x.n >= 2 and zero_width(x.ci95)]
-    notes = ["identical per-seed values: no spread measured, so they decide nothing"] if flat else []
-    spread = [(x, statistics.stdev(x.values)) for x in deciding if x.n >= 2 and x not in flat]
-    if n == 2:
-        need = [seeds_needed(sd, margin) for _, sd in spread]
-        seeds = "over 1,000" if None in need else max(need, default=None)
-        at = (f"; at this spread {seeds} seeds would decide a true difference of {show(2 * margin)} (twice the minimum effect) "
-              "with 80% power" if need else "")
-        notes.append(f"2 seeds are too few: the interval's t(0.975, 1) is 12.7 against 4.3 with 3 seeds{at}")
-    if verdict == NOT_DECIDED and spread:
-        found = [(x, margin + detectable_difference(sd, x.n)) for x, sd in spread]
-        what = (f"{show(min(d for _, d in found))} to {show(max(d for _, d in found))} across {len(found)} readings" if len(found) > 2
-                else ", ".join(f"{key_info(x.key).name(x.key) if x.key else x.name}: {show(d)}" for x, d in found))
-        notes.append(f"smallest true difference this design decides (80% power, 5% two-sided, at the measured seed spread): {what}")
-    return notes
+    return Number(name, st["mean"], tuple(st["ci95"]) if st["ci95"] else None, st["n"], tuple(st["values"]),
+                  seeds=tuple(sorted(by_seed)), key=key, subject=subject, signed=False)
 
 
 def _check_family(series: Series, family: str) -> None:
@@ -149,9 +104,10 @@ def _check_family(series: Series, family: str) -> None:
 
 # ---- claim 1: VAEs show discontinuous bad pixels ----
 
-RULE_1 = (f"VAE per-pixel means minus GAN in lone pixels and specks per image, paired over >= 2 seeds (Student t 95%): supported "
-          f"when both intervals lie above +{MARGIN_1} per image, not supported when both lie below -{MARGIN_1}, no practical "
-          f"difference when both lie inside ±{MARGIN_1}, mixed when readings (the pixel draws too) go both ways, else not decided.")
+RULE_1 = ("VAE per-pixel means minus GAN in lone pixels and specks per image, paired over >= 2 seeds (Student t 95%): "
+          f"supported when both intervals lie above +{MARGIN_1} per image, not supported when both lie below "
+          f"-{MARGIN_1}, no practical difference when both lie inside ±{MARGIN_1}, mixed when readings (the pixel "
+          "draws too) go both ways, else not decided.")
 
 
 def _mover(name: str, vae: Point, gan: Point, key: str, seed: int, subject: str) -> Number:
@@ -162,16 +118,19 @@ def _mover(name: str, vae: Point, gan: Point, key: str, seed: int, subject: str)
 
 
 def _floor_ratios(data: Claim1Input, steps: int | None) -> tuple[Number, ...]:
-    """Each family's artifacts as a multiple of the real images' (per seed, then mean over seeds): "both far from real"."""
+    """Each family's artifacts as a multiple of the real images' (per seed, then mean over seeds): "both
+    far from real"."""
     if data.real is None:
         return ()
     real = data.real.at(None)  # the floor is the data's, the same at every step
     out = []
     for series in (data.gan, *data.vae_views):
         for key in ARTIFACT_KEYS:
-            ratios = {s: v / real[s].values[key] for s, v in series.values(key, steps).items() if s in real and real[s].values.get(key)}
+            ratios = {s: v / real[s].values[key] for s, v in series.values(key, steps).items()
+                      if s in real and real[s].values.get(key)}
             if ratios:
-                out.append(_summary(f"{in_words(series.label)}, {label_of(key)}, ratio to real", ratios, key, series.label, (0.0, None)))
+                out.append(_summary(f"{in_words(series.label)}, {label_of(key)}, ratio to real", ratios, key,
+                                    series.label, (0.0, None)))
     return tuple(out)
 
 
@@ -194,15 +153,19 @@ def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
             name = f"{in_words(view.label)} minus {in_words(data.gan.label)}, {label_of(key)}"
             number = paired_reading(name, data.gan.values(key, steps), view.values(key, steps), key, view.label)
             if number.n == 1 and all(key in p.ci95 for p in (points[number.seeds[0]], gan[number.seeds[0]])):
-                number = _mover(name, points[number.seeds[0]], gan[number.seeds[0]], key, number.seeds[0], view.label)  # description only
+                # description only
+                number = _mover(name, points[number.seeds[0]], gan[number.seeds[0]], key, number.seeds[0], view.label)
             numbers.append(number)
             if view.view in DECIDING_VIEWS:
                 deciding.append(number)
     n = min(x.n for x in numbers)
     if n == 0:
-        return Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("no seed has both the GAN and every VAE view measured",), how=HOW[CLAIM_1])
-    verdict = combine_states([reading_state(x, MARGIN_1) for x in numbers], [reading_state(x, MARGIN_1) for x in deciding])
-    notes = [f"{n} seeds; paired differences VAE minus GAN; the per-pixel means decide, the pixel draws can make it mixed",
+        return Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=("no seed has both the GAN and every VAE view measured",),
+                       how=HOW[CLAIM_1])
+    verdict = combine_states([reading_state(x, MARGIN_1) for x in numbers],
+                             [reading_state(x, MARGIN_1) for x in deciding])
+    notes = [f"{n} seeds; paired differences VAE minus GAN; the per-pixel means decide, the pixel "
+             "draws can make it mixed",
              *seed_notes(deciding, verdict, MARGIN_1, lambda d: f"{fmt(d)} per image")]
     return Verdict(CLAIM_1, verdict, RULE_1, tuple(numbers), n, tuple(notes), context=_floor_ratios(data, steps))
 
@@ -210,12 +173,13 @@ def judge_claim1(data: Claim1Input, steps: int | None = None) -> Verdict:
 # ---- claim 3: the flipped-label loss learns faster at the start ----
 
 _MARGIN_3_TEXT = f"log(1.05) ({math.expm1(MARGIN_3):.0%} in FID)"
-RULE_3 = (f"Per seed, the mean log FID over the curve points in the first {EARLY_WINDOW_STEPS:,} steps (the whole budget when shorter; "
-          f">= {MIN_EARLY_POINTS} points), minimax minus flipped label, paired over >= 2 seeds (Student t 95%): supported when the "
-          f"interval lies above +{_MARGIN_3_TEXT}, not supported when below -log(1.05), no practical difference when inside "
-          "±log(1.05), else not decided; KID, confidence, steps to a threshold and gradient norms are context only.")
-RULE_3_POINT = ("The same at each curve point: log FID minimax minus flipped label at that step, paired over seeds, with the same "
-                "margin and outcomes.")
+RULE_3 = (f"Per seed, the mean log FID over the curve points in the first {EARLY_WINDOW_STEPS:,} steps (the whole "
+          f"budget when shorter; >= {MIN_EARLY_POINTS} points), minimax minus flipped label, paired over >= 2 seeds "
+          f"(Student t 95%): supported when the interval lies above +{_MARGIN_3_TEXT}, not supported when below "
+          "-log(1.05), no practical difference when inside ±log(1.05), else not decided; KID, confidence, steps to a "
+          "threshold and gradient norms are context only.")
+RULE_3_POINT = ("The same at each curve point: log FID minimax minus flipped label at that step, paired over seeds, "
+                "with the same margin and outcomes.")
 
 
 def _fid_percent(d: float) -> str:
@@ -254,9 +218,10 @@ def _judge3(data: Claim3Input, steps: Sequence[int], where: str, rule: str) -> t
     ns, mm = data.nonsaturating, data.minimax
     primary = paired_reading(f"log FID{where}, minimax minus flipped label", _mean_over(ns, FID, steps, True),
                           _mean_over(mm, FID, steps, True), FID)
-    context = [paired_reading(f"{label_of(KID)}{where}, minimax minus flipped label", _mean_over(ns, KID, steps), _mean_over(mm, KID, steps), KID),
-               paired_reading(f"{label_of(CONFIDENCE)}{where}, flipped label minus minimax", _mean_over(mm, CONFIDENCE, steps),
-                           _mean_over(ns, CONFIDENCE, steps), CONFIDENCE)]
+    context = [paired_reading(f"{label_of(KID)}{where}, minimax minus flipped label", _mean_over(ns, KID, steps),
+                              _mean_over(mm, KID, steps), KID),
+               paired_reading(f"{label_of(CONFIDENCE)}{where}, flipped label minus minimax",
+                              _mean_over(mm, CONFIDENCE, steps), _mean_over(ns, CONFIDENCE, steps), CONFIDENCE)]
     if primary.n == 0:
         return Verdict(CLAIM_3, NOT_MEASURED, rule, notes=(f"no FID on every point{where}",), how=HOW[CLAIM_3]), []
     verdict = combine_states([reading_state(primary, MARGIN_3)])
@@ -273,7 +238,8 @@ def judge_claim3(data: Claim3Input) -> Verdict:
                   for label, v in data.grad_norms.items() if v)
     window = early_window(data.budget_steps)
     early = sorted(s for s in ns.steps() & mm.steps() if 0 < s <= window)
-    adam_note = [ADAM_NOTE] if grads and data.optimizer == "adam" else []  # under SGD a steeper gradient is a larger step
+    # under SGD a steeper gradient is a larger step
+    adam_note = [ADAM_NOTE] if grads and data.optimizer == "adam" else []
     if len(early) < MIN_EARLY_POINTS:
         few = f"curve points both losses share in the first {window:,} of {data.budget_steps} steps: {len(early)}"
         return Verdict(CLAIM_3, NOT_MEASURED, RULE_3, notes=(f"{few}; the rule needs {MIN_EARLY_POINTS}", *adam_note),
@@ -284,16 +250,18 @@ def judge_claim3(data: Claim3Input) -> Verdict:
     if data.fid_threshold is None:
         notes.append("steps to a threshold not read: no FID threshold given")
     else:
-        reach = {s.label: {seed: steps_to_reach(pts, data.fid_threshold, data.budget_steps) for seed, pts in s.by_seed.items()}
+        reach = {s.label: {seed: steps_to_reach(pts, data.fid_threshold, data.budget_steps)
+                           for seed, pts in s.by_seed.items()}
                  for s in (ns, mm)}
         context += (paired_reading(f"steps to FID <= {fmt(data.fid_threshold)}, minimax minus flipped label",
-                                {k: v[0] for k, v in reach[ns.label].items()}, {k: v[0] for k, v in reach[mm.label].items()}, "steps"),)
+                                   {k: v[0] for k, v in reach[ns.label].items()},
+                                   {k: v[0] for k, v in reach[mm.label].items()}, "steps"),)
         censored = ", ".join(f"{label} {sum(c for _, c in r.values())} of {len(r)} seeds" for label, r in reach.items())
         notes.append(f"threshold FID {fmt(data.fid_threshold)} {data.threshold_note}".rstrip()
                      + f"; censored at the budget (never reached): {censored}")
     notes += adam_note
-    return Verdict(CLAIM_3, verdict.verdict, RULE_3, verdict.numbers, verdict.n, tuple(notes) + verdict.notes, verdict.how,
-                   context + grads)
+    return Verdict(CLAIM_3, verdict.verdict, RULE_3, verdict.numbers, verdict.n, tuple(notes) + verdict.notes,
+                   verdict.how, context + grads)
 
 
 # ---- verdicts against compute ----
@@ -305,30 +273,34 @@ def claim1_along_budget(data: Claim1Input, budget_steps: int) -> list[BudgetPoin
 
 
 def claim3_along_budget(data: Claim3Input) -> list[BudgetPoint]:
-    """Claim 3 at every curve point both losses share: log FID minimax minus flipped label at that point, paired per seed."""
+    """Claim 3 at every curve point both losses share: log FID minimax minus flipped label at that point,
+    paired per seed."""
     for series in (data.nonsaturating, data.minimax):
         _check_family(series, "gan")
     out = []
     for s in sorted(data.nonsaturating.steps() & data.minimax.steps()):
         verdict, notes = _judge3(data, [s], f" at step {s}", RULE_3_POINT)
-        out.append(BudgetPoint(s, s / data.budget_steps, Verdict(CLAIM_3, verdict.verdict, RULE_3_POINT, verdict.numbers, verdict.n,
-                                                                 verdict.notes + tuple(notes), context=verdict.context)))
+        out.append(BudgetPoint(s, s / data.budget_steps,
+                               Verdict(CLAIM_3, verdict.verdict, RULE_3_POINT, verdict.numbers, verdict.n,
+                                       verdict.notes + tuple(notes), context=verdict.context)))
     return out
 
 
 # ---- claim 2: a VAE needs a bigger network for the same quality ----
 
-RULE_2 = (f"At {N_TARGETS} FID targets log-spaced inside the range every seed of both families crosses (above at the smallest width, "
-          "below within the sweep), each seed's parameters needed (linear in log FID against log parameters between widths), "
-          "log(VAE/GAN parameters) paired over >= 2 seeds (Student t 95%): supported when every target's interval lies above "
-          "+log(1.25), not supported when every one lies below -log(1.25), mixed when both occur, no practical difference when "
-          "every interval lies inside ±log(1.25), else not decided.")
-OUTCOMES = {"for": "more", "against": "fewer", "within": "same", "open": "overlap"}  # TargetRow.outcome: what the VAE needs
+RULE_2 = (f"At {N_TARGETS} FID targets log-spaced inside the range every seed of both families crosses (above at the "
+          "smallest width, below within the sweep), each seed's parameters needed (linear in log FID against log "
+          "parameters between widths), log(VAE/GAN parameters) paired over >= 2 seeds (Student t 95%): supported when "
+          "every target's interval lies above +log(1.25), not supported when every one lies below -log(1.25), mixed "
+          "when both occur, no practical difference when every interval lies inside ±log(1.25), else not decided.")
+# TargetRow.outcome: what the VAE needs
+OUTCOMES = {"for": "more", "against": "fewer", "within": "same", "open": "overlap"}
 
 
 def _crossing(log_p: np.ndarray, log_f: np.ndarray, log_t: float) -> np.ndarray:
-    """Per seed, log(params) where the curve log_f (seeds, W) (widths by size, log FID) first gets to log_t, linear in log FID
-    against log params between the two widths around it. The target range makes every curve start above it and reach it."""
+    """Per seed, log(params) where the curve log_f (seeds, W) (widths by size, log FID) first gets to log_t, linear in
+    log FID against log params between the two widths around it. The target range makes every curve start above it
+    and reach it."""
     i = (log_f <= log_t).argmax(1)  # the first width at or below the target: >= 1
     rows = np.arange(len(log_f))
     f0, f1 = log_f[rows, i - 1], log_f[rows, i]
@@ -349,34 +321,40 @@ def judge_claim2(sweeps: Sequence[SizeSweep], targets: int = N_TARGETS) -> Verdi
         picked[family] = max(mine, key=lambda s: len(s.widths), default=None)
     short = [f for f, s in picked.items() if s is None or len(s.widths) < 2]
     if short:
-        return Verdict(CLAIM_2, NOT_MEASURED, RULE_2, notes=(f"needs a GAN and a VAE at >= 2 widths each; missing: {', '.join(short)}",),
+        return Verdict(CLAIM_2, NOT_MEASURED, RULE_2,
+                       notes=(f"needs a GAN and a VAE at >= 2 widths each; missing: {', '.join(short)}",),
                        how=HOW[CLAIM_2])
     gan, vae = picked["gan"], picked["vae"]
     seeds = sorted(set.intersection(*(set(w.fid_by_seed) for s in (gan, vae) for w in s.widths)))
     names = f"{gan.label} vs {vae.label}"
     if len(seeds) < 2:
         return Verdict(CLAIM_2, NOT_DECIDED, RULE_2, n=len(seeds),
-                       notes=(f"{names}: {len(seeds)} seed(s): the rule needs >= 2 seeds (`compare study --seeds 5` measures them)",))
+                       notes=(f"{names}: {len(seeds)} seed(s): the rule needs >= 2 seeds (`compare study "
+                              "--seeds 5` measures them)",))
     curves = {}
     for family, s in picked.items():
         ws = sorted(s.widths, key=lambda w: w.params)
-        curves[family] = (np.log([w.params for w in ws]), np.log([[w.fid_by_seed[k] for w in ws] for k in seeds]))  # (W,), (n, W)
+        # (W,), (n, W)
+        curves[family] = (np.log([w.params for w in ws]), np.log([[w.fid_by_seed[k] for w in ws] for k in seeds]))
     hardest = max(log_f.min(1).max() for _, log_f in curves.values())  # the worst seed's best FID
     easiest = min(log_f[:, 0].min() for _, log_f in curves.values())  # the best seed's FID at the smallest width
     if hardest >= easiest:
-        return Verdict(CLAIM_2, NOT_DECIDED, RULE_2, n=len(seeds), notes=(
-            f"{names}: no FID every seed of both families crosses within the sweep (worst best {fmt(math.exp(hardest))}, "
-            f"best at the smallest width {fmt(math.exp(easiest))})",))
-    goals = np.exp(np.linspace(hardest, easiest, targets + 2)[1:-1])  # strictly inside: the ends are one seed's own values
+        return Verdict(CLAIM_2, NOT_DECIDED, RULE_2, n=len(seeds),
+                       notes=(f"{names}: no FID every seed of both families crosses within the sweep (worst best "
+                              f"{fmt(math.exp(hardest))}, best at the smallest width {fmt(math.exp(easiest))})",))
+    # strictly inside: the ends are one seed's own values
+    goals = np.exp(np.linspace(hardest, easiest, targets + 2)[1:-1])
     rows = []
     for t in goals:
         need = {f: _crossing(log_p, log_f, math.log(t)) for f, (log_p, log_f) in curves.items()}
-        ratio = paired_reading(f"{LOG_OF}{vae.label} / {gan.label} parameters at FID {fmt(t)}", dict(zip(seeds, need["gan"])),
-                            dict(zip(seeds, need["vae"])), LOG_RATIO, f"FID {fmt(t)}")
-        rows.append(TargetRow(float(t), _need(need["gan"]), _need(need["vae"]), ratio, OUTCOMES[reading_state(ratio, MARGIN_2)]))
+        ratio = paired_reading(f"{LOG_OF}{vae.label} / {gan.label} parameters at FID {fmt(t)}",
+                               dict(zip(seeds, need["gan"])), dict(zip(seeds, need["vae"])), LOG_RATIO, f"FID {fmt(t)}")
+        rows.append(TargetRow(float(t), _need(need["gan"]), _need(need["vae"]), ratio,
+                              OUTCOMES[reading_state(ratio, MARGIN_2)]))
     verdict = combine_states([reading_state(r.log_ratio, MARGIN_2) for r in rows])
     notes = [f"{names}: {len(goals)} FID targets log-spaced inside {fmt(math.exp(hardest))} (the worst seed's best) to "
              f"{fmt(math.exp(easiest))} (the best seed's smallest width); VAE needs "
              + ", ".join(f"{o} at {sum(r.outcome == o for r in rows)}" for o in OUTCOMES.values()),
              *seed_notes([r.log_ratio for r in rows], verdict, MARGIN_2, lambda d: f"{fmt(math.exp(d))}x parameters")]
-    return Verdict(CLAIM_2, verdict, RULE_2, tuple(r.log_ratio for r in rows), len(seeds), tuple(notes), targets=tuple(rows))
+    return Verdict(CLAIM_2, verdict, RULE_2, tuple(r.log_ratio for r in rows), len(seeds), tuple(notes),
+                   targets=tuple(rows))

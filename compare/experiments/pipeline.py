@@ -36,7 +36,8 @@ from compare.sample import sample_views, samples_per_view
 from compare.settings import RunSettings, check_settings, resolve_device
 from compare.train import Plan, Trained, budget_extended, plan, run_key, train_model
 from compare.settings import check_matched
-from compare.train.checkpoint import check_compatible, data_options_from_json, load_model, read_run_config, settings_to_json
+from compare.train.checkpoint import (check_compatible, data_options_from_json, load_model, read_run_config,
+                                      settings_to_json)
 from compare.train.cost import reset_peak_memory
 from compare.rundir import Interrupted, RunLock, StopSignals, claimed_run_dir, write_errors
 from compare.watch.files import Watch
@@ -45,7 +46,8 @@ from compare.watch.terminal import Display
 
 def _git_hash() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True,
+                             timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
@@ -67,14 +69,19 @@ def versions() -> dict[str, str | None]:
 def run_config(settings: RunSettings, data: ImageDataset, device: torch.device, run_plan: Plan, n_eval: int) -> dict:
     """config.json: the resolved configuration and its provenance (versions, device, command line)."""
     return {
-        "models": {s.label: dataclasses.asdict(s.config(data.image_shape, width=run_plan.widths[s.label])) for s in settings.models},
-        "dataset": {"name": data.name, "train": len(data.train), "heldout": len(data.heldout), "image_shape": list(data.image_shape)},
-        "budget": {"spec": str(settings.budget), "steps": run_plan.steps, "train_flops_per_step": run_plan.flops_per_step},
+        "models": {s.label: dataclasses.asdict(s.config(data.image_shape, width=run_plan.widths[s.label]))
+                   for s in settings.models},
+        "dataset": {"name": data.name, "train": len(data.train), "heldout": len(data.heldout),
+                    "image_shape": list(data.image_shape)},
+        "budget": {"spec": str(settings.budget), "steps": run_plan.steps,
+                   "train_flops_per_step": run_plan.flops_per_step},
         "match_params": {"mode": settings.match_params, "widths": run_plan.widths},
         "seed": settings.seed,
         "batch_size": settings.batch_size,
         "evaluation": {"features": settings.features, "eval_samples": n_eval},
-        "device": {"type": device.type, "name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()},
+        "device": {"type": device.type,
+                   "name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                            else platform.processor() or platform.machine())},
         "torch_threads": torch.get_num_threads(),
         "versions": versions(),
         "command": sys.argv,
@@ -131,15 +138,18 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
     """
     device = check_settings(settings)
     out = Path(settings.out) if settings.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    watch = Watch(out, tensorboard) if artifacts else None  # writes nothing yet; tensorboard missing is refused here, before any work
+    # writes nothing yet; tensorboard missing is refused here, before any work
+    watch = Watch(out, tensorboard) if artifacts else None
     data: ImageDataset = load_dataset(settings.dataset, device, settings.data_options)
     if settings.batch_size > len(data.train):
-        raise UserError(f"--batch-size {settings.batch_size} is larger than the training split ({len(data.train)} images)")
+        raise UserError(f"--batch-size {settings.batch_size} is larger than the training split "
+                        f"({len(data.train)} images)")
     run_plan = plan(settings, data)
     n_eval = eval_sample_count(settings.eval_samples, data, FEATURES[settings.features].feature_dim)
     check_curve_samples(settings.curve_samples, n_eval)
     # Before any training: a missing extractor (Inception weights) must stop the run now, not after it.
-    extractor = load_extractor(settings.features, data, device, on_train=(lambda m: click.echo(m, err=True)) if show_progress else None)
+    extractor = load_extractor(settings.features, data, device,
+                               on_train=(lambda m: click.echo(m, err=True)) if show_progress else None)
     with claimed_run_dir(out, resume, overwrite), StopSignals() as stop:
         config = run_config(settings, data, device, run_plan, n_eval)
         if resume:
@@ -149,18 +159,23 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
         try:
             trained = train_all(settings, data, device, run_plan, config, out, extractor, n_eval, stop, display, watch)
             # Evaluation has no step to finish: a signal stops it at once; a resume loads the trained models.
-            stop.stop_at_once(lambda signum: Interrupted(signum, out, "during evaluation: every model is trained and checkpointed"))
-            check_matched(settings.budget, {label: t.consumed for label, t in trained.items() if t.record.status == "finished"})
+            stop.stop_at_once(lambda signum: Interrupted(signum, out,
+                                                         "during evaluation: every model is trained and checkpointed"))
+            check_matched(settings.budget,
+                          {label: t.consumed for label, t in trained.items() if t.record.status == "finished"})
             n_samples = samples_per_view(n_eval, len(in_memory(data.heldout)))
-            views = {view: images for t in trained.values() for view, images in sample_views(t.spec, t.model, n_samples, settings.seed).items()}
+            views = {view: images for t in trained.values()
+                     for view, images in sample_views(t.spec, t.model, n_samples, settings.seed).items()}
             if display:
                 display.line(f"final evaluation: {', '.join(views)} against {n_eval:,} real images")
-            scores = evaluate(views, data, extractor, n_eval, {label: t.model for label, t in trained.items()}, settings.resamples)
+            scores = evaluate(views, data, extractor, n_eval, {label: t.model for label, t in trained.items()},
+                              settings.resamples)
             result = RunResult(out, config, trained, views, scores)
             if watch:  # the final evaluation is every curve's last point
                 for label, t in trained.items():
                     final = result.curve(label)[-1]
-                    watch.point(label, t.spec.dirname, t.consumed, {v: views[v] for v in final["views"]}, final["views"])
+                    watch.point(label, t.spec.dirname, t.consumed, {v: views[v] for v in final["views"]},
+                                final["views"])
             if display and artifacts:
                 display.line("writing the figures and the report")
             write_run(result, data, artifacts=artifacts)
@@ -171,7 +186,8 @@ def run(settings: RunSettings, show_progress: bool = True, resume: bool = False,
 
 
 def train_all(settings: RunSettings, data: ImageDataset, device: torch.device, run_plan: Plan, config: dict, out: Path,
-              extractor, n_eval: int, stop: StopSignals, display: Display | None, watch: Watch | None) -> dict[str, Trained]:
+              extractor, n_eval: int, stop: StopSignals, display: Display | None,
+              watch: Watch | None) -> dict[str, Trained]:
     """The train stage over every model of the run, one after another; a signal ends it at a checkpoint
     with a partial metrics.json (compare.rundir.Interrupted)."""
     point_eval = make_point_evaluator(data, extractor, n_eval)
@@ -180,12 +196,14 @@ def train_all(settings: RunSettings, data: ImageDataset, device: torch.device, r
         resident = reset_peak_memory(device)  # so each model's size table has its own peak, less the data's
         model = spec.build(data.image_shape, device, settings.seed, width=run_plan.widths[spec.label])
         curve = settings.curve_points > 1 or settings.early_curve_points
-        point = _curve_point(point_eval, spec, model, n_eval, settings.seed, run_plan.steps[spec.label], display, watch) if curve else None
+        point = (_curve_point(point_eval, spec, model, n_eval, settings.seed, run_plan.steps[spec.label], display,
+                              watch) if curve else None)
         t = train_model(spec, model, data, run_plan, settings, config, out, stop, display, point,
                         resident_bytes=resident)  # the peak includes the curve points' sampling
         if t.record.status == "training":  # a signal stopped it at a checkpoint
             write_interrupted(out, settings.models, trained, t, stop.requested)
-            raise Interrupted(stop.requested, out, f"at step {t.record.steps} of {spec.label!r}: checkpoint and partial metrics saved")
+            raise Interrupted(stop.requested, out,
+                              f"at step {t.record.steps} of {spec.label!r}: checkpoint and partial metrics saved")
         trained[spec.label] = t
     return trained
 
@@ -227,7 +245,8 @@ def _evaluate_locked(run_dir: Path, config: dict, eval_samples: int | None, feat
     dev = resolve_device(device)
     features = features or evaluation.get("features", "evaluator")
     n = eval_sample_count(eval_samples if eval_samples is not None else evaluation.get("eval_samples"), data,
-                          FEATURES[features].feature_dim if features in FEATURES else 0)  # an unknown name: load_extractor says so
+                          # an unknown name: load_extractor says so
+                          FEATURES[features].feature_dim if features in FEATURES else 0)
     extractor = load_extractor(features, data, dev, on_train)
     views: dict[str, Tensor] = {}
     for spec in parse_model_specs(list(config["models"])):
@@ -235,7 +254,8 @@ def _evaluate_locked(run_dir: Path, config: dict, eval_samples: int | None, feat
         # the run's own draw (see compare.sample.samples_per_view), so the same settings give the same numbers
         draw = sample_views(spec, model, samples_per_view(n, heldout_evaluated(data)), config["seed"])
         views.update({view: images[:n] for view, images in draw.items()})
-    quality = evaluate_views(views, data, extractor, config.get("settings", {}).get("resamples", RESAMPLES))  # the run's own count
+    # the run's own count
+    quality = evaluate_views(views, data, extractor, config.get("settings", {}).get("resamples", RESAMPLES))
 
     previous = metrics.get("quality")
     if previous is not None and previous != json.loads(json.dumps(quality)):

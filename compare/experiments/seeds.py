@@ -35,7 +35,8 @@ def seeds_to_resume(path: Path) -> tuple[Path, int] | None:
 
 
 def _finished_run(run_dir: Path) -> dict | None:
-    """A seed run's summary (compare.results.summary_from_metrics), when it finished (metrics.json complete), else None."""
+    """A seed run's summary (compare.results.summary_from_metrics), when it finished (metrics.json
+    complete), else None."""
     if not (run_dir / "metrics.json").is_file():
         return None
     metrics = read_run_json(run_dir, "metrics.json")
@@ -51,17 +52,20 @@ def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -
         raise UserError(f"--seeds must be at least 1, got {n_seeds}")
     seeds = list(range(settings.seed, settings.seed + n_seeds))
     check_seeds(seeds)  # before the directory exists: the last seed must be one `compare run` takes
-    out, _ = claimed_directory(Path(settings.out or dt.datetime.now().strftime("runs/seeds-%Y%m%d-%H%M%S")), "seeds", resume=True)
+    out, _ = claimed_directory(Path(settings.out or dt.datetime.now().strftime("runs/seeds-%Y%m%d-%H%M%S")), "seeds",
+                               resume=True)
     with trials_session(out, "seeds", f"compare run --resume {out}", unit="seed run"):
         write_marker(out, "seeds", seeds=seeds)
         runs = {}
         for seed in seeds:
             run_dir = out / f"seed-{seed}"
             try:
-                runs[seed] = _finished_run(run_dir) or runner.run(dataclasses.replace(settings, seed=seed, out=run_dir), show_progress,
-                                                                  resume=(run_dir / "config.json").is_file(), artifacts=False).summary()
+                runs[seed] = (_finished_run(run_dir)
+                              or runner.run(dataclasses.replace(settings, seed=seed, out=run_dir), show_progress,
+                                            resume=(run_dir / "config.json").is_file(), artifacts=False).summary())
             except Interrupted as e:
-                raise Interrupted(e.signum, out, f"in seed {seed}: every seed run is done or checkpointed", f"compare run --resume {out}") from None
+                raise Interrupted(e.signum, out, f"in seed {seed}: every seed run is done or checkpointed",
+                                  f"compare run --resume {out}") from None
         summary = summarize_seeds(runs)
         summary["runs"] = {seed: str(out / f"seed-{seed}") for seed in runs}
         write_json(out / "seeds.json", summary)
@@ -77,12 +81,16 @@ def seed_numbers(entry: dict) -> dict[str, float]:
 
 
 def _over_seeds(values: dict[str, dict[int, dict[str, float]]]) -> tuple[dict, dict]:
-    """({label: {key: summary over seeds}}, {"<other> - <first>": {key: paired difference}}) of {label: {seed: numbers}}."""
+    """({label: {key: summary over seeds}}, {"<other> - <first>": {key: paired difference}}) of {label:
+    {seed: numbers}}."""
     labels = list(values)
     keys = {label: sorted({k for v in values[label].values() for k in v}) for label in labels}
-    # each interval clipped to the range its value can take ("quality.fid" >= 0, a share in [0, 1]: the metric registry's bounds)
-    stats = {label: {k: summarize((v[k] for v in values[label].values() if k in v), key_info(k.rpartition(".")[2]).bounds)
-                     for k in keys[label]} for label in labels}
+    # each interval clipped to the range its value can take ("quality.fid" >= 0, a share in [0, 1]: the metric
+    # registry's bounds)
+    stats = {label: {k: summarize((v[k] for v in values[label].values() if k in v),
+                                  key_info(k.rpartition(".")[2]).bounds)
+                     for k in keys[label]}
+             for label in labels}
     first = labels[0]
     differences = {
         f"{other} - {first}": {k: paired_difference({s: v[k] for s, v in values[first].items() if k in v},
@@ -98,7 +106,8 @@ def summarize_seeds(runs: dict[int, dict]) -> dict:
     the first, paired by seed; then the same for every view (a VAE's several outputs: its per-pixel means, its
     pixel draws, ...), each minus the first view."""
     labels = list(next(iter(runs.values())))
-    models, differences = _over_seeds({label: {seed: seed_numbers(r[label]) for seed, r in runs.items()} for label in labels})
+    models, differences = _over_seeds({label: {seed: seed_numbers(r[label]) for seed, r in runs.items()}
+                                       for label in labels})
     view_values: dict[str, dict[int, dict[str, float]]] = {}
     for seed, r in runs.items():
         for label in labels:

@@ -6,9 +6,9 @@ it is judged once per optimizer, since the source states it for plain SGD and th
 the `gan` trial of claims 1 and 2 is reused). With `mechanisms`, also `vae:autoregressive` at width 1 (claim 1's reason,
 compare.claims.pixel_mechanism; final evaluation only, no curve: each of its draws is H*W passes of its head). `models`
 (--models) names another GAN or VAE, e.g. a user's class: claim 3 then needs the GAN's minimax variant (a
-generator_loss variant "minimax", as gan:minimax), else it is not measured. Claims 1 and 3 compare the models at width 1, whose trials
-also evaluate MIN_EARLY_POINTS curve points in claim 3's early window (compare.train.early_window). Each trial is
-a plain pipeline run (JSON and checkpoints, no pictures) through the sweep's executors; the study then
+generator_loss variant "minimax", as gan:minimax), else it is not measured. Claims 1 and 3 compare the models at width
+1, whose trials also evaluate MIN_EARLY_POINTS curve points in claim 3's early window (compare.train.early_window). Each
+trial is a plain pipeline run (JSON and checkpoints, no pictures) through the sweep's executors; the study then
 judges the claims (compare.claims.study) and writes one report (compare.report.study_report).
 
 On disk (`out/`):
@@ -53,7 +53,8 @@ from compare.rundir import Interrupted, claimed_directory, marker_kind, trials_s
 STUDY_VERSION = 1
 CLAIM_WIDTH = 1.0  # claims 1 and 3 compare the models at each family's default size
 DEFAULT_MODELS = ("gan", "vae")  # the study's GAN and VAE unless --models names others
-CURVE_POINTS = 8  # evenly spaced curve points of the width-1 trials (claims along the budget), plus MIN_EARLY_POINTS early ones
+# evenly spaced curve points of the width-1 trials (claims along the budget), plus MIN_EARLY_POINTS early ones
+CURVE_POINTS = 8
 # A study reads each trial's values, never its per-trial intervals: its own intervals are over seeds
 # (compare.stats). 100 resamples instead of a run's 1,000 keep every trial's fid_inf and (coarser)
 # intervals while cutting the quality scoring of four sets (a floor and three views, mnist5k, one thread)
@@ -79,28 +80,34 @@ class StudySettings:
     models: tuple[str, str] = DEFAULT_MODELS  # (the GAN, the VAE): registered names or PKG.MODULE:CLASS
 
     def describe(self) -> dict[str, Any]:
-        """study.json's settings; `models` only when not the built-in pair, so the default study's settings read as before."""
-        return {"budget": str(self.budget), "dataset": self.dataset, "seeds": list(self.seeds), "widths": list(self.widths),
-                "arch": self.arch, "tune": self.tune, "device": self.device, "batch_size": self.batch_size,
-                "optimizer": self.optimizer, "claim3_optimizers": list(self.claim3_optimizers), "mechanisms": self.mechanisms,
+        """study.json's settings; `models` only when not the built-in pair, so the default study's settings
+        read as before."""
+        return {"budget": str(self.budget), "dataset": self.dataset, "seeds": list(self.seeds),
+                "widths": list(self.widths), "arch": self.arch, "tune": self.tune, "device": self.device,
+                "batch_size": self.batch_size, "optimizer": self.optimizer,
+                "claim3_optimizers": list(self.claim3_optimizers), "mechanisms": self.mechanisms,
                 **({"models": list(self.models)} if self.models != DEFAULT_MODELS else {})}
 
     @classmethod
     def from_json(cls, saved: dict, out: Path) -> "StudySettings":
-        return cls(Budget.parse(saved["budget"]), saved["dataset"], tuple(saved["seeds"]), tuple(float(w) for w in saved["widths"]),
-                   saved["arch"], saved["tune"], saved["device"], saved["batch_size"], Path(out), saved["optimizer"],
-                   tuple(saved["claim3_optimizers"]), saved["mechanisms"], tuple(saved.get("models", DEFAULT_MODELS)))
+        return cls(Budget.parse(saved["budget"]), saved["dataset"], tuple(saved["seeds"]),
+                   tuple(float(w) for w in saved["widths"]), saved["arch"], saved["tune"], saved["device"],
+                   saved["batch_size"], Path(out), saved["optimizer"], tuple(saved["claim3_optimizers"]),
+                   saved["mechanisms"], tuple(saved.get("models", DEFAULT_MODELS)))
 
     @property
     def minimax(self) -> str | None:
         """Claim 3's other GAN: the study's GAN with the minimax generator loss (gan:minimax); None when the GAN is a
-        variant already or its model has no generator_loss variant "minimax" (a user's GAN): claim 3 is then not measured."""
+        variant already or its model has no generator_loss variant "minimax" (a user's GAN): claim 3 is then
+        not measured."""
         gan = self.models[0]
         entry = None if is_import_path(gan) or ":" in gan else lookup(gan)
-        return f"{gan}:minimax" if entry and entry.variant_field == "generator_loss" and "minimax" in entry.variants else None
+        return (f"{gan}:minimax" if entry and entry.variant_field == "generator_loss" and "minimax" in entry.variants
+                else None)
 
     def run_settings(self, spec: ModelSpec, width: float, seed: int, out: Path, curves: bool = False) -> RunSettings:
-        """One trial: a single model; the width-1 trials also evaluate the curve points the claims read along the budget."""
+        """One trial: a single model; the width-1 trials also evaluate the curve points the claims read
+        along the budget."""
         return RunSettings(models=(spec,), budget=self.budget, dataset=self.dataset, seed=seed, device=self.device,
                            batch_size=self.batch_size, out=out, width=width, curve_points=CURVE_POINTS if curves else 1,
                            early_curve_points=MIN_EARLY_POINTS if curves else 0, resamples=TRIAL_RESAMPLES)
@@ -114,7 +121,8 @@ def saved_settings(out: Path) -> StudySettings:
     """The settings of the study in `out` (for --resume), from its study.json."""
     if marker_kind(out) != "study" or not (Path(out) / "study.json").is_file():
         raise UserError(f"cannot resume {out}: it is not a study directory (no study.json made by `compare study`)")
-    return StudySettings.from_json(read_json(Path(out) / "study.json", "study.json", "restore it or start a new study")["settings"], out)
+    return StudySettings.from_json(
+        read_json(Path(out) / "study.json", "study.json", "restore it or start a new study")["settings"], out)
 
 
 def _parse_names(text: str, known, flag: str) -> tuple[str, ...]:
@@ -131,12 +139,14 @@ def parse_archs(text: str) -> tuple[str, ...]:
 
 
 def parse_study_models(text: str) -> tuple[str, str]:
-    """"gan,vae" (either order, any registered name or PKG.MODULE:CLASS) -> (the GAN, the VAE), told apart by their kind."""
+    """"gan,vae" (either order, any registered name or PKG.MODULE:CLASS) -> (the GAN, the VAE), told apart
+    by their kind."""
     specs = parse_model_specs([text])  # unknown names and bad plugins: their own one-line errors
     by_kind = {kind: [s.label for s in specs if kind_of(s.label) == kind] for kind in ("gan", "vae")}
     if len(specs) != 2 or len(by_kind["gan"]) != 1 or len(by_kind["vae"]) != 1:
         kinds = ", ".join(f"{s.label} ({kind_of(s.label) or 'no kind'})" for s in specs)
-        raise UserError(f"--models takes one GAN and one VAE (kind \"gan\" and \"vae\"), e.g. gan,vae or gan,mypkg.models:MyVAE; got {kinds}")
+        raise UserError("--models takes one GAN and one VAE (kind \"gan\" and \"vae\"), e.g. gan,vae or "
+                        f"gan,mypkg.models:MyVAE; got {kinds}")
     return by_kind["gan"][0], by_kind["vae"][0]
 
 
@@ -155,13 +165,16 @@ def check_study(settings: StudySettings) -> None:
     if len(settings.widths) > MAX_WIDTHS:
         raise UserError(f"--widths lists {len(settings.widths)} widths, more than {MAX_WIDTHS}")
     if CLAIM_WIDTH not in settings.widths:
-        raise UserError("--widths must include 1: claims 1 and 3 compare the models at width 1 (e.g. --widths 0.25,0.5,1,2)")
+        raise UserError("--widths must include 1: claims 1 and 3 compare the models at width 1 (e.g. "
+                        "--widths 0.25,0.5,1,2)")
     if settings.budget.unit == "s":
-        raise UserError(f"a study needs a budget of steps, images, epochs or flops, not {settings.budget}: its claims pair the "
-                        "models' curve points by step, and a seconds budget gives each model other steps (and other numbers each run)")
+        raise UserError(f"a study needs a budget of steps, images, epochs or flops, not {settings.budget}: its claims "
+                        "pair the models' curve points by step, and a seconds budget gives each model other steps (and "
+                        "other numbers each run)")
     if settings.arch not in ARCHITECTURES:
         raise UserError(f"unknown --arch {settings.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
-    parse_optimizers(",".join(settings.claim3_optimizers))  # --optimizer: with_fields in default_specs names the valid ones
+    # --optimizer: with_fields in default_specs names the valid ones
+    parse_optimizers(",".join(settings.claim3_optimizers))
     if settings.tune and settings.optimizer != "adam":
         raise UserError("--tune searches Adam's learning rates and betas; use it with --optimizer adam")
     if parse_study_models(",".join(settings.models)) != settings.models:  # also those of an edited study.json
@@ -172,12 +185,15 @@ def check_study(settings: StudySettings) -> None:
         raise UserError(f"--mechanisms compares vae with its {MECHANISM_MODEL} variant; use it with the built-in vae "
                         f"(--models {settings.models[0]},vae)")
     for width in settings.widths:
-        check_settings(settings.run_settings(default_specs(settings)[settings.models[0]], width, settings.seeds[0], Path(".")))
+        check_settings(settings.run_settings(default_specs(settings)[settings.models[0]], width, settings.seeds[0],
+                                             Path(".")))
 
 
-def default_specs(settings: StudySettings, recipes: dict[str, dict] | None = None, optimizer: str | None = None) -> dict[str, ModelSpec]:
-    """The study's models (three, and vae:autoregressive with mechanisms) under `optimizer` (default the study's), each with --arch and, under the study's optimizer,
-    its family's recipe (the tuned one, if any) as config overrides; under another, its defaults (a recipe's lr is one optimizer's)."""
+def default_specs(settings: StudySettings, recipes: dict[str, dict] | None = None,
+                  optimizer: str | None = None) -> dict[str, ModelSpec]:
+    """The study's models (three, and vae:autoregressive with mechanisms) under `optimizer` (default the study's), each
+    with --arch and, under the study's optimizer, its family's recipe (the tuned one, if any) as config overrides; under
+    another, its defaults (a recipe's lr is one optimizer's)."""
     optimizer = optimizer or settings.optimizer
     specs = {}
     labels = [*settings.models, *filter(None, [settings.minimax]), *([MECHANISM_MODEL] if settings.mechanisms else [])]
@@ -192,12 +208,15 @@ def recipe_fields(recipe: dict) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in recipe.items()}
 
 
-def plan_trials(settings: StudySettings, recipes: dict[str, dict], out: Path) -> list[tuple[ModelSpec, float, int, RunSettings]]:
+def plan_trials(settings: StudySettings, recipes: dict[str, dict],
+                out: Path) -> list[tuple[ModelSpec, float, int, RunSettings]]:
     """(spec, width, seed, its run settings) of every trial, seed by seed: gan and vae at every width, then gan and
     gan:minimax at width 1 under each claim-3 optimizer (the trials already planned are not repeated), then with
     mechanisms vae:autoregressive at width 1 (no curve: only its final draws are judged)."""
-    specs = {opt: default_specs(settings, recipes, opt) for opt in dict.fromkeys([settings.optimizer, *settings.claim3_optimizers])}
-    claim3 = (settings.models[0], settings.minimax) if settings.minimax else ()  # no minimax variant: claim 3 not measured
+    specs = {opt: default_specs(settings, recipes, opt)
+             for opt in dict.fromkeys([settings.optimizer, *settings.claim3_optimizers])}
+    # no minimax variant: claim 3 not measured
+    claim3 = (settings.models[0], settings.minimax) if settings.minimax else ()
     grid = []
     for seed in settings.seeds:
         grid += [(specs[settings.optimizer][label], w, seed) for label in settings.models for w in settings.widths]
@@ -232,7 +251,8 @@ def study(settings: StudySettings, executor, log: Callable[[str], None] = lambda
     check_study(settings)
     started = time.perf_counter()
     data = load_dataset(settings.dataset, "cpu")
-    device = check_settings(settings.run_settings(default_specs(settings)[settings.models[0]], 1.0, settings.seeds[0], Path(".")))
+    device = check_settings(settings.run_settings(default_specs(settings)[settings.models[0]], 1.0, settings.seeds[0],
+                                                  Path(".")))
     extractor = load_extractor("evaluator", data, device, on_train=log)
     n_eval = eval_sample_count(None, data, FEATURES["evaluator"].feature_dim)
     out, saved = _open(settings)
@@ -241,7 +261,8 @@ def study(settings: StudySettings, executor, log: Callable[[str], None] = lambda
 
 
 def saved_archs(out: Path) -> tuple[StudySettings, tuple[str, ...]] | None:
-    """(settings, architectures) of the multi-architecture study in `out` (for --resume), or None if `out` is not one."""
+    """(settings, architectures) of the multi-architecture study in `out` (for --resume), or None if
+    `out` is not one."""
     if marker_kind(out) != ARCHS_KIND or not (Path(out) / ARCHS_FILE).is_file():
         return None
     saved = read_json(Path(out) / ARCHS_FILE, ARCHS_FILE, "restore it or start a new study")
@@ -258,11 +279,14 @@ def study_archs(settings: StudySettings, archs: tuple[str, ...], executor,
     for arch in archs:
         check_study(dataclasses.replace(settings, arch=arch))  # every flag refused before any directory exists
     out = study_dir(settings)
-    if (earlier := saved_archs(out)) is not None and (earlier[0].describe(), earlier[1]) != (settings.describe(), archs):
-        raise UserError(f"{out} holds a study with other settings; resume it with `{resume_command(out)}`, or pass another --out")
+    if ((earlier := saved_archs(out)) is not None
+            and (earlier[0].describe(), earlier[1]) != (settings.describe(), archs)):
+        raise UserError(f"{out} holds a study with other settings; resume it with "
+                        f"`{resume_command(out)}`, or pass another --out")
     out = claimed_directory(out, ARCHS_KIND, resume=True)[0].resolve()
-    write_json(out / ARCHS_FILE, {"kind": ARCHS_KIND, "archs": list(archs), "settings": {**settings.describe(), "arch": list(archs)},
-                                  "resume": resume_command(out)})
+    write_json(out / ARCHS_FILE,
+               {"kind": ARCHS_KIND, "archs": list(archs), "settings": {**settings.describe(), "arch": list(archs)},
+                "resume": resume_command(out)})
     results = {}
     for arch in archs:
         log(f"study of the {arch} nets: {out / arch}")
@@ -272,7 +296,8 @@ def study_archs(settings: StudySettings, archs: tuple[str, ...], executor,
 
 
 def warm_feature_cache(data, extractor, n_eval: int) -> None:
-    """The real sets every trial scores against, extracted once here (compare.metrics.feature_cache) so no trial extracts them."""
+    """The real sets every trial scores against, extracted once here (compare.metrics.feature_cache) so no trial
+    extracts them."""
     train = in_memory(data.train)
     real_features(extractor, in_memory(data.heldout), "held-out images", data.name)
     real_features(extractor, train, "train images", data.name)
@@ -289,22 +314,26 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
             "evaluator": {k: extractor.info.get(k) for k in ("name", "weights_sha256", "source", "heldout_accuracy")},
             "eval_samples": n_eval, "versions": versions(), "executor": executor.description}
     write_json(out / "study.json", {**(saved or {}), **base, "sessions": sessions})  # a stop from here on is resumable
-    log(f"study {out}: {len(settings.seeds)} seeds x widths {', '.join(f'{w:g}' for w in settings.widths)}, {settings.budget} each")
+    log(f"study {out}: {len(settings.seeds)} seeds x widths {', '.join(f'{w:g}' for w in settings.widths)}, "
+        f"{settings.budget} each")
     warm_feature_cache(data, extractor, n_eval)
-    tuning = tune(settings, default_specs(settings), executor, out, data, extractor, n_eval, (saved or {}).get("tuning"), log) if settings.tune else None
+    tuning = tune(settings, default_specs(settings), executor, out, data, extractor, n_eval,
+                  (saved or {}).get("tuning"), log) if settings.tune else None
     recipes = {family: t["chosen"] for family, t in tuning["families"].items() if t.get("chosen")} if tuning else {}
     planned = plan_trials(settings, recipes, out / "trials")
     finished_now = []  # the trials this session finished, counted as their records are written
 
     def session(ran: int) -> dict:
         began = dt.datetime.now() - dt.timedelta(seconds=time.perf_counter() - started)  # when this session started
-        return {"started": began.isoformat(timespec="seconds"), "trials_run": ran, "seconds": round(time.perf_counter() - started, 3)}
+        return {"started": began.isoformat(timespec="seconds"), "trials_run": ran,
+                "seconds": round(time.perf_counter() - started, 3)}
 
     try:
-        records, ran = run_trials([(trial_id(spec, w, s), run) for spec, w, s, run in planned], out / "trials", executor, log,
-                                  on_record=lambda records: finished_now.append(1))
+        records, ran = run_trials([(trial_id(spec, w, s), run) for spec, w, s, run in planned], out / "trials",
+                                  executor, log, on_record=lambda records: finished_now.append(1))
     except Interrupted:  # a stopped session's time counts in the study's wall time too
-        write_json(out / "study.json", {**(saved or {}), **base, "sessions": [*sessions, {**session(len(finished_now)), "stopped": True}]})
+        write_json(out / "study.json",
+                   {**(saved or {}), **base, "sessions": [*sessions, {**session(len(finished_now)), "stopped": True}]})
         raise
     rows = [_row(spec, w, s, records.get(trial_id(spec, w, s)), settings.optimizer) for spec, w, s, _ in planned]
     sessions.append(session(ran))
@@ -327,18 +356,21 @@ def _row(spec: ModelSpec, width: float, seed: int, record: dict | None, study_op
     """A trial in study.json: its identity and status, and when done its size, budget spent and first-view numbers,
     a GAN's early-window saturation means (claim 3's mechanism) and a VAE's other views' FID (claim 2's). A model
     whose config names no optimizer (a user's) trains with its own, in the arm of the study's optimizer."""
-    row: dict[str, Any] = {"id": trial_id(spec, width, seed), "model": spec.label, "family": spec.family, "width": width, "seed": seed,
-                           "optimizer": spec.optimizer or study_optimizer, "status": record["status"] if record else "pending",
+    row: dict[str, Any] = {"id": trial_id(spec, width, seed), "model": spec.label, "family": spec.family,
+                           "width": width, "seed": seed, "optimizer": spec.optimizer or study_optimizer,
+                           "status": record["status"] if record else "pending",
                            "run_dir": f"trials/{trial_id(spec, width, seed)}"}
     if record and record["status"] == "done":
         entry = record["summary"][spec.label]
         shown = [view for view in spec.views() if view in entry["views"]]  # the views the model shows, in their order
         numbers = entry["views"][shown[0]]
-        row.update(parameters=entry["parameters"]["total"], steps=entry.get("steps"), train_seconds=entry.get("train_seconds"),
-                   seconds=record.get("seconds"), **{k: numbers["quality"].get(k) for k in ("fid", "kid_x1e3", "mean_confidence")},
+        row.update(parameters=entry["parameters"]["total"], steps=entry.get("steps"),
+                   train_seconds=entry.get("train_seconds"), seconds=record.get("seconds"),
+                   **{k: numbers["quality"].get(k) for k in ("fid", "kid_x1e3", "mean_confidence")},
                    **{k: numbers["continuity"].get(k) for k in ("lone_pixels_per_image", "specks_per_image")},
                    **({"early": entry["early"]["mean"]} if entry.get("early") else {}),  # a GAN's saturation readings
-                   **{f"fid_{view_kind(view)}": entry["views"][view]["quality"].get("fid") for view in shown if prior_view(view)})
+                   **{f"fid_{view_kind(view)}": entry["views"][view]["quality"].get("fid")
+                      for view in shown if prior_view(view)})
     elif record:
         row.update(error=record.get("error"))
     return row

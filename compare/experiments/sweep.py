@@ -7,7 +7,8 @@ needs a larger network than a GAN for the same sample quality", is judged from t
 compare.claims.rules.judge_claim2 (inputs from compare.claims.inputs), like every claim.
 
 On disk (`out/`):
-    sweep.json             settings, every trial's numbers, the curves and the claim 2 verdict (Verdict.to_json(), under the key "claim_b")
+    sweep.json             settings, every trial's numbers, the curves and the claim 2 verdict (Verdict.to_json(),
+                           under the key "claim_b")
     sweep_<metric>.png     metric against parameter count per model, mean and 95% interval
     trials/<id>/           the trial's run directory (config.json, metrics.json, weights)
     trials/<id>.json       the trial's record: done with its metrics, or failed with its error
@@ -67,8 +68,9 @@ class SweepSettings:
 
     def describe(self) -> dict[str, Any]:
         return {"models": [s.label for s in self.models], "widths": list(self.widths), "seeds": list(self.seeds),
-                "budget": str(self.budget), "dataset": self.dataset, "device": self.device, "batch_size": self.batch_size,
-                "quality": self.quality, "continuity": self.continuity, "size_by": self.size_by, "optimizer": self.optimizer}
+                "budget": str(self.budget), "dataset": self.dataset, "device": self.device,
+                "batch_size": self.batch_size, "quality": self.quality, "continuity": self.continuity,
+                "size_by": self.size_by, "optimizer": self.optimizer}
 
     def run_settings(self) -> RunSettings:
         """What every trial's runner.run shares; each trial replaces models, width, seed and out. A sweep
@@ -136,7 +138,8 @@ def check_sweep(settings: SweepSettings) -> None:
     for flag, key in (("--quality", settings.quality), ("--continuity", settings.continuity)):
         if key not in keys:
             bare = [k for k in keys if "." not in k]
-            raise UserError(f"unknown {flag} {key!r}; choose one of: {', '.join(bare)} (or by its path in metrics.json, e.g. quality.fid, continuity.lone_pixels_per_image)")
+            raise UserError(f"unknown {flag} {key!r}; choose one of: {', '.join(bare)} (or by its path in "
+                            "metrics.json, e.g. quality.fid, continuity.lone_pixels_per_image)")
     for width in settings.widths:
         check_settings(dataclasses.replace(settings.run_settings(), width=width))
 
@@ -161,8 +164,8 @@ def resume_command(settings: SweepSettings, out: Path) -> str:
     d = settings.describe()
     return (f"compare sweep --models {' '.join(d['models'])} --widths {','.join(f'{w:g}' for w in d['widths'])} "
             f"--seeds {len(d['seeds'])} --seed {d['seeds'][0]} --dataset {d['dataset']} --budget {d['budget']} "
-            f"--device {d['device']} --batch-size {d['batch_size']} --quality {d['quality']} --continuity {d['continuity']} "
-            f"--size-by {d['size_by']} --optimizer {d['optimizer']} --out {out}")
+            f"--device {d['device']} --batch-size {d['batch_size']} --quality {d['quality']} --continuity "
+            f"{d['continuity']} --size-by {d['size_by']} --optimizer {d['optimizer']} --out {out}")
 
 
 def _echo(message: str) -> None:
@@ -181,11 +184,14 @@ def sweep(settings: SweepSettings, executor, log: Callable[[str], None] = _echo)
 
 
 def _sweep_claimed(settings: SweepSettings, executor, out: Path, log: Callable[[str], None]) -> dict:
-    grid = [(spec, width, seed) for spec in settings.run_settings().models for width in settings.widths for seed in settings.seeds]
+    grid = [(spec, width, seed) for spec in settings.run_settings().models for width in settings.widths
+            for seed in settings.seeds]
     trials = [(trial_id(spec, width, seed),
-               dataclasses.replace(settings.run_settings(), models=(spec,), width=width, seed=seed, out=out / "trials" / trial_id(spec, width, seed)))
+               dataclasses.replace(settings.run_settings(), models=(spec,), width=width, seed=seed,
+                                   out=out / "trials" / trial_id(spec, width, seed)))
               for spec, width, seed in grid]
-    skipped = sum(1 for tid, _ in trials if (r := load_record(out / "trials" / f"{tid}.json")) and r.get("status") == "done")
+    skipped = sum(1 for tid, _ in trials
+                  if (r := load_record(out / "trials" / f"{tid}.json")) and r.get("status") == "done")
     write_json(out / "sweep.json", summarize_sweep(settings, grid, {}, executor.description, skipped))
 
     def progress(records: dict[str, dict]) -> None:  # sweep.json after every trial: the sweep so far
@@ -201,8 +207,8 @@ def _sweep_claimed(settings: SweepSettings, executor, out: Path, log: Callable[[
 
 
 def _trial_row(settings: SweepSettings, spec: ModelSpec, width: float, seed: int, record: dict | None) -> dict:
-    row: dict[str, Any] = {"id": trial_id(spec, width, seed), "model": spec.label, "family": spec.family, "width": width,
-                           "seed": seed, "status": record["status"] if record else "pending",
+    row: dict[str, Any] = {"id": trial_id(spec, width, seed), "model": spec.label, "family": spec.family,
+                           "width": width, "seed": seed, "status": record["status"] if record else "pending",
                            "run_dir": f"trials/{trial_id(spec, width, seed)}"}
     if record and record["status"] == "done":
         entry = record["summary"][spec.label]
@@ -212,7 +218,8 @@ def _trial_row(settings: SweepSettings, spec: ModelSpec, width: float, seed: int
                    quality=lookup(entry, settings.quality), continuity=lookup(entry, settings.continuity),
                    steps=entry.get("steps"), train_seconds=entry.get("train_seconds"), seconds=record.get("seconds"),
                    # a prior's view (vae-gmm), the same network drawn from its fitted prior: claim 2's mechanism
-                   prior_views={view: {"quality": lookup(entry, settings.quality, view), "continuity": lookup(entry, settings.continuity, view)}
+                   prior_views={view: {"quality": lookup(entry, settings.quality, view),
+                                       "continuity": lookup(entry, settings.continuity, view)}
                                 for view in entry["views"] if prior_view(view)})
     elif record:
         row.update(error=record.get("error"), user_error=record.get("user_error", False))
@@ -220,13 +227,15 @@ def _trial_row(settings: SweepSettings, spec: ModelSpec, width: float, seed: int
 
 
 def _points(settings: SweepSettings, rows: list[dict]) -> list[dict]:
-    """One point per width with at least one done trial among `rows` (one model's): its size and both metrics over seeds."""
+    """One point per width with at least one done trial among `rows` (one model's): its size and both
+    metrics over seeds."""
     points = []
     for width in settings.widths:
         done = [r for r in rows if r["width"] == width and r["status"] == "done"]
         if done:
             points.append({
-                "width": width, "size": done[0]["size"], "parameters": done[0]["parameters"], "seeds": [r["seed"] for r in done],
+                "width": width, "size": done[0]["size"], "parameters": done[0]["parameters"],
+                "seeds": [r["seed"] for r in done],
                 "quality": summarize(r["quality"] for r in done if r["quality"] is not None),
                 "continuity": summarize(r["continuity"] for r in done if r["continuity"] is not None),
             })
@@ -244,7 +253,8 @@ def prior_rows(rows: list[dict]) -> dict[str, list[dict]]:
 
 def _curves(settings: SweepSettings, rows: list[dict]) -> dict[str, dict]:
     """Per model, and per prior view beside it (vae-gmm, "view_of" its model), one point per width with a done trial."""
-    curves = {spec.label: {"family": spec.family, "points": _points(settings, [r for r in rows if r["model"] == spec.label])}
+    curves = {spec.label: {"family": spec.family,
+                           "points": _points(settings, [r for r in rows if r["model"] == spec.label])}
               for spec in settings.models}
     for view, mine in prior_rows(rows).items():
         curves[view] = {"family": mine[0]["family"], "view_of": mine[0]["model"], "points": _points(settings, mine)}
@@ -252,7 +262,8 @@ def _curves(settings: SweepSettings, rows: list[dict]) -> dict[str, dict]:
 
 
 def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], executor: str, skipped: int) -> dict:
-    """What sweep.json holds, self-describing: settings, one row per trial, the curves, the claim 2 verdict (under "claim_b")."""
+    """What sweep.json holds, self-describing: settings, one row per trial, the curves, the claim 2 verdict
+    (under "claim_b")."""
     rows = [_trial_row(settings, spec, w, s, records.get(trial_id(spec, w, s))) for spec, w, s in grid]
     better = better_direction(settings.quality)
     curves = _curves(settings, rows)
@@ -275,9 +286,11 @@ def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], exe
         "updated": dt.datetime.now().isoformat(timespec="seconds"),
     }
     # claim 2's mechanism, where the quality is FID: does the VAE's fitted prior close its gap to the GAN at equal size?
-    gap = prior_gap_from_rows([{**r, "quality_gmm": r.get("prior_views", {}).get(f"{r['model']}-gmm", {}).get("quality")} for r in done],
-                              "size", "quality", "quality_gmm") if settings.quality.rpartition(".")[2] == "fid" else None
-    return {**summary, "claim_b": claim_b([summary]).to_json(),  # judged from the trials, as every claim (compare.claims.rules)
+    gap = (prior_gap_from_rows(
+        [{**r, "quality_gmm": r.get("prior_views", {}).get(f"{r['model']}-gmm", {}).get("quality")} for r in done],
+        "size", "quality", "quality_gmm") if settings.quality.rpartition(".")[2] == "fid" else None)
+    # judged from the trials, as every claim (compare.claims.rules)
+    return {**summary, "claim_b": claim_b([summary]).to_json(),
             **({"prior_gap": gap.to_json()} if gap else {})}
 
 
@@ -290,12 +303,16 @@ def plot_sweep(summary: dict, out: Path) -> list[str]:
         for label, curve in summary["curves"].items():
             points = [p for p in curve["points"] if p[metric]["mean"] is not None]
             if points:
-                lines[label] = [(p["size"], p[metric]["mean"], *(p[metric]["ci95"] or (p[metric]["mean"],) * 2)) for p in points]
+                lines[label] = [(p["size"], p[metric]["mean"], *(p[metric]["ci95"] or (p[metric]["mean"],) * 2))
+                                for p in points]
         if not lines:
             continue  # the metric is missing from every trial: sweep.json says so under missing_metrics
         name = f"sweep_{key.replace('.', '_')}.png"
-        save_interval_curves(lines, out / name, xlabel=summary["metrics"]["size"], ylabel=f"{label_of(key.rpartition('.')[2])} ({summary['metrics'][metric]['better']} is better)",
-                             title=f"{summary['settings']['dataset']}, {summary['settings']['budget']} each, mean and 95% interval over seeds")
+        save_interval_curves(lines, out / name, xlabel=summary["metrics"]["size"],
+                             ylabel=f"{label_of(key.rpartition('.')[2])} "
+                                    f"({summary['metrics'][metric]['better']} is better)",
+                             title=f"{summary['settings']['dataset']}, {summary['settings']['budget']} each, mean and "
+                                   "95% interval over seeds")
         written.append(name)
     return written
 

@@ -38,8 +38,8 @@ def draw(family: str, n: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(f"tune-{family}-{seed}")
     out = []
     for _ in range(n):
-        params = {"lr": float(f"{math.exp(rng.uniform(*map(math.log, LR_RANGE))):.3g}"), "betas": (rng.choice(BETA1), 0.999),
-                  "latent_dim": rng.choice(LATENTS)}
+        params = {"lr": float(f"{math.exp(rng.uniform(*map(math.log, LR_RANGE))):.3g}"),
+                  "betas": (rng.choice(BETA1), 0.999), "latent_dim": rng.choice(LATENTS)}
         if family == "gan":
             params["d_width"] = rng.choice(D_WIDTHS)
         out.append(params)
@@ -56,7 +56,8 @@ def heldout_kid(run_dir: Path, spec, seed: int, data, extractor, n: int) -> floa
     model = load_model(run_dir, spec.label, extractor.device)
     images = next(iter(sample_views(spec, model, n, seed).values()))
     heldout = real_features(extractor, in_memory(data.heldout), "held-out images", data.name).subset(torch.arange(n))
-    value = kid(heldout, extractor.extract(images, "tuning samples"), extractor.info.get("feature_sd", 1.0))["kid_x1e3"]  # the report's scale
+    # the report's scale
+    value = kid(heldout, extractor.extract(images, "tuning samples"), extractor.info.get("feature_sd", 1.0))["kid_x1e3"]
     return None if math.isnan(value) else value
 
 
@@ -81,18 +82,19 @@ def tune(settings, specs: dict, executor, out: Path, data, extractor, n_eval: in
     for tid, (family, spec, params, run) in plan.items():
         record = records.get(tid, {})
         score = heldout_kid(run.out, spec, seed, data, extractor, n_eval) if record.get("status") == "done" else None
-        families[family]["trials"].append({"id": tid, "params": _jsonable(params), "status": record.get("status", "pending"),
-                                           "heldout_kid_x1e3": score})
+        families[family]["trials"].append({"id": tid, "params": _jsonable(params),
+                                           "status": record.get("status", "pending"), "heldout_kid_x1e3": score})
     for t in families.values():
         scored = [r for r in t["trials"] if r["heldout_kid_x1e3"] is not None]
         t["chosen"] = min(scored, key=lambda r: r["heldout_kid_x1e3"])["params"] if scored else None
     return {"trials_per_family": settings.tune, "budget": str(budget), "seed": seed,
-            "space": {"lr": f"log-uniform {LR_RANGE[0]:g}..{LR_RANGE[1]:g}", "beta1": list(BETA1), "latent_dim": list(LATENTS),
-                      "d_width (gan)": list(D_WIDTHS)},
-            "description": (f"Random search, {settings.tune} trials per family of {budget} each (seed {seed}, width 1), over learning "
-                            f"rate (log-uniform {LR_RANGE[0]:g}-{LR_RANGE[1]:g}), Adam beta1 {BETA1}, latent size {LATENTS} and, for the "
-                            f"GAN, discriminator/generator width {D_WIDTHS}; each scored on KID x1e3 against {n_eval} held-out images; "
-                            "the lowest is each family's recipe for the study."),
+            "space": {"lr": f"log-uniform {LR_RANGE[0]:g}..{LR_RANGE[1]:g}", "beta1": list(BETA1),
+                      "latent_dim": list(LATENTS), "d_width (gan)": list(D_WIDTHS)},
+            "description": (f"Random search, {settings.tune} trials per family of {budget} each (seed {seed}, width "
+                            f"1), over learning rate (log-uniform {LR_RANGE[0]:g}-{LR_RANGE[1]:g}), Adam beta1 "
+                            f"{BETA1}, latent size {LATENTS} and, for the GAN, discriminator/generator width "
+                            f"{D_WIDTHS}; each scored on KID x1e3 against {n_eval} held-out images; the lowest is each "
+                            "family's recipe for the study."),
             "families": families}
 
 

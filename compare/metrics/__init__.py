@@ -2,7 +2,8 @@
 
 Each metric is a pure function of tensors returning a dict of named numbers.
 - space "features": fn(real, fake) on evaluator features / class probabilities (see compare.metrics.quality).
-- space "pixels":   fn(images) on raw pixels in [0, 1]; reported beside the real set's value (see compare.metrics.continuity).
+- space "pixels":   fn(images) on raw pixels in [0, 1]; reported beside the real set's value (see
+                    compare.metrics.continuity).
 `keys` says, per returned key, how every table shows it (compare.metrics.registry.Key: better direction,
 unit, headline) and `group` which table it is in; keys not listed are shown without arrow or unit. A
 features metric is called as fn(*(sets[name] for name in inputs), **params); `params` (k) go into its
@@ -34,8 +35,8 @@ def key_info(key: str) -> Key:
 
 
 def label_of(key: str, n: int | None = None) -> str:
-    """A key in words with its unit: "lone pixels per image", "precision (share of samples)", "FID" ("FID at N = n" given
-    the set size); a key no metric lists, as it is."""
+    """A key in words with its unit: "lone pixels per image", "precision (share of samples)", "FID" ("FID at N = n"
+    given the set size); a key no metric lists, as it is."""
     info = key_info(key)
     name = info.name(key, n)
     if not info.unit:

@@ -82,13 +82,15 @@ def pieces(ink: Tensor) -> dict[str, Tensor]:
     main_id = torch.full((n,), len(ids)).scatter_reduce(0, image_of[candidate], ids[candidate], "amin")
     fragment = stroke & (ids != main_id[image_of])
     return {"labels": labels, "speck": speck, "fragment": fragment,
-            "specks": torch.bincount(image_of[speck], minlength=n), "fragments": torch.bincount(image_of[fragment], minlength=n)}
+            "specks": torch.bincount(image_of[speck], minlength=n),
+            "fragments": torch.bincount(image_of[fragment], minlength=n)}
 
 
 def lone_counts(ink: Tensor) -> dict[str, Tensor]:
     """Lone pixels of each image, (N,) floats by key."""
     lone_ink, lone_holes = (mask.flatten(1).sum(1).float().cpu() for mask in lone_masks(ink))
-    return {"lone_pixels_per_image": lone_ink + lone_holes, "lone_ink_per_image": lone_ink, "lone_holes_per_image": lone_holes}
+    return {"lone_pixels_per_image": lone_ink + lone_holes, "lone_ink_per_image": lone_ink,
+            "lone_holes_per_image": lone_holes}
 
 
 def piece_counts(ink: Tensor) -> dict[str, Tensor]:

@@ -42,7 +42,8 @@ def resample_weights(n: int, resamples: int, generator: torch.Generator) -> Tens
     """(n, resamples) float64 multiplicities: column b counts how often each of n items was drawn in
     the b-th draw of n items with replacement (each column sums to n)."""
     draws = torch.randint(n, (resamples, n), generator=generator)
-    counts = torch.zeros(resamples, n, dtype=torch.float64).scatter_add_(1, draws, torch.ones(resamples, n, dtype=torch.float64))
+    counts = torch.zeros(resamples, n, dtype=torch.float64).scatter_add_(
+        1, draws, torch.ones(resamples, n, dtype=torch.float64))
     return counts.T
 
 
@@ -58,12 +59,14 @@ def _clip(x: float, bounds: tuple[float | None, float | None]) -> float:
     return x if high is None else min(x, high)
 
 
-def around(centre: float, deviations: Tensor, bias: float, bounds: tuple[float | None, float | None] = (None, None)) -> dict:
+def around(centre: float, deviations: Tensor, bias: float,
+           bounds: tuple[float | None, float | None] = (None, None)) -> dict:
     """{"ci95", "se", "bias", "resamples"}: `centre` plus the percentiles of the resamples' `deviations`
     from their mean, clipped to `bounds` (the value's range)."""
-    low, high = torch.quantile(deviations, torch.tensor([(1 - LEVEL) / 2, (1 + LEVEL) / 2], dtype=deviations.dtype)).tolist()
-    return {"ci95": [_clip(centre + low, bounds), _clip(centre + high, bounds)], "se": deviations.std().item(), "bias": bias,
-            "resamples": len(deviations)}
+    low, high = torch.quantile(deviations,
+                               torch.tensor([(1 - LEVEL) / 2, (1 + LEVEL) / 2], dtype=deviations.dtype)).tolist()
+    return {"ci95": [_clip(centre + low, bounds), _clip(centre + high, bounds)], "se": deviations.std().item(),
+            "bias": bias, "resamples": len(deviations)}
 
 
 def interval(values: Tensor, value: float, bounds: tuple[float | None, float | None] = (None, None)) -> dict | None:

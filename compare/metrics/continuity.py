@@ -1,4 +1,5 @@
-"""Pixel continuity artifacts: bad pixels (lone pixels, specks, fragments), checkerboard energy, blur and spectral excess.
+"""Pixel continuity artifacts: bad pixels (lone pixels, specks, fragments), checkerboard energy, blur and
+spectral excess.
 
 The source claims a VAE, which draws every pixel independently given z, shows "discontinuous bad
 pixels" that a GAN avoids. These metrics measure that on raw pixels in [0, 1], each one a pure,
@@ -26,7 +27,8 @@ import torch
 from torch import Tensor
 
 from compare.metrics.bootstrap import RESAMPLES, SEED
-from compare.metrics.bad_pixels import CI_SUFFIX, SPECK_MAX_PIXELS, lone_counts, per_image_counts, piece_counts, rates_with_intervals
+from compare.metrics.bad_pixels import (CI_SUFFIX, SPECK_MAX_PIXELS, lone_counts, per_image_counts, piece_counts,
+                                        rates_with_intervals)
 from compare.errors import UserError
 from compare.metrics.registry import Key, Metric
 
@@ -187,7 +189,8 @@ def _spectrum(images: Tensor) -> dict[str, float]:
     return {"hf_share": float(hf / non_dc) if non_dc > 0 else math.nan}  # nan: every image uniform
 
 
-BAD_PIXEL_KEYS = {  # registered name -> its keys: each a per-image count (compare.metrics.bad_pixels) averaged over images
+# registered name -> its keys: each a per-image count (compare.metrics.bad_pixels) averaged over images
+BAD_PIXEL_KEYS = {
     "lone_pixels": ("lone_pixels_per_image", "lone_ink_per_image", "lone_holes_per_image"),
     "specks": ("specks_per_image",),
     "fragments": ("fragments_per_image", "fragmented_share", "blank_share"),
@@ -195,15 +198,16 @@ BAD_PIXEL_KEYS = {  # registered name -> its keys: each a per-image count (compa
 HEADLINE = ("lone_pixels_per_image", "specks_per_image", "fragments_per_image")  # the report compares their intervals
 
 
-LABELS = {"lone_pixels_per_image": "lone pixels", "lone_ink_per_image": "lone ink pixels", "lone_holes_per_image": "lone holes",
-          "specks_per_image": "specks", "fragments_per_image": "fragments", "fragmented_share": "images with a fragment",
-          "blank_share": "blank images"}
+LABELS = {"lone_pixels_per_image": "lone pixels", "lone_ink_per_image": "lone ink pixels",
+          "lone_holes_per_image": "lone holes", "specks_per_image": "specks", "fragments_per_image": "fragments",
+          "fragmented_share": "images with a fragment", "blank_share": "blank images"}
 
 
 def _counts(name: str) -> dict[str, Key]:
     """A bad-pixel metric's keys: lower is better; a share of images, else a count per image."""
-    return {k: Key("lower", "share of images" if k.endswith("_share") else "per image", headline=k in HEADLINE, label=LABELS[k],
-                   bounds=(0.0, 1.0) if k.endswith("_share") else (0.0, None)) for k in BAD_PIXEL_KEYS[name]}
+    return {k: Key("lower", "share of images" if k.endswith("_share") else "per image", headline=k in HEADLINE,
+                   label=LABELS[k], bounds=(0.0, 1.0) if k.endswith("_share") else (0.0, None))
+            for k in BAD_PIXEL_KEYS[name]}
 
 
 # Blur keys have no better direction: blur lowers tv / laplacian / hf_share and pixel noise raises
@@ -211,21 +215,28 @@ def _counts(name: str) -> dict[str, Key]:
 CONTINUITY_METRICS: dict[str, Metric] = {
     "lone_pixels": Metric("pixels", _rates(lone_counts, *BAD_PIXEL_KEYS["lone_pixels"]),
                           f"pixels whose 8 neighbours all take the other value after binarising at {BINARY_THRESHOLD} "
-                          "(lone ink on background, lone holes in ink), per image", _counts("lone_pixels"), "bad pixels"),
+                          "(lone ink on background, lone holes in ink), per image", _counts("lone_pixels"),
+                          "bad pixels"),
     "specks": Metric("pixels", _rates(piece_counts, *BAD_PIXEL_KEYS["specks"]),
-                     f"8-connected ink components of 1-{SPECK_MAX_PIXELS} pixels per image (binarised at {BINARY_THRESHOLD})",
-                     _counts("specks"), "bad pixels"),
+                     f"8-connected ink components of 1-{SPECK_MAX_PIXELS} pixels per image (binarised at "
+                     f"{BINARY_THRESHOLD})", _counts("specks"), "bad pixels"),
     "fragments": Metric("pixels", _rates(piece_counts, *BAD_PIXEL_KEYS["fragments"]),
-                        f"ink components of > {SPECK_MAX_PIXELS} pixels besides the largest, per image; the share of images "
-                        "with one; the share with no ink", _counts("fragments"), "bad pixels"),
-    "checkerboard": Metric("pixels", _checkerboard, f"mean share of each image's mean-removed power at the stride-{CHECKERBOARD_STRIDE} "
-                           "frequencies of transposed convolutions: (H/2, 0), (0, W/2), (H/2, W/2) (Odena et al. 2016)",
-                           {"checkerboard_share": Key("lower", "share of power", bounds=(0.0, 1.0), label="checkerboard power")}, "bad pixels"),
-    "total_variation": Metric("pixels", _total_variation, "anisotropic total variation per pixel", {"tv_per_pixel": Key(unit="per pixel", label="total variation")}, "blur"),
-    "laplacian_variance": Metric("pixels", _laplacian_variance, "variance of the Laplacian per image (blur: low; Tolstikhin et al. 2018)",
+                        f"ink components of > {SPECK_MAX_PIXELS} pixels besides the largest, per image; the share of "
+                        "images with one; the share with no ink", _counts("fragments"), "bad pixels"),
+    "checkerboard": Metric("pixels", _checkerboard,
+                           "mean share of each image's mean-removed power at the "
+                           f"stride-{CHECKERBOARD_STRIDE} frequencies of transposed convolutions: (H/2, 0), (0, W/2), "
+                           "(H/2, W/2) (Odena et al. 2016)",
+                           {"checkerboard_share": Key("lower", "share of power", bounds=(0.0, 1.0),
+                                                      label="checkerboard power")}, "bad pixels"),
+    "total_variation": Metric("pixels", _total_variation, "anisotropic total variation per pixel",
+                              {"tv_per_pixel": Key(unit="per pixel", label="total variation")}, "blur"),
+    "laplacian_variance": Metric("pixels", _laplacian_variance,
+                                 "variance of the Laplacian per image (blur: low; Tolstikhin et al. 2018)",
                                  {"laplacian_var": Key(label="Laplacian variance")}, "blur"),
     # spectrum_distance is computed beside fn, against the real set's spectrum (continuity_report)
-    "spectrum": Metric("pixels", _spectrum, f"share of non-DC power above {HF_CUTOFF} cycles/pixel (Durall et al. 2020)",
+    "spectrum": Metric("pixels", _spectrum,
+                       f"share of non-DC power above {HF_CUTOFF} cycles/pixel (Durall et al. 2020)",
                        {"hf_share": Key(unit="share of power", label="high-frequency power"),
                         "spectrum_distance": Key(unit="decades", label="spectrum distance to real")}, "blur"),
 }
@@ -256,7 +267,8 @@ def _set_numbers(images: Tensor) -> dict:
     rates = rates_with_intervals(bad_pixel_counts(images))
     out = {}
     for name, metric in CONTINUITY_METRICS.items():
-        for key, value in ({k: rates[k] for k in BAD_PIXEL_KEYS[name]} if name in BAD_PIXEL_KEYS else metric.fn(images)).items():
+        for key, value in ({k: rates[k] for k in BAD_PIXEL_KEYS[name]} if name in BAD_PIXEL_KEYS
+                           else metric.fn(images)).items():
             out[key] = _clean(value)
             if key + CI_SUFFIX in rates:
                 out[key + CI_SUFFIX] = [_clean(bound) for bound in rates[key + CI_SUFFIX]]
@@ -265,7 +277,8 @@ def _set_numbers(images: Tensor) -> dict:
 
 def _sensitivity(images: Tensor) -> dict:
     """{"0.3": {key: rate}, "0.7": {...}}: the main bad-pixel rates at the other binarisation thresholds."""
-    return {f"{t:g}": {k: float(v.double().mean()) for k, v in bad_pixel_counts(images, t).items() if k in SENSITIVE_KEYS}
+    return {f"{t:g}": {k: float(v.double().mean()) for k, v in bad_pixel_counts(images, t).items()
+                       if k in SENSITIVE_KEYS}
             for t in SENSITIVITY_THRESHOLDS}
 
 
@@ -285,7 +298,8 @@ def continuity_report(views: dict[str, Tensor], real: Tensor, floor: Tensor | No
                             f"{tuple(real.shape[-2:])}; compare images of one size")
     freq, real_spec = radial_spectrum(real)
     real_numbers = _set_numbers(real)
-    real_numbers["spectrum_distance"] = spectrum_distance(radial_spectrum(floor)[1], real_spec) if floor is not None else None
+    real_numbers["spectrum_distance"] = (spectrum_distance(radial_spectrum(floor)[1], real_spec)
+                                         if floor is not None else None)
     numbers, ratios, spectra = {}, {}, {"frequency": freq.tolist(), "real": real_spec.tolist()}
     for label, images in views.items():
         _, spec = radial_spectrum(images)
@@ -295,14 +309,16 @@ def continuity_report(views: dict[str, Tensor], real: Tensor, floor: Tensor | No
         spectra[label] = spec.tolist()
     protocol = {
         "n_real": len(real), "n": {label: len(images) for label, images in views.items()},
-        "n_floor": len(floor) if floor is not None else None,
-        "binary_threshold": BINARY_THRESHOLD, "sensitivity_thresholds": list(SENSITIVITY_THRESHOLDS),
+        "n_floor": len(floor) if floor is not None else None, "binary_threshold": BINARY_THRESHOLD,
+        "sensitivity_thresholds": list(SENSITIVITY_THRESHOLDS),
         "lone_pixel": "all 8 neighbours the other binary value; outside the image counts as background",
         "speck_max_pixels": SPECK_MAX_PIXELS, "connectivity": 8, "hf_cutoff_cycles_per_pixel": HF_CUTOFF,
-        "intervals": f"{CI_SUFFIX[1:]}: 95% percentile bootstrap of the mean over images, "
-                     f"{RESAMPLES} resamples, seed {SEED}",
-        "spectrum_distance": "RMS of log10 radial power differences (decades); mean removed, tapered (Hann) before the DFT",
+        "intervals": f"{CI_SUFFIX[1:]}: 95% percentile bootstrap of the mean over images, {RESAMPLES} "
+                     f"resamples, seed {SEED}",
+        "spectrum_distance": "RMS of log10 radial power differences (decades); mean removed, "
+                             "tapered (Hann) before the DFT",
     }
-    sensitivity = {"real": _sensitivity(real), "views": {label: _sensitivity(images) for label, images in views.items()}}
+    sensitivity = {"real": _sensitivity(real),
+                   "views": {label: _sensitivity(images) for label, images in views.items()}}
     return {"protocol": protocol, "real": real_numbers, "views": numbers, "ratios": ratios, "sensitivity": sensitivity,
             "spectrum": spectra}

@@ -26,151 +26,32 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from compare.data import CACHE_VERSION, HELDOUT_FRACTION, SPLIT_SEED, ImageDataset, batches, cache_dir, in_memory
+from compare.data import CACHE_VERSION, HELDOUT_FRACTION, SPLIT_SEED, ImageDataset, cache_dir, in_memory
 from compare.errors import UserError
 from compare.io import json_digest, save_torch, weights_sha256, write_json
+from compare.metrics.domain_classifier import (
+    EXTRACT_BATCH, FEATURE_DIM, TRAIN_SEED, TRAIN_STEPS, DomainClassifier, class_count, train_classifier,
+)
 from compare.metrics.quality import Features
 from compare.data.sources import image_files_under
 
-# Bump whenever the architecture, the training recipe or the data it sees changes: the cache key
-# hashes it, so an old cached evaluator is never mistaken for the current one.
+# Bump whenever the architecture, the training recipe (compare.metrics.domain_classifier) or the data it sees changes:
+# the cache key hashes it, so an old cached evaluator is never mistaken for the current one.
 EVALUATOR_VERSION = 1
-TRAIN_SEED = 0
-TRAIN_STEPS = 800  # ~11 epochs of mnist5k, ~32 of digits, at batch 64
-BATCH_SIZE = 64
-PEAK_LR = 3e-3
-FEATURE_DIM = 128
-EXTRACT_BATCH = 256  # images per forward pass when extracting: on the CPU 4x faster than 1,000 (cache-sized)
 INCEPTION_BATCH = 64  # at 299x299 a batch's activations take ~1 GB per 100 images
 
 
-class DomainClassifier(nn.Module):
-    """Two conv blocks and a 128-unit penultimate layer; adapts its pooling to the image size.
-
-    28x28: (B, C, 28, 28) -> conv 16 -> pool -> (B, 16, 14, 14) -> conv 32 -> pool -> (B, 32, 7, 7)
-    8x8:   (B, C, 8, 8)   -> ... -> (B, 32, 2, 2). Images smaller than 8 pixels a side pool once
-    or not at all, so the flattened map never shrinks to nothing.
-    """
-
-    def __init__(self, image_shape: tuple[int, int, int], classes: int):
-        super().__init__()
-        c, h, w = image_shape
-        pools = sum(min(h, w) >= size for size in (4, 8))  # 2 pools from 8 pixels up, 1 from 4
-        self.body = nn.Sequential(
-            nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2) if pools >= 1 else nn.Identity(),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2) if pools >= 2 else nn.Identity(),
-            nn.Flatten(),  # (B, 32, h', w') -> (B, 32 * h' * w')
-            nn.Linear(32 * (h >> pools) * (w >> pools), FEATURE_DIM), nn.ReLU(),  # -> (B, 128): the feature space
-        )
-        # (B, 128) -> (B, classes) logits; an unlabelled dataset has none: (B, 0), so softmax gives (B, 0) too
-        self.head = nn.Linear(FEATURE_DIM, classes) if classes else NoClasses()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.body(x))
-
-
-class NoClasses(nn.Module):
-    """The head of an evaluator without classes: zero logits per image."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x[:, :0]
-
-
-def _random_shift(x: Tensor, pixels: int, generator: torch.Generator) -> Tensor:
-    """Translate the whole batch by up to `pixels` in each direction (zero fill): the cheapest
-    augmentation that buys MNIST-like classifiers most of their held-out accuracy on small sets."""
-    if pixels == 0:
-        return x
-    h, w = x.shape[-2:]
-    dy, dx = torch.randint(0, 2 * pixels + 1, (2,), generator=generator).tolist()
-    return F.pad(x, (pixels,) * 4)[..., dy:dy + h, dx:dx + w]
-
-
-def train_classifier(data: ImageDataset, steps: int = TRAIN_STEPS, seed: int = TRAIN_SEED) -> tuple[DomainClassifier, dict]:
-    """Train on data.train only, on the CPU, deterministically; returns the net (eval mode) and its record.
-
-    One CPU thread: the summation order of a multi-threaded convolution depends on the thread count,
-    so one thread gives the same weights on every machine; and for a net this small, extra threads
-    cost more in synchronisation than they save (on a loaded 2-core machine, 30x more).
-    """
-    with one_cpu_thread():
-        return _train_classifier(data, steps, seed)
-
-
-@contextlib.contextmanager
-def one_cpu_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def class_count(data: ImageDataset) -> int:
-    """Classes of a labelled dataset; 0 for an unlabelled one, whose evaluator is an autoencoder."""
-    if data.train_labels is None:
-        return 0
-    return int(torch.cat([data.train_labels, data.heldout_labels]).max()) + 1
-
-
-def _train_classifier(data: ImageDataset, steps: int, seed: int) -> tuple[DomainClassifier, dict]:
-    train_x = in_memory(data.train).cpu()
-    classes = class_count(data)
-    with torch.random.fork_rng(devices=[]):  # initialise from `seed` without touching the global RNG
-        torch.manual_seed(seed)
-        net = DomainClassifier(data.image_shape, classes)
-        # Unlabelled: a linear decoder from the features back to the pixels, dropped after training.
-        decoder = nn.Linear(FEATURE_DIM, math.prod(data.image_shape)) if classes == 0 else None
-    opt = torch.optim.Adam([*net.parameters(), *(decoder.parameters() if decoder else ())], lr=PEAK_LR)
-
-    def loss_of(x: Tensor, idx: Tensor) -> Tensor:
-        if decoder is None:
-            return F.cross_entropy(net(x), data.train_labels.cpu()[idx])
-        return F.binary_cross_entropy_with_logits(decoder(net.body(x)), x.flatten(1))
-
-    # One-cycle schedule: a short warm-up then annealing reaches a better optimum in few steps.
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=PEAK_LR, total_steps=steps)
-    rng = torch.Generator().manual_seed(seed)
-    shift = max(1, round(data.image_shape[1] / 14))  # 2 pixels on 28x28, 1 on 8x8
-    index = torch.arange(len(train_x))
-    start = time.perf_counter()
-    for step, idx in enumerate(batches(index, min(BATCH_SIZE, len(train_x)), rng), start=1):
-        loss = loss_of(_random_shift(train_x[idx], shift, rng), idx)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        schedule.step()
-        if step == steps:
-            break
-    seconds = time.perf_counter() - start
-    net.eval()
-    with torch.no_grad():
-        if decoder is None:
-            correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in zip(in_memory(data.heldout).cpu().split(EXTRACT_BATCH), data.heldout_labels.cpu().split(EXTRACT_BATCH)))
-            quality = {"heldout_accuracy": correct / len(data.heldout)}
-        else:
-            bce = sum(float(F.binary_cross_entropy_with_logits(decoder(net.body(x)), x.flatten(1), reduction="sum"))
-                      for x in in_memory(data.heldout).cpu().split(EXTRACT_BATCH))
-            quality = {"heldout_accuracy": None,
-                       "heldout_reconstruction_bce_per_pixel": bce / (len(data.heldout) * math.prod(data.image_shape))}
-    record = {**quality, "train_seconds": round(seconds, 2), "steps": steps, "classes": classes, "final_loss": float(loss.detach())}
-    return net, record
-
-
-# The embedded datasets' evaluators ship in the package (evaluator_weights/<dataset>.pt, from `compare evaluator train`),
-# so every machine scores in one feature space; their tensors' hash (weights_sha256) is pinned and checked on every load.
+# The embedded datasets' evaluators ship in the package (evaluator_weights/<dataset>.pt, from `compare evaluator
+# train`), so every machine scores in one feature space; their tensors' hash (weights_sha256) is pinned and
+# checked on every load.
 SHIPPED_DIR = Path(__file__).parent / "evaluator_weights"
 SHIPPED_SHA256 = {
     "mnist5k": "0d328f31b7c66edb1354995d022f5e000849bb302d9334522de0ddcacbbac70b",
@@ -188,7 +69,9 @@ SHIPPED_FEATURE_SD = {"mnist5k": 2.398275896265017, "digits": 1.2535148150181017
 def evaluator_key(dataset: str, content: str | None = None) -> str:
     """Hash of everything the evaluator's weights depend on: dataset, its split, the evaluator recipe, and
     for a dataset whose files the user can change (folder:PATH) their `content` (see content_key)."""
-    material = {"dataset": dataset, "split": {"heldout_fraction": HELDOUT_FRACTION, "split_seed": SPLIT_SEED, "data_version": CACHE_VERSION},
+    material = {"dataset": dataset,
+                "split": {"heldout_fraction": HELDOUT_FRACTION, "split_seed": SPLIT_SEED,
+                          "data_version": CACHE_VERSION},
                 "evaluator_version": EVALUATOR_VERSION, "train_seed": TRAIN_SEED, "steps": TRAIN_STEPS,
                 **({"content": content} if content is not None else {})}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
@@ -219,8 +102,9 @@ def check_images(images: Tensor, shape: tuple[int, ...] | None, extractor: str, 
         raise UserError(f"{what} must be a batch of shape (N, C, H, W), got shape {tuple(images.shape)}")
     if shape is not None and tuple(images.shape[1:]) != tuple(shape):
         (c, h, w), (got_c, got_h, got_w) = shape, images.shape[1:]
-        raise UserError(f"{what} are {got_c}x{got_h}x{got_w} (CxHxW) but the {extractor} extractor takes {c}x{h}x{w}; "
-                        f"resize them or pass --dataset with a dataset of {got_c}x{got_h}x{got_w} images (see `compare datasets`)")
+        raise UserError(f"{what} are {got_c}x{got_h}x{got_w} (CxHxW) but the {extractor} extractor takes "
+                        f"{c}x{h}x{w}; resize them or pass --dataset with a dataset of {got_c}x{got_h}x{got_w} "
+                        "images (see `compare datasets`)")
 
 
 @dataclass
@@ -259,7 +143,8 @@ def _classifier_extractor(net: DomainClassifier, info: dict, device: torch.devic
 
     def run(x: Tensor) -> tuple[Tensor, Tensor]:
         # The features came out bit-identical with 1 and 2 threads (tests/test_cli_quality.py checks the FID), so
-        # extraction keeps the caller's threads: switching them per call rebuilds the pool and slows the training around it.
+        # extraction keeps the caller's threads: switching them per call rebuilds the pool and slows the
+        # training around it.
         features = net.body(x.contiguous(memory_format=torch.channels_last))
         return features, torch.softmax(net.head(features), dim=1)
 
@@ -269,10 +154,12 @@ def _classifier_extractor(net: DomainClassifier, info: dict, device: torch.devic
 def train_evaluator(data: ImageDataset, content: str | None = None) -> tuple[DomainClassifier, dict]:
     """A new domain classifier of `data` by the fixed recipe, and its info (what every protocol records)."""
     net, record = train_classifier(data, steps=TRAIN_STEPS)
-    info = {"name": f"evaluator:{data.name}", "dataset": data.name, "version": EVALUATOR_VERSION, "key": evaluator_key(data.name, content),
-            "image_shape": list(data.image_shape), "feature_dim": FEATURE_DIM, **record, "weights_sha256": weights_sha256(net)}
+    info = {"name": f"evaluator:{data.name}", "dataset": data.name, "version": EVALUATOR_VERSION,
+            "key": evaluator_key(data.name, content), "image_shape": list(data.image_shape), "feature_dim": FEATURE_DIM,
+            **record, "weights_sha256": weights_sha256(net)}
     train = _classifier_extractor(net, info, torch.device("cpu")).extract(in_memory(data.train).cpu(), "train images")
-    return net, {**info, "feature_sd": train.features.double().std().item()}  # KID's feature scale, as SHIPPED_FEATURE_SD
+    # KID's feature scale, as SHIPPED_FEATURE_SD
+    return net, {**info, "feature_sd": train.features.double().std().item()}
 
 
 def info_path(path: Path) -> Path:
@@ -307,15 +194,18 @@ def load_shipped_evaluator(data: ImageDataset) -> tuple[DomainClassifier, dict]:
     except Exception as e:  # missing, unpicklable or of the wrong shapes alike
         raise UserError(f"cannot read the shipped {data.name} evaluator {path} ({type(e).__name__}); {fix}") from None
     if weights_sha256(net) != SHIPPED_SHA256[data.name]:
-        raise UserError(f"the shipped {data.name} evaluator {path} has weights sha256 {weights_sha256(net)[:12]}, not the "
-                        f"{SHIPPED_SHA256[data.name][:12]} this version ships: the file is damaged or replaced; {fix}")
+        raise UserError(f"the shipped {data.name} evaluator {path} has weights sha256 "
+                        f"{weights_sha256(net)[:12]}, not the {SHIPPED_SHA256[data.name][:12]} this version "
+                        f"ships: the file is damaged or replaced; {fix}")
     if json_digest(info) != SHIPPED_INFO_SHA256[data.name]:
-        raise UserError(f"the shipped {data.name} evaluator {path} has an edited info (its name, accuracy, ...): not what this version ships; {fix}")
+        raise UserError(f"the shipped {data.name} evaluator {path} has an edited info (its name, accuracy, ...): not "
+                        f"what this version ships; {fix}")
     return net, {**info, "weights_sha256": SHIPPED_SHA256[data.name], "source": "shipped",
             "feature_sd": SHIPPED_FEATURE_SD[data.name]}
 
 
-def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None) -> Extractor:
+def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu",
+                          on_train: Callable[[str], None] | None = None) -> Extractor:
     """The domain classifier of `data`'s dataset: the shipped one for an embedded dataset, else the
     cached one, trained (and cached) first if there is none."""
     if data.name in SHIPPED_SHA256:
@@ -327,7 +217,8 @@ def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu"
         try:
             net, info = read_evaluator(path, data)
             float(info["feature_sd"])  # one cached before KID had a feature scale is trained again
-        except Exception:  # unpickling, zip, shape or key errors alike: a corrupt cache is retrained below, never trusted
+        # unpickling, zip, shape or key errors alike: a corrupt cache is retrained below, never trusted
+        except Exception:
             info = None
     if info is None:
         if on_train:
@@ -338,12 +229,14 @@ def load_domain_evaluator(data: ImageDataset, device: torch.device | str = "cpu"
     return _classifier_extractor(net, {**info, "source": "trained"}, torch.device(device))
 
 
-INCEPTION_HELP = ("Inception-V3 features need the torch-fidelity package and its weights (pt_inception-2015-12-05-6726825d.pth): "
-                  "run `pip install torch-fidelity` and run once with network access (torch.hub caches the weights in "
-                  f"{torch.hub.get_dir()}/checkpoints), or use the default --features evaluator")
+INCEPTION_HELP = ("Inception-V3 features need the torch-fidelity package and its weights "
+                  "(pt_inception-2015-12-05-6726825d.pth): run `pip install torch-fidelity` and run once with "
+                  f"network access (torch.hub caches the weights in {torch.hub.get_dir()}/checkpoints), or use the "
+                  "default --features evaluator")
 
 
-def load_inception(data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None) -> Extractor:
+def load_inception(data: ImageDataset, device: torch.device | str = "cpu",
+                   on_train: Callable[[str], None] | None = None) -> Extractor:
     """torchmetrics' standard Inception-V3 (FrechetInceptionDistance's default), pool3 features and ImageNet softmax.
 
     Grey images are repeated to three channels; the network resizes to 299x299 itself. Fails with
@@ -361,12 +254,15 @@ def load_inception(data: ImageDataset, device: torch.device | str = "cpu", on_tr
     net = net.to(device)
 
     def run(x: Tensor) -> tuple[Tensor, Tensor]:
-        x = (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x).mul(255).round().to(torch.uint8)  # the uint8 RGB it expects
+        # the uint8 RGB it expects
+        x = (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x).mul(255).round().to(torch.uint8)
         features, logits = net._torch_fidelity_forward(x)  # outputs in features_list order
         return features.reshape(len(x), -1), torch.softmax(logits.float(), dim=1)
 
-    info = {"name": "inception-v3", "source": "downloaded: torchmetrics NoTrainInceptionV3 (torch-fidelity inception-v3-compat)",
-            "feature_dim": 2048, "weights_sha256": weights_sha256(net), "feature_sd": 1.0}  # KID on raw pool features, as is standard
+    info = {"name": "inception-v3",
+            "source": "downloaded: torchmetrics NoTrainInceptionV3 (torch-fidelity inception-v3-compat)",
+            # KID on raw pool features, as is standard
+            "feature_dim": 2048, "weights_sha256": weights_sha256(net), "feature_sd": 1.0}
     return Extractor(run, None, info, device, batch_size=INCEPTION_BATCH)
 
 
@@ -374,19 +270,23 @@ def load_inception(data: ImageDataset, device: torch.device | str = "cpu", on_tr
 class FeatureEntry:
     load: Callable[..., Extractor]  # (data, device, on_train) -> Extractor
     description: str
-    feature_dim: int  # N below it makes FID's covariance rank-deficient: refused (compare.metrics.scoring.eval_sample_count)
-    input_shape: Callable[[ImageDataset], tuple[int, ...] | None] = lambda data: None  # the (C, H, W) it takes; None: any
+    # N below it makes FID's covariance rank-deficient: refused (compare.metrics.scoring.eval_sample_count)
+    feature_dim: int
+    # the (C, H, W) it takes; None: any
+    input_shape: Callable[[ImageDataset], tuple[int, ...] | None] = lambda data: None
 
 
 FEATURES: dict[str, FeatureEntry] = {
-    "evaluator": FeatureEntry(load_domain_evaluator, "a small CNN classifier trained on the dataset's train split (default; cached)",
+    "evaluator": FeatureEntry(load_domain_evaluator,
+                              "a small CNN classifier trained on the dataset's train split (default; cached)",
                               FEATURE_DIM, lambda data: data.image_shape),
-    "inception": FeatureEntry(load_inception, "torchmetrics' Inception-V3 (needs torch-fidelity and its downloaded weights)", 2048),
+    "inception": FeatureEntry(load_inception,
+                              "torchmetrics' Inception-V3 (needs torch-fidelity and its downloaded weights)", 2048),
 }
 
 
-def load_extractor(name: str, data: ImageDataset, device: torch.device | str = "cpu", on_train: Callable[[str], None] | None = None,
-                   images: dict[str, Tensor] | None = None) -> Extractor:
+def load_extractor(name: str, data: ImageDataset, device: torch.device | str = "cpu",
+                   on_train: Callable[[str], None] | None = None, images: dict[str, Tensor] | None = None) -> Extractor:
     """The registered feature extractor `name` for `data`'s dataset; an unknown name is a UserError.
 
     `images` ({what: batch}) are checked against the extractor's input size first, so a mismatch

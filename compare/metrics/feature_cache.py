@@ -37,8 +37,8 @@ class FeatureCacheWarning(UserWarning):
 
 def feature_key(extractor: Extractor, images: Tensor) -> str:
     """SHA-256 of the extractor's identity and the images' shape and bytes."""
-    h = hashlib.sha256(f"{FEATURE_CACHE_VERSION}\0{extractor.name}\0{extractor.weights_sha256}\0{extractor.device.type}\0"
-                       f"{tuple(images.shape)}\0{images.dtype}\0".encode())
+    h = hashlib.sha256(f"{FEATURE_CACHE_VERSION}\0{extractor.name}\0{extractor.weights_sha256}\0"
+                       f"{extractor.device.type}\0{tuple(images.shape)}\0{images.dtype}\0".encode())
     h.update(images.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 

@@ -26,7 +26,8 @@ def mean_cov(x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
     return means[0], covs[0]
 
 
-def weighted_moments(x: Tensor, w: Tensor, covariances: bool = True, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor | None, Tensor]:
+def weighted_moments(x: Tensor, w: Tensor, covariances: bool = True,
+                     dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor | None, Tensor]:
     """Means (C, D), unbiased covariances (C, D, D) (None unless `covariances`) and the covariances'
     traces (C,) of the C weighted sets of rows of x, one per column of the multiplicities w (N, C).
 
@@ -51,7 +52,8 @@ def weighted_moments(x: Tensor, w: Tensor, covariances: bool = True, dtype: torc
     second[:, i, j] = upper
     second[:, j, i] = upper
     scaled = offset.to(dtype)
-    second.sub_(torch.bmm((n.to(dtype)[:, None] * scaled)[:, :, None], scaled[:, None, :])).div_((n - 1).to(dtype)[:, None, None])
+    second.sub_(torch.bmm((n.to(dtype)[:, None] * scaled)[:, :, None],
+                          scaled[:, None, :])).div_((n - 1).to(dtype)[:, None, None])
     return centre + offset, second, traces
 
 
@@ -66,7 +68,8 @@ def trace_sqrt(m: Tensor) -> Tensor:
     eigvalsh reads one triangle only, so a product such as R S R, symmetric up to rounding, needs no symmetrising."""
     try:
         values = torch.linalg.eigvalsh(m)
-    except torch.linalg.LinAlgError:  # float32 on a rank-deficient product (fewer images than features) may not converge
+    # float32 on a rank-deficient product (fewer images than features) may not converge
+    except torch.linalg.LinAlgError:
         values = torch.linalg.eigvalsh(m.double())
     return values.clamp(min=0).sqrt().sum(dim=-1).double()
 
@@ -79,7 +82,9 @@ def frechet_distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -
     if torch.equal(mu1, mu2) and torch.equal(sigma1, sigma2):
         return 0.0
     root = psd_sqrt(sigma1)
-    return max(0.0, float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * trace_sqrt(root @ sigma2 @ root)))
+    return max(0.0,
+               float((mu1 - mu2).square().sum() + sigma1.trace()
+                     + sigma2.trace() - 2 * trace_sqrt(root @ sigma2 @ root)))
 
 
 def fid_of_resamples(fixed: Tensor, resampled: Tensor, w: Tensor) -> Tensor:

@@ -49,13 +49,16 @@ def ball_radii(x: Tensor, w: Tensor, k: int) -> Tensor:
     copies = (w - 1).clamp(min=0)
     out = torch.empty(w.shape, dtype=dist.dtype)
     for cols in _blocks(w.shape[1]):
-        reached = copies[:, None, cols] + w[index, cols].cumsum(dim=1) >= k  # (N, count, C'): k neighbours within the first j
-        first = torch.where(reached.any(dim=1), reached.to(torch.uint8).argmax(dim=1), count - 1)  # argmax: the first True
+        # (N, count, C'): k neighbours within the first j
+        reached = copies[:, None, cols] + w[index, cols].cumsum(dim=1) >= k
+        # argmax: the first True
+        first = torch.where(reached.any(dim=1), reached.to(torch.uint8).argmax(dim=1), count - 1)
         out[:, cols] = torch.where(copies[:, cols] >= k, 0.0, dist.gather(1, first))
     return out
 
 
-def _pairs(points: Tensor, centres: Tensor, reach: Tensor, by_point: bool) -> Iterator[tuple[int, int, Tensor, Tensor, Tensor]]:
+def _pairs(points: Tensor, centres: Tensor, reach: Tensor,
+           by_point: bool) -> Iterator[tuple[int, int, Tensor, Tensor, Tensor]]:
     """Blocks of (start, rows, p, q, d): the pairs (point start + p, centre q) at distance d <= reach (of the
     centre, or of the point when `by_point`); no pair farther than that can count in any resample."""
     for start in range(0, len(points), ROWS):
@@ -78,7 +81,8 @@ def _within(d: Tensor, radii: Tensor, strict: bool) -> Tensor:
     return d[:, None] < radii if strict else d[:, None] <= radii
 
 
-def inside_any(points: Tensor, centres: Tensor, radii: Tensor, present: Tensor, by_point: bool = False, strict: bool = False) -> Tensor:
+def inside_any(points: Tensor, centres: Tensor, radii: Tensor, present: Tensor, by_point: bool = False,
+               strict: bool = False) -> Tensor:
     """(N_points, C) bool: whether each point lies within the ball of at least one centre present in each
     resample (present (N_centres, C) bool). The radii (C columns) belong to the centres, or with `by_point`
     to the points (coverage: a real ball holds a fake). Precision/recall take d <= r, density/coverage d < r."""
@@ -90,7 +94,8 @@ def inside_any(points: Tensor, centres: Tensor, radii: Tensor, present: Tensor, 
         for cols in _blocks(columns):
             hit = _cols(present, cols)[q] & _within(d, _cols(radii, cols)[owner], strict)
             hit = hit.expand(len(p), len(range(columns)[cols]))
-            out[start:start + rows, cols] = torch.zeros(rows, hit.shape[1], dtype=torch.int32).index_add_(0, p, hit.int()) > 0
+            out[start:start + rows, cols] = (torch.zeros(rows, hit.shape[1], dtype=torch.int32)
+                                             .index_add_(0, p, hit.int()) > 0)
     return out
 
 

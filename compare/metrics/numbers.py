@@ -1,11 +1,11 @@
 """The one number formatter of the toolkit: every table, line, figure and report prints numbers through `fmt`.
 
-A value with its 95% interval is written `value [low, high]` (bootstrap intervals are not symmetric, so no `±`), all three
-rounded to one decimal place: that of the second significant digit of the interval's half-width, the usual "at most two
-significant digits of an uncertainty" (GUM 7.2.6), so no digit is shown that the interval says is noise:
-"0.026 [0.014, 0.042]", "49,500 [41,200, 59,300]", "93 [78, 104]". A value alone keeps 3 significant digits and its whole
-part ("0.971", "8.76", "1,470"); integers (counts) are exact. Thousands separators throughout; e-notation only outside
-[1e-3, 1e9), where a fixed point would print a row of zeros; "n/a" for a missing value.
+A value with its 95% interval is written `value [low, high]` (bootstrap intervals are not symmetric, so no `±`), all
+three rounded to one decimal place: that of the second significant digit of the interval's half-width, the usual "at
+most two significant digits of an uncertainty" (GUM 7.2.6), so no digit is shown that the interval says is noise:
+"0.026 [0.014, 0.042]", "49,500 [41,200, 59,300]", "93 [78, 104]". A value alone keeps 3 significant digits and its
+whole part ("0.971", "8.76", "1,470"); integers (counts) are exact. Thousands separators throughout; e-notation only
+outside [1e-3, 1e9), where a fixed point would print a row of zeros; "n/a" for a missing value.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def fmt(value, ci: Sequence | None = None, signed: bool = False) -> str:
 
 
 def times(value, ci: Sequence | None = None) -> str:
-    """A ratio with its interval as a multiple: "1.9x [1.5x, 2.4x]" (the "x" on every end, so no end reads as a count)."""
+    """A ratio with its interval as a multiple: "1.9x [1.5x, 2.4x]" (the "x" on every end, so no end
+    reads as a count)."""
     text, low, high = parts(value, ci)
     return f"{text}x" if low is None else f"{text}x [{low}x, {high}x]"

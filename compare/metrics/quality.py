@@ -59,7 +59,8 @@ def full_set(n: int) -> Tensor:
     return torch.ones(n, 1, dtype=torch.float64)
 
 
-def _point(weighted: Callable[..., dict[str, Tensor]], real: "Features", fake: "Features", **params) -> dict[str, float]:
+def _point(weighted: Callable[..., dict[str, Tensor]], real: "Features", fake: "Features",
+           **params) -> dict[str, float]:
     """A weighted metric on the full sets: its one column, as floats."""
     return {k: v[0].item() for k, v in weighted(real, fake, full_set(len(real)), full_set(len(fake)), **params).items()}
 
@@ -79,8 +80,10 @@ def fid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor)
         return {"fid": fid_of_resamples(real.features, fake.features, w_fake)}
     if whole(w_fake):
         return {"fid": fid_of_resamples(fake.features, real.features, w_real)}
-    return {"fid": torch.tensor([frechet_distance(*mean_cov(real.features, w_real[:, c]), *mean_cov(fake.features, w_fake[:, c]))
-                                 for c in range(w_real.shape[1])], dtype=torch.float64)}
+    return {"fid": torch.tensor([frechet_distance(*mean_cov(real.features, w_real[:, c]),
+                                                  *mean_cov(fake.features, w_fake[:, c]))
+                                 for c in range(w_real.shape[1])],
+                                dtype=torch.float64)}
 
 
 def fid(real: Features, fake: Features) -> dict[str, float]:
@@ -102,7 +105,8 @@ def _cubic_kernel_form(x: Tensor, y: Tensor, wx: Tensor, wy: Tensor) -> Tensor:
     return out
 
 
-def kid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor, feature_sd: float = 1.0) -> dict[str, Tensor]:
+def kid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor,
+                 feature_sd: float = 1.0) -> dict[str, Tensor]:
     """Unbiased MMD^2 x 10^3 of every column of weights: {"kid_x1e3": (C,)}, on the features divided by
     `feature_sd` (the extractor's constant, compare.metrics.evaluator.feature_sd: the kernel's a.b / D
     was made for features of unit scale; the evaluator's raw features have mean |x|^2 / D = 8.6, which
@@ -120,7 +124,8 @@ def kid_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor,
     def within(z: Tensor, w: Tensor, size: Tensor) -> Tensor:
         diagonal = (z.square().sum(dim=1) / z.shape[1] + 1) ** 3  # (N,) k(z_i, z_i)
         same = w.square()  # (N, C) pairs of draws that are the same image
-        return (_cubic_kernel_form(z, z, w, w) - (same * diagonal[:, None]).sum(dim=0)) / (size.square() - same.sum(dim=0))
+        return ((_cubic_kernel_form(z, z, w, w) - (same * diagonal[:, None]).sum(dim=0))
+                / (size.square() - same.sum(dim=0)))
 
     mmd2 = within(x, w_real, m) + within(y, w_fake, n) - 2 * _cubic_kernel_form(x, y, w_real, w_fake) / (m * n)
     return {"kid_x1e3": mmd2 * KID_SCALE}
@@ -156,8 +161,10 @@ def _as64(f: Features) -> Tensor:
     return f.features.double()
 
 
-def precision_recall_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor, k: int = 3) -> dict[str, Tensor]:
-    """Improved precision and recall (Kynkaanniemi et al. 2019) of every column of weights: {"precision": (C,), "recall": (C,)}.
+def precision_recall_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor,
+                              k: int = 3) -> dict[str, Tensor]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019) of every column of weights: {"precision": (C,),
+    "recall": (C,)}.
 
     Each set's manifold is the union of balls around its points, each ball reaching that point's
     k-th nearest neighbour in the same set. Precision: the share of fake points inside the real
@@ -170,7 +177,8 @@ def precision_recall_weighted(real: Features, fake: Features, w_real: Tensor, w_
     r, f = _as64(real), _as64(fake)
     fake_inside = inside_any(f, r, ball_radii(r, w_real, k), w_real > 0)  # (N_fake, C) in the real manifold
     real_inside = inside_any(r, f, ball_radii(f, w_fake, k), w_fake > 0)
-    return {"precision": (fake_inside * w_fake).sum(dim=0) / w_fake.sum(dim=0), "recall": (real_inside * w_real).sum(dim=0) / w_real.sum(dim=0)}
+    return {"precision": (fake_inside * w_fake).sum(dim=0) / w_fake.sum(dim=0),
+            "recall": (real_inside * w_real).sum(dim=0) / w_real.sum(dim=0)}
 
 
 def precision_recall(real: Features, fake: Features, k: int = 3) -> dict[str, float]:
@@ -178,7 +186,8 @@ def precision_recall(real: Features, fake: Features, k: int = 3) -> dict[str, fl
     return _point(precision_recall_weighted, real, fake, k=k)
 
 
-def density_coverage_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor, k: int = 5) -> dict[str, Tensor]:
+def density_coverage_weighted(real: Features, fake: Features, w_real: Tensor, w_fake: Tensor,
+                              k: int = 5) -> dict[str, Tensor]:
     """Density and coverage (Naeem et al. 2020) of every column of weights, with the authors' strict `<` ball test.
 
     Density: how many real k-NN balls contain each fake point, divided by k and averaged (1 when
@@ -242,7 +251,8 @@ def mode_coverage(real: Features, fake: Features) -> dict[str, float]:
     counts_r = torch.bincount(real.probs.argmax(dim=1), minlength=classes).double() + 0.5
     counts_f = torch.bincount(fake.probs.argmax(dim=1), minlength=classes).double() + 0.5
     p, q = counts_r / counts_r.sum(), counts_f / counts_f.sum()
-    return {"modes_hit": int(modes_hit(real, fake).sum()), "modes_total": int((class_histogram(real, classes) > 0).sum()),
+    return {"modes_hit": int(modes_hit(real, fake).sum()),
+            "modes_total": int((class_histogram(real, classes) > 0).sum()),
             "class_kl": (p * (p / q).log()).sum().item()}
 
 
@@ -254,35 +264,52 @@ def memorisation(fake: Features, train: Features, heldout: Features) -> dict[str
         return _nan("nn_train_fake", "nn_train_real", "memorisation_ratio")
     t = _as64(train)
     d_fake, d_real = nearest_distance(_as64(fake), t).mean().item(), nearest_distance(_as64(heldout), t).mean().item()
-    return {"nn_train_fake": d_fake, "nn_train_real": d_real, "memorisation_ratio": d_fake / d_real if d_real > 0 else math.nan}
+    return {"nn_train_fake": d_fake, "nn_train_real": d_real,
+            "memorisation_ratio": d_fake / d_real if d_real > 0 else math.nan}
 
 
 QUALITY_METRICS: dict[str, Metric] = {
-    "fid": Metric("features", fid, "Frechet distance of Gaussians fitted to the features (Heusel et al. 2017); fid_inf: as N -> infinity",
+    "fid": Metric("features", fid,
+                  "Frechet distance of Gaussians fitted to the features (Heusel et al. 2017); "
+                  "fid_inf: as N -> infinity",
                   {"fid": Key("lower", headline=True, bounds=(0.0, None), label="FID", at_n=True),
                    "fid_inf": Key("lower", bounds=(0.0, None), label="FID as N → ∞")},
                   inputs=("real", "fake"), weighted=fid_weighted),
-    "kid": Metric("features", kid, "unbiased kernel (cubic polynomial) MMD^2 x 10^3 between the full sets, features / the extractor's "
-                  "feature_sd (Binkowski et al. 2018)", {"kid_x1e3": Key("lower", headline=True, label="KID × 1,000")}, inputs=("real", "fake"),
+    "kid": Metric("features", kid,
+                  "unbiased kernel (cubic polynomial) MMD^2 x 10^3 between the full sets, features / the extractor's "
+                  "feature_sd (Binkowski et al. 2018)",
+                  {"kid_x1e3": Key("lower", headline=True, label="KID × 1,000")}, inputs=("real", "fake"),
                   weighted=kid_weighted, extractor_params=("feature_sd",)),
-    "precision_recall": Metric("features", precision_recall, "improved precision (quality) and recall (diversity), k-NN manifolds (Kynkaanniemi et al. 2019)",
-                               {"precision": Key("higher", "share of samples", headline=True, bounds=SHARE, label="precision"),
-                                "recall": Key("higher", "share of real images", headline=True, bounds=SHARE, label="recall")},
+    "precision_recall": Metric("features", precision_recall,
+                               "improved precision (quality) and recall (diversity), k-NN manifolds "
+                               "(Kynkaanniemi et al. 2019)",
+                               {"precision": Key("higher", "share of samples", headline=True, bounds=SHARE,
+                                                 label="precision"),
+                                "recall": Key("higher", "share of real images", headline=True, bounds=SHARE,
+                                              label="recall")},
                                inputs=("real", "fake"), params={"k": 3}, weighted=precision_recall_weighted),
-    "density_coverage": Metric("features", density_coverage, "density and coverage of the real k-NN balls (Naeem et al. 2020)",
+    "density_coverage": Metric("features", density_coverage,
+                               "density and coverage of the real k-NN balls (Naeem et al. 2020)",
                                {"density": Key("higher", bounds=(0.0, None), label="density"),
                                 "coverage": Key("higher", "share of real images", bounds=SHARE, label="coverage")},
                                inputs=("real", "fake"), params={"k": 5}, weighted=density_coverage_weighted),
-    "classifier_score": Metric("features", classifier_score, "Inception-score formula on the extractor's class probabilities (Salimans et al. 2016)",
+    "classifier_score": Metric("features", classifier_score,
+                               "Inception-score formula on the extractor's class probabilities (Salimans et al. 2016)",
                                {"classifier_score": Key("higher", label="classifier score")}, inputs=("fake",)),
-    "confidence": Metric("features", mean_confidence, "mean over samples of the evaluator's top class probability (1: every sample recognised)",
+    "confidence": Metric("features", mean_confidence,
+                         "mean over samples of the evaluator's top class probability (1: every sample recognised)",
                          {"mean_confidence": Key("higher", label="evaluator confidence")}, inputs=("fake",)),
-    "mode_coverage": Metric("features", mode_coverage, "classes hit with at least half their real frequency; KL(real || samples) of predicted classes",
-                            {"modes_hit": Key("higher", label="classes hit"), "modes_total": Key(unit="classes", constant=True),
+    "mode_coverage": Metric("features", mode_coverage,
+                            "classes hit with at least half their real frequency; KL(real || "
+                            "samples) of predicted classes",
+                            {"modes_hit": Key("higher", label="classes hit"),
+                             "modes_total": Key(unit="classes", constant=True),
                              "class_kl": Key("lower", "nats", label="class KL from real")},
                             inputs=("real", "fake")),
-    "memorisation": Metric("features", memorisation, "mean distance to the nearest train image, samples vs held-out real (ratio < 1: copying)",
-                           {"nn_train_fake": Key(label="distance to nearest train image"), "nn_train_real": Key(constant=True),
+    "memorisation": Metric("features", memorisation,
+                           "mean distance to the nearest train image, samples vs held-out real (ratio < 1: copying)",
+                           {"nn_train_fake": Key(label="distance to nearest train image"),
+                            "nn_train_real": Key(constant=True),
                             "memorisation_ratio": Key(label="memorisation ratio (below 1: copying)")},
                            inputs=("fake", "train", "heldout")),
 }

@@ -16,10 +16,13 @@ class Key:
     better: str = ""  # "lower" | "higher" | "": no better value of its own (blur: the real images' value is the target)
     unit: str = ""  # in words, shown beside its name: "per image", "share of images", "nats"
     headline: bool = False  # a headline number: the report says whose intervals overlap
-    bounds: tuple[float | None, float | None] = (None, None)  # the range the value can take: its interval is clipped to it
-    label: str = ""  # its name in words in every table, line and figure (the key stays in metrics.json and the HTML's tooltips)
+    # the range the value can take: its interval is clipped to it
+    bounds: tuple[float | None, float | None] = (None, None)
+    # its name in words in every table, line and figure (the key stays in metrics.json and the HTML's tooltips)
+    label: str = ""
     at_n: bool = False  # its value depends on the set size N (FID's bias): a table names the N ("FID at N = 500")
-    constant: bool = False  # the same for every set compared (a property of the real data): metrics.json keeps it, no table row
+    # the same for every set compared (a property of the real data): metrics.json keeps it, no table row
+    constant: bool = False
 
     def name(self, key: str, n: int | None = None) -> str:
         """The row's name: the label (at N = n where the value depends on it), the key itself where there is none."""

@@ -43,7 +43,8 @@ def feature_metrics() -> dict[str, Metric]:
 
 
 def evaluated_count(images: Tensor | StreamedImages) -> int:
-    """Images of a split the evaluation uses: all, or a streamed split's first STREAMED_EVAL_CAP (see data.in_memory)."""
+    """Images of a split the evaluation uses: all, or a streamed split's first STREAMED_EVAL_CAP (see
+    data.in_memory)."""
     return min(len(images), STREAMED_EVAL_CAP) if isinstance(images, StreamedImages) else len(images)
 
 
@@ -67,22 +68,24 @@ def eval_sample_count(eval_samples: int | None, data: ImageDataset, feature_dim:
     held-out size; a held-out split smaller than the feature dimension still gets that N, with a warning."""
     heldout = heldout_evaluated(data)
     if heldout < MIN_SET_SIZE:  # no spread: the floor (and the default N) would score every number as null
-        raise UserError(f"{data.name} has {heldout} held-out image(s), and the quality metrics need at least {MIN_SET_SIZE}; "
-                        f"give a dataset of at least {images_for_heldout(MIN_SET_SIZE)} images")
+        raise UserError(f"{data.name} has {heldout} held-out image(s), and the quality metrics need at least "
+                        f"{MIN_SET_SIZE}; give a dataset of at least {images_for_heldout(MIN_SET_SIZE)} images")
     if eval_samples is None:
         if heldout < feature_dim:
-            warnings.warn(f"the held-out split of {data.name} holds {heldout} images, fewer than the {feature_dim} feature dimensions: "
-                          f"FID, KID and the k-NN metrics at N={heldout} are unreliable; a dataset of {math.ceil(feature_dim / HELDOUT_FRACTION):,} "
-                          "images or more gives a held-out split large enough")
+            warnings.warn(f"the held-out split of {data.name} holds {heldout} images, fewer than the {feature_dim} "
+                          f"feature dimensions: FID, KID and the k-NN metrics at N={heldout} are unreliable; a "
+                          f"dataset of {math.ceil(feature_dim / HELDOUT_FRACTION):,} images or more gives a "
+                          "held-out split large enough")
         return heldout
     allowed = (f"give --eval-samples between {feature_dim} and {heldout}" if heldout >= feature_dim
-               else f"leave --eval-samples out: the held-out split of {data.name} ({heldout} images) is below the feature dimension")
+               else f"leave --eval-samples out: the held-out split of {data.name} ({heldout} images) is "
+                    "below the feature dimension")
     if eval_samples < feature_dim:
-        raise UserError(f"--eval-samples {eval_samples} is below the {feature_dim} feature dimensions, where FID's covariance is "
-                        f"rank-deficient; {allowed}")
+        raise UserError(f"--eval-samples {eval_samples} is below the {feature_dim} feature dimensions, where FID's "
+                        f"covariance is rank-deficient; {allowed}")
     if eval_samples > heldout:
-        raise UserError(f"--eval-samples {eval_samples} is more than the {heldout} held-out images of the real-data floor, which is "
-                        f"scored at the same N; {allowed}")
+        raise UserError(f"--eval-samples {eval_samples} is more than the {heldout} held-out images of the real-data "
+                        f"floor, which is scored at the same N; {allowed}")
     return eval_samples
 
 
@@ -124,17 +127,22 @@ def score_features(sets: dict[str, Features], extractor_info: dict, resamples: i
             for k in large:
                 values[k] = by_fake[k][0].item()
                 values[f"{k}_inf"], intervals[f"{k}_inf"] = bootstrap.large_n(values[k], by_fake[k][1:], by_real[k])
-                intervals[k] = (bootstrap.interval(by_fake[k][1:], values[k], metric.keys[k].bounds) if pinned or intervals[f"{k}_inf"] is None
-                                else bootstrap.around(values[k], *_both_sides(by_fake[k][1:], by_real[k], values[k]), metric.keys[k].bounds))
+                intervals[k] = (bootstrap.interval(by_fake[k][1:], values[k], metric.keys[k].bounds)
+                                if pinned or intervals[f"{k}_inf"] is None
+                                else bootstrap.around(values[k], *_both_sides(by_fake[k][1:], by_real[k], values[k]),
+                                                      metric.keys[k].bounds))
             protocol["estimates"] = _estimates(len(fake), pinned)
         else:
-            columns = metric.weighted(real, fake, whole_real if pinned else torch.cat([whole_real, w_real], dim=1), judged, **params)
+            columns = metric.weighted(real, fake, whole_real if pinned else torch.cat([whole_real, w_real], dim=1),
+                                      judged, **params)
             values = {k: v[0].item() for k, v in columns.items()}
             intervals = {k: bootstrap.interval(v[1:], values[k], metric.keys[k].bounds) for k, v in columns.items()}
         if intervals is not None:
-            protocol["bootstrap"] = {"resamples": resamples, "seed": bootstrap.SEED, "resampled": bootstrap.PINNED if pinned else bootstrap.BOTH,
+            protocol["bootstrap"] = {"resamples": resamples, "seed": bootstrap.SEED,
+                                     "resampled": bootstrap.PINNED if pinned else bootstrap.BOTH,
                                      "interval": "bias-corrected percentile, clipped to the value's range"}
-        scores[name] = {"values": {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}, "protocol": protocol}
+        scores[name] = {"values": {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()},
+                        "protocol": protocol}
         if intervals is not None:
             scores[name]["intervals"] = intervals
     return scores
@@ -150,7 +158,8 @@ def reference_order(n_train: int) -> Tensor:
     return torch.randperm(n_train, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))
 
 
-def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor, resamples: int = bootstrap.RESAMPLES) -> dict:
+def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor,
+                   resamples: int = bootstrap.RESAMPLES) -> dict:
     """Score every sample view (label -> (N, C, H, W) images) and the real floor at one N.
 
     Each view is compared with the same N train images (the first N of reference_order); the floor
@@ -161,14 +170,15 @@ def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extr
     heldout = real_features(extractor, in_memory(data.heldout), "held-out images", data.name)
     n = sizes.pop() if len(sizes) == 1 else len(heldout)
     if sizes or n > len(heldout):
-        raise UserError(f"views of {sorted({len(v) for v in views.values()})} samples against {len(heldout)} held-out images: every view "
-                        "and the real-data floor must share one N, at most the held-out size")
+        raise UserError(f"views of {sorted({len(v) for v in views.values()})} samples against {len(heldout)} held-out "
+                        "images: every view and the real-data floor must share one N, at most the held-out size")
     train = real_features(extractor, in_memory(data.train), "train images", data.name)
     reference = train.subset(reference_order(len(train))[:n])
     heldout = heldout.subset(torch.arange(n))
     common = {"real": reference, "train": train, "heldout": heldout}
     floor = score_features({"fake": heldout, **common}, extractor.info, resamples)
-    scores = {view: score_features({"fake": extractor.extract(images, f"samples of {view}"), **common}, extractor.info, resamples)
+    scores = {view: score_features({"fake": extractor.extract(images, f"samples of {view}"), **common}, extractor.info,
+                                   resamples)
               for view, images in views.items()}
     return {"extractor": extractor.info, "floor": floor, "views": scores}
 
@@ -214,21 +224,25 @@ def flat_values(scores: dict[str, dict]) -> dict[str, float | None]:
 
 def check_comparable(a: Tensor, b: Tensor, feature_dim: int, names: tuple[str, str] = ("A", "B")) -> None:
     """Two sets can be scored against each other: at least `feature_dim` images each (fewer make FID's
-    covariance rank-deficient), all of one size and channel count. Their numbers of images may differ, as in pytorch-fid."""
+    covariance rank-deficient), all of one size and channel count. Their numbers of images may differ, as
+    in pytorch-fid."""
     if a.shape[1:] != b.shape[1:]:
         (ca, ha, wa), (cb, hb, wb) = a.shape[1:], b.shape[1:]
         raise UserError(f"{names[0]} holds {ca}x{ha}x{wa} (CxHxW) images but {names[1]} holds {cb}x{hb}x{wb}; "
                         "give two sets of the same size and channels")
     for name, images in zip(names, (a, b)):
         if len(images) < max(2, feature_dim):
-            raise UserError(f"{name} holds {len(images)} image(s), fewer than the {feature_dim} feature dimensions (FID's covariance would "
-                            f"be rank-deficient); give at least {max(2, feature_dim)} images per set")
+            raise UserError(f"{name} holds {len(images)} image(s), fewer than the {feature_dim} feature "
+                            "dimensions (FID's covariance would be rank-deficient); give at least "
+                            f"{max(2, feature_dim)} images per set")
 
 
 def score_sets(real: Tensor, fake: Tensor, data: ImageDataset, extractor: Extractor) -> dict:
-    """Score `fake` against the reference `real` (both (N, C, H, W) in [0, 1]); memorisation uses `data`'s train split."""
+    """Score `fake` against the reference `real` (both (N, C, H, W) in [0, 1]); memorisation uses
+    `data`'s train split."""
     check_comparable(real, fake, extractor.info["feature_dim"])
     real_f, fake_f = extractor.extract(real, "A's images"), extractor.extract(fake, "B's images")
     train = extractor.extract(in_memory(data.train), "train images")
-    return {"extractor": extractor.info, "metrics": score_features({"real": real_f, "fake": fake_f, "train": train, "heldout": real_f}, extractor.info,
-                                                                       pinned=False)}
+    return {"extractor": extractor.info,
+            "metrics": score_features({"real": real_f, "fake": fake_f, "train": train, "heldout": real_f},
+                                      extractor.info, pinned=False)}

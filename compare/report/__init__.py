@@ -3,8 +3,10 @@
     render.py    blocks (Heading, Para, Table, Image) and their HTML, Markdown and terminal renderings
     tables.py    every table of numbers, from the metric registry (text.py: as metrics.md and --verbose print them)
     summary.py   what each command prints last, in words;  score.py: `compare score`'s number, table and flat keys
-    runs.py      reading the directories;  verdict_card.py: the verdicts that open every report;  sections.py, evidence.py: the sections
-    figures in *figures.py, write.py the write stage; the verdicts themselves are compare.claims' (numbers: compare.metrics.numbers)
+    runs.py      reading the directories;  verdict_card.py: the verdicts that open every report;  sections.py,
+                 evidence.py: the sections
+    figures in *figures.py, write.py the write stage; the verdicts themselves are compare.claims' (numbers:
+    compare.metrics.numbers)
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from compare.errors import UserError
 from compare.io import write_bytes
 from compare.report.evidence import section_claims, section_seeds, section_sweep
 from compare.metrics.numbers import fmt
-from compare.report.render import Block, Contents, Fold, Heading, Image, Para, Table, embeddable, render_html, render_markdown
+from compare.report.render import (Block, Contents, Fold, Heading, Image, Para, Table, embeddable, render_html,
+                                   render_markdown)
 from compare.report.runs import Run, Seeds, Sweep, load_run, load_seeds, load_sweep
 from compare.report.sections import SECTIONS
 from compare.rundir import RunLock, marker_kind
 
-__all__ = ["Block", "Heading", "Image", "Para", "Run", "Seeds", "Sweep", "Table", "embeddable", "fmt", "load_run", "load_seeds",
-           "load_sweep", "render_html", "render_markdown", "write_report"]
+__all__ = ["Block", "Heading", "Image", "Para", "Run", "Seeds", "Sweep", "Table", "embeddable", "fmt", "load_run",
+           "load_seeds", "load_sweep", "render_html", "render_markdown", "write_report"]
 
 
 def finished_trials(sweep_dir: Path, summary: dict) -> list[Path]:
@@ -32,19 +35,23 @@ def finished_trials(sweep_dir: Path, summary: dict) -> list[Path]:
 
 
 def _folded(heading: str, what: str, blocks: list[Block]) -> list[Block]:
-    """The runs' own sections under one heading, folded: a sweep's or --seeds' answer is above, these are its workings."""
+    """The runs' own sections under one heading, folded: a sweep's or --seeds' answer is above, these are
+    its workings."""
     inner = [Heading(b.text, 3) if isinstance(b, Heading) else b for b in blocks]
     return [Heading(heading), Fold(what, inner)] if inner else []
 
 
 def _body(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> list[Block]:
-    """Every section after the verdicts: a run's in full; a sweep's or --seeds' answer first, its runs' tables folded."""
+    """Every section after the verdicts: a run's in full; a sweep's or --seeds' answer first, its runs'
+    tables folded."""
     sections = [block for section in SECTIONS for block in section(runs)]
     if not (sweeps or seeds):
         return sections
     answer = [*section_seeds(seeds), *section_sweep(sweeps)]
     name = "trial" if sweeps else "seed run"
-    return [*answer, *_folded("Each run", f"The {len(runs)} {name}s' tables: setup, quality, bad pixels, size, training", sections)]
+    return [*answer,
+            *_folded("Each run", f"The {len(runs)} {name}s' tables: setup, quality, bad pixels, size, training",
+                     sections)]
 
 
 def write_report(run_dirs: list[Path], out: Path | None = None) -> tuple[Path, Path]:

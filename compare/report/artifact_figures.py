@@ -20,8 +20,9 @@ ARTIFACT_COLOURS = {  # RGB painted over the grey image, later entries win (a lo
     "lone hole": (0.1, 0.8, 0.1),  # green: a background pixel with ink all around
     "lone ink": (1.0, 0.1, 0.1),  # red: an ink pixel with background all around
 }
-ARTIFACT_LEGEND = (f"red: lone ink pixel, green: lone hole (all 8 neighbours the other value, binarised at {BINARY_THRESHOLD}), "
-                   f"blue: speck (ink piece of 1-{SPECK_MAX_PIXELS} px), orange: fragment (piece besides the main stroke)")
+ARTIFACT_LEGEND = ("red: lone ink pixel, green: lone hole (all 8 neighbours the other value, binarised at "
+                   f"{BINARY_THRESHOLD}), blue: speck (ink piece of 1-{SPECK_MAX_PIXELS} px), orange: fragment (piece "
+                   "besides the main stroke)")
 LEGEND_LINES = textwrap.fill(ARTIFACT_LEGEND, 110)  # in lines no wider than the figure: one line overflowed the column
 MAP_SAMPLES = 64
 WORST = 16
@@ -65,8 +66,9 @@ def save_artifact_maps(label: str, images: Tensor, out: Path, real: Tensor | Non
     title = (f"{label}: the {len(worst)} of {len(images)} images with the most lone pixels + specks "
              f"({fmt(int(scores.max()))} .. {fmt(int(scores.min()))})\n{LEGEND_LINES}")
     first = {} if real is None else {f"real: worst {WORST}": real[worst_indices(real)]}
-    save_side_by_side({**first, f"{label}: worst {len(worst)}": images[worst], "flagged": artifact_overlay(images[worst])}, out / names[1],
-                      title=title, panel_inches=4)
+    save_side_by_side({**first, f"{label}: worst {len(worst)}": images[worst],
+                       "flagged": artifact_overlay(images[worst])},
+                      out / names[1], title=title, panel_inches=4)
     return names
 
 
@@ -76,8 +78,10 @@ def save_spectrum_plot(report: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(spectra["frequency"], spectra["real"], color="black", linewidth=2.5, label="real (held-out)")
     for label, numbers in report["views"].items():
-        ax.plot(spectra["frequency"], spectra[label], marker=".", label=f"{label}  (distance {fmt(numbers['spectrum_distance'])} decades)")
-    ax.axvline(HF_CUTOFF, color="grey", linestyle="--", linewidth=1, label=f"high-frequency share: power right of {HF_CUTOFF}")
+        ax.plot(spectra["frequency"], spectra[label], marker=".",
+                label=f"{label}  (distance {fmt(numbers['spectrum_distance'])} decades)")
+    ax.axvline(HF_CUTOFF, color="grey", linestyle="--", linewidth=1,
+               label=f"high-frequency share: power right of {HF_CUTOFF}")
     ax.set_xlabel("spatial frequency (cycles / pixel)")
     ax.set_ylabel("log10 mean power")
     ax.set_title("Azimuthally averaged power spectrum (Durall et al. 2020)", fontsize=10)
@@ -86,7 +90,8 @@ def save_spectrum_plot(report: dict, path: Path) -> None:
 
 
 def save_continuity_pictures(report: dict, views: dict[str, Tensor], real: Tensor, out: Path) -> list[str]:
-    """Artifact maps and worst-16 galleries of every view and of the real set, and spectrum.png; returns the file names."""
+    """Artifact maps and worst-16 galleries of every view and of the real set, and spectrum.png; returns
+    the file names."""
     files = []
     for label, images in views.items():
         files += save_artifact_maps(label, images, Path(out), real.detach().cpu())

@@ -1,8 +1,11 @@
-"""Figures of the claim verdicts (compare.claims.rules), one function per figure, each taking its result objects and a path.
+"""Figures of the claim verdicts (compare.claims.rules), one function per figure, each taking its result
+objects and a path.
 
-    save_claim1_figure     per-seed paired differences VAE minus GAN with the mean and its interval, per view and measure
-    save_claim3_figure     early FID curves of both generator losses, mean and 95% band over seeds, the threshold; beside
-                           them the saturation readings (D(G(z)), share below 0.1, both losses' derivatives by D's logit)
+    save_claim1_figure     per-seed paired differences VAE minus GAN with the mean and its interval, per view and
+                           measure
+    save_claim3_figure     early FID curves of both generator losses, mean and 95% band over seeds, the threshold;
+                           beside them the saturation readings (D(G(z)), share below 0.1, both losses'
+                           derivatives by D's logit)
     save_claim2_figure     parameters needed against the FID target, both families, t bands over seeds (log axes)
     save_prior_figure      FID against parameters for the GAN, vae-mean and vae-gmm (claim 2's mechanism)
     save_budget_strip      each claim's verdict at every curve point along the budget
@@ -19,14 +22,14 @@ from compare.metrics import label_of
 from compare.claims.types import in_words
 from compare.metrics.numbers import fmt
 from compare.claims.rules import (
-    ARTIFACT_KEYS, FID, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, BudgetPoint,
-    Claim3Input, Verdict, early_window, family_of,
+    ARTIFACT_KEYS, FID, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED,
+    BudgetPoint, Claim3Input, Verdict, early_window, family_of,
 )
 from compare.report.plots import COLUMN_INCHES, plt, save_figure, save_interval_curves
 from compare.stats import summarize
 
-VERDICT_COLOURS = {SUPPORTED: "tab:green", NOT_SUPPORTED: "tab:red", MIXED: "tab:orange", NO_PRACTICAL_DIFFERENCE: "tab:blue",
-                   NOT_DECIDED: "0.65", NOT_MEASURED: "white"}
+VERDICT_COLOURS = {SUPPORTED: "tab:green", NOT_SUPPORTED: "tab:red", MIXED: "tab:orange",
+                   NO_PRACTICAL_DIFFERENCE: "tab:blue", NOT_DECIDED: "0.65", NOT_MEASURED: "white"}
 
 
 def save_claim1_figure(verdict: Verdict, path: Path) -> None:
@@ -36,11 +39,12 @@ def save_claim1_figure(verdict: Verdict, path: Path) -> None:
     for ax, key in zip(axes[0], ARTIFACT_KEYS):
         numbers = [n for n in verdict.numbers if n.key == key]
         for x, number in enumerate(numbers):
-            ax.scatter([x] * len(number.values), number.values, s=14, color="0.45", zorder=2, label="per seed" if x == 0 else None)
+            ax.scatter([x] * len(number.values), number.values, s=14, color="0.45", zorder=2,
+                       label="per seed" if x == 0 else None)
             if number.mean is not None:
                 low, high = number.ci95 or (number.mean, number.mean)
-                ax.errorbar([x + 0.15], [number.mean], yerr=[[number.mean - low], [high - number.mean]], fmt="o", color="tab:blue",
-                            capsize=4, zorder=3, label="mean, 95% interval" if x == 0 else None)
+                ax.errorbar([x + 0.15], [number.mean], yerr=[[number.mean - low], [high - number.mean]], fmt="o",
+                            color="tab:blue", capsize=4, zorder=3, label="mean, 95% interval" if x == 0 else None)
         ax.axhline(0, color="k", linewidth=0.8)
         ax.set_xticks(range(len(numbers)), [in_words(n.subject) for n in numbers])
         ax.set_xlim(-0.6, max(len(numbers), 1) - 0.4)
@@ -54,14 +58,16 @@ def save_claim1_figure(verdict: Verdict, path: Path) -> None:
 
 def _band(by_seed: Mapping[int, Mapping[int, float]], bounds: tuple[float, float | None] = (0.0, None)
           ) -> tuple[list[int], list[float], list[float], list[float]]:
-    """steps -> mean and t 95% interval over seeds (the mean itself where one seed gives no interval), within `bounds`."""
+    """steps -> mean and t 95% interval over seeds (the mean itself where one seed gives no interval),
+    within `bounds`."""
     steps = sorted(set.intersection(*(set(v) for v in by_seed.values()))) if by_seed else []
     rows = [summarize((v[s] for v in by_seed.values()), bounds) for s in steps]
-    return steps, [r["mean"] for r in rows], [(r["ci95"] or [r["mean"]] * 2)[0] for r in rows], [(r["ci95"] or [r["mean"]] * 2)[1] for r in rows]
+    return (steps, [r["mean"] for r in rows], [(r["ci95"] or [r["mean"]] * 2)[0] for r in rows],
+            [(r["ci95"] or [r["mean"]] * 2)[1] for r in rows])
 
 
-def _plot_band(ax, by_seed: Mapping[int, Mapping[int, float]], label: str, bounds: tuple[float, float | None] = (0.0, None),
-               **style) -> str | None:
+def _plot_band(ax, by_seed: Mapping[int, Mapping[int, float]], label: str,
+               bounds: tuple[float, float | None] = (0.0, None), **style) -> str | None:
     """One mean line with its 95% band over seeds; its colour, or None when no step is common to every seed."""
     steps, mean, low, high = _band(by_seed, bounds)
     if not steps:
@@ -73,14 +79,16 @@ def _plot_band(ax, by_seed: Mapping[int, Mapping[int, float]], label: str, bound
 
 # The saturation panels: metrics.json `early` readings, each drawn per training loss (colour) in its own line style
 SATURATION_LINES = {"d_fake": ("mean D(G(z))", "-"), "share_rejected": ("share D(G(z)) < 0.1", "--")}
-DERIVATIVE_LINES = {"nonsaturating_dlogit": ("|d/dlogit| flipped label", "-"), "minimax_dlogit": ("|d/dlogit| minimax", ":")}
+DERIVATIVE_LINES = {"nonsaturating_dlogit": ("|d/dlogit| flipped label", "-"),
+                    "minimax_dlogit": ("|d/dlogit| minimax", ":")}
 
 
 def save_claim3_figure(data: Claim3Input, verdict: Verdict, path: Path) -> None:
     """Three panels over steps, each a mean and 95% band over seeds: FID of both losses over twice claim 3's early
     window (log scale, the window shaded, the threshold drawn); then, over the window, D(G(z)) and the share of fakes
     below 0.1 in each loss's runs; then both losses' mean |derivative| by D's logit on those runs' batches."""
-    fig, (ax, sat, der) = plt.subplots(1, 3, figsize=(COLUMN_INCHES, 4.2))  # the report column's width: its labels at their size
+    # the report column's width: its labels at their size
+    fig, (ax, sat, der) = plt.subplots(1, 3, figsize=(COLUMN_INCHES, 4.2))
     window = early_window(data.budget_steps)
     limit = 2 * window
     runs = ((data.nonsaturating, "flipped label (nonsaturating)"), (data.minimax, "minimax"))
@@ -95,12 +103,15 @@ def save_claim3_figure(data: Claim3Input, verdict: Verdict, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("FID (lower is better)")
     ax.set_title(f"claim 3: {verdict.verdict} ({verdict.n} seeds; mean and 95% interval)", fontsize=10)
-    for panel, lines, ylabel in ((sat, SATURATION_LINES, "D(G(z)), share below 0.1"), (der, DERIVATIVE_LINES, "mean |d loss / d logit|")):
+    for panel, lines, ylabel in ((sat, SATURATION_LINES, "D(G(z)), share below 0.1"),
+                                 (der, DERIVATIVE_LINES, "mean |d loss / d logit|")):
         for series, _ in runs:
             early = data.early.get(series.label, {})
             for key, (name, style) in lines.items():
-                by_seed = {seed: {p["step"]: p[key] for p in e["points"] if p.get(key) is not None} for seed, e in early.items()}
-                _plot_band(panel, by_seed, f"{series.label} run: {name}", (0.0, 1.0), linestyle=style, color=colours.get(series.label))
+                by_seed = {seed: {p["step"]: p[key] for p in e["points"] if p.get(key) is not None}
+                           for seed, e in early.items()}
+                _plot_band(panel, by_seed, f"{series.label} run: {name}", (0.0, 1.0), linestyle=style,
+                           color=colours.get(series.label))
         panel.set_ylim(-0.02, 1.02)
         panel.set_ylabel(ylabel)
     sat.set_title("the source's regime: D(G(z)) near 0 at the start", fontsize=10)
@@ -122,7 +133,8 @@ def save_claim2_figure(verdict: Verdict, path: Path) -> None:
         needs = [getattr(r, family) for r in rows]
         if needs:
             ax.plot(targets, [n.params for n in needs], color=colour, marker="o", label=family)
-            ax.fill_between(targets, [n.ci95[0] for n in needs], [n.ci95[1] for n in needs], color=colour, alpha=0.2, linewidth=0)
+            ax.fill_between(targets, [n.ci95[0] for n in needs], [n.ci95[1] for n in needs], color=colour, alpha=0.2,
+                            linewidth=0)
     ax.set_xscale("log")
     ax.set_yscale("log")
     if rows:  # the targets span less than a decade: label them, not matplotlib's overlapping log-axis minor ticks
@@ -139,7 +151,8 @@ def save_claim2_figure(verdict: Verdict, path: Path) -> None:
 
 def save_prior_figure(rows: Sequence[Mapping], path: Path) -> bool:
     """Claim 2's mechanism: final FID against total parameters for the GAN, the VAE's means from N(0, I) (vae-mean) and
-    from its fitted prior (vae-gmm), mean and Student t 95% band over seeds, from study rows; False when nothing to draw."""
+    from its fitted prior (vae-gmm), mean and Student t 95% band over seeds, from study rows; False when
+    nothing to draw."""
     done = [r for r in rows if r.get("status") == "done"]
     lines = {}
     for name, family, key in (("gan", "gan", "fid"), ("vae-mean", "vae", "fid"), ("vae-gmm", "vae", "fid_gmm")):
@@ -153,7 +166,8 @@ def save_prior_figure(rows: Sequence[Mapping], path: Path) -> bool:
     if not lines:
         return False
     save_interval_curves(lines, path, xlabel="total parameters", ylabel="FID (lower is better)",
-                         title="claim 2's mechanism: the VAE's fitted prior against N(0, I), mean and 95% interval over seeds")
+                         title="claim 2's mechanism: the VAE's fitted prior against N(0, I), mean and "
+                               "95% interval over seeds")
     return True
 
 
@@ -164,12 +178,14 @@ def save_budget_strip(strips: Mapping[str, Sequence[BudgetPoint]], path: Path) -
         edges = [p.fraction for p in points]
         for i, p in enumerate(points):
             left = edges[i - 1] if i else 0.0
-            ax.barh(row, p.fraction - left, left=left, color=VERDICT_COLOURS[p.verdict.verdict], edgecolor="0.3", height=0.6)
+            ax.barh(row, p.fraction - left, left=left, color=VERDICT_COLOURS[p.verdict.verdict], edgecolor="0.3",
+                    height=0.6)
     ax.set_yticks(range(len(strips)), list(strips))
     ax.set_xlim(0, max([p.fraction for ps in strips.values() for p in ps] or [1.0]))
     ax.set_xlabel("fraction of the budget (each cell ends at a curve point)")
     ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, facecolor=c, edgecolor="0.3") for c in VERDICT_COLOURS.values()],
-              labels=list(VERDICT_COLOURS), fontsize=7, ncol=len(VERDICT_COLOURS), loc="upper center", bbox_to_anchor=(0.5, -0.3))
+              labels=list(VERDICT_COLOURS), fontsize=7, ncol=len(VERDICT_COLOURS), loc="upper center",
+              bbox_to_anchor=(0.5, -0.3))
     ax.invert_yaxis()
     save_figure(fig, path)
 

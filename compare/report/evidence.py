@@ -25,8 +25,8 @@ def section_claims(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> 
 
     over_seeds = [(f"{entry.path.name} (over seeds {', '.join(map(str, entry.summary['seeds']))})", c)
                   for entry in seeds if (c := claim_a_over_seeds(entry.summary))]
-    over_trials = [(f"{sweep.path.name} (trials at width {width:g})", c) for sweep in sweeps if (found := claim_a_of_sweep(sweep))
-                   for width, c in [found]]
+    over_trials = [(f"{sweep.path.name} (trials at width {width:g})", c) for sweep in sweeps
+                   if (found := claim_a_of_sweep(sweep)) for width, c in [found]]
     verdicts = over_seeds or over_trials or [(run.name, claim_a(run.metrics, run.config)) for run in runs]
     verdicts.append((", ".join(s.path.name for s in sweeps), claim_b([s.summary for s in sweeps])))
     verdicts += [(run.name, claim_c(run.metrics, run.config)) for run in runs]
@@ -35,14 +35,15 @@ def section_claims(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> 
         key = (c.claim, c.verdict, tuple(c.evidence()))
         grouped[key] = (c, [*grouped.get(key, (c, []))[1], source])
     per_claim = {c.claim: sum(k[0] == c.claim for k in grouped) for c, _ in grouped.values()}
-    judged = [(f"{claim_name(c)} ({', '.join(sources)})" if per_claim[c.claim] > 1 else "", c, ", ".join(filter(None, sources)))
+    judged = [(f"{claim_name(c)} ({', '.join(sources)})" if per_claim[c.claim] > 1 else "", c,
+               ", ".join(filter(None, sources)))
               for c, sources in grouped.values()]
     return verdict_card(judged)
 
 
 def claim_a_of_sweep(sweep: Sweep) -> tuple[float, Verdict] | None:
-    """Claim 1 over a sweep's seeds as a study judges it: its gan and vae trials at width 1 (else its widest width), paired
-    by seed; None when the sweep did not train both."""
+    """Claim 1 over a sweep's seeds as a study judges it: its gan and vae trials at width 1 (else its widest width),
+    paired by seed; None when the sweep did not train both."""
     from compare.claims.rules import judge_claim1
     from compare.claims.study import CLAIM_WIDTH, claim1_input
 
@@ -62,11 +63,14 @@ def section_seeds(seeds: list[Seeds]) -> list[Block]:
     blocks: list[Block] = [Heading("Seed statistics")]
     for entry in seeds:
         summary = entry.summary
-        blocks.append(Para(f"{entry.path.name}: seeds {', '.join(map(str, summary['seeds']))}. Each model: mean [95% interval] over "
-                           f"seeds. Differences: {summary['interval']}; n.s. marks an interval that includes zero."))
+        blocks.append(Para(f"{entry.path.name}: seeds {', '.join(map(str, summary['seeds']))}. Each model: "
+                           f"mean [95% interval] over seeds. Differences: {summary['interval']}; n.s. marks an "
+                           "interval that includes zero."))
         blocks.append(seed_table(summary))
-        if summary["views"]:  # every view's quality and bad pixels (a VAE's samples and its per-pixel means differ most)
-            blocks += [Para(f"{entry.path.name}: every view, its differences from the first."), seed_table(summary, views=True)]
+        # every view's quality and bad pixels (a VAE's samples and its per-pixel means differ most)
+        if summary["views"]:
+            blocks += [Para(f"{entry.path.name}: every view, its differences from the first."),
+                       seed_table(summary, views=True)]
     return blocks
 
 
@@ -76,9 +80,12 @@ def section_sweep(sweeps: list[Sweep]) -> list[Block]:
     blocks: list[Block] = [Heading("Capacity sweep")]
     for sweep in sweeps:
         claim = sweep.summary["claim_b"]
-        blocks.append(Para(f"{sweep.path.name}: claim 2, {claim['verdict']}. " + " ".join(f"{note}." for note in claim["notes"])))
-        rows = [[fmt(t["target_fid"]), fmt(t["gan"]["params"], t["gan"]["ci95"]), fmt(t["vae"]["params"], t["vae"]["ci95"]),
-                 times(math.exp(t["log_ratio"]["mean"]), t["ratio_ci95"]), t["outcome"]]  # judged on the log scale, read as a ratio
+        blocks.append(Para(f"{sweep.path.name}: claim 2, {claim['verdict']}. "
+                           + " ".join(f"{note}." for note in claim["notes"])))
+        rows = [[fmt(t["target_fid"]), fmt(t["gan"]["params"], t["gan"]["ci95"]),
+                 fmt(t["vae"]["params"], t["vae"]["ci95"]),
+                 # judged on the log scale, read as a ratio
+                 times(math.exp(t["log_ratio"]["mean"]), t["ratio_ci95"]), t["outcome"]]
                 for t in claim["targets"]]
         if rows:
             blocks.append(Table(["target FID", "GAN parameters needed [95%]", "VAE parameters needed [95%]",

@@ -79,7 +79,8 @@ def save_nearest_neighbours(views: dict[str, Tensor], train: Tensor, path: Path,
         idx = nearest_index(flat_samples, flat_train)
         dist = (flat_samples - flat_train[idx]).norm(dim=1)
         ax.imshow(grid_array(torch.cat([images[:n], train.cpu()[idx]]), nrow=n), interpolation="nearest")
-        ax.set_title(f"{view}: samples (top) and nearest train image (bottom), mean L2 {fmt(float(dist.mean()))}", fontsize=9)
+        ax.set_title(f"{view}: samples (top) and nearest train image (bottom), mean L2 {fmt(float(dist.mean()))}",
+                     fontsize=9)
         ax.axis("off")
     save_figure(fig, path)
 
@@ -102,7 +103,8 @@ def save_curves(curves: dict[str, list[dict]], path: Path) -> None:
             ax = axes[row][col]
             for model, points in curves.items():
                 for view in points[-1]["views"] if points else ():
-                    seen = [p for p in points if view in p["views"]]  # a prior's view (vae-gmm) has its final point only
+                    # a prior's view (vae-gmm) has its final point only
+                    seen = [p for p in points if view in p["views"]]
                     xs = [p[unit] for p in seen]
                     ys = [p["views"][view][metric] for p in seen]
                     ax.plot(xs, ys, marker="o", markersize=3, label=view)

@@ -40,7 +40,8 @@ def save_figure(fig: plt.Figure, path: Path, dpi: int = 100) -> None:
     write_bytes(path, buf.getvalue())
 
 
-COLUMN_INCHES = 11.5  # the report's 1,200 px column at save_figure's 100 dpi, less the margins bbox_inches="tight" keeps
+# the report's 1,200 px column at save_figure's 100 dpi, less the margins bbox_inches="tight" keeps
+COLUMN_INCHES = 11.5
 
 
 def save_side_by_side(grids: dict[str, Tensor], path: Path, title: str = "", panel_inches: float = 3.2) -> None:
@@ -57,8 +58,8 @@ def save_side_by_side(grids: dict[str, Tensor], path: Path, title: str = "", pan
     save_figure(fig, path)
 
 
-def save_interval_curves(lines: dict[str, list[tuple[float, float, float, float]]], path: Path, xlabel: str, ylabel: str,
-                         title: str = "") -> None:
+def save_interval_curves(lines: dict[str, list[tuple[float, float, float, float]]], path: Path, xlabel: str,
+                         ylabel: str, title: str = "") -> None:
     """One line per label through (x, mean) points, a shaded band from low to high; x on a log scale."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for label, points in lines.items():

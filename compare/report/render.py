@@ -36,14 +36,16 @@ class Para:
 class Table:
     headers: list[str]
     rows: list[list[str]]
-    tips: list[str] = field(default_factory=list)  # per row, the raw key its words stand for: the HTML's tooltip on its first cell
+    # per row, the raw key its words stand for: the HTML's tooltip on its first cell
+    tips: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Image:
     path: Path
     alt: str
-    pixelated: bool = False  # a raw sample grid, one PNG pixel per image pixel: scaled up without smoothing (never a chart)
+    # a raw sample grid, one PNG pixel per image pixel: scaled up without smoothing (never a chart)
+    pixelated: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ def _sections(blocks: list[Block]) -> list[str]:
     return [b.text for b in blocks if isinstance(b, Heading) and b.level == 2]
 
 
-NUMBER = re.compile(r"[+\-−]?(\d[\d,]*(\.\d+)?|n/a)( |x|$)")  # a cell that starts with a number (fmt's), or a missing one
+# a cell that starts with a number (fmt's), or a missing one
+NUMBER = re.compile(r"[+\-−]?(\d[\d,]*(\.\d+)?|n/a)( |x|$)")
 
 
 def _align(cell: str) -> str:
@@ -116,19 +119,22 @@ def _html(b: Block, sections: list[str]) -> str:
     if isinstance(b, Table):
         head = "".join(f"<th>{e(h)}</th>" for h in b.headers)
         tips = [f' title="{e(tip)}"' if tip else "" for tip in b.tips] + [""] * len(b.rows)
-        body = "".join("<tr>" + "".join(f"<td{tip if i == 0 else _align(c)}>{e(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+        body = "".join("<tr>" + "".join(f"<td{tip if i == 0 else _align(c)}>{e(c)}</td>"
+                                        for i, c in enumerate(row)) + "</tr>"
                        for row, tip in zip(b.rows, tips))
         # The wrapper scrolls a table wider than the page inside its own box, so the page itself never scrolls sideways.
         return f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
     if isinstance(b, Image):
         cls = ' class="grid"' if b.pixelated else ""
-        return f'<figure><img{cls} src="{_data_uri(b.path)}" alt="{e(b.alt)}"><figcaption>{e(b.alt)}</figcaption></figure>'
+        return (f'<figure><img{cls} src="{_data_uri(b.path)}" '
+                f'alt="{e(b.alt)}"><figcaption>{e(b.alt)}</figcaption></figure>')
     if isinstance(b, Fold):
         inner = "\n".join(_html(x, sections) for x in b.blocks)
         return f"<details><summary>{e(b.summary)}</summary>\n{inner}\n</details>"
     if isinstance(b, Claim):
         kind = anchor(b.verdict)
-        parts = [f'<p class="claim-head"><strong>{e(b.name)}</strong>: {e(b.claim)} <span class="verdict v-{kind}">{e(b.verdict)}</span></p>',
+        parts = [f'<p class="claim-head"><strong>{e(b.name)}</strong>: {e(b.claim)} <span class="verdict '
+                 f'v-{kind}">{e(b.verdict)}</span></p>',
                  f"<p>{e(b.deciding)}</p>"]
         parts += [f'<p class="next">To decide it: <code>{e(b.next)}</code></p>'] if b.next else []
         parts.append(_html(Fold("Rule and evidence", b.details), sections))
@@ -143,7 +149,8 @@ def _html(b: Block, sections: list[str]) -> str:
 # scaled without smoothing: on a chart it would break the text ("vae-mean" read "vac-mcan").
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
          ".table{overflow-x:auto;max-width:100%;margin:1em 0}table{border-collapse:collapse;font-size:14px}"
-         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}td.num{text-align:right;white-space:nowrap}"
+         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+         "td.num{text-align:right;white-space:nowrap}"
          "th{background:#f3f3f3}img{max-width:100%;height:auto}img.grid{image-rendering:pixelated}figure{margin:1em 0}"
          "figcaption{font-size:13px;color:#555}.good{color:#070}.bad{color:#a00}p,li,summary{overflow-wrap:anywhere}"
          "code{white-space:normal}.claim{border:1px solid #ccc;border-radius:6px;padding:.2em 1em;margin:.8em 0}"
@@ -178,8 +185,11 @@ def markdown_table(table: Table, aligned: bool = False) -> list[str]:
     rows = [list(map(cell, table.headers)), *([cell(c) for c in row] for row in table.rows)]
     widths = [max(len(r[i]) for r in rows) if aligned else 0 for i in range(len(table.headers))]
     # a column of numbers is right-aligned, as in the HTML: "---:" in the rule, and padded on the left in a terminal
-    numeric = [bool(table.rows) and all(NUMBER.match(str(row[i])) or not str(row[i]) for row in table.rows) for i in range(len(widths))]
-    lines = [rows[0], *([c.rjust(w) if right else c.ljust(w) for c, w, right in zip(cells, widths, numeric)] for cells in rows[1:])]
+    numeric = [bool(table.rows) and all(NUMBER.match(str(row[i])) or not str(row[i]) for row in table.rows)
+               for i in range(len(widths))]
+    lines = [rows[0],
+             *([c.rjust(w) if right else c.ljust(w) for c, w, right in zip(cells, widths, numeric)]
+               for cells in rows[1:])]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |" for cells in lines]
     rule = "|" + "|".join("-" * (w + 1) + (":" if right else "-") if aligned else (" ---: " if right else " --- ")
                           for w, right in zip(widths, numeric)) + "|"
@@ -206,7 +216,8 @@ def _markdown(b: Block, base: Path, sections: list[str]) -> list[str]:
         return [f"**{_md_cell(b.summary)}**", "", *(line for x in b.blocks for line in _markdown(x, base, sections))]
     if isinstance(b, Claim):
         lines = [f"**{_md_cell(b.name)}**: {_md_cell(b.claim)}: **{_md_cell(b.verdict)}**. {_md_cell(b.deciding)}", ""]
-        lines += [f"To decide it: `{_md_cell(b.next, escape_html=False)}`", ""] if b.next else []  # a code span shows its text as it is
+        # a code span shows its text as it is
+        lines += [f"To decide it: `{_md_cell(b.next, escape_html=False)}`", ""] if b.next else []
         return lines + _markdown(Fold("Rule and evidence", b.details), base, sections)
     if isinstance(b, Contents):
         return ["Contents: " + " · ".join(f"[{_md_cell(t)}](#{anchor(t)})" for t in sections), ""]

@@ -37,14 +37,16 @@ class Seeds:
 
 
 def load_run(path: Path) -> Run:
-    """The run at `path`; an unfinished one (stopped, or still training) is reported as far as it got, with a warning."""
+    """The run at `path`; an unfinished one (stopped, or still training) is reported as far as it got,
+    with a warning."""
     run = Run(Path(path), read_run_json(path, "config.json"), read_run_json(path, "metrics.json"))
     unevaluated = [label for label, m in run.models.items() if "views" not in m and m.get("status") != "diverged"]
     if unevaluated or "interrupted" in run.metrics:
         stop = run.metrics.get("interrupted") or {}
         where = f" (stopped at step {stop['step']} of {stop['model']})" if {"step", "model"} <= set(stop) else ""
-        warnings.warn(f"{path} is an unfinished run{where}: the report shows what is finished ({', '.join(unevaluated) or 'no model'} "
-                      f"not evaluated yet); continue it with: compare run --resume {path}")
+        warnings.warn(f"{path} is an unfinished run{where}: the report shows what is finished "
+                      f"({', '.join(unevaluated) or 'no model'} not evaluated yet); continue it with: "
+                      f"compare run --resume {path}")
     return run
 
 

@@ -35,7 +35,8 @@ def _with_interval(out: dict, key: str, value, ci) -> None:
 
 def flat_scores(result: dict, pixels: dict) -> dict:
     """{key: number} of every quality value (B against A), B's pixel numbers (A's as "A_<key>", their ratio as
-    "<key>_ratio_to_A", each rate at another threshold t as "<key>_at_<t>"), each with "_ci95_low/high", then the protocol."""
+    "<key>_ratio_to_A", each rate at another threshold t as "<key>_at_<t>"), each with "_ci95_low/high", then
+    the protocol."""
     out: dict = {}
     for entry in result["metrics"].values():
         for k, value in entry["values"].items():
@@ -46,27 +47,32 @@ def flat_scores(result: dict, pixels: dict) -> dict:
                 _with_interval(out, prefix + k, value, numbers.get(k + CI_SUFFIX))
     out |= {f"{k}_ratio_to_{REFERENCE}": ratio for k, ratio in pixels["ratios"][JUDGED].items()}
     sensitivity = pixels.get("sensitivity") or {}
-    for prefix, by_threshold in ((f"{REFERENCE}_", sensitivity.get("real", {})), ("", sensitivity.get("views", {}).get(JUDGED, {}))):
+    for prefix, by_threshold in ((f"{REFERENCE}_", sensitivity.get("real", {})),
+                                 ("", sensitivity.get("views", {}).get(JUDGED, {}))):
         out |= {f"{prefix}{k}_at_{threshold}": v for threshold, rates in by_threshold.items() for k, v in rates.items()}
     protocol, info = result["metrics"]["fid"]["protocol"], result["extractor"]
-    return {**out, "features": info["name"], "features_source": info.get("source"), "weights_sha256": info["weights_sha256"],
-            "heldout_accuracy": info.get("heldout_accuracy"),
+    return {**out, "features": info["name"], "features_source": info.get("source"),
+            "weights_sha256": info["weights_sha256"], "heldout_accuracy": info.get("heldout_accuracy"),
             "feature_sd": info.get("feature_sd"), "n_real": protocol["n_real"], "n_fake": protocol["n_fake"],
-            "bootstrap_resamples": protocol["bootstrap"]["resamples"], "bootstrap_resampled": protocol["bootstrap"]["resampled"],
+            "bootstrap_resamples": protocol["bootstrap"]["resamples"],
+            "bootstrap_resampled": protocol["bootstrap"]["resampled"],
             "binary_threshold": pixels["protocol"]["binary_threshold"]}
 
 
 def score_table(result: dict, pixels: dict) -> Table:
-    """One row per quality number (B judged against A: A has none of its own) and per headline bad-pixel rate (both sets)."""
+    """One row per quality number (B judged against A: A has none of its own) and per headline bad-pixel
+    rate (both sets)."""
     rows, keys = [], []
     for entry in result["metrics"].values():
         for k, value in entry["values"].items():
             if not key_info(k).constant:
                 keys.append(k)
-                rows.append([label_of(k, entry["protocol"].get("n_fake")), ARROWS.get(key_info(k).better, ""), fmt(value, quality_interval(entry, k)), "–"])
+                rows.append([label_of(k, entry["protocol"].get("n_fake")), ARROWS.get(key_info(k).better, ""),
+                             fmt(value, quality_interval(entry, k)), "–"])
     for k, key in keys_of("bad pixels").items():
         if key.headline:
             keys.append(k)
             rows.append([label_of(k), ARROWS.get(key.better, ""),
-                         *(fmt(numbers.get(k), numbers.get(k + CI_SUFFIX)) for numbers in (pixels["views"][JUDGED], pixels["real"]))])
+                         *(fmt(numbers.get(k), numbers.get(k + CI_SUFFIX))
+                           for numbers in (pixels["views"][JUDGED], pixels["real"]))])
     return Table(["metric", "better", f"{JUDGED} (judged against {REFERENCE})", f"{REFERENCE} (reference)"], rows, keys)

@@ -21,7 +21,8 @@ from compare.metrics import label_of
 from compare.report import Block, Heading, Image, Para, Table, embeddable, fmt, render_html, render_markdown
 from compare.report.render import Contents, Fold
 from compare.report.verdict_card import verdict_card
-from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure, save_prior_figure
+from compare.report.claim_figures import (save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure,
+                                          save_prior_figure)
 from compare.claims.prior_gap import RULE_PRIOR
 from compare.claims.pixel_mechanism import INDEPENDENT, JOINT
 from compare.report.plots import save_side_by_side
@@ -31,9 +32,10 @@ from compare.train.checkpoint import load_model
 
 FIGURES = "figures"
 MECHANISM_FIGURE = "mechanism1.png"
-DEFAULT_RECIPES = ("Both families use their default recipes (no tuning: pass --tune N for an equal random search per family): "
-                   "the GAN lr 5e-4, Adam betas (0.5, 0.999), latent 64, discriminator as wide as the generator; "
-                   "the VAE lr 1e-3, Adam betas (0.9, 0.999), latent 16. Under plain SGD (no momentum): the GAN lr 0.05, the VAE lr 0.01.")
+DEFAULT_RECIPES = ("Both families use their default recipes (no tuning: pass --tune N for an equal random search per "
+                   "family): the GAN lr 5e-4, Adam betas (0.5, 0.999), latent 64, discriminator as wide as the "
+                   "generator; the VAE lr 1e-3, Adam betas (0.9, 0.999), latent 16. Under plain SGD (no momentum): the "
+                   "GAN lr 0.05, the VAE lr 0.01.")
 
 
 def titled(name: str) -> str:
@@ -50,8 +52,8 @@ def verdict_blocks(name: str, verdict, figure: Path | None, out: Path) -> list[B
 
 
 def _figures(out: Path, judged: Judged, rows: list[dict]) -> dict[str, Path]:
-    """{verdict name, "prior" or "along_budget": its figure}: claim1.png, claim2.png, claim2_prior.png, claim3_<optimizer>.png,
-    along_budget.png."""
+    """{verdict name, "prior" or "along_budget": its figure}: claim1.png, claim2.png, claim2_prior.png,
+    claim3_<optimizer>.png, along_budget.png."""
     folder = out / FIGURES
     paths = {"claim 1": folder / "claim1.png", "claim 2": folder / "claim2.png"}
     save_claim1_figure(judged.verdicts["claim 1"], paths["claim 1"])
@@ -82,8 +84,10 @@ def sample_grids(out: Path, summary: dict, data: ImageDataset) -> list[Path]:
         for r in (r for r in rows if r["seed"] == seed and r["width"] == width):
             spec = parse_model_specs([r["model"]])[0]
             model = load_model(out / r["run_dir"], spec.label)
-            other = "" if r["optimizer"] == summary["settings"]["optimizer"] else f" ({OPTIMIZER_NAMES[r['optimizer']]})"
-            grids.update({f"{view}{other}": images for view, images in sample_views(spec, model, GRID_SAMPLES, seed).items()})
+            other = ("" if r["optimizer"] == summary["settings"]["optimizer"]
+                     else f" ({OPTIMIZER_NAMES[r['optimizer']]})")
+            grids.update({f"{view}{other}": images
+                          for view, images in sample_views(spec, model, GRID_SAMPLES, seed).items()})
         path = out / FIGURES / f"samples_w{width:g}.png"
         save_side_by_side(grids, path, title=f"width {width:g}, seed {seed}, {summary['settings']['budget']} each")
         paths.append(path)
@@ -99,11 +103,17 @@ def setup_rows(summary: dict) -> list[list[str]]:
     overhead = 1 - summary["train_seconds"] / summary["wall_seconds"] if summary["wall_seconds"] else None
     return [["dataset", s["dataset"]], ["budget", f"{s['budget']} per model (batch {s['batch_size']})"],
             ["seeds", ", ".join(map(str, s["seeds"]))], ["widths", ", ".join(f"{w:g}" for w in s["widths"])],
-            ["architecture", s["arch"]], ["optimizer", f"{s['optimizer']} (claims 1 and 2); claim 3 under {', '.join(s['claim3_optimizers'])}"],
-            ["trials", f"{summary['counts']['done']} done of {summary['counts']['trials']}, {summary['counts']['failed']} failed ({summary['executor']})"],
-            ["wall time", f"{fmt(summary['wall_seconds'])} s over {len(summary['sessions'])} session(s); training {fmt(summary['train_seconds'])} s"
-                          + (f" (overhead {overhead:.0%})" if overhead is not None else "")],
-            ["evaluator", f"{ev['name']} sha256 {ev['weights_sha256']} (held-out accuracy {fmt(ev.get('heldout_accuracy'))}), N={summary['eval_samples']}"],
+            ["architecture", s["arch"]],
+            ["optimizer", f"{s['optimizer']} (claims 1 and 2); claim 3 under {', '.join(s['claim3_optimizers'])}"],
+            ["trials",
+             f"{summary['counts']['done']} done of {summary['counts']['trials']}, {summary['counts']['failed']} failed "
+             f"({summary['executor']})"],
+            ["wall time",
+             f"{fmt(summary['wall_seconds'])} s over {len(summary['sessions'])} session(s); training "
+             f"{fmt(summary['train_seconds'])} s" + (f" (overhead {overhead:.0%})" if overhead is not None else "")],
+            ["evaluator",
+             f"{ev['name']} sha256 {ev['weights_sha256']} (held-out accuracy {fmt(ev.get('heldout_accuracy'))}), "
+             f"N={summary['eval_samples']}"],
             ["versions", ", ".join(f"{k} {v}" for k, v in versions.items())]]
 
 
@@ -116,7 +126,8 @@ def recipe_blocks(summary: dict) -> list[Block]:
         rows = [[r["id"], ", ".join(f"{k}={fmt(v) if not isinstance(v, list) else v}" for k, v in r["params"].items()),
                  fmt(r.get("heldout_kid_x1e3")), r["status"] + (" (chosen)" if r["params"] == t.get("chosen") else "")]
                 for r in t["trials"]]
-        blocks += [Heading(f"{family}: chosen {t.get('chosen')}", 3), Table(["trial", "config", "held-out KID x1e3", "status"], rows)]
+        blocks += [Heading(f"{family}: chosen {t.get('chosen')}", 3),
+                   Table(["trial", "config", "held-out KID x1e3", "status"], rows)]
     return blocks
 
 
@@ -127,32 +138,40 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
     figures.update({"mechanism 1": p for p in grids if p.name == MECHANISM_FIGURE})
     card = verdict_card([(titled(name), verdict, "") for name, verdict in judged.verdicts.items()])
     blocks: list[Block] = [*card, Contents(), Heading("Each claim's evidence"),
-                           Para("Each of the source's three claims, judged from paired differences over seeds under the rule "
-                                "in its verdict above; 'not decided' means the intervals do not separate.")]
+                           Para("Each of the source's three claims, judged from paired differences over seeds under "
+                                "the rule in its verdict above; 'not decided' means the intervals do not separate.")]
     for name, verdict in judged.verdicts.items():
         blocks += verdict_blocks(name, verdict, figures.get(name), out)
-        if (optimizer := judged.optimizers.get(name)) in judged.claim3 and (line := saturation_sentence(judged.claim3[optimizer], optimizer)):
+        if ((optimizer := judged.optimizers.get(name)) in judged.claim3
+            and (line := saturation_sentence(judged.claim3[optimizer], optimizer))):
             blocks.append(Para(line))
         if name == "claim 2":  # its mechanism: does the VAE's fitted prior close the gap?
             blocks += [Para(judged.prior_gap.sentence()), Fold("Rule of this reading", [Para(f"Rule: {RULE_PRIOR}")])]
-            blocks += [Image(figures["prior"], "claim 2's mechanism: the prior")] if "prior" in figures and embeddable(figures["prior"], out) else []
+            blocks += [Image(figures["prior"],
+                             "claim 2's mechanism: the "
+                             "prior")] if "prior" in figures and embeddable(figures["prior"], out) else []
     if judged.along_budget:
         steps = sorted({p.steps for points in judged.along_budget.values() for p in points})
         by = {name: {p.steps: p for p in points} for name, points in judged.along_budget.items()}
         rows = [[str(s), *(f"{by[n][s].verdict.verdict}" if s in by[n] else "–" for n in by)] for s in steps]
         blocks += [Heading("Verdicts along the budget"),
-                   Para("Claims 1 and 3 judged again at every curve point of the width-1 trials: where a verdict holds or flips. "
-                        "A single-budget verdict holds for that budget only."),
-                   *([Image(figures["along_budget"], "verdicts along the budget")] if "along_budget" in figures else []),
+                   Para("Claims 1 and 3 judged again at every curve point of the width-1 trials: where a verdict holds "
+                        "or flips. A single-budget verdict holds for that budget only."),
+                   *([Image(figures["along_budget"], "verdicts along the budget")] if "along_budget" in figures
+                     else []),
                    Table(["steps", *by], rows)]
     blocks += [Heading("Setup"), Table(["", ""], setup_rows(summary)), *recipe_blocks(summary)]
     samples = [Image(p, p.stem.replace("_", " ")) for p in grids if p.name != MECHANISM_FIGURE and embeddable(p, out)]
     blocks += [Heading("Samples"), *samples] if samples else []
-    keys = ["id", "status", "parameters", "steps", "fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"]
-    headers = ["trial", "status", "parameters", "steps", *(label_of(k) for k in keys[4:])]  # words; study.json keeps the keys
-    blocks += [Heading("Trials"), Fold(f"The {len(summary['trials'])} trials' numbers", [Table(headers, [[fmt(r.get(k)) for k in keys]
-                                                                                                        for r in summary["trials"]])])]
-    title = f"GAN vs VAE study: {summary['settings']['dataset']}, {summary['settings']['budget']}, {len(summary['settings']['seeds'])} seeds"
+    keys = ["id", "status", "parameters", "steps", "fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image",
+            "specks_per_image"]
+    # words; study.json keeps the keys
+    headers = ["trial", "status", "parameters", "steps", *(label_of(k) for k in keys[4:])]
+    blocks += [Heading("Trials"),
+               Fold(f"The {len(summary['trials'])} trials' numbers",
+                    [Table(headers, [[fmt(r.get(k)) for k in keys] for r in summary["trials"]])])]
+    title = (f"GAN vs VAE study: {summary['settings']['dataset']}, {summary['settings']['budget']}, "
+             f"{len(summary['settings']['seeds'])} seeds")
     write_bytes(out / "report.html", render_html(title, blocks).encode())
     write_bytes(out / "report.md", render_markdown(title, blocks, out).encode())
     return [str(p.relative_to(out)) for p in [*figures.values(), *grids]]
@@ -162,14 +181,17 @@ def write_archs_report(out: Path, studies: dict[str, tuple[Judged, dict]]) -> No
     """report.html and report.md of a study run once per architecture: every claim's verdict under each architecture
     side by side, then one card per architecture; each study's own report (figures, trials) is in out/<arch>/."""
     names = list(dict.fromkeys(name for judged, _ in studies.values() for name in judged.verdicts))
-    rows = [[titled(name), *(j.verdicts[name].verdict if name in j.verdicts else "–" for j, _ in studies.values())] for name in names]
+    rows = [[titled(name), *(j.verdicts[name].verdict if name in j.verdicts else "–" for j, _ in studies.values())]
+            for name in names]
     blocks: list[Block] = [Heading("Verdicts by architecture"), Table(["claim", *studies], rows),
                            Para("Each architecture's study is complete on its own: "
-                                + ", ".join(f"{arch}/report.html" for arch in studies) + " (figures, samples, every trial).")]
+                                + ", ".join(f"{arch}/report.html" for arch in studies)
+                                + " (figures, samples, every trial).")]
     for arch, (judged, summary) in studies.items():
         card = verdict_card([(f"{titled(name)}, {arch}", verdict, "") for name, verdict in judged.verdicts.items()])
         blocks += [Heading(f"The {arch} nets"), *card[1:]]
     first = next(iter(studies.values()))[1]["settings"]
-    title = f"GAN vs VAE study: {first['dataset']}, {first['budget']}, {len(first['seeds'])} seeds, {' and '.join(studies)} nets"
+    title = (f"GAN vs VAE study: {first['dataset']}, {first['budget']}, {len(first['seeds'])} seeds, "
+             f"{' and '.join(studies)} nets")
     write_bytes(out / "report.html", render_html(title, blocks).encode())
     write_bytes(out / "report.md", render_markdown(title, blocks, out).encode())

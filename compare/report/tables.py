@@ -54,11 +54,13 @@ def quality_interval(entry: Mapping, k: str) -> Interval:
 
 
 def quality_table(columns: Mapping[str, Mapping[str, dict]]) -> Table:
-    """One row per number of the first set's metrics, one column per scored set ({name: {metric: {"values", "intervals"}}})."""
+    """One row per number of the first set's metrics, one column per scored set ({name: {metric: {"values",
+    "intervals"}}})."""
     first = next(iter(columns.values()))
     keys = [(metric, k) for metric, entry in first.items() for k in entry["values"] if shown(k)]
     rows = [[*_describe(k, first[metric].get("protocol", {}).get("n_fake")),
-             *(fmt(col.get(metric, {}).get("values", {}).get(k), quality_interval(col.get(metric, {}), k)) for col in columns.values())]
+             *(fmt(col.get(metric, {}).get("values", {}).get(k), quality_interval(col.get(metric, {}), k))
+               for col in columns.values())]
             for metric, k in keys]
     return _described("metric", [k for _, k in keys], rows, columns)
 
@@ -73,7 +75,8 @@ def quality_intervals(columns: Mapping[str, Mapping[str, dict]]) -> dict[str, di
 # ---- pixel continuity ----
 
 def _pixel_sets(report: Mapping, reference: str) -> dict[str, tuple[Mapping, Mapping | None]]:
-    return {reference: (report["real"], None), **{v: (numbers, report["ratios"][v]) for v, numbers in report["views"].items()}}
+    return {reference: (report["real"], None),
+            **{v: (numbers, report["ratios"][v]) for v, numbers in report["views"].items()}}
 
 
 def _pixel_cell(numbers: Mapping, ratios: Mapping | None, k: str) -> str:
@@ -85,7 +88,8 @@ def _pixel_cell(numbers: Mapping, ratios: Mapping | None, k: str) -> str:
 
 
 def pixel_table(report: Mapping, group: str, reference: str = "real") -> Table:
-    """A continuity report's numbers of one registry group: one row per key it holds, the reference and each view (Rx)."""
+    """A continuity report's numbers of one registry group: one row per key it holds, the reference and
+    each view (Rx)."""
     sets = _pixel_sets(report, reference)
     keys = [k for k in keys_of(group) if k in report["real"] and shown(k)]
     rows = [[*_describe(k), *(_pixel_cell(numbers, ratios, k) for numbers, ratios in sets.values())] for k in keys]
@@ -96,7 +100,8 @@ def pixel_intervals(report: Mapping, reference: str = "real") -> dict[str, dict[
     """{headline key: {set: its interval}} of a continuity report, for overlap_sentences."""
     sets = _pixel_sets(report, reference)
     return {k: {name: interval(numbers.get(k + CI_SUFFIX)) for name, (numbers, _) in sets.items()}
-            for group in ("bad pixels", "blur") for k, key in keys_of(group).items() if key.headline and k in report["real"]}
+            for group in ("bad pixels", "blur") for k, key in keys_of(group).items()
+            if key.headline and k in report["real"]}
 
 
 def sensitivity_table(report: Mapping, reference: str = "real") -> Table:
@@ -105,7 +110,8 @@ def sensitivity_table(report: Mapping, reference: str = "real") -> Table:
     sets = {reference: sens.get("real", {}), **sens.get("views", {})}
     first = next(iter(sets.values()), {})
     keys = [(threshold, k) for threshold, rates in first.items() for k in rates]
-    rows = [[label_of(k), threshold, *(fmt(by_threshold.get(threshold, {}).get(k)) for by_threshold in sets.values())] for threshold, k in keys]
+    rows = [[label_of(k), threshold, *(fmt(by_threshold.get(threshold, {}).get(k)) for by_threshold in sets.values())]
+            for threshold, k in keys]
     return Table(["pixel metric", "binarised at", *sets], rows, [k for _, k in keys])
 
 
@@ -127,7 +133,8 @@ def overlap_sentence(key: str, intervals: Mapping[str, Interval]) -> str:
     else:
         text = "; ".join(f"{a} and {b} overlap" for a, b in overlapping) + "; every other pair is separated"
     missing = [name for name in intervals if name not in known]
-    return f"{key_info(key).name(key)}: {text}" + (f" (no interval: {', '.join(missing)})" if missing and pairs else "") + "."
+    return (f"{key_info(key).name(key)}: {text}"
+            + (f" (no interval: {', '.join(missing)})" if missing and pairs else "") + ".")
 
 
 def overlap_sentences(by_key: Mapping[str, Mapping[str, Interval]]) -> list[str]:
@@ -141,31 +148,35 @@ def _seed_rows(models: Mapping) -> list[str]:
     number that varies over seeds (steps and parameter counts do not: left out)."""
     present = dict.fromkeys(k for stats in models.values() for k in stats)
     paths: dict[str, Key] = {f"{SECTIONS[m.space]}.{k}": key for m in METRICS.values() for k, key in m.keys.items()}
-    registered = sorted((p for p in paths if p in present and not paths[p].constant), key=lambda p: not paths[p].headline)
-    varying = [k for k in present if k not in paths and any((stats.get(k) or {}).get("std") for stats in models.values())]
+    registered = sorted((p for p in paths if p in present and not paths[p].constant),
+                        key=lambda p: not paths[p].headline)
+    varying = [k for k in present
+               if k not in paths and any((stats.get(k) or {}).get("std") for stats in models.values())]
     return registered + varying
 
 
 def seed_table(summary: Mapping, views: bool = False) -> Table:
     """Each model's mean [95% interval] over seeds, and each difference from the first model [interval],
-    marked n.s. where its interval includes zero (a summary from compare.experiments.seeds.summarize_seeds); with views, the
-    same for every view (the models' columns hold their first view's numbers)."""
-    models, diffs = (summary["views"], summary["view_differences"]) if views else (summary["models"], summary["differences"])
+    marked n.s. where its interval includes zero (a summary from compare.experiments.seeds.summarize_seeds); with views,
+    the same for every view (the models' columns hold their first view's numbers)."""
+    models, diffs = (summary["views"],
+                     summary["view_differences"]) if views else (summary["models"], summary["differences"])
     labels, keys = list(models), _seed_rows(models)
     rows = []
     for k in keys:
         cells = [fmt(st["mean"], st["ci95"]) if (st := models[label].get(k)) else fmt(None) for label in labels]
         for name in diffs:
             d = diffs[name].get(k)
-            cells.append(fmt(None) if not d else fmt(d["mean"], d["ci95"], signed=True) + (" n.s." if d["significant"] is False else ""))
+            cells.append(fmt(None) if not d
+                         else fmt(d["mean"], d["ci95"], signed=True) + (" n.s." if d["significant"] is False else ""))
         rows.append([_seed_label(k), *cells])
     return Table(["metric", *labels, *diffs], rows, keys)
 
 
 def _seed_label(path: str) -> str:
-    """A seed summary's number in words: a registered key by its label ("continuity.lone_pixels_per_image" -> "lone pixels
-    per image"), a loss as "final <name> loss" ("final_losses.d_loss" -> "final d loss"), any other key with spaces
-    ("train_seconds" -> "train seconds")."""
+    """A seed summary's number in words: a registered key by its label ("continuity.lone_pixels_per_image" -> "lone
+    pixels per image"), a loss as "final <name> loss" ("final_losses.d_loss" -> "final d loss"), any other key with
+    spaces ("train_seconds" -> "train seconds")."""
     section, _, k = path.rpartition(".")
     if section == "final_losses":
         name = k.replace("_", " ")
@@ -175,11 +186,14 @@ def _seed_label(path: str) -> str:
 
 # ---- the VAE's held-out likelihood ----
 
-LIKELIHOOD = {"neg_elbo_nats": f"-ELBO (nats/image, {ARROWS['lower']})", "iwae_nll_nats": f"IWAE NLL (nats/image, {ARROWS['lower']})"}
+LIKELIHOOD = {"neg_elbo_nats": f"-ELBO (nats/image, {ARROWS['lower']})",
+              "iwae_nll_nats": f"IWAE NLL (nats/image, {ARROWS['lower']})"}
 
 
 def likelihood_table(likelihood: Mapping[str, Mapping]) -> Table:
-    """metrics.json's "likelihood" ({model: {"neg_elbo_nats", "iwae_nll_nats", "k", "n", "ci95": {key: [lo, hi]}}}): one row per model."""
-    rows = [[label, *(fmt(e.get(k), (e.get("ci95") or {}).get(k)) for k in LIKELIHOOD), fmt(e.get("k")), fmt(e.get("n"))]
+    """metrics.json's "likelihood" ({model: {"neg_elbo_nats", "iwae_nll_nats", "k", "n", "ci95": {key: [lo, hi]}}}): one
+    row per model."""
+    rows = [[label, *(fmt(e.get(k), (e.get("ci95") or {}).get(k)) for k in LIKELIHOOD), fmt(e.get("k")),
+             fmt(e.get("n"))]
             for label, e in likelihood.items()]
     return Table(["model", *LIKELIHOOD.values(), "importance samples k", "held-out images"], rows)

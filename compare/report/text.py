@@ -11,7 +11,8 @@ from pathlib import Path
 
 from compare.io import write_bytes
 from compare.report.render import text_table
-from compare.report.tables import likelihood_table, overlap_sentences, pixel_intervals, pixel_table, quality_intervals, quality_table
+from compare.report.tables import (likelihood_table, overlap_sentences, pixel_intervals, pixel_table, quality_intervals,
+                                   quality_table)
 
 FLOOR = "real floor"
 INTERVALS = ("[low, high]: 95% bootstrap interval over the samples against the pinned reference set; "
@@ -22,7 +23,8 @@ def extractor_line(info: dict) -> str:
     if info.get("heldout_accuracy") is not None:
         accuracy = f", held-out accuracy {info['heldout_accuracy']:.2%}"
     elif "heldout_reconstruction_bce_per_pixel" in info:  # unlabelled data: an autoencoder, no classes
-        accuracy = f", autoencoder for unlabelled data: held-out BCE {info['heldout_reconstruction_bce_per_pixel']:.4f}/pixel; class metrics n/a"
+        accuracy = (", autoencoder for unlabelled data: held-out BCE "
+                    f"{info['heldout_reconstruction_bce_per_pixel']:.4f}/pixel; class metrics n/a")
     else:
         accuracy = ""
     return f"Features: {info['name']} (weights sha256 {info['weights_sha256'][:12]}{accuracy})."
@@ -59,7 +61,8 @@ def run_text(metrics: dict) -> str:
                                 *overlap_sentences(pixel_intervals(continuity, "real"))]))
     if likelihood := metrics.get("likelihood"):
         parts.append("\n".join([text_table(likelihood_table(likelihood)), "",
-                                "Upper bounds on -log p(x) of held-out images, lower is better; [low, high]: 95% interval over images."]))
+                                "Upper bounds on -log p(x) of held-out images, lower is better; [low, high]: "
+                                "95% interval over images."]))
     return "\n\n".join(parts)
 
 

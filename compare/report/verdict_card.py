@@ -24,7 +24,8 @@ def claim_name(verdict: Verdict) -> str:
 
 
 def next_command(verdict: Verdict) -> str:
-    """What to run to settle an open verdict: its own command when it was not measured, else the claim's; "" when decided."""
+    """What to run to settle an open verdict: its own command when it was not measured, else the claim's; ""
+    when decided."""
     if verdict.verdict not in OPEN:
         return ""
     return verdict.how or HOW.get(verdict.claim, "")

@@ -26,7 +26,8 @@ def drawable_views(spec: ModelSpec, model: GenerativeModel) -> dict[str, dict[st
     """The spec's views the model can draw now: a view of a prior fitted after training (the VAE's vae-gmm) only
     once it has one, so a curve point during training, or a checkpoint from before the view existed, leaves it out."""
     can_sample = getattr(model, "can_sample", None)
-    return {view: kwargs for view, kwargs in spec.views().items() if can_sample is None or can_sample(kwargs.get("mode", ""))}
+    return {view: kwargs for view, kwargs in spec.views().items()
+            if can_sample is None or can_sample(kwargs.get("mode", ""))}
 
 
 def sample_views(spec: ModelSpec, model: GenerativeModel, n: int, seed: int) -> dict[str, Tensor]:

@@ -45,7 +45,8 @@ def npz_bytes(images: Tensor) -> bytes:
 
 def _png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, format="PNG")  # (H, W, 1) -> grey "L"
+    # (H, W, 1) -> grey "L"
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

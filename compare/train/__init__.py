@@ -27,7 +27,8 @@ from compare.rundir import StopSignals
 from compare.train.prior import fit_prior, needs_prior
 from compare.train.loop import EARLY_WINDOW_STEPS, TrainRecord, early_window, train  # noqa: F401 (compare.train's API)
 
-if TYPE_CHECKING:  # annotations only: compare.settings imports compare.train's submodules, so a real import here is a cycle
+# annotations only: compare.settings imports compare.train's submodules, so a real import here is a cycle
+if TYPE_CHECKING:
     from compare.settings import RunSettings
     from compare.watch.terminal import Display
 
@@ -85,7 +86,8 @@ def curve_fractions(points: int) -> list[Fraction]:
 def eval_steps(total_steps: int, points: int, early: int = 0) -> list[int]:
     """The steps of the curve points before the end (the end is the final evaluation): the evenly spaced ones
     merged with `early` more evenly spaced in (0, early_window(total_steps)], so the start is seen in detail
-    whatever the budget (all `early` of them when the window has that many steps; the window's end may be the final one)."""
+    whatever the budget (all `early` of them when the window has that many steps; the window's end may be
+    the final one)."""
     window = Fraction(early_window(total_steps))
     early_steps = {max(1, round(window * Fraction(k, early))) for k in range(1, early + 1)}
     return sorted(({max(1, round(total_steps * f)) for f in curve_fractions(points)} | early_steps) - {total_steps})
@@ -111,11 +113,13 @@ def budget_extended(saved: dict, config: dict) -> bool:
     straight to the larger budget ends."""
     old, new = saved.get("budget", {}), config.get("budget", {})
     old_steps, new_steps = old.get("steps"), new.get("steps")
-    if old_steps == new_steps or not (isinstance(old_steps, dict) and isinstance(new_steps, dict)) or old_steps.keys() != new_steps.keys():
+    if (old_steps == new_steps or not (isinstance(old_steps, dict) and isinstance(new_steps, dict))
+            or old_steps.keys() != new_steps.keys()):
         return False  # the same budget (or other models, which the config check refuses)
     if None in (*old_steps.values(), *new_steps.values()):
-        raise UserError(f"cannot change the budget of a run from {old.get('spec')} to {new.get('spec')}: only a budget of steps, "
-                        "images, epochs or flops can be extended (a seconds budget's curve points follow the clock)")
+        raise UserError(f"cannot change the budget of a run from {old.get('spec')} to {new.get('spec')}: only "
+                        "a budget of steps, images, epochs or flops can be extended (a seconds budget's curve "
+                        "points follow the clock)")
     if shorter := [label for label, n in new_steps.items() if n < old_steps[label]]:
         label = shorter[0]
         raise UserError(f"--budget {new.get('spec')} is smaller than this run's {old.get('spec')} ({label}: "
@@ -178,7 +182,8 @@ def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run
         fit_prior(model, in_memory(images), settings.seed)  # a streamed split: its first images
         changed = True
     if record.status == "finished" and record.size is None:
-        record.size = size_table(model, step_flops, record.images / record.seconds if record.seconds else None, resident_bytes)
+        record.size = size_table(model, step_flops, record.images / record.seconds if record.seconds else None,
+                                 resident_bytes)
         changed = True
     if changed:
         save(record)
@@ -186,7 +191,8 @@ def train_model(spec: ModelSpec, model: GenerativeModel, data: ImageDataset, run
 
 
 def _resume_line(label: str, record: TrainRecord, steps: int | None, extending: bool) -> str:
-    """What a resume does with one model, e.g. "gan finished at step 4,000: kept", "resuming vae from step 409 of 4,000"."""
+    """What a resume does with one model, e.g. "gan finished at step 4,000: kept", "resuming vae from step
+    409 of 4,000"."""
     of = f" of {steps:,}" if steps else ""
     if record.status == "diverged":
         return f"{label} diverged: kept at its last good checkpoint, step {record.steps:,}"
@@ -197,8 +203,8 @@ def _resume_line(label: str, record: TrainRecord, steps: int | None, extending: 
     return f"resuming {label} from step {record.steps:,}{of}"
 
 
-def _continue_training(trained: Trained, images: Tensor, steps: int | None, settings: RunSettings, save: Callable[[TrainRecord], None],
-                       stop: StopSignals, display: Display | None, path: Path,
+def _continue_training(trained: Trained, images: Tensor, steps: int | None, settings: RunSettings,
+                       save: Callable[[TrainRecord], None], stop: StopSignals, display: Display | None, path: Path,
                        on_eval: Callable[[TrainRecord], None] | None) -> TrainRecord:
     """The training part of train_model: checkpoints on the way, back to the last good one on divergence,
     curve points at K - 1 evenly spaced points of the budget (in steps, or seconds for a seconds budget)."""
@@ -217,13 +223,15 @@ def _continue_training(trained: Trained, images: Tensor, steps: int | None, sett
         def eval_due(step: int, elapsed: float) -> bool:
             return step in due_steps
     else:
-        thresholds = [seconds * float(f) for f in curve_fractions(settings.curve_points)]  # no early points: check_settings
+        # no early points: check_settings
+        thresholds = [seconds * float(f) for f in curve_fractions(settings.curve_points)]
 
         def eval_due(step: int, elapsed: float) -> bool:  # the next point not yet taken (a resume has some)
             return len(record.curve) < len(thresholds) and elapsed >= thresholds[len(record.curve)]
 
     kwargs: dict[str, Any] = dict(record=record, max_seconds=seconds, checkpoint_every=settings.checkpoint_every,
-                                  on_checkpoint=on_checkpoint, stop=stop, eval_due=eval_due if on_eval else None, on_eval=on_eval)
+                                  on_checkpoint=on_checkpoint, stop=stop, eval_due=eval_due if on_eval else None,
+                                  on_eval=on_eval)
     max_steps = sys.maxsize if steps is None else steps  # a seconds budget stops on the clock
     if display is not None:
         with display.training(trained.spec.label, steps, seconds, record.steps, record.seconds) as bar:

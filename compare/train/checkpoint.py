@@ -53,11 +53,13 @@ COLLAPSE_TOLERANCE = 1 / 255  # below one 8-bit grey level: samples that differ 
 
 def save_checkpoint(path: Path, ckpt: dict[str, Any]) -> None:
     """The hash travels inside the same atomically written file: a crash can never leave the two disagreeing."""
-    save_checked(path, {"format": CHECKPOINT_FORMAT, **{k: v for k, v in ckpt.items() if k not in ("format", "sha256")}})
+    save_checked(path,
+                 {"format": CHECKPOINT_FORMAT, **{k: v for k, v in ckpt.items() if k not in ("format", "sha256")}})
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """The checkpoint at `path`, on the CPU; one that is not plain data (it may carry code) or is damaged is a UserError.
+    """The checkpoint at `path`, on the CPU; one that is not plain data (it may carry code) or is
+    damaged is a UserError.
 
     Always the CPU: load_state_dict copies weights to the model's device, and torch.Generator.set_state
     takes a CPU tensor even for a CUDA generator.
@@ -68,12 +70,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:  # the weights-only unpickler met something it will not build
         found = re.search(r"GLOBAL (\S+)", str(e))
-        why = f"it would call {found.group(1)}, which could run code" if found else "it is not plain data (damaged, or not written by compare)"
-        raise UserError(f"refusing to load {path}: {why}; nothing in it was run; delete it to retrain that model") from None
+        why = (f"it would call {found.group(1)}, which could run code" if found
+               else "it is not plain data (damaged, or not written by compare)")
+        raise UserError(f"refusing to load {path}: {why}; nothing in it was run; "
+                        "delete it to retrain that model") from None
     except OSError as e:
         raise UserError(f"cannot read checkpoint {path}: {e.strerror}") from None
     except Exception as e:  # torch raises RuntimeError, EOFError, KeyError... for damaged files
-        raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}); delete it to retrain that model") from None
+        raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}); delete "
+                        "it to retrain that model") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise UserError(f"{path} is not a checkpoint of this version (format {found}, expected {CHECKPOINT_FORMAT}); "
@@ -84,8 +89,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except ValueError:  # a sparse, meta or quantized tensor: nothing save_checkpoint writes
         intact = False
     if not intact:
-        raise UserError(f"{path} is damaged: its content does not match the sha256 saved in it; delete it to retrain that model "
-                        f"(or restore it from a backup)")
+        raise UserError(f"{path} is damaged: its content does not match the sha256 saved in it; delete it to retrain "
+                        "that model (or restore it from a backup)")
     return body
 
 
@@ -129,7 +134,8 @@ def unhealthy(model: GenerativeModel) -> str | None:
     if not math.isfinite(spread):
         return "non-finite samples"
     if spread < COLLAPSE_TOLERANCE:
-        return f"collapsed generator: {COLLAPSE_SAMPLES} samples from different noise are identical (max pixel spread {spread:.1e})"
+        return (f"collapsed generator: {COLLAPSE_SAMPLES} samples from different noise are identical (max "
+                f"pixel spread {spread:.1e})")
     return None
 
 
@@ -140,12 +146,14 @@ def restore(model: GenerativeModel, ckpt: dict[str, Any], path: Path) -> None:
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         detail = " ".join(str(e).split())  # torch's message spans lines; the CLI prints one
         detail = detail if len(detail) <= 160 else detail[:157] + "..."
-        raise UserError(f"{path} does not fit this model ({type(e).__name__}: {detail}); delete it to retrain that model") from None
+        raise UserError(f"{path} does not fit this model ({type(e).__name__}: {detail}); "
+                        "delete it to retrain that model") from None
 
 
 def load_model(run_dir: Path | str, label: str, device: torch.device | str = "cpu") -> GenerativeModel:
-    """The trained model `label` of the run in `run_dir`, weights restored, on `device`, ready to `sample(n, generator=...)`
-    ((n, C, H, W) floats in [0, 1]). The one loader of a run's models: evaluate, the study's grids, tuning and the API.
+    """The trained model `label` of the run in `run_dir`, weights restored, on `device`, ready to `sample(n,
+    generator=...)` ((n, C, H, W) floats in [0, 1]). The one loader of a run's models: evaluate, the study's grids,
+    tuning and the API.
 
     Built with the run's seed and the config its checkpoint was trained with (JSON lists back to the config's tuples);
     a missing run, an unknown label (with the closest one), a missing or unfinished model, or a checkpoint of another
@@ -160,10 +168,12 @@ def load_model(run_dir: Path | str, label: str, device: torch.device | str = "cp
     if not path.exists():
         raise UserError(f"{path} is missing: the run did not finish training {label}")
     ckpt = load_checkpoint(path)  # weights only: a tampered file is refused in one line
-    # another model's checkpoint copied here (vae's over gan's) would fail inside the constructor: refused as a resume refuses it
+    # another model's checkpoint copied here (vae's over gan's) would fail inside the constructor: refused as a
+    # resume refuses it
     check_compatible(ckpt, path, {"label": label, "config": config["models"][label]})
     if ckpt.get("status") == "training":
-        raise UserError(f"{label} in {run_dir} is unfinished (stopped at step {ckpt.get('steps')}); finish it with `compare run --resume {run_dir}`")
+        raise UserError(f"{label} in {run_dir} is unfinished (stopped at step {ckpt.get('steps')}); finish it with "
+                        f"`compare run --resume {run_dir}`")
     model = build_model(label, ckpt["config"], device, config["seed"])
     restore(model, ckpt, path)
     return model
@@ -172,7 +182,8 @@ def load_model(run_dir: Path | str, label: str, device: torch.device | str = "cp
 def build_model(label: str, config: dict[str, Any], device: torch.device | str, seed: int) -> GenerativeModel:
     """A fresh model `label` with exactly this resolved config (every field, as config.json records it)."""
     spec = parse_model_specs([label])[0]
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}  # JSON made the config's tuples lists
+    # JSON made the config's tuples lists
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
     return spec.entry.model_cls(spec.entry.config_cls(**fields), device=device, seed=seed)
 
 
@@ -228,7 +239,8 @@ def resume_settings(cls: type, run_dir: Path, given: dict[str, Any]) -> Any:
     saved = read_run_config(run_dir)["settings"]
     names = {f.name for f in dataclasses.fields(cls)}
     if unknown := sorted(set(saved) - names):
-        raise UserError(f"cannot resume {run_dir}: it was written with settings this version lacks ({', '.join(unknown)})")
+        raise UserError(f"cannot resume {run_dir}: it was written with settings this version lacks "
+                        f"({', '.join(unknown)})")
     try:
         settings = cls(**{**saved, "models": _specs_from_json(saved["models"]),
                           "budget": Budget.parse(f"{float(saved['budget']['amount'])!r}{saved['budget']['unit']}"),

@@ -54,7 +54,8 @@ def parameter_counts(model: GenerativeModel) -> dict[str, int]:
 
 
 def _matched_count(spec: ModelSpec, image_shape, width: float, mode: str) -> int:
-    part = "total" if mode == "total" else spec.sampler_part  # before the build: a model that names none is refused at once
+    # before the build: a model that names none is refused at once
+    part = "total" if mode == "total" else spec.sampler_part
     return parameter_counts(spec.build(image_shape, "cpu", seed=0, width=width))[part]
 
 
@@ -74,8 +75,9 @@ def match_widths(specs: list[ModelSpec], image_shape, mode: str, width: float = 
     for spec in specs[1:]:
         base = getattr(spec.config(image_shape, width=1.0), "hidden", None)  # a config need not default its width
         if not isinstance(base, int):
-            raise UserError(f"--match-params needs {spec.label}'s config to have `hidden`, its hidden size at width 1 "
-                            "(the search sets width = hidden size / hidden); add that field, or use --match-params none")
+            raise UserError(f"--match-params needs {spec.label}'s config to have `hidden`, its hidden size "
+                            "at width 1 (the search sets width = hidden size / hidden); add that field, or "
+                            "use --match-params none")
         lo, hi = 1, base  # hidden sizes; grow hi until it reaches the target (cheap builds only)
         while _matched_count(spec, image_shape, hi / base, mode) < target:
             lo, hi = hi + 1, hi * 2
@@ -127,7 +129,8 @@ def peak_memory_mb(device: torch.device, resident_bytes: int = 0) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # Linux reports KiB
 
 
-def size_table(model: GenerativeModel, step_flops: int, train_images_per_second: float | None, resident_bytes: int = 0) -> dict:
+def size_table(model: GenerativeModel, step_flops: int, train_images_per_second: float | None,
+               resident_bytes: int = 0) -> dict:
     """Model size per part and in total: parameters, fp32 MB, FLOPs, throughputs, peak memory.
 
     Call it when training ends: the peak is read first, before the FLOP count and the throughput

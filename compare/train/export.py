@@ -36,11 +36,13 @@ SUFFIXES = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt"}
 
 def network_tensors(model: GenerativeModel) -> dict[str, Tensor]:
     """Every network's state as `<part>.<name>` -> tensor (CPU, contiguous, as safetensors stores them)."""
-    return {f"{part}.{name}": t.detach().cpu().contiguous() for part, net in model.parts().items() for name, t in net.state_dict().items()}
+    return {f"{part}.{name}": t.detach().cpu().contiguous() for part, net in model.parts().items()
+            for name, t in net.state_dict().items()}
 
 
 def load_network_tensors(model: GenerativeModel, tensors: dict[str, Tensor]) -> None:
-    """network_tensors' inverse: each part takes its own `<part>.` tensors (strict: a missing or extra one is an error)."""
+    """network_tensors' inverse: each part takes its own `<part>.` tensors (strict: a missing or extra one
+    is an error)."""
     for part, net in model.parts().items():
         net.load_state_dict({k.removeprefix(f"{part}."): v for k, v in tensors.items() if k.startswith(f"{part}.")})
 
@@ -68,8 +70,10 @@ def model_card(label: str, config: dict, metrics: dict) -> dict[str, Any]:
         "dataset": config["dataset"], "budget": config["budget"], "seed": config["seed"], "status": entry.get("status"),
         "steps": entry.get("steps"), "parameters": entry.get("parameters"),
         "metrics": {view: {"quality": _numbers(quality_readings(quality["views"][view])),
-                           "continuity": _numbers(continuity_readings(metrics["continuity"]["views"][view]))} for view in entry["views"]},
-        **({"likelihood": _numbers(likelihood_readings(metrics["likelihood"][label]))} if label in metrics.get("likelihood", {}) else {}),
+                           "continuity": _numbers(continuity_readings(metrics["continuity"]["views"][view]))}
+                    for view in entry["views"]},
+        **({"likelihood": _numbers(likelihood_readings(metrics["likelihood"][label]))}
+           if label in metrics.get("likelihood", {}) else {}),
         "evaluator": {k: quality["extractor"].get(k) for k in ("name", "weights_sha256", "heldout_accuracy")},
     }
 
@@ -83,16 +87,19 @@ def _write_safetensors(model: GenerativeModel, path: Path) -> None:
 def _write_torchscript(model: GenerativeModel, label: str, sampler_part: str, path: Path) -> None:
     latent_dim = getattr(model.config, "latent_dim", None)
     if not callable(getattr(model, "generate", None)) or not isinstance(latent_dim, int):
-        raise UserError(f"model {label} has no generate(z) and config.latent_dim to trace; export it with --format safetensors")
+        raise UserError(f"model {label} has no generate(z) and config.latent_dim to trace; export it "
+                        "with --format safetensors")
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore", FutureWarning)  # torch marks TorchScript deprecated; the file still loads with torch.jit.load
+        # torch marks TorchScript deprecated; the file still loads with torch.jit.load
+        warnings.simplefilter("ignore", FutureWarning)
         traced = torch.jit.trace(_Generate(model, model.parts()[sampler_part]), torch.zeros(2, latent_dim))
         torch.jit.save(traced, str(path))
 
 
 def export_run(run_dir: Path, fmt: str, out: Path, metrics: dict, config: dict, overwrite: bool = False) -> list[Path]:
     """Every model of the finished run in `run_dir` (its metrics.json and config.json already read) to `out` in
-    `fmt`, each with its card; returns the files written. `out` appears whole or not at all (compare.io.new_directory)."""
+    `fmt`, each with its card; returns the files written. `out` appears whole or not at all
+    (compare.io.new_directory)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose from: {', '.join(FORMATS)}")
     suffix = SUFFIXES[fmt]
@@ -107,7 +114,8 @@ def export_run(run_dir: Path, fmt: str, out: Path, metrics: dict, config: dict, 
             else:
                 _write_torchscript(model, spec.label, spec.entry.sampler_part, weights)
             card = model_card(spec.label, config, metrics)
-            card["files"] = {"weights": weights.name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "format": fmt}
+            card["files"] = {"weights": weights.name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+                             "format": fmt}
             card["config_class"] = f"{type(model.config).__module__}.{type(model.config).__qualname__}"
             card["model_class"] = f"{type(model).__module__}.{type(model).__qualname__}"
             write_json(folder / f"{spec.dirname}.json", card)
@@ -115,7 +123,8 @@ def export_run(run_dir: Path, fmt: str, out: Path, metrics: dict, config: dict, 
 
 
 def model_from_export(card: dict, tensors: dict[str, Tensor], device: torch.device | str = "cpu") -> GenerativeModel:
-    """A fresh model of the card's family and config with the exported networks loaded: what a user of the files does."""
+    """A fresh model of the card's family and config with the exported networks loaded: what a user of
+    the files does."""
     model = build_model(card["model"], card["config"], device, card["seed"])
     load_network_tensors(model, tensors)
     return model

@@ -21,9 +21,9 @@ LOG_EVERY = 50  # steps between loss readings: each reading waits for the device
 GRAD_NORM_STEPS = 200
 
 
-# Claim 3's "start" in steps, here where the loop records its readings (compare.train re-exports it for compare.claims.rules):
-# the first 1,000 steps, or the whole budget when shorter. Fixed in steps, not as a share of the budget, so the window does
-# not move when the budget changes.
+# Claim 3's "start" in steps, here where the loop records its readings (compare.train re-exports it for
+# compare.claims.rules): the first 1,000 steps, or the whole budget when shorter. Fixed in steps, not as a share of the
+# budget, so the window does not move when the budget changes.
 EARLY_WINDOW_STEPS = 1000
 
 
@@ -39,7 +39,8 @@ class TrainRecord:
     seconds: float = 0.0
     losses: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)  # {"step": s, loss: value, ...} every LOG_EVERY
-    grad_norms: list[dict[str, float]] = field(default_factory=list)  # {"step": s, part: |grad|} for the first GRAD_NORM_STEPS
+    # {"step": s, part: |grad|} for the first GRAD_NORM_STEPS
+    grad_norms: list[dict[str, float]] = field(default_factory=list)
     size: dict[str, Any] | None = None  # compare.train.cost.size_table, measured once when training finishes
     curve: list[dict[str, Any]] = field(default_factory=list)  # compare.metrics.curves points before the end
     # {"step": s, reading: value} after every step of claim 3's early window, for a model with saturation() (the GAN)
@@ -85,7 +86,8 @@ def train(
     early_saturation: list[tuple[int, dict[str, Tensor]]] = []  # likewise
     read_saturation = getattr(model, "saturation", None)  # an optional method: the GAN's D(G(z)) readings
     window = early_window(steps)
-    for step, batch in zip(range(record.steps + 1, steps + 1), batches(images, batch_size, order_rng, skip=record.steps)):
+    for step, batch in zip(range(record.steps + 1, steps + 1),
+                           batches(images, batch_size, order_rng, skip=record.steps)):
         losses = model.train_step(batch)
         if step <= GRAD_NORM_STEPS:
             early_norms.append((step, _grad_norms(model)))
@@ -108,7 +110,8 @@ def train(
                 break
             record.losses = values
             # null where a step's gradient overflowed (an fp16 step the grad scaler skipped): JSON has no inf
-            record.grad_norms += [{"step": s, **{k: _finite_or_none(float(v)) for k, v in norms.items()}} for s, norms in early_norms]
+            record.grad_norms += [{"step": s, **{k: _finite_or_none(float(v)) for k, v in norms.items()}}
+                                  for s, norms in early_norms]
             early_norms.clear()
             record.saturation += _readings(early_saturation)
             early_saturation.clear()

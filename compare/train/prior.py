@@ -31,7 +31,8 @@ def fit_gaussian_mixture(codes: Tensor, seed: int, components: int = PRIOR_COMPO
     try:
         gmm = GaussianMixture(min(components, len(x)), covariance_type=COVARIANCE, random_state=seed).fit(x)
     except ValueError as e:  # e.g. non-finite codes: one line, and the trained model's checkpoint stays for a resume
-        raise UserError(f"cannot fit the vae-gmm prior to {len(x)} posterior means: {' '.join(str(e).split())[:160]}") from None
+        raise UserError(f"cannot fit the vae-gmm prior to {len(x)} posterior means: "
+                        f"{' '.join(str(e).split())[:160]}") from None
     # scikit-learn's own Cholesky factors are of the precisions; sampling wants the covariances'
     covariances = torch.from_numpy(np.ascontiguousarray(gmm.covariances_))
     return torch.from_numpy(gmm.weights_), torch.from_numpy(gmm.means_), torch.linalg.cholesky(covariances)

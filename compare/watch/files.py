@@ -2,7 +2,8 @@
 with `--log tensorboard`, TensorBoard event files.
 
     progress/curve.jsonl                    one JSON line per curve point (the final evaluation included):
-                                            {"model", "steps", "images", "epochs", "s", "flops", "views": {view: scalars}}
+                                            {"model", "steps", "images", "epochs", "s", "flops", "views":
+                                            {view: scalars}}
     progress/samples_<view>_step<N>.png     that view's first GRID_SAMPLES samples at step N (the point's own draw)
     tensorboard/<model>/events.out.tfevents.*   the same scalars ("<view>/<key>") and grids ("<view>/samples") by step
 
@@ -33,7 +34,8 @@ def summary_writer_class():
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise UserError("--log tensorboard needs the tensorboard package, which is not installed: pip install tensorboard") from None
+        raise UserError("--log tensorboard needs the tensorboard package, which is not installed: "
+                        "pip install tensorboard") from None
     return SummaryWriter
 
 
@@ -47,10 +49,12 @@ class Watch:
         self.writers: dict[str, Any] = {}  # by model folder
         self.started: set[str] = set()  # models with a point from this process
 
-    def point(self, label: str, dirname: str, consumed: dict[str, float], views: dict[str, Tensor], scalars: dict[str, dict]) -> None:
+    def point(self, label: str, dirname: str, consumed: dict[str, float], views: dict[str, Tensor],
+              scalars: dict[str, dict]) -> None:
         """One curve point of `label`: its grids, its line in curve.jsonl and, with TensorBoard, both there."""
         step = int(consumed["steps"])
-        if label not in self.started:  # points come in step order: an earlier process's at this step or later are replaced
+        # points come in step order: an earlier process's at this step or later are replaced
+        if label not in self.started:
             self._drop(label, step)
             self.started.add(label)
         for view, images in views.items():
@@ -70,7 +74,8 @@ class Watch:
                 for key, value in values.items():
                     if value is not None:
                         writer.add_scalar(f"{view}/{key}", value, step)
-                writer.add_image(f"{view}/samples", grid_array(views[view][:GRID_SAMPLES], nrow=8), step, dataformats="HWC")
+                writer.add_image(f"{view}/samples", grid_array(views[view][:GRID_SAMPLES], nrow=8), step,
+                                 dataformats="HWC")
             writer.flush()
 
     def _drop(self, label: str, from_step: int) -> None:

@@ -32,7 +32,8 @@ def is_tty(file: IO[str]) -> bool:
 
 
 class Display:
-    """One command's progress on `file` (stderr); `tty` decides bars or plain lines (default: whether file is a terminal)."""
+    """One command's progress on `file` (stderr); `tty` decides bars or plain lines (default: whether file
+    is a terminal)."""
 
     def __init__(self, file: IO[str] | None = None, tty: bool | None = None):
         self.file = file or sys.stderr
@@ -48,20 +49,23 @@ class Display:
 
     def training(self, label: str, steps: int | None, seconds: float | None, done_steps: int = 0,
                  done_seconds: float = 0.0) -> "TrainBar":
-        """The bar of one model over its budget's steps (or seconds, for a seconds budget), from where a resume starts."""
+        """The bar of one model over its budget's steps (or seconds, for a seconds budget), from where a
+        resume starts."""
         return TrainBar(self, label, steps, seconds, done_steps, done_seconds)
 
     def curve_point(self, step: int, total: int | None, views: dict[str, dict[str, Any]]) -> None:
         """A line per view at each curve point, short enough for 80 columns: its FID and lone pixels."""
         at = f"{step:,}" + (f"/{total:,}" if total else "")
         for view, v in views.items():
-            self.line(f"{view} at step {at}: FID {fmt(v.get('fid'))}, lone pixels per image {fmt(v.get('lone_pixels_per_image'))}")
+            self.line(f"{view} at step {at}: FID {fmt(v.get('fid'))}, lone pixels per image "
+                      f"{fmt(v.get('lone_pixels_per_image'))}")
 
 
 class TrainBar:
     """Context manager; `update(record)` after every loss reading (compare.train.loop.TrainRecord)."""
 
-    def __init__(self, display: Display, label: str, steps: int | None, seconds: float | None, done_steps: int, done_seconds: float):
+    def __init__(self, display: Display, label: str, steps: int | None, seconds: float | None, done_steps: int,
+                 done_seconds: float):
         self.display, self.label = display, label
         self.by_seconds = seconds is not None
         self.total = int(seconds) if self.by_seconds else steps
@@ -76,8 +80,8 @@ class TrainBar:
 
     def __enter__(self) -> "TrainBar":
         if self.display.tty:
-            self.bar = tqdm(total=self.total, initial=self.initial, desc=f"{self.label}:", unit=self.unit, bar_format=BAR,
-                            file=self.display.file, dynamic_ncols=True, leave=True)
+            self.bar = tqdm(total=self.total, initial=self.initial, desc=f"{self.label}:", unit=self.unit,
+                            bar_format=BAR, file=self.display.file, dynamic_ncols=True, leave=True)
             self.display._bar = self.bar
         return self
 
@@ -94,8 +98,9 @@ class TrainBar:
             self.bar.set_postfix_str(postfix, refresh=False)
             self.bar.update(done - self.bar.n)
         elif done >= self.next_line or done >= self.total:
-            self.display.line(tqdm.format_meter(done, self.total, time.monotonic() - self.start, prefix=f"{self.label}:", unit=self.unit,
-                                                bar_format=PLAIN, postfix=postfix, initial=self.initial))
+            self.display.line(tqdm.format_meter(done, self.total, time.monotonic() - self.start,
+                                                prefix=f"{self.label}:", unit=self.unit, bar_format=PLAIN,
+                                                postfix=postfix, initial=self.initial))
             self.next_line = done + self._every()
 
 
@@ -126,8 +131,8 @@ class TrialsBar:
         elapsed = time.monotonic() - self.start
         left = "" if self.done == self.total or self.bar is not None else (  # the bar shows it on a terminal
             f"; {time_left(elapsed / self.done * (self.total - self.done))}")
-        outcome = (f"done in {record['seconds']:.1f}s{headline(record.get('summary') or {})}" if record["status"] == "done"
-                   else f"FAILED: {record['error']}")
+        outcome = (f"done in {record['seconds']:.1f}s{headline(record.get('summary') or {})}"
+                   if record["status"] == "done" else f"FAILED: {record['error']}")
         text = f"  [{self.done}/{self.total}] {record['id']} {outcome}{left}"
         if self.bar is None:
             self.log(text)
@@ -153,5 +158,6 @@ def headline(summary: dict) -> str:
         view, numbers = next(iter(views.items()))
         quality, pixels = numbers.get("quality", {}), numbers.get("continuity", {})
         lone = fmt(pixels.get("lone_pixels_per_image"), pixels.get("lone_pixels_per_image_ci95"))
-        parts.append(("" if len(summary) == 1 else f"{view} ") + f"FID {fmt(quality.get('fid'))}, lone pixels {lone} per image")
+        parts.append(("" if len(summary) == 1 else f"{view} ") + f"FID {fmt(quality.get('fid'))}, lone "
+                                                                 f"pixels {lone} per image")
     return ": " + "; ".join(parts) if parts else ""
