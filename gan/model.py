@@ -350,4 +350,4 @@ class GAN:
         self.train_rng.set_state(state["train_rng"])
         self.sample_rng.set_state(state["sample_rng"])
         self.scaler.load_state_dict(state.get("scaler", {}))
-        self.d_steps = state["d_steps"]
+        self.d_steps = state.get("d_steps", 0)  # a checkpoint from before R1: its (MLP) runs never used the count
