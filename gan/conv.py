@@ -68,7 +68,8 @@ class ConvDiscriminator(nn.Module):
         # WGAN-GP; Gulrajani et al. 2017 (sec. 4) use layer norm in the critic instead.
         norm2d = (lambda c: nn.GroupNorm(1, c)) if cfg.gradient_penalty else nn.BatchNorm2d
         norm1d = nn.LayerNorm if cfg.gradient_penalty else nn.BatchNorm1d
-        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2)]  # no norm on the input layer
+        # no norm on the input layer
+        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2)]
         for cin, cout in zip(widths, widths[1:]):  # (B, cin, n, n) -> (B, cout, n/2, n/2)
             layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), norm2d(cout), nn.LeakyReLU(0.2)]
         layers += [nn.Flatten(), nn.Linear(widths[-1] * base * base, hidden, bias=False), norm1d(hidden),

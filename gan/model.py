@@ -43,7 +43,8 @@ DEFAULT_D_WIDTH = {"mlp": 1.0, "conv": 0.5}
 # gamma of the R1 penalty on real images (Mescheder et al. 2018) per architecture, where the config leaves r1_weight
 # None. At width 2 the half-width conv D still wins early and G diverges into noise: `python
 # benchmarks/conv_gan_stability.py` (width 2, seeds 0-5, 2,000 steps): 2 of 6 collapsed without R1 (FID 953, 806), none
-# with gamma 1 applied lazily (FID 16-25; every step: none either, FID 17-84, at +35% a step). The MLPs train without it.
+# with gamma 1 applied lazily (FID 16-25; every step: none either, FID 17-84, at +35% a step). The MLPs train
+# without it.
 DEFAULT_R1_WEIGHT = {"mlp": 0.0, "conv": 1.0}
 
 
@@ -53,7 +54,8 @@ class GANConfig(ModelConfig):
     latent_dim: int = 64
     hidden: int = 256  # hidden units at width 1
     width: float = 1.0  # multiplier on `hidden`: sweeps and parameter matching change this alone
-    d_width: float | None = None  # the discriminator's width relative to the generator's (None: DEFAULT_D_WIDTH of the arch)
+    # the discriminator's width relative to the generator's (None: DEFAULT_D_WIDTH of the arch)
+    d_width: float | None = None
     generator_loss: str = "nonsaturating"
     optimizer: str = "adam"  # a key of OPTIMIZERS
     lr: float | None = None  # None: DEFAULT_LR of the optimizer
@@ -133,7 +135,8 @@ def hinge_discriminator_loss(real_scores: Tensor, fake_scores: Tensor, real_labe
 
 
 def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor, real_label: float = 1.0) -> Tensor:
-    """E[D(G(z))] - E[D(x)]: the critic's side of the Wasserstein-1 estimate (Arjovsky et al. 2017). `real_label` is unused."""
+    """E[D(G(z))] - E[D(x)]: the critic's side of the Wasserstein-1 estimate (Arjovsky et al. 2017). `real_label` is
+    unused."""
     return fake_scores.mean() - real_scores.mean()
 
 
@@ -199,7 +202,8 @@ LOSSES: dict[str, GANLoss] = {
     # Wasserstein distance is only as good as the critic, so it gets n_critic = 5 updates per
     # generator update (Gulrajani et al. 2017, Algorithm 1); the paper draws a new real batch for
     # each, here the step's one batch is reused so a step still sees batch-size real images.
-    "wgan-gp": GANLoss(wasserstein_critic_loss, _critic_generator, gradient_penalty=True, critic_steps=5, probability=False),
+    "wgan-gp": GANLoss(wasserstein_critic_loss, _critic_generator, gradient_penalty=True, critic_steps=5,
+                       probability=False),
 }
 GENERATOR_LOSSES = tuple(LOSSES)
 
@@ -239,8 +243,10 @@ def saturation(fake_logits: Tensor) -> dict[str, Tensor]:
 
 # One entry per network pair; adding an architecture is one line here.
 ARCHITECTURES: dict[str, Architecture] = {
-    "mlp": Architecture({"generator": Generator, "discriminator": lambda cfg: Discriminator(cfg.discriminator_config())}),
-    "conv": Architecture({"generator": ConvGenerator, "discriminator": lambda cfg: ConvDiscriminator(cfg.discriminator_config())},
+    "mlp": Architecture({"generator": Generator,
+                         "discriminator": lambda cfg: Discriminator(cfg.discriminator_config())}),
+    "conv": Architecture({"generator": ConvGenerator,
+                          "discriminator": lambda cfg: ConvDiscriminator(cfg.discriminator_config())},
                          conv_plan, channels_last=True),
 }
 
@@ -301,12 +307,14 @@ class GAN:
             real = real.detach().requires_grad_(True).view_as(real)
         with self.autocast():
             fake = self.generator(normal((real.shape[0], self.config.latent_dim), self.train_rng, self.device))
-            real_logits, fake_logits = self.discriminator(real), self.discriminator(fake.detach())  # detached: D's step does not reach G
+            # fakes detached: D's step does not reach G
+            real_logits, fake_logits = self.discriminator(real), self.discriminator(fake.detach())
         d_loss = self.loss.discriminator(real_logits.float(), fake_logits.float(), self.config.real_label)
         if r1:
             d_loss = d_loss + self.config.r1_weight * R1_INTERVAL / 2 * r1_penalty(real_logits, real)
         if self.loss.gradient_penalty:
-            d_loss = d_loss + self.config.gp_weight * gradient_penalty(self.discriminator, real, fake.detach(), self.train_rng, self.autocast)
+            penalty = gradient_penalty(self.discriminator, real, fake.detach(), self.train_rng, self.autocast)
+            d_loss = d_loss + self.config.gp_weight * penalty
         optimise(self.opt_d, self.scaler, d_loss)
         return d_loss, fake
 
