@@ -208,7 +208,7 @@ def claim3_input() -> Claim3Input:
 
 def test_the_saturation_sentence_gives_each_reading_with_its_interval(tmp_path):
     line = saturation_sentence(claim3_input(), "sgd")
-    assert line.startswith("Mechanism under SGD, over the first 200 steps")
+    assert line.startswith("Claim 3's reason under SGD, over the first 200 steps")
     assert "minimax runs (gan:minimax, n=2) mean D(G(z)) was 0.025 [" in line
     assert "flipped-label runs (gan, n=2) mean D(G(z)) was 0.41 [" in line
     data = claim3_input()

@@ -1,5 +1,6 @@
 """`compare study`: a tiny study end to end on digits, resume, stop, serial vs --jobs 2, bad flags, tuning, the features cache."""
 
+import html
 import json
 import os
 import shutil
@@ -91,14 +92,17 @@ def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
     rows = {r["id"]: r for r in summary["trials"]}
     assert 0 < rows["gan-minimax-sgd-w1-s1"]["early"]["d_fake"] < 1 and rows["vae-w1-s0"]["fid_gmm"] > 0
     assert summary["mechanisms"]["prior_gap"]["verdict"] and summary["mechanisms"]["prior_gap"]["rule"].endswith(".")
-    assert page.count("Mechanism under ") == 2 and "mechanism, the prior (vae-gmm against vae-mean" in page
+    assert html.unescape(page).count("Claim 3's reason under ") == 2 and "candidate reason, the prior (vae-gmm against vae-mean" in page
     assert page.index(">Verdicts</h2>") < page.index("Claim 3 (Adam)</strong>") < page.index("Claim 3 (SGD)</strong>") < page.index("<nav")
     assert page.index("<nav") < page.index("claim 3 (Adam): ") < page.index("claim 3 (SGD): ") < page.index(">Setup</h2>")
     assert page.index(">Setup</h2>") < page.index("claim 3 under adam, sgd") < page.index("default recipes") < page.index(">Samples</h2>")
     lines = output.strip().splitlines()
     assert lines[-1] == str(out / "report.html")  # the report's path last
-    verdicts = [line.partition("): ")[2] for line in lines if line.startswith("Claim ")]  # one line each, wrapped to 80 columns
-    assert [line.partition(" (")[0] for line in lines if line.startswith("Claim ")] == ["Claim 1", "Claim 2", "Claim 3", "Claim 3"]
+    claim_lines = [line for line in lines if line.startswith("Claim ") and not line.startswith("Claim 2's")]
+    verdicts = [line.partition("): ")[2] for line in claim_lines]  # one line each, wrapped to 80 columns
+    assert [line.partition(" (")[0] for line in claim_lines] == ["Claim 1", "Claim 2", "Claim 3", "Claim 3"]
+    prior = summary["mechanisms"]["prior_gap"]  # claim 2's candidate reason after the claims, when it was read
+    assert (f"Claim 2's candidate reason, the prior: {prior['verdict']}" in output) == (prior["verdict"] != "not measured")
     assert all(v.startswith(c["verdict"]) for v, c in zip(verdicts, claims)) and "Claim 3 (SGD) (" in output
     assert max(map(len, lines[-12:-1])) <= 80
     if claims[0]["verdict"] != "not measured":  # claim 1's deciding number in words, over the 2 seeds

@@ -138,5 +138,14 @@ def test_each_verdict_line_carries_its_deciding_number_in_words():
     assert verdict_line("Claim 1's reason", reason).replace("\n    ", " ") == (
         "Claim 1's reason (drawing pixels separately makes the bad pixels): supported. VAE pixel draws: 2.61 more lone "
         "pixels per image than joint draws [2.46, 2.75]; 5 seeds")
+    from compare.report.summary import prior_line
+    gap = {"verdict": "the prior closes the gap", "notes": [],
+           "numbers": [number(FID, "mean over 3 widths", 0.5, [0.4, 0.6], 5), number(FID, "mean over 3 widths", -0.1, [-0.2, 0.0], 5),
+                       number(FID, "width 1", 0.45, [0.3, 0.6], 5)]}
+    assert prior_line(gap).replace("\n    ", " ") == (
+        "Claim 2's candidate reason, the prior: the prior closes the gap. log FID VAE minus GAN at equal size, mean over 3 "
+        "widths: +0.50 [0.40, 0.60] from N(0, I), -0.10 [-0.20, 0.00] from the fitted prior; 5 seeds")
+    assert prior_line({"verdict": "not measured", "notes": ["no VAE"], "numbers": []}) == (
+        "Claim 2's candidate reason, the prior: not measured; no VAE.")
     for verdict in (one, two, three, reason):
         assert max(len(line) for line in verdict_line("Claim 3 (Adam)", verdict).splitlines()) <= WIDTH

@@ -19,6 +19,7 @@ from compare.claims.readings import NOT_MEASURED, combine_states, paired_reading
 from compare.claims.rules import ARTIFACT_KEYS, MARGIN_1, Point, Series, Verdict
 
 MECHANISM_1 = "drawing each pixel separately given z causes the VAE's bad pixels (claim 1's reason)"
+REASON_1 = "claim 1's reason"  # its short name: the report's heading and the terminal's line
 MECHANISM_MODEL = "vae:autoregressive"
 INDEPENDENT, JOINT = "vae-pixels", f"{MECHANISM_MODEL}-pixels"
 IWAE = "iwae_nll_nats"

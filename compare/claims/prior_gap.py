@@ -53,12 +53,12 @@ class PriorGap:
     notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"reading": "claim 2's mechanism: the prior", "verdict": self.verdict, "rule": RULE_PRIOR,
+        return {"reading": "claim 2's candidate reason: the prior", "verdict": self.verdict, "rule": RULE_PRIOR,
                 "sentence": self.sentence(), "numbers": [n.to_json() for n in self.numbers], "notes": list(self.notes)}
 
     def sentence(self) -> str:
         """One plain sentence for the report."""
-        head = f"Claim 2's mechanism, the prior (vae-gmm against vae-mean, same networks): {self.verdict}"
+        head = f"Claim 2's candidate reason, the prior (vae-gmm against vae-mean, same networks): {self.verdict}"
         if not self.numbers:
             return head + ("; " + "; ".join(self.notes) if self.notes else "") + "."
         read = "; ".join(f"{gap.subject}: {fmt(gap.mean, gap.ci95)} without, "

@@ -8,7 +8,7 @@ threshold is THRESHOLD_FLOOR_FACTOR x the real floor FID at the same N), with it
 one sentence. Claim 2: gan and vae at every width, total parameters against each seed's final FID; its
 mechanism, whether the VAE's fitted prior closes its gap to the GAN at equal size (compare.claims.prior_gap).
 The study's GAN and VAE are its settings' `models` (gan and vae unless --models names others). With `mechanisms`,
-claim 1's reason ("mechanism 1", compare.claims.pixel_mechanism): each seed's vae and vae:autoregressive
+claim 1's reason (REASON_1, compare.claims.pixel_mechanism): each seed's vae and vae:autoregressive
 trials at width 1, final draws.
 """
 
@@ -28,7 +28,7 @@ from compare.claims.types import family_of, prior_view
 from compare.metrics.numbers import fmt
 from compare.claims.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP, PriorGap, prior_gap_from_rows
 from compare.stats import summarize
-from compare.claims.pixel_mechanism import MECHANISM_MODEL, mechanism1_from_trials
+from compare.claims.pixel_mechanism import MECHANISM_MODEL, REASON_1, mechanism1_from_trials
 
 CLAIM_WIDTH = 1.0
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD"}  # how the report names an optimizer
@@ -58,14 +58,14 @@ def saturation_sentence(data: Claim3Input, optimizer: str) -> str | None:
     if not clauses:
         return None
     window = early_window(data.budget_steps)
-    return (f"Mechanism under {OPTIMIZER_NAMES.get(optimizer, optimizer)}, over the first {window:,} steps (the source "
+    return (f"Claim 3's reason under {OPTIMIZER_NAMES.get(optimizer, optimizer)}, over the first {window:,} steps (the source "
             "assumes D(G(z)) near 0 there; Student t 95% intervals over seeds): " + "; ".join(clauses) + ".")
 
 
 @dataclass
 class Judged:
     """The verdicts by name ("claim 1", "claim 2", then "claim 3 (Adam)", ... one per claim-3 optimizer, in that
-    order, then "mechanism 1" in a study with mechanisms), the verdicts along the budget, and the claim-3 inputs the
+    order, then REASON_1 in a study with mechanisms), the verdicts along the budget, and the claim-3 inputs the
     figures draw (by optimizer)."""
 
     verdicts: dict[str, Verdict]
@@ -158,7 +158,7 @@ def judge_study(settings, rows: list[dict], out: Path) -> Judged:
             judged.along_budget[name], judged.claim3[optimizer] = claim3_along_budget(c3), c3
     if settings.mechanisms:
         runs = metrics.get(settings.optimizer, {})
-        judged.verdicts["mechanism 1"] = mechanism1_from_trials(
+        judged.verdicts[REASON_1] = mechanism1_from_trials(
             {s: m for (label, s), m in runs.items() if label == "vae"},
             {s: m for (label, s), m in runs.items() if label == MECHANISM_MODEL})
     return judged

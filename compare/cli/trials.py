@@ -51,7 +51,7 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
         device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by,
         optimizer=optimizer,
     )
-    from compare.report.summary import verdict_line
+    from compare.report.summary import prior_line, verdict_line
 
     result = sweep(settings, make_pool())
     counts = result["counts"]
@@ -62,8 +62,7 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
     # compare.claims.rules.judge_claim2's Verdict, as sweep.json stores it
     click.echo(verdict_line("Claim 2", result["claim_b"]))
     if gap := result.get("prior_gap"):
-        click.echo("Claim 2's mechanism, the "
-                   f"prior: {gap['verdict']}" + "".join(f"\n  {note}" for note in gap["notes"]))
+        click.echo(prior_line(gap))
     out = Path(result["out"])
     report = out / "report.html"
     click.echo("Every trial is in "
@@ -134,11 +133,12 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, mod
                                  tune=tune, device=device, batch_size=batch_size, out=out, optimizer=optimizer,
                                  claim3_optimizers=parse_optimizers(claim3_optimizers), mechanisms=mechanisms,
                                  models=parse_study_models(models))
-    from compare.claims.pixel_mechanism import MECHANISM_1
+    from compare.claims.pixel_mechanism import MECHANISM_1, REASON_1
     from compare.claims.study import claim3_name
-    from compare.report.summary import verdict_line
+    from compare.claims.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP
+    from compare.report.summary import prior_line, verdict_line
 
-    mechanism_names = {MECHANISM_1: "claim 1's reason"}  # the terminal's name of each reason the study judges
+    mechanism_names = {MECHANISM_1: REASON_1}  # the terminal's name of each reason the study judges
 
     if archs is not None and len(archs) > 1:
         combined = study_archs(settings, archs, make_pool())
@@ -150,6 +150,8 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, mod
             name = (claim3_name(claim["optimizer"]) if "optimizer" in claim
                     else mechanism_names.get(claim["claim"], f"claim {i}"))
             click.echo(verdict_line(name[0].upper() + name[1:] + (f", {arch}" if combined else ""), claim))
+        if (gap := result["mechanisms"]["prior_gap"])["verdict"] != NOT_MEASURED_GAP:
+            click.echo(prior_line(gap) + (f" ({arch})" if combined else ""))
     out = Path(combined["out"] if combined else results[settings.arch]["out"])
     where = ("each architecture's study.json, figures/ and trials/ in its folder" if combined
              else "study.json, figures/ and trials/")

@@ -166,7 +166,7 @@ def save_prior_figure(rows: Sequence[Mapping], path: Path) -> bool:
     if not lines:
         return False
     save_interval_curves(lines, path, xlabel="total parameters", ylabel="FID (lower is better)",
-                         title="claim 2's mechanism: the VAE's fitted prior against N(0, I), mean and "
+                         title="claim 2's candidate reason: the VAE's fitted prior against N(0, I), mean and "
                                "95% interval over seeds")
     return True
 

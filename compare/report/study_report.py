@@ -7,7 +7,7 @@ losses' slopes at the start);
 the verdicts along the budget; the setup; the recipes (the tuning search or the default-recipes sentence);
 a side-by-side sample grid per width from one seed, sampled now from that seed's checkpoints (trials
 write no pictures); the trials, folded. A study with mechanisms also shows the independent and the joint pixel draws
-of that seed side by side beside the "mechanism 1" verdict (mechanism1.png).
+of that seed side by side beside the "claim 1's reason" verdict (mechanism1.png).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from compare.report.verdict_card import verdict_card
 from compare.report.claim_figures import (save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure,
                                           save_prior_figure)
 from compare.claims.prior_gap import RULE_PRIOR
-from compare.claims.pixel_mechanism import INDEPENDENT, JOINT
+from compare.claims.pixel_mechanism import INDEPENDENT, JOINT, REASON_1
 from compare.report.plots import save_side_by_side
 from compare.claims.study import Judged, OPTIMIZER_NAMES, saturation_sentence
 from compare.sample import GRID_SAMPLES, sample_views
@@ -135,7 +135,7 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
     """report.html and report.md in `out`; returns the figure files written (relative to `out`)."""
     figures = _figures(out, judged, summary["trials"])
     grids = sample_grids(out, summary, data)
-    figures.update({"mechanism 1": p for p in grids if p.name == MECHANISM_FIGURE})
+    figures.update({REASON_1: p for p in grids if p.name == MECHANISM_FIGURE})
     card = verdict_card([(titled(name), verdict, "") for name, verdict in judged.verdicts.items()])
     blocks: list[Block] = [*card, Contents(), Heading("Each claim's evidence"),
                            Para("Each of the source's three claims, judged from paired differences over seeds under "
@@ -148,7 +148,7 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
         if name == "claim 2":  # its mechanism: does the VAE's fitted prior close the gap?
             blocks += [Para(judged.prior_gap.sentence()), Fold("Rule of this reading", [Para(f"Rule: {RULE_PRIOR}")])]
             blocks += [Image(figures["prior"],
-                             "claim 2's mechanism: the "
+                             "claim 2's candidate reason: the "
                              "prior")] if "prior" in figures and embeddable(figures["prior"], out) else []
     if judged.along_budget:
         steps = sorted({p.steps for points in judged.along_budget.values() for p in points})

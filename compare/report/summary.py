@@ -6,6 +6,8 @@ are in metrics.md).
     seeds_summary(summary)         `compare run --seeds N`: each model's FID and lone pixels over seeds, claim 1 over
                                    seeds
     verdict_line(name, verdict)    one judged claim (Verdict.to_json(), as study.json and sweep.json store it) in words
+    prior_line(gap)                claim 2's candidate reason (PriorGap.to_json(), as study.json and sweep.json store
+                                   it) in words, with its deciding numbers
 The command prints the report's path after these lines, as its last line.
 """
 
@@ -86,6 +88,19 @@ def verdict_line(name: str, verdict: dict) -> str:
     stop = ":" if verdict["verdict"] == NOT_MEASURED else "."
     return _wrap(f"{name} ({SHORT.get(verdict['claim'], verdict['claim'])}): "
                  f"{verdict['verdict']}{stop} {deciding(verdict)}")
+
+
+def prior_line(gap: dict) -> str:
+    """"Claim 2's candidate reason, the prior: not decided. log FID VAE minus GAN at equal size, mean over 3 widths:
+    +0.13 [0.03, 0.23] from N(0, I), -0.70 [-0.85, -0.55] from the fitted prior; 5 seeds", wrapped, with its notes."""
+    head = f"Claim 2's candidate reason, the prior: {gap['verdict']}"
+    if len(gap["numbers"]) < 2:
+        return _wrap(head + "".join(f"; {note}" for note in gap["notes"]) + ".")
+    without, with_prior = gap["numbers"][:2]  # the mean over the read widths; per width in the report
+    return _wrap(f"{head}. log FID VAE minus GAN at equal size, {without['subject']}: "
+                 f"{fmt(without['mean'], without['ci95'], signed=True)} from N(0, I), "
+                 f"{fmt(with_prior['mean'], with_prior['ci95'], signed=True)} from the fitted prior; "
+                 f"{_seeds(without['n'])}")
 
 
 def _headline(metrics: dict) -> Table:
