@@ -245,10 +245,12 @@ def sweep(models: Sequence[str] | str = ("gan", "vae"), widths: Sequence[float] 
           seeds: int = 3, seed: int = 0, dataset: str = "mnist5k", budget: str | Budget = DEFAULT_BUDGET,
           out: Path | str | None = None, jobs: int = 1, progress: bool = False, **options: Any) -> SweepResult:
     """`compare sweep`: every (model, width, seed) under one budget, then claim 2. `out=None`: runs/sweep-<timestamp>;
-    an existing sweep directory continues. `options`: device, batch_size, quality, continuity, size_by, optimizer."""
+    an existing sweep directory continues. `options`: device, batch_size, quality, continuity, size_by, optimizer,
+    resamples."""
     from compare.experiments.sweep import sweep as run_sweep
 
-    _split_options(options, ("device", "batch_size", "quality", "continuity", "size_by", "optimizer"), "compare.sweep")
+    _split_options(options, ("device", "batch_size", "quality", "continuity", "size_by", "optimizer", "resamples"),
+                   "compare.sweep")
     settings = SweepSettings(models=tuple(parse_model_specs([models] if isinstance(models, str) else list(models))),
                              widths=parse_widths(widths if isinstance(widths, str) else ",".join(map(str, widths))),
                              seeds=tuple(range(seed, seed + seeds)),

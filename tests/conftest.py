@@ -1,9 +1,13 @@
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 
 import compare.models as models_registry
 from compare.models import ModelEntry
 from gan import GANConfig
-from helpers import SETTINGS, FaultyGAN, run_cli
+from helpers import ONE_PIXEL_PNG, SETTINGS, FaultyGAN, run_cli
 
 # In the shared run's directory name: the report must escape it (tests/test_report.py).
 EVIL = "<script>alert(1)</script>"
@@ -12,7 +16,7 @@ EVIL = "<script>alert(1)</script>"
 # Fixtures that train and evaluate real runs (or a calibration, a study, a sweep): every test that reads one is
 # marked slow, so `pytest -m "not slow"` is a quick check of everything else. None: the fixture of that name in
 # any module; a module name: only that module's fixture of that name.
-SLOW_FIXTURES = {"tiny_run": None, "interrupted_run": None, "quick": "test_calibrate", "results": "test_coverage",
+SLOW_FIXTURES = {"tiny_run": None, "interrupted_run": None, "quick_coverage": None, "quick": "test_calibrate", "results": "test_coverage",
                  "tiny": "test_study", "local_sweep": "test_sweep", "finished": "test_run_safety"}
 
 
@@ -32,16 +36,55 @@ def _hermetic_cache(tmp_path_factory):
     mp.undo()
 
 
+def shared_dir(tmp_path_factory) -> Path:
+    """A folder every worker of this session sees: under pytest-xdist the parent of the workers' own temp roots."""
+    root = tmp_path_factory.getbasetemp()
+    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+
 @pytest.fixture(scope="session")
 def tiny_run(_hermetic_cache, tmp_path_factory):
-    """One finished `compare run --models gan vae` on digits (helpers.SETTINGS), made once per session and
-    shared by every test that reads a run: the uninterrupted reference of the resume tests, the CLI's
-    outputs, the report. Never write into it; copy it first (shutil.copytree)."""
-    out = tmp_path_factory.mktemp("runs") / f"tiny{EVIL.replace('/', '_')}"
-    result = run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", out)
-    assert result.exit_code == 0, result.output
-    (out.parent / "output.txt").write_text(result.output)  # what the terminal showed: tiny_run_output
+    """One finished `compare run --models gan vae` on digits (helpers.SETTINGS), made once per session (the first
+    xdist worker to ask makes it under a file lock, the others wait for it and read it) and shared by every test
+    that reads a run: the uninterrupted reference of the resume tests, the CLI's outputs, the report. Never write
+    into it; copy it first (shutil.copytree)."""
+    from filelock import FileLock
+
+    shared = shared_dir(tmp_path_factory)
+    out = shared / "shared-runs" / f"tiny{EVIL.replace('/', '_')}"
+    with FileLock(str(shared / "shared-runs.lock")):
+        if not (out.parent / "output.txt").exists():  # written last: a run that failed half way is made again
+            shutil.rmtree(out.parent, ignore_errors=True)
+            out.parent.mkdir(parents=True)
+            result = run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", out)
+            assert result.exit_code == 0, result.output
+            (out.parent / "output.txt").write_text(result.output)  # what the terminal showed: tiny_run_output
     return out
+
+
+@pytest.fixture(scope="session")
+def quick_coverage(tmp_path_factory):
+    """compare.calibrate.coverage.interval_coverage(quick=True) at seed 0 on one torch thread, as `compare calibrate
+    --quick` runs it: computed once per session under a file lock (seeded, so every call gives these results) and
+    read by tests/test_coverage.py and by the quick calibration of tests/test_calibrate.py."""
+    import pickle
+
+    import torch
+    from filelock import FileLock
+
+    from compare.calibrate.coverage import interval_coverage
+
+    shared = shared_dir(tmp_path_factory)
+    path = shared / "quick-coverage.pickle"
+    with FileLock(str(shared / "quick-coverage.lock")):
+        if not path.exists():
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                path.write_bytes(pickle.dumps(interval_coverage(quick=True, seed=0, jobs=1)))
+            finally:
+                torch.set_num_threads(threads)
+    return pickle.loads(path.read_bytes())
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +101,43 @@ def _torch_threads():
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def quick_figures(monkeypatch):
+    """For tests of runs that read none of their matplotlib figures (loss curves, side by side, curves, artifact
+    maps, sweep plots): each figure is built as always, then saved as ONE_PIXEL_PNG instead of rendered, which was
+    most of a small run's time (a 120-step digits run: 20 s of its 29 s, profiled). Every number, checkpoint and
+    JSON file, the sample grids (PIL, not matplotlib) and the report's HTML are unchanged; the figures' names too.
+    Returns the set of file names still rendered: a test that reads one figure adds its name."""
+    import compare.report.artifact_figures
+    import compare.report.claim_figures
+    import compare.report.figures
+    import compare.report.plots
+    from compare.io import write_bytes
+
+    rendered, real = set(), compare.report.plots.save_figure
+
+    def save_figure(fig, path, dpi=100):
+        if Path(path).name in rendered:
+            return real(fig, path, dpi)
+        compare.report.plots.plt.close(fig)
+        write_bytes(path, ONE_PIXEL_PNG)
+
+    for module in (compare.report.plots, compare.report.figures, compare.report.artifact_figures, compare.report.claim_figures):
+        monkeypatch.setattr(module, "save_figure", save_figure)
+    return rendered
+
+
+@pytest.fixture
+def cheap_evaluator(monkeypatch):
+    """5 training steps instead of the recipe's 800 for an evaluator a run trains (a dataset that ships none: mnist,
+    folder:PATH), for tests of what options reached a run rather than of the evaluator. The cache key holds the
+    steps (compare.metrics.evaluator.evaluator_key), so the cheap one is never read for the real one."""
+    from compare.metrics import evaluator
+
+    monkeypatch.setattr(evaluator, "TRAIN_STEPS", 5)
+    return evaluator
 
 
 @pytest.fixture

@@ -29,6 +29,9 @@ FAST_FIELDS = {"resamples": MIN_RESAMPLES}
 SETTINGS = ["--dataset", "digits", "--budget", "120steps", "--batch-size", "32", "--width", "0.25",
             "--checkpoint-every", "20", "--quiet", *FAST]
 PNGS = ["samples_gan.png", "samples_vae-mean.png", "samples_vae-pixels.png", "samples_vae-gmm.png"]
+# A valid 1x1 grey PNG: what conftest.quick_figures saves in place of each rendered matplotlib figure.
+ONE_PIXEL_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+                              "3a7e9b550000000a49444154789c63680000008200815b7f7ec60000000049454e44ae426082")
 
 
 def run_cli(*args: str):

@@ -19,6 +19,8 @@ from compare.sample.files import to_uint8
 from compare.models import parse_model_specs
 from helpers import FAST_FIELDS, ROOT, SETTINGS, one_line_error, run_cli, snapshot
 
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
+
 PUBLIC = ["Budget", "DATASETS", "DataOptions", "GenerativeModel", "ImageDataset", "MODELS", "ModelResult", "ModelSpec", "Numbers",
           "RunResult", "RunSettings", "Scores", "StudyResult", "StudySettings", "SweepResult", "SweepSettings", "UserError", "Value",
           "ViewResult", "draw_samples", "export", "judge_claims", "load_dataset", "load_model", "parse_model_specs", "register_dataset",
@@ -211,7 +213,7 @@ def test_python_api_examples_run_as_written(tmp_path, page, section, printed):
 @pytest.mark.slow  # one trial and the sweep's plots
 def test_sweep_is_the_command_and_returns_its_sweep_json(tmp_path):
     result = compare.sweep(models=["gan"], widths=[0.25], seeds=1, dataset="digits", budget="20steps", batch_size=32,
-                               out=tmp_path / "sweep")
+                           out=tmp_path / "sweep", **FAST_FIELDS)
     saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert result.out.resolve() == (tmp_path / "sweep").resolve()
     assert result.claim2 == saved["claim_b"] and result.summary["counts"]["done"] == 1

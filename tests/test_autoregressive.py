@@ -3,9 +3,8 @@ independent against dependent draws give the lone-pixel difference its sign."""
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from compare.cli import main
+from helpers import run_cli
 from compare.errors import UserError
 from compare.metrics.continuity import bad_pixel_counts
 from compare.models import parse_model_specs
@@ -134,9 +133,9 @@ def test_planted_independent_draws_speckle_and_dependent_draws_do_not():
 
 
 def test_the_variant_is_registered_and_a_bad_one_is_one_line():
-    listed = CliRunner().invoke(main, ["models"])
+    listed = run_cli("models")
     assert listed.exit_code == 0 and "vae:autoregressive" in listed.output
-    refused = CliRunner().invoke(main, ["run", "--models", "vae:pixelcnn"])
+    refused = run_cli("run", "--models", "vae:pixelcnn")
     assert refused.exit_code == 2 and "unknown variant 'vae:pixelcnn'" in refused.output and "Traceback" not in refused.output
     spec = parse_model_specs(["vae:autoregressive"])[0]
     # its only view is its joint draws: "mean" and "gmm" would show the head's input, not images of the model

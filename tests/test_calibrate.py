@@ -21,11 +21,22 @@ CONTROL_FIELDS = {"control", "expected", "got", "counts", "passed", "details"}
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    """One `compare calibrate --quick` (digits, tiny budgets), shared by the tests that read it."""
+def quick(tmp_path_factory, quick_coverage):
+    """One `compare calibrate --quick` (digits, tiny budgets), shared by the tests that read it: its directory, the
+    command's result, and what its simulated and coverage controls returned (for cached_controls). Its coverage
+    controls are the session's interval_coverage(quick=True) (conftest.quick_coverage, the same call's results)."""
     out = tmp_path_factory.mktemp("calibration") / "quick"
-    result = run_cli("calibrate", "--quick", "--quiet", "--out", out)
-    return out, result
+
+    def coverage(quick, seed, jobs):
+        assert (quick, seed, jobs) == (True, 0, 1)  # the call quick_coverage made
+        return quick_coverage
+
+    made = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, real in (("rule_controls", calibration.rule_controls), ("interval_coverage", coverage)):
+            mp.setattr(calibration, name, lambda *a, _real=real, _name=name, **k: made.setdefault(_name, _real(*a, **k)))
+        result = run_cli("calibrate", "--quick", "--quiet", "--out", out)
+    return out, result, made
 
 
 def test_plant_salt_adds_exactly_the_planted_lone_pixels():
@@ -45,7 +56,7 @@ def test_plant_salt_adds_exactly_the_planted_lone_pixels():
 
 @pytest.mark.slow
 def test_quick_calibration_writes_its_table_json_and_report(quick):
-    out, result = quick
+    out, result, _ = quick
     summary = json.loads((out / "calibration.json").read_text())
     assert result.exit_code == (0 if summary["passed"] else 1), result.output
     lines = result.stdout.strip().splitlines()
@@ -71,7 +82,7 @@ def test_quick_calibration_writes_its_table_json_and_report(quick):
 
 @pytest.mark.slow
 def test_quick_controls_plant_what_they_say(quick):
-    out, _ = quick
+    out, _, _ = quick
     found = {c["control"].split(":")[0]: c for c in json.loads((out / "calibration.json").read_text())["controls"]}
     salt = found["claim 1 +"]["details"]
     assert salt["counted_back_exactly"] and salt["planted_per_image"] == [2.0, 2.0, 2.0]
@@ -87,7 +98,7 @@ def test_quick_controls_plant_what_they_say(quick):
 @pytest.mark.slow
 def test_quick_calibration_passes_every_control(quick):
     """The verdict rules and intervals give every known answer (issue 19): the toolkit's acceptance test."""
-    out, result = quick
+    out, result, _ = quick
     assert result.exit_code == 0, result.stdout
 
 
@@ -99,6 +110,9 @@ def cached_controls(quick, monkeypatch, tmp_path):
     shutil.copytree(quick[0] / "trials", trials)
     real = controls.trained_controls
     monkeypatch.setattr(calibration, "trained_controls", lambda plan, data, seed, out, log, jobs=1: real(plan, data, seed, trials, log, jobs))
+    made = quick[2]
+    for name in ("rule_controls", "interval_coverage"):  # the simulations are seeded: the quick run's results, not a second run
+        monkeypatch.setattr(calibration, name, lambda *a, _name=name, **k: made[_name])
     return trials
 
 

@@ -4,16 +4,12 @@ import json
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from compare.cli import main
-from helpers import FAST, SETTINGS
+from helpers import FAST, SETTINGS, run_cli
+
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
 TINY = ["--dataset", "digits", "--budget", "30steps", "--batch-size", "32", "--quiet"]
-
-
-def run_cli(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 def test_run_writes_every_output(tiny_run):  # the session's shared run: helpers.SETTINGS
@@ -107,7 +103,7 @@ def test_run_with_sgd_records_the_optimizer_and_its_rate_in_config_and_report(tm
 def test_sweep_with_sgd_trains_every_trial_with_it_and_names_it_in_the_trial_ids(tmp_path):
     out = tmp_path / "s"
     result = run_cli("sweep", "--models", "gan", "--widths", "1", "--seeds", "1", *TINY[:-1], "--budget", "2steps",
-                     "--optimizer", "sgd", "--out", str(out))
+                     "--optimizer", "sgd", *FAST, "--out", str(out))
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["settings"]["optimizer"] == "sgd" and [r["id"] for r in summary["trials"]] == ["gan-sgd-w1-s0"]

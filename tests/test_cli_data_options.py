@@ -7,16 +7,16 @@ import urllib.error
 
 import pytest
 import torch
-from click.testing import CliRunner
 from PIL import Image
 
-from compare.cli import main
-from helpers import FAST, write_mnist_like
+from helpers import FAST, run_cli, write_mnist_like
+
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
 
 def _run(*args: str):
     """A run of a few steps; these tests read what the options reached, not the curves or the intervals."""
-    return CliRunner().invoke(main, ["run", "--quiet", "--budget", "3steps", "--curve-points", "1", *FAST, *args])
+    return run_cli("run", "--quiet", "--budget", "3steps", "--curve-points", "1", *FAST, *args)
 
 
 @pytest.mark.slow  # a real run (training, evaluation, pictures)
@@ -40,7 +40,7 @@ def test_precision_reaches_every_model(tmp_path):
 
 
 @pytest.mark.slow  # a real run (training, evaluation, pictures)
-def test_data_root_reads_torchvision_files(tmp_path):
+def test_data_root_reads_torchvision_files(tmp_path, cheap_evaluator):
     write_mnist_like(tmp_path / "data", "MNIST", n_train=20, n_test=6)
     result = _run("--models", "vae", "--dataset", "mnist", "--data-root", str(tmp_path / "data"), "--batch-size", "4",
                   "--out", str(tmp_path / "run"))
@@ -65,7 +65,7 @@ def test_missing_files_and_failed_download_exit_2_with_one_line(tmp_path, monkey
 
 
 @pytest.mark.slow  # a real run (training, evaluation, pictures)
-def test_folder_with_image_size_channels_and_a_corrupt_file(tmp_path):
+def test_folder_with_image_size_channels_and_a_corrupt_file(tmp_path, cheap_evaluator):
     images = tmp_path / "images"
     images.mkdir()
     for i in range(30):  # 31 files: 3 held out, so at least 2 readable ones whichever file is bad
@@ -104,7 +104,7 @@ def test_cuda_run_records_peak_memory(tmp_path):
 
 
 @pytest.mark.slow  # a real run (training, evaluation, pictures)
-def test_run_streams_a_folder_over_the_memory_threshold(tmp_path, monkeypatch):
+def test_run_streams_a_folder_over_the_memory_threshold(tmp_path, monkeypatch, cheap_evaluator):
     from compare.data import sources
 
     images = tmp_path / "images"

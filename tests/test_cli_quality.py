@@ -7,17 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from PIL import Image
 
-from compare.cli import main
 from compare.data import load_dataset
 from compare.errors import UserError
 from compare.data.imagesets import load_image_set, to_images
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from helpers import run_cli
 
 
 def table_rows(text: str) -> list[list[str]]:
@@ -31,9 +26,9 @@ def heldout():
 
 
 @pytest.mark.slow  # trains two models for 30 steps and samples them twice: a few seconds
-def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tmp_path):
+def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tmp_path, quick_figures):
     out = tmp_path / "run"
-    result = invoke("run", "--dataset", "digits", "--budget", "30steps", "--out", out, "--quiet")
+    result = run_cli("run", "--dataset", "digits", "--budget", "30steps", "--out", out, "--quiet")
     assert result.exit_code == 0, result.output
     md = (out / "metrics.md").read_text()  # the full tables (the terminal shows them with --verbose)
     rows = table_rows(md)
@@ -57,18 +52,18 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     assert quality["views"]["gan"]["fid"]["protocol"]["n_fake"] == quality["floor"]["fid"]["protocol"]["n_fake"] == 180
     assert "real floor" in (out / "metrics.md").read_text()
 
-    result = invoke("evaluate", out, "--quiet")
+    result = run_cli("evaluate", out, "--quiet")
     assert result.exit_code == 0, result.output
     again = json.loads((out / "metrics.json").read_text())
     assert again["quality"] == quality and "quality_history" not in again  # same weights, same noise: the same numbers
 
-    result = invoke("evaluate", out, "--quiet", "--eval-samples", 150)
+    result = run_cli("evaluate", out, "--quiet", "--eval-samples", 150)
     assert result.exit_code == 0, result.output
     changed = json.loads((out / "metrics.json").read_text())
     assert changed["quality"]["views"]["gan"]["fid"]["protocol"]["n_fake"] == changed["quality"]["floor"]["fid"]["protocol"]["n_fake"] == 150
     assert changed["quality_history"] == [quality]  # the earlier numbers are kept, not overwritten
 
-    result = invoke("evaluate", tmp_path / "nowhere")
+    result = run_cli("evaluate", tmp_path / "nowhere")
     assert result.exit_code == 2 and "no such run directory" in result.output and "nowhere" in result.output
 
 
@@ -80,7 +75,7 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
     for i, image in enumerate(load_image_set(a)[:150]):
         Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)).convert("RGB").save(folder / f"{i:03d}.png")
 
-    result = invoke("score", a, a, "--dataset", "digits", "--json", "--quiet")
+    result = run_cli("score", a, a, "--dataset", "digits", "--json", "--quiet")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)  # flat keys: B's numbers by their keys, A's own as A_<key>
     assert out["fid"] == 0.0 and (out["precision"], out["recall"]) == (1.0, 1.0)
@@ -93,7 +88,7 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
         assert f"{key}_at_0.3" in out
     assert out["laplacian_var_ratio_to_A"] == 1.0
 
-    result = invoke("score", a, folder, "--dataset", "digits", "--quiet")
+    result = run_cli("score", a, folder, "--dataset", "digits", "--quiet")
     assert result.exit_code == 0, result.output
     rows = table_rows(result.output)
     precision = next(row for row in rows if row[0] == "precision (share of samples)")
@@ -114,7 +109,7 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
 def test_score_rejects_mismatched_or_malformed_sets_in_one_line(tmp_path, heldout, b_images, message):
     torch.save(heldout, tmp_path / "a.pt")
     np.savez(tmp_path / "b.npz", b_images)
-    result = invoke("score", tmp_path / "a.pt", tmp_path / "b.npz", "--dataset", "digits")
+    result = run_cli("score", tmp_path / "a.pt", tmp_path / "b.npz", "--dataset", "digits")
     assert result.exit_code == 2 and message in result.output and result.output.count("\n") == 1, result.output
 
 
@@ -129,7 +124,7 @@ class _RunsCode:
 def test_score_json_carries_kid_in_its_unit_and_an_interval_beside_each_headline_number(tmp_path, heldout):
     torch.save(heldout, tmp_path / "a.pt")
     torch.save((heldout + 0.2).clamp(0, 1), tmp_path / "b.pt")
-    result = invoke("score", tmp_path / "a.pt", tmp_path / "b.pt", "--dataset", "digits", "--json", "--quiet")
+    result = run_cli("score", tmp_path / "a.pt", tmp_path / "b.pt", "--dataset", "digits", "--json", "--quiet")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["kid_x1e3_ci95_low"] <= out["kid_x1e3"] <= out["kid_x1e3_ci95_high"] and out["bootstrap_resamples"] == 1000
@@ -148,7 +143,7 @@ def test_score_json_carries_kid_in_its_unit_and_an_interval_beside_each_headline
     (["--curve-samples", "150"], "Error: --curve-samples 150 differs from the 180 samples of the final evaluation"),
 ])
 def test_run_refuses_an_n_that_cannot_be_compared_in_one_line_before_anything_is_written(tmp_path, flags, message):
-    result = invoke("run", "--dataset", "digits", "--budget", "2steps", "--out", tmp_path / "run", "--quiet", *flags)
+    result = run_cli("run", "--dataset", "digits", "--budget", "2steps", "--out", tmp_path / "run", "--quiet", *flags)
     assert result.exit_code == 2 and result.output.startswith(message) and result.output.count("\n") == 1, result.output
     assert not (tmp_path / "run").exists()
 
@@ -158,7 +153,7 @@ def test_evaluator_train_writes_a_new_file_and_prints_its_hash_and_accuracy(tmp_
 
     monkeypatch.setattr(evaluator, "TRAIN_STEPS", 30)  # the command, not the recipe, is under test
     out = tmp_path / "digits.pt"
-    result = invoke("evaluator", "train", "digits", "--out", out)
+    result = run_cli("evaluator", "train", "digits", "--out", out)
     assert result.exit_code == 0, result.output
     saved = torch.load(out, weights_only=True)
     net = evaluator.DomainClassifier((1, 8, 8), 10)
@@ -167,7 +162,7 @@ def test_evaluator_train_writes_a_new_file_and_prints_its_hash_and_accuracy(tmp_
     assert f"weights sha256 {sha}" in result.output and f"held-out accuracy {saved['info']['heldout_accuracy']:.2%}" in result.output
     assert "SHIPPED_SHA256['digits']" in result.output and json.loads(out.with_suffix(".json").read_text())["weights_sha256"] == sha
     before = out.read_bytes()
-    result = invoke("evaluator", "train", "digits", "--out", out)
+    result = run_cli("evaluator", "train", "digits", "--out", out)
     assert result.exit_code == 2 and "already exists" in result.output and out.read_bytes() == before  # never overwritten
 
 
@@ -202,7 +197,7 @@ def test_score_on_mnist5k_trains_nothing_and_gives_the_same_fid_whatever_the_thr
 def test_score_says_in_one_line_that_a_file_cannot_be_read(tmp_path, heldout, name, write, message):
     torch.save(heldout, tmp_path / "a.pt")
     write(tmp_path / name)
-    result = invoke("score", tmp_path / "a.pt", tmp_path / name, "--dataset", "digits")
+    result = run_cli("score", tmp_path / "a.pt", tmp_path / name, "--dataset", "digits")
     assert result.exit_code == 2 and f"Error: cannot read {tmp_path / name}: " in result.output, result.output
     assert message in result.output and result.output.count("\n") == 1, result.output
     assert not (tmp_path / name).with_suffix(".ran").exists()  # nothing in the file was run
@@ -210,7 +205,7 @@ def test_score_says_in_one_line_that_a_file_cannot_be_read(tmp_path, heldout, na
 
 def test_score_with_missing_inception_stops_and_says_how_to_get_it(tmp_path, heldout):
     torch.save(heldout.repeat(12, 1, 1, 1), tmp_path / "a.pt")  # 2,160 images: at least Inception's 2,048 feature dimensions
-    result = invoke("score", tmp_path / "a.pt", tmp_path / "a.pt", "--features", "inception")
+    result = run_cli("score", tmp_path / "a.pt", tmp_path / "a.pt", "--features", "inception")
     assert result.exit_code == 2 and "pip install torch-fidelity" in result.output and result.output.count("\n") == 1
 
 

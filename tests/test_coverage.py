@@ -10,8 +10,8 @@ KEYS = ["fid", "kid_x1e3", "precision", "recall", "fid_inf", "lone_pixels_per_im
 
 
 @pytest.fixture(scope="module")
-def results():
-    return interval_coverage(quick=True)
+def results(quick_coverage):
+    return quick_coverage  # interval_coverage(quick=True), shared with the quick calibration (conftest)
 
 
 def test_every_interval_is_checked_for_real_vs_real_and_for_gan_samples(results):

@@ -14,6 +14,8 @@ from compare.train import budget_extended
 from compare.errors import UserError
 from helpers import SETTINGS, assert_same_run, one_line_error, run_cli, snapshot
 
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
+
 TIMINGS = {"s", "train_seconds", "steps_per_second", "size", "content_sha256", "run"}  # what a rerun measures anew (size: throughputs)
 
 

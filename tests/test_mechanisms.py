@@ -141,7 +141,7 @@ def test_a_prior_of_the_wrong_shape_is_refused():
 
 
 @pytest.mark.slow
-def test_a_run_records_both_mechanisms_and_a_resume_redraws_the_same_gmm_view(tiny_run, tmp_path):
+def test_a_run_records_both_mechanisms_and_a_resume_redraws_the_same_gmm_view(tiny_run, tmp_path, quick_figures):
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     early = metrics["models"]["gan"]["early"]
     assert early["steps"] == 120 and 0 < early["mean"]["d_fake"] < 1

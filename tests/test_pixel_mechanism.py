@@ -5,9 +5,8 @@ import json
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from compare.cli import main
+from helpers import run_cli
 from compare.metrics.continuity import bad_pixel_counts
 from compare.claims.rules import ARTIFACT_KEYS, NO_PRACTICAL_DIFFERENCE, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, Point, Series
 from compare.claims.pixel_mechanism import INDEPENDENT, JOINT, judge_pixel_mechanism
@@ -61,7 +60,7 @@ def test_a_study_with_mechanisms_trains_the_joint_vae_judges_it_and_shows_both_d
     out = tmp_path / "study"
     args = ["study", "--dataset", "digits", "--budget", "40steps", "--seeds", "2", "--widths", "1", "--batch-size", "32",
             "--claim3-optimizers", "adam", "--mechanisms", "--out", str(out)]
-    result = CliRunner().invoke(main, args)
+    result = run_cli(*args)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "study.json").read_text())
     assert summary["settings"]["mechanisms"] is True

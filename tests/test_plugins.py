@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT))  # examples/ lives beside the packages, not inside
 from examples.tiny_plugin import TinyVAE, bars  # noqa: E402
 from test_claims import GAN, MORE, artifacts, plus, power_law  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
+
 PLUGIN = "examples.tiny_plugin:TinyVAE"
 TINY = ["--dataset", "digits", "--budget", "10steps", "--batch-size", "32", "--width", "0.25", "--quiet", *FAST]
 
@@ -317,7 +319,7 @@ def test_run_with_the_example_plugin_beside_the_gan_measures_claim_1(tmp_path):
 def test_sweep_with_two_jobs_runs_the_plugin_in_worker_processes(tmp_path):
     out = tmp_path / "s"
     done = subprocess.run([sys.executable, "-m", "compare", "sweep", "--models", PLUGIN, "gan", "--dataset", "digits", "--budget", "4steps",
-                           "--batch-size", "32", "--widths", "0.25,0.5", "--seeds", "1", "--jobs", "2", "--out", str(out)],
+                           "--batch-size", "32", "--widths", "0.25,0.5", "--seeds", "1", "--jobs", "2", *FAST, "--out", str(out)],
                           capture_output=True, text=True, env=env_with_root(), cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "sweep.json").read_text())

@@ -5,10 +5,8 @@ import json
 import shutil
 
 import pytest
-from click.testing import CliRunner
 
-from helpers import open_chromium
-from compare.cli import main
+from helpers import open_chromium, run_cli
 from compare.report import write_report
 from compare.report.render import anchor
 from compare.report.tables import (likelihood_table, overlap_sentence, overlap_sentences, pixel_intervals, pixel_table, quality_intervals,
@@ -47,7 +45,7 @@ def test_report_command_over_several_runs(run_dir, tmp_path):
     second = tmp_path / "second"
     shutil.copytree(run_dir, second)
     out = tmp_path / "both.html"
-    result = CliRunner().invoke(main, ["report", str(run_dir), str(second), "--out", str(out)])
+    result = run_cli("report", str(run_dir), str(second), "--out", str(out))
     assert result.exit_code == 0, result.output
     html = out.read_text()
     assert html.count("<td>second</td>") >= 2  # one row per run in the setup and training tables
@@ -55,7 +53,7 @@ def test_report_command_over_several_runs(run_dir, tmp_path):
 
 
 def test_report_of_a_directory_that_is_not_a_run_is_one_line(tmp_path):
-    result = CliRunner().invoke(main, ["report", str(tmp_path)])
+    result = run_cli("report", str(tmp_path))
     assert result.exit_code == 2 and "is not a run directory" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
@@ -169,7 +167,7 @@ def test_report_shows_the_likelihood_only_when_measured(tmp_path):
 
 def test_a_malformed_likelihood_is_refused_in_one_line(tmp_path):
     run = constructed_run(tmp_path / "bad", likelihood={"vae": [90.1]})
-    result = CliRunner().invoke(main, ["report", str(run)])
+    result = run_cli("report", str(run))
     assert result.exit_code == 2 and "likelihood.vae" in result.output and len(result.output.strip().splitlines()) == 1
 
 

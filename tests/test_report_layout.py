@@ -9,11 +9,9 @@ from html.parser import HTMLParser
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 import compare.report.artifact_figures as artifact_figures
-from helpers import open_chromium
-from compare.cli import main
+from helpers import FAST, open_chromium, run_cli
 from compare.claims.types import LOG_RATIO, Number
 from compare.claims.rules import RULE_1, RULE_2, RULE_3
 
@@ -22,7 +20,7 @@ PROSE = {"Recipes"}  # a section that is words by design (the default recipes), 
 
 
 def invoke(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
+    result = run_cli(*args)
     assert result.exit_code == 0, result.output
     return result
 
@@ -30,14 +28,14 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def seeds_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("seeds") / "seeds"
-    invoke("run", "--models", "gan", "vae", *TINY, "--budget", "10steps", "--quiet", "--seeds", "2", "--curve-points", "1", "--out", out)
+    invoke("run", "--models", "gan", "vae", *TINY, "--budget", "10steps", "--quiet", "--seeds", "2", "--curve-points", "1", *FAST, "--out", out)
     return out
 
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "sweep"
-    invoke("sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--budget", "20steps", "--out", out)
+    invoke("sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--budget", "20steps", *FAST, "--out", out)
     return out
 
 

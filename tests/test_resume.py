@@ -25,6 +25,8 @@ from compare.rundir import EXIT_DIVERGED, LOCK_NAME
 from compare.models import parse_model_specs
 from helpers import ROOT, SETTINGS, assert_same_run, run_cli, same_state, snapshot
 
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
+
 
 # -- divergence ---------------------------------------------------------------------------------
 

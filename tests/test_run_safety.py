@@ -28,6 +28,8 @@ from compare.models import ModelEntry
 from gan import GAN, GANConfig
 from helpers import FAST, ROOT, one_line_error, run_cli
 
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
+
 TINY = ["--dataset", "digits", "--budget", "20steps", "--batch-size", "32", "--width", "0.25", "--checkpoint-every", "5",
         "--curve-points", "1", "--quiet", *FAST]
 
@@ -197,7 +199,7 @@ def test_a_stop_during_a_sweep_stops_every_trial_and_a_rerun_resumes_it(signalli
     signalling(signal.SIGINT, at=3)
     out = tmp_path / "sweep"
     args = ["sweep", "--models", "sig", "--widths", "0.25,0.5", "--seeds", "1", "--dataset", "digits", "--budget", "20steps",
-            "--batch-size", "32", "--out", out]
+            "--batch-size", "32", *FAST, "--out", out]
     stopped = run_cli(*args)
     assert stopped.exit_code == 130 and "Traceback" not in stopped.output, stopped.output
     error = stopped.output.strip().splitlines()[-1]  # after the sweep's progress line

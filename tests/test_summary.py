@@ -13,6 +13,8 @@ from compare.metrics.numbers import fmt
 from compare.report.summary import WIDTH, run_summary
 from helpers import SETTINGS, run_cli
 
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
+
 
 @pytest.fixture(scope="module")
 def run(tiny_run, tiny_run_output):

@@ -12,17 +12,15 @@ import re
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 from compare.experiments import pipeline as runner
 from compare.settings import Budget
-from compare.cli import main
 from compare.errors import UserError
 from compare.experiments.executors import ExecutorOptions, LocalExecutor, make_executor
 from compare.models import parse_model_specs
 from compare.experiments.seeds import summarize_seeds
 from compare.experiments.sweep import SweepSettings, lookup, parse_widths, seed_table, sweep
-from helpers import FAST
+from helpers import FAST, run_cli
 
 T_975_DF1 = 12.706204736174694
 NOISE = {0: -1.0, 1: +1.0, 2: 0.0}  # per-seed offset of the planted FID, times the spread
@@ -185,6 +183,14 @@ def test_resuming_with_another_budget_is_refused(monkeypatch, tmp_path):
     other = SweepSettings(**{**other.__dict__, "budget": Budget.parse("60steps")})
     with pytest.raises(UserError, match="holds a sweep with budget '30steps', not '60steps'"):
         run_planted(monkeypatch, other, PlantedRunner(FIDS))
+    fewer = SweepSettings(**{**settings_for(tmp_path).__dict__, "resamples": 100})  # the trials' intervals and fid_inf would mix
+    with pytest.raises(UserError, match="holds a sweep with resamples 1000, not 100"):
+        run_planted(monkeypatch, fewer, PlantedRunner(FIDS))
+    saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    del saved["settings"]["resamples"], saved["content_sha256"]  # a sweep.json from before --resamples: its trials took 1,000
+    (tmp_path / "sweep" / "sweep.json").write_text(json.dumps(saved))
+    again = PlantedRunner(FIDS)
+    assert run_planted(monkeypatch, settings_for(tmp_path), again)["counts"]["skipped_as_done"] == 8 and again.calls == []
 
 
 def test_a_non_sweep_directory_is_never_used(monkeypatch, tmp_path):
@@ -220,8 +226,8 @@ def test_bad_sweep_flags_are_one_line_before_anything_is_trained_or_written(monk
     monkeypatch.setattr(runner, "run", planted)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     out = tmp_path / "s"
-    result = CliRunner().invoke(main, ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "1", "--dataset", "digits",
-                                       "--budget", "30steps", "--out", str(out), *args])
+    result = run_cli("sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "1", "--dataset", "digits",
+                                       "--budget", "30steps", "--out", str(out), *args)
     assert result.exit_code == 2 and message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert planted.calls == [] and not out.exists()
@@ -241,7 +247,7 @@ def test_ray_executor_without_ray_says_how_to_install(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(UserError, match=r"pip install 'gan-vae-compare\[ray\]'"):
         make_executor("ray")
-    result = CliRunner().invoke(main, ["sweep", "--executor", "ray", "--dataset", "digits"])
+    result = run_cli("sweep", "--executor", "ray", "--dataset", "digits")
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
 
 
@@ -249,10 +255,10 @@ def test_sweep_command_prints_the_verdict_and_fails_when_a_trial_fails(monkeypat
     monkeypatch.setattr(runner, "run", PlantedRunner(FIDS, fail={("gan", 0.5, 0)}))
     args = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", "--dataset", "digits",
             "--budget", "30steps", "--out", str(tmp_path / "s")]
-    result = CliRunner().invoke(main, args)
+    result = run_cli(*args)
     assert result.exit_code == 1 and "1 trials failed (first: gan-w0.5-s0: RuntimeError: planted failure)" in result.output
     monkeypatch.setattr(runner, "run", PlantedRunner(FIDS))
-    result = CliRunner().invoke(main, args)
+    result = run_cli(*args)
     assert result.exit_code == 0, result.output
     assert "8 trials: 8 done (7 from before), 0 failed" in result.output
     assert "\nClaim 2 (a VAE needs a larger network): " in result.output and max(map(len, result.output.splitlines()[-4:])) <= 80
@@ -282,7 +288,8 @@ def test_seed_summary_and_table_mark_differences_that_may_be_zero():
 # ---- real training on digits -------------------------------------------------------------------------
 
 TINY = ["--dataset", "digits", "--budget", "30steps", "--batch-size", "32"]
-REAL_SWEEP = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--quality", "quality.fid"]
+# --resamples 100 (helpers.FAST): the sweep reads each trial's values; its intervals are over seeds
+REAL_SWEEP = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--quality", "quality.fid", *FAST]
 
 
 def trial_numbers(out):
@@ -302,7 +309,7 @@ def local_sweep(tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        result = CliRunner().invoke(main, [*REAL_SWEEP, "--out", str(out)])
+        result = run_cli(*REAL_SWEEP, "--out", str(out))
     finally:
         torch.set_num_threads(before)
     assert result.exit_code == 0, result.output
@@ -317,6 +324,8 @@ def test_real_sweep_trains_every_width_and_writes_runs(local_sweep):
     config = json.loads((local_sweep / "trials" / "vae-w0.5-s1" / "config.json").read_text())
     assert config["models"]["vae"]["width"] == 0.5 and config["seed"] == 1 and config["budget"]["steps"] == {"vae": 30}
     assert (local_sweep / "trials" / "vae-w0.5-s1" / "vae" / "ckpt.pt").stat().st_size > 0
+    trial = json.loads((local_sweep / "trials" / "vae-w0.5-s1" / "metrics.json").read_text())["quality"]["views"]["vae-mean"]
+    assert trial["fid"]["intervals"]["fid"]["resamples"] == 100 == summary["settings"]["resamples"]  # --resamples reaches the trials
     fid = summary["curves"]["vae"]["points"][0]["quality"]
     assert fid["n"] == 2 and fid["ci95"][0] < fid["mean"] < fid["ci95"][1]
     assert summary["plots"] == ["sweep_quality_fid.png", "sweep_lone_pixels_per_image.png"]
@@ -331,7 +340,7 @@ def test_real_sweep_trains_every_width_and_writes_runs(local_sweep):
 def test_parallel_processes_give_the_same_numbers(local_sweep, tmp_path):
     if LocalExecutor(ExecutorOptions(jobs=0)).jobs < 2:
         pytest.skip("needs 2 cores")
-    result = CliRunner().invoke(main, [*REAL_SWEEP, "--jobs", "2", "--out", str(tmp_path / "par")])
+    result = run_cli(*REAL_SWEEP, "--jobs", "2", "--out", str(tmp_path / "par"))
     assert result.exit_code == 0, result.output
     assert trial_numbers(tmp_path / "par") == trial_numbers(local_sweep)
 
@@ -339,7 +348,7 @@ def test_parallel_processes_give_the_same_numbers(local_sweep, tmp_path):
 @pytest.mark.slow
 def test_ray_executor_gives_the_same_numbers_as_local(local_sweep, tmp_path):
     pytest.importorskip("ray")
-    result = CliRunner().invoke(main, [*REAL_SWEEP, "--executor", "ray", "--out", str(tmp_path / "ray")])
+    result = run_cli(*REAL_SWEEP, "--executor", "ray", "--out", str(tmp_path / "ray"))
     assert result.exit_code == 0, result.output
     numbers = trial_numbers(tmp_path / "ray")
     assert len(numbers) == 8 and numbers == trial_numbers(local_sweep)
@@ -350,7 +359,7 @@ def test_ray_executor_gives_the_same_numbers_as_local(local_sweep, tmp_path):
 @pytest.mark.slow  # real training
 def test_run_with_seeds_summarises_every_metric(tmp_path):
     out = tmp_path / "seeds"
-    result = CliRunner().invoke(main, ["run", "--models", "gan", "vae", *TINY, *FAST, "--quiet", "--seeds", "2", "--out", str(out)])
+    result = run_cli("run", "--models", "gan", "vae", *TINY, *FAST, "--quiet", "--seeds", "2", "--out", str(out))
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "seeds.json").read_text())
     assert summary["seeds"] == [0, 1]

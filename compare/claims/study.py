@@ -58,8 +58,9 @@ def saturation_sentence(data: Claim3Input, optimizer: str) -> str | None:
     if not clauses:
         return None
     window = early_window(data.budget_steps)
-    return (f"Claim 3's reason under {OPTIMIZER_NAMES.get(optimizer, optimizer)}, over the first {window:,} steps (the source "
-            "assumes D(G(z)) near 0 there; Student t 95% intervals over seeds): " + "; ".join(clauses) + ".")
+    return (f"Claim 3's reason under {OPTIMIZER_NAMES.get(optimizer, optimizer)}, over the first {window:,} steps "
+            "(the source assumes D(G(z)) near 0 there; Student t 95% intervals over seeds): "
+            + "; ".join(clauses) + ".")
 
 
 @dataclass

@@ -11,7 +11,8 @@ from compare.cli.options import (DATASET_HELP, DEFAULT_BUDGET, OPTIMIZER_HELP, g
 from compare.data import check_dataset_name
 from compare.errors import UserError
 from compare.models import ARCHITECTURES, OPTIMIZERS, parse_model_specs
-from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE
+from compare.metrics.bootstrap import RESAMPLES
+from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE, MIN_RESAMPLES
 from compare.settings import Budget
 
 
@@ -37,10 +38,13 @@ from compare.settings import Budget
               help="Network size on the x axis: total (all trained parameters) or generator (only the sampling "
                    "network: GAN generator, VAE decoder).")
 @click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help=OPTIMIZER_HELP)
+@click.option("--resamples", default=RESAMPLES, type=int,
+              help="Bootstrap resamples behind each trial's quality intervals and fid_inf, as for `compare run` "
+                   f"(at least {MIN_RESAMPLES}).")
 @trial_options
 def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, dataset: str, budget: str, device: str,
               batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, optimizer: str,
-              make_pool) -> None:
+              resamples: int, make_pool) -> None:
     """Train every (model, width, seed) under one budget; plot quality and continuity against size; judge claim 2 (a VAE
     needs a larger network)."""
     from compare.experiments.sweep import SweepSettings, parse_widths, sweep
@@ -49,7 +53,7 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
         models=tuple(parse_model_specs(model_words)), widths=parse_widths(widths),
         seeds=tuple(range(seed, seed + seeds)), budget=Budget.parse(budget), dataset=check_dataset_name(dataset),
         device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by,
-        optimizer=optimizer,
+        optimizer=optimizer, resamples=resamples,
     )
     from compare.report.summary import prior_line, verdict_line
 

@@ -34,6 +34,7 @@ from compare.errors import UserError
 from compare.experiments.trials import load_record, run_trials
 from compare.io import read_json, write_json
 from compare.metrics import METRICS, SECTIONS, label_of
+from compare.metrics.bootstrap import RESAMPLES
 from compare.models import ModelSpec, with_fields
 from compare.report import finished_trials, write_report
 from compare.report.plots import save_interval_curves
@@ -48,7 +49,8 @@ from compare.stats import METHOD, summarize
 
 SWEEP_VERSION = 1
 SIZE_BY = ("total", "generator")  # all trained parameters, or only the part that samples (GAN generator, VAE decoder)
-SETTINGS_THAT_MUST_MATCH = ("budget", "dataset", "batch_size")  # a resumed sweep must not mix trials trained otherwise
+# a resumed sweep must not mix trials trained otherwise
+SETTINGS_THAT_MUST_MATCH = ("budget", "dataset", "batch_size", "resamples")
 
 
 @dataclass(frozen=True)
@@ -65,18 +67,21 @@ class SweepSettings:
     continuity: str = "lone_pixels_per_image"  # the same for the continuity metric
     size_by: str = "total"
     optimizer: str = "adam"  # every model's optimiser (where its config has the field)
+    # bootstrap resamples behind each trial's intervals and fid_inf, as `compare run --resamples`
+    resamples: int = RESAMPLES
 
     def describe(self) -> dict[str, Any]:
         return {"models": [s.label for s in self.models], "widths": list(self.widths), "seeds": list(self.seeds),
                 "budget": str(self.budget), "dataset": self.dataset, "device": self.device,
                 "batch_size": self.batch_size, "quality": self.quality, "continuity": self.continuity,
-                "size_by": self.size_by, "optimizer": self.optimizer}
+                "size_by": self.size_by, "optimizer": self.optimizer, "resamples": self.resamples}
 
     def run_settings(self) -> RunSettings:
         """What every trial's runner.run shares; each trial replaces models, width, seed and out. A sweep
         reads each trial's final numbers only, so its trials evaluate no points along their budget."""
         return RunSettings(models=tuple(with_fields(list(self.models), optimizer=self.optimizer)), budget=self.budget,
-                           dataset=self.dataset, device=self.device, batch_size=self.batch_size, curve_points=1)
+                           dataset=self.dataset, device=self.device, batch_size=self.batch_size, curve_points=1,
+                           resamples=self.resamples)
 
 
 def parse_widths(text: str) -> tuple[float, ...]:
@@ -151,6 +156,7 @@ def _open_sweep_dir(settings: SweepSettings) -> Path:
     if previous.exists():
         old = read_json(previous, "sweep.json", "move it away to resume, or pass another --out")["settings"]
         new = settings.describe()
+        old.setdefault("resamples", RESAMPLES)  # a sweep.json from before --resamples: its trials took the default
         for key in SETTINGS_THAT_MUST_MATCH:
             if old.get(key) != new[key]:
                 raise UserError(f"{out} holds a sweep with {key} {old.get(key)!r}, not {new[key]!r}; "
@@ -165,7 +171,8 @@ def resume_command(settings: SweepSettings, out: Path) -> str:
     return (f"compare sweep --models {' '.join(d['models'])} --widths {','.join(f'{w:g}' for w in d['widths'])} "
             f"--seeds {len(d['seeds'])} --seed {d['seeds'][0]} --dataset {d['dataset']} --budget {d['budget']} "
             f"--device {d['device']} --batch-size {d['batch_size']} --quality {d['quality']} --continuity "
-            f"{d['continuity']} --size-by {d['size_by']} --optimizer {d['optimizer']} --out {out}")
+            f"{d['continuity']} --size-by {d['size_by']} --optimizer {d['optimizer']} --resamples {d['resamples']} "
+            f"--out {out}")
 
 
 def _echo(message: str) -> None:

@@ -237,12 +237,14 @@ def check_comparable(a: Tensor, b: Tensor, feature_dim: int, names: tuple[str, s
                             f"{max(2, feature_dim)} images per set")
 
 
-def score_sets(real: Tensor, fake: Tensor, data: ImageDataset, extractor: Extractor) -> dict:
+def score_sets(real: Tensor, fake: Tensor, data: ImageDataset, extractor: Extractor,
+               resamples: int = bootstrap.RESAMPLES) -> dict:
     """Score `fake` against the reference `real` (both (N, C, H, W) in [0, 1]); memorisation uses
-    `data`'s train split."""
+    `data`'s train split. `resamples`: the bootstrap's, behind the intervals and fid_inf (every other value is the
+    same whatever it is)."""
     check_comparable(real, fake, extractor.info["feature_dim"])
     real_f, fake_f = extractor.extract(real, "A's images"), extractor.extract(fake, "B's images")
     train = extractor.extract(in_memory(data.train), "train images")
     return {"extractor": extractor.info,
             "metrics": score_features({"real": real_f, "fake": fake_f, "train": train, "heldout": real_f},
-                                      extractor.info, pinned=False)}
+                                      extractor.info, resamples, pinned=False)}
