@@ -36,7 +36,8 @@ class Chromium:
 
         self._profile = tempfile.mkdtemp(prefix="chromium-profile-")
         self.proc = subprocess.Popen([executable, *FLAGS, f"--user-data-dir={self._profile}", "about:blank"],
-                                     preexec_fn=wire_fds, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     preexec_fn=wire_fds, pass_fds=(3, 4), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         os.close(to_child_r)
         os.close(from_child_w)
         self._buffer = b""

@@ -16,8 +16,9 @@ EVIL = "<script>alert(1)</script>"
 # Fixtures that train and evaluate real runs (or a calibration, a study, a sweep): every test that reads one is
 # marked slow, so `pytest -m "not slow"` is a quick check of everything else. None: the fixture of that name in
 # any module; a module name: only that module's fixture of that name.
-SLOW_FIXTURES = {"tiny_run": None, "interrupted_run": None, "quick_coverage": None, "quick": "test_calibrate", "results": "test_coverage",
-                 "tiny": "test_study", "local_sweep": "test_sweep", "finished": "test_run_safety"}
+SLOW_FIXTURES = {"tiny_run": None, "interrupted_run": None, "quick_coverage": None, "quick": "test_calibrate",
+                 "results": "test_coverage", "tiny": "test_study", "local_sweep": "test_sweep",
+                 "finished": "test_run_safety"}
 
 
 def pytest_collection_modifyitems(items):
@@ -124,7 +125,8 @@ def quick_figures(monkeypatch):
         compare.report.plots.plt.close(fig)
         write_bytes(path, ONE_PIXEL_PNG)
 
-    for module in (compare.report.plots, compare.report.figures, compare.report.artifact_figures, compare.report.claim_figures):
+    for module in (compare.report.plots, compare.report.figures, compare.report.artifact_figures,
+                   compare.report.claim_figures):
         monkeypatch.setattr(module, "save_figure", save_figure)
     return rendered
 
@@ -143,7 +145,8 @@ def cheap_evaluator(monkeypatch):
 @pytest.fixture
 def faulty(monkeypatch):
     """Registers `faulty` (helpers.FaultyGAN) and returns a setter for its fault."""
-    monkeypatch.setitem(models_registry.MODELS, "faulty", ModelEntry("test-only GAN with an injected fault", GANConfig, FaultyGAN, "generator"))
+    monkeypatch.setitem(models_registry.MODELS, "faulty",
+                        ModelEntry("test-only GAN with an injected fault", GANConfig, FaultyGAN, "generator"))
     monkeypatch.setattr(FaultyGAN, "fired", False, raising=False)
 
     def set_fault(kind: str, at: int = 30) -> None:

@@ -119,7 +119,8 @@ class FaultyGAN(GAN):
 
 
 def open_chromium():
-    """A headless Chromium (tests/browser.py), or the test skipped where none is installed (failed under REQUIRE_BROWSER)."""
+    """A headless Chromium (tests/browser.py), or the test skipped where none is installed (failed
+    under REQUIRE_BROWSER)."""
     import pytest
     from browser import Chromium, find_chromium
 

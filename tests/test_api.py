@@ -1,5 +1,6 @@
 """The public Python API (compare.api), `compare sample` and `compare export`: typed results read from the run's
-files, exact round trips (a run's draw, sample -> score, export -> fresh model), one-line refusals that change nothing."""
+files, exact round trips (a run's draw, sample -> score, export -> fresh model), one-line refusals that
+change nothing."""
 
 import json
 import os
@@ -21,10 +22,10 @@ from helpers import FAST_FIELDS, ROOT, SETTINGS, one_line_error, run_cli, snapsh
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
-PUBLIC = ["Budget", "DATASETS", "DataOptions", "GenerativeModel", "ImageDataset", "MODELS", "ModelResult", "ModelSpec", "Numbers",
-          "RunResult", "RunSettings", "Scores", "StudyResult", "StudySettings", "SweepResult", "SweepSettings", "UserError", "Value",
-          "ViewResult", "draw_samples", "export", "judge_claims", "load_dataset", "load_model", "parse_model_specs", "register_dataset",
-          "register_model", "run", "score", "study", "sweep"]
+PUBLIC = ["Budget", "DATASETS", "DataOptions", "GenerativeModel", "ImageDataset", "MODELS", "ModelResult", "ModelSpec",
+          "Numbers", "RunResult", "RunSettings", "Scores", "StudyResult", "StudySettings", "SweepResult",
+          "SweepSettings", "UserError", "Value", "ViewResult", "draw_samples", "export", "judge_claims", "load_dataset",
+          "load_model", "parse_model_specs", "register_dataset", "register_model", "run", "score", "study", "sweep"]
 # helpers.SETTINGS as compare.run's keywords
 TINY = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, checkpoint_every=20, **FAST_FIELDS)
 
@@ -32,7 +33,8 @@ TINY = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, chec
 def test_public_names_are_pinned_and_load_lazily():
     assert compare.__all__ == PUBLIC
     assert set(PUBLIC) <= set(dir(compare))
-    code = "import sys, compare; assert 'torch' not in sys.modules; assert callable(compare.sweep); assert 'torch' in sys.modules"
+    code = ("import sys, compare; assert 'torch' not in sys.modules; assert callable(compare.sweep); assert 'torch' in "
+            "sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ)
     from compare.cli.artifacts import FORMATS
     from compare.train.export import FORMATS as EXPORTED
@@ -48,15 +50,18 @@ def test_run_is_the_command_and_equals_its_directory_read_back(tiny_run, tmp_pat
     assert result.config["settings"] == cli.config["settings"]
     assert result.metrics["quality"] == cli.metrics["quality"] and result.models == cli.models
     for view in ("gan", "vae-mean", "vae-pixels"):  # byte for byte: the kept samples carry no time stamp
-        assert (tmp_path / "run" / f"samples_{view}.npz").read_bytes() == (tiny_run / f"samples_{view}.npz").read_bytes()
+        assert ((tmp_path / "run" / f"samples_{view}.npz").read_bytes()
+                == (tiny_run / f"samples_{view}.npz").read_bytes())
 
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     fid = saved["quality"]["views"]["gan"]["fid"]
     assert result.models["gan"].quality.fid == fid["values"]["fid"]
     assert result.models["gan"].quality.fid.ci95 == tuple(fid["intervals"]["fid"]["ci95"])
     pixels = saved["continuity"]["views"]["vae-pixels"]
-    assert result.models["vae"].views["vae-pixels"].continuity.specks_per_image.ci95 == tuple(pixels["specks_per_image_ci95"])
-    assert result.models["vae"].quality == result.models["vae"].views["vae-mean"].quality  # the first view is the judged one
+    assert (result.models["vae"].views["vae-pixels"].continuity.specks_per_image.ci95
+            == tuple(pixels["specks_per_image_ci95"]))
+    # the first view is the judged one
+    assert result.models["vae"].quality == result.models["vae"].views["vae-mean"].quality
     assert result.models["gan"].quality.classifier_score.ci95 is None
     assert result.floor.quality.fid == saved["quality"]["floor"]["fid"]["values"]["fid"]
     assert result.models["vae"].likelihood.iwae_nll_nats == saved["likelihood"]["vae"]["iwae_nll_nats"]
@@ -143,10 +148,12 @@ def test_export_safetensors_round_trip_gives_the_same_samples(tiny_run, tmp_path
             assert torch.equal(*same)
         view = metrics["models"][label]["views"][0]
         fid = metrics["quality"]["views"][view]["fid"]
-        assert card["metrics"][view]["quality"]["fid"] == {"value": fid["values"]["fid"], "ci95": fid["intervals"]["fid"]["ci95"]}
+        assert card["metrics"][view]["quality"]["fid"] == {"value": fid["values"]["fid"],
+                                                           "ci95": fid["intervals"]["fid"]["ci95"]}
         assert card["evaluator"]["weights_sha256"] == metrics["quality"]["extractor"]["weights_sha256"]
         assert card["budget"]["spec"] == "120steps" and card["config"]["width"] == 0.25
-        assert set(load_file(weights)) == {f"{part}.{k}" for part, net in trained.parts().items() for k in net.state_dict()}
+        assert set(load_file(weights)) == {f"{part}.{k}" for part, net in trained.parts().items()
+                                           for k in net.state_dict()}
     # the export lives in the run: `compare run --overwrite` replaces both, as it replaces the run's other outputs
     result = run_cli("run", "--models", "gan", *SETTINGS, "--budget", "20steps", "--out", run, "--overwrite")
     assert result.exit_code == 0, result.output
@@ -158,13 +165,15 @@ def test_export_torchscript_runs_generate_without_the_package(tiny_run, tmp_path
     assert run_cli("export", tiny_run, "--format", "torchscript", "--out", out).exit_code == 0
     for label in ("gan", "vae"):
         model = compare.load_model(tiny_run, label)
-        z = torch.randn(7, model.config.latent_dim, generator=torch.Generator().manual_seed(0))  # another batch size than traced
+        # another batch size than traced
+        z = torch.randn(7, model.config.latent_dim, generator=torch.Generator().manual_seed(0))
         assert torch.equal(torch.jit.load(str(out / f"{label}.torchscript.pt"))(z), model.generate(z))
 
 
 @pytest.mark.parametrize("args, message", [
     (["sample", "{tmp}/nowhere", "--model", "gan", "-n", "4", "--out", "{tmp}/s.npz"], "no such run directory"),
-    (["sample", "{run}", "--model", "vea", "-n", "4", "--out", "{tmp}/s.npz"], "no model or view 'vea' (did you mean 'vae'?)"),
+    (["sample", "{run}", "--model", "vea", "-n", "4", "--out", "{tmp}/s.npz"],
+     "no model or view 'vea' (did you mean 'vae'?)"),
     (["sample", "{run}", "--model", "gan", "-n", "4", "--out", "{tmp}/taken.npz"], "taken.npz already exists"),
     (["export", "{tmp}/nowhere"], "no such run directory"),
     (["export", "{run}", "--out", "{tmp}/taken"], "taken already exists"),
@@ -205,7 +214,8 @@ def test_judge_claims_pairs_runs_by_seed(tiny_run):
 def test_python_api_examples_run_as_written(tmp_path, page, section, printed):
     text = (ROOT / page).read_text()
     code = re.search(r"```python\n(.*?)```", text[text.index(section):], re.S).group(1)
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=os.environ, capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=os.environ, capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr
     assert all(words in result.stdout for words in printed), result.stdout
 

@@ -78,8 +78,8 @@ def test_conv_width_scales_channels_and_the_dense_layer_like_the_mlp_width():
 @pytest.mark.parametrize("family, mlp_family, part", [(GAN, GANConfig, "generator"), (VAE, VAEConfig, None)])
 def test_conv_nets_at_width_1_have_about_the_mlps_parameter_count_on_28_pixels(family, mlp_family, part):
     # the GAN's generator (its discriminator is half as wide by default), the whole VAE
-    n = lambda arch: sum(p.numel() for name, net in family(mlp_family(arch=arch)).parts().items() if part in (None, name)
-                         for p in net.parameters())
+    n = lambda arch: sum(p.numel() for name, net in family(mlp_family(arch=arch)).parts().items()
+                         if part in (None, name) for p in net.parameters())
     assert 0.85 < n("conv") / n("mlp") < 1.0  # 254k vs 284k (GAN generator), 474k vs 547k (VAE)
 
 
@@ -116,7 +116,8 @@ def test_conv_rejects_sizes_it_cannot_make(shape):
     spec = with_fields(parse_model_specs(["gan"]), arch="conv")[0]
     with pytest.raises(UserError, match=r"model gan on 1x\d+x\d+ images: the conv architecture"):
         spec.config(shape)
-    assert with_fields(parse_model_specs(["gan"]), arch="mlp")[0].config(shape).image_shape == shape  # mlp takes any shape
+    # mlp takes any shape
+    assert with_fields(parse_model_specs(["gan"]), arch="mlp")[0].config(shape).image_shape == shape
 
 
 def test_with_fields_validates_against_each_familys_registry():
@@ -152,7 +153,8 @@ def test_critic_updates_per_generator_update(loss, critic_steps, precision):
     adam_steps = lambda opt: {int(s["step"]) for s in opt.state.values()}
     assert adam_steps(model.opt_g) == {2}
     # fp16's first steps may be skipped while the loss scale settles; Adam counts only the taken ones
-    assert adam_steps(model.opt_d) == {2 * critic_steps} if precision == "fp32" else max(adam_steps(model.opt_d)) <= 2 * critic_steps
+    assert (adam_steps(model.opt_d) == {2 * critic_steps} if precision == "fp32"
+            else max(adam_steps(model.opt_d)) <= 2 * critic_steps)
 
 
 def test_gradient_penalty_of_a_linear_critic_is_its_weight_norm_minus_one_squared():
@@ -242,7 +244,8 @@ def test_default_steps_reproduce_the_skeletons_numbers():
             losses = model.train_step(x)
         want_losses, want_sum = expected[model_cls]
         assert {k: float(v) for k, v in losses.items()} == pytest.approx(want_losses, rel=1e-4, abs=1e-4)
-        assert float(model.sample(4, generator=torch.Generator().manual_seed(0)).sum()) == pytest.approx(want_sum, rel=1e-5)
+        assert (float(model.sample(4, generator=torch.Generator().manual_seed(0)).sum())
+                == pytest.approx(want_sum, rel=1e-5))
 
 
 # --- CUDA (skipped where absent) ------------------------------------------------------------------
@@ -266,7 +269,8 @@ def _steps_without_host_sync(model, x: torch.Tensor) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
 @pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp"])
 def test_cuda_conv_gan_channels_last_and_no_host_sync(precision, loss):
-    model = GAN(GANConfig(image_shape=(3, 32, 32), arch="conv", precision=precision, generator_loss=loss), device="cuda")
+    model = GAN(GANConfig(image_shape=(3, 32, 32), arch="conv", precision=precision, generator_loss=loss),
+                device="cuda")
     conv_weights = [p for p in model.generator.parameters() if p.dim() == 4]
     assert conv_weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in conv_weights)
     _steps_without_host_sync(model, torch.rand(16, 3, 32, 32, device="cuda"))

@@ -66,7 +66,8 @@ def test_an_untrained_head_is_the_independent_decoder():
         b = joint.sample(20, torch.Generator().manual_seed(5), mode=view)
         assert torch.equal(a, b), view
     x = torch.rand(6, *SHAPE)
-    assert torch.allclose(plain.elbo(x, torch.Generator().manual_seed(6)), joint.elbo(x, torch.Generator().manual_seed(6)))
+    assert torch.allclose(plain.elbo(x, torch.Generator().manual_seed(6)),
+                          joint.elbo(x, torch.Generator().manual_seed(6)))
 
 
 def test_train_step_trains_the_head_and_the_state_round_trips():
@@ -80,11 +81,13 @@ def test_train_step_trains_the_head_and_the_state_round_trips():
     x = torch.rand(4, *SHAPE)
     assert torch.equal(copy.iwae_nll(x, k=3, generator=torch.Generator().manual_seed(0)),
                        vae.iwae_nll(x, k=3, generator=torch.Generator().manual_seed(0)))
-    assert set(vae.parts()) == {"encoder", "decoder", "head"} and set(make_vae("independent").parts()) == {"encoder", "decoder"}
+    assert (set(vae.parts()) == {"encoder", "decoder", "head"}
+            and set(make_vae("independent").parts()) == {"encoder", "decoder"})
 
 
 def test_the_elbo_scores_the_pixels_through_the_head():
-    # By hand: z from the same stream, the head's teacher-forced logits, Bernoulli log-likelihood minus the closed-form KL.
+    # By hand: z from the same stream, the head's teacher-forced logits, Bernoulli log-likelihood minus the
+    # closed-form KL.
     vae = make_vae()
     randomise(vae.head)
     x = (torch.rand(5, *SHAPE, generator=torch.Generator().manual_seed(2)) > 0.5).float()
@@ -92,7 +95,8 @@ def test_the_elbo_scores_the_pixels_through_the_head():
         mean, logvar = vae.encoder(x)
         z = mean + (0.5 * logvar).exp() * torch.randn(mean.shape, generator=torch.Generator().manual_seed(9))
         logits = vae.head(x, vae.decoder(z))
-        log_px = (x * torch.nn.functional.logsigmoid(logits) + (1 - x) * torch.nn.functional.logsigmoid(-logits)).flatten(1).sum(1)
+        log_px = (x * torch.nn.functional.logsigmoid(logits)
+                  + (1 - x) * torch.nn.functional.logsigmoid(-logits)).flatten(1).sum(1)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(1)
     assert torch.allclose(vae.elbo(x, torch.Generator().manual_seed(9)), log_px - kl, atol=1e-4)
 
@@ -136,7 +140,8 @@ def test_the_variant_is_registered_and_a_bad_one_is_one_line():
     listed = run_cli("models")
     assert listed.exit_code == 0 and "vae:autoregressive" in listed.output
     refused = run_cli("run", "--models", "vae:pixelcnn")
-    assert refused.exit_code == 2 and "unknown variant 'vae:pixelcnn'" in refused.output and "Traceback" not in refused.output
+    assert (refused.exit_code == 2 and "unknown variant 'vae:pixelcnn'" in refused.output
+            and "Traceback" not in refused.output)
     spec = parse_model_specs(["vae:autoregressive"])[0]
     # its only view is its joint draws: "mean" and "gmm" would show the head's input, not images of the model
     assert spec.views() == {"vae:autoregressive-pixels": {"mode": "pixels"}}

@@ -31,7 +31,8 @@ def test_consumption_in_every_unit_and_the_matched_check():
         check_matched(Budget.parse("10steps"), {"gan": gan, "vae": vae})  # 10 steps apart
 
 
-@pytest.mark.parametrize("text", ["", "3000", "steps", "3000 stepz", "-5steps", "0steps", "2.5steps", "nanimages", "1e999steps"])
+@pytest.mark.parametrize("text", ["", "3000", "steps", "3000 stepz", "-5steps", "0steps", "2.5steps", "nanimages",
+                                  "1e999steps"])
 def test_malformed_budgets_are_user_errors(text):
     with pytest.raises(UserError):
         Budget.parse(text)

@@ -26,7 +26,8 @@ def tiny_run(tmp_path, budget: str, models=("gan", "vae"), artifacts=False, **fi
     return run(settings, show_progress=False, artifacts=artifacts).metrics_json()["models"]
 
 
-@pytest.mark.parametrize("budget, unit, amount", [("40steps", "steps", 40), ("1300images", "images", 1300), ("0.8epochs", "epochs", 0.8)])
+@pytest.mark.parametrize("budget, unit, amount",
+                         [("40steps", "steps", 40), ("1300images", "images", 1300), ("0.8epochs", "epochs", 0.8)])
 def test_count_budgets_give_every_model_the_same_consumption(tmp_path, budget, unit, amount):
     models = tiny_run(tmp_path, budget)
     for m in models.values():

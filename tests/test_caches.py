@@ -52,7 +52,8 @@ def _damage(kind, path, features_case):
     elif kind == "wrong count":
         save_checked(path, {"key": key, "features": clean.features[:-1], "probs": clean.probs[:-1]})
     elif kind == "NaN features":
-        save_checked(path, {"key": key, "features": torch.full_like(clean.features, float("nan")), "probs": clean.probs})
+        save_checked(path,
+                     {"key": key, "features": torch.full_like(clean.features, float("nan")), "probs": clean.probs})
     elif kind == "sparse features":
         torch.save({"key": key, "features": clean.features.to_sparse(), "probs": clean.probs, "sha256": "0" * 64}, path)
     elif kind == "another key":
@@ -61,8 +62,8 @@ def _damage(kind, path, features_case):
         path.write_bytes(b"junk")
 
 
-@pytest.mark.parametrize("kind", ["flipped bytes", "plausible values, no hash", "wrong shape", "wrong count", "NaN features",
-                                  "sparse features", "another key", "not a torch file"])
+@pytest.mark.parametrize("kind", ["flipped bytes", "plausible values, no hash", "wrong shape", "wrong count",
+                                  "NaN features", "sparse features", "another key", "not a torch file"])
 def test_damaged_features_cache_is_recomputed_with_a_warning(kind, tmp_path, monkeypatch, features_case):
     extractor, images, clean = features_case
     path = _entry(tmp_path, monkeypatch, features_case)

@@ -34,7 +34,8 @@ def quick(tmp_path_factory, quick_coverage):
     made = {}
     with pytest.MonkeyPatch.context() as mp:
         for name, real in (("rule_controls", calibration.rule_controls), ("interval_coverage", coverage)):
-            mp.setattr(calibration, name, lambda *a, _real=real, _name=name, **k: made.setdefault(_name, _real(*a, **k)))
+            mp.setattr(calibration, name,
+                       lambda *a, _real=real, _name=name, **k: made.setdefault(_name, _real(*a, **k)))
         result = run_cli("calibrate", "--quick", "--quiet", "--out", out)
     return out, result, made
 
@@ -64,14 +65,17 @@ def test_quick_calibration_writes_its_table_json_and_report(quick):
     assert lines[-1] == str(out / "calibration.html")  # the report's path last, the verdict two lines above it
     assert lines[-3].startswith(summary["summary"] + " (") and lines[-3].endswith(" s)")
     assert ("FAILED" in lines[-3]) == (not summary["passed"]) and ("passed" in lines[-3]) == summary["passed"]
-    assert summary["kind"] == "calibration" and summary["settings"]["quick"] and summary["settings"]["dataset"] == "digits"
+    assert (summary["kind"] == "calibration" and summary["settings"]["quick"]
+            and summary["settings"]["dataset"] == "digits")
     assert summary["wall_seconds"] > 0 and set(summary["seconds"]) == {"trained", "simulated", "coverage"}
     assert "torch" in summary["versions"]
     assert summary["passed"] == all(c["passed"] for c in summary["controls"])
     assert all(set(c) == CONTROL_FIELDS for c in summary["controls"])
-    trained = {"claim 3 +", "claim 3 -", "claim 1 -", "claim 1, one seed", "claim 1 +"}  # the rest: simulated and coverage
+    # the rest: simulated and coverage
+    trained = {"claim 3 +", "claim 3 -", "claim 1 -", "claim 1, one seed", "claim 1 +"}
     assert {c["control"].split(":")[0] for c in summary["controls"]} >= trained
-    assert any(c["control"].startswith("claim 2") for c in summary["controls"]) and any("interval" in c["control"] for c in summary["controls"])
+    assert (any(c["control"].startswith("claim 2") for c in summary["controls"])
+            and any("interval" in c["control"] for c in summary["controls"]))
     for c in summary["controls"]:  # one table row per control, in order, with its pass/FAIL
         row = next(line for line in lines if line.startswith(f"| {c['control']}"))
         assert row.rstrip(" |").endswith("pass" if c["passed"] else "FAIL"), row
@@ -109,9 +113,11 @@ def cached_controls(quick, monkeypatch, tmp_path):
     trials = tmp_path / "trials"
     shutil.copytree(quick[0] / "trials", trials)
     real = controls.trained_controls
-    monkeypatch.setattr(calibration, "trained_controls", lambda plan, data, seed, out, log, jobs=1: real(plan, data, seed, trials, log, jobs))
+    monkeypatch.setattr(calibration, "trained_controls",
+                        lambda plan, data, seed, out, log, jobs=1: real(plan, data, seed, trials, log, jobs))
     made = quick[2]
-    for name in ("rule_controls", "interval_coverage"):  # the simulations are seeded: the quick run's results, not a second run
+    # the simulations are seeded: the quick run's results, not a second run
+    for name in ("rule_controls", "interval_coverage"):
         monkeypatch.setattr(calibration, name, lambda *a, _name=name, **k: made[_name])
     return trials
 
@@ -125,7 +131,8 @@ def test_a_control_that_fails_makes_the_command_exit_1(cached_controls, monkeypa
     result = run_cli("calibrate", "--quick", "--quiet", "--out", tmp_path / "cal")
     assert result.exit_code == 1, result.output
     lines = result.stdout.strip().splitlines()
-    assert "FAILED" in lines[-3] and "claim 1 +" in lines[-3] and lines[-1] == str(tmp_path / "cal" / "calibration.html")
+    assert ("FAILED" in lines[-3] and "claim 1 +" in lines[-3]
+            and lines[-1] == str(tmp_path / "cal" / "calibration.html"))
     summary = json.loads((tmp_path / "cal" / "calibration.json").read_text())
     assert not summary["passed"]
     salt = next(c for c in summary["controls"] if c["control"].startswith("claim 1 +"))
@@ -163,7 +170,8 @@ def test_a_stop_says_how_to_run_it_again(tmp_path, monkeypatch):
 
     monkeypatch.setattr(calibration, "trained_controls", stopped)
     message = one_line_error(run_cli("calibrate", "--quick", "--quiet", "--out", tmp_path / "cal"), code=130)
-    assert f"compare calibrate --quick --seed 0 --out {tmp_path / 'cal'} --overwrite" in message and "compare run" not in message
+    assert (f"compare calibrate --quick --seed 0 --out {tmp_path / 'cal'} --overwrite" in message
+            and "compare run" not in message)
 
 
 def test_table_and_last_line_say_which_control_failed():

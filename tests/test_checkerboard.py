@@ -35,7 +35,8 @@ def test_smooth_images_have_no_checkerboard_energy_and_pure_patterns_have_all_of
     assert shares.max() < 1e-12
     rows = 0.5 + 0.5 * (-1.0) ** I.view(N, 1).expand(N, N)  # stripes of period 2 along y: (N/2, 0)
     columns = rows.T  # (0, N/2)
-    assert checkerboard_shares(torch.stack([rows, columns, 0.5 + 0.5 * CHECKER]).unsqueeze(1)).tolist() == pytest.approx([1, 1, 1])
+    assert (checkerboard_shares(torch.stack([rows, columns, 0.5 + 0.5 * CHECKER]).unsqueeze(1)).tolist()
+            == pytest.approx([1, 1, 1]))
 
 
 def test_uniform_images_and_odd_sides_have_no_share():
@@ -43,7 +44,8 @@ def test_uniform_images_and_odd_sides_have_no_share():
     assert checkerboard_shares(flat).isnan().all()
     assert checkerboard_shares(torch.rand(2, 1, 27, 28)).isnan().all()  # N/2 is not a DFT frequency of 27 rows
     mixed = torch.cat([flat[:1], (smooth() + 0.05 * CHECKER).view(1, 1, N, N).float()])
-    assert METRICS["checkerboard"].fn(mixed)["checkerboard_share"] == pytest.approx(0.0025 / 0.0225, rel=1e-5)  # the uniform one left out
+    # the uniform one left out
+    assert METRICS["checkerboard"].fn(mixed)["checkerboard_share"] == pytest.approx(0.0025 / 0.0225, rel=1e-5)
 
 
 def test_registered_among_the_pixel_measures_and_reported_beside_real():
@@ -52,7 +54,8 @@ def test_registered_among_the_pixel_measures_and_reported_beside_real():
     plain = real.clone()
     planted = (real + 0.1 * CHECKER[:8, :8].float()).clamp(0, 1)
     report = continuity_report({"plain": plain, "planted": planted}, real)
-    # Real digits are smooth at the pixel scale (~0.8% of their power at those frequencies); the planted pattern dominates.
+    # Real digits are smooth at the pixel scale (~0.8% of their power at those frequencies); the planted
+    # pattern dominates.
     assert report["real"]["checkerboard_share"] < 0.02
     assert report["views"]["plain"]["checkerboard_share"] == report["real"]["checkerboard_share"]
     assert report["ratios"]["planted"]["checkerboard_share"] > 3

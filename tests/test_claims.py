@@ -11,9 +11,9 @@ from compare.calibrate.simulated import rule_controls
 from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure
 from compare.claims.inputs import claim_a, claim_a_over_seeds, claim_b, claim_c
 from compare.claims.rules import (
-    CONFIDENCE, EARLY_WINDOW_STEPS, FID, KID, LONE_PIXELS, SPECKS, Claim1Input, Claim3Input, Point, Series, SizeSweep, WidthResult,
-    claim1_along_budget, claim3_along_budget, early_window, family_of, judge_claim1, judge_claim2, judge_claim3, steps_to_reach,
-    view_kind,
+    CONFIDENCE, EARLY_WINDOW_STEPS, FID, KID, LONE_PIXELS, SPECKS, Claim1Input, Claim3Input, Point, Series, SizeSweep,
+    WidthResult, claim1_along_budget, claim3_along_budget, early_window, family_of, judge_claim1, judge_claim2,
+    judge_claim3, steps_to_reach, view_kind,
 )
 
 T3 = float(student_t.ppf(0.975, 2)) / math.sqrt(3)  # t 95% half-width per unit SD at 3 seeds
@@ -28,11 +28,13 @@ def interval(mean, sd):
 
 def artifacts(label, per_seed, kind=""):
     """per_seed: [(lone pixels, specks), ...] for seeds 0, 1, 2, ..."""
-    return Series(label, {s: [Point(4000, {LONE_PIXELS: lone, SPECKS: specks})] for s, (lone, specks) in enumerate(per_seed)}, kind)
+    return Series(label, {s: [Point(4000, {LONE_PIXELS: lone, SPECKS: specks})]
+                          for s, (lone, specks) in enumerate(per_seed)}, kind)
 
 
 GAN = [(1.0, 0.5), (1.1, 0.6), (0.9, 0.4)]
-MORE, FEWER, OPEN, NONE = (2, 3, 4), (-2, -3, -4), (-1, 0, 2), (-0.1, 0, 0.1)  # mean 3 [0.52, 5.48], -3, open, 0 [-0.25, 0.25]
+# mean 3 [0.52, 5.48], -3, open, 0 [-0.25, 0.25]
+MORE, FEWER, OPEN, NONE = (2, 3, 4), (-2, -3, -4), (-1, 0, 2), (-0.1, 0, 0.1)
 
 
 def plus(base, lone, specks):
@@ -40,7 +42,8 @@ def plus(base, lone, specks):
 
 
 def claim1(gan, mean, pixels, gan_label="gan", real=None):
-    return judge_claim1(Claim1Input(artifacts(gan_label, gan), (artifacts("vae-mean", mean), artifacts("vae-pixels", pixels)),
+    return judge_claim1(Claim1Input(artifacts(gan_label, gan),
+                                    (artifacts("vae-mean", mean), artifacts("vae-pixels", pixels)),
                                     None if real is None else artifacts("real", real)))
 
 
@@ -48,7 +51,8 @@ def test_claim1_supported_with_paired_t_intervals():
     v = claim1(GAN, plus(GAN, MORE, (2, 2.5, 3)), plus(GAN, (20, 30, 40), (3, 4, 5)))
     assert v.verdict == "supported" and v.n == 3
     lone, specks = v.numbers[0], v.numbers[1]
-    assert (lone.subject, lone.key, lone.mean, lone.values) == ("vae-mean", LONE_PIXELS, pytest.approx(3.0), pytest.approx((2, 3, 4)))
+    assert (lone.subject, lone.key, lone.mean, lone.values) == ("vae-mean", LONE_PIXELS, pytest.approx(3.0),
+                                                                pytest.approx((2, 3, 4)))
     assert list(lone.ci95) == interval(3.0, 1.0) and list(specks.ci95) == interval(2.5, 0.5)
     assert v.to_json()["numbers"][0]["ci95"] == interval(3.0, 1.0)
     json.dumps(v.to_json(), allow_nan=False)
@@ -64,7 +68,8 @@ def test_claim1_a_difference_under_the_minimum_effect_does_not_decide():
     gan = [(1.0, 1.0), (1.1, 1.1), (0.9, 0.9)]
     small = [(10 * a, 1.4 * b) for a, b in gan]  # 10x the lone pixels, but only 0.4 more specks per image: [0.30, 0.50]
     v = claim1(gan, small, small)
-    assert v.verdict == "not decided" and v.numbers[1].mean == pytest.approx(0.4) and list(v.numbers[1].ci95) == interval(0.4, 0.04)
+    assert (v.verdict == "not decided" and v.numbers[1].mean == pytest.approx(0.4)
+            and list(v.numbers[1].ci95) == interval(0.4, 0.04))
     large = [(10 * a, 2.4 * b) for a, b in gan]  # 1.4 more specks: [1.05, 1.75]
     assert claim1(gan, large, large).verdict == "supported"
 
@@ -83,8 +88,10 @@ def test_claim1_any_gan_variant_is_the_gan_and_any_vae_view_a_vae():
     assert claim1(GAN, vae, vae, gan_label="gan:hinge").verdict == "supported"
     v = judge_claim1(Claim1Input(artifacts("gan:wgan-gp", GAN), (artifacts("vae:big-mean", vae),)))
     assert v.verdict == "supported"
-    assert [family_of(x) for x in ("gan:minimax", "vae", "vae-pixels", "vae:big-mean", "other")] == ["gan", "vae", "vae", "vae", None]
-    assert [view_kind(x) for x in ("vae", "vae-mean", "vae-pixels", "vae:big-pixels", "gan:hinge")] == ["mean", "mean", "pixels", "pixels", ""]
+    assert ([family_of(x) for x in ("gan:minimax", "vae", "vae-pixels", "vae:big-mean", "other")]
+            == ["gan", "vae", "vae", "vae", None])
+    assert ([view_kind(x) for x in ("vae", "vae-mean", "vae-pixels", "vae:big-pixels", "gan:hinge")]
+            == ["mean", "mean", "pixels", "pixels", ""])
     with pytest.raises(ValueError, match="is not a gan"):
         judge_claim1(Claim1Input(artifacts("vae-mean", GAN), (artifacts("vae-pixels", vae),)))
 
@@ -99,7 +106,8 @@ def test_claim1_the_means_decide_and_the_pixel_draws_can_make_it_mixed():
         "no practical difference": (plus(GAN, NONE, NONE), plus(GAN, OPEN, OPEN)),  # both within ±0.5, the draws open
         "not decided ": (plus(GAN, NONE, NONE), plus(GAN, MORE, MORE)),  # the means within, but the draws have more
     }
-    assert {name: claim1(GAN, mean, pixels).verdict for name, (mean, pixels) in cases.items()} == {k: k.strip() for k in cases}
+    assert ({name: claim1(GAN, mean, pixels).verdict for name, (mean, pixels) in cases.items()}
+            == {k: k.strip() for k in cases})
 
 
 def test_claim1_not_decided_shows_the_smallest_difference_the_design_decides():
@@ -107,16 +115,20 @@ def test_claim1_not_decided_shows_the_smallest_difference_the_design_decides():
     assert v.verdict == "not decided"
     by_hand = 0.5 + (4.302652729749462 + 1.0606601717798212) * math.sqrt(7 / 3) / math.sqrt(3)
     note = next(n for n in v.notes if n.startswith("smallest true difference"))
-    assert f"lone pixels: {by_hand:.3g} per image" in note and "specks: " in note  # 5.23: 3 significant digits, no interval
+    # 5.23: 3 significant digits, no interval
+    assert f"lone pixels: {by_hand:.3g} per image" in note and "specks: " in note
 
 
 def test_claim1_one_seed_never_decides_and_keeps_its_per_image_intervals_as_description():
-    gan = Series("gan", {7: [Point(4000, {LONE_PIXELS: 2.0, SPECKS: 0.0}, {LONE_PIXELS: (1.5, 2.5), SPECKS: (0.0, 0.0)})]})
-    vae = Series("vae-mean", {7: [Point(4000, {LONE_PIXELS: 5.0, SPECKS: 3.0}, {LONE_PIXELS: (4.0, 6.0), SPECKS: (2.8, 3.2)})]})
+    gan = Series("gan",
+                 {7: [Point(4000, {LONE_PIXELS: 2.0, SPECKS: 0.0}, {LONE_PIXELS: (1.5, 2.5), SPECKS: (0.0, 0.0)})]})
+    vae = Series("vae-mean",
+                 {7: [Point(4000, {LONE_PIXELS: 5.0, SPECKS: 3.0}, {LONE_PIXELS: (4.0, 6.0), SPECKS: (2.8, 3.2)})]})
     v = judge_claim1(Claim1Input(gan, (vae,)))
     assert v.verdict == "not decided" and v.n == 1 and v.numbers[0].seeds == (7,)
     assert "not decided: one seed" in v.notes
-    assert list(v.numbers[0].ci95) == pytest.approx([3 - math.hypot(1, 0.5), 3 + math.hypot(1, 0.5)])  # MOVER, far above 0
+    # MOVER, far above 0
+    assert list(v.numbers[0].ci95) == pytest.approx([3 - math.hypot(1, 0.5), 3 + math.hypot(1, 0.5)])
     assert list(v.numbers[1].ci95) == pytest.approx([2.8, 3.2]) and "MOVER" in v.numbers[0].method
     bare = judge_claim1(Claim1Input(Series("gan", {7: [Point(4000, {LONE_PIXELS: 2.0, SPECKS: 0.0})]}),
                                     (Series("vae-mean", {7: [Point(4000, {LONE_PIXELS: 5.0, SPECKS: 0.3})]}),)))
@@ -136,7 +148,8 @@ def test_claim1_shows_each_family_against_the_real_floor():
     assert set(ratios) == {(label, key) for label in ("gan", "vae-mean", "vae-pixels") for key in (LONE_PIXELS, SPECKS)}
     gan_lone = ratios["gan", LONE_PIXELS]
     assert gan_lone.values == pytest.approx((50, 44, 60)) and gan_lone.mean == pytest.approx(154 / 3)
-    assert gan_lone.ci95[0] > 0 and ratios["gan", SPECKS].values == pytest.approx((50, 60)) and ratios["gan", SPECKS].ci95[0] == 0.0
+    assert (gan_lone.ci95[0] > 0 and ratios["gan", SPECKS].values == pytest.approx((50, 60))
+            and ratios["gan", SPECKS].ci95[0] == 0.0)
     # in words, rounded where the interval's half-width (20) puts the second digit: the ones
     assert "context: GAN, lone pixels per image, ratio to real: 51 [31, 71] (3 seeds)" in v.evidence()
     assert claim1(GAN, plus(GAN, MORE, MORE), plus(GAN, MORE, MORE)).context == ()  # no floor given, nothing shown
@@ -157,17 +170,22 @@ def run_metrics(order, ci=True, gan_lone=1.0, vae_lone=5.0):
 
     models = {"gan": {"views": ["gan"], "steps": 200}, "gan:minimax": {"views": ["gan:minimax"], "steps": 200},
               "vae": {"views": ["vae-mean", "vae-pixels"], "steps": 200}}
-    views = {"gan": numbers(gan_lone, 0.0), "gan:minimax": numbers(50.0, 9.0), "vae-mean": numbers(vae_lone, 1.0), "vae-pixels": numbers(9.0, 3.0)}
-    config = {"seed": 3, "models": {"gan": {"generator_loss": "nonsaturating"}, "gan:minimax": {"generator_loss": "minimax"}, "vae": {}}}
+    views = {"gan": numbers(gan_lone, 0.0), "gan:minimax": numbers(50.0, 9.0), "vae-mean": numbers(vae_lone, 1.0),
+             "vae-pixels": numbers(9.0, 3.0)}
+    config = {"seed": 3, "models": {"gan": {"generator_loss": "nonsaturating"},
+                                    "gan:minimax": {"generator_loss": "minimax"}, "vae": {}}}
     continuity = {"views": views, "real": numbers(0.05, 0.02)}
     return {"models": {k: models[k] for k in order}, "continuity": continuity}, config
 
 
 def test_single_run_adapter_uses_the_nonsaturating_gan_even_when_a_variant_is_listed_first():
     v = claim_a(*run_metrics(["gan:minimax", "gan", "vae"]))
-    assert v.verdict == "not decided" and "not decided: one seed" in v.notes and v.numbers[0].name == "VAE means minus GAN, lone pixels per image"
-    assert list(v.numbers[0].ci95) == pytest.approx([4 - math.hypot(0.2, 0.2), 4 + math.hypot(0.2, 0.2)])  # described, not deciding
-    assert {(c.subject, c.key): c.mean for c in v.context}[("gan", LONE_PIXELS)] == pytest.approx(20)  # 1.0 against the floor's 0.05
+    assert (v.verdict == "not decided" and "not decided: one seed" in v.notes
+            and v.numbers[0].name == "VAE means minus GAN, lone pixels per image")
+    # described, not deciding
+    assert list(v.numbers[0].ci95) == pytest.approx([4 - math.hypot(0.2, 0.2), 4 + math.hypot(0.2, 0.2)])
+    # 1.0 against the floor's 0.05
+    assert {(c.subject, c.key): c.mean for c in v.context}[("gan", LONE_PIXELS)] == pytest.approx(20)
     assert claim_a(*run_metrics(["gan", "vae"], ci=False)).verdict == "not decided"
     assert claim_a(*run_metrics(["gan"])).verdict == "not measured"
 
@@ -176,7 +194,8 @@ def seeds_summary(order):
     def stat(values):
         return {"values": list(values)}
 
-    models = {"gan:minimax": {f"continuity.{LONE_PIXELS}": stat([1, 1.1, 0.9]), f"continuity.{SPECKS}": stat([0, 0, 0])},
+    models = {"gan:minimax": {f"continuity.{LONE_PIXELS}": stat([1, 1.1, 0.9]),
+                              f"continuity.{SPECKS}": stat([0, 0, 0])},
               "vae": {f"continuity.{LONE_PIXELS}": stat([3, 4.1, 4.9]), f"continuity.{SPECKS}": stat([2, 2.5, 3])}}
     return {"seeds": [0, 1, 2], "models": {k: models[k] for k in order}}
 
@@ -202,20 +221,24 @@ def curves(label, fid_shift=(0, 0, 0), kid_shift=(0, 0, 0), conf_drop=(0, 0, 0),
     def fade(t):
         return 1.0 if flat_after is None else max(0.0, 1 - t / flat_after)
 
-    return Series(label, {s: [Point(t, {FID: math.exp(6 + fid_shift[s] * fade(t) - t / 100), KID: 10 - t / 100 + kid_shift[s] * fade(t),
-                                        CONFIDENCE: 0.8 - conf_drop[s] * fade(t)}) for t in steps] for s in range(len(fid_shift))})
+    return Series(label,
+                  {s: [Point(t, {FID: math.exp(6 + fid_shift[s] * fade(t) - t / 100),
+                                 KID: 10 - t / 100 + kid_shift[s] * fade(t), CONFIDENCE: 0.8 - conf_drop[s] * fade(t)})
+                       for t in steps] for s in range(len(fid_shift))})
 
 
 def claim3_input(fid=(0.5, 0.6, 0.7), kid=(2, 3, 4), conf=(0.2, 0.3, 0.4), grads=None, budget=1000, **kw):
-    return Claim3Input(curves("gan", (0,) * len(fid), **kw), curves("gan:minimax", fid, kid, conf, **kw), budget, THRESHOLD, "(e^3)",
-                       grads or {})
+    return Claim3Input(curves("gan", (0,) * len(fid), **kw), curves("gan:minimax", fid, kid, conf, **kw), budget,
+                       THRESHOLD, "(e^3)", grads or {})
 
 
 def test_claim3_the_mean_log_fid_over_the_window_decides_and_the_rest_is_context():
     v = judge_claim3(claim3_input())
     assert v.verdict == "supported" and v.n == 3
-    assert [(r.key, r.mean) for r in v.numbers] == [(FID, pytest.approx(0.6))] and list(v.numbers[0].ci95) == interval(0.6, 0.1)
-    assert [(c.key, c.mean) for c in v.context] == [(KID, pytest.approx(3)), (CONFIDENCE, pytest.approx(0.3)), ("steps", pytest.approx(60))]
+    assert ([(r.key, r.mean) for r in v.numbers] == [(FID, pytest.approx(0.6))]
+            and list(v.numbers[0].ci95) == interval(0.6, 0.1))
+    assert [(c.key, c.mean) for c in v.context] == [(KID, pytest.approx(3)), (CONFIDENCE, pytest.approx(0.3)),
+                                                    ("steps", pytest.approx(60))]
     assert [list(c.ci95) for c in v.context] == [interval(3, 1), interval(0.3, 0.1), interval(60, 10)]
     assert "first 1,000 steps" in v.rule and "log(1.05)" in v.rule and "context only" in v.rule
 
@@ -225,10 +248,14 @@ def test_claim3_outcomes_and_context_never_vetoes():
     assert judge_claim3(claim3_input(neg, (-2, -3, -4), (-0.2, -0.3, -0.4))).verdict == "not supported"
     vetoed = judge_claim3(claim3_input(conf=(-0.2, -0.3, -0.4), kid=(-2, -3, -4)))  # confidence and KID favour minimax
     assert vetoed.verdict == "supported" and vetoed.context[1].ci95[1] < 0
-    assert judge_claim3(claim3_input((0.01, 0.0, -0.01))).verdict == "no practical difference"  # [-0.025, 0.025] inside ±log 1.05
-    assert judge_claim3(claim3_input((0.03, 0.04, 0.05))).verdict == "not decided"  # [0.015, 0.065]: above 0, not above the margin
-    assert judge_claim3(claim3_input((0.06, 0.07, 0.08))).verdict == "not decided"  # [0.045, 0.095]: its low end under the margin
-    assert judge_claim3(claim3_input((0.09, 0.10, 0.11))).verdict == "supported"  # [0.075, 0.125]: wholly above log 1.05 = 0.0488
+    # [-0.025, 0.025] inside ±log 1.05
+    assert judge_claim3(claim3_input((0.01, 0.0, -0.01))).verdict == "no practical difference"
+    # [0.015, 0.065]: above 0, not above the margin
+    assert judge_claim3(claim3_input((0.03, 0.04, 0.05))).verdict == "not decided"
+    # [0.045, 0.095]: its low end under the margin
+    assert judge_claim3(claim3_input((0.06, 0.07, 0.08))).verdict == "not decided"
+    # [0.075, 0.125]: wholly above log 1.05 = 0.0488
+    assert judge_claim3(claim3_input((0.09, 0.10, 0.11))).verdict == "supported"
 
 
 def test_claim3_not_decided_shows_the_smallest_difference_in_fid_percent():
@@ -252,20 +279,25 @@ def test_claim3_gradient_norms_are_context_and_their_scale_changes_nothing():
 
 def test_claim3_window_is_fixed_in_steps_and_needs_eight_points():
     sparse = list(range(200, 4001, 200))  # 5 points in the first 1,000 steps of 4,000
-    v = judge_claim3(Claim3Input(curves("gan", steps=sparse), curves("gan:minimax", (1, 1, 1), steps=sparse), 4000, THRESHOLD))
-    assert v.verdict == "not measured" and "first 1,000 of 4000 steps: 5;" in v.notes[0] and "the rule needs 8" in v.notes[0]
-    dense = [125 * i for i in range(1, 9)] + list(range(2000, 100_001, 1000))  # the same 8 early points whatever the budget
+    v = judge_claim3(Claim3Input(curves("gan", steps=sparse), curves("gan:minimax", (1, 1, 1), steps=sparse), 4000,
+                                 THRESHOLD))
+    assert (v.verdict == "not measured" and "first 1,000 of 4000 steps: 5;" in v.notes[0]
+            and "the rule needs 8" in v.notes[0])
+    # the same 8 early points whatever the budget
+    dense = [125 * i for i in range(1, 9)] + list(range(2000, 100_001, 1000))
     for budget in (1000, 4000, 100_000):
         v = judge_claim3(claim3_input(steps=[s for s in dense if s <= budget], budget=budget))
         assert v.verdict == "supported" and "8 points in the first 1,000 steps" in v.numbers[0].name
-    short = judge_claim3(claim3_input(steps=list(range(50, 401, 50)), budget=400))  # a budget under 1,000 steps: all of it
+    # a budget under 1,000 steps: all of it
+    short = judge_claim3(claim3_input(steps=list(range(50, 401, 50)), budget=400))
     assert short.verdict == "supported" and "8 points in the first 400 steps" in short.numbers[0].name
-    assert (early_window(400), early_window(1000), early_window(4000)) == (400, 1000, 1000) == (400, EARLY_WINDOW_STEPS, 1000)
+    assert ((early_window(400), early_window(1000), early_window(4000)) == (400, 1000, 1000)
+            == (400, EARLY_WINDOW_STEPS, 1000))
 
 
 def test_claim3_one_seed_is_not_decided_and_two_are_too_few():
-    one = Claim3Input(Series("gan", {0: curves("gan").by_seed[0]}), Series("gan:minimax", {0: curves("gan:minimax", (1, 1, 1)).by_seed[0]}),
-                      1000, THRESHOLD)
+    one = Claim3Input(Series("gan", {0: curves("gan").by_seed[0]}),
+                      Series("gan:minimax", {0: curves("gan:minimax", (1, 1, 1)).by_seed[0]}), 1000, THRESHOLD)
     v = judge_claim3(one)
     assert v.verdict == "not decided" and "not decided: one seed" in v.notes
     two = judge_claim3(claim3_input((0.5, 0.6)))
@@ -302,8 +334,9 @@ def test_single_run_claim3_with_enough_points_is_not_decided_and_reads_its_input
     metrics["models"] = {"gan:hinge": {"views": ["gan:hinge"]}, **metrics["models"]}  # another GAN variant listed first
     metrics["quality"] = {"floor": {"fid": {"values": {"fid": 2.0}}}}
     for label, shift in (("gan", 0.0), ("gan:minimax", 1.0), ("gan:hinge", 2.0)):
-        metrics["models"][label].update(steps=4000, grad_norms=[{"step": s, "generator": 3.0 + shift + s / 1000} for s in (1, 999, 3000)],
-                                        curve=[{"steps": s, "views": {label: {FID: math.exp(6 + shift - s / 100)}}} for s in STEPS])
+        metrics["models"][label].update(
+            steps=4000, grad_norms=[{"step": s, "generator": 3.0 + shift + s / 1000} for s in (1, 999, 3000)],
+            curve=[{"steps": s, "views": {label: {FID: math.exp(6 + shift - s / 100)}}} for s in STEPS])
     v = claim_c(metrics, config)
     assert v.verdict == "not decided" and v.n == 1 and "not decided: one seed" in v.notes
     assert v.numbers[0].key == FID and v.numbers[0].mean == pytest.approx(1.0) and v.numbers[0].seeds == (3,)
@@ -331,8 +364,8 @@ def test_claim3_along_the_budget_holds_early_and_is_undecided_once_the_losses_me
 
 def test_claim1_along_the_budget_flips_where_the_gan_catches_up():
     def series(label, lone):  # lone pixels per seed at steps 1000, 2000, 3000, 4000
-        return Series(label, {s: [Point(t, {LONE_PIXELS: lone[i][s], SPECKS: 0.5 + lone[i][s]}) for i, t in enumerate((1000, 2000, 3000, 4000))]
-                              for s in range(3)})
+        return Series(label, {s: [Point(t, {LONE_PIXELS: lone[i][s], SPECKS: 0.5 + lone[i][s]})
+                                  for i, t in enumerate((1000, 2000, 3000, 4000))] for s in range(3)})
 
     gan = series("gan", [(9, 10, 11), (4, 5, 6), (2, 3, 4), (2, 3, 4)])
     vae = series("vae-mean", [(4, 5.5, 6), (4, 5, 6), (4, 5, 4), (6, 7, 8.5)])
@@ -344,12 +377,14 @@ def test_claim1_along_the_budget_flips_where_the_gan_catches_up():
 # ---- claim 2 ----
 
 PARAMS = (10_000, 100_000, 1_000_000)
-POWER_LAW = (100.0, 100 / math.sqrt(10), 10.0)  # FID = 100 (params / 10^4)^-1/2 at PARAMS: interpolation in logs is exact
+# FID = 100 (params / 10^4)^-1/2 at PARAMS: interpolation in logs is exact
+POWER_LAW = (100.0, 100 / math.sqrt(10), 10.0)
 
 
 def sweep(label, means, spread=(0.98, 1.0, 1.02), params=PARAMS):
     """FID per seed = mean x spread[seed]."""
-    return SizeSweep(label, tuple(WidthResult(w, p, {s: m * f for s, f in enumerate(spread)}) for w, p, m in zip((0.25, 1, 4), params, means)))
+    return SizeSweep(label, tuple(WidthResult(w, p, {s: m * f for s, f in enumerate(spread)})
+                                  for w, p, m in zip((0.25, 1, 4), params, means)))
 
 
 GAN_SPREAD, VAE_SPREAD = (1.0, 1.02, 0.99), (0.98, 1.0, 1.03)
@@ -365,11 +400,13 @@ def test_claim2_supported_with_each_seeds_crossing_and_a_t_interval():
     v = judge_claim2(power_law(4))
     assert v.verdict == "supported" and len(v.targets) == 8 and {r.outcome for r in v.targets} == {"more"}
     hardest, easiest = 10 * 1.03, 100 * 0.98  # the worst seed's best FID; the best seed's FID at the smallest width
-    assert [r.target for r in v.targets] == pytest.approx([hardest * (easiest / hardest) ** (i / 9) for i in range(1, 9)])
+    assert [r.target for r in v.targets] == pytest.approx([hardest * (easiest / hardest) ** (i / 9)
+                                                           for i in range(1, 9)])
     per_seed = [math.log(4) + 2 * (math.log(g) - math.log(f)) for f, g in zip(GAN_SPREAD, VAE_SPREAD)]
     sd = statistics.stdev(per_seed)
     for row in v.targets:
-        assert row.log_ratio.values == pytest.approx(per_seed) and list(row.log_ratio.ci95) == interval(statistics.mean(per_seed), sd)
+        assert (row.log_ratio.values == pytest.approx(per_seed)
+                and list(row.log_ratio.ci95) == interval(statistics.mean(per_seed), sd))
         gan_logs = [math.log(1e4) + 2 * math.log(100 * f / row.target) for f in GAN_SPREAD]
         assert row.gan.params == pytest.approx(math.exp(statistics.mean(gan_logs)))
         assert row.gan.ci95[0] < row.gan.params < row.gan.ci95[1]
@@ -380,7 +417,8 @@ def test_claim2_outcomes():
     assert judge_claim2(power_law(0.25)).verdict == "not supported"
     assert {r.outcome for r in judge_claim2(power_law(0.25)).targets} == {"fewer"}
     flatter = [sweep("gan", (100, 30, 10), (1.0, 1.005, 0.995)), sweep("vae", (40, 22, 15), (0.995, 1.0, 1.005))]
-    mixed = judge_claim2(flatter)  # the VAE's flatter curve: more parameters at the hardest target, fewer at the easy ones
+    # the VAE's flatter curve: more parameters at the hardest target, fewer at the easy ones
+    mixed = judge_claim2(flatter)
     assert mixed.verdict == "mixed" and [r.outcome for r in mixed.targets] == ["more", "same"] + ["fewer"] * 6
     same = judge_claim2(power_law(1.05, GAN_SPREAD, (1.0, 1.021, 0.99)))  # log 1.05 ± 0.002: inside ±log 1.25
     assert same.verdict == "no practical difference" and {r.outcome for r in same.targets} == {"same"}
@@ -394,8 +432,10 @@ def test_claim2_not_decided_shows_the_smallest_ratio_the_design_decides():
     v = judge_claim2(power_law(1.3, (1.0, 1.2, 0.9), (1.1, 0.85, 1.0)))
     assert v.verdict == "not decided" and {r.outcome for r in v.targets} == {"overlap"}
     per_seed = [math.log(1.3) + 2 * (math.log(g) - math.log(f)) for f, g in zip((1.0, 1.2, 0.9), (1.1, 0.85, 1.0))]
-    ratio = math.exp(math.log(1.25) + (4.302652729749462 + 1.0606601717798212) * statistics.stdev(per_seed) / math.sqrt(3))
-    assert any(n.startswith("smallest true difference") and f"{ratio:.3g}x parameters to {ratio:.3g}x" in n for n in v.notes)
+    ratio = math.exp(
+        math.log(1.25) + (4.302652729749462 + 1.0606601717798212) * statistics.stdev(per_seed) / math.sqrt(3))
+    assert any(n.startswith("smallest true difference") and f"{ratio:.3g}x parameters to {ratio:.3g}x" in n
+               for n in v.notes)
 
 
 def test_claim2_not_measured_without_a_family_or_with_one_width_and_not_decided_with_one_seed():
@@ -411,17 +451,21 @@ def test_claim2_not_measured_without_a_family_or_with_one_width_and_not_decided_
 
 def test_claim2_picks_each_family_by_family_whatever_the_labels():
     minimax_one_width = SizeSweep("gan:minimax", (WidthResult(1, 100_000, {0: 5.0, 1: 5.0, 2: 5.0}),))
-    v = judge_claim2([minimax_one_width, sweep("gan:hinge", (100, 30, 10), GAN_SPREAD), sweep("vae:big", (300, 90, 30), VAE_SPREAD)])
+    v = judge_claim2([minimax_one_width, sweep("gan:hinge", (100, 30, 10), GAN_SPREAD),
+                      sweep("vae:big", (300, 90, 30), VAE_SPREAD)])
     assert v.verdict == "supported" and "gan:hinge vs vae:big" in v.notes[0]
 
 
 def test_claim2_a_non_monotone_seed_is_read_at_its_first_crossing():
-    bumpy = sweep("gan", (100, 30, 10), GAN_SPREAD)  # seed 1: FID 102, then 20 (below every target), then 60 (back above)
-    bumpy = SizeSweep("gan", tuple(WidthResult(w.width, w.params, {**w.fid_by_seed, 1: f}) for w, f in zip(bumpy.widths, (102, 20, 60))))
+    # seed 1: FID 102, then 20 (below every target), then 60 (back above)
+    bumpy = sweep("gan", (100, 30, 10), GAN_SPREAD)
+    bumpy = SizeSweep("gan", tuple(WidthResult(w.width, w.params, {**w.fid_by_seed, 1: f})
+                                   for w, f in zip(bumpy.widths, (102, 20, 60))))
     v = judge_claim2([bumpy, sweep("vae", (300, 90, 30), VAE_SPREAD)])
     row = v.targets[0]
     log_t = math.log(row.target)
-    first = math.log(1e4) + (log_t - math.log(102)) / (math.log(20) - math.log(102)) * math.log(10)  # between 10^4 and 10^5
+    # between 10^4 and 10^5
+    first = math.log(1e4) + (log_t - math.log(102)) / (math.log(20) - math.log(102)) * math.log(10)
     vae_1 = math.log(1e5) + (log_t - math.log(90)) / (math.log(30) - math.log(90)) * math.log(10)
     assert row.log_ratio.values[1] == pytest.approx(vae_1 - first)
 
@@ -431,7 +475,8 @@ def test_claim_b_reads_a_sweep_summary():
         return [{"model": label, "width": w, "seed": s, "status": "done", "size": p, "quality": m * f}
                 for w, p, m in zip((0.25, 1, 4), PARAMS, means) for s, f in enumerate(spread)]
 
-    summary = {"metrics": {"quality": {"key": "fid"}}, "trials": rows("gan", (100, 30, 10), GAN_SPREAD) + rows("vae", (300, 90, 30), VAE_SPREAD)}
+    summary = {"metrics": {"quality": {"key": "fid"}},
+               "trials": rows("gan", (100, 30, 10), GAN_SPREAD) + rows("vae", (300, 90, 30), VAE_SPREAD)}
     assert claim_b([summary]).verdict == "supported"
     assert claim_b([]).verdict == "not measured" and "compare" in claim_b([]).how
     assert claim_b([{**summary, "trials": rows("vae", (300, 90, 30), VAE_SPREAD)}]).verdict == "not measured"

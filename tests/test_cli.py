@@ -37,7 +37,8 @@ def test_checkpoint_loads_with_weights_only(tiny_run):
 @pytest.mark.slow  # a real run (training, evaluation, pictures)
 @pytest.mark.parametrize("spelling", [["gan", "vae"], ["gan,vae"], ["vae"], ["gan", "gan:minimax"]])
 def test_models_spellings(spelling, tmp_path):
-    result = run_cli("run", "--models", *spelling, *TINY, *FAST, "--curve-points", "1", "--budget", "2steps", "--out", str(tmp_path / "r"))
+    result = run_cli("run", "--models", *spelling, *TINY, *FAST, "--curve-points", "1", "--budget", "2steps", "--out",
+                     str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     labels = [w for s in spelling for w in s.split(",")]
     assert list(json.loads((tmp_path / "r" / "metrics.json").read_text())["models"]) == labels
@@ -92,10 +93,12 @@ def test_listings_name_every_registered_thing():
 
 @pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_run_with_sgd_records_the_optimizer_and_its_rate_in_config_and_report(tmp_path):
-    result = run_cli("run", "--models", "gan", "vae", *TINY, *FAST, "--curve-points", "1", "--budget", "2steps", "--optimizer", "sgd", "--out", str(tmp_path / "r"))
+    result = run_cli("run", "--models", "gan", "vae", *TINY, *FAST, "--curve-points", "1", "--budget", "2steps",
+                     "--optimizer", "sgd", "--out", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     models = json.loads((tmp_path / "r" / "config.json").read_text())["models"]
-    assert {label: (m["optimizer"], m["lr"]) for label, m in models.items()} == {"gan": ("sgd", 0.05), "vae": ("sgd", 0.01)}
+    assert ({label: (m["optimizer"], m["lr"]) for label, m in models.items()}
+            == {"gan": ("sgd", 0.05), "vae": ("sgd", 0.01)})
     assert "gan: sgd lr 0.05; vae: sgd lr 0.01" in (tmp_path / "r" / "report.md").read_text()
 
 
@@ -107,7 +110,8 @@ def test_sweep_with_sgd_trains_every_trial_with_it_and_names_it_in_the_trial_ids
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["settings"]["optimizer"] == "sgd" and [r["id"] for r in summary["trials"]] == ["gan-sgd-w1-s0"]
-    assert json.loads((out / "trials" / "gan-sgd-w1-s0" / "config.json").read_text())["models"]["gan"]["optimizer"] == "sgd"
+    assert (json.loads((out / "trials" / "gan-sgd-w1-s0" / "config.json").read_text())["models"]["gan"]["optimizer"]
+            == "sgd")
 
 
 @pytest.mark.parametrize("command", [["run"], ["sweep"], ["study"]])
@@ -118,7 +122,8 @@ def test_an_unknown_optimizer_is_one_line_naming_the_valid_ones(command, tmp_pat
 
 
 def test_a_bad_claim3_optimizer_list_is_one_line(tmp_path):
-    result = run_cli("study", "--claim3-optimizers", "adam,rmsprop", "--dataset", "digits", "--out", str(tmp_path / "x"))
+    result = run_cli("study", "--claim3-optimizers", "adam,rmsprop", "--dataset", "digits", "--out",
+                     str(tmp_path / "x"))
     assert result.exit_code == 2 and result.output.strip() == (
         "Error: malformed --claim3-optimizers 'adam,rmsprop': give one or more of adam, sgd, separated by commas")
     assert not (tmp_path / "x").exists()

@@ -33,10 +33,12 @@ def test_arch_conv_trains_both_families(tmp_path):
 
 @pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_precision_reaches_every_model(tmp_path):
-    result = _run("--models", "gan:hinge,vae", "--precision", "bf16", "--dataset", "digits", "--out", str(tmp_path / "run"))
+    result = _run("--models", "gan:hinge,vae", "--precision", "bf16", "--dataset", "digits", "--out",
+                  str(tmp_path / "run"))
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert [(m["precision"], m.get("generator_loss")) for m in config["models"].values()] == [("bf16", "hinge"), ("bf16", None)]
+    assert ([(m["precision"], m.get("generator_loss")) for m in config["models"].values()]
+            == [("bf16", "hinge"), ("bf16", None)])
 
 
 @pytest.mark.slow  # a real run (training, evaluation, pictures)
@@ -95,8 +97,8 @@ def test_option_for_another_dataset_is_refused():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_run_records_peak_memory(tmp_path):
-    result = _run("--models", "gan,vae", "--arch", "conv", "--precision", "bf16", "--device", "cuda", "--dataset", "digits",
-                  "--out", str(tmp_path / "run"))
+    result = _run("--models", "gan,vae", "--arch", "conv", "--precision", "bf16", "--device", "cuda", "--dataset",
+                  "digits", "--out", str(tmp_path / "run"))
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert all(m["size"]["peak_memory_kind"] == "cuda_max_allocated_above_resident" and m["size"]["peak_memory_mb"] > 0
@@ -127,8 +129,10 @@ def test_fp16_gradient_norms_are_true_gradients_in_strict_json(tmp_path):
     norms = {}
     for precision in ("fp32", "fp16"):
         out = tmp_path / precision
-        result = _run("--models", "gan", "vae", "--arch", "conv", "--precision", precision, "--dataset", "digits", "--out", str(out))
+        result = _run("--models", "gan", "vae", "--arch", "conv", "--precision", precision, "--dataset", "digits",
+                      "--out", str(out))
         assert result.exit_code == 0, result.output
-        metrics = json.loads((out / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+        metrics = json.loads((out / "metrics.json").read_text(),
+                             parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
         norms[precision] = metrics["models"]["gan"]["grad_norms"][0]["generator"]
     assert norms["fp16"] == pytest.approx(norms["fp32"], rel=0.05)

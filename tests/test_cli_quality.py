@@ -1,4 +1,5 @@
-"""`compare run` metrics, `compare evaluate RUN_DIR` and `compare score A B` end to end on digits, plus image-set reading."""
+"""`compare run` metrics, `compare evaluate RUN_DIR` and `compare score A B` end to end on digits, plus
+image-set reading."""
 
 import json
 import os
@@ -17,7 +18,8 @@ from helpers import run_cli
 
 def table_rows(text: str) -> list[list[str]]:
     """The cells of every Markdown table line in the output (the CLI pads them into columns)."""
-    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("|")]
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +42,18 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     assert "\nFID: " in md  # and which intervals overlap
     metrics = json.loads((out / "metrics.json").read_text())
     quality = metrics["quality"]
-    for scores in (quality["floor"], *quality["views"].values()):  # fid_inf: the value less the bootstrap's bias, both intervals >= 0
+    # fid_inf: the value less the bootstrap's bias, both intervals >= 0
+    for scores in (quality["floor"], *quality["views"].values()):
         fid_values, fid_intervals = scores["fid"]["values"], scores["fid"]["intervals"]
         assert fid_values["fid_inf"] == pytest.approx(max(0.0, fid_values["fid"] - fid_intervals["fid_inf"]["bias"]))
         assert min(fid_intervals["fid"]["ci95"] + fid_intervals["fid_inf"]["ci95"]) >= 0
-        assert fid_intervals["fid"]["resamples"] == 1000 and scores["kid"]["protocol"]["feature_sd"] == 1.2535148150181017
-    assert quality["floor"]["fid"]["values"]["fid_inf"] < quality["floor"]["fid"]["values"]["fid"]  # real vs real: FID's bias > 0
+        assert (fid_intervals["fid"]["resamples"] == 1000
+                and scores["kid"]["protocol"]["feature_sd"] == 1.2535148150181017)
+    # real vs real: FID's bias > 0
+    assert quality["floor"]["fid"]["values"]["fid_inf"] < quality["floor"]["fid"]["values"]["fid"]
     # Numbers live once, per view: a model's entry names its views and carries no copies of their scores.
-    assert metrics["models"]["vae"]["views"] == ["vae-mean", "vae-pixels", "vae-gmm"] and "quality" not in metrics["models"]["vae"]
+    assert (metrics["models"]["vae"]["views"] == ["vae-mean", "vae-pixels", "vae-gmm"]
+            and "quality" not in metrics["models"]["vae"])
     assert set(quality["views"]) == {"gan", "vae-mean", "vae-pixels", "vae-gmm"}
     assert quality["views"]["gan"]["fid"]["protocol"]["n_fake"] == quality["floor"]["fid"]["protocol"]["n_fake"] == 180
     assert "real floor" in (out / "metrics.md").read_text()
@@ -60,7 +66,8 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     result = run_cli("evaluate", out, "--quiet", "--eval-samples", 150)
     assert result.exit_code == 0, result.output
     changed = json.loads((out / "metrics.json").read_text())
-    assert changed["quality"]["views"]["gan"]["fid"]["protocol"]["n_fake"] == changed["quality"]["floor"]["fid"]["protocol"]["n_fake"] == 150
+    assert (changed["quality"]["views"]["gan"]["fid"]["protocol"]["n_fake"]
+            == changed["quality"]["floor"]["fid"]["protocol"]["n_fake"] == 150)
     assert changed["quality_history"] == [quality]  # the earlier numbers are kept, not overwritten
 
     result = run_cli("evaluate", tmp_path / "nowhere")
@@ -93,8 +100,10 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
     rows = table_rows(result.output)
     precision = next(row for row in rows if row[0] == "precision (share of samples)")
     assert "A: 180 reference images, B: 150 images judged." in result.output and precision[1] == "↑"
-    assert precision[2].startswith("1.0") and " [" in precision[2]  # every image of B is one of A's: precision exactly 1, with its interval
-    assert rows[0] == ["metric", "better", "B (judged against A)", "A (reference)"]  # one table: quality, then bad pixels of both
+    # every image of B is one of A's: precision exactly 1, with its interval
+    assert precision[2].startswith("1.0") and " [" in precision[2]
+    # one table: quality, then bad pixels of both
+    assert rows[0] == ["metric", "better", "B (judged against A)", "A (reference)"]
     assert [r[0] for r in rows[-3:]] == ["lone pixels per image", "specks per image", "fragments per image"]
 
 
@@ -103,8 +112,8 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
     (np.random.default_rng(0).random((5, 3, 8, 8), dtype=np.float32), "but B holds 3x8x8"),
     (np.full((5, 8, 8), -0.5, np.float32), "float images must lie in [0, 1]"),
     (np.full((5, 8, 8), "a"), "holds <U1 values; images must be numbers"),
-    (np.zeros((127, 8, 8), np.uint8), "B holds 127 image(s), fewer than the 128 feature dimensions (FID's covariance would be rank-deficient); "
-                                     "give at least 128 images per set"),
+    (np.zeros((127, 8, 8), np.uint8), "B holds 127 image(s), fewer than the 128 feature dimensions (FID's covariance "
+                                      "would be rank-deficient); give at least 128 images per set"),
 ])
 def test_score_rejects_mismatched_or_malformed_sets_in_one_line(tmp_path, heldout, b_images, message):
     torch.save(heldout, tmp_path / "a.pt")
@@ -127,7 +136,8 @@ def test_score_json_carries_kid_in_its_unit_and_an_interval_beside_each_headline
     result = run_cli("score", tmp_path / "a.pt", tmp_path / "b.pt", "--dataset", "digits", "--json", "--quiet")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert out["kid_x1e3_ci95_low"] <= out["kid_x1e3"] <= out["kid_x1e3_ci95_high"] and out["bootstrap_resamples"] == 1000
+    assert (out["kid_x1e3_ci95_low"] <= out["kid_x1e3"] <= out["kid_x1e3_ci95_high"]
+            and out["bootstrap_resamples"] == 1000)
     assert out["features_source"] == "shipped" and len(out["weights_sha256"]) == 64
     assert out["bootstrap_resampled"] == "both sets"  # two sets a user drew: neither is pinned
     assert out["feature_sd"] == 1.2535148150181017  # the shipped digits evaluator's KID scale, stated
@@ -137,9 +147,10 @@ def test_score_json_carries_kid_in_its_unit_and_an_interval_beside_each_headline
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--eval-samples", "100"], "Error: --eval-samples 100 is below the 128 feature dimensions, where FID's covariance is rank-deficient; "
-                                "give --eval-samples between 128 and 180"),
-    (["--eval-samples", "200"], "Error: --eval-samples 200 is more than the 180 held-out images of the real-data floor"),
+    (["--eval-samples", "100"], "Error: --eval-samples 100 is below the 128 feature dimensions, where FID's covariance "
+                                "is rank-deficient; give --eval-samples between 128 and 180"),
+    (["--eval-samples", "200"],
+     "Error: --eval-samples 200 is more than the 180 held-out images of the real-data floor"),
     (["--curve-samples", "150"], "Error: --curve-samples 150 differs from the 180 samples of the final evaluation"),
 ])
 def test_run_refuses_an_n_that_cannot_be_compared_in_one_line_before_anything_is_written(tmp_path, flags, message):
@@ -159,11 +170,14 @@ def test_evaluator_train_writes_a_new_file_and_prints_its_hash_and_accuracy(tmp_
     net = evaluator.DomainClassifier((1, 8, 8), 10)
     net.load_state_dict(saved["state"])
     sha = evaluator.weights_sha256(net)
-    assert f"weights sha256 {sha}" in result.output and f"held-out accuracy {saved['info']['heldout_accuracy']:.2%}" in result.output
-    assert "SHIPPED_SHA256['digits']" in result.output and json.loads(out.with_suffix(".json").read_text())["weights_sha256"] == sha
+    assert (f"weights sha256 {sha}" in result.output
+            and f"held-out accuracy {saved['info']['heldout_accuracy']:.2%}" in result.output)
+    assert ("SHIPPED_SHA256['digits']" in result.output
+            and json.loads(out.with_suffix(".json").read_text())["weights_sha256"] == sha)
     before = out.read_bytes()
     result = run_cli("evaluator", "train", "digits", "--out", out)
-    assert result.exit_code == 2 and "already exists" in result.output and out.read_bytes() == before  # never overwritten
+    # never overwritten
+    assert result.exit_code == 2 and "already exists" in result.output and out.read_bytes() == before
 
 
 @pytest.mark.slow  # two fresh processes score mnist5k
@@ -178,18 +192,21 @@ def test_score_on_mnist5k_trains_nothing_and_gives_the_same_fid_whatever_the_thr
     for threads in ("1", "2"):
         cache = tmp_path / f"cache-{threads}"  # empty: a fresh install
         env = {**os.environ, "OMP_NUM_THREADS": threads, "COMPARE_CACHE_DIR": str(cache)}
-        done = subprocess.run([sys.executable, "-m", "compare", "score", tmp_path / "a.pt", tmp_path / "b.pt", "--json"],
+        done = subprocess.run([sys.executable, "-m", "compare", "score", tmp_path / "a.pt", tmp_path / "b.pt",
+                               "--json"],
                               capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent, timeout=300)
         assert done.returncode == 0 and "training" not in done.stderr, done.stderr
         out = json.loads(done.stdout)
         assert out["features_source"] == "shipped" and not (cache / "evaluators").exists()
         fids.append(out["fid"])
-    # The features are bit-identical; the eigendecomposition's BLAS sums in another order with 2 threads (~3e-9 relative).
+    # The features are bit-identical; the eigendecomposition's BLAS sums in another order with 2 threads
+    # (~3e-9 relative).
     assert fids[0] > 0 and fids[0] == pytest.approx(fids[1], rel=1e-8)
 
 
 @pytest.mark.parametrize("name, write, message", [
-    ("code.pt", lambda path: torch.save({"images": _RunsCode(path.with_suffix(".ran"))}, path), "torch's safe loader refused it"),
+    ("code.pt", lambda path: torch.save({"images": _RunsCode(path.with_suffix(".ran"))}, path),
+     "torch's safe loader refused it"),
     ("junk.pt", lambda path: path.write_bytes(b"junk"), "cannot read"),
     ("junk.npz", lambda path: path.write_bytes(b"junk"), "not a NumPy .npz file"),
     ("junk.npy", lambda path: path.write_bytes(b""), "not a NumPy .npy file"),
@@ -204,7 +221,8 @@ def test_score_says_in_one_line_that_a_file_cannot_be_read(tmp_path, heldout, na
 
 
 def test_score_with_missing_inception_stops_and_says_how_to_get_it(tmp_path, heldout):
-    torch.save(heldout.repeat(12, 1, 1, 1), tmp_path / "a.pt")  # 2,160 images: at least Inception's 2,048 feature dimensions
+    # 2,160 images: at least Inception's 2,048 feature dimensions
+    torch.save(heldout.repeat(12, 1, 1, 1), tmp_path / "a.pt")
     result = run_cli("score", tmp_path / "a.pt", tmp_path / "a.pt", "--features", "inception")
     assert result.exit_code == 2 and "pip install torch-fidelity" in result.output and result.output.count("\n") == 1
 
@@ -213,14 +231,16 @@ def test_image_arrays_in_every_supported_layout_read_the_same():
     x = torch.rand(4, 1, 5, 6)
     u8 = (x * 255).round().to(torch.uint8)
     expected = u8.float() / 255
-    for array in [u8, u8[:, 0], u8.permute(0, 2, 3, 1), u8.numpy(), u8.expand(-1, 3, -1, -1).permute(0, 2, 3, 1).numpy()]:
+    for array in [u8, u8[:, 0], u8.permute(0, 2, 3, 1), u8.numpy(),
+                  u8.expand(-1, 3, -1, -1).permute(0, 2, 3, 1).numpy()]:
         assert torch.equal(to_images(array, "x"), expected)
     assert torch.equal(to_images(x, "x"), x)
     colour = torch.rand(2, 3, 4, 4)
     assert torch.equal(to_images(colour, "x"), colour)
     assert torch.equal(to_images(u8.numpy().astype(np.uint16), "x"), expected)  # any integer width holding 0..255
-    for bad in [torch.rand(4, 2, 5, 5), torch.rand(5, 5), torch.full((2, 4, 4), 300), np.full((2, 4, 4), 70000, np.uint32),
-                np.zeros((2, 4, 4), np.complex64), torch.zeros(2, 4, 4, dtype=torch.complex64), np.zeros((2, 4, 4), object)]:
+    for bad in [torch.rand(4, 2, 5, 5), torch.rand(5, 5), torch.full((2, 4, 4), 300),
+                np.full((2, 4, 4), 70000, np.uint32), np.zeros((2, 4, 4), np.complex64),
+                torch.zeros(2, 4, 4, dtype=torch.complex64), np.zeros((2, 4, 4), object)]:
         with pytest.raises(UserError):
             to_images(bad, "x")
     with pytest.raises(UserError, match="holds 2 NaN or infinite values"):

@@ -145,7 +145,8 @@ def test_gaussian_blur_of_clean_digits_adds_no_lone_pixels():
     strokes = torch.cat([thin_strokes()[3], clean_one()])  # the L corner and the "1"
     blurred = gaussian_blur(strokes, kernel_size=5, sigma=0.7)
     assert counts(blurred)["lone_pixels_per_image"] == [0, 0]
-    assert c.CONTINUITY_METRICS["laplacian_variance"].fn(blurred)["laplacian_var"] < c.CONTINUITY_METRICS["laplacian_variance"].fn(strokes)["laplacian_var"]
+    assert (c.CONTINUITY_METRICS["laplacian_variance"].fn(blurred)["laplacian_var"]
+            < c.CONTINUITY_METRICS["laplacian_variance"].fn(strokes)["laplacian_var"])
 
 
 def test_binarisation_threshold_and_sensitivity_rows():
@@ -168,7 +169,8 @@ def test_rates_carry_a_reproducible_bootstrap_interval():
     rare[:3] = 1
     rates = bp.rates_with_intervals({"coin": coin, "rare": rare})
     low, high = rates["coin_ci95"]
-    assert low < rates["coin"] < high and bp.rates_with_intervals({"coin": coin}) == {k: rates[k] for k in ("coin", "coin_ci95")}
+    assert (low < rates["coin"] < high
+            and bp.rates_with_intervals({"coin": coin}) == {k: rates[k] for k in ("coin", "coin_ci95")})
     # The normal-theory half-width 1.96 * 0.5 / sqrt(2000) = 0.0219; 200 resamples estimate it within ~10%.
     assert (high - low) / 2 == pytest.approx(1.96 * 0.5 / math.sqrt(2000), rel=0.2)
     assert rates["rare_ci95"][0] >= 0  # a percentile interval of counts never goes below zero (mean - 1.96 SE would)
@@ -203,7 +205,8 @@ def test_clean_real_digits_have_almost_no_lone_pixels(name):
     assert c.CONTINUITY_METRICS["lone_pixels"].fn(blurred)["lone_pixels_per_image"] < 0.1
 
 
-def plant_on_grid(images: torch.Tensor, where: torch.Tensor, value: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def plant_on_grid(images: torch.Tensor, where: torch.Tensor, value: float,
+                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Set a random fifth of the pixels in `where` (N, H, W) that lie on a 3-px grid to `value`:
     3 px apart, no planted pixel is in another's neighbourhood. Returns (images, planted per image)."""
     h, w = where.shape[-2:]
@@ -341,7 +344,8 @@ def test_worst_images_rank_by_lone_pixels_plus_specks_and_maps_are_written(tmp_p
     files = artifact_figures.save_continuity_pictures(report, {"noisy": images}, real, tmp_path)
     for name in files:
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert set(files) == {"artifacts_noisy.png", "worst16_noisy.png", "artifacts_real.png", "worst16_real.png", "spectrum.png"}
+    assert set(files) == {"artifacts_noisy.png", "worst16_noisy.png", "artifacts_real.png", "worst16_real.png",
+                          "spectrum.png"}
     json.dumps(report, allow_nan=False)  # metrics.json-ready: no NaN, no tensors
 
 
@@ -353,8 +357,9 @@ def test_run_writes_the_continuity_section_and_pictures(tmp_path):
     from compare.settings import RunSettings
 
     out = tmp_path / "run"
+    # the pixels' numbers need neither
     run(RunSettings(models=tuple(parse_model_specs(["gan", "vae"])), budget=Budget.parse("30steps"), dataset="digits",
-                    device="cpu", out=out, curve_points=1, **FAST_FIELDS), show_progress=False)  # the pixels' numbers need neither
+                    device="cpu", out=out, curve_points=1, **FAST_FIELDS), show_progress=False)
     cont = json.loads((out / "metrics.json").read_text())["continuity"]
     assert set(cont["views"]) == {"gan", "vae-mean", "vae-pixels", "vae-gmm"}
     assert cont["protocol"]["n_real"] == 180 and cont["protocol"]["n"]["vae-pixels"] == 180

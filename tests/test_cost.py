@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from compare.train.cost import count_flops, match_widths, parameter_counts, peak_memory_mb, reset_peak_memory, size_table, train_step_flops
+from compare.train.cost import (count_flops, match_widths, parameter_counts, peak_memory_mb, reset_peak_memory,
+                                size_table, train_step_flops)
 from compare.errors import UserError
 from compare.models import parse_model_specs
 

@@ -16,7 +16,8 @@ def results(quick_coverage):
 
 def test_every_interval_is_checked_for_real_vs_real_and_for_gan_samples(results):
     assert all(isinstance(r, ControlResult) for r in results)
-    assert [(r.details["case"], r.details["key"]) for r in results] == [(case, key) for case in ("real", "gan") for key in KEYS]
+    assert [(r.details["case"], r.details["key"]) for r in results] == [(case, key) for case in ("real", "gan")
+                                                                        for key in KEYS]
     for r in results:
         d = r.details
         assert d["redraws"] == QUICK.redraws and d["hits"] + d["misses_below"] + d["misses_above"] == QUICK.redraws
@@ -73,7 +74,8 @@ def test_the_simulations_pinned_fid_is_the_runs():
 
     g = torch.Generator().manual_seed(0)
     real, fake = (Features(torch.randn(150, 8, generator=g) + shift, torch.ones(150, 1)) for shift in (0.0, 0.3))
-    run = score_features({"real": real, "fake": fake}, {"name": "given", "weights_sha256": "-"}, 200, names=("fid",))["fid"]
+    run = score_features({"real": real, "fake": fake}, {"name": "given", "weights_sha256": "-"}, 200,
+                         names=("fid",))["fid"]
     value, ci = _pinned_fid(real, fake, 200)
     assert value == run["values"]["fid"] and ci == pytest.approx(run["intervals"]["fid"]["ci95"], rel=1e-9)
 

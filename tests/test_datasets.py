@@ -70,9 +70,12 @@ def _write_celeba(root: Path, sizes=(20, 24)) -> list[str]:
     (base / "identity_CelebA.txt").write_text(rows(lambda i: [i + 100]))
     attrs = [f"Attr_{k}" for k in range(40)]
     (base / "list_attr_celeba.txt").write_text(f"{len(names)}\n{' '.join(attrs)}\n" + rows(lambda i: [1, -1] * 20))
-    (base / "list_bbox_celeba.txt").write_text(f"{len(names)}\nimage_id x_1 y_1 width height\n" + rows(lambda i: [1, 2, 3, 4]))
-    landmarks = "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y"
-    (base / "list_landmarks_align_celeba.txt").write_text(f"{len(names)}\n{landmarks}\n" + rows(lambda i: list(range(10))))
+    (base / "list_bbox_celeba.txt").write_text(f"{len(names)}\nimage_id x_1 y_1 width height\n"
+                                               + rows(lambda i: [1, 2, 3, 4]))
+    landmarks = ("lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x "
+                 "rightmouth_y")
+    (base / "list_landmarks_align_celeba.txt").write_text(
+        f"{len(names)}\n{landmarks}\n" + rows(lambda i: list(range(10))))
     return names
 
 
@@ -87,7 +90,8 @@ def test_celeba_loads_aligned_faces_centre_cropped(tmp_path, no_md5):
     assert grey.train.shape == (4, 1, 8, 8)
 
 
-@pytest.mark.parametrize("name, where", [("mnist", "MNIST/raw/"), ("cifar10", "cifar-10-batches-py/"), ("celeba", "celeba/img_align_celeba/")])
+@pytest.mark.parametrize("name, where", [("mnist", "MNIST/raw/"), ("cifar10", "cifar-10-batches-py/"),
+                                         ("celeba", "celeba/img_align_celeba/")])
 def test_missing_files_say_where_they_go_in_one_line(tmp_path, name, where):
     with pytest.raises(UserError) as e:
         load_dataset(name, options=DataOptions(root=tmp_path))

@@ -27,7 +27,8 @@ def values(result: dict) -> dict:
 
 def score_values(real, fake, data, ext) -> dict:
     """score_sets' values at the fewest resamples (MIN_RESAMPLES): the known answers below are values, which do not
-    depend on the resamples (test_fewer_resamples_change_the_intervals_never_the_values); fid_inf, which does, is not read."""
+    depend on the resamples (test_fewer_resamples_change_the_intervals_never_the_values); fid_inf, which does, is
+    not read."""
     return values(score_sets(real, fake, data, ext, resamples=MIN_RESAMPLES))
 
 
@@ -63,7 +64,8 @@ def test_growing_damage_scores_monotonically_worse(digits, damage, levels):
     data, ext = digits
     reference = data.train[:len(data.heldout)]
     rows = [score_values(reference, damage(data.heldout, s), data, ext) for s in levels]
-    for key, sign in [("fid", 1), ("kid_x1e3", 1), ("precision", -1), ("density", -1), ("coverage", -1), ("classifier_score", -1)]:
+    for key, sign in [("fid", 1), ("kid_x1e3", 1), ("precision", -1), ("density", -1), ("coverage", -1),
+                      ("classifier_score", -1)]:
         series = [sign * r[key] for r in rows]
         assert series == sorted(series) and len(set(series)) == len(series), (key, series)
     assert [r["recall"] for r in rows] == sorted((r["recall"] for r in rows), reverse=True)
@@ -78,21 +80,25 @@ def test_views_are_scored_beside_the_real_floor_at_one_n_with_their_protocol_and
     assert q["views"]["copy"] == q["floor"]
     assert q["views"]["noisy"]["fid"]["values"]["fid"] > q["floor"]["fid"]["values"]["fid"]
     proto = q["views"]["noisy"]["precision_recall"]["protocol"]
-    assert proto == {"extractor": "evaluator:digits", "weights_sha256": ext.weights_sha256, "n_real": n, "n_fake": n, "k": 3,
-                     "bootstrap": {"resamples": 1000, "seed": 0, "resampled": "the judged set only (the reference set is pinned)",
-                                   "interval": "bias-corrected percentile, clipped to the value's range"}}
+    assert proto == {"extractor": "evaluator:digits", "weights_sha256": ext.weights_sha256, "n_real": n, "n_fake": n,
+                     "k": 3, "bootstrap": {"resamples": 1000, "seed": 0,
+                                           "resampled": "the judged set only (the reference set is pinned)",
+                                           "interval": "bias-corrected percentile, clipped to the value's range"}}
     assert q["floor"]["fid"]["protocol"]["n_real"] == q["floor"]["fid"]["protocol"]["n_fake"] == n
-    assert q["views"]["noisy"]["memorisation"]["protocol"] == {"extractor": "evaluator:digits", "weights_sha256": ext.weights_sha256,
-                                                                "n_fake": n, "n_train": len(data.train), "n_heldout": n}
+    assert q["views"]["noisy"]["memorisation"]["protocol"] == {"extractor": "evaluator:digits",
+                                                               "weights_sha256": ext.weights_sha256, "n_fake": n,
+                                                               "n_train": len(data.train), "n_heldout": n}
     assert q["floor"]["memorisation"]["values"]["memorisation_ratio"] == 1.0
     assert q["extractor"]["source"] == "shipped"
     for entry in (q["floor"], q["views"]["noisy"]):
         for metric in ("fid", "kid", "precision_recall", "density_coverage"):
             for key, interval in entry[metric]["intervals"].items():
-                assert interval["resamples"] == 1000 and interval["ci95"][0] <= interval["ci95"][1] and interval["se"] > 0, (metric, key)
+                assert (interval["resamples"] == 1000 and interval["ci95"][0] <= interval["ci95"][1]
+                        and interval["se"] > 0), (metric, key)
     report = quality_report(q)
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in report.splitlines() if line.startswith("|")]
-    assert rows[0] == ["metric", "unit", "better", "real floor", "copy", "noisy"] and [f"FID at N = {n}", "", "↓"] in [r[:3] for r in rows]
+    assert (rows[0] == ["metric", "unit", "better", "real floor", "copy", "noisy"]
+            and [f"FID at N = {n}", "", "↓"] in [r[:3] for r in rows])
     assert f"held-out accuracy {ext.info['heldout_accuracy']:.2%}" in report
 
 
@@ -103,7 +109,8 @@ def test_fewer_resamples_change_the_intervals_never_the_values(digits):
     for entry in ("floor", "views"):
         a, b = (q[entry] if entry == "floor" else q[entry]["noisy"] for q in (full, few))
         for metric in a:
-            values = {k: v for k, v in a[metric]["values"].items() if k != "fid_inf"}  # fid_inf subtracts the bootstrap's bias
+            # fid_inf subtracts the bootstrap's bias
+            values = {k: v for k, v in a[metric]["values"].items() if k != "fid_inf"}
             assert values == {k: v for k, v in b[metric]["values"].items() if k != "fid_inf"}, metric
             for key, interval in b[metric].get("intervals", {}).items():
                 assert interval["resamples"] == 100 and a[metric]["intervals"][key]["resamples"] == 1000, (metric, key)
@@ -112,7 +119,8 @@ def test_fewer_resamples_change_the_intervals_never_the_values(digits):
 
 def test_views_of_another_n_than_each_other_or_more_than_the_heldout_split_are_refused(digits):
     data, ext = digits
-    with pytest.raises(UserError, match=r"views of \[130, 150\] samples against 180 held-out images: every view and the real-data floor"):
+    with pytest.raises(UserError, match=r"views of \[130, 150\] samples against 180 held-out images: every view and "
+                                        r"the real-data floor"):
         evaluate_views({"a": data.train[:150], "b": data.train[:130]}, data, ext)
     with pytest.raises(UserError, match="must share one N, at most the held-out size"):
         evaluate_views({"a": data.train[:200]}, data, ext)
@@ -120,8 +128,10 @@ def test_views_of_another_n_than_each_other_or_more_than_the_heldout_split_are_r
 
 @pytest.mark.parametrize("asked, expected", [
     (None, 180), (128, 128), (180, 180),
-    (127, "--eval-samples 127 is below the 128 feature dimensions, where FID's covariance is rank-deficient; give --eval-samples between 128 and 180"),
-    (181, "--eval-samples 181 is more than the 180 held-out images of the real-data floor, which is scored at the same N; give --eval-samples between 128 and 180"),
+    (127, "--eval-samples 127 is below the 128 feature dimensions, where FID's covariance is rank-deficient; give "
+          "--eval-samples between 128 and 180"),
+    (181, "--eval-samples 181 is more than the 180 held-out images of the real-data floor, which is scored at the same "
+          "N; give --eval-samples between 128 and 180"),
 ])
 def test_eval_sample_count_is_between_the_feature_dimension_and_the_heldout_size(digits, asked, expected):
     data, _ = digits
@@ -136,7 +146,8 @@ def test_eval_sample_count_is_between_the_feature_dimension_and_the_heldout_size
 def test_a_heldout_split_below_the_feature_dimension_keeps_its_default_n_with_a_warning(digits):
     data, _ = digits
     small = dataclasses.replace(data, heldout=data.heldout[:40], heldout_labels=data.heldout_labels[:40])
-    with pytest.warns(UserWarning, match="holds 40 images, fewer than the 128 feature dimensions: FID, KID and the k-NN metrics at N=40 are unreliable"):
+    with pytest.warns(UserWarning, match="holds 40 images, fewer than the 128 feature dimensions: FID, KID and the "
+                                         "k-NN metrics at N=40 are unreliable"):
         assert eval_sample_count(None, small, 128) == 40
     with pytest.raises(UserError, match="leave --eval-samples out: the held-out split of digits"):
         eval_sample_count(128, small, 128)
@@ -150,7 +161,9 @@ def test_curve_points_compare_against_the_final_evaluations_reference():
 
     data = load_dataset("digits")
     extractor = load_extractor("evaluator", data)
-    views = {"noisy": (data.heldout + 0.2 * torch.rand(data.heldout.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)}
-    final = evaluate_views(views, data, extractor, resamples=MIN_RESAMPLES)["views"]["noisy"]["fid"]["values"]["fid"]  # a value: any resamples
+    views = {"noisy": (data.heldout + 0.2 * torch.rand(data.heldout.shape,
+                                                       generator=torch.Generator().manual_seed(0))).clamp(0, 1)}
+    # a value: any resamples
+    final = evaluate_views(views, data, extractor, resamples=MIN_RESAMPLES)["views"]["noisy"]["fid"]["values"]["fid"]
     point = make_point_evaluator(data, extractor, len(views["noisy"]))(views)["noisy"]["fid"]
     assert point == pytest.approx(final, rel=1e-6)  # same reference images, so the curve ends where its points lead

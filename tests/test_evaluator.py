@@ -1,4 +1,5 @@
-"""The domain evaluator: trained once per dataset, deterministic, cached by key, accurate; Inception never substituted."""
+"""The domain evaluator: trained once per dataset, deterministic, cached by key, accurate; Inception
+never substituted."""
 
 import dataclasses
 import json
@@ -9,7 +10,8 @@ import torch
 from compare.metrics import evaluator
 from compare.data import load_dataset
 from compare.errors import UserError
-from compare.metrics.evaluator import DomainClassifier, evaluator_key, evaluator_path, load_domain_evaluator, load_extractor, train_classifier, weights_sha256
+from compare.metrics.evaluator import (DomainClassifier, evaluator_key, evaluator_path, load_domain_evaluator,
+                                       load_extractor, train_classifier, weights_sha256)
 
 
 @pytest.fixture(scope="module")
@@ -17,14 +19,16 @@ def digits():
     return load_dataset("digits")
 
 
-def test_a_fresh_install_scores_digits_and_mnist5k_with_the_shipped_evaluators_training_nothing(digits, monkeypatch, tmp_path):
+def test_a_fresh_install_scores_digits_and_mnist5k_with_the_shipped_evaluators_training_nothing(digits, monkeypatch,
+                                                                                                tmp_path):
     monkeypatch.setenv("COMPARE_CACHE_DIR", str(tmp_path))  # an empty cache
     for data in (digits, load_dataset("mnist5k")):
         messages = []
         ext = load_domain_evaluator(data, on_train=messages.append)
         assert messages == [] and ext.info["source"] == "shipped"
         assert ext.weights_sha256 == evaluator.SHIPPED_SHA256[data.name] == weights_sha256(_net_of(data))
-        assert ext.info["heldout_accuracy"] >= 0.97 and (evaluator.SHIPPED_DIR / f"{data.name}.pt").stat().st_size < 1_000_000
+        assert (ext.info["heldout_accuracy"] >= 0.97
+                and (evaluator.SHIPPED_DIR / f"{data.name}.pt").stat().st_size < 1_000_000)
     assert not (tmp_path / "evaluators").exists()  # nothing trained, nothing written
 
 
@@ -53,7 +57,8 @@ def test_other_datasets_train_once_and_load_from_the_cache(digits):
     first = load_domain_evaluator(data, on_train=messages.append)  # trains unless an earlier test did
     assert first.info["heldout_accuracy"] >= 0.95 and first.info["source"] == "trained"
     path = evaluator_path("digits-copy")
-    assert path.exists() and json.loads(path.with_suffix(".json").read_text())["heldout_accuracy"] == first.info["heldout_accuracy"]
+    assert (path.exists()
+            and json.loads(path.with_suffix(".json").read_text())["heldout_accuracy"] == first.info["heldout_accuracy"])
     messages.clear()
     again = load_domain_evaluator(data, on_train=messages.append)
     assert messages == [] and again.info == first.info  # from the cache, not retrained
@@ -136,7 +141,8 @@ def test_inception_when_available_gets_uint8_rgb_and_gives_features_and_class_pr
     ext = load_extractor("inception", digits)
     out = ext.extract(digits.heldout[:10])
     assert seen == [(torch.uint8, (3, 8, 8))] and out.features.shape == (10, 12) and out.probs.shape == (10, 1008)
-    assert torch.allclose(out.probs.sum(1), torch.ones(10)) and ext.name == "inception-v3" and len(ext.weights_sha256) == 64
+    assert (torch.allclose(out.probs.sum(1), torch.ones(10)) and ext.name == "inception-v3"
+            and len(ext.weights_sha256) == 64)
 
 
 @pytest.mark.slow  # trains the mnist5k evaluator: ~15 s on one free core

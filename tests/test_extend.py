@@ -16,7 +16,8 @@ from helpers import SETTINGS, assert_same_run, one_line_error, run_cli, snapshot
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
-TIMINGS = {"s", "train_seconds", "steps_per_second", "size", "content_sha256", "run"}  # what a rerun measures anew (size: throughputs)
+# what a rerun measures anew (size: throughputs)
+TIMINGS = {"s", "train_seconds", "steps_per_second", "size", "content_sha256", "run"}
 
 
 def without(obj, keys):
@@ -57,7 +58,8 @@ def test_a_run_extended_to_a_larger_budget_ends_as_a_run_straight_to_it(tiny_run
     config = json.loads((out / "config.json").read_text())
     assert config["budget"]["spec"] == "120steps" and [e["from"]["spec"] for e in config["extended"]] == ["50steps"]
     lines = [json.loads(line) for line in (out / "progress" / "curve.jsonl").read_text().splitlines()]
-    assert sorted((e["model"], e["steps"]) for e in lines) == sorted((m, p["steps"]) for m in ("gan", "vae") for p in got["models"][m]["curve"])
+    assert sorted((e["model"], e["steps"]) for e in lines) == sorted((m, p["steps"]) for m in ("gan", "vae")
+                                                                     for p in got["models"][m]["curve"])
 
 
 def test_resuming_a_finished_run_says_where_its_report_is_and_redoes_nothing(tiny_run, tmp_path, monkeypatch):
@@ -69,13 +71,14 @@ def test_resuming_a_finished_run_says_where_its_report_is_and_redoes_nothing(tin
     for same in ([], ["--budget", "120steps"]):
         result = run_cli("run", "--resume", out, *same)
         assert result.exit_code == 0, result.output
-        assert result.output == (f"{out} is finished (120steps each); its report: {out / 'report.html'}. To train on, give a "
-                                 f"larger budget: compare run --resume {out} --budget <more than 120steps>\n")
+        assert result.output == (f"{out} is finished (120steps each); its report: {out / 'report.html'}. To train on, "
+                                 f"give a larger budget: compare run --resume {out} --budget <more than 120steps>\n")
     assert snapshot(out) == before  # config.json included: nothing was rewritten
 
 
-@pytest.mark.parametrize("smaller, why", [("60steps", "--budget 60steps is smaller than this run's 120steps (gan: 60 steps < 120)"),
-                                          ("5s", "cannot change the budget of a run from 120steps to 5s")])
+@pytest.mark.parametrize("smaller, why",
+                         [("60steps", "--budget 60steps is smaller than this run's 120steps (gan: 60 steps < 120)"),
+                          ("5s", "cannot change the budget of a run from 120steps to 5s")])
 def test_a_smaller_or_seconds_budget_is_refused_in_one_line_with_nothing_changed(tiny_run, tmp_path, smaller, why):
     out = tmp_path / "run"
     shutil.copytree(tiny_run, out)
@@ -101,7 +104,8 @@ def test_budget_extended_compares_every_models_planned_steps():
     old = {"budget": {"spec": "100steps", "steps": {"gan": 100, "vae": 100}}}
     assert budget_extended(old, {"budget": {"spec": "200steps", "steps": {"gan": 200, "vae": 200}}})
     assert not budget_extended(old, {"budget": {"spec": "3200images", "steps": {"gan": 100, "vae": 100}}})
-    with pytest.raises(UserError, match="smaller than this run's 100steps"):  # a flops budget can buy one model fewer steps
+    # a flops budget can buy one model fewer steps
+    with pytest.raises(UserError, match="smaller than this run's 100steps"):
         budget_extended(old, {"budget": {"spec": "1e12flops", "steps": {"gan": 300, "vae": 90}}})
 
 

@@ -76,7 +76,8 @@ def test_unknown_generator_loss_is_rejected():
 def test_d_width_scales_the_discriminator_alone():
     base, wide = GAN(GANConfig(width=0.5)), GAN(GANConfig(width=0.5, d_width=2.0))
     assert wide.discriminator.net[1].out_features == 2 * base.discriminator.net[1].out_features == 256
-    assert all(torch.equal(a, b) for a, b in zip(base.generator.state_dict().values(), wide.generator.state_dict().values()))
+    assert all(torch.equal(a, b)
+               for a, b in zip(base.generator.state_dict().values(), wide.generator.state_dict().values()))
     with pytest.raises(ValueError, match="d_width must be positive"):
         GANConfig(d_width=0.0)
 
@@ -93,7 +94,8 @@ def test_lazy_r1_adds_interval_times_gamma_half_its_gradient_to_every_intervalth
     # Plain SGD: the first D step with R1 differs from the one without by exactly
     # -lr * R1_INTERVAL * gamma / 2 * d(penalty)/d(theta) at the same start, fakes and batch; the next R1_INTERVAL - 1
     # steps carry no penalty. The conv nets default to R1, the MLPs to none.
-    assert (GANConfig().r1_weight, GANConfig(arch="conv").r1_weight) == (DEFAULT_R1_WEIGHT["mlp"], DEFAULT_R1_WEIGHT["conv"]) == (0.0, 1.0)
+    assert ((GANConfig().r1_weight, GANConfig(arch="conv").r1_weight)
+            == (DEFAULT_R1_WEIGHT["mlp"], DEFAULT_R1_WEIGHT["conv"]) == (0.0, 1.0))
     batch = torch.rand(16, *SHAPE, generator=torch.Generator().manual_seed(3))
     cfg = dict(image_shape=SHAPE, arch="conv", channels=4, dense=16, latent_dim=8, optimizer="sgd", lr=0.1)
     plain, penalised = GAN(GANConfig(**cfg, r1_weight=0.0)), GAN(GANConfig(**cfg, r1_weight=3.0))
@@ -118,9 +120,11 @@ def test_lazy_r1_adds_interval_times_gamma_half_its_gradient_to_every_intervalth
 def test_the_optimizer_field_picks_the_optimiser_and_its_default_learning_rate():
     adam, sgd, slow = make_gan(), make_gan(optimizer="sgd"), make_gan(optimizer="sgd", lr=0.01)
     assert (adam.config.lr, sgd.config.lr, slow.config.lr) == (5e-4, 0.05, 0.01)
-    assert all(type(o) is torch.optim.Adam and o.param_groups[0]["betas"] == (0.5, 0.999) for o in (adam.opt_g, adam.opt_d))
+    assert all(type(o) is torch.optim.Adam and o.param_groups[0]["betas"] == (0.5, 0.999)
+               for o in (adam.opt_g, adam.opt_d))
     for opt in (sgd.opt_g, sgd.opt_d, slow.opt_g):  # plain SGD: no momentum, no weight decay
-        assert type(opt) is torch.optim.SGD and opt.param_groups[0]["momentum"] == 0 and opt.param_groups[0]["weight_decay"] == 0
+        assert (type(opt) is torch.optim.SGD and opt.param_groups[0]["momentum"] == 0
+                and opt.param_groups[0]["weight_decay"] == 0)
     assert slow.opt_d.param_groups[0]["lr"] == 0.01
     with pytest.raises(ValueError, match="optimizer must be one of adam, sgd, got 'rmsprop'"):
         GANConfig(optimizer="rmsprop")
@@ -143,5 +147,6 @@ def test_a_state_saved_and_loaded_mid_training_continues_exactly(optimizer, tmp_
     for b in batches[3:]:
         resumed.train_step(b)
     for name in ("generator", "discriminator"):
-        assert all(torch.equal(a, b) for a, b in zip(straight.parts()[name].state_dict().values(), resumed.parts()[name].state_dict().values()))
+        assert all(torch.equal(a, b) for a, b in zip(straight.parts()[name].state_dict().values(),
+                                                     resumed.parts()[name].state_dict().values()))
     assert torch.equal(straight.sample(4), resumed.sample(4))

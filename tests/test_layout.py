@@ -75,10 +75,12 @@ def test_every_module_imports_alone_in_a_fresh_interpreter():
     import subprocess
     import sys
 
-    modules = sorted(m for package in ("compare", "gan", "vae") for m in module_imports(package) if not m.endswith("__main__"))
+    modules = sorted(m for package in ("compare", "gan", "vae")
+                     for m in module_imports(package) if not m.endswith("__main__"))
     script = (
         "import os, sys, importlib\n"
-        "import torch, torch.utils.flop_counter, torchvision, numpy, scipy.stats, click, matplotlib.pyplot, sklearn, PIL.Image  # noqa: F401  (third-party: loaded once, warm)\n"
+        "import torch, torch.utils.flop_counter, torchvision, numpy, scipy.stats, click, matplotlib.pyplot, sklearn, "
+        "PIL.Image  # noqa: F401  (third-party: loaded once, warm)\n"
         "failed = []\n"
         "for m in sys.argv[1:]:\n"
         "    pid = os.fork()\n"
@@ -93,7 +95,8 @@ def test_every_module_imports_alone_in_a_fresh_interpreter():
         "        failed.append(m)\n"
         "print(' '.join(failed))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, *modules], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script, *modules], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "", f"fail to import alone: {done.stdout.strip()}\n{done.stderr[-2000:]}"
 

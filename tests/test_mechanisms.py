@@ -77,7 +77,8 @@ def test_the_loop_records_every_step_of_the_early_window_and_none_after(monkeypa
     gan = GAN(GANConfig(image_shape=SHAPE, hidden=16, latent_dim=4), seed=0)
     record = train(gan, torch.rand(64, *SHAPE), 12, 16, seed=0)
     assert [r["step"] for r in record.saturation] == list(range(1, 8))
-    vae_record = train(VAE(VAEConfig(image_shape=SHAPE, hidden=16, latent_dim=2), seed=0), torch.rand(64, *SHAPE), 3, 16, seed=0)
+    vae_record = train(VAE(VAEConfig(image_shape=SHAPE, hidden=16, latent_dim=2), seed=0), torch.rand(64, *SHAPE), 3,
+                       16, seed=0)
     assert vae_record.saturation == []
 
 
@@ -86,7 +87,8 @@ def test_early_summary_averages_the_window_and_each_block_of_50_steps():
     summary = early_summary(readings)
     assert summary["steps"] == 120 and summary["mean"]["d_fake"] == pytest.approx(60.5)
     assert [p["step"] for p in summary["points"]] == [50, 100, 120]
-    assert summary["points"][0]["d_fake"] == pytest.approx(25.5) and summary["points"][2]["d_fake"] == pytest.approx(110.5)
+    assert (summary["points"][0]["d_fake"] == pytest.approx(25.5)
+            and summary["points"][2]["d_fake"] == pytest.approx(110.5))
 
 
 # ---- claim 2's mechanism: the prior fitted to the codes ----
@@ -165,13 +167,15 @@ def test_a_run_records_both_mechanisms_and_a_resume_redraws_the_same_gmm_view(ti
 
 def sweep(label: str, fids: dict[float, float], params: dict[float, int], jitter: float = 0.5) -> SizeSweep:
     """A size sweep with FID `fids[w]` at width w, over 3 seeds spread by +-jitter."""
-    return SizeSweep(label, tuple(WidthResult(w, params[w], {s: f + (s - 1) * jitter for s in range(3)}) for w, f in fids.items()))
+    return SizeSweep(label, tuple(WidthResult(w, params[w], {s: f + (s - 1) * jitter for s in range(3)})
+                                  for w, f in fids.items()))
 
 
 PARAMS = {0.5: 1_000, 1.0: 4_000, 2.0: 16_000}
 
 
-@pytest.mark.parametrize("gmm_fid, jitter, verdict", [(10.0, 0.5, CLOSES), (28.0, 1.0, REMAINS), (15.0, 3.0, NOT_DECIDED)])
+@pytest.mark.parametrize("gmm_fid, jitter, verdict",
+                         [(10.0, 0.5, CLOSES), (28.0, 1.0, REMAINS), (15.0, 3.0, NOT_DECIDED)])
 def test_the_prior_gap_rule_finds_a_planted_prior_effect(gmm_fid, jitter, verdict):
     # the GAN at 10 everywhere, the VAE's means at 30 (a 3x gap); its fitted prior at 10 (the GAN's: closed),
     # 28 (still far behind: remains) or 15 (50% behind, but its interval reaches below 25%: not decided)
@@ -187,10 +191,12 @@ def test_the_prior_gap_rule_finds_a_planted_prior_effect(gmm_fid, jitter, verdic
 
 def test_the_gan_is_read_at_the_vaes_parameter_count_and_no_gap_is_not_invented():
     gan = sweep("gan", {0.5: 40.0, 1.0: 10.0}, PARAMS, jitter=0.0)  # log-linear between 1,000 and 4,000 parameters
-    assert _gan_fid_at(gan, 2_000, 0) == pytest.approx(20.0)  # halfway in log parameters: the geometric mean of 40 and 10
+    # halfway in log parameters: the geometric mean of 40 and 10
+    assert _gan_fid_at(gan, 2_000, 0) == pytest.approx(20.0)
     gmm = sweep("vae-gmm", {1.0: 14.0}, {1.0: 2_000})
     assert judge_prior_gap(gan, sweep("vae", {1.0: 15.0}, {1.0: 2_000}), gmm).verdict == NO_GAP  # the VAE is ahead
-    assert judge_prior_gap(gan, sweep("vae", {1.0: 30.0}, {1.0: 100_000}), gmm).verdict == NOT_MEASURED  # beyond the GAN's sizes
+    # beyond the GAN's sizes
+    assert judge_prior_gap(gan, sweep("vae", {1.0: 30.0}, {1.0: 100_000}), gmm).verdict == NOT_MEASURED
     one_seed = SizeSweep("vae", (WidthResult(1.0, 2_000, {0: 30.0}),))
     assert judge_prior_gap(gan, one_seed, gmm).verdict == NOT_DECIDED  # one seed: no interval
 
@@ -198,7 +204,8 @@ def test_the_gan_is_read_at_the_vaes_parameter_count_and_no_gap_is_not_invented(
 def claim3_input() -> Claim3Input:
     """Two seeds of both losses, with planted saturation readings: the minimax runs' D(G(z)) near 0.02."""
     def early(d: float) -> dict:
-        mean = {"d_fake": d, "share_rejected": 1.0 if d < 0.1 else 0.0, "minimax_dlogit": d, "nonsaturating_dlogit": 1 - d}
+        mean = {"d_fake": d, "share_rejected": 1.0 if d < 0.1 else 0.0, "minimax_dlogit": d,
+                "nonsaturating_dlogit": 1 - d}
         return {"steps": 100, "mean": mean, "points": [{"step": s, **mean} for s in (50, 100)]}
 
     curve = {seed: [Point(s, {"fid": 100.0 / s}) for s in (50, 100, 200)] for seed in (0, 1)}

@@ -38,7 +38,8 @@ def test_a_value_alone_keeps_three_significant_digits_and_its_whole_part(value, 
 
 def test_signed_values_and_the_parts_of_a_sentence():
     assert fmt(-5.366, (-5.642, -5.085), signed=True) == "-5.37 [-5.64, -5.08]"
-    assert fmt(0.5, signed=True) == "+0.500" and fmt(3, signed=True) == "+3" and fmt(0.001, (-0.3, 0.3), signed=True) == "+0.00 [-0.30, 0.30]"
+    assert (fmt(0.5, signed=True) == "+0.500" and fmt(3, signed=True) == "+3"
+            and fmt(0.001, (-0.3, 0.3), signed=True) == "+0.00 [-0.30, 0.30]")
     assert parts(5.366, (5.085, 5.642)) == ("5.37", "5.08", "5.64")
     assert parts(5.366) == ("5.37", None, None)
 
@@ -54,7 +55,8 @@ def test_every_registered_number_has_words():
         for k, key in metric.keys.items():
             assert key.constant or (key.label and "_" not in key.label), k  # a row name in words, never the raw key
             assert "^" not in key.unit and "x10" not in key.unit  # units in words
-    assert label_of("lone_pixels_per_image") == "lone pixels per image" and label_of("precision") == "precision (share of samples)"
+    assert (label_of("lone_pixels_per_image") == "lone pixels per image"
+            and label_of("precision") == "precision (share of samples)")
     assert label_of("fid", 500) == "FID at N = 500" and label_of("kid_x1e3") == "KID × 1,000"
     assert key_info("modes_total").constant and key_info("nn_train_real").constant  # the real data's own: no table row
     assert label_of("final_losses.d_loss") == "final_losses.d_loss"  # not a metric: as it is

@@ -61,7 +61,8 @@ def user_module(tmp_path, monkeypatch):
 
 
 def env_with_root() -> dict:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            "OMP_NUM_THREADS": "1"}
 
 
 # ---- the contract, checked at registration ----
@@ -107,7 +108,8 @@ def test_a_model_that_cannot_be_had_is_one_line_saying_what_to_do(spec, named):
 
 def test_a_module_that_fails_to_import_is_one_line_with_its_error(user_module):
     module = user_module("fails", "raise RuntimeError('needs a GPU driver')\n")
-    assert "importing usermods.fails failed: RuntimeError: needs a GPU driver" in one_line_error(run_cli("run", "--models", f"{module}:X", *TINY))
+    assert ("importing usermods.fails failed: RuntimeError: needs a GPU driver"
+            in one_line_error(run_cli("run", "--models", f"{module}:X", *TINY)))
 
 
 def test_builtins_register_through_the_same_path_and_keep_their_names():
@@ -128,7 +130,8 @@ def test_register_model_from_python_makes_a_name_the_cli_takes():
 def test_cli_fields_reach_only_the_configs_that_declare_them():
     """--arch / --precision / --optimizer go to the built-ins; TinyVAEConfig declares none of them and gets none."""
     specs = with_fields(parse_model_specs([PLUGIN, "gan"]), arch="conv", precision="bf16", optimizer="sgd")
-    assert specs[0].overrides == () and dict(specs[1].overrides) == {"arch": "conv", "precision": "bf16", "optimizer": "sgd"}
+    assert (specs[0].overrides == ()
+            and dict(specs[1].overrides) == {"arch": "conv", "precision": "bf16", "optimizer": "sgd"})
     assert specs[0].config((1, 8, 8), width=0.5) == TinyVAE.config_class(image_shape=(1, 8, 8), width=0.5)
 
 
@@ -155,7 +158,8 @@ def test_match_params_uses_the_plugins_hidden_field_and_names_a_missing_one(user
     specs = parse_model_specs(["vae", f"{module}:NoHidden"])
     with pytest.raises(UserError, match="config to have `hidden`"):
         match_widths(specs, (1, 8, 8), "total")
-    with pytest.raises(UserError, match="names no sampler_part"):  # as the first model, it sets the generator size to match
+    # as the first model, it sets the generator size to match
+    with pytest.raises(UserError, match="names no sampler_part"):
         match_widths(specs[::-1], (1, 8, 8), "generator")
 
 
@@ -178,7 +182,8 @@ def test_a_users_kind_gan_counts_as_a_gan(user_module):
         class TinyGAN(TinyVAE):
             kind = "gan"
         """)
-    v = judge_claim1(Claim1Input(artifacts(f"{module}:TinyGAN", GAN), (artifacts("vae-mean", plus(GAN, MORE, (2, 2.5, 3))),)))
+    v = judge_claim1(Claim1Input(artifacts(f"{module}:TinyGAN", GAN),
+                                 (artifacts("vae-mean", plus(GAN, MORE, (2, 2.5, 3))),)))
     assert v.verdict == "supported"
 
 
@@ -199,7 +204,8 @@ def test_a_model_of_another_kind_is_compared_but_judged_by_no_claim(user_module)
 def test_a_dataset_function_by_module_path_or_name_is_split_and_scaled(monkeypatch):
     data = load_dataset("examples.tiny_plugin:bars")
     assert data.image_shape == (1, 8, 8) and len(data.train) + len(data.heldout) == 1500 and len(data.heldout) == 150
-    assert data.train.dtype == torch.float32 and set(data.train.unique().tolist()) == {0.0, 1.0}  # uint8 0/255 -> [0, 1]
+    # uint8 0/255 -> [0, 1]
+    assert data.train.dtype == torch.float32 and set(data.train.unique().tolist()) == {0.0, 1.0}
     assert data.train_labels is not None and set(data.train_labels.tolist()) == {0, 1}
     compare.register_dataset("bars", lambda: np.random.default_rng(0).random((10, 8, 8)))  # (N, H, W) floats, no labels
     assert load_dataset("bars").train_labels is None and load_dataset("bars").image_shape == (1, 8, 8)
@@ -220,14 +226,16 @@ def test_a_bad_dataset_is_one_line(fn, named):
 
 
 def test_a_dataset_that_cannot_be_had_is_one_line_on_the_cli():
-    assert "has no 'nope'" in one_line_error(run_cli("run", "--models", "gan", "--dataset", "examples.tiny_plugin:nope", "--budget", "2steps"))
+    assert "has no 'nope'" in one_line_error(run_cli("run", "--models", "gan", "--dataset", "examples.tiny_plugin:nope",
+                                                     "--budget", "2steps"))
     with pytest.raises(UserError, match="built-in dataset's"):
         compare.register_dataset("digits", bars)
 
 
 def test_entry_points_announce_models_and_datasets(monkeypatch):
-    monkeypatch.setattr(protocol, "announced", lambda group: {protocol.MODEL_GROUP: {"tinyvae": PLUGIN},
-                                                              protocol.DATASET_GROUP: {"bars": "examples.tiny_plugin:bars"}}[group])
+    monkeypatch.setattr(protocol, "announced",
+                        lambda group: {protocol.MODEL_GROUP: {"tinyvae": PLUGIN},
+                                       protocol.DATASET_GROUP: {"bars": "examples.tiny_plugin:bars"}}[group])
     assert parse_model_specs(["tinyvae"])[0].entry.model_cls is TinyVAE
     assert load_dataset("bars").image_shape == (1, 8, 8)
     MODELS.pop("tinyvae")  # listed as announced until something uses it
@@ -240,12 +248,15 @@ def test_workers_get_the_registrations_and_import_them_again(monkeypatch):
     register_model("tiny", TinyVAE)
     compare.register_dataset("bars", bars)
     seen = []
-    monkeypatch.setattr(executors, "run_trial", lambda trial: seen.append(trial.plugins) or {"id": trial.id, "status": "done"})
+    monkeypatch.setattr(executors, "run_trial",
+                        lambda trial: seen.append(trial.plugins) or {"id": trial.id, "status": "done"})
     list(executors.LocalExecutor(executors.ExecutorOptions(jobs=1)).map([executors.Trial("t", None)]))
-    assert seen == [(("compare.models:register_model", "tiny", PLUGIN), ("compare.data:register_dataset", "bars", "examples.tiny_plugin:bars"))]
+    assert seen == [(("compare.models:register_model", "tiny", PLUGIN),
+                     ("compare.data:register_dataset", "bars", "examples.tiny_plugin:bars"))]
     code = ("import compare.protocol as p, compare.models as m, compare.data as d; import sys; "
             f"p.restore({seen[0]!r}); print(m.MODELS['tiny'].kind, d.load_dataset('bars').image_shape)")
-    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env_with_root(), timeout=120)
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env_with_root(),
+                           timeout=120)
     assert fresh.stdout.split() == ["vae", "(1,", "8,", "8)"], fresh.stderr
 
 
@@ -254,7 +265,8 @@ def test_ray_ships_the_plugins_package_folder_and_single_file_modules(tmp_path, 
     monkeypatch.syspath_prepend(str(tmp_path))
     register_model(PLUGIN, TinyVAE)
     register_model("loose", __import__("loose_plugin").Loose)
-    env = executors.runtime_env([*protocol.registered(), ("compare.models:register_model", "loose", "loose_plugin:Loose")])
+    env = executors.runtime_env([*protocol.registered(),
+                                 ("compare.models:register_model", "loose", "loose_plugin:Loose")])
     try:
         assert str(ROOT / "examples") in env["py_modules"] and str(ROOT / "compare") in env["py_modules"]
         assert os.listdir(env["working_dir"]) == ["loose_plugin.py"]
@@ -265,7 +277,8 @@ def test_ray_ships_the_plugins_package_folder_and_single_file_modules(tmp_path, 
 
 
 class FakeRay:
-    """Just enough of Ray's API for RayExecutor.map, running each task here at once: what it was started with is kept."""
+    """Just enough of Ray's API for RayExecutor.map, running each task here at once: what it was started with
+    is kept."""
 
     def __init__(self):
         self.started_with, self.running = None, False
@@ -275,7 +288,8 @@ class FakeRay:
 
     def init(self, **kwargs):
         self.started_with, self.running = kwargs, True
-        assert os.path.isdir(kwargs["runtime_env"].get("working_dir", ".")), "the staged modules must exist while Ray starts"
+        assert os.path.isdir(kwargs["runtime_env"].get("working_dir", ".")), (
+            "the staged modules must exist while Ray starts")
 
     def remote(self, **_):  # a task's ref: an object holding the task's result, hashable as Ray's refs are
         return lambda fn: type("Task", (), {"remote": staticmethod(lambda *a: type("Ref", (), {"result": fn(*a)})())})
@@ -294,7 +308,8 @@ def test_ray_starts_with_the_plugins_folders_and_hands_the_registrations_to_each
     register_model("tiny", TinyVAE)
     fake = FakeRay()
     monkeypatch.setitem(sys.modules, "ray", fake)
-    monkeypatch.setattr(executors, "run_trial", lambda trial: {"id": trial.id, "status": "done", "plugins": trial.plugins})
+    monkeypatch.setattr(executors, "run_trial",
+                        lambda trial: {"id": trial.id, "status": "done", "plugins": trial.plugins})
     records = list(executors.RayExecutor(executors.ExecutorOptions()).map([executors.Trial("t", None)]))
     assert records[0]["plugins"] == (("compare.models:register_model", "tiny", PLUGIN),)
     assert str(ROOT / "examples") in fake.started_with["runtime_env"]["py_modules"] and not fake.running
@@ -309,8 +324,10 @@ def test_run_with_the_example_plugin_beside_the_gan_measures_claim_1(tmp_path):
     assert result.exit_code == 0, result.output
     metrics, config = (json.loads((out / f).read_text()) for f in ("metrics.json", "config.json"))
     assert list(metrics["models"]) == [PLUGIN, "gan"] and metrics["models"][PLUGIN]["steps"] == 10
-    assert config["models"][PLUGIN] == {"image_shape": [1, 8, 8], "width": 0.25, "hidden": 64, "latent_dim": 8, "lr": 1e-3}
-    assert (out / "examples.tiny_plugin-TinyVAE" / "ckpt.pt").exists() and (out / "reconstructions_examples.tiny_plugin-TinyVAE.png").exists()
+    assert config["models"][PLUGIN] == {"image_shape": [1, 8, 8], "width": 0.25, "hidden": 64, "latent_dim": 8,
+                                        "lr": 1e-3}
+    assert ((out / "examples.tiny_plugin-TinyVAE" / "ckpt.pt").exists()
+            and (out / "reconstructions_examples.tiny_plugin-TinyVAE.png").exists())
     verdict = claim_a(metrics, config)
     assert verdict.verdict != NOT_MEASURED and {n.subject for n in verdict.numbers} == {PLUGIN}
 
@@ -318,24 +335,28 @@ def test_run_with_the_example_plugin_beside_the_gan_measures_claim_1(tmp_path):
 @pytest.mark.slow
 def test_sweep_with_two_jobs_runs_the_plugin_in_worker_processes(tmp_path):
     out = tmp_path / "s"
-    done = subprocess.run([sys.executable, "-m", "compare", "sweep", "--models", PLUGIN, "gan", "--dataset", "digits", "--budget", "4steps",
-                           "--batch-size", "32", "--widths", "0.25,0.5", "--seeds", "1", "--jobs", "2", *FAST, "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "compare", "sweep", "--models", PLUGIN, "gan", "--dataset", "digits",
+                           "--budget", "4steps", "--batch-size", "32", "--widths", "0.25,0.5", "--seeds", "1", "--jobs",
+                           "2", *FAST, "--out", str(out)],
                           capture_output=True, text=True, env=env_with_root(), cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "sweep.json").read_text())
-    assert {(r["model"], r["status"]) for r in summary["trials"]} == {(PLUGIN, "done"), ("gan", "done")} and len(summary["trials"]) == 4
+    assert ({(r["model"], r["status"]) for r in summary["trials"]} == {(PLUGIN, "done"), ("gan", "done")}
+            and len(summary["trials"]) == 4)
     assert "local, 2 at a time" in done.stderr and summary["claim_b"]["verdict"] != NOT_MEASURED
 
 
 @pytest.mark.slow
 def test_run_on_the_example_dataset_function_trains_its_evaluator_and_scores(tmp_path):
     out = tmp_path / "r"
-    done = subprocess.run([sys.executable, "-m", "compare", "run", "--models", PLUGIN, "--dataset", "examples.tiny_plugin:bars",
-                           "--budget", "10steps", "--batch-size", "32", "--quiet", *FAST, "--curve-points", "1", "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "compare", "run", "--models", PLUGIN, "--dataset",
+                           "examples.tiny_plugin:bars", "--budget", "10steps", "--batch-size", "32", "--quiet", *FAST,
+                           "--curve-points", "1", "--out", str(out)],
                           capture_output=True, text=True, env=env_with_root(), cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["quality"]["extractor"]["heldout_accuracy"] > 0.9  # two classes of bar, told apart by the evaluator it trained
+    # two classes of bar, told apart by the evaluator it trained
+    assert metrics["quality"]["extractor"]["heldout_accuracy"] > 0.9
 
 
 @pytest.mark.slow
@@ -344,22 +365,26 @@ def test_a_study_of_a_gan_against_a_users_vae_judges_claims_1_and_2_and_says_why
     out = tmp_path / "study"
     args = ["--dataset", "digits", "--budget", "10steps", "--batch-size", "32", "--seeds", "1", "--widths", "0.5,1",
             "--claim3-optimizers", "adam", "--jobs", "2", "--out", str(out)]
-    done = subprocess.run([sys.executable, "-m", "compare", "study", "--models", f"{PLUGIN},gan:hinge", *args],  # either order
+    # either order
+    done = subprocess.run([sys.executable, "-m", "compare", "study", "--models", f"{PLUGIN},gan:hinge", *args],
                           capture_output=True, text=True, env=env_with_root(), cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "study.json").read_text())
     assert summary["settings"]["models"] == ["gan:hinge", PLUGIN]
-    assert {r["model"] for r in summary["trials"]} == {"gan:hinge", PLUGIN} and summary["counts"]["done"] == 4  # 2 x 2 widths
+    # 2 x 2 widths
+    assert {r["model"] for r in summary["trials"]} == {"gan:hinge", PLUGIN} and summary["counts"]["done"] == 4
     claims = {c["claim"]: c for c in summary["claims"]}
     assert claims[CLAIM_1]["verdict"] != NOT_MEASURED and {n["subject"] for n in claims[CLAIM_1]["numbers"]} == {PLUGIN}
     assert claims[CLAIM_2]["verdict"] != NOT_MEASURED
-    assert claims[CLAIM_3]["verdict"] == NOT_MEASURED and "gan:hinge has no minimax variant" in claims[CLAIM_3]["notes"][0]
+    assert (claims[CLAIM_3]["verdict"] == NOT_MEASURED
+            and "gan:hinge has no minimax variant" in claims[CLAIM_3]["notes"][0])
     assert "local, 2 at a time" in done.stderr
     # a finished study resumes from its study.json with the same models; a VAE twice is refused in one line
-    again = subprocess.run([sys.executable, "-m", "compare", "study", "--resume", str(out)], capture_output=True, text=True,
-                           env=env_with_root(), cwd=tmp_path, timeout=600)
+    again = subprocess.run([sys.executable, "-m", "compare", "study", "--resume", str(out)], capture_output=True,
+                           text=True, env=env_with_root(), cwd=tmp_path, timeout=600)
     assert again.returncode == 0 and "4 already done, 0 to run" in again.stderr, again.stderr
-    assert "one GAN and one VAE" in one_line_error(run_cli("study", "--models", f"vae,{PLUGIN}", "--out", str(tmp_path / "x")))
+    assert "one GAN and one VAE" in one_line_error(run_cli("study", "--models", f"vae,{PLUGIN}", "--out",
+                                                           str(tmp_path / "x")))
     assert not (tmp_path / "x").exists()
 
 

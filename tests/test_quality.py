@@ -8,9 +8,10 @@ import torch
 from scipy import linalg
 
 from compare.metrics import METRICS, bootstrap, manifold, quality
-from compare.metrics.quality import (Features, classifier_score, mean_confidence, density_coverage, density_coverage_weighted, fid, fid_weighted,
-                                     frechet_distance, full_set, kid, kid_weighted, mean_cov, memorisation, mode_coverage, modes_hit,
-                                     precision_recall, precision_recall_weighted)
+from compare.metrics.quality import (Features, classifier_score, mean_confidence, density_coverage,
+                                     density_coverage_weighted, fid, fid_weighted, frechet_distance, full_set, kid,
+                                     kid_weighted, mean_cov, memorisation, mode_coverage, modes_hit, precision_recall,
+                                     precision_recall_weighted)
 
 
 def feats(x: torch.Tensor, labels: torch.Tensor | None = None, classes: int = 4) -> Features:
@@ -24,16 +25,19 @@ def gaussian(n, dim, seed, shift=0.0):
 
 def test_feature_metrics_are_registered_with_their_inputs():
     names = {n for n, m in METRICS.items() if m.space == "features"}
-    assert names == {"fid", "kid", "precision_recall", "density_coverage", "classifier_score", "confidence", "mode_coverage", "memorisation"}
+    assert names == {"fid", "kid", "precision_recall", "density_coverage", "classifier_score", "confidence",
+                     "mode_coverage", "memorisation"}
     assert METRICS["precision_recall"].params == {"k": 3} and METRICS["density_coverage"].params == {"k": 5}
     assert METRICS["memorisation"].inputs == ("fake", "train", "heldout")
-    assert {n for n, m in METRICS.items() if m.weighted is not None} == {"fid", "kid", "precision_recall", "density_coverage"}
+    assert {n for n, m in METRICS.items() if m.weighted is not None} == {"fid", "kid", "precision_recall",
+                                                                         "density_coverage"}
     assert METRICS["kid"].better == {"kid_x1e3": "lower"} and METRICS["kid"].params == {}
 
 
 def test_identical_sets_give_fid_zero_and_perfect_precision_recall_density_coverage():
     x = feats(gaussian(400, 16, 0).float(), torch.arange(400) % 4)
-    assert fid(x, x)["fid"] == 0.0 and kid(x, x)["kid_x1e3"] < 0  # the unbiased MMD^2 of a set with itself is -mean k_xy/(n-1) < 0
+    # the unbiased MMD^2 of a set with itself is -mean k_xy/(n-1) < 0
+    assert fid(x, x)["fid"] == 0.0 and kid(x, x)["kid_x1e3"] < 0
     assert precision_recall(x, x) == {"precision": 1.0, "recall": 1.0}
     assert density_coverage(x, x) == {"density": 1.0, "coverage": 1.0}
     assert mode_coverage(x, x) == {"modes_hit": 4, "modes_total": 4, "class_kl": 0.0}
@@ -150,7 +154,8 @@ def test_kid_is_deterministic_and_grows_with_the_shift():
 def test_fid_is_never_negative_and_identical_sets_give_exactly_zero():
     for seed in range(10):  # ReLU features with dead dimensions: eigenvalues that are truly 0, rounded either way
         g = torch.Generator().manual_seed(seed)
-        x = (torch.randn(180, 128, generator=g, dtype=torch.float64) * torch.rand(128, generator=g, dtype=torch.float64) * 3 - 1).relu()
+        x = (torch.randn(180, 128, generator=g, dtype=torch.float64)
+             * torch.rand(128, generator=g, dtype=torch.float64) * 3 - 1).relu()
         same_rows_reordered = x[torch.randperm(180, generator=g)]
         assert 0.0 <= frechet_distance(*mean_cov(x), *mean_cov(same_rows_reordered)) < 1e-9
         assert fid(feats(x), feats(x))["fid"] == 0.0
@@ -163,18 +168,21 @@ def _explicit_resample(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 def test_weighted_fid_and_kid_equal_the_metric_on_the_explicitly_resampled_sets():
     real, fake = gaussian(40, 5, 0), gaussian(30, 5, 1, shift=0.4)
     w_real, w_fake = bootstrap.resample_pair(40, 30, resamples=3)
-    got = {**fid_weighted(feats(real), feats(fake), w_real, w_fake), **kid_weighted(feats(real), feats(fake), w_real, w_fake)}
+    got = {**fid_weighted(feats(real), feats(fake), w_real, w_fake),
+           **kid_weighted(feats(real), feats(fake), w_real, w_fake)}
     for c in range(3):
         r, f = feats(_explicit_resample(real, w_real[:, c])), feats(_explicit_resample(fake, w_fake[:, c]))
         assert len(r) == 40 and len(f) == 30 and float(got["fid"][c]) == pytest.approx(fid(r, f)["fid"], rel=1e-9)
-        assert float(got["kid_x1e3"][c]) == pytest.approx(_kid_of_different_images(real, w_real[:, c], fake, w_fake[:, c]), rel=1e-9)
+        assert (float(got["kid_x1e3"][c])
+                == pytest.approx(_kid_of_different_images(real, w_real[:, c], fake, w_fake[:, c]), rel=1e-9))
     ones_real, ones_fake = full_set(40), full_set(30)  # every image once: the plain unbiased KID
     assert float(kid_weighted(feats(real), feats(fake), ones_real, ones_fake)["kid_x1e3"][0]) == pytest.approx(
         kid(feats(real), feats(fake))["kid_x1e3"], rel=1e-12)
 
 
 def _kid_of_different_images(x, wx, y, wy):
-    """MMD^2 x 1e3 of two resampled sets written out draw by draw: within each set only pairs of draws of different images."""
+    """MMD^2 x 1e3 of two resampled sets written out draw by draw: within each set only pairs of draws of
+    different images."""
     ix = torch.arange(len(x)).repeat_interleave(wx.long())
     iy = torch.arange(len(y)).repeat_interleave(wy.long())
     k = lambda a, b: (a @ b.T / a.shape[1] + 1) ** 3  # noqa: E731
@@ -205,7 +213,8 @@ def _knn_by_brute_force(real, wr, fake, wf, kp=3, kd=5):
 
 @pytest.mark.parametrize("pinned", [True, False])
 def test_weighted_knn_metrics_equal_the_metrics_of_the_explicitly_resampled_sets(monkeypatch, pinned):
-    # Every resample builds its manifolds from its own draws: radii recomputed within it (issue 19), copies at distance 0.
+    # Every resample builds its manifolds from its own draws: radii recomputed within it (issue 19), copies at
+    # distance 0.
     monkeypatch.setattr(quality, "CHUNK", 7)
     monkeypatch.setattr(manifold, "ROWS", 7)
     monkeypatch.setattr(manifold, "COLUMNS", 2)
@@ -235,14 +244,18 @@ def test_bootstrap_intervals_hold_the_value_of_a_stable_case():
     from compare.metrics.scoring import score_features
 
     real, fake = feats(gaussian(2000, 4, 0)), feats(gaussian(2000, 4, 1, shift=0.3))
-    scores = score_features({"real": real, "fake": fake, "train": real, "heldout": real}, {"name": "given", "weights_sha256": "-"})
+    scores = score_features({"real": real, "fake": fake, "train": real, "heldout": real},
+                            {"name": "given", "weights_sha256": "-"})
     for metric in ("fid", "kid", "precision_recall", "density_coverage"):
         for key, value in scores[metric]["values"].items():
             low, high = scores[metric]["intervals"][key]["ci95"]
-            assert low < value < high and 0 < scores[metric]["intervals"][key]["se"] < high - low, (key, low, value, high)
-    assert scores["fid"]["protocol"]["bootstrap"] == {"resamples": 1000, "seed": 0, "resampled": bootstrap.PINNED,
-                                                      "interval": "bias-corrected percentile, clipped to the value's range"}
-    assert scores["fid"]["protocol"]["estimates"]["fid"] == "FID at N = 2000 against this reference set, over redraws of the judged set"
+            assert (low < value < high
+                    and 0 < scores[metric]["intervals"][key]["se"] < high - low), (key, low, value, high)
+    assert (scores["fid"]["protocol"]["bootstrap"]
+            == {"resamples": 1000, "seed": 0, "resampled": bootstrap.PINNED,
+                "interval": "bias-corrected percentile, clipped to the value's range"})
+    assert (scores["fid"]["protocol"]["estimates"]["fid"]
+            == "FID at N = 2000 against this reference set, over redraws of the judged set")
     assert "intervals" not in scores["classifier_score"]
 
 
@@ -258,8 +271,8 @@ def test_bootstrap_weights_are_seeded_draws_with_replacement():
 
 def test_interval_is_the_percentiles_less_the_bootstrap_bias_and_the_spread_of_the_resamples():
     values = torch.arange(101, dtype=torch.float64)  # percentiles 2.5 and 97.5 of 0..100, mean 50
-    assert bootstrap.interval(values, 50.0) == {"ci95": pytest.approx([2.5, 97.5]), "se": pytest.approx(float(values.std())),
-                                                "bias": 0.0, "resamples": 101}
+    assert bootstrap.interval(values, 50.0) == {"ci95": pytest.approx([2.5, 97.5]),
+                                                "se": pytest.approx(float(values.std())), "bias": 0.0, "resamples": 101}
     shifted = bootstrap.interval(values, 40.0)  # the resamples sit 10 above the value: the interval moves down by 10
     assert shifted["ci95"] == pytest.approx([-7.5, 87.5]) and shifted["bias"] == pytest.approx(10.0)
     assert bootstrap.interval(torch.tensor([1.0, math.nan]), 1.0) is None
@@ -271,7 +284,8 @@ def test_small_n_fid_and_kid_intervals_hold_their_value():
     from compare.metrics.scoring import score_features
 
     real, fake = feats(gaussian(60, 16, 0)), feats(gaussian(60, 16, 1, shift=0.2))
-    scores = score_features({"real": real, "fake": fake, "train": real, "heldout": real}, {"name": "given", "weights_sha256": "-"})
+    scores = score_features({"real": real, "fake": fake, "train": real, "heldout": real},
+                            {"name": "given", "weights_sha256": "-"})
     for metric, key in (("fid", "fid"), ("kid", "kid_x1e3")):
         low, high = scores[metric]["intervals"][key]["ci95"]
         assert low < scores[metric]["values"][key] < high, (key, low, high)
@@ -279,7 +293,8 @@ def test_small_n_fid_and_kid_intervals_hold_their_value():
 
 def test_mean_confidence_is_the_mean_top_class_probability():
     probs = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [0.1, 0.6, 0.2, 0.1]], dtype=torch.float64)
-    assert mean_confidence(Features(torch.zeros(3, 1), probs))["mean_confidence"] == pytest.approx((1.0 + 0.25 + 0.6) / 3, rel=1e-12)
+    assert (mean_confidence(Features(torch.zeros(3, 1), probs))["mean_confidence"]
+            == pytest.approx((1.0 + 0.25 + 0.6) / 3, rel=1e-12))
     assert math.isnan(mean_confidence(Features(torch.zeros(3, 1), torch.zeros(3, 0)))["mean_confidence"])  # no classes
     assert METRICS["confidence"].better == {"mean_confidence": "higher"} and METRICS["confidence"].inputs == ("fake",)
 
@@ -287,7 +302,8 @@ def test_mean_confidence_is_the_mean_top_class_probability():
 def test_classifier_score_is_the_class_count_for_confident_balanced_predictions_and_one_for_uniform():
     confident = Features(torch.zeros(40, 1), torch.eye(4).repeat(10, 1))
     assert classifier_score(confident)["classifier_score"] == pytest.approx(4.0, rel=1e-9)
-    assert classifier_score(Features(torch.zeros(40, 1), torch.full((40, 4), 0.25)))["classifier_score"] == pytest.approx(1.0)
+    assert (classifier_score(Features(torch.zeros(40, 1), torch.full((40, 4), 0.25)))["classifier_score"]
+            == pytest.approx(1.0))
     one_class = Features(torch.zeros(40, 1), torch.eye(4)[torch.zeros(40, dtype=torch.long)])
     assert classifier_score(one_class)["classifier_score"] == pytest.approx(1.0)
 
@@ -314,12 +330,14 @@ def test_memorisation_is_zero_for_copies_of_train_images():
 def _old_fid(x, y):
     """FID through the eigenvalues of the non-symmetric S1 S2 (torchmetrics' way, this package's before issue 19)."""
     (m1, s1), (m2, s2) = mean_cov(x), mean_cov(y)
-    return float((m1 - m2).square().sum() + s1.trace() + s2.trace() - 2 * torch.linalg.eigvals(s1 @ s2).sqrt().real.sum())
+    return float(
+        (m1 - m2).square().sum() + s1.trace() + s2.trace() - 2 * torch.linalg.eigvals(s1 @ s2).sqrt().real.sum())
 
 
 def _relu_features(n, seed, shift=0.0):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, 128, generator=g, dtype=torch.float64) * torch.linspace(0.2, 3, 128, dtype=torch.float64) + shift).relu()
+    return (torch.randn(n, 128, generator=g, dtype=torch.float64) * torch.linspace(0.2, 3, 128, dtype=torch.float64)
+            + shift).relu()
 
 
 def test_the_symmetric_form_equals_the_eigenvalues_of_the_product_and_resamples_take_either_side():
@@ -328,9 +346,12 @@ def test_the_symmetric_form_equals_the_eigenvalues_of_the_product_and_resamples_
     w = bootstrap.resample_pair(250, 300, resamples=3)[0]
     by_fake = fid_weighted(feats(x), feats(y), full_set(300), w)["fid"]  # the reference whole, its square root once
     by_real = fid_weighted(feats(y), feats(x), w, full_set(300))["fid"]
-    for c in range(3):  # the resamples' eigenvalues in float32 (compare.metrics.frechet): within 0.1 of a FID whose resamples spread by units
+    # the resamples' eigenvalues in float32 (compare.metrics.frechet): within 0.1 of a FID whose resamples spread
+    # by units
+    for c in range(3):
         expected = _old_fid(x, _explicit_resample(y, w[:, c]))
-        assert float(by_fake[c]) == pytest.approx(expected, abs=0.1) and float(by_real[c]) == pytest.approx(expected, abs=0.1)
+        assert (float(by_fake[c]) == pytest.approx(expected, abs=0.1)
+                and float(by_real[c]) == pytest.approx(expected, abs=0.1))
     whole = fid_weighted(feats(x), feats(y), full_set(300), torch.cat([full_set(250), w], dim=1))["fid"]
     assert float(whole[0]) == fid(feats(x), feats(y))["fid"]  # the value's column: float64, exact
 
@@ -345,7 +366,8 @@ def test_kid_divides_the_features_by_the_extractors_scale():
     k = (x / 3) @ (x / 3).T / 6 + 1
     k = k ** 3
     pairs = (k.sum() - k.trace()) / (80 * 79)
-    assert kid(feats(x), feats(x), feature_sd=3.0)["kid_x1e3"] == pytest.approx(1e3 * 2 * float(pairs - k.diagonal().mean()) / 80, rel=1e-9)
+    assert (kid(feats(x), feats(x), feature_sd=3.0)["kid_x1e3"]
+            == pytest.approx(1e3 * 2 * float(pairs - k.diagonal().mean()) / 80, rel=1e-9))
 
 
 def test_intervals_stay_in_the_values_range():
@@ -361,18 +383,22 @@ def test_pinned_reference_resamples_the_judged_set_only_and_fid_inf_removes_both
 
     real, fake = feats(gaussian(400, 8, 0)), feats(gaussian(400, 8, 1, shift=0.2))
     sets = {"real": real, "fake": fake, "train": real, "heldout": real}
-    pinned, both = score_features(sets, {"name": "given", "weights_sha256": "-"}), score_features(sets, {"name": "given", "weights_sha256": "-"}, pinned=False)
+    pinned, both = (score_features(sets, {"name": "given", "weights_sha256": "-"}),
+                    score_features(sets, {"name": "given", "weights_sha256": "-"}, pinned=False))
     w_real, w_fake = bootstrap.resample_pair(400, 400)
     kid_fake = kid_weighted(real, fake, full_set(400), w_fake)["kid_x1e3"]
     expected = bootstrap.interval(kid_fake, pinned["kid"]["values"]["kid_x1e3"])
     assert pinned["kid"]["intervals"]["kid_x1e3"]["ci95"] == pytest.approx(expected["ci95"], rel=1e-12)
     assert both["kid"]["intervals"]["kid_x1e3"]["se"] > pinned["kid"]["intervals"]["kid_x1e3"]["se"]
-    by_fake, by_real = fid_weighted(real, fake, full_set(400), w_fake)["fid"], fid_weighted(real, fake, w_real, full_set(400))["fid"]
+    by_fake, by_real = (fid_weighted(real, fake, full_set(400), w_fake)["fid"],
+                        fid_weighted(real, fake, w_real, full_set(400))["fid"])
     value = pinned["fid"]["values"]["fid"]
     bias = float(by_fake.mean() + by_real.mean()) - 2 * value
-    assert pinned["fid"]["values"]["fid_inf"] == pytest.approx(value - bias, rel=1e-12) == both["fid"]["values"]["fid_inf"]
+    assert (pinned["fid"]["values"]["fid_inf"] == pytest.approx(value - bias, rel=1e-12)
+            == both["fid"]["values"]["fid_inf"])
     assert pinned["fid"]["intervals"]["fid"]["se"] == pytest.approx(float(by_fake.std()), rel=1e-12)
-    # The population FID of these Gaussians is 8 * 0.2^2 = 0.32; the value at N = 400 sits far above it, fid_inf near it.
+    # The population FID of these Gaussians is 8 * 0.2^2 = 0.32; the value at N = 400 sits far above it, fid_inf
+    # near it.
     low, high = pinned["fid"]["intervals"]["fid_inf"]["ci95"]
     assert low <= 0.32 <= high and abs(pinned["fid"]["values"]["fid_inf"] - 0.32) < value - 0.32
 
@@ -402,8 +428,10 @@ def test_an_evaluator_trained_on_first_use_caches_its_kid_scale_and_an_older_cac
     first = evaluator.load_domain_evaluator(data, on_train=messages.append)
     sd = first.extract(in_memory(data.train)).features.double().std().item()
     path = evaluator.evaluator_path("digits-copy")
-    assert first.info["feature_sd"] == pytest.approx(sd, rel=1e-9) and torch.load(path, weights_only=True)["info"]["feature_sd"] == first.info["feature_sd"]
+    assert (first.info["feature_sd"] == pytest.approx(sd, rel=1e-9)
+            and torch.load(path, weights_only=True)["info"]["feature_sd"] == first.info["feature_sd"])
     saved = torch.load(path, weights_only=True)
-    save_torch(path, {"state": saved["state"], "info": {k: v for k, v in saved["info"].items() if k != "feature_sd"}})  # as before issue 19
+    # as before issue 19
+    save_torch(path, {"state": saved["state"], "info": {k: v for k, v in saved["info"].items() if k != "feature_sd"}})
     again = evaluator.load_domain_evaluator(data, on_train=messages.append)
     assert len(messages) == 2 and again.info["feature_sd"] == first.info["feature_sd"]

@@ -53,9 +53,11 @@ def test_checkpoint_carrying_code_is_refused_not_run(interrupted_run, tmp_path, 
 @pytest.mark.parametrize("damage, message", [
     (lambda p: p.write_bytes(b"not a checkpoint"), "it is not plain data (damaged"),
     (lambda p: p.write_bytes(p.read_bytes()[:1000]), "is not a readable checkpoint"),
-    (lambda p: torch.save({**torch.load(p, weights_only=True), "format": 99}, p), f"format 99, expected {CHECKPOINT_FORMAT}"),
+    (lambda p: torch.save({**torch.load(p, weights_only=True), "format": 99}, p),
+     f"format 99, expected {CHECKPOINT_FORMAT}"),
     (lambda p: save_checkpoint(p, {**load_checkpoint(p), "run": {"seed": 5}}), "incompatible config (run."),
-    (lambda p: save_checkpoint(p, {**load_checkpoint(p), "state": {"generator": {}}}), "does not fit this model (RuntimeError: Error(s) in loading state_dict for Generator: Missing key"),
+    (lambda p: save_checkpoint(p, {**load_checkpoint(p), "state": {"generator": {}}}),
+     "does not fit this model (RuntimeError: Error(s) in loading state_dict for Generator: Missing key"),
 ])
 def test_damaged_or_foreign_checkpoint_is_one_line(interrupted_run, damage, message):
     damage(interrupted_run / "faulty" / "ckpt.pt")
@@ -77,11 +79,13 @@ def test_config_changed_since_the_run_is_refused(interrupted_run):
     del config[CONTENT_FIELD]  # an edit on purpose (the hash would refuse any other)
     config["models"]["faulty"]["lr"] = 0.1  # as if the code's defaults changed
     path.write_text(json.dumps(config))
-    assert "incompatible config (models.faulty.lr is 0.1" in one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet"))
+    assert ("incompatible config (models.faulty.lr is 0.1"
+            in one_line_error(run_cli("run", "--resume", interrupted_run, "--quiet")))
 
 
 @pytest.mark.parametrize("error", [
-    RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to allocate 262144000000 bytes"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to "
+                 "allocate 262144000000 bytes"),
     torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 244.14 GiB"),
     MemoryError(),
 ])
@@ -119,25 +123,30 @@ def test_report_on_what_is_not_a_run_or_to_an_unwritable_place_is_one_line(tiny_
     damaged = tmp_path / "damaged"
     shutil.copytree(tiny_run, damaged)
     (damaged / "metrics.json").write_text('{"models": 5}')  # valid JSON, not the layout a run writes
-    assert "metrics.json does not have the layout the toolkit writes (field models is 5" in one_line_error(run_cli("report", damaged))
+    assert ("metrics.json does not have the layout the toolkit writes (field models is 5"
+            in one_line_error(run_cli("report", damaged)))
     assert "metrics.json does not have the layout" in one_line_error(run_cli("evaluate", damaged, "--quiet"))
     (tmp_path / "taken.html").mkdir()
-    assert f"Is a directory: {tmp_path / 'taken.html'}" in one_line_error(run_cli("report", tiny_run, "--out", tmp_path / "taken.html"))
-    assert "No such file or directory: /proc/no/report.html" in one_line_error(run_cli("report", tiny_run, "--out", "/proc/no/report.html"))
+    assert (f"Is a directory: {tmp_path / 'taken.html'}"
+            in one_line_error(run_cli("report", tiny_run, "--out", tmp_path / "taken.html")))
+    assert ("No such file or directory: /proc/no/report.html"
+            in one_line_error(run_cli("report", tiny_run, "--out", "/proc/no/report.html")))
 
 
 # -- output safety ------------------------------------------------------------------------------
 
 def test_resume_flags_must_agree_with_the_run(interrupted_run):
     # a larger budget extends the run (tests/test_extend.py); a smaller one is refused
-    assert "--budget 10steps is smaller than this run's 120steps" in one_line_error(run_cli("run", "--resume", interrupted_run, "--budget", "10steps", "--quiet"))
+    assert ("--budget 10steps is smaller than this run's 120steps"
+            in one_line_error(run_cli("run", "--resume", interrupted_run, "--budget", "10steps", "--quiet")))
     for flag, value, shown in [("--seed", "3", "3"), ("--models", "vae", "vae"),
                                ("--width", "2", "2.0"), ("--out", "/elsewhere", "/elsewhere")]:
         assert f"--{flag.lstrip('-')} {shown} conflicts" in one_line_error(
             run_cli("run", "--resume", interrupted_run, flag, value, "--quiet")), flag
     # flags equal to the run's, and --checkpoint-every (which changes no result), are fine
     FaultyGAN.fired = True
-    ok = run_cli("run", "--resume", interrupted_run, "--seed", "0", "--dataset", "digits", "--checkpoint-every", "7", "--quiet")
+    ok = run_cli("run", "--resume", interrupted_run, "--seed", "0", "--dataset", "digits", "--checkpoint-every", "7",
+                 "--quiet")
     assert ok.exit_code == 0, ok.output
 
 
@@ -180,7 +189,8 @@ def test_overwrite_replaces_a_run_but_never_another_directory(tiny_run, tmp_path
 def test_full_disk_is_one_line_keeps_earlier_files_and_the_run_resumes(tiny_run, tmp_path, monkeypatch):
     real_fsync, checkpoints = os.fsync, []
 
-    def fsync(fd):  # the first write after the checkpoint at step 20 finds the disk full (checkpoints at step 0 and 20 went through)
+    # the first write after the checkpoint at step 20 finds the disk full (checkpoints at step 0 and 20 went through)
+    def fsync(fd):
         if len(checkpoints) >= 2:
             raise OSError(28, "No space left on device")
         if "ckpt" in os.readlink(f"/proc/self/fd/{fd}"):
@@ -215,7 +225,8 @@ def test_full_disk_is_one_line_keeps_earlier_files_and_the_run_resumes(tiny_run,
     (["--resamples", "99"], "--resamples must be a whole number of at least 100, got 99"),
     (["--resume", "/no/such/run"], "no such run directory"),
     (["--seed", "99999999999999999999"], "is not in the range 0<=x<=4294967295"),
-    (["--eval-samples", "100000"], "--eval-samples 100000 is more than the 180 held-out images of the real-data floor"),  # digits: 180 held out
+    # digits: 180 held out
+    (["--eval-samples", "100000"], "--eval-samples 100000 is more than the 180 held-out images of the real-data floor"),
 ])
 def test_bad_run_flags_are_one_line_and_exit_2(args, message, tmp_path):
     out = tmp_path / "r"
@@ -227,7 +238,8 @@ def test_bad_run_flags_are_one_line_and_exit_2(args, message, tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_cuda_is_one_line(tmp_path):
-    assert "CUDA is not available" in one_line_error(run_cli("run", *SETTINGS, "--device", "cuda", "--out", tmp_path / "r"))
+    assert "CUDA is not available" in one_line_error(run_cli("run", *SETTINGS, "--device", "cuda", "--out",
+                                                             tmp_path / "r"))
 
 
 def test_run_dir_that_is_not_a_run_is_one_line(tmp_path):
@@ -237,7 +249,8 @@ def test_run_dir_that_is_not_a_run_is_one_line(tmp_path):
     (empty / "config.json").write_text("{not json")
     assert "cannot read" in one_line_error(run_cli("run", "--resume", empty))
     (empty / "config.json").write_text('{"seed": 0}')
-    assert "does not have the layout the toolkit writes (field models is missing)" in one_line_error(run_cli("run", "--resume", empty))
+    assert ("does not have the layout the toolkit writes (field models is missing)"
+            in one_line_error(run_cli("run", "--resume", empty)))
     afile = tmp_path / "afile"
     afile.write_text("x")
     assert "not a directory" in one_line_error(run_cli("run", *SETTINGS, "--out", afile))
@@ -257,7 +270,8 @@ def _compare(*args: str, cwd=None, before: str = "") -> subprocess.CompletedProc
     """`compare ARGS` in a fresh interpreter (after running `before` there), stdout and stderr captured."""
     import sys
 
-    code = f"{before}import runpy, sys; sys.argv = ['compare', *{list(args)!r}]; runpy.run_module('compare', run_name='__main__')"
+    code = (f"{before}import runpy, sys; sys.argv = ['compare', *{list(args)!r}]; runpy.run_module('compare', "
+            "run_name='__main__')")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
@@ -294,7 +308,8 @@ def test_evaluator_train_out_json_writes_two_distinct_files(quick_evaluator, tmp
     assert result.exit_code == 0, result.output
     info = tmp_path / "e.info.json"
     assert f"wrote {out} and {info}" in result.output
-    assert torch.load(out, weights_only=True)["info"]["weights_sha256"] == json.loads(info.read_text())["weights_sha256"]
+    assert (torch.load(out, weights_only=True)["info"]["weights_sha256"]
+            == json.loads(info.read_text())["weights_sha256"])
 
 
 def test_evaluator_train_refuses_an_existing_file_unless_overwrite(quick_evaluator, tmp_path):
@@ -317,7 +332,8 @@ def test_evaluator_train_keeps_a_file_created_at_out_during_training(quick_evalu
     monkeypatch.setattr(quick_evaluator, "train_evaluator", train_while_someone_writes)
     message = one_line_error(run_cli("evaluator", "train", "digits", "--out", out))
     assert f"{out} appeared while the command ran and was left as it is" in message
-    assert out.read_text() == "written meanwhile" and [p.name for p in tmp_path.iterdir()] == ["e.pt"]  # no temp file left
+    # no temp file left
+    assert out.read_text() == "written meanwhile" and [p.name for p in tmp_path.iterdir()] == ["e.pt"]
 
 
 # -- damaged or foreign input that used to end in a traceback -------------------------------------
@@ -349,7 +365,8 @@ def test_report_on_a_run_stopped_in_training_says_so_and_reports_what_is_finishe
     assert run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", run, "--quiet").exit_code == 128 + signal.SIGINT
     result = run_cli("report", run)
     assert result.exit_code == 0, result.output
-    assert re.search(rf"Warning: {re.escape(str(run))} is an unfinished run \(stopped at step \d of vae\)", result.output)
+    assert re.search(rf"Warning: {re.escape(str(run))} is an unfinished run \(stopped at step \d of vae\)",
+                     result.output)
     assert f"continue it with: compare run --resume {run}" in result.output
     assert "gan" in (run / "report.md").read_text()
 
@@ -384,10 +401,12 @@ def test_score_never_opens_a_fifo(reference_set, tmp_path):
     os.mkfifo(tmp_path / "fifo.npy")
     code = ("import sys; from helpers import run_cli, one_line_error; "
             "[print(one_line_error(run_cli('score', sys.argv[1], b))) for b in sys.argv[2:]]")
-    cases = ((folder, f"{folder / 'x.png'} is not a regular file"), (tmp_path / "fifo.npy", "is neither a folder nor a regular file"))
+    cases = ((folder, f"{folder / 'x.png'} is not a regular file"),
+             (tmp_path / "fifo.npy", "is neither a folder nor a regular file"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (Path(__file__).parents[1], Path(__file__).parent)))}
+    # in a subprocess, so a hang fails instead of blocking
     result = subprocess.run([sys.executable, "-c", code, str(reference_set), *(str(b) for b, _ in cases)], env=env,
-                            capture_output=True, text=True, timeout=60)  # in a subprocess, so a hang fails instead of blocking
+                            capture_output=True, text=True, timeout=60)
     lines = result.stdout.splitlines()  # one interpreter for both cases: its start-up (torch) was most of the time
     assert result.returncode == 0 and len(lines) == 2, result.stdout + result.stderr
     for line, (_, message) in zip(lines, cases):
@@ -399,7 +418,8 @@ def test_an_edited_info_of_a_shipped_evaluator_is_refused(tmp_path, monkeypatch)
     from compare.metrics import evaluator
 
     saved = torch.load(evaluator.SHIPPED_DIR / "digits.pt", weights_only=True)
-    saved["info"] = {**saved["info"], "name": "evaluator:<b>forged</b>", "heldout_accuracy": 0.123}  # the weights untouched
+    # the weights untouched
+    saved["info"] = {**saved["info"], "name": "evaluator:<b>forged</b>", "heldout_accuracy": 0.123}
     torch.save(saved, tmp_path / "digits.pt")
     monkeypatch.setattr(evaluator, "SHIPPED_DIR", tmp_path)  # a copy of the package with that one file edited
     with pytest.raises(UserError, match="has an edited info"):

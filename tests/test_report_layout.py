@@ -28,21 +28,24 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def seeds_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("seeds") / "seeds"
-    invoke("run", "--models", "gan", "vae", *TINY, "--budget", "10steps", "--quiet", "--seeds", "2", "--curve-points", "1", *FAST, "--out", out)
+    invoke("run", "--models", "gan", "vae", *TINY, "--budget", "10steps", "--quiet", "--seeds", "2", "--curve-points",
+           "1", *FAST, "--out", out)
     return out
 
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "sweep"
-    invoke("sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--budget", "20steps", *FAST, "--out", out)
+    invoke("sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--budget", "20steps", *FAST,
+           "--out", out)
     return out
 
 
 @pytest.fixture(scope="module")
 def study_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("study") / "study"
-    invoke("study", *TINY, "--budget", "20steps", "--seeds", "2", "--widths", "0.5,1", "--claim3-optimizers", "adam", "--out", out)
+    invoke("study", *TINY, "--budget", "20steps", "--seeds", "2", "--widths", "0.5,1", "--claim3-optimizers", "adam",
+           "--out", out)
     return out
 
 
@@ -88,8 +91,8 @@ def test_the_verdict_card_comes_before_every_other_section(page):
     sections = Outline(html).sections
     assert sections[0][1] == "Verdicts" and sections[0][0] == "h2"
     assert html.index('<div class="claim">') < html.index("<nav") < html.index("<h2", html.index("<nav"))
-    assert re.search(r'<span class="verdict v-[a-z-]+">(supported|not supported|mixed|no practical difference|not decided|not measured)'
-                     r"</span>", html)
+    assert re.search(r'<span class="verdict v-[a-z-]+">(supported|not supported|mixed|no practical difference|'
+                     r'not decided|not measured)</span>', html)
 
 
 def test_each_claims_rule_is_folded_under_its_verdict(page):
@@ -105,7 +108,8 @@ def test_no_section_is_empty(page):
     _, html = page
     sections = Outline(html).sections
     for (tag, title, inside), after in zip(sections, [*sections[1:], ["", "", []]]):
-        content = {"table", "img", "details", "div.claim", "nav.contents"} & {*inside, *(t.partition(".")[0] for t in inside)}
+        content = ({"table", "img", "details", "div.claim", "nav.contents"}
+                   & {*inside, *(t.partition(".")[0] for t in inside)})
         opened = tag == "h2" and after[0] == "h3"  # its content is its subsections, each checked in turn
         assert content or opened or (title in PROSE and "p" in inside), (tag, title, inside)
 
@@ -116,7 +120,8 @@ def test_charts_are_never_pixelated_only_raw_sample_grids_are(page):
     pixelated = [rule for rule in re.findall(r"([^{}]+)\{([^}]*)\}", style) if "pixelated" in rule[1]]
     assert [selector for selector, _ in pixelated] == ["img.grid"]
     grids = [alt for cls, alt in Outline(html).images if "grid" in cls.split()]
-    assert all("reconstructions" in alt for alt in grids)  # the one figure save_grid writes: one PNG pixel per image pixel
+    # the one figure save_grid writes: one PNG pixel per image pixel
+    assert all("reconstructions" in alt for alt in grids)
 
 
 def png_width(uri: str) -> int:
@@ -139,19 +144,22 @@ def test_real_images_come_first_in_the_artifact_figures(tiny_run, monkeypatch, t
     monkeypatch.setattr(artifact_figures, "save_side_by_side", lambda grids, path, **kw: panels.append(list(grids)))
     images = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     artifact_figures.save_artifact_maps("gan", images, tmp_path, real=images)
-    assert [p[0] for p in panels] == ["real (held-out)", "real: worst 16"]  # in each figure of a view, real is the first panel
+    # in each figure of a view, real is the first panel
+    assert [p[0] for p in panels] == ["real (held-out)", "real: worst 16"]
 
 
 def test_seeds_keep_every_view(seeds_dir):
     import json
 
     summary = json.loads((seeds_dir / "seeds.json").read_text())
-    assert list(summary["views"]) == ["gan", "vae-mean", "vae-pixels", "vae-gmm"] and "vae-pixels - gan" in summary["view_differences"]
+    assert (list(summary["views"]) == ["gan", "vae-mean", "vae-pixels", "vae-gmm"]
+            and "vae-pixels - gan" in summary["view_differences"])
     pixels = summary["views"]["vae-pixels"]["continuity.lone_pixels_per_image"]
     assert pixels["n"] == 2 and len(pixels["values"]) == 2
     md = (seeds_dir / "report.md").read_text()
     seed_statistics = md[md.index("## Seed statistics"):md.index("## Each run")]
-    assert "| metric | gan | vae-mean | vae-pixels | vae-gmm | vae-mean - gan | vae-pixels - gan | vae-gmm - gan |" in seed_statistics
+    assert ("| metric | gan | vae-mean | vae-pixels | vae-gmm | vae-mean - gan | vae-pixels - gan | vae-gmm - gan |"
+            in seed_statistics)
 
 
 def test_seeds_and_sweep_reports_lead_with_their_answer(seeds_dir, sweep_dir):
@@ -164,7 +172,8 @@ def test_seeds_and_sweep_reports_lead_with_their_answer(seeds_dir, sweep_dir):
         assert "-w0.5-" not in title and "seed-0" not in title  # no trial or seed run listed in the title
     md = (sweep_dir / "report.md").read_text()
     assert "claim (b)" not in md and "**Claim 2**" in md
-    assert "Judged from: sweep (trials at width 1)." in md  # claim 1 from the sweep's gan and vae trials, paired by seed
+    # claim 1 from the sweep's gan and vae trials, paired by seed
+    assert "Judged from: sweep (trials at width 1)." in md
 
 
 def test_claim_2_reads_as_a_ratio_not_a_log():
@@ -179,10 +188,12 @@ def test_no_report_is_wider_than_the_page_at_800_and_1280_px(tiny_run, seeds_dir
     try:
         for out in (tiny_run, seeds_dir, sweep_dir, study_dir):
             for width in (800, 1280):
-                browser.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=900, deviceScaleFactor=1, mobile=False)
+                browser.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=900,
+                             deviceScaleFactor=1, mobile=False)
                 browser.events.clear()  # else the last page's load event ends the wait at once
                 browser.open((out / "report.html").resolve().as_uri())
-                widths[out.name[:8], width] = browser.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+                widths[out.name[:8], width] = browser.evaluate("[document.documentElement.scrollWidth, "
+                                                               "window.innerWidth]")
     finally:
         browser.close()
     assert all(scroll <= inner for scroll, inner in widths.values()), widths

@@ -60,8 +60,9 @@ def test_nan_loss_stops_that_model_keeps_its_last_good_checkpoint_and_others_fin
     assert (out / "faulty" / "ckpt.pt").read_bytes() == before
 
 
-@pytest.mark.parametrize("fault, at, reason", [("collapse", 1, "collapsed generator: 16 samples from different noise are identical"),
-                                               ("weights", 20, "non-finite weights in the generator")])
+@pytest.mark.parametrize("fault, at, reason",
+                         [("collapse", 1, "collapsed generator: 16 samples from different noise are identical"),
+                          ("weights", 20, "non-finite weights in the generator")])
 @pytest.mark.slow  # a real run (training, evaluation, pictures)
 def test_unhealthy_model_with_finite_losses_is_caught_at_a_checkpoint(faulty, tmp_path, fault, at, reason):
     faulty(fault, at)
@@ -130,7 +131,8 @@ def test_a_signal_during_evaluation_stops_at_once_and_the_resume_evaluates(tiny_
     monkeypatch.setattr(train_stage, "train", lambda *a, **k: pytest.fail("a finished model was retrained"))
     assert run_cli("run", "--resume", out, "--quiet").exit_code == 0
     assert_same_run(out, tiny_run)
-    assert json.loads((out / "metrics.json").read_text())["quality"] == json.loads((tiny_run / "metrics.json").read_text())["quality"]
+    assert (json.loads((out / "metrics.json").read_text())["quality"]
+            == json.loads((tiny_run / "metrics.json").read_text())["quality"])
 
 
 def wait_for_checkpoint(out: Path, proc: subprocess.Popen, label: str = "gan") -> None:
@@ -152,7 +154,8 @@ def wait_for_checkpoint(out: Path, proc: subprocess.Popen, label: str = "gan") -
 
 def start_run(out: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = [sys.executable, "-m", "compare", "run", "--models", "gan", "vae", *SETTINGS, "--checkpoint-every", "10", "--out", str(out)]
+    args = [sys.executable, "-m", "compare", "run", "--models", "gan", "vae", *SETTINGS, "--checkpoint-every", "10",
+            "--out", str(out)]
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -189,5 +192,6 @@ def test_batches_resumed_at_any_step_continue_the_same_order(skip):
     """What makes a mid-epoch resume exact: skipping k batches gives batch k of an unbroken stream."""
     images = torch.arange(10, dtype=torch.float32).view(10, 1, 1, 1)  # 3 batches of 3 an epoch
     unbroken = [b.flatten().tolist() for _, b in zip(range(15), batches(images, 3, torch.Generator().manual_seed(4)))]
-    resumed = [b.flatten().tolist() for _, b in zip(range(15 - skip), batches(images, 3, torch.Generator().manual_seed(4), skip=skip))]
+    resumed = [b.flatten().tolist()
+               for _, b in zip(range(15 - skip), batches(images, 3, torch.Generator().manual_seed(4), skip=skip))]
     assert resumed == unbroken[skip:]

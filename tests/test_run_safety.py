@@ -30,8 +30,8 @@ from helpers import FAST, ROOT, one_line_error, run_cli
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
-TINY = ["--dataset", "digits", "--budget", "20steps", "--batch-size", "32", "--width", "0.25", "--checkpoint-every", "5",
-        "--curve-points", "1", "--quiet", *FAST]
+TINY = ["--dataset", "digits", "--budget", "20steps", "--batch-size", "32", "--width", "0.25", "--checkpoint-every",
+        "5", "--curve-points", "1", "--quiet", *FAST]
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -68,7 +68,8 @@ class SignalGAN(GAN):
 
 @pytest.fixture
 def signalling(monkeypatch):
-    monkeypatch.setitem(models_registry.MODELS, "sig", ModelEntry("test-only GAN that signals itself", GANConfig, SignalGAN, "generator"))
+    monkeypatch.setitem(models_registry.MODELS, "sig",
+                        ModelEntry("test-only GAN that signals itself", GANConfig, SignalGAN, "generator"))
 
     def arm(signum=signal.SIGINT, at=3):
         monkeypatch.setattr(SignalGAN, "signum", signum)
@@ -87,7 +88,8 @@ def test_overwrite_never_deletes_a_users_files(run_copy, tmp_path):
     (project / "thesis.tex").write_text("precious")
     (project / "data" / "results.csv").write_text("1,2")
     before = snapshot(project)
-    assert "not a run directory" in one_line_error(run_cli("run", "--models", "gan", *TINY, "--out", project, "--overwrite"))
+    assert "not a run directory" in one_line_error(run_cli("run", "--models", "gan", *TINY, "--out", project,
+                                                           "--overwrite"))
     assert snapshot(project) == before
 
     (run_copy / "gan" / "notes.txt").write_text("mine")  # a run, with a file of the user's in it
@@ -115,7 +117,8 @@ def flip_a_weight_byte(path: Path) -> None:
 
 def test_a_flipped_byte_in_a_checkpoint_is_refused_by_resume_and_evaluate(run_copy):
     flip_a_weight_byte(run_copy / "gan" / "ckpt.pt")
-    # a finished run resumed to a larger budget loads its checkpoints (resumed as it is, it only says where its report is)
+    # a finished run resumed to a larger budget loads its checkpoints (resumed as it is, it only says where its
+    # report is)
     for args in (["run", "--resume", run_copy, "--budget", "30steps", "--quiet"], ["evaluate", run_copy, "--quiet"]):
         error = one_line_error(run_cli(*args))
         assert f"{run_copy / 'gan' / 'ckpt.pt'} is damaged" in error and "delete it to retrain that model" in error
@@ -160,7 +163,8 @@ def test_report_embeds_only_pngs_inside_the_sweep_and_escapes_names(finished, tm
 
 def test_evaluate_and_report_wait_for_the_runs_lock(run_copy):
     before = snapshot(run_copy)
-    fd = os.open(run_copy / LOCK_NAME, os.O_RDWR | os.O_CREAT)  # held as `compare run --resume` in another process holds it
+    # held as `compare run --resume` in another process holds it
+    fd = os.open(run_copy / LOCK_NAME, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, b"4242\n")
@@ -179,7 +183,8 @@ def test_a_stop_during_run_seeds_stops_all_and_the_same_command_continues(signal
     args = ["run", "--models", "sig", *TINY, "--seeds", "2", "--out", out]
     error = one_line_error(run_cli(*args), code=130)
     assert "SIGINT in seed 0" in error and f"continue with: compare run --resume {out}" in error
-    assert not (out / "seed-1").exists() and json.loads((out / "seed-0" / "metrics.json").read_text())["interrupted"]["step"] == 3
+    assert (not (out / "seed-1").exists()
+            and json.loads((out / "seed-0" / "metrics.json").read_text())["interrupted"]["step"] == 3)
     result = run_cli(*args)  # the same command again: continues, does not refuse "not empty"
     assert result.exit_code == 0, result.output
     assert json.loads((out / "seeds.json").read_text())["seeds"] == [0, 1]
@@ -198,8 +203,8 @@ def test_resume_of_a_seeds_directory(signalling, tmp_path):
 def test_a_stop_during_a_sweep_stops_every_trial_and_a_rerun_resumes_it(signalling, tmp_path):
     signalling(signal.SIGINT, at=3)
     out = tmp_path / "sweep"
-    args = ["sweep", "--models", "sig", "--widths", "0.25,0.5", "--seeds", "1", "--dataset", "digits", "--budget", "20steps",
-            "--batch-size", "32", *FAST, "--out", out]
+    args = ["sweep", "--models", "sig", "--widths", "0.25,0.5", "--seeds", "1", "--dataset", "digits", "--budget",
+            "20steps", "--batch-size", "32", *FAST, "--out", out]
     stopped = run_cli(*args)
     assert stopped.exit_code == 130 and "Traceback" not in stopped.output, stopped.output
     error = stopped.output.strip().splitlines()[-1]  # after the sweep's progress line
@@ -229,8 +234,10 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130():
                "sys.meta_path.insert(0, Stop())\n"
                "from compare.cli import main\n"
                "main()\n")
-    done = subprocess.run([sys.executable, "-c", program, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 130 and done.stderr.strip() == "Interrupted during start-up; nothing was done", done.stderr
+    done = subprocess.run([sys.executable, "-c", program, "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode == 130
+            and done.stderr.strip() == "Interrupted during start-up; nothing was done"), done.stderr
 
 
 # -- 6. a full disk under torch's zip writer --------------------------------------------------------
@@ -241,13 +248,15 @@ def test_disk_full_inside_torch_save_is_one_line(tmp_path, monkeypatch):
     def save(obj, f):
         calls.append(f)
         if len(calls) > 1:  # the step-0 checkpoint went through; the disk is full from then on
-            raise RuntimeError("[enforce fail at inline_container.cc:783] . PytorchStreamWriter failed writing file data/3: file write failed")
+            raise RuntimeError("[enforce fail at inline_container.cc:783] . PytorchStreamWriter failed writing file "
+                               "data/3: file write failed")
         real_save(obj, f)
 
     monkeypatch.setattr(compare.io.torch, "save", save)
     out = tmp_path / "run"
     error = one_line_error(run_cli("run", "--models", "gan", *TINY, "--out", out))
-    assert f"cannot write {out / 'gan' / 'ckpt.pt'}" in error and "is the disk full?" in error and "compare run --resume" in error
+    assert (f"cannot write {out / 'gan' / 'ckpt.pt'}" in error and "is the disk full?" in error
+            and "compare run --resume" in error)
     monkeypatch.setattr(compare.io.torch, "save", real_save)
     assert json.loads((out / "config.json").read_text())["seed"] == 0 and not list(out.rglob("*.tmp"))
     assert run_cli("run", "--resume", out, "--quiet").exit_code == 0
@@ -322,8 +331,10 @@ def edit(path: Path, change) -> None:
 
 
 @pytest.mark.parametrize("name, change, field", [
-    ("metrics.json", lambda m: m["quality"]["extractor"].update(weights_sha256=12345), "field quality.extractor.weights_sha256 is 12345, expected a string"),
-    ("metrics.json", lambda m: m["models"]["gan"].update(size=5), "field models.gan.size is 5, expected null or an object"),
+    ("metrics.json", lambda m: m["quality"]["extractor"].update(weights_sha256=12345),
+     "field quality.extractor.weights_sha256 is 12345, expected a string"),
+    ("metrics.json", lambda m: m["models"]["gan"].update(size=5),
+     "field models.gan.size is 5, expected null or an object"),
     ("config.json", lambda c: c.update(dataset="mnist5k"), "field dataset is 'mnist5k', expected an object"),
     ("config.json", lambda c: c.pop("dataset"), "field dataset is missing"),
 ])
@@ -364,7 +375,8 @@ def test_the_images_needed_are_stated_exactly(tmp_path):
     assert eval_sample_count(None, data, 128) == 2
     (tmp_path / "f" / "014.png").unlink()
     with pytest.raises(UserError, match="give a dataset of at least 15 images"):
-        eval_sample_count(None, load_dataset(f"folder:{tmp_path / 'f'}", options=DataOptions(image_size=8, channels=1)), 128)
+        eval_sample_count(None, load_dataset(f"folder:{tmp_path / 'f'}", options=DataOptions(image_size=8, channels=1)),
+                          128)
 
 
 # -- 12. stale temp files of a killed write ----------------------------------------------------------
@@ -374,5 +386,6 @@ def test_a_resumed_run_removes_its_stale_temp_files_only(run_copy):
     for p in planted:
         p.write_bytes(b"half a file")
     (run_copy / ".notes.tmp").write_text("the user's")
-    assert run_cli("run", "--resume", run_copy, "--budget", "30steps", "--quiet").exit_code == 0  # trains on: takes the run
+    # trains on: takes the run
+    assert run_cli("run", "--resume", run_copy, "--budget", "30steps", "--quiet").exit_code == 0
     assert not any(p.exists() for p in planted) and (run_copy / ".notes.tmp").exists()

@@ -17,7 +17,8 @@ from helpers import one_line_error, run_cli
     (["--budget", "4000", "steps"], "write the budget without a space, e.g. --budget 4000steps"),
     (["--budget", "40stesp"], "did you mean 'steps'?"),
     (["gan", "vae"], "model names go after --models: --models gan vae"),
-    (["--modles", "gan"], "Did you mean one of: '--models'"),  # click's own suggestion for flags (--resamples is as near)
+    # click's own suggestion for flags (--resamples is as near)
+    (["--modles", "gan"], "Did you mean one of: '--models'"),
 ])
 def test_a_slip_is_one_line_naming_what_was_meant(args, hint):
     assert hint in one_line_error(run_cli("run", *args, "--out", "unused"))

@@ -5,7 +5,8 @@ import math
 import pytest
 
 from compare.stats import (
-    classify, detectable_difference, mover_difference, normal_mean_interval, numeric_leaves, paired_difference, seeds_needed, summarize,
+    classify, detectable_difference, mover_difference, normal_mean_interval, numeric_leaves, paired_difference,
+    seeds_needed, summarize,
 )
 
 T_975_DF1, T_975_DF2 = 12.706204736174694, 4.302652729749462  # Student t quantiles from tables
@@ -86,7 +87,8 @@ def test_detectable_difference_matches_a_hand_computation():
     assert by_hand == pytest.approx(6.1930, abs=1e-4)
     assert detectable_difference(2.0, 3) == pytest.approx(by_hand)
     assert detectable_difference(2.0, 1) is None
-    assert detectable_difference(2.0, 12) < detectable_difference(2.0, 6) < detectable_difference(2.0, 3)  # more seeds, finer
+    # more seeds, finer
+    assert detectable_difference(2.0, 12) < detectable_difference(2.0, 6) < detectable_difference(2.0, 3)
 
 
 def test_seeds_needed_is_the_fewest_seeds_whose_detectable_difference_fits():
@@ -105,8 +107,10 @@ def test_numeric_leaves_flatten_numbers_only():
 def test_seed_summaries_clip_each_interval_to_its_values_range():
     from compare.experiments.seeds import _over_seeds
 
-    values = {"gan": {0: {"continuity.fragmented_share": 0.1, "continuity.lone_ink_per_image": 1.03, "quality.kid_x1e3": 3378.0},
-                      1: {"continuity.fragmented_share": 0.0, "continuity.lone_ink_per_image": 0.51, "quality.kid_x1e3": 2865.0}}}
+    values = {"gan": {0: {"continuity.fragmented_share": 0.1, "continuity.lone_ink_per_image": 1.03,
+                          "quality.kid_x1e3": 3378.0},
+                      1: {"continuity.fragmented_share": 0.0, "continuity.lone_ink_per_image": 0.51,
+                          "quality.kid_x1e3": 2865.0}}}
     stats, _ = _over_seeds(values)
     assert stats["gan"]["continuity.fragmented_share"]["ci95"][0] == 0.0  # a share: [0, 1] (unclipped: -0.59)
     assert stats["gan"]["continuity.lone_ink_per_image"]["ci95"][0] == 0.0  # a count per image: >= 0 (unclipped: -2.55)
@@ -117,7 +121,8 @@ def test_mover_moves_each_end_by_the_root_sum_of_squares_of_the_sides_distances(
     # a = 5 [4, 7], b = 2 [1.5, 2.5]: d = 3; low end 3 - hypot(5 - 4, 2.5 - 2), high end 3 + hypot(7 - 5, 2 - 1.5)
     d, (low, high) = mover_difference(5.0, (4.0, 7.0), 2.0, (1.5, 2.5))
     assert d == 3.0 and low == pytest.approx(3 - math.hypot(1, 0.5)) and high == pytest.approx(3 + math.hypot(2, 0.5))
-    assert mover_difference(1.0, (1.0, 1.0), 1.0, (1.0, 1.0)) == (0.0, (0.0, 0.0))  # no uncertainty on either side: none on d
+    # no uncertainty on either side: none on d
+    assert mover_difference(1.0, (1.0, 1.0), 1.0, (1.0, 1.0)) == (0.0, (0.0, 0.0))
 
 
 def test_normal_mean_interval_is_mean_plus_minus_1_96_standard_errors():

@@ -1,4 +1,5 @@
-"""`compare study`: a tiny study end to end on digits, resume, stop, serial vs --jobs 2, bad flags, tuning, the features cache."""
+"""`compare study`: a tiny study end to end on digits, resume, stop, serial vs --jobs 2, bad flags, tuning, the
+features cache."""
 
 import html
 import json
@@ -22,7 +23,8 @@ from compare.train import early_window, eval_steps
 from compare.settings import Budget
 from compare.rundir import Interrupted
 
-TINY = ["study", "--dataset", "digits", "--budget", "60steps", "--seeds", "2", "--widths", "0.5,1", "--batch-size", "32"]
+TINY = ["study", "--dataset", "digits", "--budget", "60steps", "--seeds", "2", "--widths", "0.5,1", "--batch-size",
+        "32"]
 CURVE_KEYS = {"fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"}
 
 
@@ -67,14 +69,18 @@ def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
     sgd = json.loads((out / "trials" / "gan-minimax-sgd-w1-s1" / "config.json").read_text())["models"]["gan:minimax"]
     assert (sgd["optimizer"], sgd["lr"], sgd["generator_loss"]) == ("sgd", 0.05, "minimax")
     trial = json.loads((out / "trials" / "gan-w1-s0" / "metrics.json").read_text())["quality"]["views"]["gan"]
-    assert trial["fid"]["intervals"]["fid"]["resamples"] == TRIAL_RESAMPLES == 100  # the study reads values, its intervals are over seeds
+    # the study reads values, its intervals are over seeds
+    assert trial["fid"]["intervals"]["fid"]["resamples"] == TRIAL_RESAMPLES == 100
     claims = summary["claims"]
-    assert [(c["claim"], c.get("optimizer")) for c in claims] == [(CLAIM_1, None), (CLAIM_2, None), (CLAIM_3, "adam"), (CLAIM_3, "sgd")]
+    assert [(c["claim"], c.get("optimizer")) for c in claims] == [(CLAIM_1, None), (CLAIM_2, None), (CLAIM_3, "adam"),
+                                                                  (CLAIM_3, "sgd")]
     for c in claims:
         assert c["verdict"] in VERDICTS and c["rule"].endswith(".")
         assert all("ci95" in n and n["n"] == 2 for n in c["numbers"])
-    assert claims[0]["numbers"] and claims[2]["numbers"] and claims[3]["numbers"]  # claim 3 has its 8 early points at 60 steps
-    # Claim 2 at this size: the GAN at width 0.5 already beats every FID the VAE reaches, so no target is shared; it says so
+    # claim 3 has its 8 early points at 60 steps
+    assert claims[0]["numbers"] and claims[2]["numbers"] and claims[3]["numbers"]
+    # Claim 2 at this size: the GAN at width 0.5 already beats every FID the VAE reaches, so no target is shared; it
+    # says so
     assert claims[1]["numbers"] or (claims[1]["verdict"] == "not decided" and "no FID" in " ".join(claims[1]["notes"]))
     assert {n["subject"] for n in claims[0]["numbers"]} == {"vae-mean", "vae-pixels"}
     assert list(summary["along_budget"]) == ["claim 1", "claim 3 (Adam)", "claim 3 (SGD)"]
@@ -87,22 +93,29 @@ def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
     assert summary["evaluator"]["weights_sha256"] and summary["versions"]["torch"] and summary["wall_seconds"] > 0
     assert [p.name for p in out.rglob("report.html")] == ["report.html"]
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == len(summary["figures"]) == 8  # claims 1, 2 (+ its prior), 3 twice, strip, 2 grids
-    # the mechanisms: the GAN trials' saturation means, the VAE trials' vae-gmm FID, the prior's reading, one sentence per optimizer
+    # claims 1, 2 (+ its prior), 3 twice, strip, 2 grids
+    assert page.count("data:image/png;base64,") == len(summary["figures"]) == 8
+    # the mechanisms: the GAN trials' saturation means, the VAE trials' vae-gmm FID, the prior's reading, one sentence
+    # per optimizer
     rows = {r["id"]: r for r in summary["trials"]}
     assert 0 < rows["gan-minimax-sgd-w1-s1"]["early"]["d_fake"] < 1 and rows["vae-w1-s0"]["fid_gmm"] > 0
     assert summary["mechanisms"]["prior_gap"]["verdict"] and summary["mechanisms"]["prior_gap"]["rule"].endswith(".")
-    assert html.unescape(page).count("Claim 3's reason under ") == 2 and "candidate reason, the prior (vae-gmm against vae-mean" in page
-    assert page.index(">Verdicts</h2>") < page.index("Claim 3 (Adam)</strong>") < page.index("Claim 3 (SGD)</strong>") < page.index("<nav")
-    assert page.index("<nav") < page.index("claim 3 (Adam): ") < page.index("claim 3 (SGD): ") < page.index(">Setup</h2>")
-    assert page.index(">Setup</h2>") < page.index("claim 3 under adam, sgd") < page.index("default recipes") < page.index(">Samples</h2>")
+    assert (html.unescape(page).count("Claim 3's reason under ") == 2
+            and "candidate reason, the prior (vae-gmm against vae-mean" in page)
+    assert (page.index(">Verdicts</h2>") < page.index("Claim 3 (Adam)</strong>") < page.index("Claim 3 (SGD)</strong>")
+            < page.index("<nav"))
+    assert (page.index("<nav") < page.index("claim 3 (Adam): ") < page.index("claim 3 (SGD): ")
+            < page.index(">Setup</h2>"))
+    assert (page.index(">Setup</h2>") < page.index("claim 3 under adam, sgd") < page.index("default recipes")
+            < page.index(">Samples</h2>"))
     lines = output.strip().splitlines()
     assert lines[-1] == str(out / "report.html")  # the report's path last
     claim_lines = [line for line in lines if line.startswith("Claim ") and not line.startswith("Claim 2's")]
     verdicts = [line.partition("): ")[2] for line in claim_lines]  # one line each, wrapped to 80 columns
     assert [line.partition(" (")[0] for line in claim_lines] == ["Claim 1", "Claim 2", "Claim 3", "Claim 3"]
     prior = summary["mechanisms"]["prior_gap"]  # claim 2's candidate reason after the claims, when it was read
-    assert (f"Claim 2's candidate reason, the prior: {prior['verdict']}" in output) == (prior["verdict"] != "not measured")
+    assert ((f"Claim 2's candidate reason, the prior: {prior['verdict']}" in output)
+            == (prior["verdict"] != "not measured"))
     assert all(v.startswith(c["verdict"]) for v, c in zip(verdicts, claims)) and "Claim 3 (SGD) (" in output
     assert max(map(len, lines[-12:-1])) <= 80
     if claims[0]["verdict"] != "not measured":  # claim 1's deciding number in words, over the 2 seeds
@@ -132,7 +145,8 @@ def test_a_study_json_missing_a_setting_is_refused_in_one_line(tiny, tmp_path):
     del summary["content_sha256"]  # edited on purpose (compare.io)
     (old / "study.json").write_text(json.dumps(summary))
     result = run_cli("study", "--resume", str(old))
-    assert result.exit_code == 2 and result.output.count("\n") == 1 and "claim3_optimizers" in result.output, result.output
+    assert (result.exit_code == 2 and result.output.count("\n") == 1
+            and "claim3_optimizers" in result.output), result.output
 
 
 def numbers(out: Path) -> dict:
@@ -166,11 +180,13 @@ def test_a_stopped_study_resumes_the_stopped_trial_from_its_checkpoint(tmp_path,
         study(small(tmp_path), LocalExecutor(ExecutorOptions()), log=lambda m: None)
     trials = tmp_path / "small" / "trials"
     assert not (trials / "gan-w1-s0.json").exists() and (trials / "gan-w1-s0" / "gan" / "ckpt.pt").is_file()
-    (stopped,) = json.loads((tmp_path / "small" / "study.json").read_text())["sessions"]  # the stopped session's time is kept
+    # the stopped session's time is kept
+    (stopped,) = json.loads((tmp_path / "small" / "study.json").read_text())["sessions"]
     assert stopped["stopped"] and stopped["trials_run"] == 0 and stopped["seconds"] > 0
     monkeypatch.setattr(gan.model.GAN, "train_step", original)
     resumed = []
-    monkeypatch.setattr(pipeline, "run", lambda settings, *a, resume=False, **k: resumed.append((settings.out.name, resume))
+    monkeypatch.setattr(pipeline, "run",
+                        lambda settings, *a, resume=False, **k: resumed.append((settings.out.name, resume))
                         or run_pipeline(settings, *a, resume=resume, **k))
     result = study(small(tmp_path), LocalExecutor(ExecutorOptions()), log=lambda m: None)
     assert resumed == [("gan-w1-s0", True), ("vae-w1-s0", False), ("gan-minimax-w1-s0", False)]
@@ -189,7 +205,8 @@ run_pipeline = pipeline.run
     (["--dataset", "nope"], "unknown dataset 'nope'"),
     (["--batch-size", "0"], "--batch-size must be positive"),
     (["--jobs", "99"], "--jobs 99 is outside"),
-    (["--tune", "2", "--optimizer", "sgd"], "--tune searches Adam's learning rates and betas; use it with --optimizer adam"),
+    (["--tune", "2", "--optimizer", "sgd"],
+     "--tune searches Adam's learning rates and betas; use it with --optimizer adam"),
 ])
 def test_bad_flags_are_one_line_and_write_nothing(tmp_path, args, message):
     out = tmp_path / "bad"
@@ -213,7 +230,8 @@ def test_tuning_runs_equal_searches_and_the_study_uses_the_best(tmp_path):
     for family, t in tuning["families"].items():
         best = min(t["trials"], key=lambda r: r["heldout_kid_x1e3"])
         assert t["chosen"] == best["params"] == result["recipes"][family]
-        config = json.loads((tmp_path / "small" / "trials" / f"{family}-w1-s0" / "config.json").read_text())["models"][family]
+        config = json.loads((tmp_path / "small" / "trials" / f"{family}-w1-s0"
+                             / "config.json").read_text())["models"][family]
         assert {k: config[k] for k in best["params"]} == best["params"]  # the study trained on the chosen recipe
     assert "d_width" in tuning["families"]["gan"]["chosen"] and "d_width" not in tuning["families"]["vae"]["chosen"]
     assert "Recipes: tuning" in (tmp_path / "small" / "report.html").read_text()
@@ -224,14 +242,15 @@ def test_real_features_are_extracted_once_across_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPARE_CACHE_DIR", str(tmp_path / "cache"))
     calls = []
     extract = Extractor.extract
-    monkeypatch.setattr(Extractor, "extract", lambda self, images, what="images": calls.append(what) or extract(self, images, what))
+    monkeypatch.setattr(Extractor, "extract",
+                        lambda self, images, what="images": calls.append(what) or extract(self, images, what))
     from compare.models import parse_model_specs
     from compare.settings import RunSettings
 
     def trial(name):
         calls.clear()
-        settings = RunSettings(models=tuple(parse_model_specs(["gan"])), budget=Budget.parse("4steps"), dataset="digits",
-                               batch_size=32, out=tmp_path / name, curve_points=2)
+        settings = RunSettings(models=tuple(parse_model_specs(["gan"])), budget=Budget.parse("4steps"),
+                               dataset="digits", batch_size=32, out=tmp_path / name, curve_points=2)
         return pipeline.run(settings, show_progress=False, artifacts=False).scores.quality, list(calls)
 
     first, first_calls = trial("a")
@@ -307,7 +326,8 @@ def test_a_lock_naming_a_live_worker_of_a_dead_owner_is_not_taken_over(tmp_path)
     worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (tmp_path / ".lock").write_text(f"999999999\n{worker.pid}\n")  # the owner is gone, its worker is not
-        with pytest.raises(UserError, match=f"still in use by process {worker.pid}, a worker of the stopped process 999999999"):
+        with pytest.raises(UserError,
+                           match=f"still in use by process {worker.pid}, a worker of the stopped process 999999999"):
             RunLock(tmp_path).__enter__()
     finally:
         worker.kill()
@@ -317,20 +337,24 @@ def test_a_lock_naming_a_live_worker_of_a_dead_owner_is_not_taken_over(tmp_path)
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--tune", "100000000000000000000"], "Invalid value for '--tune': 100000000000000000000 is not in the range 0<=x<=1000"),
-    (["--seeds", "100000000000000000000"], "Invalid value for '--seeds': 100000000000000000000 is not in the range 1<=x<=1000"),
+    (["--tune", "100000000000000000000"],
+     "Invalid value for '--tune': 100000000000000000000 is not in the range 0<=x<=1000"),
+    (["--seeds", "100000000000000000000"],
+     "Invalid value for '--seeds': 100000000000000000000 is not in the range 1<=x<=1000"),
     (["--widths", ",".join(str(k + 1) for k in range(65))], "--widths lists 65 widths, more than 64"),
     (["--seed", "4294967295", "--seeds", "2"], "seed 4294967296 is outside 0..4294967295"),
 ])
 def test_count_flags_and_seeds_are_bounded_before_anything_is_written(tmp_path, args, message):
     out = tmp_path / "bounded"
     result = run_cli("study", "--dataset", "digits", *args, "--out", str(out))
-    assert result.exit_code == 2 and result.output.startswith(f"Error: {message}") and result.output.count("\n") == 1, result.output
+    assert (result.exit_code == 2 and result.output.startswith(f"Error: {message}")
+            and result.output.count("\n") == 1), result.output
     assert not out.exists()
 
 
-@pytest.mark.parametrize("field, value, message", [("seeds", [0, 4294967296], "seed 4294967296 is outside 0..4294967295"),
-                                                   ("tune", 10**20, "--tune must be 0 to 1000 trials per family")])
+@pytest.mark.parametrize("field, value, message",
+                         [("seeds", [0, 4294967296], "seed 4294967296 is outside 0..4294967295"),
+                          ("tune", 10**20, "--tune must be 0 to 1000 trials per family")])
 def test_an_edited_study_json_out_of_bounds_is_refused(tmp_path, field, value, message):
     from compare.io import write_json
     from compare.rundir import write_marker
@@ -360,7 +384,8 @@ def test_a_full_disk_stops_the_study_in_one_line_and_it_resumes(tmp_path, monkey
     real_fsync, failed = os.fsync, []
 
     def fsync(fd):  # the disk fills up once the first trial has written its step-0 checkpoint
-        if "/trials/" in os.readlink(f"/proc/self/fd/{fd}") and list((tmp_path / "full" / "trials").glob("*/*/ckpt.pt")):
+        if ("/trials/" in os.readlink(f"/proc/self/fd/{fd}")
+            and list((tmp_path / "full" / "trials").glob("*/*/ckpt.pt"))):
             failed.append(fd)
             raise OSError(28, "No space left on device")
         real_fsync(fd)
@@ -369,12 +394,14 @@ def test_a_full_disk_stops_the_study_in_one_line_and_it_resumes(tmp_path, monkey
         pytest.skip("needs Linux's /proc")
     monkeypatch.setattr(compare.io.os, "fsync", fsync)
     out = tmp_path / "full"
-    args = ["study", "--dataset", "digits", "--budget", "60steps", "--seeds", "1", "--widths", "1", "--batch-size", "32",
-            "--claim3-optimizers", "adam", "--out", str(out)]
+    args = ["study", "--dataset", "digits", "--budget", "60steps", "--seeds", "1", "--widths", "1", "--batch-size",
+            "32", "--claim3-optimizers", "adam", "--out", str(out)]
     result = one_thread(lambda: run_cli(*args))
     error = result.output.splitlines()[-1]  # after the study's progress lines: one error line, no traceback
-    assert result.exit_code == 2 and result.output.count("Error") == 1 and "Traceback" not in result.output, result.output
-    assert error.startswith("Error: cannot write") and "No space left on device" in error and error.endswith(f"continue with: compare study --resume {out}")
+    assert (result.exit_code == 2 and result.output.count("Error") == 1
+            and "Traceback" not in result.output), result.output
+    assert (error.startswith("Error: cannot write") and "No space left on device" in error
+            and error.endswith(f"continue with: compare study --resume {out}"))
     assert not list((out / "trials").glob("*.json"))  # no trial recorded as failed: the study stopped at the first
     monkeypatch.setattr(compare.io.os, "fsync", real_fsync)
     resumed = one_thread(lambda: run_cli("study", "--resume", str(out)))
@@ -382,10 +409,12 @@ def test_a_full_disk_stops_the_study_in_one_line_and_it_resumes(tmp_path, monkey
     assert json.loads((out / "study.json").read_text())["counts"]["done"] == 3  # gan, vae, gan:minimax
 
 
-@pytest.mark.slow  # real training: two tiny studies (one seed each: the side-by-side report, not the verdicts, is under test)
+# real training: two tiny studies (one seed each: the side-by-side report, not the verdicts, is under test)
+@pytest.mark.slow
 def test_a_study_over_two_architectures_runs_one_study_each_and_reports_them_side_by_side(tmp_path):
     out = tmp_path / "both"
-    args = [*TINY[:5], "--seeds", "1", "--widths", "1", "--claim3-optimizers", "adam", "--batch-size", "32", "--arch", "mlp,conv"]
+    args = [*TINY[:5], "--seeds", "1", "--widths", "1", "--claim3-optimizers", "adam", "--batch-size", "32", "--arch",
+            "mlp,conv"]
     result = one_thread(lambda: run_cli(*args, "--out", str(out)))
     assert result.exit_code == 0, result.output
     studies = {arch: json.loads((out / arch / "study.json").read_text()) for arch in ("mlp", "conv")}
@@ -409,5 +438,6 @@ def test_a_study_over_two_architectures_runs_one_study_each_and_reports_them_sid
 
 def test_an_unknown_architecture_in_the_list_is_one_line_and_writes_nothing(tmp_path):
     result = run_cli("study", "--dataset", "digits", "--arch", "mlp,resnet", "--out", str(tmp_path / "x"))
-    assert result.exit_code == 2 and result.output == "Error: malformed --arch 'mlp,resnet': give one or more of mlp, conv, separated by commas\n"
+    assert (result.exit_code == 2 and result.output
+            == "Error: malformed --arch 'mlp,resnet': give one or more of mlp, conv, separated by commas\n")
     assert not (tmp_path / "x").exists()

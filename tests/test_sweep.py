@@ -1,4 +1,5 @@
-"""Capacity sweeps: trial grid, intervals, claim 2 through compare.claims.rules, resume, failure isolation, executors, `run --seeds`.
+"""Capacity sweeps: trial grid, intervals, claim 2 through compare.claims.rules, resume, failure isolation, executors,
+`run --seeds`.
 
 Most tests stand a planted runner in for compare.experiments.pipeline.run: it returns a metrics entry with a
 known FID per (family, width, seed), so every interval and verdict has a known answer, and no
@@ -115,11 +116,14 @@ def test_a_failed_trial_is_recorded_the_rest_complete_and_a_rerun_retries_it(mon
 # Sizes (total parameters) at widths 0.5, 1, 2: the GAN 1,000, 2,000, 4,000; the VAE 2,000, 4,000, 8,000.
 @pytest.mark.parametrize("fids, verdict, outcome", [
     # the GAN crosses every FID target between 1,000 and 2,000 parameters, the VAE between 4,000 and 8,000
-    ({("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}, "supported", "more"),
+    ({("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20},
+     "supported", "more"),
     # targets inside (20, 30): the VAE crosses 30 -> 15 between 2,000 and 4,000, sooner than the GAN's 45 -> 20
-    ({("gan", 0.5): 60, ("gan", 1.0): 45, ("gan", 2.0): 20, ("vae", 0.5): 30, ("vae", 1.0): 15, ("vae", 2.0): 14}, "not supported", "fewer"),
+    ({("gan", 0.5): 60, ("gan", 1.0): 45, ("gan", 2.0): 20, ("vae", 0.5): 30, ("vae", 1.0): 15, ("vae", 2.0): 14},
+     "not supported", "fewer"),
     # both have FID 20 at 2,000 and 10 at 4,000, with the same seed noise: the same size for every target
-    ({("gan", 0.5): 40, ("gan", 1.0): 20, ("gan", 2.0): 10, ("vae", 0.5): 20, ("vae", 1.0): 10, ("vae", 2.0): 5}, "not decided", "overlap"),
+    ({("gan", 0.5): 40, ("gan", 1.0): 20, ("gan", 2.0): 10, ("vae", 0.5): 20, ("vae", 1.0): 10, ("vae", 2.0): 5},
+     "not decided", "overlap"),
 ])
 def test_claim_b_is_judged_by_the_claims_module(monkeypatch, tmp_path, fids, verdict, outcome):
     result = run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), PlantedRunner(fids))
@@ -135,13 +139,15 @@ def test_claim_b_is_judged_by_the_claims_module(monkeypatch, tmp_path, fids, ver
 def test_claim_b_targets_and_sizes_come_from_the_planted_curves(monkeypatch, tmp_path):
     fids = {("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}
     claim = run_planted(monkeypatch, settings_for(tmp_path, widths=(0.5, 1.0, 2.0)), PlantedRunner(fids))["claim_b"]
-    # log-spaced strictly inside (20.1, 39.9): the worst seed's best FID (the VAE's 20 + 0.1) to the best seed's FID at the
-    # smallest width (the GAN's 40 - 0.1), so every seed of both families crosses every target
-    assert [t["target_fid"] for t in claim["targets"]] == pytest.approx([20.1 * (39.9 / 20.1) ** (i / 9) for i in range(1, 9)])
+    # log-spaced strictly inside (20.1, 39.9): the worst seed's best FID (the VAE's 20 + 0.1) to the best seed's FID
+    # at the smallest width (the GAN's 40 - 0.1), so every seed of both families crosses every target
+    assert [t["target_fid"] for t in claim["targets"]] == pytest.approx([20.1 * (39.9 / 20.1) ** (i / 9)
+                                                                         for i in range(1, 9)])
     for t in claim["targets"]:
         assert 1000 < t["gan"]["params"] < 2000 and 4000 < t["vae"]["params"] < 8000
         assert t["ratio_ci95"][0] > 1
-    one_seed = run_planted(monkeypatch, settings_for(tmp_path / "one", widths=(0.5, 1.0, 2.0), seeds=(0,)), PlantedRunner(fids))
+    one_seed = run_planted(monkeypatch, settings_for(tmp_path / "one", widths=(0.5, 1.0, 2.0), seeds=(0,)),
+                           PlantedRunner(fids))
     assert one_seed["claim_b"]["verdict"] == "not decided" and "needs >= 2 seeds" in one_seed["claim_b"]["notes"][0]
 
 
@@ -155,7 +161,8 @@ def test_report_sweep_section_reads_the_stored_verdict(monkeypatch, tmp_path):
     assert blocks[1].text.startswith("sweep: claim 2, supported. ")  # the rule is in the verdict card, folded
     table = blocks[2]
     assert [row[-1] for row in table.rows] == ["more"] * 8 and table.rows[0][0] == "21.7"  # 20.1 * (39.9 / 20.1)^(1/9)
-    assert all(re.fullmatch(r"[\d.]+x \[[\d.]+x, [\d.]+x\]", row[3]) for row in table.rows)  # VAE / GAN as "1.9x", never a log
+    # VAE / GAN as "1.9x", never a log
+    assert all(re.fullmatch(r"[\d.]+x \[[\d.]+x, [\d.]+x\]", row[3]) for row in table.rows)
 
 
 def test_size_by_generator_counts_only_the_sampling_network(monkeypatch, tmp_path):
@@ -168,7 +175,8 @@ def test_metric_lookup_reads_the_first_view_by_key_or_section():
                        "vae-pixels": {"quality": {"fid": 9.0}, "continuity": {"specks_per_image": 4.0}}}}
     assert lookup(entry, "fid") == 3.0 and lookup(entry, "quality.fid") == 3.0
     assert lookup(entry, "specks_per_image") == 0.5 and lookup(entry, "continuity.specks_per_image") == 0.5
-    assert lookup(entry, "precision") is None and lookup(entry, "quality.nope") is None and lookup(entry, "continuity.fid") is None
+    assert (lookup(entry, "precision") is None and lookup(entry, "quality.nope") is None
+            and lookup(entry, "continuity.fid") is None)
 
 
 def test_a_metric_absent_from_the_trials_is_reported_not_invented(monkeypatch, tmp_path):
@@ -183,14 +191,17 @@ def test_resuming_with_another_budget_is_refused(monkeypatch, tmp_path):
     other = SweepSettings(**{**other.__dict__, "budget": Budget.parse("60steps")})
     with pytest.raises(UserError, match="holds a sweep with budget '30steps', not '60steps'"):
         run_planted(monkeypatch, other, PlantedRunner(FIDS))
-    fewer = SweepSettings(**{**settings_for(tmp_path).__dict__, "resamples": 100})  # the trials' intervals and fid_inf would mix
+    # the trials' intervals and fid_inf would mix
+    fewer = SweepSettings(**{**settings_for(tmp_path).__dict__, "resamples": 100})
     with pytest.raises(UserError, match="holds a sweep with resamples 1000, not 100"):
         run_planted(monkeypatch, fewer, PlantedRunner(FIDS))
     saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
-    del saved["settings"]["resamples"], saved["content_sha256"]  # a sweep.json from before --resamples: its trials took 1,000
+    # a sweep.json from before --resamples: its trials took 1,000
+    del saved["settings"]["resamples"], saved["content_sha256"]
     (tmp_path / "sweep" / "sweep.json").write_text(json.dumps(saved))
     again = PlantedRunner(FIDS)
-    assert run_planted(monkeypatch, settings_for(tmp_path), again)["counts"]["skipped_as_done"] == 8 and again.calls == []
+    assert (run_planted(monkeypatch, settings_for(tmp_path), again)["counts"]["skipped_as_done"] == 8
+            and again.calls == [])
 
 
 def test_a_non_sweep_directory_is_never_used(monkeypatch, tmp_path):
@@ -212,8 +223,9 @@ def test_bad_widths_are_a_user_error(text):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--quality", "nope"], ("unknown --quality 'nope'; choose one of: fid, fid_inf, kid_x1e3, precision, recall, density, coverage, "
-                             "classifier_score, mean_confidence, modes_hit, class_kl, lone_pixels_per_image, lone_ink_per_image, lone_holes_per_image, specks_per_image")),
+    (["--quality", "nope"], ("unknown --quality 'nope'; choose one of: fid, fid_inf, kid_x1e3, precision, recall, "
+                             "density, coverage, classifier_score, mean_confidence, modes_hit, class_kl, "
+                             "lone_pixels_per_image, lone_ink_per_image, lone_holes_per_image, specks_per_image")),
     (["--continuity", "nope.x"], "unknown --continuity 'nope.x'; choose one of: fid, fid_inf, kid_x1e3"),
     (["--continuity", "tv_per_pixel"], "unknown --continuity 'tv_per_pixel'"),  # in the entry, but no better direction
     (["--batch-size", "0"], "--batch-size must be positive, got 0"),
@@ -256,17 +268,21 @@ def test_sweep_command_prints_the_verdict_and_fails_when_a_trial_fails(monkeypat
     args = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", "--dataset", "digits",
             "--budget", "30steps", "--out", str(tmp_path / "s")]
     result = run_cli(*args)
-    assert result.exit_code == 1 and "1 trials failed (first: gan-w0.5-s0: RuntimeError: planted failure)" in result.output
+    assert (result.exit_code == 1
+            and "1 trials failed (first: gan-w0.5-s0: RuntimeError: planted failure)" in result.output)
     monkeypatch.setattr(runner, "run", PlantedRunner(FIDS))
     result = run_cli(*args)
     assert result.exit_code == 0, result.output
     assert "8 trials: 8 done (7 from before), 0 failed" in result.output
-    assert "\nClaim 2 (a VAE needs a larger network): " in result.output and max(map(len, result.output.splitlines()[-4:])) <= 80
+    assert ("\nClaim 2 (a VAE needs a larger network): " in result.output
+            and max(map(len, result.output.splitlines()[-4:])) <= 80)
 
 
 def test_seed_summary_and_table_mark_differences_that_may_be_zero():
-    runs = {s: {"gan": {"steps": 30, "final_losses": {"g": 1.0 * s}, "views": {"gan": {"quality": {"fid": 20 + NOISE[s], "kid": 1.0 + 0.01 * s}}}},
-                "vae": {"steps": 30, "views": {"vae-mean": {"quality": {"fid": 40 + NOISE[s], "kid": 1.0 - 0.01 * s}}}}} for s in (0, 1, 2)}
+    runs = {s: {"gan": {"steps": 30, "final_losses": {"g": 1.0 * s},
+                        "views": {"gan": {"quality": {"fid": 20 + NOISE[s], "kid": 1.0 + 0.01 * s}}}},
+                "vae": {"steps": 30, "views": {"vae-mean": {"quality": {"fid": 40 + NOISE[s], "kid": 1.0 - 0.01 * s}}}}}
+            for s in (0, 1, 2)}
     summary = summarize_seeds(runs)
     assert summary["models"]["gan"]["quality.fid"]["mean"] == pytest.approx(20)
     fid = summary["differences"]["vae - gan"]["quality.fid"]
@@ -289,7 +305,8 @@ def test_seed_summary_and_table_mark_differences_that_may_be_zero():
 
 TINY = ["--dataset", "digits", "--budget", "30steps", "--batch-size", "32"]
 # --resamples 100 (helpers.FAST): the sweep reads each trial's values; its intervals are over seeds
-REAL_SWEEP = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--quality", "quality.fid", *FAST]
+REAL_SWEEP = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--quality", "quality.fid",
+              *FAST]
 
 
 def trial_numbers(out):
@@ -298,7 +315,8 @@ def trial_numbers(out):
     for path in sorted((out / "trials").glob("*.json")):
         record = json.loads(path.read_text())
         for entry in record["summary"].values():
-            numbers[record["id"]] = {"parameters": entry["parameters"], "final_losses": entry["final_losses"], "steps": entry["steps"]}
+            numbers[record["id"]] = {"parameters": entry["parameters"], "final_losses": entry["final_losses"],
+                                     "steps": entry["steps"]}
     return numbers
 
 
@@ -324,8 +342,10 @@ def test_real_sweep_trains_every_width_and_writes_runs(local_sweep):
     config = json.loads((local_sweep / "trials" / "vae-w0.5-s1" / "config.json").read_text())
     assert config["models"]["vae"]["width"] == 0.5 and config["seed"] == 1 and config["budget"]["steps"] == {"vae": 30}
     assert (local_sweep / "trials" / "vae-w0.5-s1" / "vae" / "ckpt.pt").stat().st_size > 0
-    trial = json.loads((local_sweep / "trials" / "vae-w0.5-s1" / "metrics.json").read_text())["quality"]["views"]["vae-mean"]
-    assert trial["fid"]["intervals"]["fid"]["resamples"] == 100 == summary["settings"]["resamples"]  # --resamples reaches the trials
+    trial = json.loads((local_sweep / "trials" / "vae-w0.5-s1"
+                        / "metrics.json").read_text())["quality"]["views"]["vae-mean"]
+    # --resamples reaches the trials
+    assert trial["fid"]["intervals"]["fid"]["resamples"] == 100 == summary["settings"]["resamples"]
     fid = summary["curves"]["vae"]["points"][0]["quality"]
     assert fid["n"] == 2 and fid["ci95"][0] < fid["mean"] < fid["ci95"][1]
     assert summary["plots"] == ["sweep_quality_fid.png", "sweep_lone_pixels_per_image.png"]
@@ -370,6 +390,9 @@ def test_run_with_seeds_summarises_every_metric(tmp_path):
     assert kl["n"] == 2 and math.isclose(kl["std"], abs(kl["values"][0] - kl["values"][1]) / math.sqrt(2))
     assert "train_seconds" in summary["differences"]["vae - gan"]
     lines = result.output.splitlines()
-    assert lines[-1] == str(out / "report.html") and max(map(len, lines[:-1])) <= 80  # the report's path last, the rest in 80 columns
-    assert "| lone pixels per image " in result.output and "Claim 1 (VAE samples show more bad pixels): " in result.output
-    assert all(f"| {view} " in result.output for view in ("gan", "vae-mean", "vae-pixels"))  # every view, not each model's first
+    # the report's path last, the rest in 80 columns
+    assert lines[-1] == str(out / "report.html") and max(map(len, lines[:-1])) <= 80
+    assert ("| lone pixels per image " in result.output
+            and "Claim 1 (VAE samples show more bad pixels): " in result.output)
+    # every view, not each model's first
+    assert all(f"| {view} " in result.output for view in ("gan", "vae-mean", "vae-pixels"))

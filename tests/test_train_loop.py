@@ -35,7 +35,8 @@ def test_it_takes_exactly_the_steps_asked_and_logs_every_reading():
     model = StubModel()
     record = train(model, IMAGES, 120, 4, seed=0)
     assert record.steps == len(model.batches) == 120 and record.images == 480 and record.status == "finished"
-    assert [h["step"] for h in record.history] == list(range(LOG_EVERY, 121, LOG_EVERY)) + ([120] if 120 % LOG_EVERY else [])
+    assert ([h["step"] for h in record.history]
+            == list(range(LOG_EVERY, 121, LOG_EVERY)) + ([120] if 120 % LOG_EVERY else []))
     assert all(len(b) == 4 for b in model.batches)
     # every epoch (10 steps) sees each image exactly once
     assert sorted(torch.cat(model.batches[:10]).flatten().tolist()) == IMAGES.flatten().tolist()
@@ -60,7 +61,8 @@ def test_checkpoints_and_evaluations_come_when_due_and_a_stop_ends_at_a_checkpoi
         return step(batch)
 
     model.train_step = signalled_at_step_13
-    record = train(model, IMAGES, 50, 4, seed=0, checkpoint_every=20, stop=stop, on_checkpoint=lambda r: saved.append(r.steps))
+    record = train(model, IMAGES, 50, 4, seed=0, checkpoint_every=20, stop=stop,
+                   on_checkpoint=lambda r: saved.append(r.steps))
     assert record.steps == 13 and record.status == "training" and len(model.batches) == 13 and saved == [13]
 
 

@@ -141,8 +141,10 @@ def test_iwae_nll_matches_the_formula_written_with_torch_distributions():
         mean, logvar = vae.encoder(x)
         std = (0.5 * logvar).exp()
         z = mean[:, None] + std[:, None] * eps  # (6, k, 4)
-        log_px_z = Bernoulli(logits=vae.decoder(z.flatten(0, 1)).flatten(1)).log_prob(x.flatten(1).repeat_interleave(k, 0))
-        log_w = log_px_z.sum(1).view(6, k) + Normal(0, 1).log_prob(z).sum(2) - Normal(mean[:, None], std[:, None]).log_prob(z).sum(2)
+        log_px_z = Bernoulli(logits=vae.decoder(z.flatten(0, 1)).flatten(1)).log_prob(
+            x.flatten(1).repeat_interleave(k, 0))
+        log_w = (log_px_z.sum(1).view(6, k) + Normal(0, 1).log_prob(z).sum(2)
+                 - Normal(mean[:, None], std[:, None]).log_prob(z).sum(2))
     assert torch.allclose(got, math.log(k) - torch.logsumexp(log_w, 1), atol=1e-4)
     assert torch.allclose(vae.iwae_nll(x, k=k, generator=torch.Generator().manual_seed(1), chunk=1), got, atol=1e-5)
 
@@ -198,7 +200,8 @@ def test_an_sgd_step_is_the_weights_less_lr_times_the_gradient():
 def test_an_unknown_optimizer_names_the_valid_ones():
     with pytest.raises(ValueError, match="optimizer must be one of adam, sgd, got 'lbfgs'"):
         VAEConfig(optimizer="lbfgs")
-    assert VAEConfig().lr == 1e-3 and VAEConfig(optimizer="sgd").lr == 0.01 and VAEConfig(optimizer="sgd", lr=0.2).lr == 0.2
+    assert (VAEConfig().lr == 1e-3 and VAEConfig(optimizer="sgd").lr == 0.01
+            and VAEConfig(optimizer="sgd", lr=0.2).lr == 0.2)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -216,4 +219,5 @@ def test_a_state_saved_and_loaded_mid_training_continues_exactly(optimizer, tmp_
     for b in batches[3:]:
         resumed.train_step(b)
     for name in ("encoder", "decoder"):
-        assert all(torch.equal(a, b) for a, b in zip(straight.parts()[name].state_dict().values(), resumed.parts()[name].state_dict().values()))
+        assert all(torch.equal(a, b) for a, b in zip(straight.parts()[name].state_dict().values(),
+                                                     resumed.parts()[name].state_dict().values()))

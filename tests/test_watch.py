@@ -55,12 +55,14 @@ def record(steps: int, seconds: float = 1.0, **losses: float) -> SimpleNamespace
 
 @pytest.mark.slow
 def test_a_run_on_an_80_column_terminal_redraws_one_fitted_bar(tmp_path):
-    """A real pseudo-terminal 80 columns wide: no drawn line is wider, and the bar shows step/total, elapsed, ETA, losses."""
+    """A real pseudo-terminal 80 columns wide: no drawn line is wider, and the bar shows step/total, elapsed,
+    ETA, losses."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "80", "PYTHONPATH": str(ROOT)}
     args = [sys.executable, "-m", "compare", "run", "--models", "gan", "vae", *LOUD, "--out", str(tmp_path / "run")]
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdin=slave, stdout=subprocess.DEVNULL, stderr=slave)  # the display is stderr's
+    # the display is stderr's
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdin=slave, stdout=subprocess.DEVNULL, stderr=slave)
     os.close(slave)
     chunks = []
     while True:
@@ -76,7 +78,8 @@ def test_a_run_on_an_80_column_terminal_redraws_one_fitted_bar(tmp_path):
     lines = screen_lines(b"".join(chunks).decode(errors="replace"))
     drawn = [line for line in lines if "|" in line]
     assert drawn and max(len(line.rstrip()) for line in lines) <= 80, max(lines, key=len)
-    assert any(re.search(r"^gan: 120/120 steps \|█+\| \d\d:\d\d elapsed, ETA 00:00, d_loss [0-9.]+ g_loss", line) for line in drawn), drawn
+    assert any(re.search(r"^gan: 120/120 steps \|█+\| \d\d:\d\d elapsed, ETA 00:00, d_loss [0-9.]+ g_loss", line)
+               for line in drawn), drawn
     assert any(line.startswith("vae: ") and "loss" in line and "/120 steps" in line for line in drawn)
     assert any(line.startswith("gan at step 15/120: FID ") for line in lines)
     assert any(line.startswith("vae-pixels at step 105/120: FID ") for line in lines)
@@ -110,9 +113,11 @@ def test_without_a_tty_a_run_prints_plain_periodic_lines_and_writes_progress(tmp
     result = run_cli("run", "--models", "gan", "vae", *LOUD, "--log", "tensorboard", "--out", out)
     assert result.exit_code == 0, result.output
     assert "\r" not in result.stderr
-    plain = [line for line in result.stderr.splitlines() if re.match(r"^(gan|vae): \d+/120 steps \(\d+%\), \d\d:\d\d elapsed, ETA", line)]
+    plain = [line for line in result.stderr.splitlines()
+             if re.match(r"^(gan|vae): \d+/120 steps \(\d+%\), \d\d:\d\d elapsed, ETA", line)]
     assert [line.split()[1] for line in plain if line.startswith("gan")] == ["50/120", "100/120", "120/120"]
-    assert "final evaluation: gan, vae-mean, vae-pixels, vae-gmm against 180 real images" in result.stderr and "writing the figures and the report" in result.stderr
+    assert ("final evaluation: gan, vae-mean, vae-pixels, vae-gmm against 180 real images" in result.stderr
+            and "writing the figures and the report" in result.stderr)
 
     metrics = json.loads((out / "metrics.json").read_text())
     lines = [json.loads(line) for line in (out / "progress" / "curve.jsonl").read_text().splitlines()]
@@ -122,7 +127,8 @@ def test_without_a_tty_a_run_prints_plain_periodic_lines_and_writes_progress(tmp
         assert [p["steps"] for p in mine] == [p["steps"] for p in curve] == [15, 30, 45, 60, 75, 90, 105, 120]
         assert [p["views"] for p in mine] == [p["views"] for p in curve]  # the same scalars as metrics.json's curve
     grids = sorted(p.name for p in (out / "progress").glob("*.png"))
-    assert len(grids) == 8 * 3 + 1 and "samples_vae-pixels_step000105.png" in grids  # + vae-gmm at the end: its prior is fitted then
+    # + vae-gmm at the end: its prior is fitted then
+    assert len(grids) == 8 * 3 + 1 and "samples_vae-pixels_step000105.png" in grids
     assert (out / "progress" / "samples_gan_step000120.png").read_bytes() == (out / "samples_gan.png").read_bytes()
 
     assert ("open", "gan", 15) in logged and ("open", "vae", 15) in logged and logged[-1] == ("close",)
@@ -141,7 +147,8 @@ def test_log_tensorboard_without_tensorboard_is_one_line_and_makes_nothing(tmp_p
     out = tmp_path / "run"
     assert "pip install tensorboard" in one_line_error(run_cli("run", *SETTINGS, "--log", "tensorboard", "--out", out))
     assert not out.exists(), sorted(out.rglob("*"))
-    assert "for a single run" in one_line_error(run_cli("run", *SETTINGS, "--seeds", "2", "--log", "tensorboard", "--out", out))
+    assert "for a single run" in one_line_error(run_cli("run", *SETTINGS, "--seeds", "2", "--log", "tensorboard",
+                                                        "--out", out))
 
 
 def test_stray_files_in_progress_or_tensorboard_are_not_compares(tmp_path):
@@ -164,7 +171,8 @@ def test_a_bar_never_grows_past_the_terminal_width():
         display.curve_point(2000, 4000, {"gan": {"fid": 45.25, "lone_pixels_per_image": 0.03}})
     lines = terminal.lines()
     assert max(len(line) for line in lines) <= 80, lines
-    assert any(line.startswith("gan:minimax-long-label: 2000/4000 steps |") and "elapsed, ETA" in line for line in lines)
+    assert any(line.startswith("gan:minimax-long-label: 2000/4000 steps |") and "elapsed, ETA" in line
+               for line in lines)
     assert "gan at step 2,000/4,000: FID 45.2, lone pixels per image 0.0300" in lines  # one number style (numbers.fmt)
 
 
@@ -175,7 +183,8 @@ def test_plain_lines_come_every_tenth_of_the_budget_and_at_its_end():
         for step in range(450, 1001, 50):
             bar.update(record(step, loss=1.0))
     lines = file.getvalue().splitlines()
-    assert [line.split()[1] for line in lines] == ["500/1000", "600/1000", "700/1000", "800/1000", "900/1000", "1000/1000"]
+    assert [line.split()[1] for line in lines] == ["500/1000", "600/1000", "700/1000", "800/1000", "900/1000",
+                                                   "1000/1000"]
     assert lines[-1].startswith("vae: 1000/1000 steps (100%), ") and lines[-1].endswith("ETA 00:00, loss 1.00")
 
 
@@ -187,7 +196,8 @@ def test_a_seconds_budget_counts_seconds_and_shows_the_step():
 
 
 def trial(tid: str, fid: float, lone: float) -> dict:
-    view = {"quality": {"fid": fid}, "continuity": {"lone_pixels_per_image": lone, "lone_pixels_per_image_ci95": [lone / 2, lone * 2]}}
+    view = {"quality": {"fid": fid},
+            "continuity": {"lone_pixels_per_image": lone, "lone_pixels_per_image_ci95": [lone / 2, lone * 2]}}
     return {"id": tid, "status": "done", "seconds": 12.34, "summary": {"gan": {"views": {"gan": view}}}}
 
 
@@ -202,8 +212,8 @@ def test_each_finished_trial_says_its_numbers_and_the_time_left():
     bar.finished(trial("gan-w1-s0", 45.25, 0.03))
     bar.finished({"id": "vae-w1-s0", "status": "failed", "error": "ValueError: boom"})
     bar.finished(trial("gan-w2-s0", 40.0, 0.0))
-    assert re.fullmatch(r"  \[1/3\] gan-w1-s0 done in 12\.3s: FID 45\.2, lone pixels 0\.030 \[0\.015, 0\.060\] per image; (under a minute|about \d+ min) left",
-                        lines[0]), lines[0]
+    assert re.fullmatch(r"  \[1/3\] gan-w1-s0 done in 12\.3s: FID 45\.2, lone pixels 0\.030 \[0\.015, 0\.060\] per "
+                        r"image; (under a minute|about \d+ min) left", lines[0]), lines[0]
     assert lines[1].startswith("  [2/3] vae-w1-s0 FAILED: ValueError: boom; ") and lines[1].endswith(" left")
     assert lines[2] == "  [3/3] gan-w2-s0 done in 12.3s: FID 40.0, lone pixels 0 [0, 0] per image"
 
@@ -214,7 +224,8 @@ def test_on_a_terminal_the_trials_have_an_overall_bar_below_their_lines():
     bar.finished(trial("gan-w1-s0", 45.25, 0.03))
     bar.close()
     drawn = terminal.lines()
-    assert "  [1/2] gan-w1-s0 done in 12.3s: FID 45.2, lone pixels 0.030 [0.015, 0.060] per image" in drawn  # the ETA is the bar's
+    # the ETA is the bar's
+    assert "  [1/2] gan-w1-s0 done in 12.3s: FID 45.2, lone pixels 0.030 [0.015, 0.060] per image" in drawn
     bars = [line for line in drawn if line.startswith("trials: ")]
     assert bars[-1].startswith("trials: 1/2 done |") and "elapsed, ETA" in bars[-1] and max(map(len, bars)) <= 80, drawn
 
