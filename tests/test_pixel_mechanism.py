@@ -80,7 +80,7 @@ def test_a_study_with_mechanisms_trains_the_joint_vae_judges_it_and_shows_both_d
                                                             "no practical difference", "not decided"}
     assert "figures/mechanism1.png" in summary["figures"] and (out / "figures" / "mechanism1.png").is_file()
     # in the verdict card
-    assert "**Mechanism 1**: drawing pixels separately makes the bad pixels" in (out / "report.md").read_text()
+    assert "**Claim 1's reason**: drawing pixels separately makes the bad pixels" in (out / "report.md").read_text()
     # its terminal line
     assert "Claim 1's reason (drawing pixels separately makes the bad pixels): " in " ".join(result.output.split())
 
