@@ -35,12 +35,11 @@ def seeds_to_resume(path: Path) -> tuple[Path, int] | None:
 
 
 def _finished_run(run_dir: Path) -> dict | None:
-    """A seed run's summary (compare.results.summary_from_metrics), when it finished (metrics.json
-    complete), else None."""
-    if not (run_dir / "metrics.json").is_file():
+    """A seed run's summary (compare.results.summary_from_metrics) when it has nothing left to do (the pipeline's
+    finished_run: every model at its planned steps or diverged, metrics.json complete), else None: it is resumed."""
+    if runner.finished_run(run_dir) is None:
         return None
-    metrics = read_run_json(run_dir, "metrics.json")
-    return None if "interrupted" in metrics else summary_from_metrics(metrics)
+    return summary_from_metrics(read_run_json(run_dir, "metrics.json"))
 
 
 def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -> dict:
