@@ -26,15 +26,15 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
     from compare.errors import ReaderGone, UserError, one_line
     from compare.metrics.bootstrap import RESAMPLES
-    from compare.settings import MAX_SEED, MAX_SEEDS, MIN_RESAMPLES, RunSettings
+    from compare.settings import MAX_SEED, MAX_SEEDS, RunSettings
     from compare.metrics.evaluator import FEATURES
     from compare.rundir import Interrupted
     from compare.models import ARCHITECTURES, MODELS, OPTIMIZERS, PRECISIONS, parse_model_specs, with_fields
     from compare import protocol
     from compare.calibrate.cli import calibrate
     from compare.cli.options import (
-        DATASET_HELP, DEFAULT_BUDGET, EVAL_SAMPLES_HELP, FEATURES_HELP, OPTIMIZER_HELP, given_by_user, model_options,
-        say,
+        DATASET_HELP, DEFAULT_BUDGET, EVAL_SAMPLES_HELP, FEATURES_HELP, OPTIMIZER_HELP, RESAMPLES_HELP, given_by_user,
+        model_options, say,
     )
     from compare.cli.trials import study_cmd, sweep_cmd
     from compare.cli.artifacts import export_cmd, sample_cmd
@@ -125,9 +125,7 @@ def main(ctx: click.Context) -> None:
 @click.option("--curve-points", default=8, type=click.IntRange(min=1),
               help="Evaluations spread evenly over the budget for the quality-vs-compute curves; the last is the final "
                    "evaluation (1: only that).")
-@click.option("--resamples", default=RESAMPLES, type=int,
-              help=f"Bootstrap resamples behind each quality interval and fid_inf (at least {MIN_RESAMPLES}; fewer: "
-                   "faster, noisier interval ends).")
+@click.option("--resamples", default=RESAMPLES, type=int, help=RESAMPLES_HELP)
 @click.option("--curve-samples", type=click.IntRange(min=2), default=None,
               help="Samples per view at each curve point: must equal --eval-samples (every number is compared "
                    "at one N); leave it out.")

@@ -7,13 +7,15 @@ import functools
 import click
 
 from compare.errors import UserError
-from compare.settings import DEFAULT_BUDGET, UNITS  # noqa: F401 - DEFAULT_BUDGET: the commands take it from here
+from compare.settings import DEFAULT_BUDGET, MIN_RESAMPLES, UNITS  # noqa: F401 - DEFAULT_BUDGET: the commands take it from here
 EVAL_SAMPLES_HELP = ("N, the samples per model view for the quality metrics, also the held-out and train images of the "
                      "real-data floor: between the feature dimension (128 for the evaluator) and the held-out size. "
                      "[default: the held-out size]")
 OPTIMIZER_HELP = ("Optimiser of every model: adam, or plain SGD (no momentum); each family's "
                   "default learning rate for it.")
 DATASET_HELP = "Dataset name (see `compare datasets`), or your own function returning images as PKG.MODULE:FUNCTION."
+RESAMPLES_HELP = (f"Bootstrap resamples behind each quality interval and fid_inf (at least {MIN_RESAMPLES}; fewer: "
+                  "faster, noisier interval ends).")
 FEATURES_HELP = ("Feature space of the quality metrics: evaluator = a small CNN trained on the dataset's train split "
                  "(cached); inception = torchmetrics' Inception-V3, needs torch-fidelity and its weights.")
 

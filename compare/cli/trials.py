@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from compare.cli.options import (DATASET_HELP, DEFAULT_BUDGET, OPTIMIZER_HELP, given_by_user, model_options,
-                                 trial_options)
+from compare.cli.options import (DATASET_HELP, DEFAULT_BUDGET, OPTIMIZER_HELP, RESAMPLES_HELP, given_by_user,
+                                 model_options, trial_options)
 from compare.data import check_dataset_name
 from compare.errors import UserError
 from compare.models import ARCHITECTURES, OPTIMIZERS, parse_model_specs
 from compare.metrics.bootstrap import RESAMPLES
-from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE, MIN_RESAMPLES
+from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE
 from compare.settings import Budget
 
 
@@ -38,9 +38,7 @@ from compare.settings import Budget
               help="Network size on the x axis: total (all trained parameters) or generator (only the sampling "
                    "network: GAN generator, VAE decoder).")
 @click.option("--optimizer", default="adam", type=click.Choice(OPTIMIZERS), help=OPTIMIZER_HELP)
-@click.option("--resamples", default=RESAMPLES, type=int,
-              help="Bootstrap resamples behind each trial's quality intervals and fid_inf, as for `compare run` "
-                   f"(at least {MIN_RESAMPLES}).")
+@click.option("--resamples", default=RESAMPLES, type=int, help=RESAMPLES_HELP)
 @trial_options
 def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, dataset: str, budget: str, device: str,
               batch_size: int, out: Path | None, quality: str, continuity: str, size_by: str, optimizer: str,
