@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -37,10 +38,17 @@ def _hermetic_cache(tmp_path_factory):
     mp.undo()
 
 
-def shared_dir(tmp_path_factory) -> Path:
-    """A folder every worker of this session sees: under pytest-xdist the parent of the workers' own temp roots."""
+@contextlib.contextmanager
+def made_once(tmp_path_factory, name: str, done: str):
+    """The path `name` in a folder every worker of this session sees (under pytest-xdist the parent of the workers'
+    own temp roots), held under a file lock: the first worker to ask finds no `done` file there and makes it,
+    writing `done` last; the others wait, then read what it made. Yields (path, whether it must be made now)."""
+    from filelock import FileLock
+
     root = tmp_path_factory.getbasetemp()
-    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    with FileLock(str(shared / f"{name}.lock")):
+        yield shared / name, not (shared / name / done).exists()
 
 
 @pytest.fixture(scope="session")
@@ -49,17 +57,14 @@ def tiny_run(_hermetic_cache, tmp_path_factory):
     xdist worker to ask makes it under a file lock, the others wait for it and read it) and shared by every test
     that reads a run: the uninterrupted reference of the resume tests, the CLI's outputs, the report. Never write
     into it; copy it first (shutil.copytree)."""
-    from filelock import FileLock
-
-    shared = shared_dir(tmp_path_factory)
-    out = shared / "shared-runs" / f"tiny{EVIL.replace('/', '_')}"
-    with FileLock(str(shared / "shared-runs.lock")):
-        if not (out.parent / "output.txt").exists():  # written last: a run that failed half way is made again
-            shutil.rmtree(out.parent, ignore_errors=True)
-            out.parent.mkdir(parents=True)
+    with made_once(tmp_path_factory, "shared-runs", "output.txt") as (runs, make):
+        out = runs / f"tiny{EVIL.replace('/', '_')}"
+        if make:  # output.txt is written last: a run that failed half way is made again
+            shutil.rmtree(runs, ignore_errors=True)
+            runs.mkdir(parents=True)
             result = run_cli("run", "--models", "gan", "vae", *SETTINGS, "--out", out)
             assert result.exit_code == 0, result.output
-            (out.parent / "output.txt").write_text(result.output)  # what the terminal showed: tiny_run_output
+            (runs / "output.txt").write_text(result.output)  # what the terminal showed: tiny_run_output
     return out
 
 
@@ -71,21 +76,20 @@ def quick_coverage(tmp_path_factory):
     import pickle
 
     import torch
-    from filelock import FileLock
 
     from compare.calibrate.coverage import interval_coverage
 
-    shared = shared_dir(tmp_path_factory)
-    path = shared / "quick-coverage.pickle"
-    with FileLock(str(shared / "quick-coverage.lock")):
-        if not path.exists():
+    with made_once(tmp_path_factory, "quick-coverage", "results.pickle") as (folder, make):
+        if make:
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                path.write_bytes(pickle.dumps(interval_coverage(quick=True, seed=0, jobs=1)))
+                results = pickle.dumps(interval_coverage(quick=True, seed=0, jobs=1))
             finally:
                 torch.set_num_threads(threads)
-    return pickle.loads(path.read_bytes())
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "results.pickle").write_bytes(results)
+        return pickle.loads((folder / "results.pickle").read_bytes())
 
 
 @pytest.fixture(scope="session")
