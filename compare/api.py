@@ -302,7 +302,7 @@ def _images(images: Path | str | Tensor | np.ndarray, where: str) -> Tensor:
 def score_images(reference: Any, judged: Any, dataset: str = "mnist5k", features: str = "evaluator",
                  device: str = "auto", on_train: Callable[[str], None] | None = None) -> tuple[dict, dict]:
     """(the numbers `compare score --json` prints, the continuity report its table shows) of B = `judged` against
-    A = `reference`: each a folder of PNG/JPEG, an .npz / .npy / .pt file, or an image array (N, C, H, W) /
+    A = `reference`: each a folder of images, an .npz / .npy / .pt file, or an image array (N, C, H, W) /
     (N, H, W, C)."""
     from compare.data import load_dataset
     from compare.metrics.continuity import continuity_report

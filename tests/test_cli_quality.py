@@ -3,6 +3,7 @@ image-set reading."""
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -252,13 +253,16 @@ def test_image_set_files_name_their_problem(tmp_path):
     with pytest.raises(UserError, match="several arrays"):
         load_image_set(tmp_path / "two.npz")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="no PNG/JPG/JPEG images"):
+    with pytest.raises(UserError, match="no image files .* under"):
         load_image_set(tmp_path / "empty")
-    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "sub").mkdir(parents=True)  # read recursively, as folder: reads it
     Image.new("L", (4, 4)).save(tmp_path / "mixed" / "a.png")
-    Image.new("L", (5, 4)).save(tmp_path / "mixed" / "b.png")
-    with pytest.raises(UserError, match="differ in size"):
+    Image.new("L", (5, 4)).save(tmp_path / "mixed" / "sub" / "b.png")
+    with pytest.raises(UserError, match="differ in size: a.png is 4x4, sub/b.png is 5x4"):
+        load_image_set(tmp_path / "mixed")
+    (tmp_path / "mixed" / "sub" / "b.png").write_bytes(b"junk")
+    with pytest.raises(UserError, match=f"^cannot read {re.escape(str(tmp_path / 'mixed' / 'sub' / 'b.png'))}: "):
         load_image_set(tmp_path / "mixed")
     (tmp_path / "x.txt").write_text("hi")
-    with pytest.raises(UserError, match="folder of PNG/JPEG"):
+    with pytest.raises(UserError, match="give a folder of images"):
         load_image_set(tmp_path / "x.txt")

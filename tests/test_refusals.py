@@ -20,7 +20,7 @@ from compare.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_ch
 from compare.errors import UserError
 from compare.rundir import LOCK_NAME
 from compare.io import CONTENT_FIELD
-from helpers import SETTINGS, FaultyGAN, assert_same_run, one_line_error, run_cli
+from helpers import ONE_PIXEL_PNG, SETTINGS, FaultyGAN, assert_same_run, one_line_error, run_cli
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
@@ -391,25 +391,38 @@ def test_score_refuses_a_tensor_that_is_not_plain_values_in_one_line(reference_s
     assert f"{b} holds a {kind} tensor, not plain image values" in one_line_error(run_cli("score", reference_set, b))
 
 
-def test_score_never_opens_a_fifo(reference_set, tmp_path):
-    import subprocess
+def test_score_and_folder_never_open_a_fifo(reference_set, tmp_path):
     import sys
+    import textwrap
 
     folder = tmp_path / "b"
-    folder.mkdir()
-    os.mkfifo(folder / "x.png")  # nobody ever writes to it: opening it would wait forever
+    (folder / "sub").mkdir(parents=True)
+    for name in ("a.png", "c.png"):
+        (folder / name).write_bytes(ONE_PIXEL_PNG)
+    os.mkfifo(folder / "sub" / "x.png")  # nobody ever writes to it: opening it would wait forever
     os.mkfifo(tmp_path / "fifo.npy")
-    code = ("import sys; from helpers import run_cli, one_line_error; "
-            "[print(one_line_error(run_cli('score', sys.argv[1], b))) for b in sys.argv[2:]]")
-    cases = ((folder, f"{folder / 'x.png'} is not a regular file"),
-             (tmp_path / "fifo.npy", "is neither a folder nor a regular file"))
+    code = textwrap.dedent("""
+        import sys
+        from compare.data import load_dataset
+        from compare.errors import UserError
+        from helpers import one_line_error, run_cli
+        reference, folder, fifo = sys.argv[1:]
+        for b in (folder, fifo):
+            print(one_line_error(run_cli("score", reference, b)))
+        try:
+            load_dataset(f"folder:{folder}")
+        except UserError as e:
+            print(e)
+    """)
+    messages = (f"{folder / 'sub' / 'x.png'} is not a regular file", "is neither a folder nor a regular file",
+                f"{folder / 'sub' / 'x.png'} is not a regular file")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (Path(__file__).parents[1], Path(__file__).parent)))}
     # in a subprocess, so a hang fails instead of blocking
-    result = subprocess.run([sys.executable, "-c", code, str(reference_set), *(str(b) for b, _ in cases)], env=env,
-                            capture_output=True, text=True, timeout=60)
-    lines = result.stdout.splitlines()  # one interpreter for both cases: its start-up (torch) was most of the time
-    assert result.returncode == 0 and len(lines) == 2, result.stdout + result.stderr
-    for line, (_, message) in zip(lines, cases):
+    result = subprocess.run([sys.executable, "-c", code, str(reference_set), str(folder), str(tmp_path / "fifo.npy")],
+                            env=env, capture_output=True, text=True, timeout=60)
+    lines = result.stdout.splitlines()  # one interpreter for every case: its start-up (torch) was most of the time
+    assert result.returncode == 0 and len(lines) == len(messages), result.stdout + result.stderr
+    for line, message in zip(lines, messages):
         assert message in line, result.stdout
 
 

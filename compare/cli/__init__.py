@@ -302,7 +302,7 @@ def datasets_cmd() -> None:
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, metric: str | None, as_json: bool,
               quiet: bool) -> None:
-    """Score image set B against the reference set A (folders of PNG/JPEG, or .npz / .npy / .pt arrays) with every
+    """Score image set B against the reference set A (folders of images, or .npz / .npy / .pt arrays) with every
     quality metric."""
     import json
 

@@ -31,6 +31,7 @@ from compare import protocol
 from compare.data import sources
 from compare.errors import UserError, did_you_mean
 from compare.io import write_bytes
+from compare.data.imagefiles import image_files
 from compare.data.imagesets import to_images
 from compare.data.sources import ImageFiles, Splits, StreamedImages
 
@@ -119,7 +120,7 @@ def _load_celeba(options: DataOptions, argument: str) -> Splits:
 def _load_folder(options: DataOptions, argument: str) -> Splits:
     """Every image file under PATH (recursively), resized and centre-cropped; unreadable ones skipped with a warning."""
     root = Path(argument).expanduser()
-    files = ImageFiles(sources.image_files_under(root), options.image_size or DEFAULT_IMAGE_SIZE,
+    files = ImageFiles(image_files(root), options.image_size or DEFAULT_IMAGE_SIZE,
                        options.channels or DEFAULT_CHANNELS)
     if len(files) < 2:
         raise UserError(f"only one image file under {root}; a folder dataset needs at least 2 (train and held-out)")

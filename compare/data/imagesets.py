@@ -1,9 +1,11 @@
-"""Image sets from disk for `compare score`: a folder of PNG/JPEG files, or an .npz / .pt array.
+"""Image sets from disk for `compare score`: a folder of image files, or an .npz / .pt array.
 
 Whatever the source, the result is the toolkit's one image format: a float tensor (N, C, H, W) in
-[0, 1]. Arrays may be (N, H, W), (N, C, H, W) or (N, H, W, C) with C in {1, 3}; uint8 / integer
-values are read as 0..255, floats must already lie in [0, 1]. Three equal channels (grey images
-saved as RGB, as torchvision's save_image does) become one channel: that loses nothing.
+[0, 1]. A folder is read recursively, as `--dataset folder:` reads it (compare.data.imagefiles), but strictly:
+every file must read and all must share one size, which they keep. Arrays may be (N, H, W), (N, C, H, W) or
+(N, H, W, C) with C in {1, 3}; uint8 / integer values are read as 0..255, floats must already lie in [0, 1].
+Three equal channels (grey images saved as RGB, as torchvision's save_image does) become one channel: that
+loses nothing.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 
+from compare.data.imagefiles import image_files, read_image
 from compare.errors import UserError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ARRAY_KEYS = ("images", "x", "samples")  # names tried, in order, when a file holds several arrays
 NUMPY_MAGIC = (b"PK\x03\x04", b"\x93NUMPY")  # how an .npz (a zip) and an .npy begin
 
@@ -33,24 +34,23 @@ def _pick(arrays: dict, path: Path):
                     f"{', '.join(ARRAY_KEYS)}")
 
 
-def _read_folder(path: Path) -> np.ndarray:
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if special := [p for p in files if not p.is_file()]:  # opening a FIFO would wait forever for a writer
-        raise UserError(f"{special[0]} is not a regular file (a pipe, device, socket or folder); move it out of {path}")
-    if not files:
-        raise UserError(f"no {'/'.join(s[1:].upper() for s in IMAGE_SUFFIXES)} images in folder {path}")
-    images = []
-    for f in files:
+def _read_folder(folder: Path) -> Tensor:
+    """Every image file under `folder` as RGB (N, 3, H, W) at its own size; one unreadable file or size is an error."""
+    files = image_files(folder)
+    images = None
+    for i, f in enumerate(files):
         try:
-            with Image.open(f) as im:
-                images.append(np.asarray(im.convert("RGB")))  # (H, W, 3) uint8; grey collapses back to 1 channel below
+            image = read_image(f, channels=3)  # grey collapses back to 1 channel in load_image_set
         except Exception as e:  # noqa: BLE001 - whatever the loader raises, see _cannot_read
             raise _cannot_read(f, e) from None
-        if images[-1].shape != images[0].shape:
-            raise UserError(f"images in {path} differ in size: {files[0].name} is "
-                            f"{images[0].shape[1]}x{images[0].shape[0]}, {f.name} is "
-                            f"{images[-1].shape[1]}x{images[-1].shape[0]}; resize them to one size")
-    return np.stack(images)  # (N, H, W, 3)
+        if images is None:
+            images = torch.empty(len(files), *image.shape)  # filled in place: a list, then a stack, would take twice
+        elif image.shape != images.shape[1:]:
+            (h, w), (got_h, got_w) = images.shape[2:], image.shape[1:]
+            raise UserError(f"images in {folder} differ in size: {files[0].relative_to(folder)} is {w}x{h}, "
+                            f"{f.relative_to(folder)} is {got_w}x{got_h}; resize them to one size")
+        images[i] = image
+    return images
 
 
 def _cannot_read(path: Path, e: Exception) -> UserError:
@@ -83,7 +83,7 @@ def _load(path: Path, suffix: str):
 def _read_array(path: Path):
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".npy", ".pt", ".pth"):
-        raise UserError(f"{path}: give a folder of PNG/JPEG images or an .npz, .npy or .pt file")
+        raise UserError(f"{path}: give a folder of images (PNG, JPEG, ...) or an .npz, .npy or .pt file")
     try:
         obj = _load(path, suffix)
     except Exception as e:  # noqa: BLE001 - whatever the loader raises, see _cannot_read
@@ -129,16 +129,23 @@ def to_images(array, where: str) -> Tensor:
         if not (0 <= lo and hi <= 1):
             raise UserError(f"{where} holds floats in [{lo:.3g}, {hi:.3g}]; float images must lie in [0, 1] "
                             "(rescale: (x + 1) / 2 for a Tanh's [-1, 1], x / 255 for 0..255)")
-    if t.shape[1] == 3 and torch.equal(t[:, 0], t[:, 1]) and torch.equal(t[:, 0], t[:, 2]):
-        t = t[:, :1]
-    return t.contiguous()
+    return _grey_if_equal(t).contiguous()
+
+
+def _grey_if_equal(images: Tensor) -> Tensor:
+    """(N, 3, H, W) whose three channels are equal in every image -> (N, 1, H, W); anything else as it is."""
+    if images.shape[1] == 3 and torch.equal(images[:, 0], images[:, 1]) and torch.equal(images[:, 0], images[:, 2]):
+        return images[:, :1].contiguous()
+    return images
 
 
 def load_image_set(path: Path | str) -> Tensor:
-    """A folder of PNG/JPEG images or an .npz / .npy / .pt array file -> (N, C, H, W) float32 in [0, 1]."""
+    """A folder of image files or an .npz / .npy / .pt array file -> (N, C, H, W) float32 in [0, 1]."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path} does not exist")
     if not (path.is_dir() or path.is_file()):  # a FIFO would block the read forever
         raise UserError(f"{path} is neither a folder nor a regular file; give a folder of images or an array file")
-    return to_images(_read_folder(path) if path.is_dir() else _read_array(path), str(path))
+    if path.is_dir():
+        return _grey_if_equal(_read_folder(path))  # read_image's floats are already in [0, 1]: nothing to check
+    return to_images(_read_array(path), str(path))

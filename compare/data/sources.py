@@ -1,4 +1,5 @@
-"""Where images come from beyond the embedded sets: torchvision's datasets and folders of image files.
+"""Where images come from beyond the embedded sets: torchvision's datasets and folders of image files (listed and
+decoded by compare.data.imagefiles).
 
 Every loader here returns CPU splits; compare.data's registry names them and moves them to the device.
 A split of image files whose float32 pixels fit in IN_MEMORY_BYTES is decoded once into one tensor;
@@ -16,16 +17,13 @@ from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
 import torch
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
+from compare.data.imagefiles import UNREADABLE, read_image
 from compare.errors import UserError
 
 IN_MEMORY_BYTES = 2 * 2**30  # float32 pixels of one split above this are streamed from disk instead
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-# What PIL raises for a file that is not a readable image (truncated, garbage, a decompression bomb).
-UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 PARALLEL_DECODE_FROM = 2_000  # fewer files than this decode faster in-process than through worker start-up
 
 
@@ -49,17 +47,6 @@ def loader_workers(n_files: int) -> int:
 # Image files
 
 
-def read_image(path: Path, size: int, channels: int) -> Tensor:
-    """One file -> (channels, size, size) float in [0, 1]: shorter side resized to `size` (antialiased),
-    then centre-cropped square, as DCGAN's CelebA pipeline does. Raises one of UNREADABLE."""
-    from torchvision.transforms import functional as TF
-
-    with Image.open(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB")  # also forces the full decode inside `with`
-    image = TF.center_crop(TF.resize(image, size), [size, size])
-    return TF.pil_to_tensor(image).float().div_(255)  # (C, size, size)
-
-
 class ImageFiles(Dataset):
     """Map-style dataset of image files: item i is (image (C, S, S), True), or (zeros, False) if unreadable."""
 
@@ -71,7 +58,7 @@ class ImageFiles(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, bool]:
         try:
-            return read_image(self.paths[i], self.size, self.channels), True
+            return read_image(self.paths[i], self.channels, self.size), True
         except UNREADABLE:
             return torch.zeros(self.channels, self.size, self.size), False
 
@@ -135,18 +122,6 @@ class StreamedImages:
                     images = images[ok]
                 if len(images):
                     yield images.to(self.device, non_blocking=cuda)
-
-
-def image_files_under(root: Path) -> list[Path]:
-    """Every file under `root` (recursively, sorted) whose extension is an image format's."""
-    root = Path(root)
-    if not root.is_dir():
-        raise UserError(f"image folder {root} does not exist or is not a directory")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-    if not files:
-        raise UserError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under {root}; point folder: "
-                        "at a directory of images")
-    return files
 
 
 def file_images(files: ImageFiles, indices: list[int]) -> tuple["Tensor | StreamedImages", int]:

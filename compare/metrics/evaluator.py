@@ -35,13 +35,13 @@ import torch
 from torch import Tensor
 
 from compare.data import CACHE_VERSION, HELDOUT_FRACTION, SPLIT_SEED, ImageDataset, cache_dir, in_memory
+from compare.data.imagefiles import image_files
 from compare.errors import UserError
 from compare.io import json_digest, save_torch, weights_sha256, write_json
 from compare.metrics.domain_classifier import (
     EXTRACT_BATCH, FEATURE_DIM, TRAIN_SEED, TRAIN_STEPS, DomainClassifier, class_count, train_classifier,
 )
 from compare.metrics.quality import Features
-from compare.data.sources import image_files_under
 
 # Bump whenever the architecture, the training recipe (compare.metrics.domain_classifier) or the data it sees changes:
 # the cache key hashes it, so an old cached evaluator is never mistaken for the current one.
@@ -85,7 +85,7 @@ def content_key(data: ImageDataset) -> str | None:
         return None
     root = Path(argument).expanduser()
     h = hashlib.sha256(str(data.image_shape).encode())
-    for path in image_files_under(root):
+    for path in image_files(root):
         stat = path.stat()
         h.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return h.hexdigest()
