@@ -345,8 +345,8 @@ def write_errors(out: Path, then: str | None = None) -> Iterator[None]:
 def trials_session(out: Path, what: str, resume: str, unit: str = "trial") -> Iterator[StopSignals]:
     """The skeleton of every command that runs many runs into `out` (a sweep, a study, `run --seeds`): write errors
     as one line that says to `resume`, one writer at a time (the lock), and any signal stops the whole command, at
-    once between runs, after its checkpoint during one; the Interrupted it raises names `out` and `resume`. An
-    Interrupted the command raised for `out` itself (naming the run it stopped in) passes through as it is."""
+    once between runs, after its checkpoint during one; the Interrupted it raises names `out`, the run it stopped
+    in and `resume`. An Interrupted the command raised for `out` itself passes through as it is."""
     stopped_here = f"every {unit} is done or checkpointed"
     with write_errors(out, f"continue with: {resume}"), RunLock(out), StopSignals() as stop:
         stop.stop_at_once(lambda signum: Interrupted(signum, out, f"between {unit}s: {stopped_here}", resume))
@@ -355,4 +355,4 @@ def trials_session(out: Path, what: str, resume: str, unit: str = "trial") -> It
         except Interrupted as e:
             if e.out == Path(out):
                 raise
-            raise Interrupted(e.signum, out, f"during the {what}: {stopped_here}", resume) from None
+            raise Interrupted(e.signum, out, f"during the {what}, in {e.out.name}: {stopped_here}", resume) from None

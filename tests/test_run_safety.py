@@ -182,13 +182,14 @@ def test_a_stop_during_run_seeds_stops_all_and_the_same_command_continues(signal
     out = tmp_path / "seeds"
     args = ["run", "--models", "sig", *TINY, "--seeds", "2", "--out", out]
     error = one_line_error(run_cli(*args), code=130)
-    assert "SIGINT in seed 0" in error and f"continue with: compare run --resume {out}" in error
-    assert (not (out / "seed-1").exists()
+    assert "SIGINT during the seed runs, in seed-0" in error and f"continue with: compare run --resume {out}" in error
+    assert (not (out / "seed-1").exists() and not (out / "seed-0.json").exists()  # stopped, not recorded as failed
             and json.loads((out / "seed-0" / "metrics.json").read_text())["interrupted"]["step"] == 3)
     result = run_cli(*args)  # the same command again: continues, does not refuse "not empty"
     assert result.exit_code == 0, result.output
     assert json.loads((out / "seeds.json").read_text())["seeds"] == [0, 1]
     assert json.loads((out / "seed-0" / "metrics.json").read_text())["models"]["sig"]["steps"] == 20
+    assert not list(out.glob("*.failed-*"))  # resumed from its checkpoint, not set aside
 
 
 def test_resume_of_a_seeds_directory(signalling, tmp_path):
@@ -198,6 +199,71 @@ def test_resume_of_a_seeds_directory(signalling, tmp_path):
     result = run_cli("run", "--resume", out, "--quiet")
     assert result.exit_code == 0, result.output
     assert json.loads((out / "seeds.json").read_text())["seeds"] == [0, 1]
+
+
+class FailingGAN(GAN):
+    """The GAN, failing once (as a bug of a model's would) at its third step."""
+
+    failed = False
+
+    def train_step(self, batch):
+        self.step = getattr(self, "step", 0) + 1
+        if self.step == 3 and not FailingGAN.failed:
+            FailingGAN.failed = True
+            raise RuntimeError("boom")
+        return super().train_step(batch)
+
+
+@pytest.fixture
+def failing_once(monkeypatch):
+    monkeypatch.setitem(models_registry.MODELS, "fail",
+                        ModelEntry("test-only GAN that fails once", GANConfig, FailingGAN, "generator"))
+    monkeypatch.setattr(FailingGAN, "failed", False)
+
+
+def seeds_numbers(out: Path) -> dict:
+    """seeds.json's numbers, timings aside."""
+    summary = json.loads((out / "seeds.json").read_text())
+    return {"seeds": summary["seeds"], "views": summary["views"],
+            "models": {label: {k: v for k, v in m.items() if "seconds" not in k}
+                       for label, m in summary["models"].items()}}
+
+
+def test_a_failed_seed_is_one_line_after_the_other_seeds_and_the_resume_retries_only_it(failing_once, tmp_path):
+    out = tmp_path / "seeds"
+    args = ["run", "--models", "fail", *[a for a in TINY if a != "--quiet"], "--seeds", "2"]
+    failed = run_cli(*args, "--out", out)
+    assert failed.exit_code == 1 and "Traceback" not in failed.output, failed.output
+    # each seed's run and its line as it ends: seed 0's failure, then seed 1 trained to the end
+    assert "[1/2] seed-0 FAILED: RuntimeError: boom" in failed.output and "[2/2] seed-1 done" in failed.output
+    assert "fail: 20/20 steps" in failed.output
+    assert failed.output.strip().splitlines()[-1] == (
+        f"Error: seed-0 failed (RuntimeError: boom; see {out / 'seed-0.json'}); the other seeds are done: "
+        f"retry with: compare run --resume {out}")
+    assert json.loads((out / "seed-0.json").read_text())["status"] == "failed" and not (out / "seeds.json").exists()
+    done = snapshot(out / "seed-1")
+
+    result = run_cli("run", "--resume", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert snapshot(out / "seed-1") == done  # kept as it was, not run again
+    assert (out / "seed-0.failed-1" / "config.json").is_file()  # the failed run set aside, not deleted
+    reference = tmp_path / "reference"  # the same seeds, none failing
+    assert run_cli(*args, "--out", reference, "--quiet").exit_code == 0
+    assert seeds_numbers(out) == seeds_numbers(reference)
+
+
+def test_a_seeds_directory_without_records_resumes_to_the_same_numbers(tmp_path):
+    """The previous `run --seeds` wrote no record per seed: its finished seeds are resumed, not trained again."""
+    out = tmp_path / "seeds"
+    assert run_cli("run", "--models", "gan", *TINY, "--seeds", "2", "--out", out).exit_code == 0
+    before = json.loads((out / "seeds.json").read_text())
+    weights = snapshot(out / "seed-1" / "gan")
+    for written in (out / "seeds.json", out / "seed-0.json", out / "seed-1.json"):
+        written.unlink()
+    result = run_cli("run", "--resume", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "seeds.json").read_text()) == before
+    assert snapshot(out / "seed-1" / "gan") == weights and not list(out.glob("*.failed-*"))
 
 
 def test_a_stop_during_a_sweep_stops_every_trial_and_a_rerun_resumes_it(signalling, tmp_path):

@@ -46,6 +46,7 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
     """Train every (model, width, seed) under one budget; plot quality and continuity against size; judge claim 2 (a VAE
     needs a larger network)."""
     from compare.experiments.sweep import SweepSettings, parse_widths, sweep
+    from compare.experiments.trials import only_user_error
 
     settings = SweepSettings(
         models=tuple(parse_model_specs(model_words)), widths=parse_widths(widths),
@@ -72,8 +73,8 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
     click.echo(f"The report:\n{report}" if report.exists() else "No report: no trial finished.")
     failed = [r for r in result["trials"] if r["status"] == "failed"]
     if failed:
-        if all(r["user_error"] for r in failed) and len({r["error"] for r in failed}) == 1 and not counts["done"]:
-            raise UserError(failed[0]["error"].removeprefix("UserError: "))
+        if message := only_user_error(result["trials"]):
+            raise UserError(message)
         raise click.ClickException(f"{len(failed)} trials failed (first: {failed[0]['id']}: {failed[0]['error']}); "
                                    "rerun the same command to retry them")
 

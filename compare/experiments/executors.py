@@ -42,6 +42,9 @@ class Trial:
     settings: RunSettings  # `out` is the trial's own run directory, absolute (Ray workers have another cwd)
     threads: int | None = None  # torch threads for this trial; None keeps the process's setting
     resume: bool = False  # continue the trial's run directory from its checkpoints (a signal stopped it)
+    # the run's own bars and phase lines on stderr: only for a trial run in this process (parallel trials' bars would
+    # overwrite each other, a Ray worker's stderr reaches no one)
+    show_progress: bool = False
     # the user's models and datasets the launching process registered (compare.protocol)
     plugins: tuple[Plugin, ...] = ()
 
@@ -58,7 +61,7 @@ def run_trial(trial: Trial) -> dict:
         # a spawned or Ray worker imports the user's code: a failure is this trial's, said in one line
         restore(trial.plugins)
         # via the module, so tests can stand in for it
-        result = runner.run(trial.settings, show_progress=False, resume=trial.resume, artifacts=False)
+        result = runner.run(trial.settings, show_progress=trial.show_progress, resume=trial.resume, artifacts=False)
         record.update(status="done", summary=result.summary())
     except (Interrupted, WriteFailed):
         raise  # a stop of the whole sweep (a signal, a full disk), not a failure of this trial: it stays resumable
@@ -109,7 +112,8 @@ class LocalExecutor:
         self.description = f"local, {jobs} at a time" + (f", {self.threads} torch threads each" if self.threads else "")
 
     def map(self, trials: Iterable[Trial]) -> Iterator[dict]:
-        trials = [replace(t, threads=self.threads, plugins=registered()) for t in trials]
+        trials = [replace(t, threads=self.threads, plugins=registered(),
+                          show_progress=t.show_progress and self.jobs == 1) for t in trials]
         if self.jobs == 1:
             for trial in trials:
                 yield run_trial(trial)
@@ -222,7 +226,7 @@ class RayExecutor:
     def map(self, trials: Iterable[Trial]) -> Iterator[dict]:
         import ray
 
-        trials = [replace(t, threads=self.threads, plugins=registered()) for t in trials]
+        trials = [replace(t, threads=self.threads, plugins=registered(), show_progress=False) for t in trials]
         if not trials:
             return
         started = not ray.is_initialized()

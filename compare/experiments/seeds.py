@@ -8,15 +8,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import Iterable
 
-from compare.experiments import pipeline as runner
+import click
+
 from compare.errors import UserError
-from compare.io import read_run_json, write_json
+from compare.experiments.executors import ExecutorOptions, LocalExecutor
+from compare.experiments.trials import only_user_error, run_trials
+from compare.io import write_json
 from compare.metrics import key_info
-from compare.results import summary_from_metrics
 from compare.settings import RunSettings, check_seeds
 from compare.stats import METHOD, numeric_leaves, paired_difference, summarize
-from compare.rundir import Interrupted, claimed_directory, read_marker, trials_session, write_marker
+from compare.rundir import claimed_directory, read_marker, trials_session, write_marker
 
 
 def first_view_numbers(entry: dict) -> dict[str, dict[str, float | None]]:
@@ -34,44 +37,48 @@ def seeds_to_resume(path: Path) -> tuple[Path, int] | None:
     return Path(path) / f"seed-{seeds[0]}", len(seeds)
 
 
-def _finished_run(run_dir: Path) -> dict | None:
-    """A seed run's summary (compare.results.summary_from_metrics) when it has nothing left to do (the pipeline's
-    finished_run: every model at its planned steps or diverged, metrics.json complete), else None: it is resumed."""
-    if runner.finished_run(run_dir) is None:
-        return None
-    return summary_from_metrics(read_run_json(run_dir, "metrics.json"))
-
-
 def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -> dict:
-    """The run once per seed (settings.seed, +1, ...) under out/seed-<s>/, summarised over seeds in out/seeds.json.
+    """The run once per seed (settings.seed, +1, ...), each a trial of the shared trial loop
+    (compare.experiments.trials: run directory out/seed-<s>/, record out/seed-<s>.json), summarised over seeds in
+    out/seeds.json.
 
-    An earlier --seeds directory at out is continued: finished seeds are read back, the others resumed
-    from their checkpoints. A signal stops every seed (Interrupted), each one resumable."""
+    An earlier --seeds directory at out is continued: done seeds are kept, stopped ones resumed from their
+    checkpoints, failed ones retried. A signal stops every seed (Interrupted), each one resumable; a failed seed
+    ends the command with its error once the other seeds are done."""
     if n_seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {n_seeds}")
     seeds = list(range(settings.seed, settings.seed + n_seeds))
     check_seeds(seeds)  # before the directory exists: the last seed must be one `compare run` takes
     out, _ = claimed_directory(Path(settings.out or dt.datetime.now().strftime("runs/seeds-%Y%m%d-%H%M%S")), "seeds",
                                resume=True)
-    with trials_session(out, "seeds", f"compare run --resume {out}", unit="seed run"):
+    resume = f"compare run --resume {out}"
+    with trials_session(out, "seed runs", resume, unit="seed run"):
         write_marker(out, "seeds", seeds=seeds)
-        runs = {}
-        for seed in seeds:
-            run_dir = out / f"seed-{seed}"
-            try:
-                runs[seed] = (_finished_run(run_dir)
-                              or runner.run(dataclasses.replace(settings, seed=seed, out=run_dir), show_progress,
-                                            resume=(run_dir / "config.json").is_file(), artifacts=False).summary())
-            except Interrupted as e:
-                raise Interrupted(e.signum, out, f"in seed {seed}: every seed run is done or checkpointed",
-                                  f"compare run --resume {out}") from None
-        summary = summarize_seeds(runs)
-        summary["runs"] = {seed: str(out / f"seed-{seed}") for seed in runs}
+        # one seed after another in this process, as `compare run` trains one model after another: same torch
+        # threads, its own bars
+        trials = [(f"seed-{seed}", dataclasses.replace(settings, seed=seed, out=out.resolve() / f"seed-{seed}"))
+                  for seed in seeds]
+        log = (lambda m: click.echo(m, err=True)) if show_progress else None
+        records, _ = run_trials(trials, out, LocalExecutor(ExecutorOptions()), log, run_progress=show_progress)
+        if failed := [records[tid] for tid, _ in trials if records[tid]["status"] == "failed"]:
+            raise _seeds_failed(out, failed, records.values(), resume)
+        summary = summarize_seeds({seed: records[f"seed-{seed}"]["summary"] for seed in seeds})
+        summary["runs"] = {seed: str(out / f"seed-{seed}") for seed in seeds}
         write_json(out / "seeds.json", summary)
         from compare.report import write_report  # the report over every seed, with the intervals
 
         write_report([out])
     return {"out": str(out), **summary}
+
+
+def _seeds_failed(out: Path, failed: list[dict], records: Iterable[dict], resume: str) -> Exception:
+    """The one line of failed seeds: a bad input every seed failed with as it is, as a single run says it; else
+    the first failure, where its record (with the traceback) is, and the command that retries them."""
+    if message := only_user_error(records):
+        return UserError(message)
+    first, names = failed[0], ", ".join(record["id"] for record in failed)
+    return click.ClickException(f"{names} failed ({'first: ' if len(failed) > 1 else ''}{first['error']}; see "
+                                f"{out / first['id']}.json); the other seeds are done: retry with: {resume}")
 
 
 def seed_numbers(entry: dict) -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from compare.errors import UserError
 from compare.io import read_json, write_json
@@ -30,12 +30,25 @@ def set_aside(run_dir: Path) -> None:
         run_dir.rename(run_dir.with_name(f"{run_dir.name}.failed-{attempt}"))
 
 
-def run_trials(trials: list[tuple[str, RunSettings]], folder: Path, executor, log: Callable[[str], None],
-               on_record: Callable[[dict[str, dict]], None] | None = None) -> tuple[dict[str, dict], int]:
+def only_user_error(records: Iterable[dict]) -> str | None:
+    """The message of the one bad input every trial failed with (none done), which is then the command's own error,
+    as a single run would have said it; else None."""
+    records = list(records)
+    errors = {r.get("error") for r in records}
+    if records and len(errors) == 1 and all(r["status"] == "failed" and r.get("user_error") for r in records):
+        return records[0]["error"].removeprefix("UserError: ")
+    return None
+
+
+def run_trials(trials: list[tuple[str, RunSettings]], folder: Path, executor, log: Callable[[str], None] | None,
+               on_record: Callable[[dict[str, dict]], None] | None = None,
+               run_progress: bool = False) -> tuple[dict[str, dict], int]:
     """Run the trials not already done (`folder/<id>/` with its record `folder/<id>.json`): a done trial (by its
-    record) is kept; one with no record but a run directory was stopped by a signal and continues from its
-    checkpoints; a failed one is set aside and runs afresh. Each record is written as soon as its trial ends,
-    then `on_record(records so far)`. Returns (records by id, how many ran)."""
+    record) is kept; one with no record but a run directory was stopped by a signal (or killed) and continues from
+    its checkpoints; a failed one is set aside and runs afresh. Each record is written as soon as its trial ends,
+    then `on_record(records so far)`. `log` (None: silent) gets the trials' lines; with `run_progress` each trial
+    also shows its own run's bars (where it runs in this process: compare.experiments.executors.Trial). Returns
+    (records by id, how many ran)."""
     records, todo = {}, []
     for tid, run in trials:
         record = load_record(folder / f"{tid}.json")
@@ -45,9 +58,12 @@ def run_trials(trials: list[tuple[str, RunSettings]], folder: Path, executor, lo
         stopped = record is None and (folder / tid / "config.json").is_file()
         if not stopped:
             set_aside(folder / tid)
-        todo.append(Trial(tid, run, resume=stopped))
-    log(f"{folder}: {len(trials)} trials, {len(records)} already done, {len(todo)} to run ({executor.description})")
-    progress = TrialsBar(len(todo), log)  # the overall bar and ETA; each trial's line with its headline numbers
+        todo.append(Trial(tid, run, resume=stopped, show_progress=run_progress))
+    say = log or (lambda _: None)
+    say(f"{folder}: {len(trials)} trials, {len(records)} already done, {len(todo)} to run ({executor.description})")
+    # the overall bar and ETA, each trial's line with its headline numbers; the bar only where someone watches and
+    # no trial's own bars take the bottom line (then each line ends with the ETA)
+    progress = TrialsBar(len(todo), say, tty=None if log and not run_progress else False)
     try:
         for record in executor.map(todo):
             record["finished"] = dt.datetime.now().isoformat(timespec="seconds")

@@ -55,6 +55,9 @@ def load_sweep(path: Path) -> Sweep:
 
 
 def load_seeds(path: Path) -> tuple[Seeds, list[Path]]:
-    """A `compare run --seeds N` directory: its summary and its per-seed run directories."""
+    """A `compare run --seeds N` directory: its summary and its per-seed run directories (not a failed seed's run
+    set aside as seed-<s>.failed-<n>: compare.experiments.trials.set_aside)."""
     summary = read_json(Path(path) / "seeds.json", "seeds.json", "rerun with --seeds to rewrite it")
-    return Seeds(Path(path), summary), sorted(p for p in Path(path).glob("seed-*") if (p / "metrics.json").exists())
+    names = {f"seed-{seed}" for seed in summary["seeds"]}
+    return Seeds(Path(path), summary), sorted(p for p in Path(path).glob("seed-*")
+                                              if p.name in names and (p / "metrics.json").exists())
