@@ -10,6 +10,7 @@ from scipy.stats import t as student_t
 from compare.calibrate.simulated import rule_controls
 from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure
 from compare.claims.inputs import claim_a, claim_a_over_seeds, claim_b, claim_c
+from compare.claims.trial_row import TrialRow
 from compare.claims.rules import (
     CONFIDENCE, EARLY_WINDOW_STEPS, FID, KID, LONE_PIXELS, SPECKS, Claim1Input, Claim3Input, Point, Series, SizeSweep,
     WidthResult, claim1_along_budget, claim3_along_budget, early_window, family_of, judge_claim1, judge_claim2,
@@ -472,7 +473,8 @@ def test_claim2_a_non_monotone_seed_is_read_at_its_first_crossing():
 
 def test_claim_b_reads_a_sweep_summary():
     def rows(label, means, spread):
-        return [{"model": label, "width": w, "seed": s, "status": "done", "size": p, "quality": m * f}
+        return [TrialRow(f"{label}-w{w}-s{s}", label, label, w, s, "adam", "done", f"trials/{label}-w{w}-s{s}",
+                         {"total": p}, p, views={label: {"quality": {"fid": m * f}}}).to_json()
                 for w, p, m in zip((0.25, 1, 4), PARAMS, means) for s, f in enumerate(spread)]
 
     summary = {"metrics": {"quality": {"key": "fid"}},

@@ -16,6 +16,7 @@ import gan.model
 from compare.experiments import pipeline
 from helpers import run_cli
 from compare.metrics.evaluator import Extractor
+from compare.claims.trial_row import TrialRow
 from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, MIN_EARLY_POINTS, VERDICTS
 from compare.experiments.executors import ExecutorOptions, LocalExecutor
 from compare.experiments.study import CURVE_POINTS, TRIAL_RESAMPLES, StudySettings, study
@@ -97,8 +98,8 @@ def test_tiny_study_writes_three_verdicts_and_one_report(tiny):
     assert page.count("data:image/png;base64,") == len(summary["figures"]) == 8
     # the mechanisms: the GAN trials' saturation means, the VAE trials' vae-gmm FID, the prior's reading, one sentence
     # per optimizer
-    rows = {r["id"]: r for r in summary["trials"]}
-    assert 0 < rows["gan-minimax-sgd-w1-s1"]["early"]["d_fake"] < 1 and rows["vae-w1-s0"]["fid_gmm"] > 0
+    rows = {r["id"]: TrialRow.from_json(r) for r in summary["trials"]}
+    assert 0 < rows["gan-minimax-sgd-w1-s1"].early["d_fake"] < 1 and rows["vae-w1-s0"].number("fid", "vae-gmm") > 0
     assert summary["mechanisms"]["prior_gap"]["verdict"] and summary["mechanisms"]["prior_gap"]["rule"].endswith(".")
     assert (html.unescape(page).count("Claim 3's reason under ") == 2
             and "candidate reason, the prior (vae-gmm against vae-mean" in page)

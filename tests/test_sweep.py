@@ -20,7 +20,8 @@ from compare.errors import UserError
 from compare.experiments.executors import ExecutorOptions, LocalExecutor, make_executor
 from compare.models import parse_model_specs
 from compare.experiments.seeds import summarize_seeds
-from compare.experiments.sweep import SweepSettings, lookup, parse_widths, seed_table, sweep
+from compare.claims.trial_row import TrialRow
+from compare.experiments.sweep import SweepSettings, parse_widths, seed_table, summarize_sweep, sweep, trial_id
 from helpers import FAST, run_cli
 
 T_975_DF1 = 12.706204736174694
@@ -170,13 +171,38 @@ def test_size_by_generator_counts_only_the_sampling_network(monkeypatch, tmp_pat
     assert [p["size"] for p in result["curves"]["vae"]["points"]] == [1000, 2000]  # the decoder alone
 
 
-def test_metric_lookup_reads_the_first_view_by_key_or_section():
-    entry = {"views": {"vae-mean": {"quality": {"fid": 3.0}, "continuity": {"specks_per_image": 0.5}},
-                       "vae-pixels": {"quality": {"fid": 9.0}, "continuity": {"specks_per_image": 4.0}}}}
-    assert lookup(entry, "fid") == 3.0 and lookup(entry, "quality.fid") == 3.0
-    assert lookup(entry, "specks_per_image") == 0.5 and lookup(entry, "continuity.specks_per_image") == 0.5
-    assert (lookup(entry, "precision") is None and lookup(entry, "quality.nope") is None
-            and lookup(entry, "continuity.fid") is None)
+def test_a_trial_row_reads_the_first_view_by_key_or_section():
+    views = {"vae-mean": {"quality": {"fid": 3.0}, "continuity": {"specks_per_image": 0.5}},
+             "vae-pixels": {"quality": {"fid": 9.0}, "continuity": {"specks_per_image": 4.0}}}
+    row = TrialRow("vae-w1-s0", "vae", "vae", 1.0, 0, "adam", "done", "trials/vae-w1-s0", views=views)
+    assert row.number("fid") == 3.0 and row.number("quality.fid") == 3.0 and row.number("fid", "vae-pixels") == 9.0
+    assert row.number("specks_per_image") == 0.5 and row.number("continuity.specks_per_image") == 0.5
+    assert (row.number("precision") is None and row.number("quality.nope") is None
+            and row.number("continuity.fid") is None and row.number("fid", "vae-gmm") is None)
+
+
+def test_sweep_json_rows_are_the_trial_records_rows_and_round_trip_exactly(monkeypatch, tmp_path):
+    """Every row of sweep.json, done, failed and pending, reads back as the row its trial's record gives (as a resume
+    rebuilds it) and writes out as the same JSON."""
+    run_planted(monkeypatch, settings_for(tmp_path), PlantedRunner(FIDS, fail={("vae", 1.0, 1)}))
+    settings = settings_for(tmp_path, widths=(0.5, 1.0, 2.0), size_by="generator")  # width 2: pending
+    records = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "sweep" / "trials").glob("*.json")}
+    grid = [(spec, w, s) for spec in settings.models for w in settings.widths for s in settings.seeds]
+    summary = summarize_sweep(settings, grid, records, "planted", 0)
+    rows = [TrialRow.from_json(row) for row in json.loads(json.dumps(summary["trials"]))]
+    assert {r.status for r in rows} == {"done", "failed", "pending"}
+    assert rows == [TrialRow.from_record(trial_id(spec, w, s), spec, w, s, records.get(trial_id(spec, w, s)),
+                                         "generator") for spec, w, s in grid]
+    assert [r.to_json() for r in rows] == summary["trials"]
+    gan = next(r for r in rows if r.id == "gan-w1-s1")
+    assert (gan.size, gan.parameters["total"], gan.number("fid"), gan.steps) == (1000, 2000, 20.1, 30)
+    failed = next(r for r in rows if r.status == "failed")
+    assert (failed.id, failed.error, failed.user_error) == ("vae-w1-s1", "RuntimeError: planted failure", False)
+    assert next(r for r in rows if r.id == "gan-w2-s0").to_json() == {
+        "id": "gan-w2-s0", "model": "gan", "family": "gan", "width": 2.0, "seed": 0, "optimizer": "adam",
+        "status": "pending", "run_dir": "trials/gan-w2-s0"}
+    with pytest.raises(UserError, match="a trial row of another layout .*quality"):
+        TrialRow.from_json({**summary["trials"][0], "quality": 40.0})  # a sweep.json written before TrialRow
 
 
 def test_a_metric_absent_from_the_trials_is_reported_not_invented(monkeypatch, tmp_path):

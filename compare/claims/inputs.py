@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from compare.metrics.numbers import fmt
+from compare.claims.trial_row import TrialRow, trial_rows
 from compare.claims.rules import (
     ARTIFACT_KEYS, CLAIM_1, CLAIM_2, CLAIM_3, CONFIDENCE, FID, HOW, KID, NOT_MEASURED, RULE_1, RULE_2, RULE_3,
     THRESHOLD_FLOOR_FACTOR, Claim1Input, Claim3Input, Point, Series, SizeSweep, Verdict, WidthResult, early_window,
@@ -148,22 +149,23 @@ def _quality_key(summary: dict) -> str:
     return str(summary.get("metrics", {}).get("quality", {}).get("key", "")).rpartition(".")[2]
 
 
-def size_sweeps_of(rows: list[dict], size: str, value: str, models: tuple[str, ...] | None = None) -> list[SizeSweep]:
-    """One SizeSweep per model (`models`, else every model of the rows) from trial rows {"model", "width", "seed",
-    "status", size: parameter count, value: FID}: done trials with a value only."""
-    rows = [r for r in rows if r.get("status") == "done" and r.get(value) is not None]
+def size_sweeps_of(rows: Sequence[TrialRow], metric: str, view: str | None = None,
+                   models: tuple[str, ...] | None = None) -> list[SizeSweep]:
+    """One SizeSweep per model (`models`, else every model of the rows): each done trial's size against its `metric`
+    (of its model's first view, or of `view`), the trials without that number left out."""
+    done = [(r, value) for r in rows if r.status == "done" and (value := r.number(metric, view)) is not None]
     out = []
-    for label in models or tuple(dict.fromkeys(r["model"] for r in rows)):
-        mine = [r for r in rows if r["model"] == label]
-        out.append(SizeSweep(label, tuple(WidthResult(w, next(r[size] for r in mine if r["width"] == w),
-                                                      {r["seed"]: r[value] for r in mine if r["width"] == w})
-                                          for w in sorted({r["width"] for r in mine}))))
+    for label in models or tuple(dict.fromkeys(r.model for r, _ in done)):
+        mine = [(r, value) for r, value in done if r.model == label]
+        out.append(SizeSweep(label, tuple(WidthResult(w, next(r.size for r, _ in mine if r.width == w),
+                                                      {r.seed: value for r, value in mine if r.width == w})
+                                          for w in sorted({r.width for r, _ in mine}))))
     return out
 
 
 def size_sweeps(summary: dict) -> list[SizeSweep]:
     """One SizeSweep per model of a sweep.json summary whose quality key is FID."""
-    return size_sweeps_of(summary.get("trials", []), "size", "quality") if _quality_key(summary) == FID else []
+    return size_sweeps_of(trial_rows(summary), FID) if _quality_key(summary) == FID else []
 
 
 def claim_b(sweeps: list[dict]) -> Verdict:

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from compare.claims.inputs import size_sweeps_of
 from compare.claims.readings import paired_reading
-from compare.claims.rules import MARGIN_2
+from compare.claims.rules import FID, MARGIN_2
+from compare.claims.trial_row import TrialRow
 from compare.claims.types import Number, SizeSweep, family_of
 from compare.metrics.numbers import fmt
 
@@ -68,16 +69,21 @@ class PriorGap:
                 f"(Student t 95% over seeds; log 1.25 is 25% in FID): {read}.")
 
 
-def prior_gap_from_rows(rows: list[dict], size: str, value: str, prior_value: str) -> PriorGap:
-    """RULE_PRIOR on trial rows {"model", "width", "seed", "status", size, value, prior_value}: the first GAN and VAE
-    model found by family, the VAE's `value` (its first view, vae-mean) against its `prior_value` (vae-gmm's FID)."""
-    labels = {family: next((r["model"] for r in rows if family_of(r["model"]) == family), None)
+def prior_view_of(model: str) -> str:
+    """The view of `model` drawn from its fitted mixture ("vae" -> "vae-gmm")."""
+    return f"{model}-gmm"
+
+
+def prior_gap_from_rows(rows: Sequence[TrialRow], metric: str = FID) -> PriorGap:
+    """RULE_PRIOR on trial rows: the first GAN and VAE model found by family, the VAE's `metric` (FID, or a sweep's
+    key for it: "quality.fid") of its first view (vae-mean) against that of its fitted prior's (vae-gmm)."""
+    labels = {family: next((r.model for r in rows if family_of(r.model) == family), None)
               for family in ("gan", "vae")}
     if None in labels.values():
         return judge_prior_gap(None, None, None)
-    (gan,) = size_sweeps_of(rows, size, value, (labels["gan"],))
-    (vae,) = size_sweeps_of(rows, size, value, (labels["vae"],))
-    (prior,) = size_sweeps_of(rows, size, prior_value, (labels["vae"],))
+    (gan,) = size_sweeps_of(rows, metric, models=(labels["gan"],))
+    (vae,) = size_sweeps_of(rows, metric, models=(labels["vae"],))
+    (prior,) = size_sweeps_of(rows, metric, prior_view_of(labels["vae"]), (labels["vae"],))
     return judge_prior_gap(gan if gan.widths else None, vae if vae.widths else None, prior if prior.widths else None)
 
 

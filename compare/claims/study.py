@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from compare.io import read_run_json
 from compare.claims.inputs import claim3_from_runs, size_sweeps_of
 from compare.claims.rules import (
-    ARTIFACT_KEYS, CLAIM_1, CLAIM_3, HOW, NOT_MEASURED, RULE_1, RULE_3, BudgetPoint, Claim1Input, Claim3Input, Point,
-    Series, Verdict, claim1_along_budget, claim3_along_budget, early_window, judge_claim1, judge_claim2, judge_claim3,
+    ARTIFACT_KEYS, CLAIM_1, CLAIM_3, FID, HOW, NOT_MEASURED, RULE_1, RULE_3, BudgetPoint, Claim1Input, Claim3Input,
+    Point, Series, Verdict, claim1_along_budget, claim3_along_budget, early_window, judge_claim1, judge_claim2,
+    judge_claim3,
 )
+from compare.claims.trial_row import TrialRow
 from compare.claims.types import family_of, prior_view
 from compare.metrics.numbers import fmt
 from compare.claims.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP, PriorGap, prior_gap_from_rows
@@ -81,8 +82,9 @@ class Judged:
                 for name, v in self.verdicts.items()]
 
 
-def _done(rows: list[dict], **match: Any) -> list[dict]:
-    return [r for r in rows if r["status"] == "done" and all(r[k] == v for k, v in match.items())]
+def _done(rows: list[TrialRow], width: float | None = None) -> list[TrialRow]:
+    """The done rows (at `width`, if given)."""
+    return [r for r in rows if r.status == "done" and (width is None or r.width == width)]
 
 
 def _curve_series(view: str, label: str, runs: dict[int, dict]) -> Series:
@@ -132,22 +134,20 @@ def claim3_input(metrics: dict[tuple[str, int], dict], configs: dict[tuple[str, 
     return claim3_from_runs(runs)
 
 
-def judge_study(settings, rows: list[dict], out: Path) -> Judged:
+def judge_study(settings, rows: list[TrialRow], out: Path) -> Judged:
     """Every verdict of a study from its trial rows (study.json's "trials") and the width-1 trials' run files."""
     metrics, configs = {}, {}  # {optimizer: {(label, seed): file}}
-    for r in _done(rows, width=CLAIM_WIDTH):
-        metrics.setdefault(r["optimizer"], {})[r["model"], r["seed"]] = read_run_json(
-            out / r["run_dir"], "metrics.json")
-        configs.setdefault(r["optimizer"], {})[r["model"], r["seed"]] = read_run_json(out / r["run_dir"], "config.json")
+    for r in _done(rows, CLAIM_WIDTH):
+        metrics.setdefault(r.optimizer, {})[r.model, r.seed] = read_run_json(out / r.run_dir, "metrics.json")
+        configs.setdefault(r.optimizer, {})[r.model, r.seed] = read_run_json(out / r.run_dir, "config.json")
     gan, vae = settings.models
-    budget = max((r["steps"] for r in _done(rows, width=CLAIM_WIDTH) if family_of(r["model"]) == "gan"), default=None)
+    budget = max((r.steps for r in _done(rows, CLAIM_WIDTH) if family_of(r.model) == "gan"), default=None)
     c1 = claim1_input(metrics.get(settings.optimizer, {}), gan, vae)
     v1 = judge_claim1(c1) if c1 else Verdict(CLAIM_1, NOT_MEASURED, RULE_1,
                                              notes=(f"no seed has both {gan} and {vae} trials done",), how=HOW[CLAIM_1])
-    main = [r for r in rows if r["optimizer"] == settings.optimizer]
-    judged = Judged({"claim 1": v1,
-                     "claim 2": judge_claim2(size_sweeps_of(main, "parameters", "fid", settings.models))},
-                    {}, prior_gap=prior_gap_from_rows(_done(main), "parameters", "fid", "fid_gmm"))
+    main = [r for r in rows if r.optimizer == settings.optimizer]
+    judged = Judged({"claim 1": v1, "claim 2": judge_claim2(size_sweeps_of(main, FID, models=settings.models))},
+                    {}, prior_gap=prior_gap_from_rows(_done(main)))
     if c1 and budget:
         judged.along_budget["claim 1"] = claim1_along_budget(c1, budget)
     for optimizer in settings.claim3_optimizers:

@@ -54,6 +54,7 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
         device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by,
         optimizer=optimizer, resamples=resamples,
     )
+    from compare.claims.trial_row import trial_rows
     from compare.report.summary import prior_line, verdict_line
 
     result = sweep(settings, make_pool())
@@ -71,11 +72,11 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
     click.echo("Every trial is in "
                "sweep.json and trials/" + (", the curves in sweep_*.png." if result["plots"] else "."))
     click.echo(f"The report:\n{report}" if report.exists() else "No report: no trial finished.")
-    failed = [r for r in result["trials"] if r["status"] == "failed"]
+    failed = [r for r in trial_rows(result) if r.status == "failed"]
     if failed:
         if message := only_user_error(result["trials"]):
             raise UserError(message)
-        raise click.ClickException(f"{len(failed)} trials failed (first: {failed[0]['id']}: {failed[0]['error']}); "
+        raise click.ClickException(f"{len(failed)} trials failed (first: {failed[0].id}: {failed[0].error}); "
                                    "rerun the same command to retry them")
 
 

@@ -41,7 +41,8 @@ from compare.metrics.scoring import eval_sample_count, reference_order
 from compare.models import ARCHITECTURES, OPTIMIZERS, ModelSpec, kind_of, lookup, parse_model_specs, with_fields
 from compare.protocol import is_import_path
 from compare.experiments.pipeline import versions
-from compare.claims.rules import MIN_EARLY_POINTS, prior_view, view_kind
+from compare.claims.rules import MIN_EARLY_POINTS
+from compare.claims.trial_row import TrialRow
 from compare.claims.pixel_mechanism import MECHANISM_MODEL
 from compare.settings import MAX_TUNE, MAX_WIDTHS, RunSettings, check_seeds, check_settings
 from compare.experiments.sweep import trial_id
@@ -50,7 +51,7 @@ from compare.experiments.tuning import tune
 from compare.settings import Budget
 from compare.rundir import Interrupted, claimed_directory, marker_kind, trials_session
 
-STUDY_VERSION = 1
+STUDY_VERSION = 2  # 2: one compare.claims.trial_row.TrialRow per trial
 CLAIM_WIDTH = 1.0  # claims 1 and 3 compare the models at each family's default size
 DEFAULT_MODELS = ("gan", "vae")  # the study's GAN and VAE unless --models names others
 # evenly spaced curve points of the width-1 trials (claims along the budget), plus MIN_EARLY_POINTS early ones
@@ -335,42 +336,21 @@ def _study_claimed(settings: StudySettings, executor, out: Path, saved: dict | N
         write_json(out / "study.json",
                    {**(saved or {}), **base, "sessions": [*sessions, {**session(len(finished_now)), "stopped": True}]})
         raise
-    rows = [_row(spec, w, s, records.get(trial_id(spec, w, s)), settings.optimizer) for spec, w, s, _ in planned]
+    # a model whose config names no optimizer (a user's) trains with its own, in the arm of the study's optimizer
+    rows = [TrialRow.from_record(trial_id(spec, w, s), spec, w, s, records.get(trial_id(spec, w, s)),
+                                 optimizer=settings.optimizer) for spec, w, s, _ in planned]
     sessions.append(session(ran))
     judged = judge_study(settings, rows, out)
     summary = {**base, "sessions": sessions, "wall_seconds": round(sum(s["seconds"] for s in sessions), 3),
-               "train_seconds": round(sum(r.get("train_seconds") or 0 for r in rows), 3),
+               "train_seconds": round(sum(r.train_seconds or 0 for r in rows), 3),
                "recipes": {family: recipes.get(family) for family in ("gan", "vae")}, "tuning": tuning,
-               "counts": {"trials": len(rows), "done": sum(r["status"] == "done" for r in rows),
-                          "failed": sum(r["status"] == "failed" for r in rows), "run_now": ran},
-               "trials": rows, "claims": judged.claims_json(), "mechanisms": {"prior_gap": judged.prior_gap.to_json()},
+               "counts": {"trials": len(rows), "done": sum(r.status == "done" for r in rows),
+                          "failed": sum(r.status == "failed" for r in rows), "run_now": ran},
+               "trials": [r.to_json() for r in rows], "claims": judged.claims_json(),
+               "mechanisms": {"prior_gap": judged.prior_gap.to_json()},
                "along_budget": {name: [p.to_json() for p in points] for name, points in judged.along_budget.items()}}
     summary["figures"] = write_study_report(out, summary, judged, data)
     summary["sessions"][-1]["seconds"] = round(time.perf_counter() - started, 3)  # the report is part of the session
     summary["wall_seconds"] = round(sum(s["seconds"] for s in summary["sessions"]), 3)
     write_json(out / "study.json", summary)
     return {"out": str(out), **summary, "judged": judged}
-
-
-def _row(spec: ModelSpec, width: float, seed: int, record: dict | None, study_optimizer: str) -> dict:
-    """A trial in study.json: its identity and status, and when done its size, budget spent and first-view numbers,
-    a GAN's early-window saturation means (claim 3's mechanism) and a VAE's other views' FID (claim 2's). A model
-    whose config names no optimizer (a user's) trains with its own, in the arm of the study's optimizer."""
-    row: dict[str, Any] = {"id": trial_id(spec, width, seed), "model": spec.label, "family": spec.family,
-                           "width": width, "seed": seed, "optimizer": spec.optimizer or study_optimizer,
-                           "status": record["status"] if record else "pending",
-                           "run_dir": f"trials/{trial_id(spec, width, seed)}"}
-    if record and record["status"] == "done":
-        entry = record["summary"][spec.label]
-        shown = [view for view in spec.views() if view in entry["views"]]  # the views the model shows, in their order
-        numbers = entry["views"][shown[0]]
-        row.update(parameters=entry["parameters"]["total"], steps=entry.get("steps"),
-                   train_seconds=entry.get("train_seconds"), seconds=record.get("seconds"),
-                   **{k: numbers["quality"].get(k) for k in ("fid", "kid_x1e3", "mean_confidence")},
-                   **{k: numbers["continuity"].get(k) for k in ("lone_pixels_per_image", "specks_per_image")},
-                   **({"early": entry["early"]["mean"]} if entry.get("early") else {}),  # a GAN's saturation readings
-                   **{f"fid_{view_kind(view)}": entry["views"][view]["quality"].get("fid")
-                      for view in shown if prior_view(view)})
-    elif record:
-        row.update(error=record.get("error"))
-    return row

@@ -39,15 +39,14 @@ from compare.models import ModelSpec, with_fields
 from compare.report import finished_trials, write_report
 from compare.report.plots import save_interval_curves
 from compare.claims.inputs import claim_b
-from compare.claims.rules import prior_view
 from compare.claims.prior_gap import prior_gap_from_rows
+from compare.claims.trial_row import TrialRow
 from compare.report.tables import seed_table
-from compare.experiments.seeds import first_view_numbers
 from compare.rundir import claimed_directory, trials_session
 from compare.settings import RunSettings, check_seeds, check_settings
 from compare.stats import METHOD, summarize
 
-SWEEP_VERSION = 1
+SWEEP_VERSION = 2  # 2: one compare.claims.trial_row.TrialRow per trial
 SIZE_BY = ("total", "generator")  # all trained parameters, or only the part that samples (GAN generator, VAE decoder)
 # a resumed sweep must not mix trials trained otherwise
 SETTINGS_THAT_MUST_MATCH = ("budget", "dataset", "batch_size", "resamples")
@@ -99,17 +98,6 @@ def trial_id(spec: ModelSpec, width: float, seed: int) -> str:
     """e.g. gan-minimax-w1-s0; a trial under another optimiser than Adam says which: gan-sgd-w1-s0."""
     tag = f"-{spec.optimizer}" if spec.optimizer not in (None, "adam") else ""
     return f"{spec.dirname}{tag}-w{width:g}-s{seed}"
-
-
-def lookup(entry: dict, key: str, view: str | None = None) -> float | None:
-    """A number of a model's first view (or of `view`), by its key ("fid") or its section and key ("quality.fid")."""
-    numbers = first_view_numbers(entry) if view is None else entry["views"][view]
-    section, _, name = key.rpartition(".")
-    for part in [section] if section else list(numbers):
-        value = numbers.get(part, {}).get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    return None
 
 
 def metric_keys() -> dict[str, str]:
@@ -213,70 +201,41 @@ def _sweep_claimed(settings: SweepSettings, executor, out: Path, log: Callable[[
     return {"out": str(out), **summary}
 
 
-def _trial_row(settings: SweepSettings, spec: ModelSpec, width: float, seed: int, record: dict | None) -> dict:
-    row: dict[str, Any] = {"id": trial_id(spec, width, seed), "model": spec.label, "family": spec.family,
-                           "width": width, "seed": seed, "status": record["status"] if record else "pending",
-                           "run_dir": f"trials/{trial_id(spec, width, seed)}"}
-    if record and record["status"] == "done":
-        entry = record["summary"][spec.label]
-        parameters = entry["parameters"]
-        row.update(parameters=parameters,
-                   size=parameters["total"] if settings.size_by == "total" else parameters[spec.sampler_part],
-                   quality=lookup(entry, settings.quality), continuity=lookup(entry, settings.continuity),
-                   steps=entry.get("steps"), train_seconds=entry.get("train_seconds"), seconds=record.get("seconds"),
-                   # a prior's view (vae-gmm), the same network drawn from its fitted prior: claim 2's mechanism
-                   prior_views={view: {"quality": lookup(entry, settings.quality, view),
-                                       "continuity": lookup(entry, settings.continuity, view)}
-                                for view in entry["views"] if prior_view(view)})
-    elif record:
-        row.update(error=record.get("error"), user_error=record.get("user_error", False))
-    return row
-
-
-def _points(settings: SweepSettings, rows: list[dict]) -> list[dict]:
+def _points(settings: SweepSettings, rows: list[TrialRow], view: str | None = None) -> list[dict]:
     """One point per width with at least one done trial among `rows` (one model's): its size and both
-    metrics over seeds."""
+    metrics (of the model's first view, or of `view`) over seeds."""
     points = []
     for width in settings.widths:
-        done = [r for r in rows if r["width"] == width and r["status"] == "done"]
+        done = [r for r in rows if r.width == width and r.status == "done"]
         if done:
-            points.append({
-                "width": width, "size": done[0]["size"], "parameters": done[0]["parameters"],
-                "seeds": [r["seed"] for r in done],
-                "quality": summarize(r["quality"] for r in done if r["quality"] is not None),
-                "continuity": summarize(r["continuity"] for r in done if r["continuity"] is not None),
-            })
+            points.append({"width": width, "size": done[0].size, "parameters": done[0].parameters,
+                           "seeds": [r.seed for r in done],
+                           **{metric: summarize(v for r in done if (v := r.number(key, view)) is not None)
+                              for metric, key in (("quality", settings.quality), ("continuity", settings.continuity))}})
     return points
 
 
-def prior_rows(rows: list[dict]) -> dict[str, list[dict]]:
-    """{prior view (vae-gmm): its model's done rows with that view's numbers as their quality and continuity}."""
-    out: dict[str, list[dict]] = {}
-    for r in rows:
-        for view, numbers in r.get("prior_views", {}).items():
-            out.setdefault(view, []).append({**r, **numbers})
-    return out
-
-
-def _curves(settings: SweepSettings, rows: list[dict]) -> dict[str, dict]:
+def _curves(settings: SweepSettings, rows: list[TrialRow]) -> dict[str, dict]:
     """Per model, and per prior view beside it (vae-gmm, "view_of" its model), one point per width with a done trial."""
     curves = {spec.label: {"family": spec.family,
-                           "points": _points(settings, [r for r in rows if r["model"] == spec.label])}
+                           "points": _points(settings, [r for r in rows if r.model == spec.label])}
               for spec in settings.models}
-    for view, mine in prior_rows(rows).items():
-        curves[view] = {"family": mine[0]["family"], "view_of": mine[0]["model"], "points": _points(settings, mine)}
+    # a prior's view (vae-gmm), the same network drawn from its fitted prior: claim 2's mechanism
+    for view in dict.fromkeys(view for r in rows for view in r.prior_views):
+        mine = [r for r in rows if view in r.views]
+        curves[view] = {"family": mine[0].family, "view_of": mine[0].model, "points": _points(settings, mine, view)}
     return curves
 
 
 def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], executor: str, skipped: int) -> dict:
-    """What sweep.json holds, self-describing: settings, one row per trial, the curves, the claim 2 verdict
-    (under "claim_b")."""
-    rows = [_trial_row(settings, spec, w, s, records.get(trial_id(spec, w, s))) for spec, w, s in grid]
+    """What sweep.json holds, self-describing: settings, one row per trial (TrialRow.to_json()), the curves, the claim 2
+    verdict (under "claim_b")."""
+    rows = [TrialRow.from_record(trial_id(spec, w, s), spec, w, s, records.get(trial_id(spec, w, s)), settings.size_by)
+            for spec, w, s in grid]
     better = better_direction(settings.quality)
     curves = _curves(settings, rows)
-    done = [r for r in rows if r["status"] == "done"]
-    missing = {key: [r["id"] for r in done if r[metric] is None]
-               for metric, key in (("quality", settings.quality), ("continuity", settings.continuity))}
+    done = [r for r in rows if r.status == "done"]
+    missing = {key: [r.id for r in done if r.number(key) is None] for key in (settings.quality, settings.continuity)}
     summary = {
         "kind": "sweep",
         "version": SWEEP_VERSION,
@@ -285,17 +244,15 @@ def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], exe
         "metrics": {"quality": {"key": settings.quality, "better": better},
                     "continuity": {"key": settings.continuity, "better": better_direction(settings.continuity)},
                     "size": f"{settings.size_by} parameter count", "interval": METHOD},
-        "counts": {"trials": len(rows), "done": len(done), "failed": sum(r["status"] == "failed" for r in rows),
-                   "pending": sum(r["status"] == "pending" for r in rows), "skipped_as_done": skipped},
+        "counts": {"trials": len(rows), "done": len(done), "failed": sum(r.status == "failed" for r in rows),
+                   "pending": sum(r.status == "pending" for r in rows), "skipped_as_done": skipped},
         "missing_metrics": {k: ids for k, ids in missing.items() if ids},
-        "trials": rows,
+        "trials": [r.to_json() for r in rows],
         "curves": curves,
         "updated": dt.datetime.now().isoformat(timespec="seconds"),
     }
     # claim 2's mechanism, where the quality is FID: does the VAE's fitted prior close its gap to the GAN at equal size?
-    gap = (prior_gap_from_rows(
-        [{**r, "quality_gmm": r.get("prior_views", {}).get(f"{r['model']}-gmm", {}).get("quality")} for r in done],
-        "size", "quality", "quality_gmm") if settings.quality.rpartition(".")[2] == "fid" else None)
+    gap = prior_gap_from_rows(done, settings.quality) if settings.quality.rpartition(".")[2] == "fid" else None
     # judged from the trials, as every claim (compare.claims.rules)
     return {**summary, "claim_b": claim_b([summary]).to_json(),
             **({"prior_gap": gap.to_json()} if gap else {})}
@@ -324,5 +281,5 @@ def plot_sweep(summary: dict, out: Path) -> list[str]:
     return written
 
 
-__all__ = ["SIZE_BY", "SWEEP_VERSION", "SweepSettings", "better_direction", "check_sweep", "lookup", "metric_keys",
+__all__ = ["SIZE_BY", "SWEEP_VERSION", "SweepSettings", "better_direction", "check_sweep", "metric_keys",
            "parse_widths", "plot_sweep", "resume_command", "seed_table", "summarize_sweep", "sweep", "trial_id"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from compare.claims.trial_row import trial_rows
 from compare.errors import UserError
 from compare.io import write_bytes
 from compare.report.evidence import section_claims, section_seeds, section_sweep
@@ -30,7 +31,7 @@ __all__ = ["Block", "Heading", "Image", "Para", "Run", "Seeds", "Sweep", "Table"
 
 def finished_trials(sweep_dir: Path, summary: dict) -> list[Path]:
     """The run directories of a sweep's finished trials that hold their metrics.json."""
-    runs = [Path(sweep_dir) / row["run_dir"] for row in summary.get("trials", []) if row.get("status") == "done"]
+    runs = [Path(sweep_dir) / row.run_dir for row in trial_rows(summary) if row.status == "done"]
     return [run for run in runs if (run / "metrics.json").is_file()]
 
 

@@ -19,6 +19,8 @@ from typing import Mapping, Sequence
 from matplotlib.ticker import NullFormatter
 
 from compare.metrics import label_of
+from compare.claims.prior_gap import prior_view_of
+from compare.claims.trial_row import TrialRow
 from compare.claims.types import in_words
 from compare.metrics.numbers import fmt
 from compare.claims.rules import (
@@ -149,17 +151,18 @@ def save_claim2_figure(verdict: Verdict, path: Path) -> None:
     save_figure(fig, path)
 
 
-def save_prior_figure(rows: Sequence[Mapping], path: Path) -> bool:
+def save_prior_figure(rows: Sequence[TrialRow], path: Path) -> bool:
     """Claim 2's mechanism: final FID against total parameters for the GAN, the VAE's means from N(0, I) (vae-mean) and
     from its fitted prior (vae-gmm), mean and Student t 95% band over seeds, from study rows; False when
     nothing to draw."""
-    done = [r for r in rows if r.get("status") == "done"]
+    done = [r for r in rows if r.status == "done"]
     lines = {}
-    for name, family, key in (("gan", "gan", "fid"), ("vae-mean", "vae", "fid"), ("vae-gmm", "vae", "fid_gmm")):
-        mine = [r for r in done if family_of(r["model"]) == family and r.get(key) is not None]
+    for name, family, prior in (("gan", "gan", False), ("vae-mean", "vae", False), ("vae-gmm", "vae", True)):
+        fids = [(r.parameters["total"], fid) for r in done if family_of(r.model) == family
+                and (fid := r.number(FID, prior_view_of(r.model) if prior else None)) is not None]
         points = []
-        for params in sorted({r["parameters"] for r in mine}):
-            st = summarize((r[key] for r in mine if r["parameters"] == params), (0.0, None))
+        for params in sorted({p for p, _ in fids}):
+            st = summarize((fid for p, fid in fids if p == params), (0.0, None))
             points.append((params, st["mean"], *(st["ci95"] or (st["mean"],) * 2)))
         if points:
             lines[name] = points

@@ -11,6 +11,7 @@ import math
 
 from compare.io import read_run_json
 from compare.claims.rules import Verdict
+from compare.claims.trial_row import trial_rows
 from compare.metrics.numbers import fmt, times
 from compare.report.render import Block, Fold, Heading, Image, Para, Table, embeddable
 from compare.report.runs import Run, Seeds, Sweep
@@ -47,13 +48,13 @@ def claim_a_of_sweep(sweep: Sweep) -> tuple[float, Verdict] | None:
     from compare.claims.rules import judge_claim1
     from compare.claims.study import CLAIM_WIDTH, claim1_input
 
-    done = [r for r in sweep.summary.get("trials", []) if r.get("status") == "done"]
-    widths = {r["width"] for r in done}
+    done = [r for r in trial_rows(sweep.summary) if r.status == "done"]
+    widths = {r.width for r in done}
     if not widths:
         return None
     width = CLAIM_WIDTH if CLAIM_WIDTH in widths else max(widths)
-    data = claim1_input({(r["model"], r["seed"]): read_run_json(sweep.path / r["run_dir"], "metrics.json")
-                         for r in done if r["width"] == width})
+    data = claim1_input({(r.model, r.seed): read_run_json(sweep.path / r.run_dir, "metrics.json")
+                         for r in done if r.width == width})
     return None if data is None else (width, judge_claim1(data))
 
 

@@ -27,10 +27,13 @@ from compare.claims.prior_gap import RULE_PRIOR
 from compare.claims.pixel_mechanism import INDEPENDENT, JOINT, REASON_1
 from compare.report.plots import save_side_by_side
 from compare.claims.study import Judged, OPTIMIZER_NAMES, saturation_sentence
+from compare.claims.trial_row import TrialRow, trial_rows
 from compare.sample import GRID_SAMPLES, sample_views
 from compare.train.checkpoint import load_model
 
 FIGURES = "figures"
+# the trials table's numbers, of each model's first view
+TRIAL_NUMBERS = ("fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image")
 MECHANISM_FIGURE = "mechanism1.png"
 DEFAULT_RECIPES = ("Both families use their default recipes (no tuning: pass --tune N for an equal random search per "
                    "family): the GAN lr 5e-4, Adam betas (0.5, 0.999), latent 64, discriminator as wide as the "
@@ -51,7 +54,7 @@ def verdict_blocks(name: str, verdict, figure: Path | None, out: Path) -> list[B
     return blocks
 
 
-def _figures(out: Path, judged: Judged, rows: list[dict]) -> dict[str, Path]:
+def _figures(out: Path, judged: Judged, rows: list[TrialRow]) -> dict[str, Path]:
     """{verdict name, "prior" or "along_budget": its figure}: claim1.png, claim2.png, claim2_prior.png,
     claim3_<optimizer>.png, along_budget.png."""
     folder = out / FIGURES
@@ -70,22 +73,21 @@ def _figures(out: Path, judged: Judged, rows: list[dict]) -> dict[str, Path]:
     return paths
 
 
-def sample_grids(out: Path, summary: dict, data: ImageDataset) -> list[Path]:
+def sample_grids(out: Path, summary: dict, rows: list[TrialRow], data: ImageDataset) -> list[Path]:
     """Per width, the first seed's models side by side with held-out images, sampled from their checkpoints; a
     model trained with another optimizer than the study's (claim 3's) is labelled with it, e.g. "gan (SGD)"."""
-    rows = [r for r in summary["trials"] if r["status"] == "done"]
-    if not rows:
+    done = [r for r in rows if r.status == "done"]
+    if not done:
         return []
-    seed = min(r["seed"] for r in rows)
+    seed = min(r.seed for r in done)
     real = in_memory(data.heldout).cpu()[:GRID_SAMPLES]
     paths = []
-    for width in sorted({r["width"] for r in rows}):
+    for width in sorted({r.width for r in done}):
         grids = {"real (held-out)": real}
-        for r in (r for r in rows if r["seed"] == seed and r["width"] == width):
-            spec = parse_model_specs([r["model"]])[0]
-            model = load_model(out / r["run_dir"], spec.label)
-            other = ("" if r["optimizer"] == summary["settings"]["optimizer"]
-                     else f" ({OPTIMIZER_NAMES[r['optimizer']]})")
+        for r in (r for r in done if r.seed == seed and r.width == width):
+            spec = parse_model_specs([r.model])[0]
+            model = load_model(out / r.run_dir, spec.label)
+            other = "" if r.optimizer == summary["settings"]["optimizer"] else f" ({OPTIMIZER_NAMES[r.optimizer]})"
             grids.update({f"{view}{other}": images
                           for view, images in sample_views(spec, model, GRID_SAMPLES, seed).items()})
         path = out / FIGURES / f"samples_w{width:g}.png"
@@ -133,8 +135,9 @@ def recipe_blocks(summary: dict) -> list[Block]:
 
 def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageDataset) -> list[str]:
     """report.html and report.md in `out`; returns the figure files written (relative to `out`)."""
-    figures = _figures(out, judged, summary["trials"])
-    grids = sample_grids(out, summary, data)
+    trials = trial_rows(summary)
+    figures = _figures(out, judged, trials)
+    grids = sample_grids(out, summary, trials, data)
     figures.update({REASON_1: p for p in grids if p.name == MECHANISM_FIGURE})
     card = verdict_card([(titled(name), verdict, "") for name, verdict in judged.verdicts.items()])
     blocks: list[Block] = [*card, Contents(), Heading("Each claim's evidence"),
@@ -163,13 +166,11 @@ def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageData
     blocks += [Heading("Setup"), Table(["", ""], setup_rows(summary)), *recipe_blocks(summary)]
     samples = [Image(p, p.stem.replace("_", " ")) for p in grids if p.name != MECHANISM_FIGURE and embeddable(p, out)]
     blocks += [Heading("Samples"), *samples] if samples else []
-    keys = ["id", "status", "parameters", "steps", "fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image",
-            "specks_per_image"]
-    # words; study.json keeps the keys
-    headers = ["trial", "status", "parameters", "steps", *(label_of(k) for k in keys[4:])]
     blocks += [Heading("Trials"),
-               Fold(f"The {len(summary['trials'])} trials' numbers",
-                    [Table(headers, [[fmt(r.get(k)) for k in keys] for r in summary["trials"]])])]
+               Fold(f"The {len(trials)} trials' numbers",
+                    [Table(["trial", "status", "parameters", "steps", *(label_of(k) for k in TRIAL_NUMBERS)],
+                           [[fmt(v) for v in (r.id, r.status, r.size, r.steps, *(r.number(k) for k in TRIAL_NUMBERS))]
+                            for r in trials])])]
     title = (f"GAN vs VAE study: {summary['settings']['dataset']}, {summary['settings']['budget']}, "
              f"{len(summary['settings']['seeds'])} seeds")
     write_bytes(out / "report.html", render_html(title, blocks).encode())
