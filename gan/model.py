@@ -361,5 +361,5 @@ class GAN:
         self.opt_d.load_state_dict(copy.deepcopy(state["opt_d"]))
         self.train_rng.set_state(state["train_rng"])
         self.sample_rng.set_state(state["sample_rng"])
-        self.scaler.load_state_dict(state.get("scaler", {}))
-        self.d_steps = state.get("d_steps", 0)  # a checkpoint from before R1: its (MLP) runs never used the count
+        self.scaler.load_state_dict(state["scaler"])
+        self.d_steps = state["d_steps"]

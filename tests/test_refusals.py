@@ -58,6 +58,10 @@ def test_checkpoint_carrying_code_is_refused_not_run(interrupted_run, tmp_path, 
     (lambda p: save_checkpoint(p, {**load_checkpoint(p), "run": {"seed": 5}}), "incompatible config (run."),
     (lambda p: save_checkpoint(p, {**load_checkpoint(p), "state": {"generator": {}}}),
      "does not fit this model (RuntimeError: Error(s) in loading state_dict for Generator: Missing key"),
+    # a GAN checkpoint from before the lazy R1 penalty counted D's steps: refused, never resumed with a guessed count
+    (lambda p: save_checkpoint(p, {**(c := load_checkpoint(p)),
+                                   "state": {k: v for k, v in c["state"].items() if k != "d_steps"}}),
+     "does not fit this model (KeyError: 'd_steps'); delete it to retrain that model"),
 ])
 def test_damaged_or_foreign_checkpoint_is_one_line(interrupted_run, damage, message):
     damage(interrupted_run / "faulty" / "ckpt.pt")

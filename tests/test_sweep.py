@@ -222,12 +222,14 @@ def test_resuming_with_another_budget_is_refused(monkeypatch, tmp_path):
     with pytest.raises(UserError, match="holds a sweep with resamples 1000, not 100"):
         run_planted(monkeypatch, fewer, PlantedRunner(FIDS))
     saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
-    # a sweep.json from before --resamples: its trials took 1,000
+    # a sweep.json from before --resamples: refused, not guessed, and left as it was
     del saved["settings"]["resamples"], saved["content_sha256"]
     (tmp_path / "sweep" / "sweep.json").write_text(json.dumps(saved))
+    before = (tmp_path / "sweep" / "sweep.json").read_bytes()
     again = PlantedRunner(FIDS)
-    assert (run_planted(monkeypatch, settings_for(tmp_path), again)["counts"]["skipped_as_done"] == 8
-            and again.calls == [])
+    with pytest.raises(UserError, match="holds a sweep from an earlier version .*records no resamples.*another --out"):
+        run_planted(monkeypatch, settings_for(tmp_path), again)
+    assert again.calls == [] and (tmp_path / "sweep" / "sweep.json").read_bytes() == before
 
 
 def test_a_non_sweep_directory_is_never_used(monkeypatch, tmp_path):

@@ -327,7 +327,7 @@ class VAE:
         self.opt.load_state_dict(copy.deepcopy(state["opt"]))
         self.train_rng.set_state(state["train_rng"])
         self.sample_rng.set_state(state["sample_rng"])
-        self.scaler.load_state_dict(state.get("scaler", {}))
+        self.scaler.load_state_dict(state["scaler"])
         self.prior = None
         if "prior" in state:
             self.set_prior(state["prior"]["weights"], state["prior"]["means"], state["prior"]["scale_tril"])

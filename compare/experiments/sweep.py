@@ -144,10 +144,12 @@ def _open_sweep_dir(settings: SweepSettings) -> Path:
     if previous.exists():
         old = read_json(previous, "sweep.json", "move it away to resume, or pass another --out")["settings"]
         new = settings.describe()
-        old.setdefault("resamples", RESAMPLES)  # a sweep.json from before --resamples: its trials took the default
         for key in SETTINGS_THAT_MUST_MATCH:
-            if old.get(key) != new[key]:
-                raise UserError(f"{out} holds a sweep with {key} {old.get(key)!r}, not {new[key]!r}; "
+            if key not in old:
+                raise UserError(f"{out} holds a sweep from an earlier version (its sweep.json records no {key}); "
+                                "pass another --out")
+            if old[key] != new[key]:
+                raise UserError(f"{out} holds a sweep with {key} {old[key]!r}, not {new[key]!r}; "
                                 "rerun with the same settings to resume, or pass another --out")
         return out.resolve()
     return claimed_directory(out, "sweep")[0].resolve()  # anything else already there is refused, never overwritten

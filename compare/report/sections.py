@@ -142,7 +142,7 @@ def section_size(runs: list[Run]) -> list[Block]:
                          fmt(size["sampling_images_per_second"]), fmt(size["training_images_per_second"]),
                          f"{fmt(size['peak_memory_mb'])} ({size['peak_memory_kind']})"])
     if not rows:
-        return []  # runs from before sizes were measured: no section rather than an empty one
+        return []  # runs stopped before their final evaluation (which measures sizes): no section, not an empty one
     return [Heading("Model size"),
             Para("FLOPs are counted by torch's FlopCounterMode on the real networks (matrix "
                  "products and convolutions)."),
