@@ -19,7 +19,8 @@ EVIL = "<script>alert(1)</script>"
 # any module; a module name: only that module's fixture of that name.
 SLOW_FIXTURES = {"tiny_run": None, "interrupted_run": None, "quick_coverage": None, "quick": "test_calibrate",
                  "results": "test_coverage", "tiny": "test_study", "local_sweep": "test_sweep",
-                 "finished": "test_run_safety"}
+                 "finished": "test_run_safety", "seeds_dir": "test_report_layout",
+                 "sweep_dir": "test_report_layout", "study_dir": "test_report_layout"}
 
 
 def pytest_configure(config):

@@ -30,6 +30,7 @@ PUBLIC = ["Budget", "DATASETS", "DataOptions", "GenerativeModel", "ImageDataset"
 TINY = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, checkpoint_every=20, **FAST_FIELDS)
 
 
+@pytest.mark.slow  # fresh interpreters
 def test_public_names_are_pinned_and_load_lazily():
     assert compare.__all__ == PUBLIC
     assert set(PUBLIC) <= set(dir(compare))

@@ -75,6 +75,7 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     assert result.exit_code == 2 and "no such run directory" in result.output and "nowhere" in result.output
 
 
+@pytest.mark.slow  # full scoring
 def test_score_two_sets_as_table_and_json(tmp_path, heldout):
     a = tmp_path / "a.npz"
     np.savez(a, images=(heldout.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8))  # (N, H, W, 1) uint8
@@ -131,6 +132,7 @@ class _RunsCode:
         return os.system, (f"touch {self.marker}",)
 
 
+@pytest.mark.slow  # full scoring
 def test_score_json_carries_kid_in_its_unit_and_an_interval_beside_each_headline_number(tmp_path, heldout):
     torch.save(heldout, tmp_path / "a.pt")
     torch.save((heldout + 0.2).clamp(0, 1), tmp_path / "b.pt")

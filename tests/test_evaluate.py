@@ -71,6 +71,7 @@ def test_growing_damage_scores_monotonically_worse(digits, damage, levels):
     assert [r["recall"] for r in rows] == sorted((r["recall"] for r in rows), reverse=True)
 
 
+@pytest.mark.slow  # full evaluation
 def test_views_are_scored_beside_the_real_floor_at_one_n_with_their_protocol_and_intervals(digits):
     data, ext = digits
     n = 150  # of digits' 180 held-out images: the floor takes the first 150
@@ -102,6 +103,7 @@ def test_views_are_scored_beside_the_real_floor_at_one_n_with_their_protocol_and
     assert f"held-out accuracy {ext.info['heldout_accuracy']:.2%}" in report
 
 
+@pytest.mark.slow  # two full evaluations
 def test_fewer_resamples_change_the_intervals_never_the_values(digits):
     data, ext = digits
     views = {"noisy": _noise(data.heldout, 0.3)[:150]}

@@ -19,6 +19,7 @@ def digits():
     return load_dataset("digits")
 
 
+@pytest.mark.slow  # full scoring
 def test_a_fresh_install_scores_digits_and_mnist5k_with_the_shipped_evaluators_training_nothing(digits, monkeypatch,
                                                                                                 tmp_path):
     monkeypatch.setenv("COMPARE_CACHE_DIR", str(tmp_path))  # an empty cache
@@ -51,6 +52,7 @@ def test_a_damaged_shipped_evaluator_is_refused_in_one_line(digits, monkeypatch,
     assert "\n" not in str(err.value) + str(err2.value)
 
 
+@pytest.mark.slow  # trains an evaluator
 def test_other_datasets_train_once_and_load_from_the_cache(digits):
     data = dataclasses.replace(digits, name="digits-copy")  # not embedded: the train-on-first-use path
     messages = []
@@ -152,6 +154,7 @@ def test_the_recipe_reaches_97_percent_on_mnist5k():
     assert info["weights_sha256"] == weights_sha256(net) and info["heldout_accuracy"] >= 0.97
 
 
+@pytest.mark.slow  # trains an evaluator
 def test_unlabelled_dataset_gets_an_autoencoder_and_class_metrics_are_not_available(tmp_path):
     import dataclasses
 

@@ -6,6 +6,8 @@ DESIGN.md: imports flow compare -> gan, vae -> torch; gan and vae never import c
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 400
 MAX_TOP_LEVEL_MODULES = 12
@@ -67,6 +69,7 @@ def test_model_packages_import_only_torch():
             assert not roots & {"compare", other}, (module, roots & {"compare", other})
 
 
+@pytest.mark.slow  # 92 forked imports
 def test_every_module_imports_alone_in_a_fresh_interpreter():
     """A cold `import compare.x` of each module, as a notebook's first line would do it. One interpreter loads
     the third-party libraries once, then forks a child per module whose compare/gan/vae imports start cold:

@@ -60,6 +60,7 @@ def test_likelihoods_are_context_never_deciding():
     assert context.mean == pytest.approx(-14 / 3) and context.key == "iwae_nll_nats"
 
 
+@pytest.mark.slow  # trains a study
 def test_a_study_with_mechanisms_trains_the_joint_vae_judges_it_and_shows_both_draws(tmp_path):
     out = tmp_path / "study"
     args = ["study", "--dataset", "digits", "--budget", "40steps", "--seeds", "2", "--widths", "1", "--batch-size",

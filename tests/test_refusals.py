@@ -280,6 +280,7 @@ def _compare(*args: str, cwd=None, before: str = "") -> subprocess.CompletedProc
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_reader_that_closes_the_pipe_ends_the_command_quietly():
     # stdout is a pipe whose reader is gone before the first line: what `compare datasets | head -c 5` meets
     result = _compare("datasets", before="import os; r, w = os.pipe(); os.dup2(w, 1); os.close(r); ")
@@ -395,6 +396,7 @@ def test_score_refuses_a_tensor_that_is_not_plain_values_in_one_line(reference_s
     assert f"{b} holds a {kind} tensor, not plain image values" in one_line_error(run_cli("score", reference_set, b))
 
 
+@pytest.mark.slow  # subprocesses
 def test_score_and_folder_never_open_a_fifo(reference_set, tmp_path):
     import sys
     import textwrap

@@ -229,6 +229,7 @@ def seeds_numbers(out: Path) -> dict:
                        for label, m in summary["models"].items()}}
 
 
+@pytest.mark.slow  # real runs
 def test_a_failed_seed_is_one_line_after_the_other_seeds_and_the_resume_retries_only_it(failing_once, tmp_path):
     out = tmp_path / "seeds"
     args = ["run", "--models", "fail", *[a for a in TINY if a != "--quiet"], "--seeds", "2"]
@@ -252,6 +253,7 @@ def test_a_failed_seed_is_one_line_after_the_other_seeds_and_the_resume_retries_
     assert seeds_numbers(out) == seeds_numbers(reference)
 
 
+@pytest.mark.slow  # real runs
 def test_a_seeds_directory_without_records_resumes_to_the_same_numbers(tmp_path):
     """The previous `run --seeds` wrote no record per seed: its finished seeds are resumed, not trained again."""
     out = tmp_path / "seeds"

@@ -98,6 +98,7 @@ def test_score_json_is_flat(sets):
     assert out["bootstrap_resampled"] == "both sets" and out["features"] == "evaluator:digits"
 
 
+@pytest.mark.slow  # full scoring
 def test_score_metric_prints_one_number(sets):
     folder, out = sets
     result = run_cli("score", folder / "a.pt", folder / "b.pt", "--dataset", "digits", "--metric", "fid", "--quiet")
@@ -109,6 +110,7 @@ def test_score_metric_prints_one_number(sets):
     assert result.exit_code == 2 and "unknown metric 'fdi' (did you mean 'fid'?)" in result.output
 
 
+@pytest.mark.slow  # full scoring
 def test_score_default_is_one_short_table(sets):
     folder, out = sets
     result = run_cli("score", folder / "a.pt", folder / "b.pt", "--dataset", "digits", "--quiet")

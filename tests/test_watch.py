@@ -85,6 +85,7 @@ def test_a_run_on_an_80_column_terminal_redraws_one_fitted_bar(tmp_path):
     assert any(line.startswith("vae-pixels at step 105/120: FID ") for line in lines)
 
 
+@pytest.mark.slow  # a real run in a subprocess
 def test_without_a_tty_a_run_prints_plain_periodic_lines_and_writes_progress(tmp_path, monkeypatch, quick_figures):
     """CliRunner's stderr is no terminal: plain lines, no carriage returns; progress/ and TensorBoard (a stand-in
     SummaryWriter, as tensorboard is not installed here) get every curve point, the final evaluation included."""
