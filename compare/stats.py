@@ -18,7 +18,9 @@ import math
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from scipy.stats import t as student_t
+# scipy.special's inverse of Student t's CDF, which scipy.stats.t.ppf itself calls: the same numbers, without
+# importing scipy.stats (0.4 s of every process's start)
+from scipy.special import stdtrit
 
 LEVEL = 0.95
 POWER = 0.80
@@ -31,8 +33,8 @@ UNBOUNDED: Bounds = (None, None)
 
 @lru_cache(maxsize=None)
 def t_quantile(q: float, df: int) -> float:
-    """Student t quantile, cached: scipy's ppf costs ~0.3 ms a call and simulated controls make many thousands."""
-    return float(student_t.ppf(q, df))
+    """Student t quantile, cached: each call costs ~0.3 ms and simulated controls make many thousands."""
+    return float(stdtrit(df, q))
 
 
 def summarize(values: Iterable[float], bounds: Bounds = UNBOUNDED) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from matplotlib.ticker import NullFormatter
 
 from compare.metrics import label_of
 from compare.claims.prior_gap import prior_view_of
@@ -141,6 +140,8 @@ def save_claim2_figure(verdict: Verdict, path: Path) -> None:
     ax.set_yscale("log")
     if rows:  # the targets span less than a decade: label them, not matplotlib's overlapping log-axis minor ticks
         ax.set_xticks(targets, [fmt(t) for t in targets])
+        from matplotlib.ticker import NullFormatter  # matplotlib is loaded by now (plt.subplots)
+
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("FID target (lower is harder)")
     ax.set_ylabel("parameters needed")

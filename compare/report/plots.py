@@ -6,21 +6,34 @@ import io
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
 
-matplotlib.use("Agg")  # never needs a display; set before pyplot is imported anywhere
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch import Tensor  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
+from compare.io import write_bytes
 
-from compare.io import write_bytes  # noqa: E402
+
+class _Pyplot:
+    """matplotlib.pyplot, imported on first use, headless: matplotlib and torchvision take 1.7 s of a process's start,
+    and most processes that import the report's modules (a score, a worker's trial, --help) draw nothing."""
+
+    def __getattr__(self, name: str):
+        import matplotlib
+
+        matplotlib.use("Agg")  # never needs a display; set before pyplot is imported anywhere
+        import matplotlib.pyplot
+
+        return getattr(matplotlib.pyplot, name)
+
+
+plt = _Pyplot()
 
 
 def grid_array(images: Tensor, nrow: int | None = None) -> np.ndarray:
     """(N, C, H, W) in [0, 1] -> one (H', W', 3) uint8 picture, `nrow` images a row (default: square)."""
+    from torchvision.utils import make_grid  # on first use, as pyplot (above)
+
     nrow = nrow or math.ceil(math.sqrt(len(images)))
     grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=2, pad_value=0.5)  # (3, H', W')
     return (grid.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()

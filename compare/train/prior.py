@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 from torch import Tensor
 
 from compare.errors import UserError
@@ -27,6 +26,8 @@ COVARIANCE = "full"
 def fit_gaussian_mixture(codes: Tensor, seed: int, components: int = PRIOR_COMPONENTS) -> tuple[Tensor, Tensor, Tensor]:
     """(weights (K,), means (K, d), Cholesky factors (K, d, d)) of a K-component mixture fitted to codes (N, d) by EM
     from a k-means start seeded by `seed` (K = min(components, N): a tiny training set gets one component per code)."""
+    from sklearn.mixture import GaussianMixture  # here: importing scikit-learn takes 1.1 s of every process's start
+
     x = codes.detach().double().cpu().numpy()
     try:
         gmm = GaussianMixture(min(components, len(x)), covariance_type=COVARIANCE, random_state=seed).fit(x)
