@@ -29,6 +29,7 @@ from compare.results import continuity_readings, likelihood_readings, quality_re
 from compare.sample import sample_views
 from compare.sample.files import check_samples_out, save_samples
 from compare.settings import RunSettings
+from compare.experiments.pipeline import finished_run
 from compare.experiments.sweep import SweepSettings, parse_widths
 from compare.experiments.study import StudySettings
 from compare.settings import DEFAULT_BUDGET, Budget
@@ -158,16 +159,15 @@ class RunResult:
 
 
 def read_finished_run(run_dir: Path) -> tuple[dict, dict]:
-    """(config.json, metrics.json) of a finished run; a missing, unfinished or damaged one is a UserError."""
+    """(config.json, metrics.json) of a run the pipeline calls finished (compare.experiments.pipeline.finished_run:
+    the one test of it); a missing, unfinished or damaged one is a UserError."""
     config = read_run_json(run_dir, "config.json")
-    if not (run_dir / "metrics.json").exists():
-        raise UserError(f"{run_dir} is unfinished (no metrics.json yet: still training, or stopped by a crash); "
-                        f"finish it with `compare run --resume {run_dir}`")
-    metrics = read_run_json(run_dir, "metrics.json")
-    if "interrupted" in metrics or "quality" not in metrics:
-        raise UserError(f"{run_dir} is unfinished (stopped before its evaluation); finish it with `compare "
-                        f"run --resume {run_dir}`")
-    return config, metrics
+    if finished_run(run_dir) is None:
+        if (run_dir / "metrics.json").exists():
+            read_run_json(run_dir, "metrics.json")  # a damaged one says so in its own words
+        raise UserError(f"{run_dir} is unfinished (still training, stopped, or extended to a larger budget and not "
+                        f"yet trained to it); finish it with `compare run --resume {run_dir}`")
+    return config, read_run_json(run_dir, "metrics.json")
 
 
 # what `compare run` passes when no flag is given

@@ -15,6 +15,7 @@ import torch
 
 import compare
 from compare.data.imagesets import load_image_set
+from compare.io import CONTENT_FIELD
 from compare.sample import sample_views
 from compare.sample.files import to_uint8
 from compare.models import parse_model_specs
@@ -218,6 +219,19 @@ def test_an_unfinished_run_is_refused(interrupted_run):
     with pytest.raises(compare.UserError, match="faulty in .* is unfinished"):
         compare.load_model(interrupted_run, "faulty")
     assert snapshot(interrupted_run) == before
+
+
+def test_a_run_extended_but_not_yet_trained_to_its_new_budget_is_refused(tiny_run, tmp_path):
+    """What the pipeline calls unfinished, the API does too: a run whose config asks for more steps than its
+    metrics.json reached (an extension killed while training) is not read as if done."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    config = json.loads((run / "config.json").read_text())
+    del config[CONTENT_FIELD]  # an edit on purpose (the hash would refuse any other)
+    config["budget"]["steps"]["gan"] *= 2
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(compare.UserError, match=r"is unfinished .*compare run --resume"):
+        compare.RunResult.load(run)
 
 
 def test_judge_claims_pairs_runs_by_seed(tiny_run):
