@@ -112,7 +112,7 @@ def _wrong(value: Any, schema: Any, where: str) -> str:
     return f"{'field ' + where if where else 'the whole file'} is {shown}, expected {_describe(schema)}"
 
 
-INTERVALS = Opt(Each(Maybe({"ci95": List(Number)})))  # bootstrap intervals per key (compare.metrics.bootstrap.interval)
+INTERVALS = Opt(Each(Maybe({"ci95": List(Number)})))  # bootstrap intervals per key (compare.stats.interval)
 SCORES = {"values": dict, "protocol": dict, "intervals": INTERVALS}
 FID_SCORES = {"values": dict, "protocol": {"n_real": int, "n_fake": int}, "intervals": INTERVALS}
 QUALITY = {"extractor": {"name": str, "weights_sha256": str, "heldout_accuracy": Opt(Maybe(Number))},

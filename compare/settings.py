@@ -21,7 +21,7 @@ import torch
 
 from compare.data import DataOptions
 from compare.errors import UserError, did_you_mean
-from compare.metrics.bootstrap import RESAMPLES
+from compare.stats import RESAMPLES
 from compare.models import ModelSpec
 
 # Steps between checkpoints (compare.train.checkpoint): a checkpoint of the default models takes 30-40 ms, under 1%
@@ -135,7 +135,7 @@ class RunSettings:
     early_curve_points: int = 0
     # samples per view at each curve point: must equal the final evaluation's N (check_curve_samples)
     curve_samples: int | None = None
-    # bootstrap resamples behind each quality interval and fid_inf (compare.metrics.bootstrap)
+    # bootstrap resamples behind each quality interval and fid_inf (compare.stats)
     resamples: int = RESAMPLES
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from compare.calibrate import ControlResult
 from compare.calibrate.coverage import FULL, QUICK, TOLERANCE, interval_coverage
-from compare.metrics import bootstrap
+from compare import stats
 
 KEYS = ["fid", "kid_x1e3", "precision", "recall", "fid_inf", "lone_pixels_per_image"]
 
@@ -30,7 +30,7 @@ def test_the_full_band_passes_calibrated_intervals_and_fails_poor_ones():
     intervals of a true 95% together in at least 98% of calibrations and fails a true 85% one in at least 95%."""
     from scipy.stats import binom
 
-    assert FULL.resamples == bootstrap.RESAMPLES
+    assert FULL.resamples == stats.RESAMPLES
     low, high = (round(t * FULL.redraws) for t in TOLERANCE)  # a pass: low <= hits <= high
 
     def passes(coverage: float) -> float:

@@ -7,7 +7,8 @@ import pytest
 import torch
 from scipy import linalg
 
-from compare.metrics import METRICS, bootstrap, manifold, quality
+from compare import stats
+from compare.metrics import METRICS, manifold, quality
 from compare.metrics.quality import (Features, classifier_score, mean_confidence, density_coverage,
                                      density_coverage_weighted, fid, fid_weighted, frechet_distance, full_set, kid,
                                      kid_weighted, mean_cov, memorisation, mode_coverage, modes_hit, precision_recall,
@@ -167,7 +168,7 @@ def _explicit_resample(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
 def test_weighted_fid_and_kid_equal_the_metric_on_the_explicitly_resampled_sets():
     real, fake = gaussian(40, 5, 0), gaussian(30, 5, 1, shift=0.4)
-    w_real, w_fake = bootstrap.resample_pair(40, 30, resamples=3)
+    w_real, w_fake = stats.resample_pair(40, 30, resamples=3)
     got = {**fid_weighted(feats(real), feats(fake), w_real, w_fake),
            **kid_weighted(feats(real), feats(fake), w_real, w_fake)}
     for c in range(3):
@@ -219,7 +220,7 @@ def test_weighted_knn_metrics_equal_the_metrics_of_the_explicitly_resampled_sets
     monkeypatch.setattr(manifold, "ROWS", 7)
     monkeypatch.setattr(manifold, "COLUMNS", 2)
     real, fake = gaussian(60, 3, 0), gaussian(45, 3, 1, shift=0.7)
-    w_real, w_fake = bootstrap.resample_pair(60, 45, resamples=4)
+    w_real, w_fake = stats.resample_pair(60, 45, resamples=4)
     w_real = full_set(60) if pinned else torch.cat([full_set(60), w_real], 1)
     w_fake = torch.cat([full_set(45), w_fake], 1)
     got = {**precision_recall_weighted(feats(real), feats(fake), w_real, w_fake),
@@ -252,7 +253,7 @@ def test_bootstrap_intervals_hold_the_value_of_a_stable_case():
             assert (low < value < high
                     and 0 < scores[metric]["intervals"][key]["se"] < high - low), (key, low, value, high)
     assert (scores["fid"]["protocol"]["bootstrap"]
-            == {"resamples": 1000, "seed": 0, "resampled": bootstrap.PINNED,
+            == {"resamples": 1000, "seed": 0, "resampled": stats.PINNED,
                 "interval": "bias-corrected percentile, clipped to the value's range"})
     assert (scores["fid"]["protocol"]["estimates"]["fid"]
             == "FID at N = 2000 against this reference set, over redraws of the judged set")
@@ -260,22 +261,22 @@ def test_bootstrap_intervals_hold_the_value_of_a_stable_case():
 
 
 def test_bootstrap_weights_are_seeded_draws_with_replacement():
-    a, b = bootstrap.resample_pair(100, 80), bootstrap.resample_pair(100, 80)
+    a, b = stats.resample_pair(100, 80), stats.resample_pair(100, 80)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # the same sets always get the same interval
-    assert a[0].shape == (100, bootstrap.RESAMPLES) and a[1].shape == (80, bootstrap.RESAMPLES)
+    assert a[0].shape == (100, stats.RESAMPLES) and a[1].shape == (80, stats.RESAMPLES)
     assert (a[0].sum(0) == 100).all() and (a[1].sum(0) == 80).all()
-    assert not torch.equal(a[0], bootstrap.resample_pair(100, 80, seed=1)[0])
+    assert not torch.equal(a[0], stats.resample_pair(100, 80, seed=1)[0])
     # about 1 - 1/e of the items are drawn at least once
     assert 0.55 < float((a[0] > 0).double().mean()) < 0.70
 
 
 def test_interval_is_the_percentiles_less_the_bootstrap_bias_and_the_spread_of_the_resamples():
     values = torch.arange(101, dtype=torch.float64)  # percentiles 2.5 and 97.5 of 0..100, mean 50
-    assert bootstrap.interval(values, 50.0) == {"ci95": pytest.approx([2.5, 97.5]),
+    assert stats.interval(values, 50.0) == {"ci95": pytest.approx([2.5, 97.5]),
                                                 "se": pytest.approx(float(values.std())), "bias": 0.0, "resamples": 101}
-    shifted = bootstrap.interval(values, 40.0)  # the resamples sit 10 above the value: the interval moves down by 10
+    shifted = stats.interval(values, 40.0)  # the resamples sit 10 above the value: the interval moves down by 10
     assert shifted["ci95"] == pytest.approx([-7.5, 87.5]) and shifted["bias"] == pytest.approx(10.0)
-    assert bootstrap.interval(torch.tensor([1.0, math.nan]), 1.0) is None
+    assert stats.interval(torch.tensor([1.0, math.nan]), 1.0) is None
 
 
 def test_small_n_fid_and_kid_intervals_hold_their_value():
@@ -343,7 +344,7 @@ def _relu_features(n, seed, shift=0.0):
 def test_the_symmetric_form_equals_the_eigenvalues_of_the_product_and_resamples_take_either_side():
     x, y = _relu_features(300, 0), _relu_features(250, 1, shift=0.3)
     assert fid(feats(x), feats(y))["fid"] == pytest.approx(_old_fid(x, y), rel=1e-6)
-    w = bootstrap.resample_pair(250, 300, resamples=3)[0]
+    w = stats.resample_pair(250, 300, resamples=3)[0]
     by_fake = fid_weighted(feats(x), feats(y), full_set(300), w)["fid"]  # the reference whole, its square root once
     by_real = fid_weighted(feats(y), feats(x), w, full_set(300))["fid"]
     # the resamples' eigenvalues in float32 (compare.metrics.frechet): within 0.1 of a FID whose resamples spread
@@ -372,9 +373,9 @@ def test_kid_divides_the_features_by_the_extractors_scale():
 
 def test_intervals_stay_in_the_values_range():
     values = torch.tensor([-0.2, 0.1, 0.5, 1.3], dtype=torch.float64)
-    assert bootstrap.interval(values, 0.2, (0.0, 1.0))["ci95"] == [0.0, 1.0]
-    assert bootstrap.interval(values, 0.2)["ci95"][0] < 0  # unbounded (KID): not clipped
-    fid_inf, ci = bootstrap.large_n(1.0, torch.tensor([3.0, 4.0, 5.0]), torch.tensor([2.0, 3.0, 4.0]))
+    assert stats.interval(values, 0.2, (0.0, 1.0))["ci95"] == [0.0, 1.0]
+    assert stats.interval(values, 0.2)["ci95"][0] < 0  # unbounded (KID): not clipped
+    fid_inf, ci = stats.large_n(1.0, torch.tensor([3.0, 4.0, 5.0]), torch.tensor([2.0, 3.0, 4.0]))
     assert fid_inf == 0.0 and ci["bias"] == pytest.approx(5.0) and ci["ci95"] == [0.0, 0.0]  # 1 - 5 < 0: at its bound
 
 
@@ -385,9 +386,9 @@ def test_pinned_reference_resamples_the_judged_set_only_and_fid_inf_removes_both
     sets = {"real": real, "fake": fake, "train": real, "heldout": real}
     pinned, both = (score_features(sets, {"name": "given", "weights_sha256": "-"}),
                     score_features(sets, {"name": "given", "weights_sha256": "-"}, pinned=False))
-    w_real, w_fake = bootstrap.resample_pair(400, 400)
+    w_real, w_fake = stats.resample_pair(400, 400)
     kid_fake = kid_weighted(real, fake, full_set(400), w_fake)["kid_x1e3"]
-    expected = bootstrap.interval(kid_fake, pinned["kid"]["values"]["kid_x1e3"])
+    expected = stats.interval(kid_fake, pinned["kid"]["values"]["kid_x1e3"])
     assert pinned["kid"]["intervals"]["kid_x1e3"]["ci95"] == pytest.approx(expected["ci95"], rel=1e-12)
     assert both["kid"]["intervals"]["kid_x1e3"]["se"] > pinned["kid"]["intervals"]["kid_x1e3"]["se"]
     by_fake, by_real = (fid_weighted(real, fake, full_set(400), w_fake)["fid"],

@@ -17,7 +17,7 @@ less than an independent sample would (by the factor 1 - N / pool: 11% in varian
 mnist5k), which can only raise the coverage measured.
 
 A 95% interval passes where it covers its target in TOLERANCE of the redraws. The full mode draws
-REDRAWS_FULL times per case at the run's bootstrap.RESAMPLES, so it measures the very intervals a run
+REDRAWS_FULL times per case at the run's stats.RESAMPLES, so it measures the very intervals a run
 prints; its band is wide enough that twelve intervals of a true 95% all pass together 99% of the time
 (each fails with probability ~0.07% at 200 redraws), where 100 redraws at 100 resamples failed one of
 twelve about half the time by chance alone (precision on GAN samples: 89 of 100 with misses on both
@@ -40,7 +40,8 @@ from compare.data import ImageDataset, in_memory, load_dataset
 from compare.metrics.bad_pixels import CI_SUFFIX, rates_with_intervals
 from compare.metrics.continuity import bad_pixel_counts
 from compare.metrics.evaluator import FEATURE_DIM, Extractor, load_domain_evaluator
-from compare.metrics import bootstrap, key_info
+from compare import stats
+from compare.metrics import key_info
 from compare.metrics.quality import Features, fid_weighted, full_set
 from compare.metrics.scoring import eval_sample_count, reference_order, score_features
 from compare.models import parse_model_specs
@@ -63,7 +64,7 @@ class Setting:
 
 
 QUICK = Setting("digits", redraws=8, resamples=100, gan_steps=1000, large=(2000, 4000, 8000))
-FULL = Setting("mnist5k", redraws=200, resamples=bootstrap.RESAMPLES, gan_steps=4000, large=(5000, 10000, 20000))
+FULL = Setting("mnist5k", redraws=200, resamples=stats.RESAMPLES, gan_steps=4000, large=(5000, 10000, 20000))
 
 
 def interval_coverage(quick: bool, seed: int = 0, jobs: int = 1) -> list[ControlResult]:
@@ -171,10 +172,10 @@ def _score(drawn: tuple[Tensor, Features, Features], reference: Features, extrac
 def _pinned_fid(reference: Features, judged: Features, resamples: int) -> tuple[float, list[float]]:
     """FID at N and its interval as score_features gives them for a pinned reference, without the reference-side
     resamples that only fid_inf needs (a quarter of the simulation's time)."""
-    weights = torch.cat([full_set(len(judged)), bootstrap.resample_pair(len(reference), len(judged), resamples)[1]],
+    weights = torch.cat([full_set(len(judged)), stats.resample_pair(len(reference), len(judged), resamples)[1]],
                         dim=1)
     columns = fid_weighted(reference, judged, full_set(len(reference)), weights)["fid"]
-    return columns[0].item(), bootstrap.interval(columns[1:], columns[0].item(), (0.0, None))["ci95"]
+    return columns[0].item(), stats.interval(columns[1:], columns[0].item(), (0.0, None))["ci95"]
 
 
 TARGETS = {"fid": "the mean FID at this N over redraws, reference pinned", "fid_inf": "the large-N FID",
@@ -196,7 +197,7 @@ def _judge(case: str, key: str, redraws: list[dict], target: float | None, n: in
         low, high = TOLERANCE
     if target in key_info(key).bounds:
         # A target on the edge of the value's range (real vs real's large-N FID, 0) lies inside every interval whose
-        # end, clipped to that range (compare.metrics.bootstrap), reaches it: such an interval covers it more than 95%
+        # end, clipped to that range (compare.stats), reaches it: such an interval covers it more than 95%
         # of the time by construction (200 of 200 redraws), so there only under-coverage is a flaw.
         high = 1.0
     return ControlResult(control=f"{key} interval, {'real vs real' if case == 'real' else 'GAN samples'} "

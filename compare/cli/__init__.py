@@ -25,7 +25,7 @@ try:  # Ctrl-C while torch loads (seconds) is one line and exit 130, not a trace
     from compare.train.checkpoint import resume_settings
     from compare.data import DATASETS, DataOptions, check_data_options, check_dataset_name, dataset_usage
     from compare.errors import ReaderGone, UserError, one_line
-    from compare.metrics.bootstrap import RESAMPLES
+    from compare.stats import RESAMPLES
     from compare.settings import MAX_SEED, MAX_SEEDS, RunSettings
     from compare.metrics.evaluator import FEATURES
     from compare.rundir import Interrupted

@@ -11,7 +11,7 @@ from compare.cli.options import (DATASET_HELP, DEFAULT_BUDGET, OPTIMIZER_HELP, R
 from compare.data import check_dataset_name
 from compare.errors import UserError
 from compare.models import ARCHITECTURES, OPTIMIZERS, parse_model_specs
-from compare.metrics.bootstrap import RESAMPLES
+from compare.stats import RESAMPLES
 from compare.settings import MAX_SEED, MAX_SEEDS, MAX_TUNE
 from compare.settings import Budget
 

@@ -23,7 +23,7 @@ from torch import Tensor
 from compare.data import ImageDataset, in_memory, load_dataset
 from compare.errors import UserError
 from compare.io import read_run_json, write_json
-from compare.metrics.bootstrap import RESAMPLES
+from compare.stats import RESAMPLES
 from compare.metrics.curves import check_curve_samples, make_point_evaluator
 from compare.metrics.evaluator import FEATURES, load_extractor
 from compare.metrics.scoring import eval_sample_count, evaluate, evaluate_views, heldout_evaluated

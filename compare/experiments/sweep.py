@@ -34,7 +34,7 @@ from compare.errors import UserError
 from compare.experiments.trials import load_record, run_trials
 from compare.io import read_json, write_json
 from compare.metrics import METRICS, SECTIONS, label_of
-from compare.metrics.bootstrap import RESAMPLES
+from compare.stats import RESAMPLES
 from compare.models import ModelSpec, with_fields
 from compare.report import finished_trials, write_report
 from compare.report.plots import save_interval_curves

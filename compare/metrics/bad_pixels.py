@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import Tensor
 
-from compare.metrics.bootstrap import RESAMPLES, SEED, resample_weights
+from compare.stats import RESAMPLES, SEED, resample_weights
 
 SPECK_MAX_PIXELS = 3  # no digit stroke is 3 pixels; 4 pixels already make a short dash
 CI_SUFFIX = "_ci95"  # key of a rate's 95% interval, stored beside the rate: {"x": 5.5, "x_ci95": [5.1, 5.9]}
@@ -111,7 +111,7 @@ def rates_with_intervals(counts: dict[str, Tensor]) -> dict[str, float | list[fl
     """{key: mean over images, key + CI_SUFFIX: its 95% interval} for every per-image count.
 
     Percentile bootstrap (Efron & Tibshirani 1993, ch. 13): RESAMPLES resamples of the
-    images with replacement under SEED (compare.metrics.bootstrap), the same resamples for every key, so an interval is
+    images with replacement under SEED (compare.stats), the same resamples for every key, so an interval is
     reproducible. (With 200 resamples the interval of real images' rare lone pixels covered the
     population's rate 93.5% of the time over 600 redraws of 500 mnist5k images, with 1,000 94.2%:
     a percentile's estimate from few resamples is pulled inwards.) Rare counts (mostly zeros) keep a

@@ -26,7 +26,7 @@ import math
 import torch
 from torch import Tensor
 
-from compare.metrics.bootstrap import RESAMPLES, SEED
+from compare.stats import RESAMPLES, SEED
 from compare.metrics.bad_pixels import (CI_SUFFIX, SPECK_MAX_PIXELS, lone_counts, per_image_counts, piece_counts,
                                         rates_with_intervals)
 from compare.errors import UserError

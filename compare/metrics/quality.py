@@ -12,7 +12,7 @@ k-NN metrics are computed in float64 on chunks of rows with torch.cdist: every s
 in batched tensor operations, never by a Python loop over samples.
 
 FID, KID, precision/recall and density/coverage also come as `*_weighted` functions that take
-multiplicity weights (N, C) per set, one column per resample of a bootstrap (compare.metrics.bootstrap):
+multiplicity weights (N, C) per set, one column per resample of a bootstrap (compare.stats):
 column c scores the sets in which image i appears weights[i, c] times. A column of ones is the full
 set, so the plain functions are the weighted ones on one column of ones: one formula for the value
 and its resamples, computed in one pass over the features (no feature is extracted again).

@@ -43,7 +43,7 @@ class Metric:
     inputs: tuple[str, ...] = ()  # features metrics: which named feature sets fn takes, in order
     params: dict[str, int] = field(default_factory=dict)  # keyword arguments of fn, recorded in the protocol
     # features metrics with a bootstrap: weighted(real, fake, w_real, w_fake, **params) -> {key: (C,) tensor},
-    # one value per column of multiplicity weights (see compare.metrics.quality, compare.metrics.bootstrap)
+    # one value per column of multiplicity weights (see compare.metrics.quality, compare.stats)
     weighted: Callable[..., dict] | None = None
     extractor_params: tuple[str, ...] = ()  # keyword arguments of fn taken from the extractor's info (KID's feature_sd)
 

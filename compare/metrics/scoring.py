@@ -10,7 +10,7 @@ Protocol of `compare run` / `compare evaluate` (one extractor for everything, se
   the same reference: what a perfect model would get.
 - The memorisation check compares the samples' nearest-train-image distances with those of the N
   held-out images (so its floor is exactly 1).
-- FID, KID, precision/recall and density/coverage carry a bootstrap interval (compare.metrics.bootstrap) of
+- FID, KID, precision/recall and density/coverage carry a bootstrap interval (compare.stats) of
   the samples only, the reference set being pinned; FID also its large-N value fid_inf with its interval.
 Every metric's numbers are stored with their protocol: extractor, its weights' SHA-256, set sizes, k.
 """
@@ -28,7 +28,8 @@ from compare.data import HELDOUT_FRACTION, STREAMED_EVAL_CAP, ImageDataset, in_m
 from compare.data.sources import StreamedImages
 from compare.errors import UserError
 from compare.protocol import GenerativeModel
-from compare.metrics import METRICS, Metric, bootstrap
+from compare import stats
+from compare.metrics import METRICS, Metric
 from compare.metrics.continuity import continuity_report
 from compare.metrics.likelihood import heldout_likelihood
 from compare.metrics.evaluator import Extractor
@@ -95,19 +96,19 @@ def _estimates(n: int, pinned: bool) -> dict[str, str]:
             "fid_inf": "FID as N -> infinity: the value less the bootstrap's estimate of both sets' finite-N bias"}
 
 
-def score_features(sets: dict[str, Features], extractor_info: dict, resamples: int = bootstrap.RESAMPLES,
+def score_features(sets: dict[str, Features], extractor_info: dict, resamples: int = stats.RESAMPLES,
                    pinned: bool = True, names: tuple[str, ...] | None = None) -> dict[str, dict]:
     """Every features metric on the named sets: {metric: {"values": {...}, "protocol": {...}}}; NaN -> null.
 
     A metric with a weighted form (FID, KID, precision/recall, density/coverage) also gets
     "intervals": {key: {"ci95": [low, high], "se": .., "bias": .., "resamples": B} or null} from a
-    bootstrap scored in the same pass as the value (compare.metrics.bootstrap): of the "fake" set only
+    bootstrap scored in the same pass as the value (compare.stats): of the "fake" set only
     where the "real" set is `pinned` (compare run's reference), of both otherwise (compare score). A key
     with a large-N key beside it (fid, fid_inf) gets that value and interval from resamples of each side
     with the other whole; for two resampled sets its own interval adds the two sides' deviations too.
     `names` limits the metrics scored (compare.calibrate.coverage scores a few, many times)."""
     real, fake = sets["real"], sets["fake"]
-    w_real, w_fake = bootstrap.resample_pair(len(real), len(fake), resamples)
+    w_real, w_fake = stats.resample_pair(len(real), len(fake), resamples)
     whole_real, whole_fake = full_set(len(real)), full_set(len(fake))
     judged = torch.cat([whole_fake, w_fake], dim=1)  # column 0: the full set (the value); the others: the resamples
     scores = {}
@@ -126,20 +127,20 @@ def score_features(sets: dict[str, Features], extractor_info: dict, resamples: i
             values, intervals = {}, {}
             for k in large:
                 values[k] = by_fake[k][0].item()
-                values[f"{k}_inf"], intervals[f"{k}_inf"] = bootstrap.large_n(values[k], by_fake[k][1:], by_real[k])
-                intervals[k] = (bootstrap.interval(by_fake[k][1:], values[k], metric.keys[k].bounds)
+                values[f"{k}_inf"], intervals[f"{k}_inf"] = stats.large_n(values[k], by_fake[k][1:], by_real[k])
+                intervals[k] = (stats.interval(by_fake[k][1:], values[k], metric.keys[k].bounds)
                                 if pinned or intervals[f"{k}_inf"] is None
-                                else bootstrap.around(values[k], *_both_sides(by_fake[k][1:], by_real[k], values[k]),
+                                else stats.around(values[k], *_both_sides(by_fake[k][1:], by_real[k], values[k]),
                                                       metric.keys[k].bounds))
             protocol["estimates"] = _estimates(len(fake), pinned)
         else:
             columns = metric.weighted(real, fake, whole_real if pinned else torch.cat([whole_real, w_real], dim=1),
                                       judged, **params)
             values = {k: v[0].item() for k, v in columns.items()}
-            intervals = {k: bootstrap.interval(v[1:], values[k], metric.keys[k].bounds) for k, v in columns.items()}
+            intervals = {k: stats.interval(v[1:], values[k], metric.keys[k].bounds) for k, v in columns.items()}
         if intervals is not None:
-            protocol["bootstrap"] = {"resamples": resamples, "seed": bootstrap.SEED,
-                                     "resampled": bootstrap.PINNED if pinned else bootstrap.BOTH,
+            protocol["bootstrap"] = {"resamples": resamples, "seed": stats.SEED,
+                                     "resampled": stats.PINNED if pinned else stats.BOTH,
                                      "interval": "bias-corrected percentile, clipped to the value's range"}
         scores[name] = {"values": {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()},
                         "protocol": protocol}
@@ -159,7 +160,7 @@ def reference_order(n_train: int) -> Tensor:
 
 
 def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor,
-                   resamples: int = bootstrap.RESAMPLES) -> dict:
+                   resamples: int = stats.RESAMPLES) -> dict:
     """Score every sample view (label -> (N, C, H, W) images) and the real floor at one N.
 
     Each view is compared with the same N train images (the first N of reference_order); the floor
@@ -206,7 +207,7 @@ class Scores:
 
 
 def evaluate(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor, n_eval: int,
-             models: dict[str, GenerativeModel] | None = None, resamples: int = bootstrap.RESAMPLES) -> Scores:
+             models: dict[str, GenerativeModel] | None = None, resamples: int = stats.RESAMPLES) -> Scores:
     """The evaluate stage: quality on the first n_eval samples of every view, continuity on as many as
     there are held-out real images (the train split at that count is the continuity floor), and the
     held-out likelihood of every model that defines one. Writes nothing."""
@@ -238,7 +239,7 @@ def check_comparable(a: Tensor, b: Tensor, feature_dim: int, names: tuple[str, s
 
 
 def score_sets(real: Tensor, fake: Tensor, data: ImageDataset, extractor: Extractor,
-               resamples: int = bootstrap.RESAMPLES) -> dict:
+               resamples: int = stats.RESAMPLES) -> dict:
     """Score `fake` against the reference `real` (both (N, C, H, W) in [0, 1]); memorisation uses
     `data`'s train split. `resamples`: the bootstrap's, behind the intervals and fid_inf (every other value is the
     same whatever it is)."""
