@@ -26,8 +26,19 @@ ROOT = Path(__file__).resolve().parents[1]
 # keep 1,000. FAST_FIELDS is the same for RunSettings.
 FAST = ["--resamples", str(MIN_RESAMPLES)]
 FAST_FIELDS = {"resamples": MIN_RESAMPLES}
-SETTINGS = ["--dataset", "digits", "--budget", "120steps", "--batch-size", "32", "--width", "0.25",
-            "--checkpoint-every", "20", "--quiet", *FAST]
+# Every test run's base: digits (8x8, embedded, 180 held-out images) in batches of 32.
+DIGITS = ["--dataset", "digits", "--batch-size", "32"]
+
+
+def tiny(steps: int, *more: str) -> list[str]:
+    """The options of a tiny run on DIGITS trained for `steps` steps, then `more`."""
+    return [*DIGITS, "--budget", f"{steps}steps", *more]
+
+
+# The session's shared run (conftest.tiny_run), and the same as compare.run's keyword arguments.
+SETTINGS = tiny(120, "--width", "0.25", "--checkpoint-every", "20", "--quiet", *FAST)
+SETTINGS_FIELDS = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, checkpoint_every=20,
+                       **FAST_FIELDS)
 PNGS = ["samples_gan.png", "samples_vae-mean.png", "samples_vae-pixels.png", "samples_vae-gmm.png"]
 # A valid 1x1 grey PNG: what conftest.quick_figures saves in place of each rendered matplotlib figure.
 ONE_PIXEL_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010800000000"

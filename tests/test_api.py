@@ -19,7 +19,7 @@ from compare.io import CONTENT_FIELD
 from compare.sample import sample_views
 from compare.sample.files import to_uint8
 from compare.models import parse_model_specs
-from helpers import FAST_FIELDS, ROOT, SETTINGS, one_line_error, run_cli, snapshot
+from helpers import FAST_FIELDS, ROOT, SETTINGS, SETTINGS_FIELDS, one_line_error, run_cli, snapshot
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
@@ -28,9 +28,6 @@ PUBLIC = ["Budget", "DATASETS", "DataOptions", "GenerativeModel", "ImageDataset"
           "SweepSettings", "UserError", "Value", "ViewResult", "draw_samples", "export", "judge_claims", "load_dataset",
           "load_model", "parse_model_specs", "register_dataset", "register_model", "run", "score", "study", "sweep"]
 # helpers.SETTINGS as compare.run's keywords
-TINY = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, checkpoint_every=20, **FAST_FIELDS)
-
-
 @pytest.mark.slow  # fresh interpreters
 def test_public_names_are_pinned_and_load_lazily():
     assert compare.__all__ == PUBLIC
@@ -46,7 +43,7 @@ def test_public_names_are_pinned_and_load_lazily():
 
 @pytest.mark.slow  # a second training run
 def test_run_is_the_command_and_equals_its_directory_read_back(tiny_run, tmp_path):
-    result = compare.run(models=["gan", "vae"], seed=0, out=tmp_path / "run", **TINY)
+    result = compare.run(models=["gan", "vae"], seed=0, out=tmp_path / "run", **SETTINGS_FIELDS)
     assert result == compare.RunResult.load(tmp_path / "run")
     cli = compare.RunResult.load(tiny_run)  # `compare run` with the same settings
     assert result.config["settings"] == cli.config["settings"]

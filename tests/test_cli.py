@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from helpers import FAST, SETTINGS, run_cli
+from helpers import FAST, SETTINGS, run_cli, tiny
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
-TINY = ["--dataset", "digits", "--budget", "30steps", "--batch-size", "32", "--quiet"]
+TINY = tiny(30, "--quiet")
 
 
 def test_run_writes_every_output(tiny_run):  # the session's shared run: helpers.SETTINGS

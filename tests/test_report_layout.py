@@ -11,11 +11,10 @@ import pytest
 import torch
 
 import compare.report.artifact_figures as artifact_figures
-from helpers import FAST, open_chromium, run_cli
+from helpers import FAST, open_chromium, run_cli, tiny
 from compare.claims.types import LOG_RATIO, Number
 from compare.claims.rules import RULE_1, RULE_2, RULE_3
 
-TINY = ["--dataset", "digits", "--batch-size", "32"]
 PROSE = {"Recipes"}  # a section that is words by design (the default recipes), not one whose pictures are missing
 
 
@@ -28,7 +27,7 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def seeds_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("seeds") / "seeds"
-    invoke("run", "--models", "gan", "vae", *TINY, "--budget", "10steps", "--quiet", "--seeds", "2", "--curve-points",
+    invoke("run", "--models", "gan", "vae", *tiny(10), "--quiet", "--seeds", "2", "--curve-points",
            "1", *FAST, "--out", out)
     return out
 
@@ -36,7 +35,7 @@ def seeds_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "sweep"
-    invoke("sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--budget", "20steps", *FAST,
+    invoke("sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *tiny(20), *FAST,
            "--out", out)
     return out
 
@@ -44,7 +43,7 @@ def sweep_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def study_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("study") / "study"
-    invoke("study", *TINY, "--budget", "20steps", "--seeds", "2", "--widths", "0.5,1", "--claim3-optimizers", "adam",
+    invoke("study", *tiny(20), "--seeds", "2", "--widths", "0.5,1", "--claim3-optimizers", "adam",
            "--out", out)
     return out
 

@@ -14,7 +14,7 @@ import torch
 
 import gan.model
 from compare.experiments import pipeline
-from helpers import run_cli
+from helpers import run_cli, tiny
 from compare.metrics.evaluator import Extractor
 from compare.claims.trial_row import TrialRow
 from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, MIN_EARLY_POINTS, VERDICTS
@@ -24,8 +24,7 @@ from compare.train import early_window, eval_steps
 from compare.settings import Budget
 from compare.rundir import Interrupted
 
-TINY = ["study", "--dataset", "digits", "--budget", "60steps", "--seeds", "2", "--widths", "0.5,1", "--batch-size",
-        "32"]
+TINY = ["study", *tiny(60, "--seeds", "2", "--widths", "0.5,1")]
 CURVE_KEYS = {"fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"}
 
 
