@@ -129,22 +129,22 @@ def quick_figures(monkeypatch):
     most of a small run's time (a 120-step digits run: 20 s of its 29 s, profiled). Every number, checkpoint and
     JSON file, the sample grids (PIL, not matplotlib) and the report's HTML are unchanged; the figures' names too.
     Returns the set of file names still rendered: a test that reads one figure adds its name."""
-    import compare.report.artifact_figures
-    import compare.report.claim_figures
-    import compare.report.figures
-    import compare.report.plots
+    import compare.report.figures.artifacts
+    import compare.report.figures.claims
+    import compare.report.figures.common
+    import compare.report.figures.run
     from compare.io import write_bytes
 
-    rendered, real = set(), compare.report.plots.save_figure
+    rendered, real = set(), compare.report.figures.common.save_figure
 
     def save_figure(fig, path, dpi=100):
         if Path(path).name in rendered:
             return real(fig, path, dpi)
-        compare.report.plots.plt.close(fig)
+        compare.report.figures.common.plt.close(fig)
         write_bytes(path, ONE_PIXEL_PNG)
 
-    for module in (compare.report.plots, compare.report.figures, compare.report.artifact_figures,
-                   compare.report.claim_figures):
+    for module in (compare.report.figures.common, compare.report.figures.run, compare.report.figures.artifacts,
+                   compare.report.figures.claims):
         monkeypatch.setattr(module, "save_figure", save_figure)
     return rendered
 

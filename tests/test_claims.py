@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import t as student_t
 
 from compare.calibrate.simulated import rule_controls
-from compare.report.claim_figures import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure
+from compare.report.figures.claims import save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure
 from compare.claims.inputs import claim_a, claim_a_over_seeds, claim_b, claim_c
 from compare.claims.trial_row import TrialRow
 from compare.claims.rules import (

@@ -9,7 +9,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from compare.metrics import bad_pixels as bp
 from compare.metrics import continuity as c
-from compare.report import artifact_figures
+from compare.report.figures import artifacts
 from compare.data import load_dataset
 from compare.metrics import METRICS
 from helpers import FAST_FIELDS
@@ -319,12 +319,12 @@ def test_overlay_paints_each_kind_in_its_colour():
     x[0, 0, 0, 15] = 1  # lone ink (also a 1-px speck: red wins)
     x[0, 0, 15, 0:2] = 1  # 2-px speck
     x[0, 0, 0:2, 0:2] = 1  # 4-px fragment, first in raster order: the main stroke is the largest piece, not the first
-    overlay = artifact_figures.artifact_overlay(x)
+    overlay = artifacts.artifact_overlay(x)
     assert overlay.shape == (1, 3, 16, 16)
     expected = {"lone ink": [[0, 15]], "lone hole": [[7, 7]], "speck": [[15, 0], [15, 1]],
                 "fragment": [[0, 0], [0, 1], [1, 0], [1, 1]]}
     for kind, pixels in expected.items():
-        painted = (overlay[0] == torch.tensor(artifact_figures.ARTIFACT_COLOURS[kind]).view(3, 1, 1)).all(0)  # (H, W)
+        painted = (overlay[0] == torch.tensor(artifacts.ARTIFACT_COLOURS[kind]).view(3, 1, 1)).all(0)  # (H, W)
         assert painted.nonzero().tolist() == pixels, kind
 
 
@@ -338,10 +338,10 @@ def test_worst_images_rank_by_lone_pixels_plus_specks_and_maps_are_written(tmp_p
     holes[0, 0, [4, 7, 10], 7] = 0  # 3 lone holes = 3
     images = torch.cat([clean_one(), salt, holes, speck, fragment])
     assert c.artifact_scores(images).tolist() == [0, 2, 3, 1, 0]
-    assert artifact_figures.worst_indices(images, k=3).tolist() == [2, 1, 3]
+    assert artifacts.worst_indices(images, k=3).tolist() == [2, 1, 3]
     real = torch.cat(thin_strokes())
     report = c.continuity_report({"noisy": images}, real)
-    files = artifact_figures.save_continuity_pictures(report, {"noisy": images}, real, tmp_path)
+    files = artifacts.save_continuity_pictures(report, {"noisy": images}, real, tmp_path)
     for name in files:
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(files) == {"artifacts_noisy.png", "worst16_noisy.png", "artifacts_real.png", "worst16_real.png",

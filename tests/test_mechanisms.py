@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from compare.report.claim_figures import save_claim3_figure
+from compare.report.figures.claims import save_claim3_figure
 from compare.claims.rules import Claim3Input, Point, Series, SizeSweep, WidthResult, judge_claim3
 from compare.claims.prior_gap import CLOSES, NO_GAP, NOT_DECIDED, NOT_MEASURED, REMAINS, _gan_fid_at, judge_prior_gap
 from compare.claims.study import saturation_sentence

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 import torch
 
-import compare.report.artifact_figures as artifact_figures
+from compare.report.figures import artifacts
 from helpers import FAST, open_chromium, run_cli, tiny
 from compare.claims.types import LOG_RATIO, Number
 from compare.claims.rules import RULE_1, RULE_2, RULE_3
@@ -140,9 +140,9 @@ def test_real_images_come_first_in_the_artifact_figures(tiny_run, monkeypatch, t
         mine = [alt for alt in alts if f"({kind}_" in alt]
         assert mine[0].endswith(f"({kind}_real)") and len(mine) == 5  # real's own figure, then every view's
     panels = []
-    monkeypatch.setattr(artifact_figures, "save_side_by_side", lambda grids, path, **kw: panels.append(list(grids)))
+    monkeypatch.setattr(artifacts, "save_side_by_side", lambda grids, path, **kw: panels.append(list(grids)))
     images = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(0))
-    artifact_figures.save_artifact_maps("gan", images, tmp_path, real=images)
+    artifacts.save_artifact_maps("gan", images, tmp_path, real=images)
     # in each figure of a view, real is the first panel
     assert [p[0] for p in panels] == ["real (held-out)", "real: worst 16"]
 

@@ -153,7 +153,7 @@ def test_claim_b_targets_and_sizes_come_from_the_planted_curves(monkeypatch, tmp
 
 
 def test_report_sweep_section_reads_the_stored_verdict(monkeypatch, tmp_path):
-    from compare.report.evidence import section_sweep
+    from compare.report.sections.evidence import section_sweep
     from compare.report.runs import load_sweep
 
     fids = {("gan", 0.5): 40, ("gan", 1.0): 15, ("gan", 2.0): 15, ("vae", 0.5): 60, ("vae", 1.0): 45, ("vae", 2.0): 20}

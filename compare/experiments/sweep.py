@@ -37,7 +37,7 @@ from compare.metrics import METRICS, SECTIONS, label_of
 from compare.stats import RESAMPLES
 from compare.models import ModelSpec, with_fields
 from compare.report import finished_trials, write_report
-from compare.report.plots import save_interval_curves
+from compare.report.figures.common import save_interval_curves
 from compare.claims.inputs import claim_b
 from compare.claims.prior_gap import prior_gap_from_rows
 from compare.claims.trial_row import TrialRow

@@ -1,12 +1,16 @@
 """The report: one self-contained HTML page and a Markdown twin, from run, sweep and `run --seeds` directories.
 
-    render.py    blocks (Heading, Para, Table, Image) and their HTML, Markdown and terminal renderings
-    tables.py    every table of numbers, from the metric registry (text.py: as metrics.md and --verbose print them)
-    summary.py   what each command prints last, in words;  score.py: `compare score`'s number, table and flat keys
-    runs.py      reading the directories;  verdict_card.py: the verdicts that open every report;  sections.py,
-                 evidence.py: the sections
-    figures in *figures.py, write.py the write stage; the verdicts themselves are compare.claims' (numbers:
-    compare.metrics.numbers)
+    __init__.py      write_report, the page over run, sweep and --seeds directories;  study_report.py: a study's page
+    runs.py          reading the directories;  write.py: the write stage (a run's JSON, pictures and report)
+    render.py        blocks (Heading, Para, Table, Image) and their HTML, Markdown and terminal renderings
+    tables.py        every table of numbers, from the metric registry: the report and the terminal show the same ones
+    sections/        the page's sections: the verdict card that opens every report, the claims', the seeds' and the
+                     sweep's (evidence.py), a run's (run.py)
+    figures/         the pictures a run or study draws: common.py (what every figure shares), run.py, artifacts.py,
+                     claims.py
+    the terminal's:  text.py (the tables as metrics.md and --verbose print them), summary.py (what each command
+                     prints last, in words), score.py (`compare score`'s number, table and flat keys)
+The verdicts themselves are compare.claims' (numbers: compare.metrics.numbers).
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ from pathlib import Path
 from compare.claims.trial_row import trial_rows
 from compare.errors import UserError
 from compare.io import write_bytes
-from compare.report.evidence import section_claims, section_seeds, section_sweep
+from compare.report.sections.evidence import section_claims, section_seeds, section_sweep
 from compare.metrics.numbers import fmt
 from compare.report.render import (Block, Contents, Fold, Heading, Image, Para, Table, embeddable, render_html,
                                    render_markdown)
 from compare.report.runs import Run, Seeds, Sweep, load_run, load_seeds, load_sweep
-from compare.report.sections import SECTIONS
+from compare.report.sections.run import SECTIONS
 from compare.rundir import RunLock, marker_kind
 
 __all__ = ["Block", "Heading", "Image", "Para", "Run", "Seeds", "Sweep", "Table", "embeddable", "fmt", "load_run",

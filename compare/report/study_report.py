@@ -1,8 +1,8 @@
 """A study's report: report.html (self-contained) and report.md in the study directory, figures under figures/.
 
-Order: the verdict card (compare.report.verdict_card; claim 3 once per claim-3 optimizer: "Claim 3 (Adam)",
+Order: the verdict card (compare.report.sections.verdict_card; claim 3 once per claim-3 optimizer: "Claim 3 (Adam)",
 "Claim 3 (SGD)"), each with its rule and its numbers with 95% intervals folded under it; the contents; each claim's
-figure (compare.report.claim_figures), claims 2 and 3 with their mechanism (the VAE's fitted prior; D(G(z)) and the
+figure (compare.report.figures.claims), claims 2 and 3 with their mechanism (the VAE's fitted prior; D(G(z)) and the
 losses' slopes at the start);
 the verdicts along the budget; the setup; the recipes (the tuning search or the default-recipes sentence);
 a side-by-side sample grid per width from one seed, sampled now from that seed's checkpoints (trials
@@ -20,12 +20,12 @@ from compare.models import parse_model_specs
 from compare.metrics import label_of
 from compare.report import Block, Heading, Image, Para, Table, embeddable, fmt, render_html, render_markdown
 from compare.report.render import Contents, Fold
-from compare.report.verdict_card import verdict_card
-from compare.report.claim_figures import (save_budget_strip, save_claim1_figure, save_claim2_figure, save_claim3_figure,
-                                          save_prior_figure)
+from compare.report.sections.verdict_card import verdict_card
+from compare.report.figures.claims import (save_budget_strip, save_claim1_figure, save_claim2_figure,
+                                           save_claim3_figure, save_prior_figure)
 from compare.claims.prior_gap import RULE_PRIOR
 from compare.claims.pixel_mechanism import INDEPENDENT, JOINT, REASON_1
-from compare.report.plots import save_side_by_side
+from compare.report.figures.common import save_side_by_side
 from compare.claims.study import Judged, OPTIMIZER_NAMES, saturation_sentence
 from compare.claims.trial_row import TrialRow, trial_rows
 from compare.sample import GRID_SAMPLES, sample_views

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from compare.data import ImageDataset, in_memory
 from compare.io import write_bytes, write_json
-from compare.report.artifact_figures import save_continuity_pictures
+from compare.report.figures.artifacts import save_continuity_pictures
 from compare.models import ModelSpec
 from compare.report import write_report
-from compare.report.figures import (save_curves, save_interpolations, save_loss_curves, save_nearest_neighbours,
-                                    save_reconstructions)
-from compare.report.plots import save_grid, save_side_by_side
+from compare.report.figures.run import (save_curves, save_interpolations, save_loss_curves, save_nearest_neighbours,
+                                        save_reconstructions)
+from compare.report.figures.common import save_grid, save_side_by_side
 from compare.report.text import write_metrics_md
 from compare.results import RunResult, model_entry
 from compare.sample import GRID_SAMPLES, SAMPLE_SEED_OFFSET

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from compare.errors import UserError
 from compare.io import write_bytes
-from compare.report.plots import grid_array, save_grid
+from compare.report.figures.common import grid_array, save_grid
 from compare.sample import GRID_SAMPLES
 from compare.watch import CURVE_LINES, PROGRESS_DIR, TENSORBOARD_DIR
 

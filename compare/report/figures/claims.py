@@ -26,7 +26,7 @@ from compare.claims.rules import (
     ARTIFACT_KEYS, FID, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED,
     BudgetPoint, Claim3Input, Verdict, early_window, family_of,
 )
-from compare.report.plots import COLUMN_INCHES, plt, save_figure, save_interval_curves
+from compare.report.figures.common import COLUMN_INCHES, plt, save_figure, save_interval_curves
 from compare.stats import summarize
 
 VERDICT_COLOURS = {SUPPORTED: "tab:green", NOT_SUPPORTED: "tab:red", MIXED: "tab:orange",

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from compare.metrics import label_of
 from compare.metrics.numbers import fmt
-from compare.report.plots import grid_array, plt, save_figure, save_grid
+from compare.report.figures.common import grid_array, plt, save_figure, save_grid
 from compare.metrics.curves import CURVE_METRICS
 from compare.protocol import GenerativeModel
 from compare.metrics.quality import nearest_index

@@ -11,7 +11,7 @@ from torch import Tensor
 from compare.metrics.bad_pixels import SPECK_MAX_PIXELS, lone_masks, pieces
 from compare.metrics.continuity import BINARY_THRESHOLD, HF_CUTOFF, artifact_scores, gray, ink
 from compare.metrics.numbers import fmt
-from compare.report.plots import plt, save_figure, save_side_by_side
+from compare.report.figures.common import plt, save_figure, save_side_by_side
 
 
 ARTIFACT_COLOURS = {  # RGB painted over the grey image, later entries win (a lone ink pixel is also a speck)

@@ -16,7 +16,7 @@ from compare.metrics.numbers import fmt, times
 from compare.report.render import Block, Fold, Heading, Image, Para, Table, embeddable
 from compare.report.runs import Run, Seeds, Sweep
 from compare.report.tables import seed_table
-from compare.report.verdict_card import claim_name, verdict_card
+from compare.report.sections.verdict_card import claim_name, verdict_card
 
 
 def section_claims(runs: list[Run], sweeps: list[Sweep], seeds: list[Seeds]) -> list[Block]:

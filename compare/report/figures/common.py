@@ -1,4 +1,5 @@
-"""Sample grids and side-by-side figures (matplotlib, headless)."""
+"""What every figure shares: matplotlib's pyplot (headless, imported on first use), save_figure, sample grids,
+side-by-side panels and interval curves; also the progress grids of compare.watch and a sweep's curves."""
 
 from __future__ import annotations
 
