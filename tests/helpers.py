@@ -30,13 +30,13 @@ FAST_FIELDS = {"resamples": MIN_RESAMPLES}
 DIGITS = ["--dataset", "digits", "--batch-size", "32"]
 
 
-def tiny(steps: int, *more: str) -> list[str]:
+def tiny_options(steps: int, *more: str) -> list[str]:
     """The options of a tiny run on DIGITS trained for `steps` steps, then `more`."""
     return [*DIGITS, "--budget", f"{steps}steps", *more]
 
 
 # The session's shared run (conftest.tiny_run), and the same as compare.run's keyword arguments.
-SETTINGS = tiny(120, "--width", "0.25", "--checkpoint-every", "20", "--quiet", *FAST)
+SETTINGS = tiny_options(120, "--width", "0.25", "--checkpoint-every", "20", "--quiet", *FAST)
 SETTINGS_FIELDS = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, checkpoint_every=20,
                        **FAST_FIELDS)
 PNGS = ["samples_gan.png", "samples_vae-mean.png", "samples_vae-pixels.png", "samples_vae-gmm.png"]

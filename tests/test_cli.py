@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from helpers import FAST, SETTINGS, run_cli, tiny
+from helpers import FAST, SETTINGS, run_cli, tiny_options
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
-TINY = tiny(30, "--quiet")
+TINY = tiny_options(30, "--quiet")
 
 
 def test_run_writes_every_output(tiny_run):  # the session's shared run: helpers.SETTINGS

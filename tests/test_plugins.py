@@ -23,7 +23,7 @@ from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, NOT_MEASURED, Claim1
 from compare.experiments import executors
 from compare.settings import Budget
 from compare.train.cost import match_widths
-from helpers import FAST, ROOT, one_line_error, run_cli, tiny
+from helpers import FAST, ROOT, one_line_error, run_cli, tiny_options
 
 sys.path.insert(0, str(ROOT))  # examples/ lives beside the packages, not inside them: importable as a user's folder is
 from examples.tiny_plugin import TinyVAE, bars  # noqa: E402
@@ -32,7 +32,7 @@ from test_claims import GAN, MORE, artifacts, plus, power_law  # noqa: E402
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
 PLUGIN = "examples.tiny_plugin:TinyVAE"
-TINY = tiny(10, "--width", "0.25", "--quiet", *FAST)
+TINY = tiny_options(10, "--width", "0.25", "--quiet", *FAST)
 
 
 @pytest.fixture(autouse=True)

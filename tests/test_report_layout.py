@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from compare.report.figures import artifacts
-from helpers import FAST, open_chromium, run_cli, tiny
+from helpers import FAST, open_chromium, run_cli, tiny_options
 from compare.claims.types import LOG_RATIO, Number
 from compare.claims.rules import RULE_1, RULE_2, RULE_3
 
@@ -27,7 +27,7 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def seeds_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("seeds") / "seeds"
-    invoke("run", "--models", "gan", "vae", *tiny(10), "--quiet", "--seeds", "2", "--curve-points",
+    invoke("run", "--models", "gan", "vae", *tiny_options(10), "--quiet", "--seeds", "2", "--curve-points",
            "1", *FAST, "--out", out)
     return out
 
@@ -35,7 +35,7 @@ def seeds_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "sweep"
-    invoke("sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *tiny(20), *FAST,
+    invoke("sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *tiny_options(20), *FAST,
            "--out", out)
     return out
 
@@ -43,7 +43,7 @@ def sweep_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def study_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("study") / "study"
-    invoke("study", *tiny(20), "--seeds", "2", "--widths", "0.5,1", "--claim3-optimizers", "adam",
+    invoke("study", *tiny_options(20), "--seeds", "2", "--widths", "0.5,1", "--claim3-optimizers", "adam",
            "--out", out)
     return out
 

@@ -26,11 +26,11 @@ from compare.rundir import LOCK_NAME
 from compare.io import CONTENT_FIELD
 from compare.models import ModelEntry
 from gan import GAN, GANConfig
-from helpers import FAST, ROOT, one_line_error, run_cli, tiny
+from helpers import FAST, ROOT, one_line_error, run_cli, tiny_options
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
-TINY = tiny(20, "--width", "0.25", "--checkpoint-every", "5", "--curve-points", "1", "--quiet", *FAST)
+TINY = tiny_options(20, "--width", "0.25", "--checkpoint-every", "5", "--curve-points", "1", "--quiet", *FAST)
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:

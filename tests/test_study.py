@@ -14,7 +14,7 @@ import torch
 
 import gan.model
 from compare.experiments import pipeline
-from helpers import run_cli, tiny
+from helpers import run_cli, tiny_options
 from compare.metrics.evaluator import Extractor
 from compare.claims.trial_row import TrialRow
 from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, MIN_EARLY_POINTS, VERDICTS
@@ -24,7 +24,7 @@ from compare.train import early_window, eval_steps
 from compare.settings import Budget
 from compare.rundir import Interrupted
 
-TINY = ["study", *tiny(60, "--seeds", "2", "--widths", "0.5,1")]
+TINY = ["study", *tiny_options(60, "--seeds", "2", "--widths", "0.5,1")]
 CURVE_KEYS = {"fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"}
 
 
@@ -413,8 +413,8 @@ def test_a_full_disk_stops_the_study_in_one_line_and_it_resumes(tmp_path, monkey
 @pytest.mark.slow
 def test_a_study_over_two_architectures_runs_one_study_each_and_reports_them_side_by_side(tmp_path):
     out = tmp_path / "both"
-    args = [*TINY[:5], "--seeds", "1", "--widths", "1", "--claim3-optimizers", "adam", "--batch-size", "32", "--arch",
-            "mlp,conv"]
+    args = ["study", *tiny_options(60, "--seeds", "1", "--widths", "1", "--claim3-optimizers", "adam", "--arch",
+                                   "mlp,conv")]
     result = one_thread(lambda: run_cli(*args, "--out", str(out)))
     assert result.exit_code == 0, result.output
     studies = {arch: json.loads((out / arch / "study.json").read_text()) for arch in ("mlp", "conv")}

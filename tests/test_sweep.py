@@ -22,7 +22,7 @@ from compare.models import parse_model_specs
 from compare.experiments.seeds import summarize_seeds
 from compare.claims.trial_row import TrialRow
 from compare.experiments.sweep import SweepSettings, parse_widths, seed_table, summarize_sweep, sweep, trial_id
-from helpers import FAST, run_cli, tiny
+from helpers import FAST, run_cli, tiny_options
 
 T_975_DF1 = 12.706204736174694
 NOISE = {0: -1.0, 1: +1.0, 2: 0.0}  # per-seed offset of the planted FID, times the spread
@@ -331,7 +331,7 @@ def test_seed_summary_and_table_mark_differences_that_may_be_zero():
 
 # ---- real training on digits -------------------------------------------------------------------------
 
-TINY = tiny(30)
+TINY = tiny_options(30)
 # --resamples 100 (helpers.FAST): the sweep reads each trial's values; its intervals are over seeds
 REAL_SWEEP = ["sweep", "--models", "gan", "vae", "--widths", "0.5,1", "--seeds", "2", *TINY, "--quality", "quality.fid",
               *FAST]
