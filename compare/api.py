@@ -272,7 +272,7 @@ def study(dataset: str = "mnist5k", budget: str | Budget = DEFAULT_BUDGET, seeds
                    ("arch", "tune", "device", "batch_size", "optimizer", "claim3_optimizers", "mechanisms", "models"),
                    "compare.study")
     if "models" in options:
-        options["models"] = parse_study_models(",".join(options["models"]))
+        options["models"] = parse_study_models(options["models"])
     settings = StudySettings(budget=Budget.parse(budget) if isinstance(budget, str) else budget,
                              dataset=check_dataset_name(dataset), seeds=tuple(range(seed, seed + seeds)),
                              widths=tuple(float(w) for w in widths), out=Path(out) if out is not None else None,

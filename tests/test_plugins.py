@@ -392,6 +392,6 @@ def test_a_study_of_a_gan_against_a_users_vae_judges_claims_1_and_2_and_says_why
 def test_the_study_pairs_the_built_in_gan_with_its_minimax_variant_whatever_the_vae():
     from compare.experiments.study import StudySettings, parse_study_models
 
-    assert parse_study_models(f"{PLUGIN},gan") == ("gan", PLUGIN)
+    assert parse_study_models([f"{PLUGIN},gan"]) == parse_study_models([PLUGIN, "gan"]) == ("gan", PLUGIN)
     assert StudySettings(Budget.parse("10steps"), models=("gan", PLUGIN)).minimax == "gan:minimax"
     assert StudySettings(Budget.parse("10steps"), models=("gan:hinge", "vae")).minimax is None

@@ -220,6 +220,28 @@ def test_resume_of_what_is_not_a_study_and_study_flags_with_resume_are_refused(t
     assert result.exit_code == 2 and "is not a study directory" in result.output
     result = run_cli("study", "--resume", str(tmp_path), "--seeds", "2", "--claim3-optimizers", "sgd")
     assert result.exit_code == 2 and "--seeds, --claim3-optimizers cannot be given with --resume" in result.output
+    result = run_cli("study", "--resume", str(tmp_path), "--models", "gan", "vae")
+    assert result.exit_code == 2 and "Error: --models cannot be given with --resume" in result.output
+
+
+def test_the_study_takes_its_models_as_words_or_a_comma_list_like_run(monkeypatch, tmp_path):
+    import compare.experiments.study as study_module
+    from compare.errors import UserError
+
+    seen = []
+
+    def stop_at_the_settings(settings, executor, *args, **kwargs):
+        seen.append(settings.models)
+        raise UserError("stopped before training")
+
+    monkeypatch.setattr(study_module, "study", stop_at_the_settings)
+    for words in (["gan", "vae"], ["gan,vae"], ["vae", "gan"], ["vae", "--models", "gan"]):
+        result = run_cli("study", "--dataset", "digits", "--models", *words, "--out", str(tmp_path / "s"))
+        assert result.output == "Error: stopped before training\n", (words, result.output)
+    assert seen == [("gan", "vae")] * 4
+    result = run_cli("study", "--models", "gan", "gan:minimax", "--out", str(tmp_path / "s"))
+    assert result.exit_code == 2 and "one GAN and one VAE" in result.output and "got gan (gan), gan:minimax (gan)" in (
+        result.output)
 
 
 @pytest.mark.slow  # real training

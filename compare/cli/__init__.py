@@ -86,7 +86,7 @@ def main(ctx: click.Context) -> None:
 
 
 @main.command("run", context_settings={"show_default": True})
-@model_options
+@model_options()
 @click.option("--dataset", default="mnist5k", help=DATASET_HELP)
 @click.option("--budget", default=DEFAULT_BUDGET,
               help="Training budget of every model: a number and a unit (steps, images, epochs, s = seconds of "

@@ -26,23 +26,27 @@ def given_by_user(param: str) -> bool:
     return source not in (None, click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
 
 
-def model_options(command):
-    """--models for run and sweep: separate words, a comma list, or the flag repeated (each adds); the command gets
-    `model_words`."""
-    @click.option("--models", "models", multiple=True, default=("gan,vae",), metavar="NAME [NAME ...]",
-                  help="Models, as separate words or comma-separated: `--models gan vae`, `--models gan,vae`, "
-                       "`--models gan gan:minimax`; your own class as PKG.MODULE:CLASS (`--models mypkg.models:MyVAE "
-                       "gan`). See `compare models`.")
-    @click.argument("more_models", nargs=-1, metavar="")
-    @functools.wraps(command)
-    def with_models(*args, models: tuple[str, ...], more_models: tuple[str, ...], **kwargs):
-        if unit := next((w for w in more_models if w.lower() in UNITS), None):  # `--budget 4000 steps`
-            raise UserError(f"{unit!r} is a budget unit, not a model: write the budget without a space, "
-                            f"e.g. --budget 4000{unit}")
-        if more_models and not given_by_user("models"):  # `compare run gan vae`: the flag forgotten
-            raise UserError(f"model names go after --models: --models {' '.join(more_models)}")
-        return command(*args, model_words=[*models, *more_models], **kwargs)
-    return with_models
+MODELS_HELP = ("Models, as separate words or comma-separated: `--models gan vae`, `--models gan,vae`, `--models gan "
+               "gan:minimax`; your own class as PKG.MODULE:CLASS (`--models mypkg.models:MyVAE gan`). See `compare "
+               "models`.")
+
+
+def model_options(help: str = MODELS_HELP):
+    """--models for run, sweep and study: separate words, a comma list, or the flag repeated (each adds); the command
+    gets `model_words`."""
+    def decorate(command):
+        @click.option("--models", "models", multiple=True, default=("gan,vae",), metavar="NAME [NAME ...]", help=help)
+        @click.argument("more_models", nargs=-1, metavar="")
+        @functools.wraps(command)
+        def with_models(*args, models: tuple[str, ...], more_models: tuple[str, ...], **kwargs):
+            if unit := next((w for w in more_models if w.lower() in UNITS), None):  # `--budget 4000 steps`
+                raise UserError(f"{unit!r} is a budget unit, not a model: write the budget without a space, "
+                                f"e.g. --budget 4000{unit}")
+            if more_models and not given_by_user("models"):  # `compare run gan vae`: the flag forgotten
+                raise UserError(f"model names go after --models: --models {' '.join(more_models)}")
+            return command(*args, model_words=[*models, *more_models], **kwargs)
+        return with_models
+    return decorate
 
 
 def trial_options(command):

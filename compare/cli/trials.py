@@ -17,7 +17,7 @@ from compare.settings import Budget
 
 
 @click.command("sweep", context_settings={"show_default": True})
-@model_options
+@model_options()
 @click.option("--widths", default="0.25,0.5,1,2,4",
               help="Width multipliers on every model's hidden size, comma-separated.")
 @click.option("--seeds", default=3, type=click.IntRange(1, MAX_SEEDS),
@@ -89,9 +89,9 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
 @click.option("--seed", default=0, type=click.IntRange(0, MAX_SEED), help="First seed.")
 @click.option("--widths", default="0.25,0.5,1,2",
               help="Width multipliers of gan and vae (claim 2), comma-separated; must include 1 (claims 1 and 3).")
-@click.option("--models", "models", default="gan,vae",
-              help="The study's GAN and VAE, comma-separated: registered names or your own PKG.MODULE:CLASS (claim 3 "
-                   "needs the GAN's minimax variant, as gan:minimax).")
+@model_options("The study's GAN and VAE, as two words or comma-separated (`--models gan vae`, `--models "
+               "gan,vae`): registered names or your own PKG.MODULE:CLASS (claim 3 needs the GAN's minimax variant, as "
+               "gan:minimax).")
 @click.option("--arch", default="mlp",
               help=f"Networks of every model ({', '.join(ARCHITECTURES)}); several, comma-separated, run the study "
                    "once per architecture in DIR/<arch>/ and report them side by side.")
@@ -112,9 +112,9 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
               help="Finish the study in DIR with the settings in its study.json (only executor flags "
                    "may be given besides).")
 @trial_options
-def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, models: str, arch: str, tune: int,
-              optimizer: str, claim3_optimizers: str, mechanisms: bool, device: str, batch_size: int, out: Path | None,
-              resume: Path | None, make_pool) -> None:
+def study_cmd(model_words: list[str], dataset: str, budget: str, seeds: int, seed: int, widths: str, arch: str,
+              tune: int, optimizer: str, claim3_optimizers: str, mechanisms: bool, device: str, batch_size: int,
+              out: Path | None, resume: Path | None, make_pool) -> None:
     """Train gan and vae at every width and gan and gan:minimax at width 1 under each claim-3 optimiser for every seed
     under one budget, and judge the source's three claims."""
     from compare.experiments.sweep import parse_widths
@@ -124,7 +124,8 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, mod
     )
 
     if resume is not None:
-        executor_flags = ("resume", "executor", "jobs", "address", "cpus_per_trial", "gpus_per_trial")
+        # more_models: the words after --models, named by --models itself
+        executor_flags = ("resume", "executor", "jobs", "address", "cpus_per_trial", "gpus_per_trial", "more_models")
         if given := [f"--{n.replace('_', '-')}" for n in click.get_current_context().params
                      if n not in executor_flags and given_by_user(n)]:
             raise UserError(f"{', '.join(given)} cannot be given with --resume: a resumed study keeps the "
@@ -136,7 +137,7 @@ def study_cmd(dataset: str, budget: str, seeds: int, seed: int, widths: str, mod
                                  seeds=tuple(range(seed, seed + seeds)), widths=parse_widths(widths), arch=archs[0],
                                  tune=tune, device=device, batch_size=batch_size, out=out, optimizer=optimizer,
                                  claim3_optimizers=parse_optimizers(claim3_optimizers), mechanisms=mechanisms,
-                                 models=parse_study_models(models))
+                                 models=parse_study_models(model_words))
     from compare.claims.pixel_mechanism import MECHANISM_1, REASON_1
     from compare.claims.study import claim3_name
     from compare.claims.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP

@@ -28,7 +28,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
 
@@ -139,10 +139,10 @@ def parse_archs(text: str) -> tuple[str, ...]:
     return _parse_names(text, ARCHITECTURES, "--arch")
 
 
-def parse_study_models(text: str) -> tuple[str, str]:
-    """"gan,vae" (either order, any registered name or PKG.MODULE:CLASS) -> (the GAN, the VAE), told apart
-    by their kind."""
-    specs = parse_model_specs([text])  # unknown names and bad plugins: their own one-line errors
+def parse_study_models(words: Sequence[str]) -> tuple[str, str]:
+    """["gan", "vae"] or ["gan,vae"] (either order, any registered name or PKG.MODULE:CLASS) -> (the GAN, the VAE),
+    told apart by their kind."""
+    specs = parse_model_specs(list(words))  # unknown names and bad plugins: their own one-line errors
     by_kind = {kind: [s.label for s in specs if kind_of(s.label) == kind] for kind in ("gan", "vae")}
     if len(specs) != 2 or len(by_kind["gan"]) != 1 or len(by_kind["vae"]) != 1:
         kinds = ", ".join(f"{s.label} ({kind_of(s.label) or 'no kind'})" for s in specs)
@@ -178,7 +178,7 @@ def check_study(settings: StudySettings) -> None:
     parse_optimizers(",".join(settings.claim3_optimizers))
     if settings.tune and settings.optimizer != "adam":
         raise UserError("--tune searches Adam's learning rates and betas; use it with --optimizer adam")
-    if parse_study_models(",".join(settings.models)) != settings.models:  # also those of an edited study.json
+    if parse_study_models(settings.models) != settings.models:  # also those of an edited study.json
         raise UserError(f"the study's models must be a GAN and a VAE, in that order; got {', '.join(settings.models)}")
     if settings.tune and settings.models != DEFAULT_MODELS:
         raise UserError("--tune searches the built-in gan's and vae's recipes; use it with --models gan,vae")
