@@ -198,3 +198,23 @@ def test_markdown_and_terminal_tables_right_align_their_columns_of_numbers():
     assert markdown_table(table)[1] == "| --- | ---: | --- |"
     assert text_table(table).splitlines()[1:3] == ["|--------|---------------------:|------|",
                                                    "| real   |     13.2 [9.0, 18.4] | a    |"]
+
+
+def test_figures_set_the_headless_backend_once_and_leave_a_backend_chosen_later():
+    """The report's pyplot is headless from its first figure on; a backend the user picks after that (a notebook's)
+    is theirs: the next figure neither switches it back nor closes their figures."""
+    import matplotlib
+    import matplotlib.pyplot
+
+    from compare.report.figures.common import plt
+
+    plt.close(plt.figure())
+    assert matplotlib.get_backend().lower() == "agg"
+    try:
+        matplotlib.use("pdf")
+        theirs = matplotlib.pyplot.figure()
+        plt.close(plt.figure())
+        assert matplotlib.get_backend() == "pdf" and theirs.number in matplotlib.pyplot.get_fignums()
+    finally:
+        matplotlib.pyplot.close("all")
+        matplotlib.use("Agg")

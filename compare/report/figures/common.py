@@ -3,6 +3,7 @@ side-by-side panels and interval curves; also the progress grids of compare.watc
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from pathlib import Path
@@ -15,17 +16,24 @@ from torch import Tensor
 from compare.io import write_bytes
 
 
+@functools.cache
+def _headless_pyplot():
+    """matplotlib.pyplot on the Agg backend, set once, at the first figure (as importing this module once did):
+    setting it again at every call would switch back a backend the user chose since, closing their figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # never needs a display; set before pyplot is imported anywhere
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
 class _Pyplot:
     """matplotlib.pyplot, imported on first use, headless: matplotlib and torchvision take 1.7 s of a process's start,
     and most processes that import the report's modules (a score, a worker's trial, --help) draw nothing."""
 
     def __getattr__(self, name: str):
-        import matplotlib
-
-        matplotlib.use("Agg")  # never needs a display; set before pyplot is imported anywhere
-        import matplotlib.pyplot
-
-        return getattr(matplotlib.pyplot, name)
+        return getattr(_headless_pyplot(), name)
 
 
 plt = _Pyplot()
