@@ -29,7 +29,7 @@ from compare.results import continuity_readings, likelihood_readings, quality_re
 from compare.sample import sample_views
 from compare.sample.files import check_samples_out, save_samples
 from compare.settings import RunSettings
-from compare.experiments.pipeline import finished_run
+from compare.experiments.pipeline import nothing_left_to_do
 from compare.experiments.sweep import SweepSettings, parse_widths
 from compare.experiments.study import StudySettings
 from compare.settings import DEFAULT_BUDGET, Budget
@@ -159,15 +159,15 @@ class RunResult:
 
 
 def read_finished_run(run_dir: Path) -> tuple[dict, dict]:
-    """(config.json, metrics.json) of a run the pipeline calls finished (compare.experiments.pipeline.finished_run:
-    the one test of it); a missing, unfinished or damaged one is a UserError."""
+    """(config.json, metrics.json) of a run the pipeline calls finished
+    (compare.experiments.pipeline.nothing_left_to_do: the one test of it); a missing, unfinished or damaged one is a
+    UserError (a damaged file says so in its own words)."""
     config = read_run_json(run_dir, "config.json")
-    if finished_run(run_dir) is None:
-        if (run_dir / "metrics.json").exists():
-            read_run_json(run_dir, "metrics.json")  # a damaged one says so in its own words
+    metrics = read_run_json(run_dir, "metrics.json") if (run_dir / "metrics.json").exists() else {}
+    if not nothing_left_to_do(config, metrics):
         raise UserError(f"{run_dir} is unfinished (still training, stopped, or extended to a larger budget and not "
                         f"yet trained to it); finish it with `compare run --resume {run_dir}`")
-    return config, read_run_json(run_dir, "metrics.json")
+    return config, metrics
 
 
 # what `compare run` passes when no flag is given

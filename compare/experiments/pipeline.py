@@ -105,23 +105,30 @@ def _resumed_config(out: Path, config: dict) -> dict:
     return resumed
 
 
+def nothing_left_to_do(config: dict, metrics: dict) -> bool:
+    """Whether a run's config.json and metrics.json say it is finished: every model at its planned steps or diverged,
+    metrics.json complete (the one test of it: the resume, `run --seeds` and compare.api read it)."""
+    planned, models = config.get("budget", {}).get("steps") or {}, metrics.get("models") or {}
+    if "interrupted" in metrics or not planned or set(models) != set(planned):
+        return False
+    # not finished, e.g.: killed while an extension trained, metrics.json still the smaller budget's
+    return all(models[label].get("status") == "diverged"
+               or (models[label].get("status") == "finished" and steps in (None, models[label].get("steps")))
+               for label, steps in planned.items())
+
+
 def finished_run(run_dir: Path) -> tuple[Path, list[str]] | None:
-    """For a run with nothing left to do (every model at its planned steps or diverged, metrics.json complete): its
-    report (report.html, or metrics.json for a run written without pictures) and its diverged models; else None."""
+    """For a run with nothing left to do (nothing_left_to_do): its report (report.html, or metrics.json for a run
+    written without pictures) and its diverged models; else None."""
     run_dir = Path(run_dir)
     try:
         config, metrics = read_run_json(run_dir, "config.json"), read_run_json(run_dir, "metrics.json")
     except UserError:
         return None  # no metrics.json yet (stopped before or during evaluation), or unreadable: the resume sees to it
-    planned, models = config.get("budget", {}).get("steps") or {}, metrics.get("models") or {}
-    if "interrupted" in metrics or not planned or set(models) != set(planned):
+    if not nothing_left_to_do(config, metrics):
         return None
-    for label, steps in planned.items():
-        m = models[label]
-        if m.get("status") != "diverged" and not (m.get("status") == "finished" and steps in (None, m.get("steps"))):
-            return None  # e.g. killed while an extension trained: metrics.json is still the smaller budget's
     report = run_dir / "report.html" if (run_dir / "report.html").is_file() else run_dir / "metrics.json"
-    return report, [label for label, m in models.items() if m.get("status") == "diverged"]
+    return report, [label for label, m in metrics["models"].items() if m.get("status") == "diverged"]
 
 
 def run(settings: RunSettings, show_progress: bool = True, resume: bool = False, overwrite: bool = False,
