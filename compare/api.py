@@ -29,6 +29,7 @@ from compare.results import continuity_readings, likelihood_readings, quality_re
 from compare.sample import sample_views
 from compare.sample.files import check_samples_out, save_samples
 from compare.settings import RunSettings
+from compare.stats import RESAMPLES
 from compare.experiments.pipeline import nothing_left_to_do
 from compare.experiments.sweep import SweepSettings, parse_widths
 from compare.experiments.study import StudySettings
@@ -300,16 +301,18 @@ def _images(images: Path | str | Tensor | np.ndarray, where: str) -> Tensor:
 
 
 def score_images(reference: Any, judged: Any, dataset: str = "mnist5k", features: str = "evaluator",
-                 device: str = "auto", on_train: Callable[[str], None] | None = None) -> tuple[dict, dict]:
+                 device: str = "auto", on_train: Callable[[str], None] | None = None,
+                 resamples: int = RESAMPLES) -> tuple[dict, dict]:
     """(the numbers `compare score --json` prints, the continuity report its table shows) of B = `judged` against
     A = `reference`: each a folder of images, an .npz / .npy / .pt file, or an image array (N, C, H, W) /
-    (N, H, W, C)."""
+    (N, H, W, C); `resamples`: the bootstrap's, behind the intervals and fid_inf."""
     from compare.data import load_dataset
     from compare.metrics.continuity import continuity_report
     from compare.metrics.evaluator import FEATURES, load_extractor
     from compare.metrics.scoring import check_comparable, score_sets
-    from compare.settings import resolve_device
+    from compare.settings import check_resamples, resolve_device
 
+    check_resamples(resamples)
     if features not in FEATURES:
         raise UserError(f"unknown features {features!r}{did_you_mean(features, FEATURES)}; choose from: "
                         f"{', '.join(FEATURES)}")
@@ -318,17 +321,18 @@ def score_images(reference: Any, judged: Any, dataset: str = "mnist5k", features
     data = load_dataset(check_dataset_name(dataset))
     extractor = load_extractor(features, data, resolve_device(device), on_train,
                                images={"A's images": a, "B's images": b})
-    result = score_sets(a, b, data, extractor)
+    result = score_sets(a, b, data, extractor, resamples)
     pixels = continuity_report({"B": b}, a)  # A, the reference, plays the part of the real images
     result["continuity"] = {k: pixels[k] for k in ("protocol", "real", "views", "ratios", "sensitivity")}
     return result, pixels
 
 
 def score(reference: Any, judged: Any, dataset: str = "mnist5k", features: str = "evaluator", device: str = "auto",
-          progress: bool = False) -> Scores:
+          progress: bool = False, resamples: int = RESAMPLES) -> Scores:
     """Score the image set `judged` against `reference` (paths or arrays, see score_images) with every
-    quality metric."""
-    report, _ = score_images(reference, judged, dataset, features, device, _log(progress) if progress else None)
+    quality metric; `resamples` bootstrap resamples behind each interval and fid_inf."""
+    report, _ = score_images(reference, judged, dataset, features, device, _log(progress) if progress else None,
+                             resamples)
     return Scores(Numbers(quality_readings(report["metrics"])),
                   Numbers(continuity_readings(report["continuity"]["views"]["B"])),
                   Numbers(continuity_readings(report["continuity"]["real"])), report["extractor"], report)

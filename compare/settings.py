@@ -165,12 +165,16 @@ def check_settings(settings: RunSettings) -> torch.device:
     # the early window is in steps, unknown before a seconds budget ends
     if settings.early_curve_points and settings.budget.unit == "s":
         raise UserError(f"early curve points need a budget of steps, images, epochs or flops, not {settings.budget}")
-    if (isinstance(settings.resamples, bool) or not isinstance(settings.resamples, int)
-            or settings.resamples < MIN_RESAMPLES):
-        raise UserError(f"--resamples must be a whole number of at least {MIN_RESAMPLES}, got {settings.resamples}")
+    check_resamples(settings.resamples)
     if settings.checkpoint_every <= 0:
         raise UserError(f"--checkpoint-every must be a positive number of steps, got {settings.checkpoint_every}")
     return resolve_device(settings.device)
+
+
+def check_resamples(resamples: int) -> None:
+    """At least MIN_RESAMPLES bootstrap resamples, a whole number (`compare run`, sweep, study, score)."""
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < MIN_RESAMPLES:
+        raise UserError(f"--resamples must be a whole number of at least {MIN_RESAMPLES}, got {resamples}")
 
 
 def check_seeds(seeds: tuple[int, ...] | list[int]) -> None:

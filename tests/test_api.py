@@ -19,7 +19,7 @@ from compare.io import CONTENT_FIELD
 from compare.sample import sample_views
 from compare.sample.files import to_uint8
 from compare.models import parse_model_specs
-from helpers import FAST_FIELDS, ROOT, SETTINGS, SETTINGS_FIELDS, one_line_error, run_cli, snapshot
+from helpers import FAST, FAST_FIELDS, ROOT, SETTINGS, SETTINGS_FIELDS, one_line_error, run_cli, snapshot
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
@@ -106,13 +106,14 @@ def test_sample_to_score_round_trip(tiny_run, tmp_path):
     drawn = compare.draw_samples(tiny_run, "vae-pixels", 150, seed=7)
     assert torch.equal(from_npz, from_pngs) and torch.equal(from_npz, drawn)  # 0/1 pixels: 8 bits hold them exactly
     assert sorted(p.name for p in (tmp_path / "pngs").iterdir())[:2] == ["000000.png", "000001.png"]
-    result = run_cli("score", tmp_path / "s.npz", tmp_path / "pngs", "--dataset", "digits", "--json", "--quiet")
+    result = run_cli("score", tmp_path / "s.npz", tmp_path / "pngs", "--dataset", "digits", "--json", "--quiet", *FAST)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["fid"] == pytest.approx(0, abs=1e-6)  # the same images, read two ways
     assert (report["precision"], report["recall"]) == (1.0, 1.0)
-    scores = compare.score(tmp_path / "s.npz", tmp_path / "pngs", dataset="digits")
-    assert scores.quality.fid == report["fid"]
+    scores = compare.score(tmp_path / "s.npz", tmp_path / "pngs", dataset="digits", **FAST_FIELDS)
+    assert scores.quality.fid == report["fid"] and scores.quality.fid.ci95 == (report["fid_ci95_low"],
+                                                                              report["fid_ci95_high"])
 
 
 def test_sampled_files_read_back_exactly_through_score_and_folder(tiny_run, tmp_path):

@@ -14,7 +14,7 @@ from PIL import Image
 from compare.data import load_dataset
 from compare.errors import UserError
 from compare.data.imagesets import load_image_set, to_images
-from helpers import run_cli
+from helpers import FAST, one_line_error, run_cli
 
 
 def table_rows(text: str) -> list[list[str]]:
@@ -84,7 +84,7 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
     for i, image in enumerate(load_image_set(a)[:150]):
         Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)).convert("RGB").save(folder / f"{i:03d}.png")
 
-    result = run_cli("score", a, a, "--dataset", "digits", "--json", "--quiet")
+    result = run_cli("score", a, a, "--dataset", "digits", "--json", "--quiet", *FAST)
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)  # flat keys: B's numbers by their keys, A's own as A_<key>
     assert out["fid"] == 0.0 and (out["precision"], out["recall"]) == (1.0, 1.0)
@@ -97,7 +97,7 @@ def test_score_two_sets_as_table_and_json(tmp_path, heldout):
         assert f"{key}_at_0.3" in out
     assert out["laplacian_var_ratio_to_A"] == 1.0
 
-    result = run_cli("score", a, folder, "--dataset", "digits", "--quiet")
+    result = run_cli("score", a, folder, "--dataset", "digits", "--quiet", *FAST)
     assert result.exit_code == 0, result.output
     rows = table_rows(result.output)
     precision = next(row for row in rows if row[0] == "precision (share of samples)")
@@ -147,6 +147,15 @@ def test_score_json_carries_kid_in_its_unit_and_an_interval_beside_each_headline
     for key in ("fid", "fid_inf", "precision", "recall", "density", "coverage"):
         assert f"{key}_ci95_low" in out and f"{key}_ci95_high" in out
     assert "classifier_score_ci95_low" not in out  # no bootstrap: no interval keys
+    # --resamples: fewer resamples move the intervals and fid_inf (the value less the bootstrap's bias), never the
+    # values
+    fast = json.loads(run_cli("score", tmp_path / "a.pt", tmp_path / "b.pt", "--dataset", "digits", "--json",
+                              "--quiet", *FAST).output)
+    assert fast["bootstrap_resamples"] == 100 and fast["fid_ci95_low"] != out["fid_ci95_low"]
+    assert fast["fid_inf"] != out["fid_inf"]
+    assert all(fast[key] == out[key] for key in ("fid", "kid_x1e3", "precision", "recall", "density", "coverage"))
+    assert "--resamples must be a whole number of at least 100, got 99" in one_line_error(
+        run_cli("score", tmp_path / "a.pt", tmp_path / "b.pt", "--dataset", "digits", "--resamples", "99"))
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -196,7 +205,7 @@ def test_score_on_mnist5k_trains_nothing_and_gives_the_same_fid_whatever_the_thr
         cache = tmp_path / f"cache-{threads}"  # empty: a fresh install
         env = {**os.environ, "OMP_NUM_THREADS": threads, "COMPARE_CACHE_DIR": str(cache)}
         done = subprocess.run([sys.executable, "-m", "compare", "score", tmp_path / "a.pt", tmp_path / "b.pt",
-                               "--json"],
+                               "--json", *FAST],
                               capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent, timeout=300)
         assert done.returncode == 0 and "training" not in done.stderr, done.stderr
         out = json.loads(done.stdout)

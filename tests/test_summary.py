@@ -12,7 +12,7 @@ import torch
 from compare.data import load_dataset
 from compare.metrics.numbers import fmt
 from compare.report.summary import WIDTH, run_summary
-from helpers import SETTINGS, run_cli
+from helpers import FAST, SETTINGS, run_cli
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
@@ -83,7 +83,8 @@ def sets(tmp_path_factory):
     heldout = load_dataset("digits").heldout
     torch.save(heldout, folder / "a.pt")
     torch.save((heldout + 0.2).clamp(0, 1), folder / "b.pt")
-    result = run_cli("score", folder / "a.pt", folder / "b.pt", "--dataset", "digits", "--json", "--quiet")
+    result = run_cli("score", folder / "a.pt", folder / "b.pt", "--dataset", "digits", "--json", "--quiet",
+                     *FAST)
     assert result.exit_code == 0, result.output
     return folder, json.loads(result.output)
 
@@ -101,10 +102,11 @@ def test_score_json_is_flat(sets):
 @pytest.mark.slow  # full scoring
 def test_score_metric_prints_one_number(sets):
     folder, out = sets
-    result = run_cli("score", folder / "a.pt", folder / "b.pt", "--dataset", "digits", "--metric", "fid", "--quiet")
+    result = run_cli("score", folder / "a.pt", folder / "b.pt", "--dataset", "digits", "--metric", "fid", "--quiet",
+                     *FAST)
     assert result.exit_code == 0 and result.output == f"{out['fid']}\n"  # unrounded, as the JSON holds it
     result = run_cli("score", folder / "a.pt", folder / "b.pt", "--dataset", "digits", "--metric",
-                     "lone_pixels_per_image", "--quiet")
+                     "lone_pixels_per_image", "--quiet", *FAST)
     assert float(result.output) == out["lone_pixels_per_image"]
     result = run_cli("score", folder / "a.pt", folder / "b.pt", "--metric", "fdi")
     assert result.exit_code == 2 and "unknown metric 'fdi' (did you mean 'fid'?)" in result.output
@@ -113,7 +115,7 @@ def test_score_metric_prints_one_number(sets):
 @pytest.mark.slow  # full scoring
 def test_score_default_is_one_short_table(sets):
     folder, out = sets
-    result = run_cli("score", folder / "a.pt", folder / "b.pt", "--dataset", "digits", "--quiet")
+    result = run_cli("score", folder / "a.pt", folder / "b.pt", "--dataset", "digits", "--quiet", *FAST)
     assert result.exit_code == 0, result.output
     tables = [line for line in result.output.splitlines() if line.startswith("|---")]
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]

@@ -299,9 +299,10 @@ def datasets_cmd() -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="Print every number as flat JSON keys (fid, fid_ci95_low, fid_ci95_high, ..., A_<key> for A's "
                    "own) with the protocol.")
+@click.option("--resamples", default=RESAMPLES, type=int, help=RESAMPLES_HELP)
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, metric: str | None, as_json: bool,
-              quiet: bool) -> None:
+              resamples: int, quiet: bool) -> None:
     """Score image set B against the reference set A (folders of images, or .npz / .npy / .pt arrays) with every
     quality metric."""
     import json
@@ -314,7 +315,7 @@ def score_cmd(real: Path, fake: Path, dataset: str, features: str, device: str, 
     if metric is not None and as_json:
         raise UserError("--metric and --json contradict each other: --metric prints one number, --json every number")
     metric = metric and check_metric(metric)
-    result, pixels = score_images(real, fake, dataset, features, device, say(quiet))
+    result, pixels = score_images(real, fake, dataset, features, device, say(quiet), resamples)
     numbers = flat_scores(result, pixels)
     if metric is not None:
         click.echo(numbers[metric])
