@@ -8,7 +8,7 @@ import pytest
 import compare.models as models_registry
 from compare.models import ModelEntry
 from gan import GANConfig
-from helpers import ONE_PIXEL_PNG, SETTINGS, FaultyGAN, run_cli
+from helpers import SETTINGS, FaultyGAN, run_cli, unrendered_figures
 
 # In the shared run's directory name: the report must escape it (tests/test_report.py).
 EVIL = "<script>alert(1)</script>"
@@ -123,30 +123,10 @@ def _torch_threads():
 
 
 @pytest.fixture
-def quick_figures(monkeypatch):
-    """For tests of runs that read none of their matplotlib figures (loss curves, side by side, curves, artifact
-    maps, sweep plots): each figure is built as always, then saved as ONE_PIXEL_PNG instead of rendered, which was
-    most of a small run's time (a 120-step digits run: 20 s of its 29 s, profiled). Every number, checkpoint and
-    JSON file, the sample grids (PIL, not matplotlib) and the report's HTML are unchanged; the figures' names too.
-    Returns the set of file names still rendered: a test that reads one figure adds its name."""
-    import compare.report.figures.artifacts
-    import compare.report.figures.claims
-    import compare.report.figures.common
-    import compare.report.figures.run
-    from compare.io import write_bytes
-
-    rendered, real = set(), compare.report.figures.common.save_figure
-
-    def save_figure(fig, path, dpi=100):
-        if Path(path).name in rendered:
-            return real(fig, path, dpi)
-        compare.report.figures.common.plt.close(fig)
-        write_bytes(path, ONE_PIXEL_PNG)
-
-    for module in (compare.report.figures.common, compare.report.figures.run, compare.report.figures.artifacts,
-                   compare.report.figures.claims):
-        monkeypatch.setattr(module, "save_figure", save_figure)
-    return rendered
+def quick_figures():
+    """helpers.unrendered_figures for one test: the set of figure names it still renders (a test adds a name)."""
+    with unrendered_figures() as rendered:
+        yield rendered
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """Helpers shared by the test modules (not a test module itself: pytest collects nothing here)."""
 
+import contextlib
 import os
 import signal
 import struct
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -40,9 +42,38 @@ SETTINGS = tiny_options(120, "--width", "0.25", "--checkpoint-every", "20", "--q
 SETTINGS_FIELDS = dict(dataset="digits", budget="120steps", batch_size=32, width=0.25, checkpoint_every=20,
                        **FAST_FIELDS)
 PNGS = ["samples_gan.png", "samples_vae-mean.png", "samples_vae-pixels.png", "samples_vae-gmm.png"]
-# A valid 1x1 grey PNG: what conftest.quick_figures saves in place of each rendered matplotlib figure.
+# A valid 1x1 grey PNG: what unrendered_figures saves in place of each rendered matplotlib figure.
 ONE_PIXEL_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010800000000"
                               "3a7e9b550000000a49444154789c63680000008200815b7f7ec60000000049454e44ae426082")
+
+
+@contextlib.contextmanager
+def unrendered_figures():
+    """For runs, sweeps and studies whose matplotlib figures no test reads (loss curves, side by side, curves, artifact
+    maps, sweep and claim plots): each figure is built as always, then saved as ONE_PIXEL_PNG instead of rendered,
+    which was most of a small run's time (a 120-step digits run: 20 s of its 29 s, profiled). Every number,
+    checkpoint and JSON file, the sample grids (PIL, not matplotlib) and the report's HTML are unchanged; the
+    figures' names too. Yields the set of file names still rendered: a test that reads one figure adds its name.
+    conftest.quick_figures is this for one test; a module's shared fixture wraps its command in it."""
+    import compare.report.figures.artifacts
+    import compare.report.figures.claims
+    import compare.report.figures.common
+    import compare.report.figures.run
+    from compare.io import write_bytes
+
+    rendered, real = set(), compare.report.figures.common.save_figure
+
+    def save_figure(fig, path, dpi=100):
+        if Path(path).name in rendered:
+            return real(fig, path, dpi)
+        compare.report.figures.common.plt.close(fig)
+        write_bytes(path, ONE_PIXEL_PNG)
+
+    with pytest.MonkeyPatch.context() as mp:
+        for module in (compare.report.figures.common, compare.report.figures.run, compare.report.figures.artifacts,
+                       compare.report.figures.claims):
+            mp.setattr(module, "save_figure", save_figure)
+        yield rendered
 
 
 def run_cli(*args: str):

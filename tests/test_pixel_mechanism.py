@@ -15,6 +15,8 @@ from compare.experiments.study import StudySettings
 from compare.settings import Budget
 from tests.test_autoregressive import blob_model
 
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
+
 SEEDS = (0, 1, 2)
 
 

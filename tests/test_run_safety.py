@@ -26,7 +26,7 @@ from compare.rundir import LOCK_NAME
 from compare.io import CONTENT_FIELD
 from compare.models import ModelEntry
 from gan import GAN, GANConfig
-from helpers import FAST, ROOT, one_line_error, run_cli, tiny_options
+from helpers import FAST, ROOT, one_line_error, run_cli, tiny_options, unrendered_figures
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
@@ -40,7 +40,8 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("finished") / "run"
-    result = run_cli("run", "--models", "gan", *TINY, "--out", out)
+    with unrendered_figures():
+        result = run_cli("run", "--models", "gan", *TINY, "--out", out)
     assert result.exit_code == 0, result.output
     return out
 

@@ -14,7 +14,7 @@ import torch
 
 import gan.model
 from compare.experiments import pipeline
-from helpers import run_cli, tiny_options
+from helpers import run_cli, tiny_options, unrendered_figures
 from compare.metrics.evaluator import Extractor
 from compare.claims.trial_row import TrialRow
 from compare.claims.rules import CLAIM_1, CLAIM_2, CLAIM_3, MIN_EARLY_POINTS, VERDICTS
@@ -23,6 +23,8 @@ from compare.experiments.study import CURVE_POINTS, TRIAL_RESAMPLES, StudySettin
 from compare.train import early_window, eval_steps
 from compare.settings import Budget
 from compare.rundir import Interrupted
+
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
 TINY = ["study", *tiny_options(60, "--seeds", "2", "--widths", "0.5,1")]
 CURVE_KEYS = {"fid", "kid_x1e3", "mean_confidence", "lone_pixels_per_image", "specks_per_image"}
@@ -40,7 +42,8 @@ def one_thread(fn):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("study") / "serial"
-    result = one_thread(lambda: run_cli(*TINY, "--out", str(out)))
+    with unrendered_figures():
+        result = one_thread(lambda: run_cli(*TINY, "--out", str(out)))
     assert result.exit_code == 0, result.output
     return out, result.output
 

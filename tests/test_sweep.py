@@ -22,7 +22,9 @@ from compare.models import parse_model_specs
 from compare.experiments.seeds import summarize_seeds
 from compare.claims.trial_row import TrialRow
 from compare.experiments.sweep import SweepSettings, parse_widths, seed_table, summarize_sweep, sweep, trial_id
-from helpers import FAST, run_cli, tiny_options
+from helpers import FAST, run_cli, tiny_options, unrendered_figures
+
+pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
 T_975_DF1 = 12.706204736174694
 NOISE = {0: -1.0, 1: +1.0, 2: 0.0}  # per-seed offset of the planted FID, times the spread
@@ -365,7 +367,8 @@ def local_sweep(tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        result = run_cli(*REAL_SWEEP, "--out", str(out))
+        with unrendered_figures():
+            result = run_cli(*REAL_SWEEP, "--out", str(out))
     finally:
         torch.set_num_threads(before)
     assert result.exit_code == 0, result.output
