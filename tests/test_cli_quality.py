@@ -2,6 +2,7 @@
 image-set reading."""
 
 import json
+import shutil
 import os
 import re
 from pathlib import Path
@@ -28,8 +29,8 @@ def heldout():
     return load_dataset("digits").heldout
 
 
-@pytest.mark.slow  # trains two models for 30 steps and samples them twice: a few seconds
-def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tmp_path, quick_figures):
+@pytest.mark.slow  # trains two models for 30 steps and draws 1,000 resamples of each view: a few seconds
+def test_a_default_run_writes_every_view_with_its_intervals_from_1000_resamples(tmp_path, quick_figures):
     out = tmp_path / "run"
     result = run_cli("run", "--dataset", "digits", "--budget", "30steps", "--out", out, "--quiet")
     assert result.exit_code == 0, result.output
@@ -59,6 +60,11 @@ def test_run_writes_metrics_and_evaluate_reproduces_them_from_the_checkpoints(tm
     assert quality["views"]["gan"]["fid"]["protocol"]["n_fake"] == quality["floor"]["fid"]["protocol"]["n_fake"] == 180
     assert "real floor" in (out / "metrics.md").read_text()
 
+
+def test_evaluate_reproduces_a_run_from_its_checkpoints_and_keeps_numbers_it_changes(tiny_run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(tiny_run, out)
+    quality = json.loads((out / "metrics.json").read_text())["quality"]
     result = run_cli("evaluate", out, "--quiet")
     assert result.exit_code == 0, result.output
     again = json.loads((out / "metrics.json").read_text())
