@@ -119,6 +119,30 @@ def test_fewer_resamples_change_the_intervals_never_the_values(digits):
         assert a["fid"]["intervals"]["fid"]["ci95"] != b["fid"]["intervals"]["fid"]["ci95"]
 
 
+def test_the_floor_is_scored_once_per_process_for_the_same_inputs_and_again_for_others(digits, monkeypatch):
+    from compare.metrics import scoring
+
+    data, ext = digits
+    monkeypatch.setattr(scoring, "_FLOORS", {})
+    scored = []
+    real = scoring.score_features
+    monkeypatch.setattr(scoring, "score_features",
+                        lambda sets, *a, **k: scored.append(sets["fake"]) or real(sets, *a, **k))
+    views = {"noisy": _noise(data.heldout, 0.3)[:150]}
+    first = evaluate_views(views, data, ext, resamples=MIN_RESAMPLES)
+    first["floor"]["fid"]["values"]["fid"] = -1.0  # a caller's change to its copy reaches no later run
+    second = evaluate_views(views, data, ext, resamples=MIN_RESAMPLES)
+    assert len(scored) == 3  # the floor once, the view twice
+    assert second["floor"]["fid"]["values"]["fid"] > 0 and second["views"] == first["views"]
+    other_n = evaluate_views({"noisy": views["noisy"][:140]}, data, ext, resamples=MIN_RESAMPLES)
+    other_resamples = evaluate_views(views, data, ext, resamples=MIN_RESAMPLES + 1)
+    assert len(scored) == 7  # another N, another count of resamples: each its own floor, scored
+    assert other_n["floor"]["fid"]["protocol"]["n_fake"] == 140
+    assert other_resamples["floor"]["fid"]["intervals"]["fid"]["resamples"] == MIN_RESAMPLES + 1
+    monkeypatch.setattr(scoring, "_FLOORS", {})
+    assert evaluate_views(views, data, ext, resamples=MIN_RESAMPLES)["floor"] == second["floor"]  # scored afresh: equal
+
+
 def test_views_of_another_n_than_each_other_or_more_than_the_heldout_split_are_refused(digits):
     data, ext = digits
     with pytest.raises(UserError, match=r"views of \[130, 150\] samples against 180 held-out images: every view and "

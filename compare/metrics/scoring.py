@@ -159,6 +159,33 @@ def reference_order(n_train: int) -> Tensor:
     return torch.randperm(n_train, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))
 
 
+# The real-data floors this process scored, by a digest of everything they are computed from: a study's or sweep's
+# trials in one process (and a run's every evaluation) share one floor, which is half of a one-model trial's scoring.
+_FLOORS: dict[str, dict] = {}
+_FLOORS_KEPT = 8
+
+
+def real_floor(common: dict[str, Features], extractor_info: dict, resamples: int) -> dict:
+    """score_features of the held-out images against the reference, as for a model's view. Seeded and a function of
+    its inputs alone, so a floor of bit-identical features, extractor and resamples is scored once per process and
+    copied (a caller may change its copy)."""
+    import copy
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps([extractor_info, resamples], sort_keys=True, default=str).encode())
+    for name in ("real", "train", "heldout"):
+        for tensor in (common[name].features, common[name].probs):
+            digest.update(str((name, tensor.dtype, tuple(tensor.shape))).encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    key = digest.hexdigest()
+    if key not in _FLOORS:
+        if len(_FLOORS) >= _FLOORS_KEPT:
+            del _FLOORS[next(iter(_FLOORS))]
+        _FLOORS[key] = score_features({"fake": common["heldout"], **common}, extractor_info, resamples)
+    return copy.deepcopy(_FLOORS[key])
+
+
 def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extractor,
                    resamples: int = stats.RESAMPLES) -> dict:
     """Score every sample view (label -> (N, C, H, W) images) and the real floor at one N.
@@ -177,7 +204,7 @@ def evaluate_views(views: dict[str, Tensor], data: ImageDataset, extractor: Extr
     reference = train.subset(reference_order(len(train))[:n])
     heldout = heldout.subset(torch.arange(n))
     common = {"real": reference, "train": train, "heldout": heldout}
-    floor = score_features({"fake": heldout, **common}, extractor.info, resamples)
+    floor = real_floor(common, extractor.info, resamples)
     scores = {view: score_features({"fake": extractor.extract(images, f"samples of {view}"), **common}, extractor.info,
                                    resamples)
               for view, images in views.items()}
