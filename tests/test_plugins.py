@@ -350,11 +350,9 @@ def test_sweep_with_two_jobs_runs_the_plugin_in_worker_processes(tmp_path):
 @pytest.mark.slow
 def test_run_on_the_example_dataset_function_trains_its_evaluator_and_scores(tmp_path):
     out = tmp_path / "r"
-    done = subprocess.run([sys.executable, "-m", "compare", "run", "--models", PLUGIN, "--dataset",
-                           "examples.tiny_plugin:bars", "--budget", "10steps", "--batch-size", "32", "--quiet", *FAST,
-                           "--curve-points", "1", "--out", str(out)],
-                          capture_output=True, text=True, env=env_with_root(), cwd=tmp_path, timeout=600)
-    assert done.returncode == 0, done.stderr
+    done = run_cli("run", "--models", PLUGIN, "--dataset", "examples.tiny_plugin:bars", "--budget", "10steps",
+                   "--batch-size", "32", "--quiet", *FAST, "--curve-points", "1", "--out", str(out))
+    assert done.exit_code == 0, done.output
     metrics = json.loads((out / "metrics.json").read_text())
     # two classes of bar, told apart by the evaluator it trained
     assert metrics["quality"]["extractor"]["heldout_accuracy"] > 0.9
@@ -366,10 +364,9 @@ def test_a_study_of_a_gan_against_a_users_vae_judges_claims_1_and_2_and_says_why
     out = tmp_path / "study"
     args = ["--dataset", "digits", "--budget", "10steps", "--batch-size", "32", "--seeds", "1", "--widths", "0.5,1",
             "--claim3-optimizers", "adam", "--jobs", "2", "--out", str(out)]
-    # either order
-    done = subprocess.run([sys.executable, "-m", "compare", "study", "--models", f"{PLUGIN},gan:hinge", *args],
-                          capture_output=True, text=True, env=env_with_root(), cwd=tmp_path, timeout=600)
-    assert done.returncode == 0, done.stderr
+    # either order; in this interpreter (the sweep above checks a fresh one that finds the plugin on PYTHONPATH)
+    done = run_cli("study", "--models", f"{PLUGIN},gan:hinge", *args)
+    assert done.exit_code == 0, done.output
     summary = json.loads((out / "study.json").read_text())
     assert summary["settings"]["models"] == ["gan:hinge", PLUGIN]
     # 2 x 2 widths
@@ -379,7 +376,7 @@ def test_a_study_of_a_gan_against_a_users_vae_judges_claims_1_and_2_and_says_why
     assert claims[CLAIM_2]["verdict"] != NOT_MEASURED
     assert (claims[CLAIM_3]["verdict"] == NOT_MEASURED
             and "gan:hinge has no minimax variant" in claims[CLAIM_3]["notes"][0])
-    assert "local, 2 at a time" in done.stderr
+    assert "local, 2 at a time" in done.output
     # a finished study resumes from its study.json with the same models (here, in this interpreter, which imports the
     # plugin from the repository root as the subprocess did); a VAE twice is refused in one line
     again = run_cli("study", "--resume", str(out))
