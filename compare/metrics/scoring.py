@@ -177,7 +177,7 @@ def real_floor(common: dict[str, Features], extractor_info: dict, resamples: int
     for name in ("real", "train", "heldout"):
         for tensor in (common[name].features, common[name].probs):
             digest.update(str((name, tensor.dtype, tuple(tensor.shape))).encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())  # any dtype
     key = digest.hexdigest()
     if key not in _FLOORS:
         if len(_FLOORS) >= _FLOORS_KEPT:
