@@ -170,15 +170,11 @@ def real_floor(common: dict[str, Features], extractor_info: dict, resamples: int
     its inputs alone, so a floor of bit-identical features, extractor and resamples is scored once per process and
     copied (a caller may change its copy)."""
     import copy
-    import hashlib
-    import json
 
-    digest = hashlib.sha256(json.dumps([extractor_info, resamples], sort_keys=True, default=str).encode())
-    for name in ("real", "train", "heldout"):
-        for tensor in (common[name].features, common[name].probs):
-            digest.update(str((name, tensor.dtype, tuple(tensor.shape))).encode())
-            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())  # any dtype
-    key = digest.hexdigest()
+    from compare.io import content_sha256
+
+    key = content_sha256([extractor_info, resamples,
+                          {name: (common[name].features, common[name].probs) for name in ("real", "train", "heldout")}])
     if key not in _FLOORS:
         if len(_FLOORS) >= _FLOORS_KEPT:
             del _FLOORS[next(iter(_FLOORS))]
