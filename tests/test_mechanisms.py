@@ -201,6 +201,44 @@ def test_the_gan_is_read_at_the_vaes_parameter_count_and_no_gap_is_not_invented(
     assert judge_prior_gap(gan, one_seed, gmm).verdict == NOT_DECIDED  # one seed: no interval
 
 
+def test_the_prior_gap_and_its_figure_read_the_studys_gan_and_vae_only(tmp_path, monkeypatch):
+    """A study's rows also hold gan:minimax (and the SGD runs) at width 1, far worse: neither the reading nor its figure
+    may average them into "the GAN"; the VAE's prior view comes from its model's prior_modes."""
+    import compare.report.figures.claims as figures
+    from compare.claims.prior_gap import prior_gap_from_rows, prior_view_of
+    from compare.claims.trial_row import TrialRow
+
+    def row(model, width, seed, views, optimizer="adam"):
+        params = int(PARAMS[width] * (0.5 if model.startswith("vae") else 1))
+        return TrialRow(f"{model}-w{width}-s{seed}", model, model.partition(":")[0], width, seed, optimizer, "done",
+                        "trials/x", {"total": params}, params, views={v: {"quality": {"fid": f}} for v, f in views})
+
+    rows = [row("gan:minimax", 1.0, s, [("gan:minimax", 200.0)]) for s in range(3)]  # first: the default would take it
+    rows += [row("gan", w, s, [("gan", f + s)]) for w, f in ((0.5, 40.0), (1.0, 10.0), (2.0, 10.0)) for s in range(3)]
+    rows += [row("vae", w, s, [("vae-mean", 30.0 + s), ("vae-pixels", 90.0), ("vae-gmm", 12.0 + s)])
+             for w in (1.0, 2.0) for s in range(3)]
+    gap = prior_gap_from_rows(rows, models=("gan", "vae"))
+    assert [s.label for s in gap.sweeps] == ["gan", "vae-mean", "vae-gmm"] and gap.verdict == CLOSES
+    gan_sweep = gap.sweeps[0]
+    assert {w.width: dict(w.fid_by_seed) for w in gan_sweep.widths}[1.0] == {0: 10.0, 1: 11.0, 2: 12.0}
+    # the reading by hand: the VAE at width 1 (2,000 parameters) against the GAN halfway between 40 and 10 (log
+    # parameters 1,000 .. 4,000), the VAE at width 2 (8,000) against the GAN flat at 10; averaged over both widths
+    seed0 = np.mean([math.log(30 / 20), math.log(30 / 10)])
+    assert gap.numbers[0].values[0] == pytest.approx(seed0)
+    assert prior_gap_from_rows(rows).verdict == NOT_MEASURED  # by default the first GAN found: gan:minimax, one width
+
+    drawn = {}
+    monkeypatch.setattr(figures, "save_interval_curves", lambda lines, *a, **k: drawn.update(lines))
+    assert figures.save_prior_figure(gap, tmp_path / "prior.png")
+    assert list(drawn) == ["gan", "vae-mean", "vae-gmm"]
+    assert [(p, m) for p, m, *_ in drawn["gan"]] == [(1_000, 41.0), (4_000, 11.0), (16_000, 11.0)]
+    assert not figures.save_prior_figure(judge_prior_gap(None, None, None), tmp_path / "none.png")
+
+    assert prior_view_of("vae") == "vae-gmm" and prior_view_of("gan") is None
+    assert prior_view_of("examples.tiny_plugin:TinyVAE") is None  # a user's VAE that fits no prior: not measured
+    assert prior_gap_from_rows(rows, models=("gan", "examples.tiny_plugin:TinyVAE")).verdict == NOT_MEASURED
+
+
 def claim3_input() -> Claim3Input:
     """Two seeds of both losses, with planted saturation readings: the minimax runs' D(G(z)) near 0.02."""
     def early(d: float) -> dict:

@@ -19,6 +19,7 @@ claim 2's own scale. The inputs are compare.claims.rules.SizeSweep, one per view
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -31,6 +32,7 @@ from compare.claims.rules import FID, MARGIN_2
 from compare.claims.trial_row import TrialRow
 from compare.claims.types import Number, SizeSweep, family_of
 from compare.metrics.numbers import fmt
+from compare.models import lookup_view
 
 RULE_PRIOR = ("Per VAE width inside the GAN sweep's parameter range, paired by seed against the GAN at the VAE's "
               "parameter count (the GAN's log FID linear in log parameters between its widths): the gap, log FID "
@@ -47,11 +49,13 @@ GAP, LEFT = "log FID vae-mean minus GAN at equal size", "log FID vae-gmm minus G
 @dataclass(frozen=True)
 class PriorGap:
     """The reading: its verdict under RULE_PRIOR, the two differences (GAP, LEFT) per read width (subject "width W,
-    P parameters"), and notes (widths left out, and why)."""
+    P parameters"), notes (widths left out, and why) and the size sweeps it was read from (the GAN's, the VAE's first
+    view's, its prior view's, each labelled by its view: what the study's figure draws)."""
 
     verdict: str
     numbers: tuple[Number, ...] = ()
     notes: tuple[str, ...] = ()
+    sweeps: tuple[SizeSweep, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"reading": "claim 2's candidate reason: the prior", "verdict": self.verdict, "rule": RULE_PRIOR,
@@ -69,22 +73,30 @@ class PriorGap:
                 f"(Student t 95% over seeds; log 1.25 is 25% in FID): {read}.")
 
 
-def prior_view_of(model: str) -> str:
-    """The view of `model` drawn from its fitted mixture ("vae" -> "vae-gmm")."""
-    return f"{model}-gmm"
+def prior_view_of(model: str) -> str | None:
+    """The view of `model` drawn from the prior fitted after training: its registered model's first prior mode
+    ("vae" -> "vae-gmm", a user's VAE by its class's `prior_modes`); None for a model that fits none."""
+    entry = lookup_view(model)
+    return f"{model}-{entry.prior_modes[0]}" if entry is not None and entry.prior_modes else None
 
 
-def prior_gap_from_rows(rows: Sequence[TrialRow], metric: str = FID) -> PriorGap:
-    """RULE_PRIOR on trial rows: the first GAN and VAE model found by family, the VAE's `metric` (FID, or a sweep's
-    key for it: "quality.fid") of its first view (vae-mean) against that of its fitted prior's (vae-gmm)."""
-    labels = {family: next((r.model for r in rows if family_of(r.model) == family), None)
-              for family in ("gan", "vae")}
-    if None in labels.values():
+def prior_gap_from_rows(rows: Sequence[TrialRow], metric: str = FID,
+                        models: tuple[str, str] | None = None) -> PriorGap:
+    """RULE_PRIOR on trial rows: the GAN and the VAE of `models` (their labels; default: the first model of each family
+    found), the VAE's `metric` (FID, or a sweep's key for it: "quality.fid") of its first view (vae-mean) against that
+    of its fitted prior's (vae-gmm). Only those two models' rows count: a study's other GANs (gan:minimax, the SGD
+    runs) are not the GAN the VAE is read against."""
+    gan, vae = models or tuple(next((r.model for r in rows if family_of(r.model) == family), None)
+                               for family in ("gan", "vae"))
+    view = prior_view_of(vae) if vae is not None else None
+    if gan is None or view is None:
         return judge_prior_gap(None, None, None)
-    (gan,) = size_sweeps_of(rows, metric, models=(labels["gan"],))
-    (vae,) = size_sweeps_of(rows, metric, models=(labels["vae"],))
-    (prior,) = size_sweeps_of(rows, metric, prior_view_of(labels["vae"]), (labels["vae"],))
-    return judge_prior_gap(gan if gan.widths else None, vae if vae.widths else None, prior if prior.widths else None)
+    first = next((next(iter(r.views)) for r in rows if r.model == vae and r.views), vae)  # the VAE's first view
+    sweeps = (*size_sweeps_of(rows, metric, models=(gan,)), *size_sweeps_of(rows, metric, models=(vae,)),
+              *size_sweeps_of(rows, metric, view, (vae,)))
+    gan_sweep, mean, prior = (dataclasses.replace(s, label=label) if s.widths else None
+                              for s, label in zip(sweeps, (gan, first, view)))
+    return judge_prior_gap(gan_sweep, mean, prior)
 
 
 def _gan_fid_at(gan: SizeSweep, params: int, seed: int) -> float | None:
@@ -116,6 +128,7 @@ def judge_prior_gap(gan: SizeSweep | None, vae_mean: SizeSweep | None, vae_prior
     if gan is None or vae_mean is None or vae_prior is None or len(gan.widths) < 2:
         return PriorGap(NOT_MEASURED,
                         notes=("needs a GAN at >= 2 widths and a VAE with both vae-mean and vae-gmm FIDs",))
+    read_from = (gan, vae_mean, vae_prior)
     prior = {w.width: w for w in vae_prior.widths}
     log_fid: dict[str, dict[str, dict[int, float]]] = {}  # per read width: {"gan" | "mean" | "gmm": {seed: log FID}}
     notes = []
@@ -131,7 +144,7 @@ def judge_prior_gap(gan: SizeSweep | None, vae_mean: SizeSweep | None, vae_prior
                                              ("gmm", prior[w.width].fid_by_seed))}
     seeds = sorted(set.intersection(*(set(v["gan"]) for v in log_fid.values()))) if log_fid else []
     if not seeds:
-        return PriorGap(NOT_MEASURED, (), tuple(notes))
+        return PriorGap(NOT_MEASURED, (), tuple(notes), read_from)
     widths = list(log_fid)
     over = f"mean over {len(widths)} widths" if len(widths) > 1 else widths[0]
     pooled = {view: {s: float(np.mean([log_fid[w][view][s] for w in widths])) for s in seeds}
@@ -143,4 +156,4 @@ def judge_prior_gap(gan: SizeSweep | None, vae_mean: SizeSweep | None, vae_prior
                 for name, view in ((GAP, "mean"), (LEFT, "gmm"))] if len(widths) > 1 else []
     if len(seeds) < 2:
         notes.append("one seed: the rule needs >= 2")
-    return PriorGap(_verdict(gap, left), (gap, left, *by_width), tuple(notes))
+    return PriorGap(_verdict(gap, left), (gap, left, *by_width), tuple(notes), read_from)

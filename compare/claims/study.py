@@ -147,7 +147,7 @@ def judge_study(settings, rows: list[TrialRow], out: Path) -> Judged:
                                              notes=(f"no seed has both {gan} and {vae} trials done",), how=HOW[CLAIM_1])
     main = [r for r in rows if r.optimizer == settings.optimizer]
     judged = Judged({"claim 1": v1, "claim 2": judge_claim2(size_sweeps_of(main, FID, models=settings.models))},
-                    {}, prior_gap=prior_gap_from_rows(_done(main)))
+                    {}, prior_gap=prior_gap_from_rows(_done(main), models=settings.models))
     if c1 and budget:
         judged.along_budget["claim 1"] = claim1_along_budget(c1, budget)
     for optimizer in settings.claim3_optimizers:

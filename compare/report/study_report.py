@@ -54,14 +54,14 @@ def verdict_blocks(name: str, verdict, figure: Path | None, out: Path) -> list[B
     return blocks
 
 
-def _figures(out: Path, judged: Judged, rows: list[TrialRow]) -> dict[str, Path]:
+def _figures(out: Path, judged: Judged) -> dict[str, Path]:
     """{verdict name, "prior" or "along_budget": its figure}: claim1.png, claim2.png, claim2_prior.png,
     claim3_<optimizer>.png, along_budget.png."""
     folder = out / FIGURES
     paths = {"claim 1": folder / "claim1.png", "claim 2": folder / "claim2.png"}
     save_claim1_figure(judged.verdicts["claim 1"], paths["claim 1"])
     save_claim2_figure(judged.verdicts["claim 2"], paths["claim 2"])
-    if save_prior_figure(rows, folder / "claim2_prior.png"):
+    if save_prior_figure(judged.prior_gap, folder / "claim2_prior.png"):
         paths["prior"] = folder / "claim2_prior.png"
     for name, optimizer in judged.optimizers.items():
         if optimizer in judged.claim3:
@@ -136,7 +136,7 @@ def recipe_blocks(summary: dict) -> list[Block]:
 def write_study_report(out: Path, summary: dict, judged: Judged, data: ImageDataset) -> list[str]:
     """report.html and report.md in `out`; returns the figure files written (relative to `out`)."""
     trials = trial_rows(summary)
-    figures = _figures(out, judged, trials)
+    figures = _figures(out, judged)
     grids = sample_grids(out, summary, trials, data)
     figures.update({REASON_1: p for p in grids if p.name == MECHANISM_FIGURE})
     card = verdict_card([(titled(name), verdict, "") for name, verdict in judged.verdicts.items()])

@@ -18,13 +18,12 @@ from typing import Mapping, Sequence
 
 
 from compare.metrics import label_of
-from compare.claims.prior_gap import prior_view_of
-from compare.claims.trial_row import TrialRow
+from compare.claims.prior_gap import PriorGap
 from compare.claims.types import in_words
 from compare.metrics.numbers import fmt
 from compare.claims.rules import (
     ARTIFACT_KEYS, FID, MIXED, NO_PRACTICAL_DIFFERENCE, NOT_DECIDED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED,
-    BudgetPoint, Claim3Input, Verdict, early_window, family_of,
+    BudgetPoint, Claim3Input, Verdict, early_window,
 )
 from compare.report.figures.common import COLUMN_INCHES, plt, save_figure, save_interval_curves
 from compare.stats import summarize
@@ -152,21 +151,18 @@ def save_claim2_figure(verdict: Verdict, path: Path) -> None:
     save_figure(fig, path)
 
 
-def save_prior_figure(rows: Sequence[TrialRow], path: Path) -> bool:
-    """Claim 2's mechanism: final FID against total parameters for the GAN, the VAE's means from N(0, I) (vae-mean) and
-    from its fitted prior (vae-gmm), mean and Student t 95% band over seeds, from study rows; False when
-    nothing to draw."""
-    done = [r for r in rows if r.status == "done"]
+def save_prior_figure(gap: PriorGap, path: Path) -> bool:
+    """Claim 2's mechanism as it was read (compare.claims.prior_gap): final FID against total parameters for the GAN,
+    the VAE's first view (vae-mean, z ~ N(0, I)) and its prior view (vae-gmm), the very size sweeps the reading used,
+    mean and Student t 95% band over seeds; False when there is nothing to draw."""
     lines = {}
-    for name, family, prior in (("gan", "gan", False), ("vae-mean", "vae", False), ("vae-gmm", "vae", True)):
-        fids = [(r.parameters["total"], fid) for r in done if family_of(r.model) == family
-                and (fid := r.number(FID, prior_view_of(r.model) if prior else None)) is not None]
+    for sweep in gap.sweeps:
         points = []
-        for params in sorted({p for p, _ in fids}):
-            st = summarize((fid for p, fid in fids if p == params), (0.0, None))
-            points.append((params, st["mean"], *(st["ci95"] or (st["mean"],) * 2)))
+        for width in sorted(sweep.widths, key=lambda w: w.params):
+            st = summarize(width.fid_by_seed.values(), (0.0, None))
+            points.append((width.params, st["mean"], *(st["ci95"] or (st["mean"],) * 2)))
         if points:
-            lines[name] = points
+            lines[sweep.label] = points
     if not lines:
         return False
     save_interval_curves(lines, path, xlabel="total parameters", ylabel="FID (lower is better)",
