@@ -24,6 +24,7 @@ from torch import Tensor
 from compare.data import DataOptions, check_data_options, check_dataset_name
 from compare.errors import UserError, did_you_mean
 from compare.io import read_run_json
+from compare.metrics.numbers import fmt
 from compare.models import parse_model_specs, with_fields
 from compare.results import continuity_readings, likelihood_readings, quality_readings
 from compare.sample import sample_views
@@ -63,6 +64,11 @@ class Value(float):
 
     def __repr__(self) -> str:
         return f"{float(self)!r}" + (f" [{self.ci95[0]!r}, {self.ci95[1]!r}]" if self.ci95 else "")
+
+    def __str__(self) -> str:
+        """As the tables show it: the digits its interval supports, then the interval ("81.8 [80.3, 83.3]"); print()
+        and f"{value}" use it, a format spec (f"{value:.3f}") the plain float, repr() every digit."""
+        return fmt(float(self), self.ci95)
 
 
 class Numbers(Mapping[str, "Value | None"]):
