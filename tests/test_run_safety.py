@@ -239,8 +239,8 @@ def test_a_failed_seed_is_one_line_after_the_other_seeds_and_the_resume_retries_
     assert "[1/2] seed-0 FAILED: RuntimeError: boom" in failed.output and "[2/2] seed-1 done" in failed.output
     assert "fail: 20/20 steps" in failed.output
     assert failed.output.strip().splitlines()[-1] == (
-        f"Error: seed-0 failed (RuntimeError: boom; see {out / 'seed-0.json'}); the other seeds are done: "
-        f"retry with: compare run --resume {out}")
+        f"Error: 1 of 2 trials failed (seed-0: RuntimeError: boom; its record, with the traceback: "
+        f"{out / 'seed-0.json'}); the others are done: retry with: compare run --resume {out}")
     assert json.loads((out / "seed-0.json").read_text())["status"] == "failed" and not (out / "seeds.json").exists()
     done = snapshot(out / "seed-1")
 

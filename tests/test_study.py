@@ -218,6 +218,22 @@ def test_bad_flags_are_one_line_and_write_nothing(tmp_path, args, message):
     assert not out.exists()
 
 
+def test_failed_trials_end_the_study_in_one_line_naming_the_first_and_its_record(tmp_path, monkeypatch):
+    def fails(settings, *args, **kwargs):
+        raise RuntimeError(f"planted in {settings.out.name}")
+
+    monkeypatch.setattr(pipeline, "run", fails)
+    out = tmp_path / "failing"
+    result = run_cli("study", *tiny_options(60, "--seeds", "1", "--widths", "1"), "--claim3-optimizers", "adam",
+                     "--out", out)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: 3 of 3 trials failed (first: gan-w1-s0: RuntimeError: planted in gan-w1-s0; its record, with the "
+        f"traceback: {out / 'trials' / 'gan-w1-s0.json'}); the others are done: retry with: compare study --resume "
+        f"{out}")
+    assert "Traceback" in json.loads((out / "trials" / "gan-w1-s0.json").read_text())["traceback"]
+
+
 def test_resume_of_what_is_not_a_study_and_study_flags_with_resume_are_refused(tmp_path):
     result = run_cli("study", "--resume", str(tmp_path))
     assert result.exit_code == 2 and "is not a study directory" in result.output

@@ -299,7 +299,10 @@ def test_sweep_command_prints_the_verdict_and_fails_when_a_trial_fails(monkeypat
             "--budget", "30steps", "--out", str(tmp_path / "s")]
     result = run_cli(*args)
     assert (result.exit_code == 1
-            and "1 trials failed (first: gan-w0.5-s0: RuntimeError: planted failure)" in result.output)
+            and result.output.strip().splitlines()[-1]
+            == f"Error: 1 of 8 trials failed (gan-w0.5-s0: RuntimeError: planted failure; its record, with the "
+               f"traceback: {tmp_path / 's' / 'trials' / 'gan-w0.5-s0.json'}); the others are done: retry with: "
+               "the same command")
     monkeypatch.setattr(runner, "run", PlantedRunner(FIDS))
     result = run_cli(*args)
     assert result.exit_code == 0, result.output

@@ -46,7 +46,7 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
     """Train every (model, width, seed) under one budget; plot quality and continuity against size; judge claim 2 (a VAE
     needs a larger network)."""
     from compare.experiments.sweep import SweepSettings, parse_widths, sweep
-    from compare.experiments.trials import only_user_error
+    from compare.experiments.trials import trials_failed
 
     settings = SweepSettings(
         models=tuple(parse_model_specs(model_words)), widths=parse_widths(widths),
@@ -54,7 +54,6 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
         device=device, batch_size=batch_size, out=out, quality=quality, continuity=continuity, size_by=size_by,
         optimizer=optimizer, resamples=resamples,
     )
-    from compare.claims.trial_row import trial_rows
     from compare.report.summary import prior_line, verdict_line
 
     result = sweep(settings, make_pool())
@@ -72,12 +71,8 @@ def sweep_cmd(model_words: list[str], widths: str, seeds: int, seed: int, datase
     click.echo("Every trial is in "
                "sweep.json and trials/" + (", the curves in sweep_*.png." if result["plots"] else "."))
     click.echo(f"The report:\n{report}" if report.exists() else "No report: no trial finished.")
-    failed = [r for r in trial_rows(result) if r.status == "failed"]
-    if failed:
-        if message := only_user_error(result["trials"]):
-            raise UserError(message)
-        raise click.ClickException(f"{len(failed)} trials failed (first: {failed[0].id}: {failed[0].error}); "
-                                   "rerun the same command to retry them")
+    if failed := trials_failed(((out / "trials", row) for row in result["trials"]), "the same command"):
+        raise failed
 
 
 @click.command("study", context_settings={"show_default": True})
@@ -141,6 +136,7 @@ def study_cmd(model_words: list[str], dataset: str, budget: str, seeds: int, see
     from compare.claims.pixel_mechanism import MECHANISM_1, REASON_1
     from compare.claims.study import claim3_name
     from compare.claims.prior_gap import NOT_MEASURED as NOT_MEASURED_GAP
+    from compare.experiments.trials import trials_failed
     from compare.report.summary import prior_line, verdict_line
 
     mechanism_names = {MECHANISM_1: REASON_1}  # the terminal's name of each reason the study judges
@@ -161,6 +157,6 @@ def study_cmd(model_words: list[str], dataset: str, budget: str, seeds: int, see
     where = ("each architecture's study.json, figures/ and trials/ in its folder" if combined
              else "study.json, figures/ and trials/")
     click.echo(f"Every number is in {where}. The report:\n{out / 'report.html'}")
-    if failed := sum(r["counts"]["failed"] for r in results.values()):
-        raise click.ClickException(f"{failed} trials failed (see study.json); rerun `compare study "
-                                   f"--resume {out}` to retry them")
+    if failed := trials_failed(((Path(r["out"]) / "trials", row) for r in results.values() for row in r["trials"]),
+                               f"compare study --resume {out}"):
+        raise failed

@@ -8,13 +8,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
-from typing import Iterable
 
 import click
 
 from compare.errors import UserError
 from compare.experiments.executors import ExecutorOptions, LocalExecutor
-from compare.experiments.trials import only_user_error, run_trials
+from compare.experiments.trials import run_trials, trials_failed
 from compare.io import write_json
 from compare.metrics import key_info
 from compare.settings import RunSettings, check_seeds
@@ -60,8 +59,8 @@ def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -
                   for seed in seeds]
         log = (lambda m: click.echo(m, err=True)) if show_progress else None
         records, _ = run_trials(trials, out, LocalExecutor(ExecutorOptions()), log, run_progress=show_progress)
-        if failed := [records[tid] for tid, _ in trials if records[tid]["status"] == "failed"]:
-            raise _seeds_failed(out, failed, records.values(), resume)
+        if failed := trials_failed(((out, records[tid]) for tid, _ in trials), resume):
+            raise failed
         summary = summarize_seeds({seed: records[f"seed-{seed}"]["summary"] for seed in seeds})
         summary["runs"] = {seed: str(out / f"seed-{seed}") for seed in seeds}
         write_json(out / "seeds.json", summary)
@@ -69,16 +68,6 @@ def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -
 
         write_report([out])
     return {"out": str(out), **summary}
-
-
-def _seeds_failed(out: Path, failed: list[dict], records: Iterable[dict], resume: str) -> Exception:
-    """The one line of failed seeds: a bad input every seed failed with as it is, as a single run says it; else
-    the first failure, where its record (with the traceback) is, and the command that retries them."""
-    if message := only_user_error(records):
-        return UserError(message)
-    first, names = failed[0], ", ".join(record["id"] for record in failed)
-    return click.ClickException(f"{names} failed ({'first: ' if len(failed) > 1 else ''}{first['error']}; see "
-                                f"{out / first['id']}.json); the other seeds are done: retry with: {resume}")
 
 
 def seed_numbers(entry: dict) -> dict[str, float]:

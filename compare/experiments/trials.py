@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
+
+import click
 
 from compare.errors import UserError
 from compare.io import read_json, write_json
@@ -38,6 +40,23 @@ def only_user_error(records: Iterable[dict]) -> str | None:
     if records and len(errors) == 1 and all(r["status"] == "failed" and r.get("user_error") for r in records):
         return records[0]["error"].removeprefix("UserError: ")
     return None
+
+
+def trials_failed(rows: Iterable[tuple[Path, Mapping]], retry: str) -> Exception | None:
+    """The one line a sweep, a study or `run --seeds` ends with when trials failed (None when none did), from its
+    (folder of the trial's record, trial row or record) pairs: the one bad input every trial failed with, as a single
+    run says it; else how many failed, the first one's error, where its record (with the traceback) is, and the
+    command that retries them (the done trials are kept)."""
+    rows = list(rows)
+    failed = [(folder, row) for folder, row in rows if row["status"] == "failed"]
+    if not failed:
+        return None
+    if message := only_user_error(row for _, row in rows):
+        return UserError(message)
+    folder, first = failed[0]
+    return click.ClickException(f"{len(failed)} of {len(rows)} trials failed ({'first: ' if len(failed) > 1 else ''}"
+                                f"{first['id']}: {first['error']}; its record, with the traceback: "
+                                f"{folder / first['id']}.json); the others are done: retry with: {retry}")
 
 
 def run_trials(trials: list[tuple[str, RunSettings]], folder: Path, executor, log: Callable[[str], None] | None,
