@@ -22,7 +22,7 @@ from compare.models import parse_model_specs
 from compare.experiments.seeds import summarize_seeds
 from compare.claims.trial_row import TrialRow
 from compare.experiments.sweep import SweepSettings, parse_widths, seed_table, summarize_sweep, sweep, trial_id
-from helpers import FAST, run_cli, tiny_options, unrendered_figures
+from helpers import FAST, one_line_error, run_cli, tiny_options, unrendered_figures
 
 pytestmark = pytest.mark.usefixtures("quick_figures")  # no test here reads a matplotlib figure of its runs (conftest)
 
@@ -422,7 +422,12 @@ def test_ray_executor_gives_the_same_numbers_as_local(local_sweep, tmp_path):
 @pytest.mark.slow  # real training
 def test_run_with_seeds_summarises_every_metric(tmp_path):
     out = tmp_path / "seeds"
-    result = run_cli("run", "--models", "gan", "vae", *TINY, *FAST, "--quiet", "--seeds", "2", "--out", str(out))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each --jobs 2 process has on 2 cores, so the numbers can be compared
+    try:
+        result = run_cli("run", "--models", "gan", "vae", *TINY, *FAST, "--quiet", "--seeds", "2", "--out", str(out))
+    finally:
+        torch.set_num_threads(before)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "seeds.json").read_text())
     assert summary["seeds"] == [0, 1]
@@ -439,3 +444,26 @@ def test_run_with_seeds_summarises_every_metric(tmp_path):
             and "Claim 1 (VAE samples show more bad pixels): " in result.output)
     # every view, not each model's first
     assert all(f"| {view} " in result.output for view in ("gan", "vae-mean", "vae-pixels"))
+
+    # --jobs 2: both seeds at once in two processes, the same numbers
+    if LocalExecutor(ExecutorOptions(jobs=0)).jobs < 2:
+        return
+    parallel = run_cli("run", "--models", "gan", "vae", *TINY, *FAST, "--quiet", "--seeds", "2", "--jobs", "2",
+                       "--out", str(tmp_path / "par"))
+    assert parallel.exit_code == 0, parallel.output
+    records = [json.loads((tmp_path / "par" / f"seed-{s}.json").read_text()) for s in (0, 1)]
+    assert [r["threads"] for r in records] == [1, 1] and records[0]["host"] == records[1]["host"]
+
+    def numbers(folder):
+        models = json.loads((folder / "seeds.json").read_text())["models"]
+        return {label: {k: v["values"] for k, v in m.items() if "seconds" not in k} for label, m in models.items()}
+
+    assert numbers(tmp_path / "par") == numbers(out)
+
+
+def test_run_jobs_is_for_seeds_and_bounded_before_anything_is_written(tmp_path):
+    for args, message in ((["--jobs", "2"], "--jobs 2 is for --seeds N"),
+                          (["--seeds", "2", "--jobs", "999"], "--jobs 999 is outside")):
+        result = run_cli("run", "--models", "gan", *TINY, *args, "--out", str(tmp_path / "never"))
+        assert result.exit_code == 2 and message in one_line_error(result), result.output
+        assert not (tmp_path / "never").exists()

@@ -132,6 +132,9 @@ def main(ctx: click.Context) -> None:
 @click.option("--seeds", default=1, type=click.IntRange(1, MAX_SEEDS),
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as "
                    "mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
+@click.option("--jobs", default=1, type=int,
+              help="With --seeds: seeds at once in separate processes (0: one per core), torch threads split between "
+                   "them.")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES),
               help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN's "
                    "strided convolutions around a dense layer, about the MLPs' parameter count; image "
@@ -151,7 +154,8 @@ def main(ctx: click.Context) -> None:
               help="1 (grey) or 3 (RGB) for celeba and folder:PATH images. [default: 3]")
 def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device: str, out: Path | None,
             batch_size: int, width: float, checkpoint_every: int, resume: Path | None, overwrite: bool,
-            match_params: str, quiet: bool, log: str | None, verbose: bool, seeds: int, eval_samples: int | None,
+            match_params: str, quiet: bool, log: str | None, verbose: bool, seeds: int, jobs: int,
+            eval_samples: int | None,
             features: str, curve_points: int, curve_samples: int | None, resamples: int, arch: str, precision: str,
             optimizer: str, data_root: Path | None, download: bool, image_size: int | None,
             channels: int | None) -> None:
@@ -224,8 +228,13 @@ def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device
                 return
     if log is not None and seeds > 1:
         raise UserError("--log tensorboard is for a single run; a --seeds run writes no pictures of its own")
+    if jobs != 1 and seeds == 1:
+        raise UserError(f"--jobs {jobs} is for --seeds N (a single run trains its models one after another); "
+                        "add --seeds or drop --jobs")
     if seeds > 1:
-        result = run_seeds(settings, seeds, show_progress=not quiet)
+        from compare.experiments.executors import ExecutorOptions, LocalExecutor
+
+        result = run_seeds(settings, seeds, show_progress=not quiet, executor=LocalExecutor(ExecutorOptions(jobs=jobs)))
         if verbose:
             click.echo(text_table(seed_table(result)) + "\n")
         click.echo(seeds_summary(result))

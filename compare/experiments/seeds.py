@@ -36,10 +36,11 @@ def seeds_to_resume(path: Path) -> tuple[Path, int] | None:
     return Path(path) / f"seed-{seeds[0]}", len(seeds)
 
 
-def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -> dict:
+def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True,
+              executor: LocalExecutor | None = None) -> dict:
     """The run once per seed (settings.seed, +1, ...), each a trial of the shared trial loop
     (compare.experiments.trials: run directory out/seed-<s>/, record out/seed-<s>.json), summarised over seeds in
-    out/seeds.json.
+    out/seeds.json; one seed after another in this process, or as `executor` runs them (`--jobs`).
 
     An earlier --seeds directory at out is continued: done seeds are kept, stopped ones resumed from their
     checkpoints, failed ones retried. A signal stops every seed (Interrupted), each one resumable; a failed seed
@@ -53,12 +54,13 @@ def run_seeds(settings: RunSettings, n_seeds: int, show_progress: bool = True) -
     resume = f"compare run --resume {out}"
     with trials_session(out, "seed runs", resume, unit="seed run"):
         write_marker(out, "seeds", seeds=seeds)
-        # one seed after another in this process, as `compare run` trains one model after another: same torch
-        # threads, its own bars
+        # by default one seed after another in this process, as `compare run` trains one model after another: same
+        # torch threads, each seed's own bars
+        executor = executor or LocalExecutor(ExecutorOptions())
         trials = [(f"seed-{seed}", dataclasses.replace(settings, seed=seed, out=out.resolve() / f"seed-{seed}"))
                   for seed in seeds]
         log = (lambda m: click.echo(m, err=True)) if show_progress else None
-        records, _ = run_trials(trials, out, LocalExecutor(ExecutorOptions()), log, run_progress=show_progress)
+        records, _ = run_trials(trials, out, executor, log, run_progress=show_progress and executor.jobs == 1)
         if failed := trials_failed(((out, records[tid]) for tid, _ in trials), resume):
             raise failed
         summary = summarize_seeds({seed: records[f"seed-{seed}"]["summary"] for seed in seeds})
