@@ -65,9 +65,7 @@ class Value(float):
     def __repr__(self) -> str:
         return f"{float(self)!r}" + (f" [{self.ci95[0]!r}, {self.ci95[1]!r}]" if self.ci95 else "")
 
-    def __str__(self) -> str:
-        """As the tables show it: the digits its interval supports, then the interval ("81.8 [80.3, 83.3]"); print()
-        and f"{value}" use it, a format spec (f"{value:.3f}") the plain float, repr() every digit."""
+    def __str__(self) -> str:  # as the tables show it, "81.8 [80.3, 83.3]"; f"{value:.3f}" formats the plain float
         return fmt(float(self), self.ci95)
 
 

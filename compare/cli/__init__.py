@@ -133,8 +133,7 @@ def main(ctx: click.Context) -> None:
               help="Run N times, with seeds --seed .. --seed+N-1 (under OUT/seed-<s>/), and report every metric as "
                    "mean, std and 95% interval; differences whose interval includes zero are marked n.s.")
 @click.option("--jobs", default=1, type=int,
-              help="With --seeds: seeds at once in separate processes (0: one per core), torch threads split between "
-                   "them.")
+              help="With --seeds: seeds at once in separate processes (0: one per core), torch threads split.")
 @click.option("--arch", default="mlp", type=click.Choice(ARCHITECTURES),
               help="Networks of every model: mlp (the source's fully connected nets) or conv (DCGAN's "
                    "strided convolutions around a dense layer, about the MLPs' parameter count; image "
@@ -155,10 +154,9 @@ def main(ctx: click.Context) -> None:
 def run_cmd(model_words: list[str], dataset: str, budget: str, seed: int, device: str, out: Path | None,
             batch_size: int, width: float, checkpoint_every: int, resume: Path | None, overwrite: bool,
             match_params: str, quiet: bool, log: str | None, verbose: bool, seeds: int, jobs: int,
-            eval_samples: int | None,
-            features: str, curve_points: int, curve_samples: int | None, resamples: int, arch: str, precision: str,
-            optimizer: str, data_root: Path | None, download: bool, image_size: int | None,
-            channels: int | None) -> None:
+            eval_samples: int | None, features: str, curve_points: int, curve_samples: int | None, resamples: int,
+            arch: str, precision: str, optimizer: str, data_root: Path | None, download: bool,
+            image_size: int | None, channels: int | None) -> None:
     """Train each model under the same budget and write samples, grids and metrics to a run directory.
 
     Exit codes: 0 done; 2 bad input or an unwritable run directory; 3 a model diverged (its last good
