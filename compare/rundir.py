@@ -117,7 +117,7 @@ def join_locks(paths: list[str]) -> None:
                 os.close(fd)
 
 
-def _alive(pid: str) -> bool:
+def process_running(pid: str) -> bool:
     if not pid.isdigit() or int(pid) == os.getpid():
         return False
     with contextlib.suppress(OSError, IndexError):  # Linux: a zombie (exited, not yet reaped) holds nothing
@@ -167,7 +167,7 @@ class RunLock:
                     break
             os.close(fd)
         owner, *workers = os.pread(fd, 4096, 0).decode(errors="replace").split() or ["unknown"]
-        if running := [pid for pid in workers if _alive(pid)]:
+        if running := [pid for pid in workers if process_running(pid)]:
             os.close(fd)
             raise UserError(f"run directory {self.path.parent} is still in use by process {running[0]}, a worker of "
                             f"the stopped process {owner}; workers stop within seconds of their parent: try again then")

@@ -244,7 +244,7 @@ def test_entry_points_announce_models_and_datasets(monkeypatch):
 
 # ---- workers: --jobs and Ray ----
 
-@pytest.mark.slow  # spawned workers
+@pytest.mark.slow  # a fresh interpreter
 def test_workers_get_the_registrations_and_import_them_again(monkeypatch):
     register_model("tiny", TinyVAE)
     compare.register_dataset("bars", bars)

@@ -302,15 +302,19 @@ def test_real_features_are_extracted_once_across_runs(tmp_path, monkeypatch):
     assert json.dumps(second["floor"]) == json.dumps(first["floor"])  # the cached features give the same numbers
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (Linux /proc)."""
-    found = []
+def _descendants(pid: int) -> list[int]:
+    """The processes below `pid` (Linux /proc): its children, theirs (a fork server's workers), and so on."""
+    parents = {}
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
+            if entry.name.isdigit():
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             pass
+    found, below = [], {pid}
+    while below:
+        below = {child for child, parent in parents.items() if parent in below}
+        found += sorted(below)
     return found
 
 
@@ -342,7 +346,7 @@ def test_kill_9_of_a_jobs_2_study_leaves_no_worker_and_two_processes_resume_it_t
     deadline = time.monotonic() + 180
     while not list(out.glob("trials/*/*/ckpt.pt")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    workers = _children(proc.pid)
+    workers = _descendants(proc.pid)  # the fork server, the resource tracker, the workers
     proc.kill()  # SIGKILL: the parent cannot tell its workers anything
     assert proc.wait() == -signal.SIGKILL and workers
     stopped_by = time.monotonic() + 10

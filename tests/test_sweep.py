@@ -285,6 +285,30 @@ def test_executor_options_are_checked(monkeypatch):
     assert make_executor("local", ExecutorOptions(jobs=0)).jobs >= 1  # 0: one per core
 
 
+def test_pool_workers_see_the_launching_processs_environment_as_it_is_now(monkeypatch):
+    """--jobs workers are forked from a fork server that imported torch once (where the platform has one); the server
+    keeps the environment it started with, so each worker takes the launching process's current one."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from compare.experiments import executors
+
+    context = executors._pool_context()
+    assert context.get_start_method() == ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                                          else "spawn")
+
+    def pool():
+        return ProcessPoolExecutor(1, mp_context=context, initializer=executors._worker_start,
+                                   initargs=(os.getpid(), dict(os.environ), []))
+
+    with pool() as first:  # the fork server runs from here on, with the environment of now
+        assert first.submit(os.getpid).result() != os.getpid()
+    monkeypatch.setenv("COMPARE_TEST_SET_LATER", "seen")
+    with pool() as later:
+        assert later.submit(os.getenv, "COMPARE_TEST_SET_LATER").result() == "seen"
+
+
 def test_ray_executor_without_ray_says_how_to_install(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(UserError, match=r"pip install 'gan-vae-compare\[ray\]'"):
