@@ -144,11 +144,6 @@ def claim_a_over_seeds(summary: dict) -> Verdict | None:
     return judge_claim1(Claim1Input(series(labels["gan"]), (series(labels["vae"]),)))
 
 
-def _quality_key(summary: dict) -> str:
-    """The bare metric key a sweep's quality is ("quality.fid" -> "fid")."""
-    return str(summary.get("metrics", {}).get("quality", {}).get("key", "")).rpartition(".")[2]
-
-
 def size_sweeps_of(rows: Sequence[TrialRow], metric: str, view: str | None = None,
                    models: tuple[str, ...] | None = None) -> list[SizeSweep]:
     """One SizeSweep per model (`models`, else every model of the rows): each done trial's size against its `metric`
@@ -163,16 +158,17 @@ def size_sweeps_of(rows: Sequence[TrialRow], metric: str, view: str | None = Non
     return out
 
 
-def size_sweeps(summary: dict) -> list[SizeSweep]:
-    """One SizeSweep per model of a sweep.json summary whose quality key is FID."""
-    return size_sweeps_of(trial_rows(summary), FID) if _quality_key(summary) == FID else []
+def claim2_of_rows(rows: Sequence[TrialRow], quality: str) -> Verdict:
+    """Claim 2 from a sweep's trial rows (FID against parameter count), if its quality key (`quality`: "fid" or
+    "quality.fid") is FID."""
+    if (key := quality.rpartition(".")[2]) != FID:
+        return Verdict(CLAIM_2, NOT_MEASURED, RULE_2,
+                       notes=(f"the rule reads FID; this sweep measured {key or 'no quality'}",), how=HOW[CLAIM_2])
+    return judge_claim2(size_sweeps_of(rows, FID))
 
 
 def claim_b(sweeps: list[dict]) -> Verdict:
-    """Claim 2 from the last sweep summary given (FID against parameter count)."""
+    """Claim 2 from the last sweep.json summary given."""
     if not sweeps:
         return Verdict(CLAIM_2, NOT_MEASURED, RULE_2, notes=("no capacity sweep",), how=HOW[CLAIM_2])
-    if (key := _quality_key(sweeps[-1])) != FID:
-        return Verdict(CLAIM_2, NOT_MEASURED, RULE_2,
-                       notes=(f"the rule reads FID; this sweep measured {key or 'no quality'}",), how=HOW[CLAIM_2])
-    return judge_claim2(size_sweeps(sweeps[-1]))
+    return claim2_of_rows(trial_rows(sweeps[-1]), str(sweeps[-1].get("metrics", {}).get("quality", {}).get("key", "")))

@@ -38,7 +38,7 @@ from compare.stats import RESAMPLES
 from compare.models import ModelSpec, with_fields
 from compare.report import finished_trials, write_report
 from compare.report.figures.common import save_interval_curves
-from compare.claims.inputs import claim_b
+from compare.claims.inputs import claim2_of_rows
 from compare.claims.prior_gap import prior_gap_from_rows
 from compare.claims.trial_row import TrialRow
 from compare.report.tables import seed_table
@@ -256,7 +256,7 @@ def summarize_sweep(settings: SweepSettings, grid, records: dict[str, dict], exe
     # claim 2's mechanism, where the quality is FID: does the VAE's fitted prior close its gap to the GAN at equal size?
     gap = prior_gap_from_rows(done, settings.quality) if settings.quality.rpartition(".")[2] == "fid" else None
     # judged from the trials, as every claim (compare.claims.rules)
-    return {**summary, "claim_b": claim_b([summary]).to_json(),
+    return {**summary, "claim_b": claim2_of_rows(rows, settings.quality).to_json(),
             **({"prior_gap": gap.to_json()} if gap else {})}
 
 
