@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import threading
 import tempfile
 import time
@@ -103,10 +104,11 @@ WORKER_PRELOAD = ["compare.experiments.executors", "compare.metrics.scoring", "c
 
 def _pool_context() -> multiprocessing.context.BaseContext:
     """Where the workers come from. Not a fork of this process: a forked child inherits torch's OpenMP pool mid-state
-    and can hang. A fork server (where the platform has one) is a fresh interpreter that imports WORKER_PRELOAD and
-    runs no torch op, then forks each worker from itself: the fork is safe and cheap, and one server serves every pool
-    of this process. Else spawn: each worker a fresh interpreter that imports everything itself."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    and can hang. On Linux, a fork server: a fresh interpreter that imports WORKER_PRELOAD and runs no torch op, then
+    forks each worker from itself; the fork is safe and cheap, and one server serves every pool of this process.
+    Elsewhere spawn, each worker a fresh interpreter that imports everything itself: on macOS a fork after system
+    frameworks have loaded can crash (why Python spawns there by default)."""
+    if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(WORKER_PRELOAD)  # read when the server starts, the first time a pool needs it
