@@ -446,12 +446,8 @@ def test_ray_executor_gives_the_same_numbers_as_local(local_sweep, tmp_path):
 @pytest.mark.slow  # real training
 def test_run_with_seeds_summarises_every_metric(tmp_path):
     out = tmp_path / "seeds"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # as each --jobs 2 process has on 2 cores, so the numbers can be compared
-    try:
-        result = run_cli("run", "--models", "gan", "vae", *TINY, *FAST, "--quiet", "--seeds", "2", "--out", str(out))
-    finally:
-        torch.set_num_threads(before)
+    torch.set_num_threads(1)  # as each --jobs 2 process has on 2 cores, so the numbers compare (conftest restores it)
+    result = run_cli("run", "--models", "gan", "vae", *TINY, *FAST, "--quiet", "--seeds", "2", "--out", str(out))
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "seeds.json").read_text())
     assert summary["seeds"] == [0, 1]

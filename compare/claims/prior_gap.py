@@ -91,12 +91,14 @@ def prior_gap_from_rows(rows: Sequence[TrialRow], metric: str = FID,
     view = prior_view_of(vae) if vae is not None else None
     if gan is None or view is None:
         return judge_prior_gap(None, None, None)
+
+    def sweep(model: str, of_view: str | None, label: str) -> SizeSweep | None:
+        """`model`'s size sweep of `of_view` (None: its first view), labelled `label`; None without a done trial."""
+        (found,) = size_sweeps_of(rows, metric, of_view, (model,))
+        return dataclasses.replace(found, label=label) if found.widths else None
+
     first = next((next(iter(r.views)) for r in rows if r.model == vae and r.views), vae)  # the VAE's first view
-    sweeps = (*size_sweeps_of(rows, metric, models=(gan,)), *size_sweeps_of(rows, metric, models=(vae,)),
-              *size_sweeps_of(rows, metric, view, (vae,)))
-    gan_sweep, mean, prior = (dataclasses.replace(s, label=label) if s.widths else None
-                              for s, label in zip(sweeps, (gan, first, view)))
-    return judge_prior_gap(gan_sweep, mean, prior)
+    return judge_prior_gap(sweep(gan, None, gan), sweep(vae, None, first), sweep(vae, view, view))
 
 
 def _gan_fid_at(gan: SizeSweep, params: int, seed: int) -> float | None:

@@ -17,6 +17,7 @@ Every metric's numbers are stored with their protocol: extractor, its weights' S
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from torch import Tensor
 from compare.data import HELDOUT_FRACTION, STREAMED_EVAL_CAP, ImageDataset, in_memory
 from compare.data.sources import StreamedImages
 from compare.errors import UserError
+from compare.io import content_sha256
 from compare.protocol import GenerativeModel
 from compare import stats
 from compare.metrics import METRICS, Metric
@@ -169,10 +171,6 @@ def real_floor(common: dict[str, Features], extractor_info: dict, resamples: int
     """score_features of the held-out images against the reference, as for a model's view. Seeded and a function of
     its inputs alone, so a floor of bit-identical features, extractor and resamples is scored once per process and
     copied (a caller may change its copy)."""
-    import copy
-
-    from compare.io import content_sha256
-
     key = content_sha256([extractor_info, resamples,
                           {name: (common[name].features, common[name].probs) for name in ("real", "train", "heldout")}])
     if key not in _FLOORS:
